@@ -1,0 +1,84 @@
+// The backward engine: one reverse topological walk over the recorded Nodes.
+//
+// 1. Depth-first from the root's grad_fn over each Node's inputs, emitting a Node after all of
+//    its inputs (post-order). Reversed, that order puts every Node after all Nodes that use its
+//    output, so a Node runs only once all the gradient flowing into it has been summed.
+// 2. Walk that order: pop the Node's summed output gradient, call its backward, and for each
+//    input that needs a gradient either add it to the input Node's pending sum or, for a leaf,
+//    accumulate it into leaf.grad (+=).
+#include <unordered_map>
+#include <unordered_set>
+
+#include "autograd/variable.h"
+#include "tensor/elementwise.h"
+
+namespace neat {
+
+// Iterative post-order DFS (deep graphs such as 24-layer ViTs would overflow a recursive one).
+static std::vector<Node*> topological_order(Node* root) {
+  std::vector<Node*> order;
+  std::unordered_set<Node*> visited{root};
+  std::vector<std::pair<Node*, size_t>> stack{{root, 0}};
+  while (!stack.empty()) {
+    auto& [node, next_input] = stack.back();
+    if (next_input < node->inputs.size()) {
+      const Variable& input = node->inputs[next_input++];
+      Node* child = input.defined() ? input.grad_fn().get() : nullptr;
+      if (child && visited.insert(child).second) stack.push_back({child, 0});
+    } else {
+      order.push_back(node);
+      stack.pop_back();
+    }
+  }
+  return {order.rbegin(), order.rend()};
+}
+
+static void accumulate(Tensor& slot, const Tensor& grad) {
+  if (!slot.defined()) slot = grad.clone();
+  else add_(slot, grad);
+}
+
+void Variable::backward() const {
+  NEAT_CHECK(numel() == 1, "backward: called without a gradient on a tensor of shape ",
+             shape_str(shape()), "; only a one-element loss gets the implicit gradient 1");
+  backward(full(shape(), 1.0, dtype()));
+}
+
+void Variable::backward(const Tensor& grad_output) const {
+  NEAT_CHECK(requires_grad(), "backward: the tensor does not require grad and has no grad_fn");
+  NEAT_CHECK(grad_output.shape() == shape(), "backward: gradient of shape ",
+             shape_str(grad_output.shape()), " for a tensor of shape ", shape_str(shape()));
+  if (is_leaf()) {
+    accumulate(impl_->grad, grad_output);
+    return;
+  }
+  NoGradGuard no_grad;  // backward functions use raw tensor ops; nothing to record
+  std::vector<Node*> order = topological_order(grad_fn().get());
+  std::unordered_map<Node*, Tensor> pending{{grad_fn().get(), grad_output}};
+  for (Node* node : order) {
+    auto it = pending.find(node);
+    if (it == pending.end()) continue;  // nothing flowed here (cannot happen for reachable nodes)
+    Tensor grad_out = std::move(it->second);
+    pending.erase(it);
+    std::vector<Tensor> grads = node->backward(grad_out);
+    NEAT_CHECK(grads.size() == node->inputs.size(), "backward: ", node->name(), " returned ",
+               grads.size(), " gradients for ", node->inputs.size(), " inputs");
+    for (size_t i = 0; i < grads.size(); ++i) {
+      const Variable& input = node->inputs[i];
+      if (!input.requires_grad()) continue;
+      NEAT_CHECK(grads[i].defined(), "backward: ", node->name(), " gave no gradient for input ", i);
+      NEAT_CHECK(grads[i].shape() == input.shape(), "backward: ", node->name(),
+                 " gave a gradient of shape ", shape_str(grads[i].shape()), " for input ", i,
+                 " of shape ", shape_str(input.shape()));
+      if (input.is_leaf()) accumulate(input.impl()->grad, grads[i]);
+      else {
+        Tensor& slot = pending[input.grad_fn().get()];
+        if (!slot.defined()) slot = grads[i];
+        else slot = add(slot, grads[i]);
+      }
+    }
+    node->release_saved();
+  }
+}
+
+}  // namespace neat

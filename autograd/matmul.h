@@ -1,0 +1,15 @@
+// Differentiable matrix product and the linear layer's functional form.
+//
+//   Variable y = linear(x, weight, bias);   // x [.., IN], weight [OUT, IN], bias [OUT] or undefined
+// With a frozen weight (requires_grad false) no weight-gradient GEMM runs.
+#pragma once
+#include "autograd/variable.h"
+#include "tensor/matmul.h"
+
+namespace neat {
+
+Variable matmul(const Variable& a, const Variable& b, bool trans_a = false, bool trans_b = false);
+// y = x W^T + b (bias may be an undefined Variable).
+Variable linear(const Variable& x, const Variable& weight, const Variable& bias);
+
+}  // namespace neat

@@ -1,0 +1,105 @@
+// Variable: a Tensor that can take part in reverse-mode automatic differentiation.
+//
+//   Variable w(randn({3, 2}, gen), /*requires_grad=*/true);   // a leaf we want dL/dw for
+//   Variable x(randn({4, 3}, gen));                             // an input: no gradient
+//   Variable loss = sum(relu(matmul(x, w)));                    // each op records a Node
+//   loss.backward();                                            // walks the Nodes in reverse
+//   w.grad();                                                   // dL/dw, shape [3, 2]
+//   loss.backward();                                            // leaf grads accumulate (+=)
+//   w.zero_grad();                                              // zeroing is explicit
+//   { NoGradGuard no_grad; Variable y = matmul(x, w); }         // records nothing
+//
+// A Variable is a handle: copies share the same data, grad and graph position (like a
+// torch.Tensor). Only leaves keep .grad; intermediate gradients live only during backward.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace neat {
+
+class Node;
+
+struct VariableImpl {
+  Tensor data;
+  Tensor grad;                    // leaves only; undefined until the first backward
+  bool requires_grad = false;
+  std::shared_ptr<Node> grad_fn;  // the op that produced this value (null for leaves)
+};
+
+class Variable {
+ public:
+  Variable() = default;  // undefined
+  explicit Variable(Tensor data, bool requires_grad = false);
+
+  bool defined() const { return impl_ != nullptr; }
+  const Tensor& data() const;
+  // Replaces the value in place (optimizer steps, loading weights); keeps grad and flags.
+  void set_data(const Tensor& data);
+  const Tensor& grad() const;
+  Tensor& mutable_grad();
+  bool requires_grad() const { return impl_ && impl_->requires_grad; }
+  void set_requires_grad(bool requires_grad);  // leaves only
+  bool is_leaf() const { return !impl_ || impl_->grad_fn == nullptr; }
+  const std::shared_ptr<Node>& grad_fn() const;
+  void zero_grad();  // drops the gradient (the next backward writes a fresh one)
+  // Same data, cut from the graph, requires_grad false.
+  Variable detach() const;
+
+  // Backpropagate from this variable. With no argument it must hold one element (a loss) and
+  // the seed gradient is 1. Frees the graph's saved tensors afterwards (retain_graph=false).
+  void backward() const;
+  void backward(const Tensor& grad_output) const;
+
+  const Shape& shape() const { return data().shape(); }
+  int64_t dim() const { return data().dim(); }
+  int64_t size(int64_t d) const { return data().size(d); }
+  int64_t numel() const { return data().numel(); }
+  DType dtype() const { return data().dtype(); }
+  double item() const { return data().item(); }
+
+  bool is_same(const Variable& other) const { return impl_ == other.impl_; }
+  VariableImpl* impl() const { return impl_.get(); }
+
+ private:
+  friend Variable record(Tensor, std::shared_ptr<Node>, std::vector<Variable>);
+  std::shared_ptr<VariableImpl> impl_;
+};
+
+// A recorded op in the graph: it knows its inputs and how to turn dL/d(output) into
+// dL/d(input_i). Each differentiable function defines its Node right under its forward.
+class Node {
+ public:
+  virtual ~Node() = default;
+  virtual const char* name() const = 0;
+  // Returns one Tensor per input; an undefined Tensor for inputs with !needs_grad(i).
+  virtual std::vector<Tensor> backward(const Tensor& grad_output) = 0;
+  // Frees what the forward saved once backward has run.
+  virtual void release_saved() {}
+
+  bool needs_grad(size_t i) const { return inputs[i].requires_grad(); }
+  std::vector<Variable> inputs;
+};
+
+// Grad mode: when off, ops record nothing (evaluation, weight init, optimizer updates).
+bool grad_mode_enabled();
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// True when grad mode is on and any input requires grad: only then is a Node worth recording.
+bool any_requires_grad(const std::vector<Variable>& inputs);
+// Wraps an op's output: when any_requires_grad(inputs) the result requires grad and has
+// grad_fn = node (with node->inputs = inputs); otherwise node is dropped.
+Variable record(Tensor output, std::shared_ptr<Node> node, std::vector<Variable> inputs);
+
+}  // namespace neat

@@ -1,0 +1,87 @@
+// Module: the base of every layer and model, after PyTorch's torch::nn::Module.
+// A module owns named parameters and named child modules; names nest with dots, so a ViT's
+// parameters come out as "vit.encoder.layer.0.attention.attention.query.weight", exactly as
+// Hugging Face names them.
+//
+//   struct TwoLayer : Layer {
+//     std::shared_ptr<Linear> fc1, fc2;
+//     TwoLayer() {
+//       fc1 = register_module("fc1", std::make_shared<Linear>(4, 8));
+//       fc2 = register_module("fc2", std::make_shared<Linear>(8, 2));
+//     }
+//     Variable forward(const Variable& x) override { return fc2->forward(relu(fc1->forward(x))); }
+//   };
+//   TwoLayer net;  net.named_parameters();   // fc1.weight, fc1.bias, fc2.weight, fc2.bias
+//   net.fc1->freeze();  net.num_parameters(/*trainable_only=*/true) == 18;
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "autograd/variable.h"
+
+namespace neat {
+
+class Module {
+ public:
+  virtual ~Module() = default;
+
+  // Parameters and children, in registration order, with dotted names.
+  std::vector<std::pair<std::string, Variable>> named_parameters(bool trainable_only = false) const;
+  std::vector<Variable> parameters(bool trainable_only = false) const;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_children() const;
+  // Every module below this one (not this one), with dotted names, depth first.
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_modules() const;
+  // The parameter / module at a dotted path; error naming the path when absent.
+  Variable parameter(const std::string& dotted_name) const;
+  std::shared_ptr<Module> module(const std::string& dotted_name) const;
+  // Swaps the child at a dotted path for another module (how adapters wrap target layers).
+  void replace_module(const std::string& dotted_name, std::shared_ptr<Module> replacement);
+
+  // train(true) / eval(): recursive; affects dropout.
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+
+  // requires_grad false / true on every parameter below this module.
+  void freeze();
+  void unfreeze();
+  int64_t num_parameters(bool trainable_only = false) const;
+
+  // Name -> tensor (shares storage with the parameters).
+  std::map<std::string, Tensor> state_dict() const;
+  // Copies values in by name. strict: every parameter must be present and no name unknown.
+  // Shape mismatches are always errors, naming the parameter and both shapes.
+  void load_state_dict(const std::map<std::string, Tensor>& state, bool strict = true);
+
+  // A short type name for printing ("Linear", "Neat", ...).
+  virtual std::string type_name() const { return "Module"; }
+
+ protected:
+  Variable register_parameter(const std::string& name, Tensor value, bool requires_grad = true);
+  template <typename M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
+    add_child(name, module);
+    return module;
+  }
+  // Hook for modules that hold typed pointers to their children: called after a child named
+  // `name` was replaced, so the typed pointer can be updated.
+  virtual void on_child_replaced(const std::string& name, const std::shared_ptr<Module>& child) {}
+
+ private:
+  void add_child(const std::string& name, std::shared_ptr<Module> module);
+  std::vector<std::pair<std::string, Variable>> parameters_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+// A module with one input and one output (Linear, LayerNorm, GELU, Neat, LoRA, ...): what an
+// adapter must be to stand in for the Linear it wraps.
+class Layer : public Module {
+ public:
+  virtual Variable forward(const Variable& x) = 0;
+};
+
+}  // namespace neat

@@ -1,0 +1,30 @@
+// Element types and devices a Tensor can have.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace neat {
+
+// Float32 everywhere; Float64 on CPU for gradient checks; Int64 for labels and indices.
+enum class DType { Float32, Float64, Int64 };
+enum class Device { CPU, CUDA };
+
+inline size_t dtype_size(DType t) { return t == DType::Float32 ? 4 : 8; }
+inline const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::Float32: return "float32";
+    case DType::Float64: return "float64";
+    case DType::Int64: return "int64";
+  }
+  return "?";
+}
+inline const char* device_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
+inline bool is_floating(DType t) { return t != DType::Int64; }
+
+// The C++ element type of a DType, checked at compile time: dtype_of<float>() == Float32.
+template <typename T> constexpr DType dtype_of();
+template <> constexpr DType dtype_of<float>() { return DType::Float32; }
+template <> constexpr DType dtype_of<double>() { return DType::Float64; }
+template <> constexpr DType dtype_of<int64_t>() { return DType::Int64; }
+
+}  // namespace neat

@@ -1,0 +1,27 @@
+// Reductions: sum / mean / max over dims, with keepdim like PyTorch.
+#pragma once
+#include "tensor/tensor.h"
+
+namespace neat {
+
+// dims empty = all dims (result 0-d unless keepdim). Negative dims count from the end.
+Tensor sum(const Tensor& x, const std::vector<int64_t>& dims = {}, bool keepdim = false);
+Tensor mean(const Tensor& x, const std::vector<int64_t>& dims = {}, bool keepdim = false);
+
+// Max over one dim: values and the int64 index of the (first) maximum.
+struct MaxResult {
+  Tensor values;
+  Tensor indices;
+};
+MaxResult max(const Tensor& x, int64_t dim, bool keepdim = false);
+// Gradient of max: grad_values routed to the argmax positions, zeros elsewhere.
+Tensor max_backward(const Tensor& grad_values, const Tensor& indices, const Shape& input_shape,
+                    int64_t dim, bool keepdim);
+// Argmax over the last dim of a [N, C] tensor, as int64 [N] (accuracy).
+Tensor argmax(const Tensor& x, int64_t dim);
+
+// Expands a reduced tensor (keepdim or not) back over `shape` (backward of sum / mean).
+Tensor expand_reduced(const Tensor& grad, const Shape& shape, const std::vector<int64_t>& dims,
+                      bool keepdim);
+
+}  // namespace neat
