@@ -48,6 +48,9 @@ void Variable::backward(const Tensor& grad_output) const {
   NEAT_CHECK(requires_grad(), "backward: the tensor does not require grad and has no grad_fn");
   NEAT_CHECK(grad_output.shape() == shape(), "backward: gradient of shape ",
              shape_str(grad_output.shape()), " for a tensor of shape ", shape_str(shape()));
+  NEAT_CHECK(grad_output.dtype() == dtype(), "backward: gradient of dtype ",
+             dtype_name(grad_output.dtype()), " for a tensor of dtype ", dtype_name(dtype()), " ",
+             shape_str(shape()));
   if (is_leaf()) {
     accumulate(impl_->grad, grad_output);
     return;

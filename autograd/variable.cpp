@@ -51,7 +51,8 @@ void Variable::zero_grad() {
 
 Variable Variable::detach() const { return Variable(data(), false); }
 
-static bool grad_mode = true;
+// Per thread, like PyTorch: a NoGradGuard in one thread does not switch off recording in another.
+static thread_local bool grad_mode = true;
 bool grad_mode_enabled() { return grad_mode; }
 NoGradGuard::NoGradGuard() : previous_(grad_mode) { grad_mode = false; }
 NoGradGuard::~NoGradGuard() { grad_mode = previous_; }

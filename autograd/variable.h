@@ -5,7 +5,7 @@
 //   Variable loss = sum(relu(matmul(x, w)));                    // each op records a Node
 //   loss.backward();                                            // walks the Nodes in reverse
 //   w.grad();                                                   // dL/dw, shape [3, 2]
-//   loss.backward();                                            // leaf grads accumulate (+=)
+//   sum(relu(matmul(x, w))).backward();                         // leaf grads accumulate (+=)
 //   w.zero_grad();                                              // zeroing is explicit
 //   { NoGradGuard no_grad; Variable y = matmul(x, w); }         // records nothing
 //

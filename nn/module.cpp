@@ -3,9 +3,13 @@
 namespace neat {
 
 Variable Module::register_parameter(const std::string& name, Tensor value, bool requires_grad) {
+  return register_parameter(name, Variable(std::move(value), requires_grad));
+}
+
+Variable Module::register_parameter(const std::string& name, Variable parameter) {
+  NEAT_CHECK(parameter.defined(), "register_parameter: '", name, "' is undefined");
   for (auto& [existing, _] : parameters_)
     NEAT_CHECK(existing != name, "register_parameter: '", name, "' registered twice");
-  Variable parameter(std::move(value), requires_grad);
   parameters_.emplace_back(name, parameter);
   return parameter;
 }

@@ -61,6 +61,9 @@ class Module {
 
  protected:
   Variable register_parameter(const std::string& name, Tensor value, bool requires_grad = true);
+  // Registers an existing Variable (shared, not copied): how an adapter keeps the wrapped
+  // layer's frozen weight under its original name.
+  Variable register_parameter(const std::string& name, Variable parameter);
   template <typename M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
     add_child(name, module);

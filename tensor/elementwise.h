@@ -17,6 +17,8 @@ Tensor unary(UnaryOp op, const Tensor& x);
 // dx = dy * f'(x); y = f(x) is passed too, since some derivatives are cheaper from y (exp, tanh,
 // sigmoid, sqrt).
 Tensor unary_backward(UnaryOp op, const Tensor& grad_y, const Tensor& x, const Tensor& y);
+// True for the ops whose unary_backward reads y (then x may be undefined); false: it reads x.
+bool unary_derivative_uses_output(UnaryOp op);
 
 Tensor neg(const Tensor& x);
 Tensor exp(const Tensor& x);
@@ -41,6 +43,9 @@ Tensor pow_scalar(const Tensor& a, double exponent);
 
 // Sums grad (of a broadcast result) over the broadcast dims so it has `shape` again.
 Tensor sum_to(const Tensor& grad, const Shape& shape);
+// The opposite: x repeated along broadcast dims to `shape` (a copy, like torch's
+// x.expand(shape).contiguous(); x itself when the shape already matches).
+Tensor expand(const Tensor& x, const Shape& shape);
 
 // In-place helpers (same shape and dtype): gradient accumulation and optimizers.
 void add_(Tensor& dst, const Tensor& src);                 // dst += src

@@ -1,0 +1,93 @@
+// Scaled dot-product attention as one fused node: forward and backward written with raw
+// tensor ops (two batched GEMMs and a softmax each way). Derivation: docs/attention.md.
+//
+//   q [.., Nq, d], k [.., Nk, d], v [.., Nk, dv], mask broadcastable to [.., Nq, Nk]
+//   S = q k^T / sqrt(d) + mask  [.., Nq, Nk]      P = softmax(S) over Nk      O = P v  [.., Nq, dv]
+// Batch dims broadcast like matmul's. Saves P, and q, k, v only where a gradient reads them;
+// S is never needed again.
+#include <cmath>
+
+#include "autograd/nn_functional.h"
+#include "tensor/elementwise.h"
+#include "tensor/matmul.h"
+#include "tensor/softmax.h"
+
+namespace neat {
+
+namespace {
+
+// A gradient computed over the broadcast batch, summed back to its input's own shape.
+Tensor reduce_to(const Tensor& grad, const Shape& shape) {
+  return grad.shape() == shape ? grad : sum_to(grad, shape);
+}
+
+// True when `from` broadcasts to `to` without growing it (right-aligned, each dim equal or 1).
+bool broadcasts_to(const Shape& from, const Shape& to) {
+  if (from.size() > to.size()) return false;
+  for (size_t i = 0; i < from.size(); ++i) {
+    const int64_t f = from[from.size() - 1 - i], t = to[to.size() - 1 - i];
+    if (f != t && f != 1) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+struct AttentionNode : Node {
+  double scale = 1;  // 1 / sqrt(d)
+  Shape q_shape, k_shape, v_shape;
+  Tensor q, k, v, p;
+  const char* name() const override { return "scaled_dot_product_attention"; }
+  std::vector<Tensor> backward(const Tensor& grad) override;
+  void release_saved() override { q = k = v = p = Tensor(); }
+};
+
+Variable scaled_dot_product_attention(const Variable& q, const Variable& k, const Variable& v,
+                                      const Tensor& mask) {
+  const char* op = "scaled_dot_product_attention";
+  NEAT_CHECK(q.dim() >= 2 && k.dim() >= 2 && v.dim() >= 2, op, ": q ", shape_str(q.shape()),
+             ", k ", shape_str(k.shape()), ", v ", shape_str(v.shape()),
+             " need at least 2 dims [.., N, d]");
+  NEAT_CHECK(q.size(-1) == k.size(-1), op, ": q ", shape_str(q.shape()), " and k ",
+             shape_str(k.shape()), " differ in the head dim d");
+  NEAT_CHECK(k.size(-2) == v.size(-2), op, ": k ", shape_str(k.shape()), " and v ",
+             shape_str(v.shape()), " differ in the number of keys Nk");
+  auto node = std::make_shared<AttentionNode>();
+  node->scale = 1.0 / std::sqrt(double(q.size(-1)));
+  node->q_shape = q.shape();
+  node->k_shape = k.shape();
+  node->v_shape = v.shape();
+
+  Tensor s = matmul(q.data(), k.data(), false, true);  // q k^T  [.., Nq, Nk]
+  scale_(s, node->scale);
+  if (mask.defined()) {
+    check_same_dtype(s, mask, op);
+    NEAT_CHECK(broadcasts_to(mask.shape(), s.shape()), op, ": mask ",
+               shape_str(mask.shape()), " does not broadcast to the scores ",
+               shape_str(s.shape()));
+    s = add(s, mask);
+  }
+  node->p = softmax(s, -1);
+  Tensor o = matmul(node->p, v.data());  // [.., Nq, dv]
+  if (k.requires_grad()) node->q = q.data();
+  if (q.requires_grad()) node->k = k.data();
+  if (q.requires_grad() || k.requires_grad()) node->v = v.data();
+  return record(std::move(o), std::move(node), {q, k, v});
+}
+
+// forward: S = q k^T / sqrt(d) + mask, P = softmax(S), O = P v
+//   dv = P^T dO      dP = dO v^T      dS = P * (dP - rowsum(dP * P))  (softmax backward)
+//   dq = dS k / sqrt(d)      dk = dS^T q / sqrt(d)
+std::vector<Tensor> AttentionNode::backward(const Tensor& grad) {
+  Tensor grad_q, grad_k, grad_v;
+  if (needs_grad(2)) grad_v = reduce_to(matmul(p, grad, true, false), v_shape);
+  if (needs_grad(0) || needs_grad(1)) {
+    Tensor grad_s = softmax_backward(matmul(grad, v, false, true), p, -1);
+    scale_(grad_s, scale);  // folds 1 / sqrt(d) in once for both dq and dk
+    if (needs_grad(0)) grad_q = reduce_to(matmul(grad_s, k), q_shape);
+    if (needs_grad(1)) grad_k = reduce_to(matmul(grad_s, q, true, false), k_shape);
+  }
+  return {grad_q, grad_k, grad_v};
+}
+
+}  // namespace neat

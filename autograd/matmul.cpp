@@ -1,0 +1,126 @@
+// Differentiable matmul and linear. Each backward computes only the gradients its inputs need,
+// and each forward saves only what those gradients read: a frozen weight (requires_grad false)
+// costs no weight-gradient GEMM and keeps no copy of the input alive for one.
+#include "autograd/matmul.h"
+
+#include "tensor/elementwise.h"
+
+namespace neat {
+
+namespace {
+
+// A gradient computed over the broadcast batch, summed back to its operand's own shape.
+Tensor reduce_to(const Tensor& grad, const Shape& shape) {
+  return grad.shape() == shape ? grad : sum_to(grad, shape);
+}
+
+// The number of matrices in a tensor's batch dims (all dims but the last two).
+int64_t batch_count(const Shape& shape) {
+  return shape_numel(Shape(shape.begin(), shape.end() - 2));
+}
+
+}  // namespace
+
+// ---- matmul --------------------------------------------------------------------------------
+
+struct MatmulNode : Node {
+  bool trans_a = false, trans_b = false;
+  Shape a_shape, b_shape;
+  Tensor a, b;  // a is saved only when b needs a gradient, b only when a does
+  const char* name() const override { return "matmul"; }
+  std::vector<Tensor> backward(const Tensor& grad) override;
+  void release_saved() override { a = b = Tensor(); }
+};
+
+Variable matmul(const Variable& a, const Variable& b, bool trans_a, bool trans_b) {
+  Tensor c = matmul(a.data(), b.data(), trans_a, trans_b);
+  auto node = std::make_shared<MatmulNode>();
+  node->trans_a = trans_a;
+  node->trans_b = trans_b;
+  node->a_shape = a.shape();
+  node->b_shape = b.shape();
+  if (b.requires_grad()) node->a = a.data();
+  if (a.requires_grad()) node->b = b.data();
+  return record(std::move(c), std::move(node), {a, b});
+}
+
+// forward: c = op_a(a) op_b(b), op = transpose where the flag is set; c [.., M, N]
+//   d op_a(a) = dc op_b(b)^T  [M, K]      d op_b(b) = op_a(a)^T dc  [K, N]
+// A transposed operand gets the transpose of that; broadcast batch dims are summed back.
+std::vector<Tensor> MatmulNode::backward(const Tensor& grad) {
+  Tensor grad_a, grad_b;
+  if (needs_grad(0)) {
+    grad_a = trans_a ? matmul(b, grad, trans_b, true)     // (dc op_b(b)^T)^T = op_b(b) dc^T
+                     : matmul(grad, b, false, !trans_b);  // dc op_b(b)^T
+    grad_a = reduce_to(grad_a, a_shape);
+  }
+  if (needs_grad(1)) {
+    if (!trans_a && batch_count(b_shape) == 1) {
+      // One b for the whole batch: fold a's batch into rows, so the sum over the batch is
+      // part of ONE GEMM, a2^T dc2 with a2 [rows, K], dc2 [rows, N] (Linear's weight gradient).
+      const int64_t K = a_shape.back(), N = grad.shape().back();
+      Tensor a2 = a.reshape({-1, K}), grad2 = grad.reshape({-1, N});
+      grad_b = trans_b ? matmul(grad2, a2, true, false)   // dc^T a  [N, K]
+                       : matmul(a2, grad2, true, false);  // a^T dc  [K, N]
+      grad_b = grad_b.reshape(b_shape);
+    } else {
+      grad_b = trans_b ? matmul(grad, a, true, trans_a)    // (op_a(a)^T dc)^T = dc^T op_a(a)
+                       : matmul(a, grad, !trans_a, false);  // op_a(a)^T dc
+      grad_b = reduce_to(grad_b, b_shape);
+    }
+  }
+  return {grad_a, grad_b};
+}
+
+// ---- linear --------------------------------------------------------------------------------
+
+struct LinearNode : Node {
+  Shape x_shape;
+  Tensor x2;      // x as [rows, IN]; saved only when the weight needs a gradient
+  Tensor weight;  // [OUT, IN]; saved only when x needs a gradient
+  const char* name() const override { return "linear"; }
+  std::vector<Tensor> backward(const Tensor& grad) override;
+  void release_saved() override { x2 = weight = Tensor(); }
+};
+
+Variable linear(const Variable& x, const Variable& weight, const Variable& bias) {
+  const Tensor& w = weight.data();
+  NEAT_CHECK(w.dim() == 2, "linear: weight ", shape_str(w.shape()), " must be [OUT, IN]");
+  NEAT_CHECK(x.dim() >= 1 && x.size(-1) == w.size(1), "linear: input ", shape_str(x.shape()),
+             " and weight ", shape_str(w.shape()), ": in_features ",
+             x.dim() >= 1 ? x.size(-1) : 0, " and ", w.size(1), " differ");
+  check_same_dtype(x.data(), w, "linear");
+  const int64_t in = w.size(1), out = w.size(0);
+
+  // x [.., IN] -> x2 [rows, IN]: every leading dim folds into one GEMM.
+  Tensor x2 = x.data().reshape({-1, in});
+  Tensor y = matmul(x2, w, false, true);  // [rows, OUT]
+  if (bias.defined()) {
+    const Tensor& b = bias.data();
+    NEAT_CHECK(b.shape() == Shape{out}, "linear: bias ", shape_str(b.shape()),
+               " does not match weight ", shape_str(w.shape()), " (want [", out, "])");
+    y = add(y, b);
+  }
+  Shape y_shape = x.shape();
+  y_shape.back() = out;
+
+  auto node = std::make_shared<LinearNode>();
+  node->x_shape = x.shape();
+  if (weight.requires_grad()) node->x2 = x2;
+  if (x.requires_grad()) node->weight = w;
+  return record(y.reshape(y_shape), std::move(node), {x, weight, bias});
+}
+
+// forward: y = x W^T + b   x [rows, IN], W [OUT, IN], b [OUT], y [rows, OUT]
+//   dx = dy W  [rows, IN]      dW = dy^T x  [OUT, IN]      db = sum over rows of dy  [OUT]
+std::vector<Tensor> LinearNode::backward(const Tensor& grad) {
+  const int64_t out = grad.shape().back();
+  Tensor grad2 = grad.reshape({-1, out});
+  Tensor grad_x, grad_w, grad_b;
+  if (needs_grad(0)) grad_x = matmul(grad2, weight, false, false).reshape(x_shape);
+  if (needs_grad(1)) grad_w = matmul(grad2, x2, true, false);
+  if (needs_grad(2)) grad_b = sum_to(grad2, {out});
+  return {grad_x, grad_w, grad_b};
+}
+
+}  // namespace neat

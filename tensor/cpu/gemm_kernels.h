@@ -1,0 +1,167 @@
+// The GEMM micro-kernel: one MR x NR tile of C from packed panels of A and B, held in
+// registers for the whole k loop. Only gemm.cpp includes this; see there for the blocking.
+//
+//   a: packed A micro-panel, kc x MR (for each p, MR values of one column of op(A))
+//   b: packed B micro-panel, kc x NR (for each p, NR values of one row of op(B))
+//   c: C tile, MR x NR, row stride ldc
+//   C = alpha * a^T b + beta * C; beta == 0 never reads C (BLAS: NaN/Inf in C are ignored).
+//
+// Each step p does one rank-1 update of the tile: load NR/W vectors of b, broadcast each of
+// the MR values of a, and fused-multiply-add. Registers are what fix MR x NR:
+//   AVX-512 (32 zmm): MR=14, NR=2 vectors -> 28 accumulators + 2 b + 1 broadcast = 31 regs.
+//   AVX2    (16 ymm): MR=6,  NR=2 vectors -> 12 accumulators + 2 b + 1 broadcast = 15 regs.
+//   portable:          MR=4,  NR=8 scalars -> a plain loop the compiler may vectorise.
+// With two FMA units a step is 28 FMAs = 14 cycles against 2 loads + 14 broadcasts, so the
+// kernel is bound by FMA throughput, not by loads: that is the whole point of the tile.
+#pragma once
+#include <cstdint>
+
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#include <immintrin.h>
+#endif
+
+namespace neat::gemm_detail {
+
+// Vec<T>: the SIMD register type for T and the handful of operations the kernel uses.
+template <typename T>
+struct Vec;
+
+#if defined(__AVX512F__)
+constexpr int kMR = 14;
+template <>
+struct Vec<float> {
+  using Reg = __m512;
+  static constexpr int W = 16;
+  static Reg zero() { return _mm512_setzero_ps(); }
+  static Reg set1(float x) { return _mm512_set1_ps(x); }
+  static Reg load(const float* p) { return _mm512_load_ps(p); }  // packed: 64-byte aligned
+  static Reg loadu(const float* p) { return _mm512_loadu_ps(p); }
+  static void storeu(float* p, Reg x) { _mm512_storeu_ps(p, x); }
+  static Reg mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }
+  static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
+};
+template <>
+struct Vec<double> {
+  using Reg = __m512d;
+  static constexpr int W = 8;
+  static Reg zero() { return _mm512_setzero_pd(); }
+  static Reg set1(double x) { return _mm512_set1_pd(x); }
+  static Reg load(const double* p) { return _mm512_load_pd(p); }
+  static Reg loadu(const double* p) { return _mm512_loadu_pd(p); }
+  static void storeu(double* p, Reg x) { _mm512_storeu_pd(p, x); }
+  static Reg mul(Reg a, Reg b) { return _mm512_mul_pd(a, b); }
+  static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_pd(a, b, c); }
+};
+constexpr int kNV = 2;  // vectors per tile row
+
+#elif defined(__AVX2__) && defined(__FMA__)
+constexpr int kMR = 6;
+template <>
+struct Vec<float> {
+  using Reg = __m256;
+  static constexpr int W = 8;
+  static Reg zero() { return _mm256_setzero_ps(); }
+  static Reg set1(float x) { return _mm256_set1_ps(x); }
+  static Reg load(const float* p) { return _mm256_load_ps(p); }
+  static Reg loadu(const float* p) { return _mm256_loadu_ps(p); }
+  static void storeu(float* p, Reg x) { _mm256_storeu_ps(p, x); }
+  static Reg mul(Reg a, Reg b) { return _mm256_mul_ps(a, b); }
+  static Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
+};
+template <>
+struct Vec<double> {
+  using Reg = __m256d;
+  static constexpr int W = 4;
+  static Reg zero() { return _mm256_setzero_pd(); }
+  static Reg set1(double x) { return _mm256_set1_pd(x); }
+  static Reg load(const double* p) { return _mm256_load_pd(p); }
+  static Reg loadu(const double* p) { return _mm256_loadu_pd(p); }
+  static void storeu(double* p, Reg x) { _mm256_storeu_pd(p, x); }
+  static Reg mul(Reg a, Reg b) { return _mm256_mul_pd(a, b); }
+  static Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_pd(a, b, c); }
+};
+constexpr int kNV = 2;
+
+#else
+// Portable fallback: a "vector" of one scalar. Not fast, but correct on any compiler/CPU.
+constexpr int kMR = 4;
+template <typename T>
+struct Vec {
+  using Reg = T;
+  static constexpr int W = 1;
+  static Reg zero() { return T(0); }
+  static Reg set1(T x) { return x; }
+  static Reg load(const T* p) { return *p; }
+  static Reg loadu(const T* p) { return *p; }
+  static void storeu(T* p, Reg x) { *p = x; }
+  static Reg mul(Reg a, Reg b) { return a * b; }
+  static Reg fma(Reg a, Reg b, Reg c) { return a * b + c; }
+};
+constexpr int kNV = 8;
+#endif
+
+// Tile sizes per element type: MR rows of C by NR columns.
+template <typename T>
+constexpr int mr() { return kMR; }
+template <typename T>
+constexpr int nr() { return kNV * Vec<T>::W; }
+
+// Full MR x NR tile: accumulate a^T b over kc steps in registers, then write C once.
+template <typename T>
+void micro_kernel(int64_t kc, const T* a, const T* b, T alpha, T beta, T* c, int64_t ldc) {
+  using V = Vec<T>;
+  constexpr int MR = mr<T>(), NV = kNV, NR = nr<T>();
+  // Ask for the C tile now so its (likely cache-missing) lines arrive during the k loop
+  // instead of stalling the write-back at the end.
+  for (int i = 0; i < MR; ++i) {
+    __builtin_prefetch(c + i * ldc, 1);
+    __builtin_prefetch(c + i * ldc + NR - 1, 1);
+  }
+  typename V::Reg acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 16
+    for (int v = 0; v < NV; ++v) acc[i][v] = V::zero();
+
+  for (int64_t p = 0; p < kc; ++p) {
+    typename V::Reg bv[NV];
+#pragma GCC unroll 16
+    for (int v = 0; v < NV; ++v) bv[v] = V::load(b + v * V::W);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      typename V::Reg ai = V::set1(a[i]);
+#pragma GCC unroll 16
+      for (int v = 0; v < NV; ++v) acc[i][v] = V::fma(ai, bv[v], acc[i][v]);
+    }
+    a += MR;
+    b += NR;
+  }
+
+  const typename V::Reg va = V::set1(alpha), vb = V::set1(beta);
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 16
+    for (int v = 0; v < NV; ++v) {
+      T* ci = c + i * ldc + v * V::W;
+      typename V::Reg r = V::mul(va, acc[i][v]);
+      if (beta != T(0)) r = V::fma(vb, V::loadu(ci), r);
+      V::storeu(ci, r);
+    }
+}
+
+// Edge tile (m < MR or n < NR rows/columns of C left): the packed panels are zero-padded,
+// so compute the full tile into a scratch buffer and copy only the valid m x n part.
+template <typename T>
+void micro_kernel_edge(int64_t kc, const T* a, const T* b, T alpha, T beta, T* c, int64_t ldc,
+                       int m, int n) {
+  constexpr int MR = mr<T>(), NR = nr<T>();
+  alignas(64) T tile[MR * NR];
+  micro_kernel<T>(kc, a, b, T(1), T(0), tile, NR);
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      T& cij = c[i * ldc + j];
+      cij = beta == T(0) ? alpha * tile[i * NR + j] : alpha * tile[i * NR + j] + beta * cij;
+    }
+}
+
+}  // namespace neat::gemm_detail

@@ -1,0 +1,90 @@
+// CPU loops for reductions over one block of consecutive dims. The input is seen as
+// x [outer, R, inner] (R = the product of the reduced sizes) and the result as [outer, inner]:
+//   sum over the last dims      -> inner = 1: one contiguous sum per output element
+//   sum over the leading dims   -> outer = 1: a bias gradient, column sums of [R, inner]
+//   mean over the tokens of [B, N, D] -> [B, N, D] with outer = B, R = N, inner = D
+#pragma once
+#include <algorithm>
+#include <cstdint>
+
+#include "tensor/cpu/elementwise_kernels.h"
+
+namespace neat::cpu {
+
+// x[0] + ... + x[n-1] with 16 running partial sums: the fixed-width inner loop vectorises
+// without reassociation flags, and the rounding error grows more slowly than with one sum.
+template <typename T>
+T sum_contiguous(const T* x, int64_t n) {
+  constexpr int64_t kLanes = 16;
+  T partial[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int64_t l = 0; l < kLanes; ++l) partial[l] += x[i + l];
+  T total = 0;
+  for (; i < n; ++i) total += x[i];
+  for (int64_t l = 0; l < kLanes; ++l) total += partial[l];
+  return total;
+}
+
+// out [outer, inner] = sum over r of x [outer, R, inner].
+template <typename T>
+void sum_kernel(T* out, const T* x, int64_t outer, int64_t R, int64_t inner) {
+  if (inner == 1) {
+#pragma omp parallel for schedule(static) if (outer * R >= kParallelThreshold)
+    for (int64_t o = 0; o < outer; ++o) out[o] = sum_contiguous(x + o * R, R);
+    return;
+  }
+  // Each output row adds up R input rows with a vectorised out[j] += x[j] loop; rows are cut
+  // into column blocks so that a single output row (outer = 1) still spreads over threads.
+  constexpr int64_t kBlock = 256;
+  const int64_t blocks = (inner + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (outer * R * inner >= kParallelThreshold)
+  for (int64_t task = 0; task < outer * blocks; ++task) {
+    const int64_t o = task / blocks, j0 = (task % blocks) * kBlock;
+    const int64_t j1 = std::min(inner, j0 + kBlock);
+    T* dst = out + o * inner;
+    for (int64_t j = j0; j < j1; ++j) dst[j] = 0;
+    for (int64_t r = 0; r < R; ++r) {
+      const T* src = x + (o * R + r) * inner;
+      for (int64_t j = j0; j < j1; ++j) dst[j] += src[j];
+    }
+  }
+}
+
+// values / indices [outer, inner] = max / first argmax over r of x [outer, R], R >= 1.
+// A NaN wins over numbers (like torch.max), the first NaN over later ones.
+template <typename T>
+void max_kernel(T* values, int64_t* indices, const T* x, int64_t outer, int64_t R, int64_t inner) {
+#pragma omp parallel for schedule(static) if (outer * R * inner >= kParallelThreshold)
+  for (int64_t o = 0; o < outer; ++o) {
+    T* best = values + o * inner;
+    int64_t* where = indices + o * inner;
+    const T* rows = x + o * R * inner;
+    for (int64_t j = 0; j < inner; ++j) {
+      best[j] = rows[j];
+      where[j] = 0;
+    }
+    for (int64_t r = 1; r < R; ++r) {
+      const T* row = rows + r * inner;
+      for (int64_t j = 0; j < inner; ++j) {
+        const T v = row[j];
+        if (v > best[j] || (v != v && best[j] == best[j])) {
+          best[j] = v;
+          where[j] = r;
+        }
+      }
+    }
+  }
+}
+
+// dx [outer, R, inner] = 0 except dx[o, indices[o, j], j] = grad [o, j].
+template <typename T>
+void max_backward_kernel(T* dx, const T* grad, const int64_t* indices, int64_t outer, int64_t R,
+                         int64_t inner) {
+  std::fill(dx, dx + outer * R * inner, T(0));
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t j = 0; j < inner; ++j)
+      dx[(o * R + indices[o * inner + j]) * inner + j] = grad[o * inner + j];
+}
+
+}  // namespace neat::cpu

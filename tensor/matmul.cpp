@@ -1,0 +1,136 @@
+// matmul: shape checks, batch-dim broadcasting and the dispatch to our GEMM.
+//
+//   a [..a, M, K] (stored [..a, K, M] with trans_a), b [..b, K, N] (stored [..b, N, K] with
+//   trans_b)  ->  c [broadcast(..a, ..b), M, N]
+//
+// Three ways to run it, cheapest first:
+//   1. b has no real batch (2-D, or all batch dims 1) and a is not transposed: a's batch rows
+//      are consecutive in memory, so a [..a, M, K] is one [..a * M, K] matrix and the whole
+//      product is ONE GEMM (Linear's x [B, N, IN] x W^T).
+//   2. many small products (attention's [B, H, N, d] x [B, H, d, N]): one GEMM per batch
+//      entry, the entries spread over the OpenMP threads, each GEMM single-threaded inside.
+//   3. few large products: one GEMM after another, each using all threads itself.
+#include "tensor/matmul.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "tensor/cpu/gemm.h"
+#include "tensor/dispatch.h"
+
+namespace neat {
+
+namespace {
+
+// Below this many multiply-adds a GEMM is too small to split over threads well, so a batch of
+// them runs one GEMM per thread instead (about a 128^3 product).
+constexpr int64_t kSmallGemm = int64_t(1) << 21;
+
+// One product op(A) op(B) -> C on raw pointers; A, B, C contiguous row-major matrices.
+//   op(A) [M, K]: A is [M, K], or [K, M] when ta;  op(B) [K, N]: B is [K, N], or [N, K] when tb.
+template <typename T>
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, const T* B, T* C) {
+  const int64_t lda = ta ? M : K, ldb = tb ? K : N;
+  if constexpr (sizeof(T) == 4) sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, N);
+  else dgemm(ta, tb, M, N, K, 1.0, A, lda, B, ldb, 0.0, C, N);
+}
+
+// "[2, 3]" or "[2, 3]^T": how an operand appears in error messages.
+std::string operand_str(const Tensor& t, bool trans) {
+  return shape_str(t.shape()) + (trans ? "^T" : "");
+}
+
+// For every output batch entry, which matrix of a and which of b it multiplies.
+struct BatchPlan {
+  Shape shape;                        // the broadcast batch shape
+  std::vector<int64_t> a_index, b_index;
+};
+
+BatchPlan plan_batches(const Shape& a_batch, const Shape& b_batch, const std::string& what) {
+  const size_t rank = std::max(a_batch.size(), b_batch.size());
+  // Right-aligned sizes (missing leading dims are 1) and matrix strides (0 where broadcast).
+  std::vector<int64_t> a_size(rank, 1), b_size(rank, 1), a_stride(rank, 0), b_stride(rank, 0);
+  for (size_t i = 0; i < a_batch.size(); ++i) a_size[rank - a_batch.size() + i] = a_batch[i];
+  for (size_t i = 0; i < b_batch.size(); ++i) b_size[rank - b_batch.size() + i] = b_batch[i];
+  BatchPlan plan;
+  plan.shape.resize(rank);
+  int64_t a_step = 1, b_step = 1;
+  for (size_t d = rank; d-- > 0;) {
+    NEAT_CHECK(a_size[d] == b_size[d] || a_size[d] == 1 || b_size[d] == 1, "matmul: ", what,
+               ": batch dims ", shape_str(a_batch), " and ", shape_str(b_batch),
+               " do not broadcast");
+    plan.shape[d] = a_size[d] == 1 ? b_size[d] : a_size[d];
+    if (a_size[d] != 1) a_stride[d] = a_step;
+    if (b_size[d] != 1) b_stride[d] = b_step;
+    a_step *= a_size[d];
+    b_step *= b_size[d];
+  }
+  const int64_t count = shape_numel(plan.shape);
+  plan.a_index.resize(size_t(count));
+  plan.b_index.resize(size_t(count));
+  for (int64_t t = 0; t < count; ++t) {
+    int64_t rest = t, ai = 0, bi = 0;
+    for (size_t d = rank; d-- > 0;) {
+      const int64_t digit = rest % plan.shape[d];
+      rest /= plan.shape[d];
+      ai += digit * a_stride[d];
+      bi += digit * b_stride[d];
+    }
+    plan.a_index[size_t(t)] = ai;
+    plan.b_index[size_t(t)] = bi;
+  }
+  return plan;
+}
+
+template <typename T>
+void run_batches(const BatchPlan& plan, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+                 const T* A, const T* B, T* C) {
+  const int64_t count = int64_t(plan.a_index.size());
+  // Small products: one per thread (the GEMM's own parallel region then runs nested, on one
+  // thread). Large ones: one after another, each GEMM using every thread.
+#pragma omp parallel for schedule(static) if (count > 1 && M * N * K < kSmallGemm)
+  for (int64_t t = 0; t < count; ++t)
+    gemm<T>(ta, tb, M, N, K, A + plan.a_index[size_t(t)] * M * K,
+            B + plan.b_index[size_t(t)] * K * N, C + t * M * N);
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+  NEAT_CHECK(a.defined() && b.defined(), "matmul: an operand is undefined");
+  const std::string what = operand_str(a, trans_a) + " x " + operand_str(b, trans_b);
+  NEAT_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul: ", what,
+             ": both operands need at least 2 dims (reshape a vector to [1, n] or [n, 1])");
+  check_same_device(a, b, "matmul");
+  check_same_dtype(a, b, "matmul");
+
+  const int64_t M = a.size(trans_a ? -1 : -2), K = a.size(trans_a ? -2 : -1);
+  const int64_t Kb = b.size(trans_b ? -1 : -2), N = b.size(trans_b ? -2 : -1);
+  NEAT_CHECK(K == Kb, "matmul: ", what, ": inner dimensions ", K, " and ", Kb, " differ");
+
+  const Shape a_batch(a.shape().begin(), a.shape().end() - 2);
+  const Shape b_batch(b.shape().begin(), b.shape().end() - 2);
+  BatchPlan plan = plan_batches(a_batch, b_batch, what);
+  Shape out_shape = plan.shape;
+  out_shape.push_back(M);
+  out_shape.push_back(N);
+  Tensor c(out_shape, a.dtype(), a.device());
+  if (c.numel() == 0) return c;
+
+  // Case 1: fold a's batch into M. Valid when b has one matrix, so the output's batch entries
+  // are exactly a's matrices in a's order.
+  const bool fold = !trans_a && shape_numel(b_batch) == 1;
+  if (fold) {
+    plan.a_index = {0};
+    plan.b_index = {0};
+  }
+  const int64_t rows = fold ? shape_numel(a_batch) * M : M;
+  dispatch_floating(a, "matmul", [&](auto zero) {
+    using T = decltype(zero);
+    run_batches<T>(plan, trans_a, trans_b, rows, N, K, a.data<T>(), b.data<T>(), c.data<T>());
+  });
+  return c;
+}
+
+}  // namespace neat

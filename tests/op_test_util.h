@@ -1,0 +1,63 @@
+// Helpers shared by the tensor / autograd op tests: the message an expression throws, random
+// float64 inputs, closeness of two tensors, and a one-line gradient check.
+#pragma once
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "autograd/gradcheck.h"
+#include "tensor/tensor.h"
+
+namespace neat::test {
+
+// The message of the std::runtime_error that fn throws; "" when it throws nothing.
+inline std::string thrown_message(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// True when message contains every one of parts (an op name and the shapes it should name).
+inline bool mentions(const std::string& message, const std::vector<std::string>& parts) {
+  for (const std::string& p : parts)
+    if (message.find(p) == std::string::npos) return false;
+  return true;
+}
+
+// float64 values uniform in [low, high), from a fixed seed.
+inline Tensor random64(Shape shape, uint64_t seed, double low = -1.0, double high = 1.0) {
+  Generator gen(seed);
+  return uniform(std::move(shape), low, high, gen, DType::Float64);
+}
+
+// float64 values with |v| in [gap, 1 + gap): away from 0, where relu and max have kinks.
+inline Tensor away_from_zero64(Shape shape, uint64_t seed, double gap = 0.1) {
+  Tensor t = random64(std::move(shape), seed);
+  double* p = t.data<double>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] += p[i] < 0 ? -gap : gap;
+  return t;
+}
+
+// Largest |a - b| over all elements (shapes must match).
+inline double max_abs_diff(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.shape() == b.shape());
+  double worst = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) worst = std::fmax(worst, std::fabs(a.flat(i) - b.flat(i)));
+  return worst;
+}
+
+// Runs gradcheck on f at inputs and fails the current test case with its report.
+inline void check_gradients(const std::function<Variable(const std::vector<Variable>&)>& f,
+                            const std::vector<Tensor>& inputs) {
+  GradcheckResult r = gradcheck(f, inputs);
+  CHECK_MESSAGE(r.ok, r.report);
+}
+
+}  // namespace neat::test

@@ -1,0 +1,204 @@
+// The autograd engine (autograd/variable.h, autograd/engine.cpp): leaf gradients accumulate,
+// zero_grad, NoGradGuard, detach, shared inputs, inputs that need no gradient, errors, and a
+// deep graph.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "autograd/elementwise.h"
+#include "autograd/matmul.h"
+#include "autograd/reduce.h"
+#include "tests/op_test_util.h"
+
+using namespace neat;
+using namespace neat::test;
+
+TEST_CASE("variable.h usage example") {
+  Generator gen(11);
+  Variable w(randn({3, 2}, gen), /*requires_grad=*/true);
+  Variable x(randn({4, 3}, gen));
+  Variable loss = sum(relu(matmul(x, w)));
+  loss.backward();
+  REQUIRE(w.grad().defined());
+  CHECK(w.grad().shape() == Shape{3, 2});
+  CHECK_FALSE(x.grad().defined());
+  // dL/dw[k, j] = sum_i x[i, k] [ (x w)[i, j] > 0 ]
+  Tensor xw = matmul(x.data(), w.data());
+  for (int64_t k = 0; k < 3; ++k)
+    for (int64_t j = 0; j < 2; ++j) {
+      double want = 0;
+      for (int64_t i = 0; i < 4; ++i) want += xw.at({i, j}) > 0 ? x.data().at({i, k}) : 0.0;
+      CHECK(w.grad().at({k, j}) == doctest::Approx(want).epsilon(1e-5));
+    }
+  const Tensor first = w.grad().clone();
+  loss = sum(relu(matmul(x, w)));  // a second forward and backward: leaf grads accumulate (+=)
+  loss.backward();
+  CHECK(max_abs_diff(w.grad(), mul_scalar(first, 2.0)) < 1e-5);
+  w.zero_grad();
+  CHECK_FALSE(w.grad().defined());
+  {
+    NoGradGuard no_grad;
+    Variable y = matmul(x, w);
+    CHECK_FALSE(y.requires_grad());
+    CHECK(y.is_leaf());
+  }
+}
+
+TEST_CASE("autograd leaf grad accumulates across backward calls") {
+  Variable x(from_vector(std::vector<double>{1, 2, 3}), true);
+  sum(x * x).backward();  // d/dx sum x^2 = 2x
+  CHECK(x.grad().to_vector<double>() == std::vector<double>{2, 4, 6});
+  sum(x * 3.0).backward();  // + 3
+  CHECK(x.grad().to_vector<double>() == std::vector<double>{5, 7, 9});
+  // A graph of ops that read only their inputs can be walked again; grads add up again.
+  Variable loss = sum(x * x);
+  loss.backward();
+  loss.backward();
+  CHECK(x.grad().to_vector<double>() == std::vector<double>{9, 15, 21});
+}
+
+TEST_CASE("autograd zero_grad") {
+  Variable x(from_vector(std::vector<double>{1, 2}), true);
+  sum(x * 2.0).backward();
+  const Tensor kept = x.grad();
+  x.zero_grad();
+  CHECK_FALSE(x.grad().defined());
+  sum(x * 5.0).backward();
+  CHECK(x.grad().to_vector<double>() == std::vector<double>{5, 5});
+  CHECK(kept.to_vector<double>() == std::vector<double>{2, 2});  // a fresh gradient, not the old one
+}
+
+TEST_CASE("autograd NoGradGuard records nothing") {
+  Variable x(from_vector(std::vector<double>{1, 2}), true);
+  CHECK(grad_mode_enabled());
+  {
+    NoGradGuard no_grad;
+    CHECK_FALSE(grad_mode_enabled());
+    {
+      NoGradGuard nested;
+      CHECK_FALSE(grad_mode_enabled());
+    }
+    CHECK_FALSE(grad_mode_enabled());  // the inner guard restores "off", not "on"
+    Variable y = exp(x) * x;
+    CHECK_FALSE(y.requires_grad());
+    CHECK(y.grad_fn() == nullptr);
+    CHECK(mentions(thrown_message([&] { sum(y).backward(); }), {"backward", "does not require grad"}));
+  }
+  CHECK(grad_mode_enabled());
+  CHECK(sum(x * x).requires_grad());
+}
+
+TEST_CASE("autograd detach cuts the graph") {
+  Variable x(from_vector(std::vector<double>{2, 3}), true);
+  Variable d = x.detach();
+  CHECK_FALSE(d.requires_grad());
+  CHECK(d.is_leaf());
+  CHECK(d.data().raw_data() == x.data().raw_data());  // same values, shared
+  // y = x * stop_gradient(x): dy/dx = x (one path only), not 2x.
+  sum(x * x.detach()).backward();
+  CHECK(x.grad().to_vector<double>() == std::vector<double>{2, 3});
+  CHECK_FALSE(d.grad().defined());
+}
+
+TEST_CASE("autograd diamond graph sums the gradients of every path") {
+  Variable x(from_vector(std::vector<double>{0.5, -1.5}), true);
+  // Leaf used twice: y = x*x + x, dy/dx = 2x + 1.
+  sum(x * x + x).backward();
+  CHECK(x.grad().to_vector<double>() == std::vector<double>{2, -2});
+  x.zero_grad();
+  // Intermediate used by two consumers at different depths: h = exp(x), y = h*h + h,
+  // dy/dx = (2h + 1) h.
+  Variable h = exp(x);
+  sum(h * h + h).backward();
+  for (int64_t i = 0; i < 2; ++i) {
+    const double e = std::exp(x.data().at({i}));
+    CHECK(x.grad().at({i}) == doctest::Approx((2 * e + 1) * e));
+  }
+  CHECK_FALSE(h.grad().defined());  // only leaves keep .grad
+  check_gradients([](const std::vector<Variable>& in) {
+    Variable a = tanh(in[0]), b = a * in[1];
+    return sum(b * a + sin(b), {1}) + mean(a);
+  }, {random64({3, 4}, 70), random64({4}, 71)});
+}
+
+namespace {
+
+// A node that records which inputs the engine says need a gradient, and returns gradients
+// only for those (what every real node does with needs_grad).
+struct Probe : Node {
+  std::vector<bool> asked;
+  const char* name() const override { return "probe"; }
+  std::vector<Tensor> backward(const Tensor& dy) override {
+    std::vector<Tensor> grads(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      asked.push_back(needs_grad(i));
+      if (needs_grad(i)) grads[i] = dy;
+    }
+    return grads;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("autograd an input that does not require grad gets no gradient") {
+  Variable a(from_vector(std::vector<double>{1, 2}), true);
+  Variable frozen(from_vector(std::vector<double>{3, 4}));
+  auto probe = std::make_shared<Probe>();
+  Variable y = record(add(a.data(), frozen.data()), probe, {a, frozen});
+  y.backward(ones({2}, DType::Float64));
+  CHECK(probe->asked == std::vector<bool>{true, false});
+  CHECK(a.grad().to_vector<double>() == std::vector<double>{1, 1});
+  CHECK_FALSE(frozen.grad().defined());
+
+  // Nothing requires grad: no node is recorded at all.
+  auto unused = std::make_shared<Probe>();
+  Variable z = record(frozen.data(), unused, {frozen});
+  CHECK_FALSE(z.requires_grad());
+  CHECK(z.grad_fn() == nullptr);
+  CHECK(unused->inputs.empty());
+
+  // The same through real ops: the frozen factor of mul gets no gradient.
+  Variable w(from_vector(std::vector<double>{5, 6}), true);
+  sum(w * frozen).backward();
+  CHECK(w.grad().to_vector<double>() == std::vector<double>{3, 4});
+  CHECK_FALSE(frozen.grad().defined());
+}
+
+TEST_CASE("autograd backward errors") {
+  Variable x(from_vector(std::vector<double>{1, 2, 3, 4, 5, 6}, {2, 3}), true);
+  Variable y = x * 2.0;
+  CHECK(mentions(thrown_message([&] { y.backward(); }),
+                 {"backward", "without a gradient", "[2, 3]"}));
+  CHECK(mentions(thrown_message([&] { y.backward(ones({3}, DType::Float64)); }),
+                 {"backward", "[3]", "[2, 3]"}));
+  CHECK(mentions(thrown_message([&] { y.backward(ones({2, 3}, DType::Float32)); }),
+                 {"backward", "float32", "float64"}));
+  CHECK(mentions(thrown_message([] { Variable(zeros({2})).backward(ones({2})); }),
+                 {"backward", "does not require grad"}));
+  CHECK(mentions(thrown_message([] { Variable(zeros({2}, DType::Int64), true); }),
+                 {"Variable", "floating", "int64"}));
+  CHECK(mentions(thrown_message([&] { y.set_requires_grad(false); }), {"set_requires_grad", "leaves"}));
+  // An op that saved its output frees it after backward; walking that graph again says so.
+  Variable e = sum(exp(x));
+  e.backward();
+  CHECK(mentions(thrown_message([&] { e.backward(); }), {"exp", "already freed"}));
+}
+
+TEST_CASE("autograd backward from a leaf and with a given gradient") {
+  Variable x(from_vector(std::vector<double>{1, 2}), true);
+  x.backward(from_vector(std::vector<double>{3, 4}));
+  CHECK(x.grad().to_vector<double>() == std::vector<double>{3, 4});
+  x.zero_grad();
+  Variable y = x * x;  // non-scalar output, explicit upstream gradient
+  y.backward(from_vector(std::vector<double>{1, 10}));
+  CHECK(x.grad().to_vector<double>() == std::vector<double>{2, 40});
+}
+
+TEST_CASE("autograd deep chain does not overflow the stack") {
+  Variable x(full({3}, 0.5, DType::Float64), true);
+  Variable h = x;
+  for (int i = 0; i < 1000; ++i) h = i % 2 == 0 ? h * 1.001 : h + 0.01;
+  sum(h).backward();
+  const double want = std::pow(1.001, 500);
+  for (int64_t i = 0; i < 3; ++i) CHECK(x.grad().at({i}) == doctest::Approx(want).epsilon(1e-12));
+}

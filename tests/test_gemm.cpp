@@ -1,0 +1,174 @@
+// Tests for our CPU GEMM (tensor/cpu/gemm.h) against a naive float64 triple loop: every
+// transpose combination, odd sizes that leave partial micro-tiles and cross the cache blocks,
+// alpha/beta cases, padded leading dimensions, and the call counter.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "tensor/cpu/gemm.h"
+#include "tensor/random.h"
+
+namespace {
+
+using neat::Generator;
+
+struct Case {
+  int64_t M, N, K;
+};
+
+// C = alpha op(A) op(B) + beta C in float64; `scale` gets sum |alpha a b| + |beta c| per
+// element, the magnitude that bounds the rounding error of any summation order.
+template <typename T>
+void reference(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const T* A,
+               int64_t lda, const T* B, int64_t ldb, double beta, const T* C, int64_t ldc,
+               std::vector<double>& out, std::vector<double>& scale) {
+  out.assign(M * N, 0.0);
+  scale.assign(M * N, 0.0);
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      double sum = 0, abs_sum = 0;
+      for (int64_t p = 0; p < K; ++p) {
+        double a = ta ? A[p * lda + i] : A[i * lda + p];
+        double b = tb ? B[j * ldb + p] : B[p * ldb + j];
+        sum += a * b;
+        abs_sum += std::fabs(a * b);
+      }
+      double c = beta == 0.0 ? 0.0 : beta * double(C[i * ldc + j]);
+      out[i * N + j] = alpha * sum + c;
+      scale[i * N + j] = std::fabs(alpha) * abs_sum + std::fabs(c);
+    }
+}
+
+template <typename T>
+std::vector<T> random_matrix(int64_t rows, int64_t ld, Generator& gen) {
+  std::vector<T> m(rows * ld);
+  for (auto& v : m) v = T(gen.uniform(-1.0, 1.0));
+  return m;
+}
+
+template <typename T>
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+          const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  if constexpr (sizeof(T) == 4) neat::sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else neat::dgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// Runs one product with leading dimensions padded by `pad` and checks every element of C
+// against the reference (error within a bound proportional to K eps), and that C's padding
+// columns are untouched.
+template <typename T>
+void check_case(bool ta, bool tb, Case c, T alpha, T beta, int64_t pad, Generator& gen) {
+  const int64_t a_rows = ta ? c.K : c.M, a_cols = ta ? c.M : c.K;
+  const int64_t b_rows = tb ? c.N : c.K, b_cols = tb ? c.K : c.N;
+  const int64_t lda = a_cols + pad, ldb = b_cols + pad, ldc = c.N + pad;
+  auto A = random_matrix<T>(a_rows, lda, gen);
+  auto B = random_matrix<T>(b_rows, ldb, gen);
+  auto C = random_matrix<T>(c.M, ldc, gen);
+  if (beta == T(0))
+    for (auto& v : C) v = std::numeric_limits<T>::quiet_NaN();  // BLAS: beta = 0 ignores C
+  for (int64_t i = 0; i < c.M; ++i)
+    for (int64_t j = c.N; j < ldc; ++j) C[i * ldc + j] = T(7);  // padding sentinel
+  std::vector<double> want, scale;
+  reference(ta, tb, c.M, c.N, c.K, double(alpha), A.data(), lda, B.data(), ldb, double(beta),
+            C.data(), ldc, want, scale);
+  gemm<T>(ta, tb, c.M, c.N, c.K, alpha, A.data(), lda, B.data(), ldb, beta, C.data(), ldc);
+
+  const double eps = std::numeric_limits<T>::epsilon();
+  double worst = 0;  // max |got - want| / bound
+  int64_t bad_pad = 0;
+  for (int64_t i = 0; i < c.M; ++i) {
+    for (int64_t j = 0; j < c.N; ++j) {
+      double got = C[i * ldc + j];
+      double bound = 2.0 * (c.K + 2) * eps * scale[i * c.N + j] + 1e-300;
+      double err = std::isfinite(got) ? std::fabs(got - want[i * c.N + j]) / bound : 1e300;
+      if (err > worst) worst = err;
+    }
+    for (int64_t j = c.N; j < ldc; ++j) bad_pad += C[i * ldc + j] != T(7);
+  }
+  const char* type = sizeof(T) == 4 ? "float" : "double";
+  INFO(type, " trans_a=", ta, " trans_b=", tb, " M=", c.M,
+       " N=", c.N, " K=", c.K, " alpha=", alpha, " beta=", beta, " pad=", pad);
+  CHECK(worst <= 1.0);
+  CHECK(bad_pad == 0);
+}
+
+// Sizes: 1, primes around the micro-tile widths, and ones that cross the KC/MC/NC blocks.
+const Case kSquares[] = {{1, 1, 1}, {7, 7, 7}, {17, 17, 17}, {65, 65, 65}, {129, 129, 129}};
+const Case kMixed[] = {{65, 7, 129}, {7, 65, 1},   {1, 257, 33}, {257, 1, 17},
+                       {33, 47, 600}, {300, 31, 5}, {3, 5000, 9}, {129, 17, 65},
+                       {5, 700, 200}};
+
+template <typename T>
+void check_all(Generator& gen) {
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      for (Case c : kSquares) check_case<T>(ta, tb, c, T(1), T(0), 0, gen);
+      for (Case c : kMixed) check_case<T>(ta, tb, c, T(-0.75), T(0.5), 3, gen);
+      check_case<T>(ta, tb, {257, 257, 257}, T(1.5), T(1), 1, gen);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("sgemm matches a float64 reference for every transpose, odd sizes, alpha, beta") {
+  Generator gen(1);
+  check_all<float>(gen);
+}
+
+TEST_CASE("dgemm matches a float64 reference for every transpose, odd sizes, alpha, beta") {
+  Generator gen(2);
+  check_all<double>(gen);
+}
+
+TEST_CASE("gemm with K = 0 or alpha = 0 scales C by beta and never reads A or B") {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> A(6, nan), B(6, nan), C = {1, 2, 3, 4};
+  neat::sgemm(false, false, 2, 2, 3, 0.0f, A.data(), 3, B.data(), 2, 0.5f, C.data(), 2);
+  CHECK(C == std::vector<float>{0.5f, 1, 1.5f, 2});
+  neat::sgemm(true, true, 2, 2, 0, 1.0f, A.data(), 2, B.data(), 1, 2.0f, C.data(), 2);
+  CHECK(C == std::vector<float>{1, 2, 3, 4});
+  std::vector<double> D = {nan, nan};
+  std::vector<double> Ad = {1, 2}, Bd = {3};
+  neat::dgemm(false, false, 2, 1, 0, 1.0, Ad.data(), 1, Bd.data(), 1, 0.0, D.data(), 1);
+  CHECK(D == std::vector<double>{0, 0});  // beta = 0 overwrites even NaN
+}
+
+TEST_CASE("gemm_call_count counts each sgemm and dgemm call once") {
+  std::vector<float> A(129 * 129, 1.0f), B(129 * 129, 1.0f), C(129 * 129);
+  std::vector<double> Ad(4, 1.0), Bd(4, 1.0), Cd(4);
+  int64_t before = neat::gemm_call_count();
+  neat::sgemm(false, true, 129, 129, 129, 1.0f, A.data(), 129, B.data(), 129, 0.0f, C.data(), 129);
+  CHECK(neat::gemm_call_count() == before + 1);
+  CHECK(C[128 * 129 + 5] == 129.0f);
+  neat::dgemm(true, false, 2, 2, 2, 1.0, Ad.data(), 2, Bd.data(), 2, 0.0, Cd.data(), 2);
+  neat::sgemm(false, false, 0, 3, 3, 1.0f, A.data(), 3, B.data(), 3, 0.0f, C.data(), 3);
+  CHECK(neat::gemm_call_count() == before + 3);
+}
+
+#ifdef _OPENMP
+TEST_CASE("sgemm gives bitwise the same result on 1 and 2 threads") {
+  Generator gen(3);
+  const int64_t M = 300, N = 200, K = 500;
+  auto A = random_matrix<float>(M, K, gen), B = random_matrix<float>(K, N, gen);
+  std::vector<float> C1(M * N), C2(M * N);
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  neat::sgemm(false, false, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, C1.data(), N);
+  omp_set_num_threads(2);
+  neat::sgemm(false, false, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, C2.data(), N);
+  omp_set_num_threads(saved);
+  CHECK(C1 == C2);
+  std::vector<double> want, scale;
+  reference(false, false, M, N, K, 1.0, A.data(), K, B.data(), N, 0.0, C1.data(), N, want, scale);
+  int64_t wrong = 0;
+  for (int64_t i = 0; i < M * N; ++i)
+    wrong += std::fabs(C2[i] - want[i]) > 2.0 * (K + 2) * 6e-8 * scale[i];
+  CHECK(wrong == 0);
+}
+#endif

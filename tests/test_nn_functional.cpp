@@ -1,0 +1,266 @@
+// softmax, log_softmax, layer_norm, cross_entropy, dropout and scaled dot-product attention:
+// gradient checks in float64 on small odd sizes, forward values against numbers computed once
+// with PyTorch, and the error messages.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "autograd/gradcheck.h"
+#include "autograd/nn_functional.h"
+#include "tensor/cross_entropy.h"
+#include "tensor/dropout.h"
+#include "tensor/layer_norm.h"
+#include "tensor/softmax.h"
+
+using namespace neat;
+
+namespace {
+
+const DType f64 = DType::Float64;
+
+// Largest |got - want| over all elements (shapes must match).
+double max_diff(const Tensor& got, const std::vector<double>& want) {
+  REQUIRE(got.numel() == int64_t(want.size()));
+  double worst = 0;
+  for (int64_t i = 0; i < got.numel(); ++i) worst = std::max(worst, std::abs(got.flat(i) - want[size_t(i)]));
+  return worst;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST_CASE("softmax and log_softmax forward values") {
+  // torch.softmax(torch.tensor([1., 2., 3.], dtype=torch.float64), 0)
+  const std::vector<double> want = {0.09003057317038045, 0.2447284710547976, 0.6652409557748218};
+  Tensor x = from_vector(std::vector<double>{1, 2, 3});
+  CHECK(max_diff(softmax(x, 0), want) < 1e-15);
+  CHECK(max_diff(log_softmax(x, -1), {std::log(want[0]), std::log(want[1]), std::log(want[2])}) < 1e-14);
+  // Large logits do not overflow (the max is subtracted first), in float32 too.
+  Tensor big = from_vector(std::vector<float>{1000, 1000, -1000}, {1, 3});
+  CHECK(max_diff(softmax(big, 1), {0.5, 0.5, 0}) < 1e-7);
+  CHECK(max_diff(log_softmax(big, 1), {-std::log(2.0), -std::log(2.0), -2000 - std::log(2.0)}) < 1e-3);
+  // Over a middle dim: each column of a [2, 3, 2] tensor along dim 1 sums to 1.
+  Generator gen(1);
+  Tensor y = softmax(randn({2, 3, 2}, gen, f64), 1);
+  for (int64_t o = 0; o < 2; ++o)
+    for (int64_t i = 0; i < 2; ++i)
+      CHECK(y.at({o, 0, i}) + y.at({o, 1, i}) + y.at({o, 2, i}) == doctest::Approx(1.0).epsilon(1e-14));
+}
+
+TEST_CASE("gradcheck softmax") {
+  Generator gen(2);
+  for (int64_t dim : {0, 1, 2, -1}) {
+    auto f = [dim](const std::vector<Variable>& in) { return softmax(in[0], dim); };
+    GradcheckResult r = gradcheck(f, {randn({3, 5, 7}, gen, f64)});
+    INFO("dim ", dim);
+    CHECK_MESSAGE(r.ok, r.report);
+  }
+}
+
+TEST_CASE("gradcheck log_softmax") {
+  Generator gen(3);
+  for (int64_t dim : {0, 1, 2, -1}) {
+    auto f = [dim](const std::vector<Variable>& in) { return log_softmax(in[0], dim); };
+    GradcheckResult r = gradcheck(f, {randn({3, 5, 7}, gen, f64)});
+    INFO("dim ", dim);
+    CHECK_MESSAGE(r.ok, r.report);
+  }
+}
+
+TEST_CASE("layer_norm forward values and saved statistics") {
+  // torch.nn.functional.layer_norm(x, (5,), w, b, 1e-5) in float64 with these x, w, b.
+  Tensor x = from_vector(std::vector<double>{1, 2, 4, -1, 0.5, 3, 3, 3, 3, 3.1}, {2, 5});
+  Tensor w = from_vector(std::vector<double>{0.5, -1, 2, 1.5, 1});
+  Tensor b = from_vector(std::vector<double>{0.1, 0.2, -0.3, 0, 1});
+  const std::vector<double> want = {0.009710773752963836, -0.22134972248616896, 2.9504121448933036,
+                                    -2.0766522036818325,  0.518457460015807,    -0.14922239313961114,
+                                    0.6984447862792222,   -1.2968895725584446,  -0.7476671794188334,
+                                    2.993779145116916};
+  LayerNormForward f = layer_norm_forward(x, w, b, 1e-5);
+  CHECK(max_diff(f.y, want) < 1e-12);
+  CHECK(max_diff(f.mean, {1.3, 3.02}) < 1e-14);
+  CHECK(f.rstd.flat(1) == doctest::Approx(1.0 / std::sqrt(0.0016 + 1e-5)).epsilon(1e-12));
+  // float32 agrees with float64 to float precision; no weight / bias means 1 / 0.
+  LayerNormForward f32 = layer_norm_forward(x.to(DType::Float32), w.to(DType::Float32),
+                                            b.to(DType::Float32), 1e-5);
+  CHECK(max_diff(f32.y, want) < 1e-5);
+  LayerNormForward plain = layer_norm_forward(x, Tensor(), Tensor(), 1e-5);
+  CHECK(plain.y.at({0, 2}) == doctest::Approx((4 - 1.3) * f.rstd.flat(0)).epsilon(1e-14));
+}
+
+TEST_CASE("gradcheck layer_norm") {
+  Generator gen(4);
+  auto affine = [](const std::vector<Variable>& in) { return layer_norm(in[0], in[1], in[2], 1e-5); };
+  auto weight_only = [](const std::vector<Variable>& in) {
+    return layer_norm(in[0], in[1], Variable(), 1e-5);
+  };
+  auto plain = [](const std::vector<Variable>& in) {
+    return layer_norm(in[0], Variable(), Variable(), 1e-5);
+  };
+  GradcheckResult r = gradcheck(affine, {randn({3, 7}, gen, f64), randn({7}, gen, f64),
+                                         randn({7}, gen, f64)});
+  CHECK_MESSAGE(r.ok, r.report);
+  r = gradcheck(weight_only, {randn({2, 3, 5}, gen, f64), randn({5}, gen, f64)});
+  CHECK_MESSAGE(r.ok, r.report);
+  r = gradcheck(plain, {randn({4, 13}, gen, f64)});
+  CHECK_MESSAGE(r.ok, r.report);
+  r = gradcheck(plain, {randn({1}, gen, f64) /* D = 1: y = 0, dx = 0 */});
+  CHECK_MESSAGE(r.ok, r.report);
+  // Many rows: the chunked weight/bias sums (and threads, above the parallel threshold).
+  r = gradcheck(affine, {randn({70, 3}, gen, f64), randn({3}, gen, f64), randn({3}, gen, f64)});
+  CHECK_MESSAGE(r.ok, r.report);
+}
+
+TEST_CASE("layer_norm backward: large inputs give the same result as small-chunk sums") {
+  // 600 x 64 crosses the parallel threshold; compare dw, db with plain float64 sums.
+  Generator gen(5);
+  Tensor x = randn({600, 64}, gen, f64), w = randn({64}, gen, f64), dy = randn({600, 64}, gen, f64);
+  LayerNormForward f = layer_norm_forward(x, w, Tensor(), 1e-5);
+  LayerNormGrads g = layer_norm_backward(dy, x, w, f.mean, f.rstd, true, true, true);
+  double worst = 0;
+  for (int64_t j = 0; j < 64; ++j) {
+    double dw = 0, db = 0;
+    for (int64_t r = 0; r < 600; ++r) {
+      dw += dy.at({r, j}) * (x.at({r, j}) - f.mean.flat(r)) * f.rstd.flat(r);
+      db += dy.at({r, j});
+    }
+    worst = std::max({worst, std::abs(g.weight.flat(j) - dw), std::abs(g.bias.flat(j) - db)});
+  }
+  CHECK(worst < 1e-10);
+  CHECK(error_of([&] { layer_norm_forward(x, zeros({63}, f64), Tensor(), 1e-5); })
+            .find("layer_norm: weight [63] does not match input [600, 64]") == 0);
+}
+
+TEST_CASE("cross_entropy forward matches PyTorch") {
+  // torch.nn.functional.cross_entropy(logits, labels[, label_smoothing=...]) in float64.
+  Tensor logits = from_vector(std::vector<double>{2, -1, 0.5, 0.1, 0.2, 0.3, -3, 4, 1, 1.5, 1.5, -0.5},
+                              {4, 3});
+  Tensor labels = from_vector(std::vector<int64_t>{0, 2, 1, 2});
+  CHECK(cross_entropy_forward(logits, labels).loss.item() == doctest::Approx(1.01283335756539).epsilon(1e-13));
+  CHECK(cross_entropy_forward(logits, labels, 0.1).loss.item() ==
+        doctest::Approx(1.1028333575653901).epsilon(1e-13));
+  CHECK(cross_entropy_forward(logits, labels, 1.0).loss.item() ==
+        doctest::Approx(1.9128333575653902).epsilon(1e-13));
+  CrossEntropyForward f32 = cross_entropy_forward(logits.to(DType::Float32), labels, 0.1);
+  CHECK(f32.loss.dtype() == DType::Float32);
+  CHECK(f32.loss.item() == doctest::Approx(1.1028333575653901).epsilon(1e-6));
+  // The autograd version: same value, and dlogits rows sum to zero.
+  Variable z(logits, true);
+  Variable loss = cross_entropy(z, labels, 0.1);
+  CHECK(loss.item() == doctest::Approx(1.1028333575653901).epsilon(1e-13));
+  loss.backward();
+  for (int64_t i = 0; i < 4; ++i)
+    CHECK(std::abs(z.grad().at({i, 0}) + z.grad().at({i, 1}) + z.grad().at({i, 2})) < 1e-15);
+}
+
+TEST_CASE("cross_entropy errors name the label and the number of classes") {
+  Tensor logits = zeros({3, 5});
+  CHECK(error_of([&] { cross_entropy_forward(logits, from_vector(std::vector<int64_t>{0, 7, 1})); })
+            .find("cross_entropy: label 7 at index 1 is out of range for C = 5 classes") == 0);
+  CHECK(error_of([&] { cross_entropy_forward(logits, from_vector(std::vector<int64_t>{0, -1, 1})); })
+            .find("label -1 at index 1") != std::string::npos);
+  CHECK(error_of([&] { cross_entropy_forward(logits, from_vector(std::vector<int64_t>{0, 1})); })
+            .find("cross_entropy: labels int64 [2] must be int64 [3]") == 0);
+  CHECK(error_of([&] { cross_entropy_forward(zeros({5}), from_vector(std::vector<int64_t>{0})); })
+            .find("cross_entropy: logits [5] must be [N, C]") == 0);
+}
+
+TEST_CASE("gradcheck cross_entropy") {
+  Generator gen(6);
+  Tensor labels = from_vector(std::vector<int64_t>{3, 0, 6, 6, 1});
+  for (double smoothing : {0.0, 0.1}) {
+    auto f = [&](const std::vector<Variable>& in) { return cross_entropy(in[0], labels, smoothing); };
+    GradcheckResult r = gradcheck(f, {randn({5, 7}, gen, f64)});
+    INFO("label_smoothing ", smoothing);
+    CHECK_MESSAGE(r.ok, r.report);
+  }
+}
+
+TEST_CASE("dropout mask: values, rate, reproducibility") {
+  Generator gen(7);
+  Tensor mask = dropout_mask({100, 100}, 0.25, gen);
+  int64_t zeros_seen = 0;
+  bool only_two_values = true;
+  for (float m : mask.to_vector<float>()) {
+    zeros_seen += m == 0.0f;
+    only_two_values = only_two_values && (m == 0.0f || m == float(1.0 / 0.75));
+  }
+  CHECK(only_two_values);
+  CHECK(std::abs(double(zeros_seen) / 10000 - 0.25) < 0.02);  // 0.02 is > 4 standard deviations
+  Generator a(11), b(11);
+  CHECK(dropout_mask({37}, 0.5, a, f64).to_vector<double>() == dropout_mask({37}, 0.5, b, f64).to_vector<double>());
+  CHECK(dropout_mask({5}, 1.0, a).to_vector<float>() == std::vector<float>(5, 0.0f));
+  // Evaluation mode and p = 0 return the input itself.
+  Variable x(randn({3}, gen), true);
+  CHECK(dropout(x, 0.5, false, gen).is_same(x));
+  CHECK(dropout(x, 0.0, true, gen).is_same(x));
+  CHECK(error_of([&] { dropout(x, 1.5, true, gen); }).find("dropout: probability 1.5 must be in [0, 1]") == 0);
+}
+
+TEST_CASE("gradcheck dropout") {
+  Generator gen(8);
+  // The generator is created inside f, so every evaluation draws the same mask.
+  auto f = [](const std::vector<Variable>& in) {
+    Generator mask_gen(99);
+    return dropout(in[0], 0.3, true, mask_gen);
+  };
+  GradcheckResult r = gradcheck(f, {randn({4, 7}, gen, f64)});
+  CHECK_MESSAGE(r.ok, r.report);
+}
+
+TEST_CASE("scaled_dot_product_attention forward matches PyTorch") {
+  // torch 1.13 (no F.scaled_dot_product_attention yet), float64:
+  //   (torch.softmax(q @ k.T / 2**0.5 + m, -1) @ v)
+  Tensor q = from_vector(std::vector<double>{1, 0, 0.5, -1}, {2, 2});
+  Tensor k = from_vector(std::vector<double>{1, 2, 0, 1, -1, 0.5}, {3, 2});
+  Tensor v = from_vector(std::vector<double>{1, 0, 2, 0, 1, -1, 3, 1, 0}, {3, 3});
+  const double inf = std::numeric_limits<double>::infinity();
+  Tensor m = from_vector(std::vector<double>{0, 0, -inf, 0, -1, 0}, {2, 3});
+  Variable o = scaled_dot_product_attention(Variable(q), Variable(k), Variable(v), m);
+  CHECK(o.shape() == Shape{2, 3});
+  CHECK(max_diff(o.data(), {0.6697615493266569, 0.33023845067334306, 1.0092846479799706,
+                            1.7884381595992629, 0.6607896354941802, 0.5007070252152737}) < 1e-14);
+  CHECK(error_of([&] { scaled_dot_product_attention(Variable(q), Variable(k), Variable(v), zeros({3, 3}, f64)); })
+            .find("scaled_dot_product_attention: mask [3, 3] does not broadcast to the scores [2, 3]") !=
+        std::string::npos);
+  CHECK(error_of([&] { scaled_dot_product_attention(Variable(q), Variable(v), Variable(v)); })
+            .find("scaled_dot_product_attention: q [2, 2] and k [3, 3] differ in the head dim d") == 0);
+}
+
+TEST_CASE("gradcheck scaled_dot_product_attention") {
+  Generator gen(9);
+  // Batch 2, Nq = 3, Nk = 5, d = 4, dv = 6; without and with an additive mask that blocks
+  // some keys (-inf) and biases others.
+  const double inf = std::numeric_limits<double>::infinity();
+  Tensor mask = randn({3, 5}, gen, f64);
+  mask.set({0, 4}, -inf);
+  mask.set({2, 0}, -inf);
+  mask.set({2, 1}, -inf);
+  for (bool masked : {false, true}) {
+    auto f = [&](const std::vector<Variable>& in) {
+      return scaled_dot_product_attention(in[0], in[1], in[2], masked ? mask : Tensor());
+    };
+    GradcheckResult r = gradcheck(f, {randn({2, 3, 4}, gen, f64), randn({2, 5, 4}, gen, f64),
+                                      randn({2, 5, 6}, gen, f64)});
+    INFO("masked ", masked);
+    CHECK_MESSAGE(r.ok, r.report);
+  }
+  // Heads with keys / values shared across the head dim (broadcast batch), per-head mask.
+  Tensor head_mask = randn({2, 1, 5}, gen, f64);
+  auto f = [&](const std::vector<Variable>& in) {
+    return scaled_dot_product_attention(in[0], in[1], in[2], head_mask);
+  };
+  GradcheckResult r = gradcheck(f, {randn({2, 2, 3, 4}, gen, f64), randn({2, 1, 5, 4}, gen, f64),
+                                    randn({2, 1, 5, 3}, gen, f64)});
+  CHECK_MESSAGE(r.ok, r.report);
+}

@@ -1,0 +1,148 @@
+// Reductions: tensor/reduce.h and autograd/reduce.h. Values by hand, keepdim and negative
+// dims, non-adjacent dims, the threaded paths against float64 sums, errors, gradient checks.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "autograd/reduce.h"
+#include "tests/op_test_util.h"
+
+using namespace neat;
+using namespace neat::test;
+
+TEST_CASE("reduce sum values and keepdim") {
+  Tensor x = arange(24).reshape({2, 3, 4});
+  Tensor all = sum(x);
+  CHECK(all.dim() == 0);
+  CHECK(all.item() == 276.0);
+  CHECK(sum(x, {}, true).shape() == Shape{1, 1, 1});
+
+  Tensor last = sum(x, {-1});
+  CHECK(last.shape() == Shape{2, 3});
+  CHECK(last.to_vector<float>() == std::vector<float>{6, 22, 38, 54, 70, 86});
+  CHECK(sum(x, {2}, true).shape() == Shape{2, 3, 1});
+
+  Tensor first = sum(x, {0});
+  CHECK(first.shape() == Shape{3, 4});
+  CHECK(first.at({2, 3}) == 11.0 + 23.0);
+
+  Tensor middle = sum(x, {1}, true);
+  CHECK(middle.shape() == Shape{2, 1, 4});
+  CHECK(middle.at({1, 0, 2}) == 14.0 + 18.0 + 22.0);
+
+  // Non-adjacent dims reduce in two passes.
+  Tensor outer = sum(x, {0, 2});
+  CHECK(outer.shape() == Shape{3});
+  CHECK(outer.to_vector<float>() == std::vector<float>{6 + 54, 22 + 70, 38 + 86});
+  CHECK(sum(x, {2, 0}, true).shape() == Shape{1, 3, 1});
+
+  // A 0-d tensor sums to a fresh copy of itself.
+  Tensor s = scalar_tensor(4);
+  Tensor s2 = sum(s);
+  CHECK(s2.item() == 4.0);
+  CHECK(s2.raw_data() != s.raw_data());
+
+  // Empty reductions give 0; int64 sums stay int64.
+  CHECK(sum(zeros({0, 3}), {0}).to_vector<float>() == std::vector<float>{0, 0, 0});
+  Tensor ints = from_vector(std::vector<int64_t>{1, 2, 3, 4}, {2, 2});
+  CHECK(sum(ints, {1}).dtype() == DType::Int64);
+  CHECK(sum(ints, {1}).to_vector<int64_t>() == std::vector<int64_t>{3, 7});
+}
+
+TEST_CASE("reduce mean values") {
+  Tensor x = from_vector(std::vector<double>{1, 2, 3, 4, 5, 6}, {2, 3});
+  CHECK(mean(x).item() == 3.5);
+  CHECK(mean(x, {0}).to_vector<double>() == std::vector<double>{2.5, 3.5, 4.5});
+  CHECK(mean(x, {1}, true).shape() == Shape{2, 1});
+  CHECK(mean(x, {1}, true).to_vector<double>() == std::vector<double>{2, 5});
+  CHECK(mentions(thrown_message([] { mean(zeros({2}, DType::Int64)); }), {"mean", "int64", "[2]"}));
+}
+
+TEST_CASE("reduce large sums match float64 sums") {
+  // [outer, R, inner] layouts large enough for the threaded loops, incl. outer = 1.
+  Generator gen(9);
+  Tensor x = randn({3, 1031, 67}, gen);
+  for (int64_t dim : {0, 1, 2}) {
+    CAPTURE(dim);
+    Tensor got = sum(x, {dim});
+    Tensor want = sum(x.to(DType::Float64), {dim});
+    CHECK(max_abs_diff(got, want) < 1e-3);
+  }
+  Tensor rows = x.reshape({-1, 67});
+  Tensor got = sum(rows, {0});  // a bias gradient: column sums over 3093 rows
+  double want0 = 0;
+  for (int64_t r = 0; r < rows.size(0); ++r) want0 += rows.at({r, 0});
+  CHECK(got.at({0}) == doctest::Approx(want0).epsilon(1e-4));
+  CHECK(sum(x).item() == doctest::Approx(sum(x.to(DType::Float64)).item()).epsilon(1e-4));
+}
+
+TEST_CASE("reduce max and argmax") {
+  Tensor x = from_vector(std::vector<float>{1, 5, 5, -2, 0, 3, 7, 7, -1}, {3, 3});
+  MaxResult rows = max(x, 1);
+  CHECK(rows.values.to_vector<float>() == std::vector<float>{5, 3, 7});
+  CHECK(rows.indices.dtype() == DType::Int64);
+  CHECK(rows.indices.to_vector<int64_t>() == std::vector<int64_t>{1, 2, 0});  // first maximum
+  MaxResult cols = max(x, 0, true);
+  CHECK(cols.values.shape() == Shape{1, 3});
+  CHECK(cols.values.to_vector<float>() == std::vector<float>{7, 7, 5});
+  CHECK(cols.indices.to_vector<int64_t>() == std::vector<int64_t>{2, 2, 0});
+  CHECK(argmax(x, -1).to_vector<int64_t>() == std::vector<int64_t>{1, 2, 0});
+
+  Tensor with_nan = from_vector(std::vector<double>{1, std::nan(""), 3});
+  CHECK(std::isnan(max(with_nan, 0).values.item()));
+  CHECK(max(with_nan, 0).indices.item() == 1.0);
+
+  Tensor ints = from_vector(std::vector<int64_t>{4, -1, 9}, {1, 3});
+  CHECK(max(ints, 1).values.to_vector<int64_t>() == std::vector<int64_t>{9});
+
+  Tensor dx = max_backward(from_vector(std::vector<float>{10, 20, 30}), rows.indices, {3, 3}, 1, false);
+  CHECK(dx.to_vector<float>() == std::vector<float>{0, 10, 0, 0, 0, 20, 30, 0, 0});
+}
+
+TEST_CASE("reduce expand_reduced") {
+  Tensor g = from_vector(std::vector<float>{1, 2, 3});
+  Tensor e = expand_reduced(g, {2, 3}, {0}, false);
+  CHECK(e.to_vector<float>() == std::vector<float>{1, 2, 3, 1, 2, 3});
+  Tensor k = expand_reduced(g.reshape({3, 1}), {3, 2}, {-1}, true);
+  CHECK(k.to_vector<float>() == std::vector<float>{1, 1, 2, 2, 3, 3});
+  Tensor all = expand_reduced(scalar_tensor(5), {2, 2}, {}, false);
+  CHECK(all.to_vector<float>() == std::vector<float>{5, 5, 5, 5});
+  CHECK(mentions(thrown_message([&] { expand_reduced(g, {2, 4}, {0}, false); }),
+                 {"expand_reduced", "[3]", "[2, 4]"}));
+}
+
+TEST_CASE("reduce errors") {
+  Tensor x = zeros({2, 3});
+  CHECK(mentions(thrown_message([&] { sum(x, {2}); }), {"sum", "dim 2", "rank 2"}));
+  CHECK(mentions(thrown_message([&] { sum(x, {1, -1}); }), {"sum", "[1, -1]", "twice"}));
+  CHECK(mentions(thrown_message([&] { max(x, -3); }), {"max", "dim -3"}));
+  CHECK(mentions(thrown_message([] { max(zeros({2, 0}), 1); }), {"max", "[2, 0]", "empty"}));
+}
+
+// ---- gradient checks ---------------------------------------------------------------------
+
+TEST_CASE("gradcheck sum") {
+  const Tensor x = random64({3, 4, 5}, 40);
+  check_gradients([](const std::vector<Variable>& in) { return sum(in[0]); }, {x});
+  check_gradients([](const std::vector<Variable>& in) { return sum(in[0], {1}); }, {x});
+  check_gradients([](const std::vector<Variable>& in) { return sum(in[0], {-1}, true); }, {x});
+  check_gradients([](const std::vector<Variable>& in) { return sum(in[0], {0, 2}); }, {x});
+  check_gradients([](const std::vector<Variable>& in) { return sum(in[0], {0, 1}, true); }, {x});
+}
+
+TEST_CASE("gradcheck mean") {
+  const Tensor x = random64({3, 5, 2}, 41);
+  check_gradients([](const std::vector<Variable>& in) { return mean(in[0]); }, {x});
+  check_gradients([](const std::vector<Variable>& in) { return mean(in[0], {1}); }, {x});
+  check_gradients([](const std::vector<Variable>& in) { return mean(in[0], {0, 2}, true); }, {x});
+}
+
+TEST_CASE("gradcheck max") {
+  // Uniform values are distinct almost surely, so no ties (max's kinks) within +-eps.
+  const Tensor x = random64({3, 5, 4}, 42);
+  for (int64_t dim : {0, 1, -1}) {
+    CAPTURE(dim);
+    check_gradients([dim](const std::vector<Variable>& in) { return max(in[0], dim); }, {x});
+    check_gradients([dim](const std::vector<Variable>& in) { return max(in[0], dim, true); }, {x});
+  }
+}

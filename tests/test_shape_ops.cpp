@@ -1,0 +1,166 @@
+// Shape ops: tensor/shape_ops.h and autograd/shape_ops.h. Values against element-wise index
+// arithmetic, every dtype, errors naming the shapes, and gradient checks.
+#include <doctest/doctest.h>
+
+#include "autograd/elementwise.h"
+#include "autograd/shape_ops.h"
+#include "tests/op_test_util.h"
+
+using namespace neat;
+using namespace neat::test;
+
+TEST_CASE("shape transpose and permute values") {
+  Tensor x = arange(6).reshape({2, 3});
+  Tensor t = transpose(x, 0, 1);
+  CHECK(t.shape() == Shape{3, 2});
+  CHECK(t.to_vector<float>() == std::vector<float>{0, 3, 1, 4, 2, 5});
+  CHECK(transpose(x, -1, -2).to_vector<float>() == t.to_vector<float>());
+  CHECK(transpose(x, 1, 1).to_vector<float>() == x.to_vector<float>());
+
+  // [B, N, H, d] -> [B, H, N, d] (attention heads) and a full reversal, checked elementwise.
+  Tensor y = arange(2 * 3 * 4 * 5).reshape({2, 3, 4, 5});
+  Tensor heads = permute(y, {0, 2, 1, 3});
+  Tensor reversed = permute(y, {3, 2, 1, 0});
+  CHECK(heads.shape() == Shape{2, 4, 3, 5});
+  CHECK(reversed.shape() == Shape{5, 4, 3, 2});
+  bool same = true;
+  for (int64_t a = 0; a < 2; ++a)
+    for (int64_t b = 0; b < 3; ++b)
+      for (int64_t c = 0; c < 4; ++c)
+        for (int64_t d = 0; d < 5; ++d) {
+          same = same && heads.at({a, c, b, d}) == y.at({a, b, c, d});
+          same = same && reversed.at({d, c, b, a}) == y.at({a, b, c, d});
+        }
+  CHECK(same);
+  const std::vector<int64_t> p = {2, 0, 3, 1};
+  CHECK(inverse_permutation(p) == std::vector<int64_t>{1, 3, 0, 2});
+  CHECK(permute(permute(y, p), inverse_permutation(p)).to_vector<float>() == y.to_vector<float>());
+  // Size-1 dims, int64 and a 0-d tensor.
+  Tensor ones_dims = from_vector(std::vector<int64_t>{1, 2, 3}, {1, 3, 1});
+  CHECK(permute(ones_dims, {2, 1, 0}).shape() == Shape{1, 3, 1});
+  CHECK(permute(ones_dims, {1, 0, 2}).to_vector<int64_t>() == std::vector<int64_t>{1, 2, 3});
+  CHECK(permute(scalar_tensor(3), {}).item() == 3.0);
+  // Large enough for the threaded path, with a strided inner loop.
+  Generator gen(4);
+  Tensor big = randn({130, 257}, gen);
+  Tensor bt = transpose(big, 0, 1);
+  CHECK(bt.at({256, 129}) == big.at({129, 256}));
+  CHECK(bt.at({17, 3}) == big.at({3, 17}));
+}
+
+TEST_CASE("shape narrow, concat and their inverses") {
+  Tensor x = arange(24).reshape({2, 3, 4});
+  Tensor n = narrow(x, 2, 1, 2);
+  CHECK(n.shape() == Shape{2, 3, 2});
+  CHECK(n.at({1, 2, 0}) == x.at({1, 2, 1}));
+  CHECK(n.at({0, 1, 1}) == x.at({0, 1, 2}));
+  CHECK(narrow(x, 0, 1, 1).to_vector<float>() == narrow(x, -3, 1, 1).to_vector<float>());
+  CHECK(narrow(x, 1, 3, 0).numel() == 0);
+
+  Tensor back = narrow_backward(n, x.shape(), 2, 1);
+  CHECK(back.shape() == x.shape());
+  CHECK(back.at({1, 2, 1}) == x.at({1, 2, 1}));
+  CHECK(back.at({1, 2, 0}) == 0.0);
+  CHECK(back.at({1, 2, 3}) == 0.0);
+
+  Tensor a = narrow(x, 1, 0, 1), b = narrow(x, 1, 1, 2);
+  CHECK(concat({a, b}, 1).to_vector<float>() == x.to_vector<float>());
+  CHECK(concat({narrow(x, 2, 0, 3), narrow(x, 2, 3, 1)}, -1).to_vector<float>() == x.to_vector<float>());
+  Tensor rows = concat({x, x}, 0);
+  CHECK(rows.shape() == Shape{4, 3, 4});
+  CHECK(rows.at({3, 2, 3}) == 23.0);
+  Tensor labels = concat({from_vector(std::vector<int64_t>{1, 2}), from_vector(std::vector<int64_t>{3})}, 0);
+  CHECK(labels.to_vector<int64_t>() == std::vector<int64_t>{1, 2, 3});
+}
+
+TEST_CASE("shape index_select and index_add") {
+  Tensor table = arange(12).reshape({4, 3});  // an embedding table: 4 tokens, dim 3
+  Tensor ids = from_vector(std::vector<int64_t>{2, 0, 2});
+  Tensor rows = index_select(table, 0, ids);
+  CHECK(rows.shape() == Shape{3, 3});
+  CHECK(rows.to_vector<float>() == std::vector<float>{6, 7, 8, 0, 1, 2, 6, 7, 8});
+  Tensor cols = index_select(table, 1, from_vector(std::vector<int64_t>{2, 1}));
+  CHECK(cols.to_vector<float>() == std::vector<float>{2, 1, 5, 4, 8, 7, 11, 10});
+  // An n-D index replaces the dim by its shape: token ids [2, 2] -> [2, 2, 3].
+  Tensor grid = index_select(table, 0, from_vector(std::vector<int64_t>{3, 1, 0, 3}, {2, 2}));
+  CHECK(grid.shape() == Shape{2, 2, 3});
+  CHECK(grid.at({1, 1, 2}) == 11.0);
+
+  // Repeated indices accumulate.
+  Tensor dx = index_add({4, 3}, 0, ids, ones({3, 3}));
+  CHECK(dx.to_vector<float>() == std::vector<float>{1, 1, 1, 0, 0, 0, 2, 2, 2, 0, 0, 0});
+}
+
+TEST_CASE("shape op errors name the shapes") {
+  Tensor x = zeros({2, 3});
+  CHECK(mentions(thrown_message([&] { permute(x, {0}); }), {"permute", "[0]", "[2, 3]"}));
+  CHECK(mentions(thrown_message([&] { permute(x, {1, 1}); }), {"permute", "[1, 1]", "repeats"}));
+  CHECK(mentions(thrown_message([&] { transpose(x, 0, 2); }), {"transpose", "dim 2"}));
+  CHECK(mentions(thrown_message([&] { narrow(x, 1, 2, 2); }), {"narrow", "start 2", "length 2", "[2, 3]"}));
+  CHECK(mentions(thrown_message([&] { concat({x, zeros({3, 3})}, 1); }),
+                 {"concat", "part 1", "[3, 3]", "[2, 3]", "dim 1"}));
+  CHECK(mentions(thrown_message([&] { concat({x, zeros({2, 3}, DType::Float64)}, 0); }), {"concat", "float64"}));
+  CHECK(mentions(thrown_message([] { concat(std::vector<Tensor>{}, 0); }), {"concat"}));
+  CHECK(mentions(thrown_message([&] { index_select(x, 0, from_vector(std::vector<int64_t>{2})); }),
+                 {"index_select", "index 2", "dim 0", "[2, 3]"}));
+  CHECK(mentions(thrown_message([&] { index_select(x, 0, zeros({1})); }), {"index_select", "int64", "float32"}));
+  CHECK(mentions(thrown_message([&] { index_add({4, 3}, 0, from_vector(std::vector<int64_t>{1}), x); }),
+                 {"index_add", "[2, 3]", "[1, 3]"}));
+  CHECK(mentions(thrown_message([&] { narrow_backward(x, {2, 5}, 0, 0); }), {"narrow_backward", "[2, 3]", "[2, 5]"}));
+}
+
+TEST_CASE("autograd reshape is a view") {
+  Variable x(arange(6, DType::Float64), true);
+  Variable y = reshape(x, {2, -1});
+  CHECK(y.shape() == Shape{2, 3});
+  CHECK(y.data().raw_data() == x.data().raw_data());
+  CHECK(std::string(y.grad_fn()->name()) == "reshape");
+}
+
+// ---- gradient checks ---------------------------------------------------------------------
+
+TEST_CASE("gradcheck transpose") {
+  check_gradients([](const std::vector<Variable>& in) { return transpose(in[0], 0, 2); },
+                  {random64({3, 4, 5}, 50)});
+  check_gradients([](const std::vector<Variable>& in) { return transpose(in[0], -1, -2); },
+                  {random64({2, 3, 5}, 51)});
+}
+
+TEST_CASE("gradcheck permute") {
+  check_gradients([](const std::vector<Variable>& in) { return permute(in[0], {1, 3, 0, 2}); },
+                  {random64({2, 3, 1, 5}, 52)});
+  check_gradients([](const std::vector<Variable>& in) { return permute(in[0], {-1, 0, 1}); },
+                  {random64({3, 2, 5}, 53)});
+}
+
+TEST_CASE("gradcheck reshape") {
+  check_gradients([](const std::vector<Variable>& in) { return reshape(in[0], {5, -1}); },
+                  {random64({3, 5}, 54)});
+  // Through a view and back: the gradient must reach the original shape.
+  check_gradients([](const std::vector<Variable>& in) { return reshape(reshape(in[0], {-1}), {3, 1, 5}) * in[1]; },
+                  {random64({3, 5}, 55), random64({1, 4, 5}, 56)});
+}
+
+TEST_CASE("gradcheck narrow") {
+  check_gradients([](const std::vector<Variable>& in) { return narrow(in[0], 1, 1, 3); },
+                  {random64({3, 5, 2}, 57)});
+  check_gradients([](const std::vector<Variable>& in) { return narrow(in[0], -1, 0, 2); },
+                  {random64({3, 5}, 58)});
+}
+
+TEST_CASE("gradcheck concat") {
+  check_gradients([](const std::vector<Variable>& in) { return concat({in[0], in[1], in[2]}, 1); },
+                  {random64({3, 2, 2}, 59), random64({3, 1, 2}, 60), random64({3, 4, 2}, 61)});
+  // The same input twice (like a cls token prepended to itself) gets both slices' gradients.
+  check_gradients([](const std::vector<Variable>& in) { return concat({in[0], in[1], in[0]}, 0); },
+                  {random64({1, 5}, 62), random64({3, 5}, 63)});
+}
+
+TEST_CASE("gradcheck index_select") {
+  const Tensor ids = from_vector(std::vector<int64_t>{4, 0, 4, 2, 1, 4});
+  check_gradients([ids](const std::vector<Variable>& in) { return index_select(in[0], 0, ids); },
+                  {random64({5, 3}, 64)});
+  const Tensor cols = from_vector(std::vector<int64_t>{2, 2, 0}, {3, 1});
+  check_gradients([cols](const std::vector<Variable>& in) { return index_select(in[0], 1, cols); },
+                  {random64({2, 3, 3}, 65)});
+}
