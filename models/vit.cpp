@@ -1,0 +1,272 @@
+#include "models/vit.h"
+
+#include <sstream>
+
+#include "autograd/elementwise.h"
+#include "autograd/shape_ops.h"
+#include "nn/activation.h"
+#include "nn/attention.h"
+#include "nn/init.h"
+#include "nn/linear.h"
+
+namespace neat {
+
+// ---- configs ---------------------------------------------------------------------------------
+
+void ViTConfig::validate() const {
+  auto positive = [](int64_t v, const char* field) {
+    NEAT_CHECK(v > 0, "ViTConfig: ", field, " must be positive, got ", v);
+  };
+  positive(image_size, "image_size");
+  positive(patch_size, "patch_size");
+  positive(channels, "channels");
+  positive(hidden, "hidden");
+  positive(depth, "depth");
+  positive(heads, "heads");
+  positive(mlp_dim, "mlp_dim");
+  positive(num_classes, "num_classes");
+  NEAT_CHECK(image_size % patch_size == 0, "ViTConfig: image_size ", image_size,
+             " is not divisible by patch_size ", patch_size);
+  NEAT_CHECK(hidden % heads == 0, "ViTConfig: hidden ", hidden, " is not divisible by heads ",
+             heads);
+  NEAT_CHECK(dropout >= 0 && dropout < 1 && attention_dropout >= 0 && attention_dropout < 1,
+             "ViTConfig: dropout probabilities must be in [0, 1), got ", dropout, " and ",
+             attention_dropout);
+  NEAT_CHECK(layer_norm_eps >= 0 && initializer_range > 0,
+             "ViTConfig: need layer_norm_eps >= 0 and initializer_range > 0");
+}
+
+std::string ViTConfig::str() const {
+  std::ostringstream s;
+  s << "image " << image_size << ", patch " << patch_size << ", channels " << channels
+    << ", hidden " << hidden << ", depth " << depth << ", heads " << heads << ", mlp " << mlp_dim
+    << ", classes " << num_classes << ", dropout " << dropout << ", attention dropout "
+    << attention_dropout;
+  return s.str();
+}
+
+namespace {
+
+struct Preset {
+  const char* name;
+  int64_t hidden, depth, heads, mlp_dim;
+};
+const Preset kPresets[] = {
+    {"vit-tiny", 192, 12, 3, 768},
+    {"vit-small", 384, 12, 6, 1536},
+    {"vit-base", 768, 12, 12, 3072},
+    {"vit-large", 1024, 24, 16, 4096},
+};
+
+}  // namespace
+
+std::vector<std::string> vit_preset_names() {
+  std::vector<std::string> names;
+  for (const Preset& p : kPresets) names.push_back(p.name);
+  return names;
+}
+
+ViTConfig vit_config(const std::string& preset) {
+  for (const Preset& p : kPresets) {
+    if (preset != p.name) continue;
+    ViTConfig c;
+    c.hidden = p.hidden;
+    c.depth = p.depth;
+    c.heads = p.heads;
+    c.mlp_dim = p.mlp_dim;
+    return c;
+  }
+  std::string known;
+  for (const std::string& n : vit_preset_names()) known += (known.empty() ? "" : ", ") + n;
+  NEAT_CHECK(false, "vit_config: unknown preset '", preset, "' (known: ", known, ")");
+}
+
+std::vector<std::string> vit_parameter_names(const ViTConfig& config) {
+  std::vector<std::string> names = {
+      "vit.embeddings.cls_token", "vit.embeddings.position_embeddings",
+      "vit.embeddings.patch_embeddings.projection.weight",
+      "vit.embeddings.patch_embeddings.projection.bias"};
+  const char* layer_modules[] = {"attention.attention.query", "attention.attention.key",
+                                 "attention.attention.value", "attention.output.dense",
+                                 "intermediate.dense",        "output.dense",
+                                 "layernorm_before",          "layernorm_after"};
+  for (int64_t i = 0; i < config.depth; ++i)
+    for (const char* m : layer_modules)
+      for (const char* p : {"weight", "bias"})
+        names.push_back("vit.encoder.layer." + std::to_string(i) + "." + m + "." + p);
+  for (const char* n : {"vit.layernorm.weight", "vit.layernorm.bias", "classifier.weight",
+                        "classifier.bias"})
+    names.push_back(n);
+  return names;
+}
+
+// ---- modules ---------------------------------------------------------------------------------
+
+namespace {
+
+// A Linear initialised as HF's ViTPreTrainedModel._init_weights does.
+std::shared_ptr<Linear> hf_linear(int64_t in, int64_t out, const ViTConfig& config,
+                                  Generator& gen) {
+  auto layer = std::make_shared<Linear>(in, out);
+  trunc_normal_(layer->weight, config.initializer_range, gen);
+  zeros_(layer->bias);
+  return layer;
+}
+
+// HF ViTPatchEmbeddings: only holds the Conv2d, named "projection".
+class ViTPatchEmbeddings : public Module {
+ public:
+  explicit ViTPatchEmbeddings(std::shared_ptr<PatchEmbedding> projection) {
+    register_module("projection", std::move(projection));
+  }
+  std::string type_name() const override { return "ViTPatchEmbeddings"; }
+};
+
+}  // namespace
+
+ViTEmbeddings::ViTEmbeddings(const ViTConfig& config, std::shared_ptr<Generator> gen) {
+  int64_t D = config.hidden;
+  cls_token = register_parameter("cls_token", Tensor({1, 1, D}));
+  position_embeddings = register_parameter("position_embeddings",
+                                           Tensor({1, config.num_patches() + 1, D}));
+  projection = std::make_shared<PatchEmbedding>(config.channels, D, config.patch_size);
+  patch_embeddings = register_module("patch_embeddings",
+                                     std::make_shared<ViTPatchEmbeddings>(projection));
+  dropout = register_module("dropout", std::make_shared<Dropout>(config.dropout, gen));
+  trunc_normal_(cls_token, config.initializer_range, *gen);
+  trunc_normal_(position_embeddings, config.initializer_range, *gen);
+  trunc_normal_(projection->weight, config.initializer_range, *gen);
+  zeros_(projection->bias);
+}
+
+// pixel_values [B, C, H, W] -> patches [B, N, D] -> [cls; patches] + pos [B, N+1, D]
+Variable ViTEmbeddings::forward(const Variable& pixel_values) {
+  Variable patches = projection->forward(pixel_values);
+  int64_t B = patches.size(0), N = patches.size(1);
+  NEAT_CHECK(N + 1 == position_embeddings.size(1), "ViTEmbeddings: input ",
+             shape_str(pixel_values.shape()), " gives ", N, " patches but the model has ",
+             position_embeddings.size(1) - 1, " position embeddings (a different image size?)");
+  // cls_token [1, 1, D] repeated over the batch: gathering row 0 B times sums its gradient.
+  Variable cls = index_select(cls_token, 0, zeros({B}, DType::Int64));
+  Variable h = add(concat({cls, patches}, 1), position_embeddings);
+  return dropout->forward(h);
+}
+
+ViTDense::ViTDense(std::shared_ptr<Layer> dense_layer, const std::string& post_name,
+                   std::shared_ptr<Layer> post_layer, const std::string& hf_type)
+    : type_(hf_type), post_name_(post_name) {
+  dense = register_module("dense", std::move(dense_layer));
+  post = register_module(post_name, std::move(post_layer));
+}
+
+Variable ViTDense::forward(const Variable& x) { return post->forward(dense->forward(x)); }
+
+void ViTDense::on_child_replaced(const std::string& name, const std::shared_ptr<Module>& child) {
+  if (name == "dense") dense = as_layer(child, name);
+  else if (name == post_name_) post = as_layer(child, name);
+}
+
+ViTSelfAttention::ViTSelfAttention(const ViTConfig& config, std::shared_ptr<Generator> gen)
+    : heads_(config.heads), attention_dropout_(config.attention_dropout), gen_(gen) {
+  int64_t D = config.hidden;
+  query = register_module<Layer>("query", hf_linear(D, D, config, *gen));
+  key = register_module<Layer>("key", hf_linear(D, D, config, *gen));
+  value = register_module<Layer>("value", hf_linear(D, D, config, *gen));
+}
+
+Variable ViTSelfAttention::forward(const Variable& x) {
+  return multi_head_attention(query->forward(x), key->forward(x), value->forward(x), heads_,
+                              attention_dropout_, is_training(), gen_.get());
+}
+
+void ViTSelfAttention::on_child_replaced(const std::string& name,
+                                         const std::shared_ptr<Module>& child) {
+  auto layer = as_layer(child, name);
+  if (name == "query") query = layer;
+  else if (name == "key") key = layer;
+  else if (name == "value") value = layer;
+}
+
+ViTAttention::ViTAttention(const ViTConfig& config, std::shared_ptr<Generator> gen) {
+  attention = register_module("attention", std::make_shared<ViTSelfAttention>(config, gen));
+  output = register_module(
+      "output", std::make_shared<ViTDense>(hf_linear(config.hidden, config.hidden, config, *gen),
+                                           "dropout", std::make_shared<Dropout>(config.dropout, gen),
+                                           "ViTSelfOutput"));
+}
+
+Variable ViTAttention::forward(const Variable& x) {
+  return output->forward(attention->forward(x));
+}
+
+ViTLayer::ViTLayer(const ViTConfig& config, std::shared_ptr<Generator> gen) {
+  int64_t D = config.hidden;
+  attention = register_module("attention", std::make_shared<ViTAttention>(config, gen));
+  intermediate = register_module(
+      "intermediate", std::make_shared<ViTDense>(hf_linear(D, config.mlp_dim, config, *gen),
+                                                 "intermediate_act_fn", std::make_shared<GELU>(),
+                                                 "ViTIntermediate"));
+  output = register_module(
+      "output", std::make_shared<ViTDense>(hf_linear(config.mlp_dim, D, config, *gen), "dropout",
+                                           std::make_shared<Dropout>(config.dropout, gen),
+                                           "ViTOutput"));
+  layernorm_before = register_module(
+      "layernorm_before", std::make_shared<LayerNorm>(D, config.layer_norm_eps));
+  layernorm_after = register_module(
+      "layernorm_after", std::make_shared<LayerNorm>(D, config.layer_norm_eps));
+}
+
+// h = h + attention(LN1(h));  h = h + output(intermediate(LN2(h)))      all [B, N+1, D]
+Variable ViTLayer::forward(const Variable& h) {
+  Variable h1 = add(attention->forward(layernorm_before->forward(h)), h);
+  return add(output->forward(intermediate->forward(layernorm_after->forward(h1))), h1);
+}
+
+ViTEncoder::ViTEncoder(const ViTConfig& config, std::shared_ptr<Generator> gen) {
+  layer = register_module("layer", std::make_shared<ModuleList>());
+  for (int64_t i = 0; i < config.depth; ++i) {
+    layers.push_back(std::make_shared<ViTLayer>(config, gen));
+    layer->append(layers.back());
+  }
+}
+
+Variable ViTEncoder::forward(const Variable& h) {
+  Variable out = h;
+  for (auto& l : layers) out = l->forward(out);
+  return out;
+}
+
+ViTModel::ViTModel(const ViTConfig& config, std::shared_ptr<Generator> gen) {
+  embeddings = register_module("embeddings", std::make_shared<ViTEmbeddings>(config, gen));
+  encoder = register_module("encoder", std::make_shared<ViTEncoder>(config, gen));
+  layernorm = register_module("layernorm",
+                              std::make_shared<LayerNorm>(config.hidden, config.layer_norm_eps));
+}
+
+Variable ViTModel::forward(const Variable& pixel_values) {
+  return layernorm->forward(encoder->forward(embeddings->forward(pixel_values)));
+}
+
+ViTForImageClassification::ViTForImageClassification(const ViTConfig& config)
+    : config_(config), gen_(std::make_shared<Generator>(config.seed)) {
+  config.validate();
+  vit = register_module("vit", std::make_shared<ViTModel>(config, gen_));
+  classifier = register_module<Layer>("classifier",
+                                      hf_linear(config.hidden, config.num_classes, config, *gen_));
+}
+
+Variable ViTForImageClassification::features(const Variable& pixel_values) {
+  Variable h = vit->forward(pixel_values);  // [B, N+1, D]
+  return reshape(narrow(h, 1, 0, 1), {h.size(0), h.size(2)});
+}
+
+Variable ViTForImageClassification::forward(const Variable& pixel_values) {
+  return classifier->forward(features(pixel_values));
+}
+
+void ViTForImageClassification::on_child_replaced(const std::string& name,
+                                                  const std::shared_ptr<Module>& child) {
+  if (name == "classifier") classifier = as_layer(child, name);
+}
+
+}  // namespace neat

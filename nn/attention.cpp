@@ -1,0 +1,75 @@
+#include "nn/attention.h"
+
+#include <cmath>
+
+#include "autograd/elementwise.h"
+#include "autograd/matmul.h"
+#include "autograd/nn_functional.h"
+#include "autograd/shape_ops.h"
+#include "nn/linear.h"
+
+namespace neat {
+
+std::shared_ptr<Layer> as_layer(const std::shared_ptr<Module>& child, const std::string& name) {
+  auto layer = std::dynamic_pointer_cast<Layer>(child);
+  NEAT_CHECK(layer != nullptr, "replace_module: '", name, "' must be a Layer (one input, one ",
+             "output), got a ", child->type_name());
+  return layer;
+}
+
+// [B, N, H*Dh] -> [B, H, N, Dh]
+static Variable split_heads(const Variable& x, int64_t heads) {
+  NEAT_CHECK(x.dim() == 3 && x.size(2) % heads == 0, "multi_head_attention: input ",
+             shape_str(x.shape()), " is not [B, N, D] with D divisible by ", heads, " heads");
+  return permute(reshape(x, {x.size(0), x.size(1), heads, x.size(2) / heads}), {0, 2, 1, 3});
+}
+
+Variable multi_head_attention(const Variable& q, const Variable& k, const Variable& v,
+                              int64_t heads, double dropout_p, bool training, Generator* gen) {
+  NEAT_CHECK(heads > 0, "multi_head_attention: heads must be positive, got ", heads);
+  Variable qh = split_heads(q, heads), kh = split_heads(k, heads), vh = split_heads(v, heads);
+  Variable context;
+  if (training && dropout_p > 0) {
+    // HF drops attention probabilities, which the fused op does not expose: compose it.
+    NEAT_CHECK(gen != nullptr, "multi_head_attention: dropout needs a generator");
+    double scale = 1.0 / std::sqrt(double(qh.size(3)));
+    Variable probs = softmax(mul_scalar(matmul(qh, kh, false, true), scale), -1);
+    context = matmul(dropout(probs, dropout_p, true, *gen), vh);
+  } else {
+    context = scaled_dot_product_attention(qh, kh, vh);
+  }
+  // [B, H, N, Dh] -> [B, N, H*Dh]
+  Variable merged = permute(context, {0, 2, 1, 3});
+  return reshape(merged, {merged.size(0), merged.size(1), merged.size(2) * merged.size(3)});
+}
+
+MultiHeadSelfAttention::MultiHeadSelfAttention(int64_t dim, int64_t heads,
+                                               double attention_dropout,
+                                               std::shared_ptr<Generator> gen, uint64_t seed)
+    : heads_(heads), attention_dropout_(attention_dropout), gen_(std::move(gen)) {
+  NEAT_CHECK(heads > 0 && dim % heads == 0, "MultiHeadSelfAttention: dim ", dim,
+             " is not divisible by ", heads, " heads");
+  NEAT_CHECK(attention_dropout == 0 || gen_ != nullptr,
+             "MultiHeadSelfAttention: attention dropout needs a generator");
+  query = register_module<Layer>("query", std::make_shared<Linear>(dim, dim, true, seed));
+  key = register_module<Layer>("key", std::make_shared<Linear>(dim, dim, true, seed + 1));
+  value = register_module<Layer>("value", std::make_shared<Linear>(dim, dim, true, seed + 2));
+  output = register_module<Layer>("output", std::make_shared<Linear>(dim, dim, true, seed + 3));
+}
+
+Variable MultiHeadSelfAttention::forward(const Variable& x) {
+  Variable context = multi_head_attention(query->forward(x), key->forward(x), value->forward(x),
+                                          heads_, attention_dropout_, is_training(), gen_.get());
+  return output->forward(context);
+}
+
+void MultiHeadSelfAttention::on_child_replaced(const std::string& name,
+                                               const std::shared_ptr<Module>& child) {
+  auto layer = as_layer(child, name);
+  if (name == "query") query = layer;
+  else if (name == "key") key = layer;
+  else if (name == "value") value = layer;
+  else if (name == "output") output = layer;
+}
+
+}  // namespace neat

@@ -1,0 +1,54 @@
+// Multi-head self-attention (Vaswani et al.), as used by ViT and BERT.
+//   x [B, N, D] -> q, k, v = x Wq^T + bq, ...   each [B, N, D]
+//   split heads: [B, N, D] -> [B, H, N, Dh], Dh = D / H
+//   context = softmax(q k^T / sqrt(Dh)) v      [B, H, N, Dh] -> merged back to [B, N, D]
+//   y = context Wo^T + bo
+//
+//   MultiHeadSelfAttention attn(/*dim=*/64, /*heads=*/4);
+//   Variable y = attn.forward(x);                            // x [B, N, 64]
+//   attn.replace_module("query", neat_layer);                // an adapter stands in for Wq
+//
+// The projections are held as Layers, so an adapter can replace any of them by name; the
+// typed pointers follow (on_child_replaced).
+#pragma once
+#include <memory>
+
+#include "nn/module.h"
+
+namespace neat {
+
+// The attention core shared by every attention module: q, k, v [B, N, D] (already projected)
+// -> context [B, N, D] with H heads. With training and p > 0 the attention probabilities go
+// through dropout (composed softmax path, as HF's attention_probs dropout); otherwise one
+// fused scaled_dot_product_attention.
+Variable multi_head_attention(const Variable& q, const Variable& k, const Variable& v,
+                              int64_t heads, double dropout_p = 0.0, bool training = false,
+                              Generator* gen = nullptr);
+
+class MultiHeadSelfAttention : public Layer {
+ public:
+  // gen (shared with the model's other Dropouts) may be null when attention_dropout == 0.
+  // Projections are Linear(dim, dim) initialised from Generator(seed).
+  MultiHeadSelfAttention(int64_t dim, int64_t heads, double attention_dropout = 0.0,
+                         std::shared_ptr<Generator> gen = nullptr, uint64_t seed = 0);
+  Variable forward(const Variable& x) override;
+  std::string type_name() const override { return "MultiHeadSelfAttention"; }
+
+  int64_t heads() const { return heads_; }
+  // Children, in registration order: "query", "key", "value", "output".
+  std::shared_ptr<Layer> query, key, value, output;
+
+ protected:
+  void on_child_replaced(const std::string& name, const std::shared_ptr<Module>& child) override;
+
+ private:
+  int64_t heads_;
+  double attention_dropout_;
+  std::shared_ptr<Generator> gen_;
+};
+
+// Casts a replacement child to Layer, with an error naming the slot when it is not one
+// (shared by every module that keeps typed Layer pointers to replaceable children).
+std::shared_ptr<Layer> as_layer(const std::shared_ptr<Module>& child, const std::string& name);
+
+}  // namespace neat

@@ -1,0 +1,26 @@
+#include "nn/linear.h"
+
+#include <cmath>
+
+#include "autograd/matmul.h"
+#include "nn/init.h"
+
+namespace neat {
+
+Linear::Linear(int64_t in_features, int64_t out_features, bool bias, uint64_t seed)
+    : in_features_(in_features), out_features_(out_features) {
+  NEAT_CHECK(in_features > 0 && out_features > 0, "Linear: sizes must be positive, got in ",
+             in_features, ", out ", out_features);
+  Generator gen(seed);
+  weight = register_parameter("weight", Tensor({out_features, in_features}));
+  kaiming_uniform_(weight, std::sqrt(5.0), gen);  // = U(-1/sqrt(IN), 1/sqrt(IN))
+  if (bias) {
+    this->bias = register_parameter("bias", Tensor({out_features}));
+    double bound = 1.0 / std::sqrt(double(in_features));
+    uniform_(this->bias, -bound, bound, gen);
+  }
+}
+
+Variable Linear::forward(const Variable& x) { return linear(x, weight, bias); }
+
+}  // namespace neat

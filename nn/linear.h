@@ -1,0 +1,23 @@
+// Linear: y = x W^T + b, weight [OUT, IN], bias [OUT] (optional), as torch.nn.Linear
+// (kaiming-uniform weight with a = sqrt(5), uniform(-1/sqrt(IN), 1/sqrt(IN)) bias).
+#pragma once
+#include "nn/module.h"
+
+namespace neat {
+
+class Linear : public Layer {
+ public:
+  Linear(int64_t in_features, int64_t out_features, bool bias = true, uint64_t seed = 0);
+  Variable forward(const Variable& x) override;
+  std::string type_name() const override { return "Linear"; }
+
+  int64_t in_features() const { return in_features_; }
+  int64_t out_features() const { return out_features_; }
+  Variable weight;  // [OUT, IN]
+  Variable bias;    // [OUT], undefined when bias = false
+
+ private:
+  int64_t in_features_, out_features_;
+};
+
+}  // namespace neat
