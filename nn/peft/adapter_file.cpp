@@ -1,0 +1,118 @@
+#include "nn/peft/adapter_file.h"
+
+#include <set>
+
+#include "tensor/json.h"
+#include "tensor/safetensors.h"
+
+namespace neat {
+
+static const char* kFormat = "neat-adapter";
+static const char* kVersion = "1";
+
+// The method and its settings. Without with_dropout: what must agree between file and model
+// (LoRA's dropout only acts in training, so an adapter may be loaded under another).
+static Json config_json(const PeftConfig& c, bool with_dropout = true) {
+  Json j = Json::object();
+  j.set("method", c.method);
+  if (c.method == "neat") {
+    j.set("targets", c.targets);
+    j.set("rank", c.neat.rank);
+    j.set("depth", c.neat.depth);
+    j.set("activation", neat_activation_name(c.neat.activation));
+    j.set("scale", c.neat.scale);
+  } else if (c.method == "lora") {
+    j.set("targets", c.targets);
+    j.set("rank", c.lora.rank);
+    j.set("alpha", c.lora.alpha);
+    if (with_dropout) j.set("dropout", c.lora.dropout);
+  }
+  if (c.classifier != "classifier") j.set("classifier", c.classifier);
+  return j;
+}
+
+static PeftConfig config_from_json(const Json& j) {
+  PeftConfig c;
+  c.method = j["method"].as_string();
+  check_peft_method(c.method);
+  if (c.method == "neat") {
+    c.targets = j["targets"].as_string();
+    c.neat.rank = j["rank"].as_int();
+    c.neat.depth = j["depth"].as_int();
+    c.neat.activation = parse_neat_activation(j["activation"].as_string());
+    c.neat.scale = j["scale"].as_number();
+  } else if (c.method == "lora") {
+    c.targets = j["targets"].as_string();
+    c.lora.rank = j["rank"].as_int();
+    c.lora.alpha = j["alpha"].as_number();
+    c.lora.dropout = j["dropout"].as_number();
+  }
+  if (j.contains("classifier")) c.classifier = j["classifier"].as_string();
+  return c;
+}
+
+void save_adapter(const std::string& path, const Module& model, const PeftConfig& config) {
+  check_peft_method(config.method);
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (auto& [name, p] : model.named_parameters(/*trainable_only=*/true))
+    tensors.emplace_back(name, p.data());
+  NEAT_CHECK(!tensors.empty(), "save_adapter: the ", model.type_name(),
+             " has no trainable parameters to write to ", path);
+  write_safetensors(path, tensors,
+                    {{"format", kFormat}, {"version", kVersion},
+                     {"config", config_json(config).dump()}});
+}
+
+static PeftConfig config_of(const SafetensorsFile& file) {
+  auto format = file.metadata.find("format");
+  NEAT_CHECK(format != file.metadata.end() && format->second == kFormat, "adapter: ", file.path,
+             " is not a neat.cpp adapter file (no \"format\": \"", kFormat, "\" in its metadata)");
+  auto version = file.metadata.find("version");
+  NEAT_CHECK(version != file.metadata.end() && version->second == kVersion, "adapter: ",
+             file.path, " has version ",
+             version == file.metadata.end() ? "(none)" : version->second, ", this build reads ",
+             kVersion);
+  auto config = file.metadata.find("config");
+  NEAT_CHECK(config != file.metadata.end(), "adapter: ", file.path, " has no \"config\" metadata");
+  try {
+    return config_from_json(Json::parse(config->second));
+  } catch (const std::runtime_error& e) {
+    NEAT_CHECK(false, "adapter: ", file.path, ": bad config metadata: ", e.what());
+  }
+}
+
+PeftConfig read_adapter_config(const std::string& path) {
+  return config_of(read_safetensors(path));
+}
+
+void load_adapter(const std::string& path, Module& model, const PeftConfig& config) {
+  SafetensorsFile file = read_safetensors(path);
+  const std::string want = config_json(config, false).dump();
+  const std::string got = config_json(config_of(file), false).dump();
+  NEAT_CHECK(want == got, "adapter: ", path, " was saved with ", got,
+             " but the model has ", want, " attached");
+  std::set<std::string> trainable;
+  for (auto& [name, p] : model.named_parameters(/*trainable_only=*/true)) {
+    trainable.insert(name);
+    NEAT_CHECK(file.contains(name), "adapter: ", path, " lacks '", name, "' ",
+               shape_str(p.shape()), ", a trainable parameter of the model");
+    const Tensor& t = file.get(name);
+    NEAT_CHECK(t.shape() == p.shape(), "adapter: '", name, "' has shape ", shape_str(t.shape()),
+               " in ", path, " but ", shape_str(p.shape()), " in the model");
+  }
+  for (auto& [name, t] : file.tensors)
+    NEAT_CHECK(trainable.count(name), "adapter: ", path, " has '", name, "' ",
+               shape_str(t.shape()), ", which is not a trainable parameter of the model");
+  NoGradGuard no_grad;
+  for (auto& [name, p] : model.named_parameters(/*trainable_only=*/true))
+    p.data().copy_from(file.get(name));
+}
+
+PeftReport attach_adapter(const std::string& path, Module& model) {
+  PeftConfig config = read_adapter_config(path);
+  PeftReport report = attach_peft(model, config);
+  load_adapter(path, model, config);
+  return report;
+}
+
+}  // namespace neat

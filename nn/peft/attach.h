@@ -1,0 +1,58 @@
+// Attaching a fine-tuning method to a model by target names, like peft's target_modules:
+//
+//   PeftConfig config;
+//   config.method = "neat";  config.targets = "qvmlp";  config.neat.rank = 8;
+//   PeftReport report = attach_peft(vit, config);   // wraps the targets, freezes the rest
+//   std::cout << report.str();   // "neat ... on 8 layers: trainable 5,012 / 30,405 (16.48%)"
+//
+// Methods: neat and lora wrap every target Linear in a Neat / Lora layer (the backbone is
+// frozen); head is a linear probe (only the classifier trains); full trains everything. The
+// classifier's parameters always train.
+//
+// Targets: "qv" (attention query and value), "qvmlp" (also the MLP's two Linears), or a
+// comma-separated list of names. A target matches a module whose dotted name ends with the
+// target's dot-separated parts, "*" matching any one part: "query" matches
+// "vit.encoder.layer.0.attention.attention.query"; "layer.*.output.dense" matches the MLP's
+// "vit.encoder.layer.3.output.dense" but not "vit.encoder.layer.3.attention.output.dense".
+#pragma once
+#include <string>
+#include <vector>
+
+#include "nn/peft/lora.h"
+#include "nn/peft/neat.h"
+
+namespace neat {
+
+struct PeftConfig {
+  std::string method = "neat";   // neat | lora | head | full
+  std::string targets = "qv";    // for neat and lora: "qv", "qvmlp" or a list (see above)
+  NeatOptions neat;
+  LoraOptions lora;
+  std::string classifier = "classifier";   // the module whose parameters always train
+};
+
+// "qv" / "qvmlp" -> their target names (for Hugging Face ViT names); a list -> its items.
+std::vector<std::string> resolve_targets(const std::string& targets);
+bool target_matches(const std::string& module_name, const std::string& target);
+// Errors listing the methods unless method is neat, lora, head or full.
+void check_peft_method(const std::string& method);
+
+struct PeftReport {
+  std::string method;
+  std::string settings;                 // "rank 8, depth 2, relu, scale 1, targets qv"
+  std::vector<std::string> adapted;     // dotted names of the wrapped layers
+  int64_t trainable = 0, total = 0;     // parameter values (adapter included in total)
+  double ratio() const { return total > 0 ? double(trainable) / double(total) : 0.0; }
+  std::string str() const;
+};
+
+// Wraps the targets (neat, lora), sets requires_grad on every parameter for the method, and
+// reports. Errors: an unknown method; a target that matches no Linear (naming it); a target
+// that is already adapted; a missing classifier (unless config.classifier is empty).
+PeftReport attach_peft(Module& model, const PeftConfig& config);
+
+// The counts of a model as it stands (for a report after loading, or for "full").
+PeftReport peft_report(const Module& model, const PeftConfig& config,
+                       std::vector<std::string> adapted = {});
+
+}  // namespace neat

@@ -1,0 +1,265 @@
+// Attaching neat / lora / head / full to a ViT by target names: which layers, what trains, the
+// parameter counts against the formulas; adapter files round-trip and fail clearly.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+#include <unistd.h>
+
+#include "models/vit.h"
+#include "nn/peft/adapter_file.h"
+#include "nn/peft/attach.h"
+#include "tensor/safetensors.h"
+
+using namespace neat;
+
+namespace {
+
+// D 16, MLP 24 (so the MLP's Linears are non-square), 2 layers, 5 classes.
+ViTConfig tiny_config() {
+  ViTConfig c;
+  c.image_size = 8;
+  c.patch_size = 4;
+  c.channels = 3;
+  c.hidden = 16;
+  c.depth = 2;
+  c.heads = 2;
+  c.mlp_dim = 24;
+  c.num_classes = 5;
+  c.seed = 3;
+  return c;
+}
+
+std::set<std::string> trainable_names(const Module& m) {
+  std::set<std::string> names;
+  for (auto& [name, p] : m.named_parameters(true)) names.insert(name);
+  return names;
+}
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() /
+          ("neat_test_" + std::to_string(::getpid()) + "_" + name))
+      .string();
+}
+
+// Gives every trainable tensor new values (so B, lora_B and the classifier are non-zero).
+void perturb_trainable(Module& m, uint64_t seed) {
+  Generator gen(seed);
+  for (auto& [name, p] : m.named_parameters(true)) p.data().copy_from(randn(p.shape(), gen));
+}
+
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.shape() == b.shape());
+  double worst = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) worst = std::max(worst, std::abs(a.flat(i) - b.flat(i)));
+  return worst;
+}
+
+const int64_t kClassifier = 16 * 5 + 5;
+
+}  // namespace
+
+TEST_CASE("peft target names match by dotted suffix, * matching one part") {
+  CHECK(target_matches("vit.encoder.layer.0.attention.attention.query", "query"));
+  CHECK(target_matches("vit.encoder.layer.0.attention.attention.query", "attention.attention.query"));
+  CHECK_FALSE(target_matches("vit.encoder.layer.0.attention.attention.query", "ery"));
+  CHECK(target_matches("vit.encoder.layer.3.output.dense", "layer.*.output.dense"));
+  CHECK_FALSE(target_matches("vit.encoder.layer.3.attention.output.dense", "layer.*.output.dense"));
+  CHECK(resolve_targets("query,value") == std::vector<std::string>{"query", "value"});
+  CHECK_THROWS_WITH_AS(resolve_targets("query,,value"), doctest::Contains("empty name"),
+                       std::runtime_error);
+}
+
+TEST_CASE("peft attach neat qv: the right layers, HF names kept, count = formula") {
+  ViTForImageClassification vit(tiny_config());
+  const int64_t total_before = vit.num_parameters();
+  PeftConfig config;
+  config.neat.rank = 3;
+  config.neat.depth = 4;
+  PeftReport report = attach_peft(vit, config);
+  CHECK(report.adapted == std::vector<std::string>{
+                              "vit.encoder.layer.0.attention.attention.query",
+                              "vit.encoder.layer.0.attention.attention.value",
+                              "vit.encoder.layer.1.attention.attention.query",
+                              "vit.encoder.layer.1.attention.attention.value"});
+  const int64_t per_target = 3 * 16 + 16 * 3 + 2 * 3 * 3;   // R OUT + OUT R + (depth-2) R^2
+  CHECK(Neat::parameter_count(16, config.neat) == per_target);
+  CHECK(report.trainable == 4 * per_target + kClassifier);
+  CHECK(report.total == total_before + 4 * per_target);
+  CHECK(report.ratio() == doctest::Approx(double(report.trainable) / double(report.total)));
+  CHECK(report.str().find("neat (rank 3, depth 4, relu, scale 1, targets qv) on 4 layers") == 0);
+  // Backbone names unchanged (and frozen), adapter names peft-style.
+  auto state = vit.state_dict();
+  for (const std::string& name : vit_parameter_names(tiny_config())) CHECK(state.count(name));
+  CHECK_FALSE(vit.parameter("vit.encoder.layer.0.attention.attention.query.weight").requires_grad());
+  CHECK_FALSE(vit.parameter("vit.encoder.layer.1.layernorm_before.weight").requires_grad());
+  auto names = trainable_names(vit);
+  CHECK(names.count("vit.encoder.layer.1.attention.attention.value.neat_A.weight"));
+  CHECK(names.count("vit.encoder.layer.1.attention.attention.value.neat_layers.1.weight"));
+  CHECK(names.count("classifier.weight"));
+  CHECK(names.count("classifier.bias"));
+  // A second attach on the same targets is refused.
+  CHECK_THROWS_WITH_AS(attach_peft(vit, config), doctest::Contains("already has a Neat adapter"),
+                       std::runtime_error);
+}
+
+TEST_CASE("peft attach neat and lora qvmlp: the MLP's non-square Linears, not attention.output") {
+  ViTForImageClassification neat_vit(tiny_config()), lora_vit(tiny_config());
+  PeftConfig config;
+  config.targets = "qvmlp";
+  config.neat.rank = 2;
+  PeftReport neat_report = attach_peft(neat_vit, config);
+  config.method = "lora";
+  config.lora.rank = 2;
+  PeftReport lora_report = attach_peft(lora_vit, config);
+  for (const PeftReport* r : {&neat_report, &lora_report}) {
+    CHECK(r->adapted.size() == 8);
+    for (const std::string& name : r->adapted) CHECK(name.find("attention.output") == std::string::npos);
+  }
+  CHECK(neat_report.adapted[2] == "vit.encoder.layer.0.intermediate.dense");
+  CHECK(neat_report.adapted[3] == "vit.encoder.layer.0.output.dense");
+  // Neat per target: R OUT + OUT R; query/value OUT 16, intermediate OUT 24, output OUT 16.
+  const int64_t neat_layer = 2 * (2 * 16 + 16 * 2) + (2 * 24 + 24 * 2) + (2 * 16 + 16 * 2);
+  CHECK(neat_report.trainable == 2 * neat_layer + kClassifier);
+  // LoRA per target: R (IN + OUT).
+  const int64_t lora_layer = 2 * 2 * (16 + 16) + 2 * (16 + 24) + 2 * (24 + 16);
+  CHECK(lora_report.trainable == 2 * lora_layer + kClassifier);
+  CHECK(neat_vit.parameter("vit.encoder.layer.1.output.dense.neat_A.weight").shape() == Shape({2, 16}));
+  CHECK(lora_vit.parameter("vit.encoder.layer.1.output.dense.lora_A.weight").shape() == Shape({2, 24}));
+  CHECK(lora_vit.parameter("vit.encoder.layer.1.intermediate.dense.lora_B.weight").shape() ==
+        Shape({24, 2}));
+}
+
+TEST_CASE("peft attach head and full") {
+  ViTForImageClassification head_vit(tiny_config()), full_vit(tiny_config());
+  PeftConfig config;
+  config.method = "head";
+  PeftReport head = attach_peft(head_vit, config);
+  CHECK(head.trainable == kClassifier);
+  CHECK(trainable_names(head_vit) == std::set<std::string>{"classifier.weight", "classifier.bias"});
+  config.method = "full";
+  PeftReport full = attach_peft(full_vit, config);
+  CHECK(full.trainable == full.total);
+  CHECK(full.total == head.total);
+}
+
+TEST_CASE("peft attach errors name the problem") {
+  ViTForImageClassification vit(tiny_config());
+  PeftConfig config;
+  config.method = "prefix";
+  CHECK_THROWS_WITH_AS(attach_peft(vit, config), doctest::Contains("unknown method 'prefix'"),
+                       std::runtime_error);
+  config.method = "lora";
+  config.targets = "query,qkv";
+  CHECK_THROWS_WITH_AS(attach_peft(vit, config), doctest::Contains("target 'qkv' matches no module"),
+                       std::runtime_error);
+  config.targets = "layernorm_before";
+  CHECK_THROWS_WITH_AS(attach_peft(vit, config), doctest::Contains("not a Linear"),
+                       std::runtime_error);
+  config.targets = "qv";
+  config.classifier = "head";
+  CHECK_THROWS_WITH_AS(attach_peft(vit, config), doctest::Contains("no parameters under 'head'"),
+                       std::runtime_error);
+}
+
+TEST_CASE("adapter file: only trainable tensors; a fresh base model reproduces the outputs") {
+  Generator gen(8);
+  Variable pixels(randn({3, 3, 8, 8}, gen));
+  PeftConfig neat_config;
+  neat_config.targets = "qvmlp";
+  neat_config.neat.rank = 3;
+  neat_config.neat.depth = 4;
+  neat_config.neat.activation = NeatActivation::Sin;
+  neat_config.neat.scale = 0.5;
+  PeftConfig lora_config;
+  lora_config.method = "lora";
+  lora_config.lora.rank = 4;
+  lora_config.lora.alpha = 6;
+  PeftConfig head_config;
+  head_config.method = "head";
+  for (const PeftConfig& config : {neat_config, lora_config, head_config}) {
+    CAPTURE(config.method);
+    ViTForImageClassification tuned(tiny_config());
+    tuned.eval();
+    attach_peft(tuned, config);
+    perturb_trainable(tuned, 21);
+    Tensor want = tuned.forward(pixels).data();
+    const std::string path = temp_path("adapter_" + config.method + ".safetensors");
+    save_adapter(path, tuned, config);
+
+    SafetensorsFile file = read_safetensors(path);
+    std::set<std::string> in_file;
+    for (auto& [name, t] : file.tensors) in_file.insert(name);
+    CHECK(in_file == trainable_names(tuned));
+    CHECK(file.metadata.at("format") == "neat-adapter");
+    PeftConfig read = read_adapter_config(path);
+    CHECK(read.method == config.method);
+    CHECK(read.neat.activation == config.neat.activation);
+
+    ViTForImageClassification fresh(tiny_config());   // same seed: the same base weights
+    fresh.eval();
+    PeftReport report = attach_adapter(path, fresh);
+    CHECK(report.trainable == tuned.num_parameters(true));
+    CHECK(max_abs_diff(fresh.forward(pixels).data(), want) == 0.0);
+    if (config.method == "lora") {   // dropout acts only in training: it may differ on load
+      PeftConfig other = config;
+      other.lora.dropout = 0.3;
+      ViTForImageClassification again(tiny_config());
+      again.eval();
+      attach_peft(again, other);
+      load_adapter(path, again, other);
+      CHECK(max_abs_diff(again.forward(pixels).data(), want) == 0.0);
+    }
+    std::remove(path.c_str());
+  }
+}
+
+TEST_CASE("adapter file errors name the file and the tensor") {
+  ViTForImageClassification vit(tiny_config());
+  PeftConfig config;
+  config.neat.rank = 2;
+  attach_peft(vit, config);
+  const std::string path = temp_path("adapter_errors.safetensors");
+  save_adapter(path, vit, config);
+
+  // Another method or setting than the one attached.
+  ViTForImageClassification lora_vit(tiny_config());
+  PeftConfig lora;
+  lora.method = "lora";
+  attach_peft(lora_vit, lora);
+  CHECK_THROWS_WITH_AS(load_adapter(path, lora_vit, lora),
+                       doctest::Contains("was saved with {\"activation\":\"relu\""),
+                       std::runtime_error);
+
+  // A missing tensor, a mis-shaped one, an extra one, and a file that is no adapter.
+  SafetensorsFile file = read_safetensors(path);
+  const std::string a = "vit.encoder.layer.1.attention.attention.value.neat_A.weight";
+  auto write_variant = [&](const std::string& drop, const std::string& reshape,
+                           const std::string& extra) {
+    std::vector<std::pair<std::string, Tensor>> tensors;
+    for (auto& [name, t] : file.tensors) {
+      if (name == drop) continue;
+      tensors.emplace_back(name, name == reshape ? zeros({2, 15}) : t);
+    }
+    if (!extra.empty()) tensors.emplace_back(extra, zeros({1}));
+    write_safetensors(path, tensors, file.metadata);
+  };
+  ViTForImageClassification fresh(tiny_config());
+  attach_peft(fresh, config);
+  write_variant(a, "", "");
+  CHECK_THROWS_WITH_AS(load_adapter(path, fresh, config),
+                       doctest::Contains(("lacks '" + a + "' [2, 16]").c_str()), std::runtime_error);
+  write_variant("", a, "");
+  CHECK_THROWS_WITH_AS(load_adapter(path, fresh, config),
+                       doctest::Contains(("'" + a + "' has shape [2, 15] in").c_str()), std::runtime_error);
+  write_variant("", "", "vit.layernorm.weight");
+  CHECK_THROWS_WITH_AS(load_adapter(path, fresh, config),
+                       doctest::Contains("'vit.layernorm.weight' [1], which is not a trainable"),
+                       std::runtime_error);
+  write_safetensors(path, {{"x", zeros({1})}});
+  CHECK_THROWS_WITH_AS(read_adapter_config(path), doctest::Contains("not a neat.cpp adapter file"),
+                       std::runtime_error);
+  std::remove(path.c_str());
+}
