@@ -44,6 +44,7 @@ using gemm_detail::micro_kernel;
 using gemm_detail::micro_kernel_edge;
 using gemm_detail::mr;
 using gemm_detail::nr;
+using gemm_detail::pack_rows;
 
 std::atomic<int64_t> calls{0};
 
@@ -90,25 +91,37 @@ class Scratch {
 
 thread_local Scratch a_scratch, b_scratch;
 
-// Pack op(A)[0:mc, 0:kc] (A already offset to the block) into MR-row micro-panels:
+// Copy n values and zero-fill up to `full` (the zero padding of edge micro-panels).
+template <int full, typename T>
+void copy_padded(const T* src, int n, T* dst) {
+  if (n == full) {
+    for (int i = 0; i < full; ++i) dst[i] = src[i];  // fixed count: unrolled, vectorised
+  } else {
+    for (int i = 0; i < full; ++i) dst[i] = i < n ? src[i] : T(0);
+  }
+}
+
+// Pack op(A)[0:mc, 0:kc] (A already offset to the panel) into MR-row micro-panels:
 // out[panel][p][i] = op(A)[panel*MR + i, p], rows past mc are zero.
+// Both packing routines walk the source in its memory order, so reads stream from DRAM.
 template <typename T>
 void pack_a(bool trans, int64_t mc, int64_t kc, const T* A, int64_t lda, T* out) {
   constexpr int MR = mr<T>();
-  for (int64_t i0 = 0; i0 < mc; i0 += MR, out += MR * kc) {
+  if (trans) {  // op(A)[i, p] = A[p, i]: row p of A feeds step p of every micro-panel
+    for (int64_t p = 0; p < kc; ++p)
+      for (int64_t i0 = 0; i0 < mc; i0 += MR)
+        copy_padded<MR>(A + p * lda + i0, int(std::min<int64_t>(MR, mc - i0)),
+                        out + i0 * kc + p * MR);
+    return;
+  }
+  for (int64_t i0 = 0; i0 < mc; i0 += MR, out += MR * kc) {  // A[i, p]: MR rows side by side
     const int m = int(std::min<int64_t>(MR, mc - i0));
-    if (trans) {  // op(A)[i, p] = A[p, i]: each k step reads m contiguous values
-      for (int64_t p = 0; p < kc; ++p) {
-        const T* src = A + p * lda + i0;
-        T* dst = out + p * MR;
-        for (int i = 0; i < m; ++i) dst[i] = src[i];
-        for (int i = m; i < MR; ++i) dst[i] = T(0);
-      }
-    } else {  // op(A)[i, p] = A[i, p]: each row is contiguous, written with stride MR
-      for (int i = 0; i < MR; ++i) {
-        const T* src = A + (i0 + i) * lda;
-        for (int64_t p = 0; p < kc; ++p) out[p * MR + i] = i < m ? src[p] : T(0);
-      }
+    const T* src = A + i0 * lda;
+    if (m == MR) {
+      pack_rows<T>(src, lda, kc, out);
+    } else {
+      for (int64_t p = 0; p < kc; ++p)
+        for (int i = 0; i < MR; ++i) out[p * MR + i] = i < m ? src[i * lda + p] : T(0);
     }
   }
 }
@@ -118,21 +131,21 @@ void pack_a(bool trans, int64_t mc, int64_t kc, const T* A, int64_t lda, T* out)
 template <typename T>
 void pack_b(bool trans, int64_t kc, int64_t nc, const T* B, int64_t ldb, T* out) {
   constexpr int NR = nr<T>();
-  for (int64_t j0 = 0; j0 < nc; j0 += NR, out += NR * kc) {
+  if (!trans) {  // op(B)[p, j] = B[p, j]: row p of B feeds step p of every micro-panel
+    for (int64_t p = 0; p < kc; ++p)
+      for (int64_t j0 = 0; j0 < nc; j0 += NR)
+        copy_padded<NR>(B + p * ldb + j0, int(std::min<int64_t>(NR, nc - j0)),
+                        out + j0 * kc + p * NR);
+    return;
+  }
+  for (int64_t j0 = 0; j0 < nc; j0 += NR, out += NR * kc) {  // B[j, p]: one row per column
     const int n = int(std::min<int64_t>(NR, nc - j0));
-    if (trans) {  // op(B)[p, j] = B[j, p]: each column of the panel is a contiguous row of B
-      for (int j = 0; j < NR; ++j) {
-        const T* src = B + (j0 + j) * ldb;
-        for (int64_t p = 0; p < kc; ++p) out[p * NR + j] = j < n ? src[p] : T(0);
-      }
-    } else {  // op(B)[p, j] = B[p, j]: each k step copies n contiguous values
-      for (int64_t p = 0; p < kc; ++p) {
-        const T* src = B + p * ldb + j0;
-        T* dst = out + p * NR;
-        for (int j = 0; j < n; ++j) dst[j] = src[j];
-        for (int j = n; j < NR; ++j) dst[j] = T(0);
-      }
+    for (int j = 0; j < n; ++j) {
+      const T* src = B + (j0 + j) * ldb;
+      for (int64_t p = 0; p < kc; ++p) out[p * NR + j] = src[p];
     }
+    for (int j = n; j < NR; ++j)
+      for (int64_t p = 0; p < kc; ++p) out[p * NR + j] = T(0);
   }
 }
 
@@ -215,7 +228,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
   const int64_t tile = split_rows ? MR : NR, extent = split_rows ? M : N;
   const int64_t tiles = ceil_div(extent, tile);
 
-#pragma omp parallel for num_threads(threads) schedule(static, 1)
+#pragma omp parallel for num_threads(threads) schedule(static, 1) if (threads > 1)
   for (int t = 0; t < threads; ++t) {
     const int64_t begin = std::min(extent, t * tiles / threads * tile);
     const int64_t end = std::min(extent, (t + 1) * tiles / threads * tile);
