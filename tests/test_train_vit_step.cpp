@@ -1,0 +1,129 @@
+// vit_step in-process: one forward/backward from files, writing logits, loss and grad.<name>.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+
+#include "models/vit.h"
+#include "tensor/safetensors.h"
+#include "train/system.h"
+#include "train/vit_step_app.h"
+
+using namespace neat;
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+Result step(const std::vector<std::string>& args) {
+  std::ostringstream out, err;
+  Result r;
+  r.code = vit_step_main(args, out, err);
+  r.out = out.str();
+  r.err = err.str();
+  return r;
+}
+
+// A base model (width 16, 1 layer, 8x8 images in 4x4 patches, 3 classes) and a batch of 2.
+struct Files {
+  std::string dir = "/tmp/neat_test_vit_step_" + std::to_string(::getpid());
+  std::string base = dir + "/base.safetensors", batch = dir + "/batch.safetensors";
+  Files() {
+    std::filesystem::remove_all(dir);
+    make_directories(dir);
+    ViTConfig c;
+    c.image_size = 8, c.patch_size = 4, c.channels = 3, c.hidden = 16, c.depth = 1, c.heads = 2;
+    c.mlp_dim = 32, c.num_classes = 3, c.seed = 5;
+    ViTForImageClassification vit(c);
+    save_vit_weights(vit, base);
+    Generator gen(9);
+    write_safetensors(batch, {{"pixel_values", randn({2, 3, 8, 8}, gen)},
+                              {"labels", from_vector(std::vector<int64_t>{0, 2})}});
+  }
+  ~Files() { std::filesystem::remove_all(dir); }
+  std::string operator/(const std::string& f) const { return dir + "/" + f; }
+  std::vector<std::string> args(std::vector<std::string> extra) const {
+    std::vector<std::string> a = {"--model", "custom", "--dim", "16", "--depth", "1", "--heads", "2",
+                                  "--mlp-dim", "32", "--patch", "4", "--method", "neat",
+                                  "--neat-rank", "2", "--weights", base, "--batch", batch,
+                                  "--threads", "1"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("vit_step writes logits, loss and a gradient for every trainable parameter") {
+  Files files;
+  // An adapter that zeroes the classifier's weight: every row of logits is its bias.
+  write_safetensors(files / "adapter.safetensors",
+                    {{"classifier.weight", zeros({3, 16})},
+                     {"classifier.bias", from_vector(std::vector<float>{1, 2, 3})}});
+  const Result r = step(files.args({"--adapter", files / "adapter.safetensors", "--out",
+                                    files / "step.safetensors"}));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const SafetensorsFile out = read_safetensors(files / "step.safetensors");
+  const Tensor logits = out.get("logits");
+  REQUIRE(logits.shape() == Shape{2, 3});
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t j = 0; j < 3; ++j) CHECK(logits.at({i, j}) == doctest::Approx(double(j + 1)));
+  // loss = mean(logsumexp(1,2,3) - [1, 3]); dloss/dbias = mean over rows of softmax - onehot.
+  const double lse = 3 + std::log(1 + std::exp(-1.0) + std::exp(-2.0));
+  CHECK(out.get("loss").item() == doctest::Approx(((lse - 1) + (lse - 3)) / 2).epsilon(1e-6));
+  const Tensor db = out.get("grad.classifier.bias");
+  const double p0 = std::exp(1 - lse), p1 = std::exp(2 - lse), p2 = std::exp(3 - lse);
+  CHECK(db.flat(0) == doctest::Approx((p0 - 1 + p0) / 2).epsilon(1e-5));
+  CHECK(db.flat(1) == doctest::Approx(p1).epsilon(1e-5));
+  CHECK(db.flat(2) == doctest::Approx((p2 + p2 - 1) / 2).epsilon(1e-5));
+  const std::string q = "grad.vit.encoder.layer.0.attention.attention.query.";
+  const std::string v = "grad.vit.encoder.layer.0.attention.attention.value.";
+  CHECK(out.get(q + "neat_A.weight").shape() == Shape{2, 16});
+  CHECK(out.get(q + "neat_B.weight").shape() == Shape{16, 2});
+  CHECK(out.contains(v + "neat_A.weight"));
+  CHECK(out.contains("grad.classifier.weight"));
+  CHECK(out.tensors.size() == 2 + 6);   // logits, loss, 2 x (A, B) + classifier weight and bias
+}
+
+TEST_CASE("vit_step --dtype f64 agrees with f32 and writes float64") {
+  Files files;
+  REQUIRE(step(files.args({"--out", files / "f32.safetensors"})).code == 0);
+  REQUIRE(step(files.args({"--dtype", "f64", "--out", files / "f64.safetensors"})).code == 0);
+  const SafetensorsFile a = read_safetensors(files / "f32.safetensors");
+  const SafetensorsFile b = read_safetensors(files / "f64.safetensors");
+  REQUIRE(a.tensors.size() == b.tensors.size());
+  for (const auto& [name, t32] : a.tensors) {
+    CAPTURE(name);
+    const Tensor& t64 = b.get(name);
+    CHECK(t64.dtype() == DType::Float64);
+    CHECK(t32.dtype() == DType::Float32);
+    double worst = 0, scale = 1e-3;
+    for (int64_t i = 0; i < t32.numel(); ++i) {
+      worst = std::max(worst, std::abs(t32.flat(i) - t64.flat(i)));
+      scale = std::max(scale, std::abs(t64.flat(i)));
+    }
+    CHECK(worst <= 1e-4 * scale);
+  }
+}
+
+TEST_CASE("vit_step reports bad files by name and bad flags with exit 2") {
+  Files files;
+  write_safetensors(files / "bad_adapter.safetensors", {{"classifier.wieght", zeros({3, 16})}});
+  const Result bad = step(files.args({"--adapter", files / "bad_adapter.safetensors", "--out",
+                                      files / "o.safetensors"}));
+  CHECK(bad.code == 1);
+  CHECK(bad.err.find("'classifier.wieght' is not a trainable parameter") != std::string::npos);
+  const Result no_out = step({"--batch", files.batch});
+  CHECK(no_out.code == 2);
+  CHECK(no_out.err.find("usage: vit_step") != std::string::npos);
+  const Result dtype = step(files.args({"--dtype", "f16", "--out", files / "o.safetensors"}));
+  CHECK(dtype.code == 2);
+  CHECK(dtype.err.find("--dtype: 'f16' is not one of f32, f64") != std::string::npos);
+}

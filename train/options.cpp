@@ -1,0 +1,175 @@
+#include "train/options.h"
+
+#include "nn/peft/neat_function.h"
+
+namespace neat {
+
+namespace {
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw UsageError(message);
+}
+
+}  // namespace
+
+void add_model_flags(ArgParser& args, ModelOptions& o) {
+  args.section("Model");
+  args.add("--model", &o.model, "NAME",
+           "vit-tiny (192 dim, 12 layers, 3 heads), vit-small (384, 12, 6), vit-base (768, 12, "
+           "12), vit-large (1024, 24, 16), or custom (--dim --depth --heads --mlp-dim)",
+           {"vit-tiny", "vit-small", "vit-base", "vit-large", "custom"});
+  args.add("--dim", &o.dim, "N", "hidden size, --model custom only");
+  args.add("--depth", &o.depth, "N", "encoder layers, --model custom only");
+  args.add("--heads", &o.heads, "N", "attention heads, --model custom only");
+  args.add("--mlp-dim", &o.mlp_dim, "N", "MLP size, --model custom only; 0 = 4 x dim");
+  args.add("--image-size", &o.image_size, "PX",
+           "input side; 0 = 224 for presets, the data's native size for custom");
+  args.add("--patch", &o.patch, "PX", "patch side; 0 = 16 for presets, 4 for custom");
+  args.add("--channels", &o.channels, "N", "input channels; 0 = the data's (3 for presets)");
+  args.add("--num-classes", &o.num_classes, "N", "classifier outputs; 0 = the data's classes");
+  args.add("--dropout", &o.dropout, "P", "hidden dropout (HF hidden_dropout_prob)");
+}
+
+void add_method_flags(ArgParser& args, MethodOptions& o) {
+  args.section("Method");
+  args.add("--method", &o.method, "neat|lora|head|full",
+           "what trains: Neat adapters, LoRA adapters, the classifier only, or everything "
+           "(the classifier always trains)",
+           {"neat", "lora", "head", "full"});
+  args.add("--neat-rank", &o.neat_rank, "R", "Neat rank r");
+  args.add("--neat-depth", &o.neat_depth, "N",
+           "Neat layers: 2 = A and B only; 4, 6, ... add U-Net style r x r layers");
+  args.add("--neat-act", &o.neat_act, "ACT", "Neat activation (sin is sin(2 pi x))",
+           {"relu", "sin", "gelu", "tanh", "identity"});
+  args.add("--neat-targets", &o.neat_targets, "qv|qvmlp",
+           "adapted linears: query and value, or also the two MLP linears", {"qv", "qvmlp"});
+  args.add("--neat-scale", &o.neat_scale, "S", "Neat output scale s");
+  args.add("--lora-r", &o.lora_r, "R", "LoRA rank");
+  args.add("--lora-alpha", &o.lora_alpha, "A", "LoRA alpha (scaling alpha / r)");
+  args.add("--lora-dropout", &o.lora_dropout, "P", "dropout on the LoRA branch's input");
+  args.add("--lora-targets", &o.lora_targets, "qv|qvmlp", "adapted linears, as --neat-targets",
+           {"qv", "qvmlp"});
+}
+
+void add_train_flags(ArgParser& args, TrainOptions& o) {
+  args.section("Data");
+  args.add("--data", &o.data, "NAME",
+           "cifar10, cifar100, fashion-mnist, synthetic, or folder:PATH (PATH/<class>/<image>)");
+  args.add("--data-dir", &o.data_dir, "DIR", "where to look for the dataset first");
+  args.add("--classes", &o.classes, "SPEC", "class subset, e.g. 0-4 or 1,3,5 (relabelled 0..k-1)");
+  args.add("--train-limit", &o.train_limit, "N", "use the first N training samples; 0 = all");
+  args.add("--augment", &o.augment, "MODE",
+           "training augmentation: auto (crop+flip at 224 px, none below), none, flip, crop-flip",
+           {"auto", "none", "flip", "crop-flip"});
+  args.add("--workers", &o.workers, "N",
+           "data loader threads (0 = build batches on the training thread)");
+  args.section("Weights");
+  args.add("--weights", &o.weights, "FILE",
+           "pretrained backbone in safetensors with Hugging Face names (or a model saved by --merge)");
+  args.add_switch("--new-head", &o.new_head,
+                  "re-initialise the classifier after loading --weights (a new task that happens "
+                  "to have as many classes)");
+  args.add("--adapter", &o.adapter, "FILE", "start from this adapter file (trainable tensors)");
+  args.section("Optimisation");
+  args.add("--epochs", &o.epochs, "N", "passes over the training set");
+  args.add("--batch-size", &o.batch_size, "N", "images per forward/backward");
+  args.add("--grad-accum", &o.grad_accum, "N", "batches per optimizer step");
+  args.add("--head-lr", &o.head_lr, "LR", "AdamW learning rate of the classifier");
+  args.add("--backbone-lr", &o.backbone_lr, "LR",
+           "AdamW learning rate of everything else that trains (adapters, or the backbone)");
+  args.add("--weight-decay", &o.weight_decay, "WD", "AdamW decoupled weight decay");
+  args.add("--warmup-ratio", &o.warmup_ratio, "F", "fraction of steps with linear warmup");
+  args.add("--schedule", &o.schedule, "NAME", "learning-rate decay after warmup",
+           {"linear", "cosine", "constant"});
+  args.add("--clip-grad", &o.clip_grad, "NORM", "global gradient-norm clipping; 0 = off");
+  args.add("--max-steps", &o.max_steps, "N",
+           "stop after N optimizer steps (smoke tests; the schedule still spans all epochs); 0 = off");
+  args.section("Run");
+  args.add("--seed", &o.seed, "N", "seed of init, data order, augmentation and dropout");
+  args.add("--threads", &o.threads, "N", "compute threads; 0 = all cores");
+  args.add("--device", &o.device, "cpu|cuda", "where to compute", {"cpu", "cuda"});
+  args.add("--out", &o.out, "DIR", "output directory; default runs/<method>-<data>-<time>");
+  args.add("--save-every", &o.save_every, "N",
+           "write a checkpoint every N optimizer steps (one is always written at the end and on "
+           "Ctrl-C); 0 = only those");
+  args.add("--resume", &o.resume, "DIR", "continue the run whose checkpoint is in DIR");
+  args.add_switch("--eval-only", &o.eval_only, "evaluate on the test set, do not train");
+  args.add_switch("--merge", &o.merge, "also write the model with adapters merged (model.safetensors)");
+  args.add_switch("--quiet", &o.quiet, "print only warnings, errors and the final result");
+  args.add("--log-every", &o.log_every, "N", "steps between log lines when not on a terminal");
+}
+
+ViTConfig vit_config_from(const ModelOptions& o, const ArgParser& args, int64_t native_channels,
+                          int64_t native_size, int64_t num_classes) {
+  const bool custom = o.model == "custom";
+  ViTConfig c = custom ? ViTConfig{} : vit_config(o.model);
+  if (custom) {
+    c.hidden = o.dim;
+    c.depth = o.depth;
+    c.heads = o.heads;
+    c.mlp_dim = o.mlp_dim > 0 ? o.mlp_dim : 4 * o.dim;
+  } else {
+    for (const char* flag : {"--dim", "--depth", "--heads", "--mlp-dim"})
+      require(!args.was_set(flag), std::string(flag) + " needs --model custom (--model " +
+                                       o.model + " fixes the shape)");
+  }
+  require(c.hidden > 0 && c.depth > 0 && c.heads > 0 && c.mlp_dim > 0,
+          "--dim, --depth, --heads and --mlp-dim must be positive");
+  require(c.hidden % c.heads == 0, "--dim " + std::to_string(c.hidden) +
+                                       " is not divisible by --heads " + std::to_string(c.heads));
+  c.patch_size = o.patch > 0 ? o.patch : custom ? 4 : 16;
+  if (o.image_size > 0) c.image_size = o.image_size;
+  else if (custom && native_size > 0) c.image_size = native_size;
+  else if (custom) throw UsageError("--image-size is needed with --model custom here");
+  else c.image_size = 224;
+  require(c.image_size % c.patch_size == 0, "--image-size " + std::to_string(c.image_size) +
+                                                " is not divisible by --patch " +
+                                                std::to_string(c.patch_size));
+  c.channels = o.channels > 0 ? o.channels : native_channels > 0 ? native_channels : 3;
+  c.num_classes = o.num_classes > 0 ? o.num_classes : num_classes;
+  require(c.num_classes > 0, "--num-classes is needed (no data to take the class count from)");
+  require(o.dropout >= 0 && o.dropout < 1, "--dropout must be in [0, 1)");
+  c.dropout = o.dropout;
+  return c;
+}
+
+PeftConfig peft_config_from(const MethodOptions& o) {
+  require(o.neat_rank >= 1 && o.lora_r >= 1, "--neat-rank and --lora-r must be at least 1");
+  require(o.neat_depth >= 2 && o.neat_depth % 2 == 0, "--neat-depth must be even and >= 2");
+  require(o.lora_alpha > 0, "--lora-alpha must be positive");
+  require(o.lora_dropout >= 0 && o.lora_dropout < 1, "--lora-dropout must be in [0, 1)");
+  PeftConfig c;
+  c.method = o.method;
+  c.targets = o.method == "lora" ? o.lora_targets : o.neat_targets;
+  c.neat.rank = o.neat_rank;
+  c.neat.depth = o.neat_depth;
+  c.neat.activation = parse_neat_activation(o.neat_act);
+  c.neat.scale = o.neat_scale;
+  c.lora.rank = o.lora_r;
+  c.lora.alpha = o.lora_alpha;
+  c.lora.dropout = o.lora_dropout;
+  return c;
+}
+
+void check_train_options(const TrainOptions& o) {
+  require(o.epochs >= 1, "--epochs must be at least 1");
+  require(o.batch_size >= 1, "--batch-size must be at least 1");
+  require(o.grad_accum >= 1, "--grad-accum must be at least 1");
+  require(o.head_lr >= 0 && o.backbone_lr >= 0, "--head-lr and --backbone-lr must be >= 0");
+  require(o.weight_decay >= 0, "--weight-decay must be >= 0");
+  require(o.warmup_ratio >= 0 && o.warmup_ratio <= 1, "--warmup-ratio must be in [0, 1]");
+  require(o.clip_grad >= 0, "--clip-grad must be >= 0");
+  require(o.threads >= 0 && o.workers >= 0, "--threads and --workers must be >= 0");
+  require(o.save_every >= 0 && o.max_steps >= 0 && o.train_limit >= 0 && o.log_every >= 1,
+          "--save-every, --max-steps and --train-limit must be >= 0, --log-every >= 1");
+  require(o.seed >= 0, "--seed must be >= 0");
+  const bool known = o.data == "cifar10" || o.data == "cifar100" || o.data == "fashion-mnist" ||
+                     o.data == "synthetic" || (o.data.rfind("folder:", 0) == 0 && o.data.size() > 7);
+  require(known, "--data: '" + o.data +
+                     "' is not one of cifar10, cifar100, fashion-mnist, synthetic, folder:PATH");
+  require(o.device != "cuda",
+          "--device cuda: this build has no CUDA backend yet (only the CPU backend exists); "
+          "use --device cpu");
+}
+
+}  // namespace neat

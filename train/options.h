@@ -1,0 +1,89 @@
+// The flags of train_vit and vit_step: the model and method flags both programs share, then
+// train_vit's own. Each add_* function declares its flags (with defaults and help) on an
+// ArgParser; the check_* / *_config functions validate the parsed values and build the
+// library's configs, throwing UsageError for a bad combination.
+//
+//   ModelOptions model;  MethodOptions method;  TrainOptions train;
+//   ArgParser args("train_vit", "...", "...");
+//   add_model_flags(args, model);  add_method_flags(args, method);  add_train_flags(args, train);
+//   args.parse(argc, argv);
+//   ViTConfig config = vit_config_from(model, args, /*native image*/ {3, 32, 32}, /*classes*/ 10);
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "models/vit.h"
+#include "nn/peft/attach.h"
+#include "train/args.h"
+
+namespace neat {
+
+struct ModelOptions {
+  std::string model = "vit-tiny";   // vit-tiny|vit-small|vit-base|vit-large|custom
+  int64_t dim = 192, depth = 12, heads = 3, mlp_dim = 0;   // custom only; mlp 0 = 4 * dim
+  int64_t image_size = 0;   // 0: 224 for presets, the data's native size for custom
+  int64_t patch = 0;        // 0: 16 for presets, 4 for custom
+  int64_t channels = 0;     // 0: the data's channels (3 for presets when there is no data)
+  int64_t num_classes = 0;  // 0: the data's class count
+  double dropout = 0.0;     // hidden dropout (HF hidden_dropout_prob)
+};
+
+struct MethodOptions {
+  std::string method = "neat";        // neat|lora|head|full
+  int64_t neat_rank = 8;
+  int64_t neat_depth = 2;
+  std::string neat_act = "relu";
+  std::string neat_targets = "qv";
+  double neat_scale = 1.0;
+  int64_t lora_r = 8;
+  double lora_alpha = 8.0;
+  double lora_dropout = 0.0;
+  std::string lora_targets = "qv";
+};
+
+struct TrainOptions {
+  std::string data = "cifar10";   // cifar10|cifar100|fashion-mnist|synthetic|folder:PATH
+  std::string data_dir;           // where to look first
+  std::string classes;            // class subset, e.g. "0-4"; empty = all
+  int64_t train_limit = 0;        // use only the first N training samples (0 = all)
+  std::string weights;            // pretrained backbone (HF names) or a full model we saved
+  bool new_head = false;          // re-initialise the classifier after loading --weights
+  std::string adapter;            // start from this adapter file
+  int64_t epochs = 10;
+  int64_t batch_size = 64;
+  int64_t grad_accum = 1;
+  double head_lr = 5e-3, backbone_lr = 5e-3;
+  double weight_decay = 1e-4;
+  double warmup_ratio = 0.1;
+  std::string schedule = "linear";
+  double clip_grad = 1.0;
+  std::string augment = "auto";   // auto|none|flip|crop-flip
+  int64_t seed = 42;
+  int64_t threads = 0;            // 0 = all cores
+  int64_t workers = 1;            // data loader threads
+  std::string device = "cpu";
+  std::string out;                // default runs/<method>-<data>-<time>
+  int64_t save_every = 0;         // steps between checkpoints (0 = only at the end / on Ctrl-C)
+  std::string resume;             // a run directory with a checkpoint
+  bool eval_only = false;
+  int64_t max_steps = 0;          // stop after this many optimizer steps (0 = no limit)
+  bool merge = false;
+  bool quiet = false;
+  int64_t log_every = 50;         // steps between log lines when not on a terminal
+};
+
+void add_model_flags(ArgParser& args, ModelOptions& options);
+void add_method_flags(ArgParser& args, MethodOptions& options);
+void add_train_flags(ArgParser& args, TrainOptions& options);
+
+// The model config: a preset or custom shape, the image size / channels / classes resolved
+// against the data's (native_channels / native_size 0 when unknown). Errors (UsageError) name
+// the flag: shape flags with a preset, non-positive sizes, image not divisible by patch, ...
+ViTConfig vit_config_from(const ModelOptions& options, const ArgParser& args,
+                          int64_t native_channels, int64_t native_size, int64_t num_classes);
+// The adapter config of --method and its flags; UsageError for a bad value.
+PeftConfig peft_config_from(const MethodOptions& options);
+// Checks the training flags' ranges and combinations (UsageError naming the flag).
+void check_train_options(const TrainOptions& options);
+
+}  // namespace neat

@@ -1,0 +1,46 @@
+// Small facts about the process and the file system that the training program needs:
+// atomic file writes, directories, peak memory, whether stderr is a terminal, the time.
+//
+//   write_file_atomic("runs/x/results.json", text);   // readers see the old file or the new one
+//   peak_rss_bytes();                                  // getrusage's ru_maxrss, in bytes
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace neat {
+
+// Writes "<path>.tmp.<pid>", flushes it, then renames it over path. Errors name the path.
+void write_file_atomic(const std::string& path, const std::string& bytes);
+std::string read_file(const std::string& path);   // error naming the path when unreadable
+bool file_exists(const std::string& path);
+// mkdir -p; error naming the path when it cannot be created.
+void make_directories(const std::string& path);
+
+// SIGINT and SIGTERM set a flag instead of killing the process (a second one kills it):
+// the training loop polls stop_signal() and saves a checkpoint before it exits.
+void install_stop_handlers();
+int stop_signal();   // the signal received, 0 if none
+void clear_stop_signal();
+
+// Sets the compute threads (OpenMP) for its lifetime when threads > 0; restores them after.
+class ScopedThreads {
+ public:
+  explicit ScopedThreads(int64_t threads);
+  ~ScopedThreads();
+  ScopedThreads(const ScopedThreads&) = delete;
+  ScopedThreads& operator=(const ScopedThreads&) = delete;
+
+ private:
+  int previous_ = 0;
+};
+
+int64_t peak_rss_bytes();
+bool stderr_is_terminal();
+// Local time as "20240131-142501" (for default run directory names).
+std::string timestamp();
+// Seconds on a monotonic clock.
+double now_seconds();
+// "1h02m", "3m05s", "42s".
+std::string format_duration(double seconds);
+
+}  // namespace neat

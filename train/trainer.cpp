@@ -1,0 +1,194 @@
+#include "train/trainer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+
+#include "autograd/elementwise.h"
+#include "autograd/nn_functional.h"
+#include "tensor/reduce.h"
+#include "train/system.h"
+
+namespace neat {
+
+namespace {
+
+// Correct predictions in a batch: argmax over classes equals the label. logits [B, C], labels [B]
+int64_t count_correct(const Tensor& logits, const Tensor& labels) {
+  const std::vector<int64_t> predicted = argmax(logits, 1).to_vector<int64_t>();
+  const std::vector<int64_t> truth = labels.to_vector<int64_t>();
+  int64_t correct = 0;
+  for (size_t i = 0; i < truth.size(); ++i) correct += predicted[i] == truth[i];
+  return correct;
+}
+
+// Images in batch `b` of an epoch of `n` samples in batches of `batch_size` (the last may be short).
+int64_t batch_images(int64_t b, int64_t n, int64_t batch_size) {
+  return std::min(batch_size, n - b * batch_size);
+}
+
+}  // namespace
+
+int64_t total_steps(int64_t batches_per_epoch, int64_t grad_accum, int64_t epochs) {
+  return epochs * ((batches_per_epoch + grad_accum - 1) / grad_accum);
+}
+
+EvalResult evaluate(ViTForImageClassification& model, DataLoader& loader) {
+  const bool was_training = model.is_training();
+  model.eval();
+  NoGradGuard no_grad;
+  EvalResult r;
+  double loss_sum = 0;
+  loader.start_epoch(0);
+  Batch batch;
+  while (loader.next(batch)) {
+    const Variable logits = model.forward(Variable(batch.images));
+    const int64_t n = batch.labels.numel();
+    loss_sum += cross_entropy(logits, batch.labels).item() * double(n);
+    r.correct += count_correct(logits.data(), batch.labels);
+    r.count += n;
+  }
+  model.train(was_training);
+  if (r.count > 0) {
+    r.loss = loss_sum / double(r.count);
+    r.accuracy = double(r.correct) / double(r.count);
+  }
+  return r;
+}
+
+Trainer::Trainer(ViTForImageClassification& model, AdamW& optimizer, DataLoader& train,
+                 DataLoader* val, TrainerSettings settings, Progress& progress)
+    : model_(model), optimizer_(optimizer), train_(train), val_(val),
+      settings_(std::move(settings)), progress_(progress) {
+  NEAT_CHECK(settings_.grad_accum >= 1 && settings_.epochs >= 1, "Trainer: grad_accum ",
+             settings_.grad_accum, " and epochs ", settings_.epochs, " must be >= 1");
+}
+
+void Trainer::run_validation(TrainState& state) {
+  EpochRecord record;
+  record.epoch = state.epoch + 1;
+  record.step = state.step;
+  if (state.epoch_images > 0) {
+    record.train_loss = state.epoch_loss_sum / double(state.epoch_images);
+    record.train_acc = double(state.epoch_correct) / double(state.epoch_images);
+  }
+  std::string text = "epoch " + std::to_string(record.epoch) + ": train loss " +
+                     std::to_string(record.train_loss) + ", accuracy " +
+                     std::to_string(record.train_acc);
+  if (val_ != nullptr) {
+    const EvalResult v = evaluate(model_, *val_);
+    record.val_loss = v.loss;
+    record.val_acc = v.accuracy;
+    text += "; val loss " + std::to_string(v.loss) + ", accuracy " + std::to_string(v.accuracy);
+  }
+  progress_.line(text);
+  state.history.epochs.push_back(record);
+}
+
+TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
+  const int64_t n = train_.dataset().size();
+  const int64_t batch_size = settings_.batch_size;
+  const int64_t batches = train_.steps_per_epoch();
+  const int64_t accum = settings_.grad_accum;
+  const int64_t steps = total_steps(batches, accum, settings_.epochs);
+  NEAT_CHECK(settings_.schedule.total_steps == steps, "Trainer: schedule spans ",
+             settings_.schedule.total_steps, " steps, the run has ", steps);
+  model_.train();
+  const double session_start = now_seconds();
+  const double wall_before = state.wall_seconds;
+  const int64_t step_at_start = state.step;
+  auto save = [&] {
+    state.wall_seconds = wall_before + (now_seconds() - session_start);
+    if (settings_.save) settings_.save(state);
+  };
+  auto non_finite = [&](const char* what, double value) {
+    progress_.finish();
+    message = std::string(what) + " is " + (std::isnan(value) ? "NaN" : value > 0 ? "inf" : "-inf") +
+              " at step " + std::to_string(state.step + 1) + " (epoch " +
+              std::to_string(state.epoch + 1) + "); stopped (try a lower learning rate)";
+    return TrainOutcome::NonFinite;
+  };
+
+  for (; state.epoch < settings_.epochs; ++state.epoch) {
+    train_.start_epoch(state.epoch, state.batch);
+    Batch batch;
+    double group_loss = 0;
+    int64_t group_correct = 0;
+    while (train_.next(batch)) {
+      // The optimizer step this batch belongs to: batches [first, last] of the epoch.
+      const int64_t first = batch.step / accum * accum;
+      const int64_t last = std::min(first + accum, batches) - 1;
+      int64_t group_images = 0;
+      for (int64_t b = first; b <= last; ++b) group_images += batch_images(b, n, batch_size);
+      const int64_t images = batch.labels.numel();
+
+      model_.generator().set_state(derive_seed(derive_seed(settings_.seed, uint64_t(state.step)),
+                                               uint64_t(batch.step - first)));
+      const Variable logits = model_.forward(Variable(batch.images));
+      const Variable loss = cross_entropy(logits, batch.labels);
+      const double loss_value = loss.item();
+      if (!std::isfinite(loss_value)) return non_finite("loss", loss_value);
+      mul_scalar(loss, double(images) / double(group_images)).backward();
+      group_loss += loss_value * double(images);
+      group_correct += count_correct(logits.data(), batch.labels);
+      if (batch.step != last) continue;
+
+      // The optimizer step.
+      optimizer_.set_lr_multiplier(settings_.schedule.multiplier(state.step));
+      const double grad_norm = clip_grad_norm(optimizer_.parameters(), settings_.clip_grad);
+      if (!std::isfinite(grad_norm)) return non_finite("gradient norm", grad_norm);
+      optimizer_.step();
+      optimizer_.zero_grad();
+      ++state.step;
+      state.batch = batch.step + 1;
+      state.images_seen += group_images;
+      state.epoch_loss_sum += group_loss;
+      state.epoch_correct += group_correct;
+      state.epoch_images += group_images;
+      const std::vector<ParamGroup>& groups = optimizer_.groups();
+      const double lr = groups.back().params.empty() ? groups.front().lr : groups.back().lr;
+      state.history.steps.push_back({state.step, state.epoch + 1, lr,
+                                     group_loss / double(group_images),
+                                     double(group_correct) / double(group_images)});
+      group_loss = 0;
+      group_correct = 0;
+
+      const double elapsed = now_seconds() - session_start;
+      ProgressState p;
+      p.epoch = state.epoch + 1;
+      p.epochs = settings_.epochs;
+      p.step = state.step;
+      p.steps = steps;
+      p.loss = state.epoch_loss_sum / double(state.epoch_images);
+      p.acc = double(state.epoch_correct) / double(state.epoch_images);
+      p.images_per_second = double(state.images_seen) / std::max(1e-9, wall_before + elapsed);
+      p.eta_seconds = elapsed / double(state.step - step_at_start) * double(steps - state.step);
+      progress_.step(p);
+
+      if (stop_signal() != 0) {
+        save();
+        progress_.finish();
+        message = std::string(stop_signal() == SIGINT ? "interrupted (SIGINT)" : "terminated") +
+                  " after step " + std::to_string(state.step);
+        return TrainOutcome::Interrupted;
+      }
+      if (settings_.max_steps > 0 && state.step >= settings_.max_steps) {
+        save();
+        progress_.finish();
+        return TrainOutcome::StoppedEarly;
+      }
+      if (settings_.save_every > 0 && state.step % settings_.save_every == 0) save();
+    }
+    progress_.finish();
+    run_validation(state);
+    state.batch = 0;
+    state.epoch_loss_sum = 0;
+    state.epoch_correct = 0;
+    state.epoch_images = 0;
+    if (settings_.on_epoch_end) settings_.on_epoch_end(state);
+  }
+  save();
+  return TrainOutcome::Finished;
+}
+
+}  // namespace neat

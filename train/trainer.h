@@ -1,0 +1,84 @@
+// The training loop: epochs of (accumulated) optimizer steps over a DataLoader, validation
+// after each epoch, checkpoints, and the stop conditions (max steps, Ctrl-C, a non-finite
+// loss). What to train and how is decided before: the model has its method attached, the
+// optimizer holds the trainable parameters in groups, the loaders are built.
+//
+//   Trainer trainer(model, optimizer, train_loader, &val_loader, settings, progress);
+//   TrainState state;                               // or the one load_checkpoint returned
+//   TrainOutcome outcome = trainer.fit(state);      // state: position, history, timings
+//   EvalResult test = evaluate(model, test_loader); // accuracy in 0..1
+//
+// One optimizer step, with A = grad_accum batches b_1..b_A of n_1..n_A images (n = sum n_i):
+//   loss = sum_i (n_i / n) * cross_entropy(model(b_i))    (the mean over all n images)
+//   backward per batch (gradients add up), clip to the global norm, lr = base_lr * schedule(step),
+//   AdamW step, zero the gradients.
+// The epoch's last step takes the batches that are left (fewer than A), as Hugging Face's
+// Trainer does. Dropout is reseeded from (seed, step, batch) so a resumed run replays it.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "data/loader.h"
+#include "models/vit.h"
+#include "train/checkpoint.h"
+#include "train/optimizer.h"
+#include "train/progress.h"
+#include "train/schedule.h"
+
+namespace neat {
+
+struct TrainerSettings {
+  int64_t epochs = 1;
+  int64_t batch_size = 1;  // the train loader's
+  int64_t grad_accum = 1;
+  LrSchedule schedule;   // total_steps must be total_steps(...) below
+  double clip_grad = 0;  // 0 = no clipping
+  uint64_t seed = 0;
+  int64_t max_steps = 0;   // 0 = no limit
+  int64_t save_every = 0;  // 0 = only when fit() returns
+  // Writes a checkpoint of the given state (the trainer calls it every save_every steps and
+  // before returning, except after a non-finite loss).
+  std::function<void(const TrainState&)> save;
+  // After each epoch's validation (e.g. to refresh log.csv and curves.svg).
+  std::function<void(const TrainState&)> on_epoch_end;
+};
+
+// Optimizer steps of a run: epochs * ceil(batches per epoch / grad_accum).
+int64_t total_steps(int64_t batches_per_epoch, int64_t grad_accum, int64_t epochs);
+
+enum class TrainOutcome {
+  Finished,      // every epoch ran
+  StoppedEarly,  // --max-steps reached
+  Interrupted,   // SIGINT / SIGTERM: checkpoint written
+  NonFinite,     // the loss or gradient norm became NaN or inf: no checkpoint written for it
+};
+
+struct EvalResult {
+  double loss = 0, accuracy = 0;   // mean cross-entropy; fraction correct
+  int64_t correct = 0, count = 0;
+};
+// Eval mode, no gradients; restores the model's previous train/eval mode.
+EvalResult evaluate(ViTForImageClassification& model, DataLoader& loader);
+
+class Trainer {
+ public:
+  // val may be null (no validation set).
+  Trainer(ViTForImageClassification& model, AdamW& optimizer, DataLoader& train, DataLoader* val,
+          TrainerSettings settings, Progress& progress);
+  // Continues from `state` (zero for a new run) and updates it; `message` receives the reason
+  // for an interruption or a non-finite loss, naming the step.
+  TrainOutcome fit(TrainState& state, std::string& message);
+
+ private:
+  void run_validation(TrainState& state);
+
+  ViTForImageClassification& model_;
+  AdamW& optimizer_;
+  DataLoader& train_;
+  DataLoader* val_;
+  TrainerSettings settings_;
+  Progress& progress_;
+};
+
+}  // namespace neat
