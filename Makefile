@@ -13,11 +13,11 @@ CXX      ?= g++
 # -O3 -march=native: the GEMM micro-kernel relies on AVX2/AVX-512 being available to the compiler.
 # No -ffast-math anywhere: it changes erf/exp/NaN semantics that the gradient checks rely on.
 CXXFLAGS ?= -O3 -march=native
-CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-unknown-pragmas -I. -MMD -MP
+override CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-unknown-pragmas -I. -MMD -MP
 LDLIBS   += -lz -lpthread
 ifneq ($(NO_OMP),1)
-CXXFLAGS += -fopenmp
-LDFLAGS  += -fopenmp
+override CXXFLAGS += -fopenmp
+override LDFLAGS += -fopenmp
 endif
 
 BUILD    ?= build

@@ -174,8 +174,10 @@ class ViTForImageClassification : public Module {
   std::string type_name() const override { return "ViTForImageClassification"; }
 
   const ViTConfig& config() const { return config_; }
-  // The stream every Dropout draws from (reseed it to replay a run).
+  // The stream every Dropout draws from (reseed it to replay a run); adapters with dropout
+  // (LoRA) share it through shared_generator().
   Generator& generator() { return *gen_; }
+  const std::shared_ptr<Generator>& shared_generator() const { return gen_; }
 
   std::shared_ptr<ViTModel> vit;
   std::shared_ptr<Layer> classifier;  // Linear(D, classes)

@@ -119,11 +119,8 @@ TEST_CASE("train_vit: a short synthetic run learns and writes every output") {
         results["test_accuracy"].as_number());
 }
 
-TEST_CASE("train_vit: a stopped and resumed run ends with the same weights, bit for bit") {
-  TempDir dir("resume");
-  // neat with grad-accum 2 (5 steps an epoch): stop mid-epoch 1 at step 3, then resume.
-  const std::vector<std::string> run = {"--method", "neat", "--epochs", "2", "--grad-accum", "2",
-                                        "--neat-act", "sin", "--save-every", "2"};
+// Runs `run` whole, then stopped at step 3 and resumed; both must end with the same bytes.
+static void check_resume_is_exact(const TempDir& dir, const std::vector<std::string>& run) {
   auto with_out = [&](const std::string& out, std::vector<std::string> extra) {
     std::vector<std::string> args = run;
     args.insert(args.end(), {"--out", out});
@@ -139,11 +136,24 @@ TEST_CASE("train_vit: a stopped and resumed run ends with the same weights, bit 
   REQUIRE(resumed.code == 0);
   CHECK(file_bytes(dir / "whole/adapter.safetensors") == file_bytes(dir / "part/adapter.safetensors"));
   CHECK(file_bytes(dir / "whole/log.csv") == file_bytes(dir / "part/log.csv"));
+}
+
+TEST_CASE("train_vit: a stopped and resumed run ends with the same weights, bit for bit") {
+  TempDir dir("resume");
+  // neat with grad-accum 2 (5 steps an epoch): stop mid-epoch 1 at step 3, then resume.
+  check_resume_is_exact(dir, {"--method", "neat", "--epochs", "2", "--grad-accum", "2",
+                              "--neat-act", "sin", "--save-every", "2"});
 
   // A flag that would change the run is refused on --resume.
   const Result changed = train({"--resume", dir / "part", "--epochs", "5"});
   CHECK(changed.code == 2);
   CHECK(changed.err.find("--epochs 5 differs from the resumed run's 2") != std::string::npos);
+}
+
+TEST_CASE("train_vit: lora with dropout resumes bit for bit (its masks come from the model's stream)") {
+  TempDir dir("resume_lora");
+  check_resume_is_exact(dir, {"--method", "lora", "--epochs", "2", "--lora-dropout", "0.2",
+                              "--save-every", "2"});
 }
 
 TEST_CASE("train_vit: SIGINT saves a checkpoint, exits 130, and the run resumes to the same end") {

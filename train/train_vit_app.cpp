@@ -172,6 +172,7 @@ int Run::execute() {
   PeftConfig peft = peft_config_from(o.method);
   peft.neat.seed = derive_seed(uint64_t(t.seed), 1);
   peft.lora.seed = derive_seed(uint64_t(t.seed), 2);
+  peft.lora.dropout_generator = model.shared_generator();
   const PeftReport report = attach_peft(model, peft);
   progress.line("method: " + report.str());
   if (!t.adapter.empty()) {

@@ -74,6 +74,7 @@ int run(const ModelOptions& mo, const MethodOptions& me, const StepOptions& so,
   PeftConfig peft = peft_config_from(me);
   peft.neat.seed = derive_seed(uint64_t(so.seed), 1);
   peft.lora.seed = derive_seed(uint64_t(so.seed), 2);
+  peft.lora.dropout_generator = model.shared_generator();
   const PeftReport report = attach_peft(model, peft);
   const int64_t from_adapter = adapter ? load_trainable(model, *adapter) : 0;
 

@@ -9,7 +9,9 @@
 namespace neat {
 
 Lora::Lora(const Linear& base, const LoraOptions& options)
-    : options_(options), gen_(options.seed + 2) {   // A: seed, B: seed + 1, dropout: seed + 2
+    : options_(options),
+      gen_(options.dropout_generator ? options.dropout_generator
+                                     : std::make_shared<Generator>(options.seed + 2)) {
   NEAT_CHECK(options.rank >= 1, "Lora: rank must be >= 1, got ", options.rank);
   NEAT_CHECK(options.dropout >= 0 && options.dropout < 1, "Lora: dropout must be in [0, 1), got ",
              options.dropout);
@@ -45,7 +47,7 @@ Variable lora_linear(const Variable& x, const Variable& weight, const Variable& 
 Variable Lora::forward(const Variable& x) {
   if (merged_) return linear(x, weight, bias);
   return lora_linear(x, weight, bias, lora_A->weight, lora_B->weight, scaling(), options_.dropout,
-                     is_training(), gen_);
+                     is_training(), *gen_);
 }
 
 Tensor Lora::delta_weight() const {

@@ -27,7 +27,10 @@ struct LoraOptions {
   int64_t rank = 8;       // r
   double alpha = 8.0;     // scaling = alpha / r (peft's defaults: r 8, alpha 8)
   double dropout = 0.0;   // on the LoRA branch's input, in training mode only
-  uint64_t seed = 0;      // init of A, then the dropout stream
+  uint64_t seed = 0;      // init of A and B
+  // Where dropout masks come from: the model's one seeded stream (so a resumed run replays the
+  // same masks); null = a private stream seeded with seed + 2.
+  std::shared_ptr<Generator> dropout_generator;
 };
 
 class Lora : public Layer {
@@ -55,7 +58,7 @@ class Lora : public Layer {
  private:
   Tensor delta_weight() const;   // scaling B A, [OUT, IN]
   LoraOptions options_;
-  Generator gen_;
+  std::shared_ptr<Generator> gen_;
   bool merged_ = false;
 };
 
