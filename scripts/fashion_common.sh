@@ -3,11 +3,10 @@
 # (T-shirt, trouser, pullover, dress, coat); the fine-tunes adapt it to classes 5-9 (sandal,
 # shirt, sneaker, bag, ankle boot), a new classifier on new classes.
 #
-# Knobs (environment): THREADS (compute threads, default 1: on 2 cores the data loader gets the
-# other one, and OpenMP threads that share a busy core slow each other down badly), EPOCHS
-# (fine-tune epochs, default 2), RUNS (output folder, default runs).
+# Knobs (environment): THREADS (compute threads, default 0 = all cores), EPOCHS (fine-tune
+# epochs, default 2), RUNS (output folder, default runs).
 
-THREADS=${THREADS:-1}
+THREADS=${THREADS:-0}
 EPOCHS=${EPOCHS:-2}
 RUNS=${RUNS:-runs}
 MODEL="--model custom --dim 64 --depth 4 --heads 4 --mlp-dim 256 --patch 7"
