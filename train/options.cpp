@@ -39,7 +39,8 @@ void add_method_flags(ArgParser& args, MethodOptions& o) {
   args.add("--neat-rank", &o.neat_rank, "R", "Neat rank r");
   args.add("--neat-depth", &o.neat_depth, "N",
            "Neat layers: 2 = A and B only; 4, 6, ... add U-Net style r x r layers");
-  args.add("--neat-act", &o.neat_act, "ACT", "Neat activation (sin is sin(2 pi x))",
+  args.add("--neat-act", &o.neat_act, "relu|sin|gelu|tanh|identity",
+           "Neat activation (sin is sin(2 pi x))",
            {"relu", "sin", "gelu", "tanh", "identity"});
   args.add("--neat-targets", &o.neat_targets, "qv|qvmlp",
            "adapted linears: query and value, or also the two MLP linears", {"qv", "qvmlp"});
@@ -79,7 +80,7 @@ void add_train_flags(ArgParser& args, TrainOptions& o) {
            "AdamW learning rate of everything else that trains (adapters, or the backbone)");
   args.add("--weight-decay", &o.weight_decay, "WD", "AdamW decoupled weight decay");
   args.add("--warmup-ratio", &o.warmup_ratio, "F", "fraction of steps with linear warmup");
-  args.add("--schedule", &o.schedule, "NAME", "learning-rate decay after warmup",
+  args.add("--schedule", &o.schedule, "linear|cosine|constant", "learning-rate decay after warmup",
            {"linear", "cosine", "constant"});
   args.add("--clip-grad", &o.clip_grad, "NORM", "global gradient-norm clipping; 0 = off");
   args.add("--max-steps", &o.max_steps, "N",
