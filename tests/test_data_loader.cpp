@@ -53,18 +53,18 @@ TEST_CASE("holdout_split: disjoint, complete, stable for a seed, 10% held out") 
   for (int64_t i = 0; i < 1003; ++i) REQUIRE(all[i] == i);   // disjoint and complete
   CHECK(std::is_sorted(a.held_out.begin(), a.held_out.end()));
   CHECK(holdout_split(10, 0.0, 1).held_out.empty());
-  CHECK(contains(error_of([] { holdout_split(10, 1.0, 1); }), "fraction in [0, 1)"));
+  CHECK(contains(thrown_message([] { holdout_split(10, 1.0, 1); }), "fraction in [0, 1)"));
 }
 
 TEST_CASE("class subsets: parsing and relabelling to 0..k-1") {
   CHECK(parse_class_subset("0-4", 10) == std::vector<int64_t>{0, 1, 2, 3, 4});
   CHECK(parse_class_subset("1,3,5", 10) == std::vector<int64_t>{1, 3, 5});
   CHECK(parse_class_subset("7,0-2", 10) == std::vector<int64_t>{0, 1, 2, 7});
-  CHECK(contains(error_of([] { parse_class_subset("0-10", 10); }), "class 10 in '0-10' is out of range"));
-  CHECK(contains(error_of([] { parse_class_subset("4-2", 10); }), "empty range '4-2'"));
-  CHECK(contains(error_of([] { parse_class_subset("1,x", 10); }), "'x' in '1,x' is not a class number"));
-  CHECK(contains(error_of([] { parse_class_subset("1,1", 10); }), "class 1 appears twice"));
-  CHECK(contains(error_of([] { parse_class_subset("", 10); }), "selects no class"));
+  CHECK(contains(thrown_message([] { parse_class_subset("0-10", 10); }), "class 10 in '0-10' is out of range"));
+  CHECK(contains(thrown_message([] { parse_class_subset("4-2", 10); }), "empty range '4-2'"));
+  CHECK(contains(thrown_message([] { parse_class_subset("1,x", 10); }), "'x' in '1,x' is not a class number"));
+  CHECK(contains(thrown_message([] { parse_class_subset("1,1", 10); }), "class 1 appears twice"));
+  CHECK(contains(thrown_message([] { parse_class_subset("", 10); }), "selects no class"));
 
   auto data = small_synthetic(40, 4, 8);   // sample i has class i % 8
   auto sub = select_classes(data, {2, 5});
@@ -209,7 +209,7 @@ TEST_CASE("DataLoader: resuming at (epoch, step) reproduces the remaining batche
   REQUIRE(full.next(b));
   CHECK(same_batch(b, uninterrupted[6]));
   CHECK(!full.next(b));
-  CHECK(contains(error_of([&] { full.start_epoch(0, 8); }), "cannot start epoch 0 at step 8"));
+  CHECK(contains(thrown_message([&] { full.start_epoch(0, 8); }), "cannot start epoch 0 at step 8"));
 }
 
 TEST_CASE("DataLoader: a worker's error reaches next(), naming the image") {
@@ -228,7 +228,7 @@ TEST_CASE("DataLoader: a worker's error reaches next(), naming the image") {
     DataLoader loader(folder, Transform(tc, true), lc);
     loader.start_epoch(0);
     Batch b;
-    CHECK(contains(error_of([&] { loader.next(b); }), "cannot decode " + tmp / "r/a/1.png"));
+    CHECK(contains(thrown_message([&] { loader.next(b); }), "cannot decode " + tmp / "r/a/1.png"));
   }
   // Native resolution cannot batch images of different sizes.
   std::filesystem::remove(tmp / "r/a/1.png");
@@ -239,7 +239,7 @@ TEST_CASE("DataLoader: a worker's error reaches next(), naming the image") {
   DataLoader loader(sized, Transform(tc, false), lc);
   loader.start_epoch(0);
   Batch b;
-  CHECK(contains(error_of([&] { loader.next(b); }), "turn native_resolution off"));
+  CHECK(contains(thrown_message([&] { loader.next(b); }), "turn native_resolution off"));
 }
 
 TEST_CASE("load_dataset: cifar10 and cifar100 from --data-dir, with holdout and classes") {
@@ -287,16 +287,16 @@ TEST_CASE("load_dataset: missing data says where it looked and how to fetch it")
   DataSpec spec;
   spec.data_dir = tmp / "nothing";
   spec.name = "cifar10";
-  std::string msg = error_of([&] { load_dataset(spec); });
+  std::string msg = thrown_message([&] { load_dataset(spec); });
   CHECK(contains(msg, "cannot find " + tmp / "nothing/cifar-10-batches-bin/data_batch_1.bin"));
   CHECK(contains(msg, "fetch it with: scripts/get_data.sh cifar10 " + tmp / "nothing"));
   spec.data_dir = "data";
   spec.name = "cifar100";
-  CHECK(contains(error_of([&] { load_dataset(spec); }), "fetch it with: scripts/get_data.sh cifar100"));
+  CHECK(contains(thrown_message([&] { load_dataset(spec); }), "fetch it with: scripts/get_data.sh cifar100"));
   spec.name = "imagenet";
-  CHECK(contains(error_of([&] { load_dataset(spec); }), "unknown dataset 'imagenet'"));
+  CHECK(contains(thrown_message([&] { load_dataset(spec); }), "unknown dataset 'imagenet'"));
   spec.name = "folder:" + tmp / "nowhere";
-  CHECK(contains(error_of([&] { load_dataset(spec); }), tmp / "nowhere is not a directory"));
+  CHECK(contains(thrown_message([&] { load_dataset(spec); }), tmp / "nowhere is not a directory"));
 }
 
 TEST_CASE("load_dataset: fashion-mnist from gzip IDX files in --data-dir") {
@@ -318,7 +318,7 @@ TEST_CASE("load_dataset: fashion-mnist from gzip IDX files in --data-dir") {
   CHECK(s.class_names[9] == "Ankle boot");
   CHECK(s.test->get(3).image.pixels == std::vector<uint8_t>(pixels.begin() + 3 * 784, pixels.begin() + 4 * 784));
   std::filesystem::remove(tmp / "fm/t10k-labels-idx1-ubyte");
-  CHECK(contains(error_of([&] { load_dataset(spec); }), "no t10k-labels-idx1-ubyte[.gz]"));
+  CHECK(contains(thrown_message([&] { load_dataset(spec); }), "no t10k-labels-idx1-ubyte[.gz]"));
 }
 
 TEST_CASE("load_dataset: image folders with and without train/val/test") {

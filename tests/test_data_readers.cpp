@@ -98,7 +98,7 @@ TEST_CASE("cifar100: fine labels by default, coarse on request") {
   // A missing names file gives numbered names; a wrong count is an error.
   CHECK(read_class_names(tmp / "absent.txt", 3) == std::vector<std::string>{"0", "1", "2"});
   write_text(tmp / "names.txt", "a\nb\n");
-  CHECK(contains(error_of([&] { read_class_names(tmp / "names.txt", 3); }), "has 2 names, expected 3"));
+  CHECK(contains(thrown_message([&] { read_class_names(tmp / "names.txt", 3); }), "has 2 names, expected 3"));
 }
 
 TEST_CASE("cifar: truncated files and bad labels are errors naming the file") {
@@ -109,22 +109,22 @@ TEST_CASE("cifar: truncated files and bad labels are errors naming the file") {
   append_cifar_record(bytes, {7}, random_image(32, 32, 3, gen));
   std::vector<uint8_t> truncated(bytes.begin(), bytes.end() - 100);
   write_bytes(tmp / "short.bin", truncated);
-  std::string msg = error_of([&] { read_cifar10({tmp / "short.bin"}, std::vector<std::string>(10, "x")); });
+  std::string msg = thrown_message([&] { read_cifar10({tmp / "short.bin"}, std::vector<std::string>(10, "x")); });
   CHECK(contains(msg, tmp / "short.bin"));
   CHECK(contains(msg, "not a whole number of 3073-byte records"));
   // Read as CIFAR-100 the same bytes are not a whole number of 3074-byte records either.
   write_bytes(tmp / "ten.bin", bytes);
-  CHECK(contains(error_of([&] { read_cifar100(tmp / "ten.bin", CifarLabels::Fine, std::vector<std::string>(100, "x")); }),
+  CHECK(contains(thrown_message([&] { read_cifar100(tmp / "ten.bin", CifarLabels::Fine, std::vector<std::string>(100, "x")); }),
                  "3074-byte records"));
   bytes[3073] = 10;   // second record's label
   write_bytes(tmp / "bad_label.bin", bytes);
-  msg = error_of([&] { read_cifar10({tmp / "bad_label.bin"}, std::vector<std::string>(10, "x")); });
+  msg = thrown_message([&] { read_cifar10({tmp / "bad_label.bin"}, std::vector<std::string>(10, "x")); });
   CHECK(contains(msg, "record 1 has label 10"));
   CHECK(contains(msg, "bad_label.bin"));
-  CHECK(contains(error_of([&] { read_cifar10({tmp / "missing.bin"}, std::vector<std::string>(10, "x")); }),
+  CHECK(contains(thrown_message([&] { read_cifar10({tmp / "missing.bin"}, std::vector<std::string>(10, "x")); }),
                  "cannot open " + tmp / "missing.bin"));
   write_bytes(tmp / "empty.bin", {});
-  CHECK(contains(error_of([&] { read_cifar10({tmp / "empty.bin"}, std::vector<std::string>(10, "x")); }), "empty.bin"));
+  CHECK(contains(thrown_message([&] { read_cifar10({tmp / "empty.bin"}, std::vector<std::string>(10, "x")); }), "empty.bin"));
 }
 
 TEST_CASE("idx: plain and gzip files read the same, images (N, H, W) and labels (N)") {
@@ -168,39 +168,39 @@ TEST_CASE("idx: bad magic, truncation, trailing bytes, corrupt gzip, count misma
   std::vector<uint8_t> bad_magic = images;
   bad_magic[2] = 0x0D;   // float data
   write_bytes(tmp / "magic", bad_magic);
-  std::string msg = error_of([&] { read_idx(tmp / "magic", 3); });
+  std::string msg = thrown_message([&] { read_idx(tmp / "magic", 3); });
   CHECK(contains(msg, "magic number 0xd03, expected 0x803"));
   CHECK(contains(msg, tmp / "magic"));
-  CHECK(contains(error_of([&] { read_idx(tmp / "magic", 1); }), "expected 0x801"));
+  CHECK(contains(thrown_message([&] { read_idx(tmp / "magic", 1); }), "expected 0x801"));
 
   write_bytes(tmp / "short", std::vector<uint8_t>(images.begin(), images.end() - 4));
-  CHECK(contains(error_of([&] { read_idx(tmp / "short", 3); }), "is truncated: 18 data bytes expected, 14 present"));
+  CHECK(contains(thrown_message([&] { read_idx(tmp / "short", 3); }), "is truncated: 18 data bytes expected, 14 present"));
   write_bytes(tmp / "tiny", {0, 0, 8});
-  CHECK(contains(error_of([&] { read_idx(tmp / "tiny", 3); }), "the header alone needs 16"));
+  CHECK(contains(thrown_message([&] { read_idx(tmp / "tiny", 3); }), "the header alone needs 16"));
   std::vector<uint8_t> longer = images;
   longer.push_back(0);
   write_bytes(tmp / "long", longer);
-  CHECK(contains(error_of([&] { read_idx(tmp / "long", 3); }), "has 1 bytes after the data"));
+  CHECK(contains(thrown_message([&] { read_idx(tmp / "long", 3); }), "has 1 bytes after the data"));
 
   // A gzip stream cut short, and one whose compressed bytes were damaged.
   write_gzip(tmp / "full.gz", images);
   std::vector<uint8_t> gz = read_file_bytes(tmp / "full.gz", "test");
   write_bytes(tmp / "cut.gz", std::vector<uint8_t>(gz.begin(), gz.begin() + gz.size() / 2));
-  msg = error_of([&] { read_idx(tmp / "cut.gz", 3); });
+  msg = thrown_message([&] { read_idx(tmp / "cut.gz", 3); });
   CHECK(contains(msg, "corrupt or truncated gzip"));
   CHECK(contains(msg, "cut.gz"));
   std::vector<uint8_t> damaged = gz;
   for (size_t i = 12; i < damaged.size() - 8; ++i) damaged[i] ^= 0x5A;
   write_bytes(tmp / "damaged.gz", damaged);
-  CHECK(contains(error_of([&] { read_idx(tmp / "damaged.gz", 3); }), "corrupt or truncated gzip"));
-  CHECK(contains(error_of([&] { read_idx(tmp / "absent.gz", 3); }), "cannot open"));
+  CHECK(contains(thrown_message([&] { read_idx(tmp / "damaged.gz", 3); }), "corrupt or truncated gzip"));
+  CHECK(contains(thrown_message([&] { read_idx(tmp / "absent.gz", 3); }), "cannot open"));
 
   write_bytes(tmp / "images", images);
   write_bytes(tmp / "labels3", idx_bytes({3}, {1, 2, 3}));
-  CHECK(contains(error_of([&] { read_idx_dataset(tmp / "images", tmp / "labels3", std::vector<std::string>(10, "c")); }),
+  CHECK(contains(thrown_message([&] { read_idx_dataset(tmp / "images", tmp / "labels3", std::vector<std::string>(10, "c")); }),
                  "holds 2 images but"));
   write_bytes(tmp / "labels_bad", idx_bytes({2}, {1, 12}));
-  CHECK(contains(error_of([&] { read_idx_dataset(tmp / "images", tmp / "labels_bad", std::vector<std::string>(10, "c")); }),
+  CHECK(contains(thrown_message([&] { read_idx_dataset(tmp / "images", tmp / "labels_bad", std::vector<std::string>(10, "c")); }),
                  "label 12 of sample 1"));
 }
 
@@ -234,7 +234,7 @@ TEST_CASE("image files: png, bmp, tga round-trip exactly; a jpg decodes closely;
   for (int64_t y = 0; y < 4; ++y)
     for (int64_t x = 0; x < 3; ++x)
       for (int64_t c = 0; c < 3; ++c) CHECK(as_rgb.at(y, x, c) == gray.at(y, x, 0));
-  CHECK(contains(error_of([&] { save_image(tmp / "x.webp", rgb); }), "unknown extension '.webp'"));
+  CHECK(contains(thrown_message([&] { save_image(tmp / "x.webp", rgb); }), "unknown extension '.webp'"));
 }
 
 TEST_CASE("image folder: sorted classes and files, lazy decoding, unreadable images named") {
@@ -272,17 +272,17 @@ TEST_CASE("image folder: sorted classes and files, lazy decoding, unreadable ima
   CHECK(val.size() == 1);
   CHECK(val.label(0) == 1);
   save_image(tmp / "val/fox/z.png", dog[0]);
-  CHECK(contains(error_of([&] { ImageFolder(tmp / "val", 1 << 20, folder.class_names()); }),
+  CHECK(contains(thrown_message([&] { ImageFolder(tmp / "val", 1 << 20, folder.class_names()); }),
                  "class folder 'fox' in " + tmp / "val" + " is not one of the 2 training classes"));
 
   // A corrupt image is reported with its path when it is read, not when the folder is listed.
   write_bytes(tmp / "bad/cls/broken.png", {0x89, 'P', 'N', 'G', 1, 2, 3});
   ImageFolder bad(tmp / "bad", 1 << 20);
-  std::string msg = error_of([&] { bad.get(0); });
+  std::string msg = thrown_message([&] { bad.get(0); });
   CHECK(contains(msg, "cannot decode " + tmp / "bad/cls/broken.png"));
   write_text(tmp / "empty/cls/readme.md", "no images");
-  CHECK(contains(error_of([&] { ImageFolder(tmp / "empty", 1 << 20); }), "holds no image file"));
-  CHECK(contains(error_of([&] { ImageFolder(tmp / "nope", 1 << 20); }), "is not a directory"));
+  CHECK(contains(thrown_message([&] { ImageFolder(tmp / "empty", 1 << 20); }), "holds no image file"));
+  CHECK(contains(thrown_message([&] { ImageFolder(tmp / "nope", 1 << 20); }), "is not a directory"));
 }
 
 TEST_CASE("image cache: least recently used images go first, bytes stay bounded") {

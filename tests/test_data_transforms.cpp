@@ -94,7 +94,7 @@ TEST_CASE("center_crop_box and shorter_side_size follow torchvision's rounding")
   CHECK(c.left == 4);
   CHECK(c.height == 5);
   CHECK(c.width == 4);
-  CHECK(contains(error_of([] { center_crop_box(4, 4, 5, 4); }), "larger than the 4x4 image"));
+  CHECK(contains(thrown_message([] { center_crop_box(4, 4, 5, 4); }), "larger than the 4x4 image"));
   CHECK(shorter_side_size(375, 500, 224) == std::array<int64_t, 2>{224, 298});   // int(224 * 500 / 375)
   CHECK(shorter_side_size(500, 375, 224) == std::array<int64_t, 2>{298, 224});
   CHECK(shorter_side_size(32, 32, 224) == std::array<int64_t, 2>{224, 224});
@@ -114,7 +114,7 @@ TEST_CASE("resize_bilinear: PyTorch align_corners=False values, rounded half to 
   // A region: columns 1..2 of a row, upsampled.
   Image row = row_image({7, 0, 100, 9});
   CHECK(resize_bilinear(row, {0, 1, 1, 2}, 1, 4).pixels == std::vector<uint8_t>{0, 25, 75, 100});
-  CHECK(contains(error_of([&] { resize_bilinear(row, {0, 3, 1, 2}, 1, 4); }), "is not inside the 1x4 image"));
+  CHECK(contains(thrown_message([&] { resize_bilinear(row, {0, 3, 1, 2}, 1, 4); }), "is not inside the 1x4 image"));
 }
 
 TEST_CASE("resize_bilinear: a constant image stays constant, same size is the identity") {
@@ -175,7 +175,7 @@ TEST_CASE("normalize_to_chw: (v / 255 - mean) / std per channel, gray <-> RGB") 
   rgb.pixels = {200, 100, 50};
   normalize_to_chw(rgb, {0.0}, {1.0}, 1, out.data());
   CHECK(out[0] == doctest::Approx(((19595 * 200 + 38470 * 100 + 7471 * 50 + 0x8000) >> 16) / 255.0));
-  CHECK(contains(error_of([&] { normalize_to_chw(rgb, {0.5, 0.5}, {0.5, 0.5}, 3, out.data()); }), "need 1 or 3 values"));
+  CHECK(contains(thrown_message([&] { normalize_to_chw(rgb, {0.5, 0.5}, {0.5, 0.5}, 3, out.data()); }), "need 1 or 3 values"));
 }
 
 TEST_CASE("Transform: eval is Resize(shorter side) + CenterCrop, then normalize") {
@@ -262,14 +262,14 @@ TEST_CASE("Transform: invalid configurations are rejected") {
   TransformConfig tc;
   tc.image_size = 32;
   tc.eval_resize = 16;
-  CHECK(contains(error_of([&] { Transform(tc, false); }), "eval_resize >= image_size"));
+  CHECK(contains(thrown_message([&] { Transform(tc, false); }), "eval_resize >= image_size"));
   tc = TransformConfig();
   tc.scale_min = 0;
-  CHECK(contains(error_of([&] { Transform(tc, true); }), "0 < scale_min"));
+  CHECK(contains(thrown_message([&] { Transform(tc, true); }), "0 < scale_min"));
   tc = TransformConfig();
   tc.mean = {0.5, 0.5};
-  CHECK(contains(error_of([&] { Transform(tc, true); }), "mean and std need 1 or 3 values"));
+  CHECK(contains(thrown_message([&] { Transform(tc, true); }), "mean and std need 1 or 3 values"));
   tc = TransformConfig();
   tc.std = {0.5, 0.0, 0.5};
-  CHECK(contains(error_of([&] { Transform(tc, true); }), "std must be positive"));
+  CHECK(contains(thrown_message([&] { Transform(tc, true); }), "std must be positive"));
 }

@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "data/image.h"
+#include "tests/op_test_util.h"
 #include "tensor/random.h"
 
 namespace neat_test {
@@ -90,16 +91,7 @@ inline std::vector<uint8_t> idx_bytes(const std::vector<uint32_t>& dims, const s
   return out;
 }
 
-// The message of the exception `f` throws ("" when it does not throw).
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using neat::test::thrown_message;
 
 inline bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;

@@ -7,11 +7,13 @@
 #include <string>
 
 #include "autograd/gradcheck.h"
+#include "tests/op_test_util.h"
 #include "autograd/matmul.h"
 #include "tensor/cpu/gemm.h"
 #include "tensor/matmul.h"
 
 using namespace neat;
+using neat::test::thrown_message;
 
 namespace {
 
@@ -61,15 +63,6 @@ void check_against_loops(const Tensor& a, const Tensor& b, bool ta, bool tb, dou
   }
   INFO("a ", shape_str(a.shape()), " trans ", ta, " x b ", shape_str(b.shape()), " trans ", tb);
   CHECK(worst <= tol);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 }  // namespace
@@ -123,20 +116,20 @@ TEST_CASE("gradcheck matmul") {
 }
 
 TEST_CASE("matmul errors name the op and both shapes") {
-  CHECK(error_of([] { matmul(zeros({2, 3}), zeros({4, 5})); })
+  CHECK(thrown_message([] { matmul(zeros({2, 3}), zeros({4, 5})); })
             .find("matmul: [2, 3] x [4, 5]: inner dimensions 3 and 4 differ") == 0);
-  CHECK(error_of([] { matmul(zeros({2, 3}), zeros({5, 4}), false, true); })
+  CHECK(thrown_message([] { matmul(zeros({2, 3}), zeros({5, 4}), false, true); })
             .find("matmul: [2, 3] x [5, 4]^T: inner dimensions 3 and 4 differ") == 0);
-  CHECK(error_of([] { matmul(zeros({2, 3, 4}), zeros({5, 4, 6})); })
+  CHECK(thrown_message([] { matmul(zeros({2, 3, 4}), zeros({5, 4, 6})); })
             .find("matmul: [2, 3, 4] x [5, 4, 6]: batch dims [2] and [5] do not broadcast") == 0);
-  CHECK(error_of([] { matmul(zeros({3}), zeros({3, 2})); }).find("at least 2 dims") != std::string::npos);
-  const std::string dtype = error_of([] { matmul(zeros({2, 3}), zeros({3, 2}, DType::Float64)); });
+  CHECK(thrown_message([] { matmul(zeros({3}), zeros({3, 2})); }).find("at least 2 dims") != std::string::npos);
+  const std::string dtype = thrown_message([] { matmul(zeros({2, 3}), zeros({3, 2}, DType::Float64)); });
   CHECK(dtype.find("matmul") == 0);
   CHECK(dtype.find("[2, 3]") != std::string::npos);
   CHECK(dtype.find("[3, 2]") != std::string::npos);
-  CHECK(error_of([] { linear(Variable(zeros({4, 3})), Variable(zeros({2, 5})), Variable()); })
+  CHECK(thrown_message([] { linear(Variable(zeros({4, 3})), Variable(zeros({2, 5})), Variable()); })
             .find("linear: input [4, 3] and weight [2, 5]: in_features 3 and 5 differ") == 0);
-  CHECK(error_of([] { linear(Variable(zeros({4, 3})), Variable(zeros({2, 3})), Variable(zeros({3}))); })
+  CHECK(thrown_message([] { linear(Variable(zeros({4, 3})), Variable(zeros({2, 3})), Variable(zeros({3}))); })
             .find("linear: bias [3] does not match weight [2, 3]") == 0);
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "autograd/gradcheck.h"
+#include "tests/op_test_util.h"
 #include "autograd/nn_functional.h"
 #include "tensor/cross_entropy.h"
 #include "tensor/dropout.h"
@@ -15,6 +16,7 @@
 #include "tensor/softmax.h"
 
 using namespace neat;
+using neat::test::thrown_message;
 
 namespace {
 
@@ -26,15 +28,6 @@ double max_diff(const Tensor& got, const std::vector<double>& want) {
   double worst = 0;
   for (int64_t i = 0; i < got.numel(); ++i) worst = std::max(worst, std::abs(got.flat(i) - want[size_t(i)]));
   return worst;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 }  // namespace
@@ -137,7 +130,7 @@ TEST_CASE("layer_norm backward: large inputs give the same result as small-chunk
     worst = std::max({worst, std::abs(g.weight.flat(j) - dw), std::abs(g.bias.flat(j) - db)});
   }
   CHECK(worst < 1e-10);
-  CHECK(error_of([&] { layer_norm_forward(x, zeros({63}, f64), Tensor(), 1e-5); })
+  CHECK(thrown_message([&] { layer_norm_forward(x, zeros({63}, f64), Tensor(), 1e-5); })
             .find("layer_norm: weight [63] does not match input [600, 64]") == 0);
 }
 
@@ -165,13 +158,13 @@ TEST_CASE("cross_entropy forward matches PyTorch") {
 
 TEST_CASE("cross_entropy errors name the label and the number of classes") {
   Tensor logits = zeros({3, 5});
-  CHECK(error_of([&] { cross_entropy_forward(logits, from_vector(std::vector<int64_t>{0, 7, 1})); })
+  CHECK(thrown_message([&] { cross_entropy_forward(logits, from_vector(std::vector<int64_t>{0, 7, 1})); })
             .find("cross_entropy: label 7 at index 1 is out of range for C = 5 classes") == 0);
-  CHECK(error_of([&] { cross_entropy_forward(logits, from_vector(std::vector<int64_t>{0, -1, 1})); })
+  CHECK(thrown_message([&] { cross_entropy_forward(logits, from_vector(std::vector<int64_t>{0, -1, 1})); })
             .find("label -1 at index 1") != std::string::npos);
-  CHECK(error_of([&] { cross_entropy_forward(logits, from_vector(std::vector<int64_t>{0, 1})); })
+  CHECK(thrown_message([&] { cross_entropy_forward(logits, from_vector(std::vector<int64_t>{0, 1})); })
             .find("cross_entropy: labels int64 [2] must be int64 [3]") == 0);
-  CHECK(error_of([&] { cross_entropy_forward(zeros({5}), from_vector(std::vector<int64_t>{0})); })
+  CHECK(thrown_message([&] { cross_entropy_forward(zeros({5}), from_vector(std::vector<int64_t>{0})); })
             .find("cross_entropy: logits [5] must be [N, C]") == 0);
 }
 
@@ -204,7 +197,7 @@ TEST_CASE("dropout mask: values, rate, reproducibility") {
   Variable x(randn({3}, gen), true);
   CHECK(dropout(x, 0.5, false, gen).is_same(x));
   CHECK(dropout(x, 0.0, true, gen).is_same(x));
-  CHECK(error_of([&] { dropout(x, 1.5, true, gen); }).find("dropout: probability 1.5 must be in [0, 1]") == 0);
+  CHECK(thrown_message([&] { dropout(x, 1.5, true, gen); }).find("dropout: probability 1.5 must be in [0, 1]") == 0);
 }
 
 TEST_CASE("gradcheck dropout") {
@@ -230,10 +223,10 @@ TEST_CASE("scaled_dot_product_attention forward matches PyTorch") {
   CHECK(o.shape() == Shape{2, 3});
   CHECK(max_diff(o.data(), {0.6697615493266569, 0.33023845067334306, 1.0092846479799706,
                             1.7884381595992629, 0.6607896354941802, 0.5007070252152737}) < 1e-14);
-  CHECK(error_of([&] { scaled_dot_product_attention(Variable(q), Variable(k), Variable(v), zeros({3, 3}, f64)); })
+  CHECK(thrown_message([&] { scaled_dot_product_attention(Variable(q), Variable(k), Variable(v), zeros({3, 3}, f64)); })
             .find("scaled_dot_product_attention: mask [3, 3] does not broadcast to the scores [2, 3]") !=
         std::string::npos);
-  CHECK(error_of([&] { scaled_dot_product_attention(Variable(q), Variable(v), Variable(v)); })
+  CHECK(thrown_message([&] { scaled_dot_product_attention(Variable(q), Variable(v), Variable(v)); })
             .find("scaled_dot_product_attention: q [2, 2] and k [3, 3] differ in the head dim d") == 0);
 }
 
