@@ -7,7 +7,6 @@
 #   make run        the out-of-the-box transfer experiment on Fashion-MNIST
 #   make demo       head / lora / neat at matched budgets on the same transfer task
 #   NO_OMP=1        build without OpenMP (single thread)
-#   CUDA=0          never build CUDA code (there is none yet; the flag is reserved)
 
 CXX      ?= g++
 # -O3 -march=native: the GEMM micro-kernel relies on AVX2/AVX-512 being available to the compiler.
@@ -37,6 +36,14 @@ OPENBLAS_HEADER := $(wildcard /usr/include/x86_64-linux-gnu/cblas.h /usr/include
 ifneq ($(OPENBLAS_HEADER),)
 BENCH_FLAGS := -DHAVE_OPENBLAS
 BENCH_LIBS  := -lopenblas
+endif
+
+# Say what was found, once per make invocation (llm.c style).
+ifeq ($(NO_OMP),1)
+$(info neat.cpp: OpenMP off (NO_OMP=1): single-threaded build)
+endif
+ifeq ($(OPENBLAS_HEADER),)
+$(info neat.cpp: OpenBLAS not found: make bench prints no reference figures (scripts/install_deps.sh --bench))
 endif
 
 DEP_HEADERS := /usr/include/doctest/doctest.h /usr/include/stb/stb_image.h /usr/include/zlib.h
