@@ -104,13 +104,15 @@ Holdout holdout_split(int64_t n, double fraction, uint64_t seed) {
 }
 
 static int64_t parse_class_number(const std::string& text, const std::string& spec) {
-  NEAT_CHECK(!text.empty() && text.find_first_not_of("0123456789") == std::string::npos,
+  // At most 9 digits: no dataset has a billion classes, and std::stoll cannot overflow.
+  NEAT_CHECK(!text.empty() && text.size() <= 9 &&
+                 text.find_first_not_of("0123456789") == std::string::npos,
              "classes: '", text, "' in '", spec, "' is not a class number (use e.g. 0-4 or 1,3,5)");
   return std::stoll(text);
 }
 
-std::vector<int64_t> parse_class_subset(const std::string& spec, int64_t num_classes) {
-  std::vector<int64_t> classes;
+std::vector<std::pair<int64_t, int64_t>> parse_class_ranges(const std::string& spec) {
+  std::vector<std::pair<int64_t, int64_t>> ranges;
   std::stringstream parts(spec);
   std::string part;
   while (std::getline(parts, part, ',')) {
@@ -118,14 +120,25 @@ std::vector<int64_t> parse_class_subset(const std::string& spec, int64_t num_cla
     int64_t first = parse_class_number(part.substr(0, dash), spec);
     int64_t last = dash == std::string::npos ? first : parse_class_number(part.substr(dash + 1), spec);
     NEAT_CHECK(first <= last, "classes: empty range '", part, "' in '", spec, "'");
+    ranges.emplace_back(first, last);
+  }
+  NEAT_CHECK(!ranges.empty(), "classes: '", spec, "' selects no class");
+  std::vector<std::pair<int64_t, int64_t>> sorted = ranges;
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t i = 1; i < sorted.size(); ++i)
+    NEAT_CHECK(sorted[i].first > sorted[i - 1].second, "classes: class ", sorted[i].first,
+               " appears twice in '", spec, "'");
+  return ranges;
+}
+
+std::vector<int64_t> parse_class_subset(const std::string& spec, int64_t num_classes) {
+  std::vector<int64_t> classes;
+  for (const auto& [first, last] : parse_class_ranges(spec)) {
     NEAT_CHECK(last < num_classes, "classes: class ", last, " in '", spec, "' is out of range: the dataset has ",
                num_classes, " classes (0..", num_classes - 1, ")");
     for (int64_t c = first; c <= last; ++c) classes.push_back(c);
   }
-  NEAT_CHECK(!classes.empty(), "classes: '", spec, "' selects no class");
   std::sort(classes.begin(), classes.end());
-  auto repeated = std::adjacent_find(classes.begin(), classes.end());
-  NEAT_CHECK(repeated == classes.end(), "classes: class ", *repeated, " appears twice in '", spec, "'");
   return classes;
 }
 

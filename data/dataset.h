@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "data/image.h"
@@ -90,6 +91,9 @@ Holdout holdout_split(int64_t n, double fraction, uint64_t seed);
 // "0-4" -> {0,1,2,3,4}; "1,3,5" -> {1,3,5}; "0-2,7" -> {0,1,2,7}. Sorted; each class in
 // [0, num_classes) at most once; errors name the offending part of the spec.
 std::vector<int64_t> parse_class_subset(const std::string& spec, int64_t num_classes);
+// The spec's ranges as written, [first, last] each ("0-2,7" -> {0,2}, {7,7}): its syntax,
+// order within each range and repeats checked, the dataset's class count not (a flag check).
+std::vector<std::pair<int64_t, int64_t>> parse_class_ranges(const std::string& spec);
 // The samples whose label is in `classes` (sorted), relabelled 0..k-1 in that order.
 std::shared_ptr<const Dataset> select_classes(std::shared_ptr<const Dataset> data,
                                               const std::vector<int64_t>& classes);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <system_error>
 
 #include "tensor/check.h"
 
@@ -19,16 +20,28 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> data, Transform transform,
              "DataLoader: need batch_size > 0, workers >= 0, prefetch >= 1, got batch_size=",
              config_.batch_size, " workers=", config_.workers, " prefetch=", config_.prefetch);
   config_.prefetch = std::max(config_.prefetch, config_.workers);
-  for (int64_t w = 0; w < config_.workers; ++w) threads_.emplace_back(&DataLoader::worker_loop, this);
+  try {
+    for (int64_t w = 0; w < config_.workers; ++w) threads_.emplace_back(&DataLoader::worker_loop, this);
+  } catch (const std::system_error& e) {
+    // No destructor runs for a half-built object: join the started workers here, or the
+    // joinable threads would terminate the process.
+    const size_t started = threads_.size();
+    stop_workers();
+    NEAT_CHECK(false, "DataLoader: cannot start worker thread ", started + 1, " of ",
+               config_.workers, ": ", e.what());
+  }
 }
 
-DataLoader::~DataLoader() {
+DataLoader::~DataLoader() { stop_workers(); }
+
+void DataLoader::stop_workers() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
   }
   work_cv_.notify_all();
   for (std::thread& t : threads_) t.join();
+  threads_.clear();
 }
 
 int64_t DataLoader::steps_per_epoch() const {

@@ -68,6 +68,7 @@ class DataLoader {
 
  private:
   void worker_loop();
+  void stop_workers();   // tells the workers to stop and joins them
 
   std::shared_ptr<const Dataset> data_;
   Transform transform_;

@@ -37,6 +37,8 @@
 
 namespace neat {
 
+struct SafetensorsFile;
+
 struct ViTConfig {
   int64_t image_size = 224;
   int64_t patch_size = 16;
@@ -209,6 +211,8 @@ struct ViTLoadReport {
 ViTLoadReport load_vit_weights(ViTForImageClassification& model,
                                const std::map<std::string, Tensor>& tensors);
 ViTLoadReport load_vit_weights(ViTForImageClassification& model, const std::string& path);
+// The same from a file already read (errors name file.path).
+ViTLoadReport load_vit_weights(ViTForImageClassification& model, const SafetensorsFile& file);
 
 // Writes every parameter named in vit_parameter_names(model.config()) to a safetensors file
 // (HF names, "vit." prefix). An attached adapter's own tensors are not written; a base

@@ -1,5 +1,6 @@
 // Loading and saving ViT weights by their Hugging Face names, and the bicubic resize that
 // adapts position embeddings to another image size.
+#include <algorithm>
 #include <cmath>
 
 #include "models/vit.h"
@@ -135,6 +136,7 @@ ViTLoadReport load_from(ViTForImageClassification& model,
   // Check everything before copying anything: a failed load leaves the model as it was.
   std::vector<std::pair<Variable, Tensor>> copies;
   std::vector<std::string> problems;
+  int64_t found = 0;   // backbone names the file has, whatever their shapes
   const std::string pos_name = "vit.embeddings.position_embeddings";
   for (const std::string& name : vit_parameter_names(config)) {
     if (starts_with(name, "classifier.")) continue;  // below
@@ -144,12 +146,13 @@ ViTLoadReport load_from(ViTForImageClassification& model,
       problems.push_back("missing '" + name + "' (model shape " + shape_str(p.shape()) + ")");
       continue;
     }
+    ++found;
     Tensor t = it->second;
     if (name == pos_name && t.shape() != p.shape() && t.dim() == 3 && t.size(0) == 1 &&
         t.size(1) > 1 && t.size(2) == p.size(2)) {
       int64_t n = t.size(1) - 1, g = int64_t(std::llround(std::sqrt(double(n))));
       if (g * g == n) {
-        t = interpolate_position_embeddings(t.to(DType::Float32), config.grid(), config.grid());
+        t = interpolate_position_embeddings(t.to(p.dtype()), config.grid(), config.grid());
         report.position_interpolated = true;
         report.messages.push_back("position embeddings interpolated bicubically from a " +
                                   std::to_string(g) + "x" + std::to_string(g) + " to a " +
@@ -164,9 +167,19 @@ ViTLoadReport load_from(ViTForImageClassification& model,
     }
     copies.emplace_back(p, t);
   }
-  std::string all;
-  for (const std::string& s : problems) all += (all.empty() ? "" : "; ") + s;
-  NEAT_CHECK(problems.empty(), where, all);
+  // One readable line however wrong the file is: the first problems, then how many more.
+  if (!problems.empty()) {
+    const size_t shown = std::min<size_t>(problems.size(), 4);
+    std::string all;
+    for (size_t i = 0; i < shown; ++i) all += (i ? "; " : "") + problems[i];
+    if (problems.size() > shown)
+      all += "; and " + std::to_string(problems.size() - shown) + " more problems";
+    if (found == 0 && !file.empty())
+      all += " (none of the file's " + std::to_string(file.size()) +
+             " tensors is a ViT backbone tensor, e.g. '" + file.begin()->first +
+             "': not a ViT weights file?)";
+    NEAT_CHECK(false, where, all);
+  }
 
   // The classifier loads only as a whole and only with the model's class count.
   Variable cw = param("classifier.weight"), cb = param("classifier.bias");
@@ -208,7 +221,11 @@ ViTLoadReport load_vit_weights(ViTForImageClassification& model,
 }
 
 ViTLoadReport load_vit_weights(ViTForImageClassification& model, const std::string& path) {
-  return load_from(model, read_safetensors(path).to_map(), path);
+  return load_vit_weights(model, read_safetensors(path));
+}
+
+ViTLoadReport load_vit_weights(ViTForImageClassification& model, const SafetensorsFile& file) {
+  return load_from(model, file.to_map(), file.path);
 }
 
 // ---- saving ---------------------------------------------------------------------------------

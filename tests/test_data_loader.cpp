@@ -65,6 +65,13 @@ TEST_CASE("class subsets: parsing and relabelling to 0..k-1") {
   CHECK(contains(thrown_message([] { parse_class_subset("1,x", 10); }), "'x' in '1,x' is not a class number"));
   CHECK(contains(thrown_message([] { parse_class_subset("1,1", 10); }), "class 1 appears twice"));
   CHECK(contains(thrown_message([] { parse_class_subset("", 10); }), "selects no class"));
+  // Overlapping ranges repeat a class; a number too long for int64 is not a class number
+  // (std::stoll used to throw its bare "stoll").
+  CHECK(contains(thrown_message([] { parse_class_subset("2-5,0-3", 10); }), "class 2 appears twice"));
+  CHECK(contains(thrown_message([] { parse_class_subset("99999999999999999999", 10); }),
+                 "'99999999999999999999' in '99999999999999999999' is not a class number"));
+  CHECK(parse_class_ranges("7,0-2") == std::vector<std::pair<int64_t, int64_t>>{{7, 7}, {0, 2}});
+  CHECK(parse_class_ranges("0-500") == std::vector<std::pair<int64_t, int64_t>>{{0, 500}});
 
   auto data = small_synthetic(40, 4, 8);   // sample i has class i % 8
   auto sub = select_classes(data, {2, 5});

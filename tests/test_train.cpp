@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "data/image.h"
 #include "models/vit.h"
 #include "tensor/json.h"
 #include "tensor/safetensors.h"
@@ -208,6 +209,11 @@ TEST_CASE("train_vit: bad flags print the reason and the usage line, exit 2") {
       {{"--neat-depth", "3"}, "--neat-depth must be even"},
       {{"--model", "vit-base", "--dim", "64", "--data", "synthetic"}, "--dim needs --model custom"},
       {{"--eval-only"}, "--eval-only needs --weights"},
+      {{"--channels", "2"}, "--channels must be 1 or 3 (0 = the data's), got 2"},
+      {{"--classes", "9-3"}, "--classes: empty range '9-3' in '9-3'"},
+      {{"--threads", "100000"}, "--threads must be in [0, 1024], got 100000"},
+      {{"--data", "synthetic", "--model", "custom", "--image-size", "-8"},
+       "--image-size must be >= 0 (0 = the default), got -8"},
   };
   for (const auto& [args, reason] : cases) {
     CAPTURE(reason);
@@ -254,4 +260,42 @@ TEST_CASE("the built ./train_vit binary exits 2 on a bad flag") {
   const int status = std::system("./train_vit --no-such-flag 2>/dev/null");
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 2);
+}
+
+TEST_CASE("train_vit: a damaged checkpoint's state is an error naming the file") {
+  TempDir dir("bad_state");
+  REQUIRE(train(tiny({"--method", "head", "--max-steps", "1", "--out", dir / "run"})).code == 0);
+  const std::string path = dir / "run/checkpoint.safetensors";
+  SafetensorsFile file = read_safetensors(path);
+  Json state = Json::parse(file.metadata.at("state"));
+  state.set("dropout_rng", "abc");   // std::stoull used to fail with its bare "stoull"
+  file.metadata["state"] = state.dump();
+  write_safetensors(path, file.tensors, file.metadata);
+  const Result r = train({"--resume", dir / "run"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("checkpoint " + path + ": bad 'state' metadata: 'abc' is not an unsigned "
+                   "64-bit number") != std::string::npos);
+  file.metadata["state"] = "{\"step\": 3";
+  write_safetensors(path, file.tensors, file.metadata);
+  CHECK(train({"--resume", dir / "run"}).err.find("checkpoint " + path + ": bad 'state' metadata: json:") !=
+        std::string::npos);
+}
+
+TEST_CASE("train_vit: one class, or an empty test split, is an error before training") {
+  TempDir dir("degenerate");
+  const Result one = train(tiny({"--num-classes", "1", "--out", dir / "one"}));
+  CHECK(one.code == 1);
+  CHECK(one.err.find("1 class; classification needs at least 2") != std::string::npos);
+  // 2 classes of 2 images and no test/ folder: 10% of 4 held out rounds to none.
+  for (const char* path : {"a/0.png", "a/1.png", "b/0.png", "b/1.png"}) {
+    const std::string file = dir / (std::string("images/") + path);
+    std::filesystem::create_directories(std::filesystem::path(file).parent_path());
+    write_image(file, Image(8, 8, 3));
+  }
+  const Result empty = train({"--data", "folder:" + (dir / "images"), "--model", "custom", "--dim",
+                              "16", "--depth", "1", "--heads", "2", "--image-size", "8",
+                              "--threads", "1", "--quiet", "--out", dir / "empty"});
+  CHECK(empty.code == 1);
+  CHECK(empty.err.find("test 0 (= val: no test/ folder): an empty test split") != std::string::npos);
+  CHECK_FALSE(file_exists(dir / "empty/results.json"));
 }

@@ -130,3 +130,42 @@ TEST_CASE("method flags build the PEFT config") {
   lo.lora_dropout = 1.0;
   CHECK_THROWS_WITH_AS(peft_config_from(lo), "--lora-dropout must be in [0, 1)", UsageError);
 }
+
+TEST_CASE("model flags: a negative size is an error, not a silent default") {
+  for (const char* flag : {"--mlp-dim", "--image-size", "--patch", "--channels", "--num-classes"}) {
+    CAPTURE(flag);
+    ModelOptions mo;
+    ArgParser args("prog", "", "");
+    add_model_flags(args, mo);
+    args.parse({"--model", "custom", "--dim", "16", "--heads", "2", flag, "-4"});
+    CHECK_THROWS_WITH_AS(vit_config_from(mo, args, 3, 32, 10),
+                         (std::string(flag) + " must be >= 0 (0 = the default), got -4").c_str(),
+                         UsageError);
+  }
+}
+
+TEST_CASE("train flags: thread counts are bounded and --classes is checked as a flag") {
+  TrainOptions o;
+  o.data = "synthetic";
+  check_train_options(o);
+  o.threads = 100000;
+  CHECK_THROWS_WITH_AS(check_train_options(o), "--threads must be in [0, 1024], got 100000",
+                       UsageError);
+  o.threads = 0;
+  o.workers = 5000;
+  CHECK_THROWS_WITH_AS(check_train_options(o), "--workers must be in [0, 64], got 5000", UsageError);
+  o.workers = 1;
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"9-3", "--classes: empty range '9-3' in '9-3'"},
+      {"1,0-2", "--classes: class 1 appears twice in '1,0-2'"},
+      {"99999999999999999999",
+       "--classes: '99999999999999999999' in '99999999999999999999' is not a class number (use e.g. "
+       "0-4 or 1,3,5)"},
+      {"a", "--classes: 'a' in 'a' is not a class number (use e.g. 0-4 or 1,3,5)"}};
+  for (const auto& [spec, message] : bad) {
+    o.classes = spec;
+    CHECK_THROWS_WITH_AS(check_train_options(o), message.c_str(), UsageError);
+  }
+  o.classes = "0-4,7";   // the data's class count is checked when it is loaded
+  check_train_options(o);
+}

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "models/vit.h"
+#include "nn/peft/adapter_file.h"
 #include "tensor/safetensors.h"
 #include "train/system.h"
 #include "train/vit_step_app.h"
@@ -126,4 +127,88 @@ TEST_CASE("vit_step reports bad files by name and bad flags with exit 2") {
   const Result dtype = step(files.args({"--dtype", "f16", "--out", files / "o.safetensors"}));
   CHECK(dtype.code == 2);
   CHECK(dtype.err.find("--dtype: 'f16' is not one of f32, f64") != std::string::npos);
+}
+
+TEST_CASE("vit_step --dtype f64 keeps every digit of float64 weights and adapters") {
+  // Float64 files must not pass through float32 on their way into a float64 step: the
+  // classifier's bias below differs from float32's nearest value by ~1e-12.
+  Files files;
+  const std::vector<double> bias = {1 + 1e-12, -2 - 3e-12, 0.5 + 7e-13};
+  std::vector<std::pair<std::string, Tensor>> base;
+  for (const auto& [name, t] : read_safetensors(files.base).tensors)
+    base.emplace_back(name, name == "classifier.weight" ? zeros({3, 16}, DType::Float64)
+                            : name == "classifier.bias"  ? from_vector(bias)
+                                                         : t.to(DType::Float64));
+  write_safetensors(files / "base64.safetensors", base);
+  std::vector<std::string> args = files.args({"--dtype", "f64", "--weights",
+                                              files / "base64.safetensors", "--method", "head",
+                                              "--out", files / "head.safetensors"});
+  const Result r = step(args);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const Tensor logits = read_safetensors(files / "head.safetensors").get("logits");
+  REQUIRE(logits.dtype() == DType::Float64);
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t j = 0; j < 3; ++j) CHECK(std::abs(logits.at({i, j}) - bias[size_t(j)]) < 1e-15);
+  // The same through --adapter.
+  write_safetensors(files / "adapter64.safetensors",
+                    {{"classifier.weight", zeros({3, 16}, DType::Float64)},
+                     {"classifier.bias", from_vector(bias)}});
+  args = files.args({"--dtype", "f64", "--method", "head", "--adapter",
+                     files / "adapter64.safetensors", "--out", files / "adapter.safetensors"});
+  REQUIRE(step(args).code == 0);
+  const Tensor again = read_safetensors(files / "adapter.safetensors").get("logits");
+  CHECK(std::abs(again.at({1, 0}) - bias[0]) < 1e-15);
+}
+
+TEST_CASE("vit_step loads a train_vit adapter file only under the settings it was saved with") {
+  Files files;
+  ViTConfig c;
+  c.image_size = 8, c.patch_size = 4, c.channels = 3, c.hidden = 16, c.depth = 1, c.heads = 2;
+  c.mlp_dim = 32, c.num_classes = 3;
+  ViTForImageClassification vit(c);
+  PeftConfig peft;
+  peft.method = "neat";
+  peft.neat.rank = 2;
+  peft.neat.activation = NeatActivation::Sin;
+  attach_peft(vit, peft);
+  save_adapter(files / "sin.safetensors", vit, peft);
+  // Same shapes, other activation: loading it would silently compute something else.
+  const Result relu = step(files.args({"--adapter", files / "sin.safetensors", "--out",
+                                       files / "o.safetensors"}));
+  CHECK(relu.code == 1);
+  CHECK(relu.err.find("sin.safetensors was saved with") != std::string::npos);
+  CHECK(relu.err.find("\"activation\":\"sin\"") != std::string::npos);
+  const Result sin = step(files.args({"--adapter", files / "sin.safetensors", "--neat-act", "sin",
+                                      "--out", files / "o.safetensors"}));
+  INFO(sin.err);
+  CHECK(sin.code == 0);
+  CHECK(sin.out.find("6 tensors from --adapter") != std::string::npos);
+}
+
+TEST_CASE("vit_step: errors name the weights file; bad sizes and thread counts exit 2") {
+  Files files;
+  const Result shape = step(files.args({"--mlp-dim", "24", "--out", files / "o.safetensors"}));
+  CHECK(shape.code == 1);
+  CHECK(shape.err.find("load_vit_weights: " + files.base + ": 'vit.encoder.layer.0.intermediate."
+                       "dense.weight' has shape [32, 16] in the file but [24, 16]") !=
+        std::string::npos);
+  write_safetensors(files / "empty_batch.safetensors",
+                    {{"pixel_values", zeros({0, 3, 8, 8})}, {"labels", zeros({0}, DType::Int64)}});
+  const std::vector<std::string> empty_args = {"--batch", files / "empty_batch.safetensors"};
+  std::vector<std::string> args = files.args({"--out", files / "o.safetensors"});
+  args.insert(args.end(), empty_args.begin(), empty_args.end());   // the later --batch wins
+  const Result no_images = step(args);
+  CHECK(no_images.code == 1);
+  CHECK(no_images.err.find("pixel_values must be [B, C, H, H] with B >= 1, got [0, 3, 8, 8]") !=
+        std::string::npos);
+  for (const auto& [flag, value] : std::vector<std::pair<std::string, std::string>>{
+           {"--image-size", "-8"}, {"--patch", "-4"}, {"--num-classes", "-1"},
+           {"--mlp-dim", "-5"}, {"--channels", "-3"}, {"--threads", "100000"}}) {
+    CAPTURE(flag);
+    const Result r = step(files.args({flag, value, "--out", files / "o.safetensors"}));
+    CHECK(r.code == 2);
+    CHECK(r.err.find("vit_step: " + flag + " must be") != std::string::npos);
+    CHECK(r.err.find("usage: vit_step") != std::string::npos);
+  }
 }

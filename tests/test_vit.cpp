@@ -302,6 +302,40 @@ TEST_CASE("vit: position embeddings are interpolated when the file's grid differ
             .find("5 patch positions do not form a square grid") != std::string::npos);
 }
 
+TEST_CASE("vit: a float64 model takes float64 weights exactly, interpolated or not") {
+  // 1 + 1e-12 is not a float32: a detour through float32 (load or resize) would show as 1e-12.
+  ViTConfig big = tiny_config(14);
+  big.image_size = 16;
+  ViTForImageClassification source(big), target(tiny_config(15));
+  to_dtype(target, DType::Float64);
+  std::map<std::string, Tensor> tensors;
+  for (auto& [name, t] : hf_tensors(source, true)) {
+    tensors[name] = t.to(DType::Float64);
+    tensors[name].fill_(1 + 1e-12);
+  }
+  REQUIRE(load_vit_weights(target, tensors).position_interpolated);
+  for (const char* name : {"vit.embeddings.position_embeddings", "vit.layernorm.bias",
+                           "vit.encoder.layer.1.attention.attention.query.weight"}) {
+    CAPTURE(name);
+    const Tensor got = target.parameter(name).data();
+    REQUIRE(got.dtype() == DType::Float64);
+    for (int64_t i = 0; i < got.numel(); ++i) CHECK(std::abs(got.flat(i) - (1 + 1e-12)) < 1e-15);
+  }
+}
+
+TEST_CASE("vit: a file that is not ViT weights gets a short error saying so") {
+  ViTForImageClassification target(tiny_config(16));
+  std::map<std::string, Tensor> adapter = {
+      {"vit.encoder.layer.0.attention.attention.query.neat_A.weight", zeros({2, 16})},
+      {"classifier.weight", zeros({3, 16})}};
+  const std::string message = thrown_message([&] { load_vit_weights(target, adapter); });
+  CHECK(message.find("missing 'vit.embeddings.cls_token' (model shape [1, 1, 16])") !=
+        std::string::npos);
+  CHECK(message.find("and 34 more problems") != std::string::npos);   // 38 backbone tensors
+  CHECK(message.find("none of the file's 2 tensors is a ViT backbone tensor") != std::string::npos);
+  CHECK(message.find("layer.1") == std::string::npos);   // not all 36 names
+}
+
 TEST_CASE("vit: save_vit_weights writes HF names and loads back; adapters are refused") {
   ViTConfig c = tiny_config(14);
   ViTForImageClassification source(c), target(tiny_config(15));

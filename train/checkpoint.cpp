@@ -1,5 +1,7 @@
 #include "train/checkpoint.h"
 
+#include <cerrno>
+#include <cstdlib>
 #include <map>
 
 #include "tensor/safetensors.h"
@@ -9,6 +11,17 @@ namespace neat {
 namespace {
 
 const char* kFormat = "neat.cpp checkpoint 1";
+
+// A decimal uint64 written by std::to_string (std::stoull would also take "-1" or "12abc").
+uint64_t parse_u64(const std::string& text) {
+  NEAT_CHECK(!text.empty() && text.size() <= 20 &&
+                 text.find_first_not_of("0123456789") == std::string::npos,
+             "'", text, "' is not an unsigned 64-bit number");
+  errno = 0;
+  const unsigned long long v = std::strtoull(text.c_str(), nullptr, 10);
+  NEAT_CHECK(errno == 0, "'", text, "' is not an unsigned 64-bit number");
+  return v;
+}
 
 Json state_json(const TrainState& s) {
   Json j = Json::object();
@@ -33,20 +46,26 @@ TrainState state_from(const SafetensorsFile& file) {
              ": not a neat.cpp checkpoint (metadata 'format' is not '", kFormat, "')");
   auto text = file.metadata.find("state");
   NEAT_CHECK(text != file.metadata.end(), "checkpoint ", file.path, ": no 'state' metadata");
-  const Json j = Json::parse(text->second);
-  TrainState s;
-  s.step = j["step"].as_int();
-  s.epoch = j["epoch"].as_int();
-  s.batch = j["batch"].as_int();
-  s.dropout_rng = std::stoull(j["dropout_rng"].as_string());
-  s.wall_seconds = j["wall_seconds"].as_number();
-  s.images_seen = j["images_seen"].as_int();
-  s.epoch_loss_sum = j["epoch_loss_sum"].as_number();
-  s.epoch_correct = j["epoch_correct"].as_int();
-  s.epoch_images = j["epoch_images"].as_int();
-  s.history = History::from_json(j["history"]);
-  s.config = j["config"];
-  return s;
+  try {
+    const Json j = Json::parse(text->second);
+    TrainState s;
+    s.step = j["step"].as_int();
+    s.epoch = j["epoch"].as_int();
+    s.batch = j["batch"].as_int();
+    s.dropout_rng = parse_u64(j["dropout_rng"].as_string());
+    s.wall_seconds = j["wall_seconds"].as_number();
+    s.images_seen = j["images_seen"].as_int();
+    s.epoch_loss_sum = j["epoch_loss_sum"].as_number();
+    s.epoch_correct = j["epoch_correct"].as_int();
+    s.epoch_images = j["epoch_images"].as_int();
+    s.history = History::from_json(j["history"]);
+    s.config = j["config"];
+    NEAT_CHECK(s.step >= 0 && s.epoch >= 0 && s.batch >= 0 && s.config.is_object(),
+               "negative counters or no config object");
+    return s;
+  } catch (const std::runtime_error& e) {
+    NEAT_CHECK(false, "checkpoint ", file.path, ": bad 'state' metadata: ", e.what());
+  }
 }
 
 }  // namespace

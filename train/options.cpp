@@ -1,5 +1,6 @@
 #include "train/options.h"
 
+#include "data/dataset.h"
 #include "nn/peft/neat_function.h"
 
 namespace neat {
@@ -8,6 +9,14 @@ namespace {
 
 void require(bool ok, const std::string& message) {
   if (!ok) throw UsageError(message);
+}
+
+// A NEAT_CHECK message without its trailing " (file.cpp:line)", for a usage line.
+std::string without_location(const std::string& message) {
+  const size_t open = message.rfind(" (");
+  const bool located = open != std::string::npos && message.back() == ')' &&
+                       message.find(".cpp:", open) != std::string::npos;
+  return located ? message.substr(0, open) : message;
 }
 
 }  // namespace
@@ -102,6 +111,12 @@ void add_train_flags(ArgParser& args, TrainOptions& o) {
 
 ViTConfig vit_config_from(const ModelOptions& o, const ArgParser& args, int64_t native_channels,
                           int64_t native_size, int64_t num_classes) {
+  const std::pair<const char*, int64_t> defaulted[] = {
+      {"--mlp-dim", o.mlp_dim}, {"--image-size", o.image_size}, {"--patch", o.patch},
+      {"--channels", o.channels}, {"--num-classes", o.num_classes}};
+  for (const auto& [flag, value] : defaulted)
+    require(value >= 0, std::string(flag) + " must be >= 0 (0 = the default), got " +
+                            std::to_string(value));
   const bool custom = o.model == "custom";
   ViTConfig c = custom ? ViTConfig{} : vit_config(o.model);
   if (custom) {
@@ -121,7 +136,9 @@ ViTConfig vit_config_from(const ModelOptions& o, const ArgParser& args, int64_t 
   c.patch_size = o.patch > 0 ? o.patch : custom ? 4 : 16;
   if (o.image_size > 0) c.image_size = o.image_size;
   else if (custom && native_size > 0) c.image_size = native_size;
-  else if (custom) throw UsageError("--image-size is needed with --model custom here");
+  else if (custom)
+    throw UsageError("--image-size is needed with --model custom when the images have no single "
+                     "native size (an image folder, or no data)");
   else c.image_size = 224;
   require(c.image_size % c.patch_size == 0, "--image-size " + std::to_string(c.image_size) +
                                                 " is not divisible by --patch " +
@@ -152,6 +169,12 @@ PeftConfig peft_config_from(const MethodOptions& o) {
   return c;
 }
 
+void check_threads(int64_t threads) {
+  require(threads >= 0 && threads <= kMaxThreads, "--threads must be in [0, " +
+                                                      std::to_string(kMaxThreads) + "], got " +
+                                                      std::to_string(threads));
+}
+
 void check_train_options(const TrainOptions& o) {
   require(o.epochs >= 1, "--epochs must be at least 1");
   require(o.batch_size >= 1, "--batch-size must be at least 1");
@@ -160,10 +183,20 @@ void check_train_options(const TrainOptions& o) {
   require(o.weight_decay >= 0, "--weight-decay must be >= 0");
   require(o.warmup_ratio >= 0 && o.warmup_ratio <= 1, "--warmup-ratio must be in [0, 1]");
   require(o.clip_grad >= 0, "--clip-grad must be >= 0");
-  require(o.threads >= 0 && o.workers >= 0, "--threads and --workers must be >= 0");
+  check_threads(o.threads);
+  require(o.workers >= 0 && o.workers <= kMaxWorkers,
+          "--workers must be in [0, " + std::to_string(kMaxWorkers) + "], got " +
+              std::to_string(o.workers));
   require(o.save_every >= 0 && o.max_steps >= 0 && o.train_limit >= 0 && o.log_every >= 1,
           "--save-every, --max-steps and --train-limit must be >= 0, --log-every >= 1");
   require(o.seed >= 0, "--seed must be >= 0");
+  if (!o.classes.empty()) {
+    try {
+      parse_class_ranges(o.classes);   // the syntax; the data's class count is checked on loading
+    } catch (const std::runtime_error& e) {
+      throw UsageError("--" + without_location(e.what()));
+    }
+  }
   const bool known = o.data == "cifar10" || o.data == "cifar100" || o.data == "fashion-mnist" ||
                      o.data == "synthetic" || (o.data.rfind("folder:", 0) == 0 && o.data.size() > 7);
   require(known, "--data: '" + o.data +

@@ -6,8 +6,10 @@
 //   ModelOptions model;  MethodOptions method;  TrainOptions train;
 //   ArgParser args("train_vit", "...", "...");
 //   add_model_flags(args, model);  add_method_flags(args, method);  add_train_flags(args, train);
-//   args.parse(argc, argv);
-//   ViTConfig config = vit_config_from(model, args, /*native image*/ {3, 32, 32}, /*classes*/ 10);
+//   args.parse({"--model", "custom", "--dim", "64", "--depth", "4", "--heads", "4"});
+//   check_train_options(train);
+//   ViTConfig config = vit_config_from(model, args, /*channels*/ 3, /*image size*/ 32, /*classes*/ 10);
+//   PeftConfig peft = peft_config_from(method);
 #pragma once
 #include <cstdint>
 #include <string>
@@ -85,5 +87,11 @@ ViTConfig vit_config_from(const ModelOptions& options, const ArgParser& args,
 PeftConfig peft_config_from(const MethodOptions& options);
 // Checks the training flags' ranges and combinations (UsageError naming the flag).
 void check_train_options(const TrainOptions& options);
+
+// Bounds of --threads (OpenMP compute threads) and --workers (data loader threads): far above
+// any machine's useful count, well below where creating the threads fails.
+constexpr int64_t kMaxThreads = 1024, kMaxWorkers = 64;
+// UsageError unless 0 <= threads <= kMaxThreads.
+void check_threads(int64_t threads);
 
 }  // namespace neat

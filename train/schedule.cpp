@@ -14,15 +14,6 @@ Schedule parse_schedule(const std::string& name) {
   NEAT_CHECK(false, "schedule: unknown '", name, "' (expected linear, cosine or constant)");
 }
 
-const char* schedule_name(Schedule schedule) {
-  switch (schedule) {
-    case Schedule::Linear: return "linear";
-    case Schedule::Cosine: return "cosine";
-    case Schedule::Constant: return "constant";
-  }
-  return "?";
-}
-
 int64_t warmup_steps(int64_t total_steps, double ratio) {
   NEAT_CHECK(ratio >= 0 && ratio <= 1, "schedule: warmup ratio ", ratio, " is not in [0, 1]");
   return int64_t(std::ceil(double(total_steps) * ratio));

@@ -18,7 +18,6 @@ enum class Schedule { Linear, Cosine, Constant };
 
 // "linear" | "cosine" | "constant"; error naming the value otherwise.
 Schedule parse_schedule(const std::string& name);
-const char* schedule_name(Schedule schedule);
 
 // ceil(total_steps * ratio), as the Hugging Face Trainer's warmup_ratio.
 int64_t warmup_steps(int64_t total_steps, double ratio);

@@ -136,6 +136,11 @@ int Run::execute() {
 
   // Data.
   const DataSplits splits = load_dataset(data_spec(o));
+  NEAT_CHECK(splits.class_names.size() >= 2, "data: ", splits.summary, ": ",
+             splits.class_names.size(), " class; classification needs at least 2");
+  NEAT_CHECK(splits.train->size() > 0 && splits.test->size() > 0, "data: ", splits.summary,
+             ": an empty ", splits.train->size() > 0 ? "test" : "training",
+             " split (too few images? a folder can bring its own train/ and test/)");
   const std::shared_ptr<const Dataset> train_set = first_samples(splits.train, t.train_limit);
   progress.line("data: " + splits.summary +
                 (train_set != splits.train ? " (training on the first " +
@@ -309,6 +314,9 @@ int train_vit_main(const std::vector<std::string>& arguments, std::ostream& out,
         o.train.out = o.train.resume;
       }
       check_train_options(o.train);
+      if (o.model.channels != 0 && o.model.channels != 1 && o.model.channels != 3)
+        throw UsageError("--channels must be 1 or 3 (0 = the data's), got " +
+                         std::to_string(o.model.channels));
       peft_config_from(o.method);
       if (o.train.eval_only && o.train.weights.empty() && o.train.adapter.empty() && !resuming)
         throw UsageError("--eval-only needs --weights, --adapter or --resume (nothing to evaluate)");

@@ -5,7 +5,8 @@
 //
 //   Trainer trainer(model, optimizer, train_loader, &val_loader, settings, progress);
 //   TrainState state;                               // or the one load_checkpoint returned
-//   TrainOutcome outcome = trainer.fit(state);      // state: position, history, timings
+//   std::string message;                            // why it stopped early, if it did
+//   TrainOutcome outcome = trainer.fit(state, message);  // state: position, history, timings
 //   EvalResult test = evaluate(model, test_loader); // accuracy in 0..1
 //
 // One optimizer step, with A = grad_accum batches b_1..b_A of n_1..n_A images (n = sum n_i):

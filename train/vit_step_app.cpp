@@ -7,6 +7,7 @@
 #include "autograd/nn_functional.h"
 #include "data/dataset.h"
 #include "models/vit.h"
+#include "nn/peft/adapter_file.h"
 #include "nn/peft/attach.h"
 #include "nn/to_dtype.h"
 #include "tensor/safetensors.h"
@@ -56,8 +57,9 @@ int run(const ModelOptions& mo, const MethodOptions& me, const StepOptions& so,
   const SafetensorsFile batch = read_safetensors(so.batch);
   const Tensor pixels = batch.get("pixel_values");
   const Tensor labels = batch.get("labels");
-  NEAT_CHECK(pixels.dim() == 4 && pixels.size(2) == pixels.size(3), "--batch ", so.batch,
-             ": pixel_values must be [B, C, H, H], got ", shape_str(pixels.shape()));
+  NEAT_CHECK(pixels.dim() == 4 && pixels.size(0) > 0 && pixels.size(2) == pixels.size(3),
+             "--batch ", so.batch, ": pixel_values must be [B, C, H, H] with B >= 1, got ",
+             shape_str(pixels.shape()));
   NEAT_CHECK(labels.dtype() == DType::Int64 && labels.shape() == Shape{pixels.size(0)}, "--batch ",
              so.batch, ": labels must be int64 [", pixels.size(0), "], got ",
              dtype_name(labels.dtype()), " ", shape_str(labels.shape()));
@@ -70,16 +72,26 @@ int run(const ModelOptions& mo, const MethodOptions& me, const StepOptions& so,
       vit_config_from(mo, args, pixels.size(1), pixels.size(2), file_classes);
   config.seed = uint64_t(so.seed);
   ViTForImageClassification model(config);
-  if (weights) load_vit_weights(model, weights->to_map());
+  // The step's dtype before any file is copied in, so float64 files keep every digit.
+  const DType dtype = so.dtype == "f64" ? DType::Float64 : DType::Float32;
+  to_dtype(model, dtype);
+  std::vector<std::string> notes;
+  if (weights) notes = load_vit_weights(model, *weights).messages;
   PeftConfig peft = peft_config_from(me);
   peft.neat.seed = derive_seed(uint64_t(so.seed), 1);
   peft.lora.seed = derive_seed(uint64_t(so.seed), 2);
   peft.lora.dropout_generator = model.shared_generator();
   const PeftReport report = attach_peft(model, peft);
-  const int64_t from_adapter = adapter ? load_trainable(model, *adapter) : 0;
+  int64_t from_adapter = 0;
+  if (adapter && adapter->metadata.count("format") &&
+      adapter->metadata.at("format") == "neat-adapter") {
+    // Written by train_vit: its settings must be the flags' and it holds every trainable tensor.
+    load_adapter(so.adapter, model, peft);
+    from_adapter = int64_t(adapter->tensors.size());
+  } else if (adapter) {
+    from_adapter = load_trainable(model, *adapter);
+  }
 
-  const DType dtype = so.dtype == "f64" ? DType::Float64 : DType::Float32;
-  to_dtype(model, dtype);
   model.eval();
   const Variable logits = model.forward(Variable(pixels.to(dtype)));
   const Variable loss = cross_entropy(logits, labels);
@@ -93,6 +105,10 @@ int run(const ModelOptions& mo, const MethodOptions& me, const StepOptions& so,
   }
   write_safetensors(so.out, tensors,
                     {{"config", config.str()}, {"method", report.str()}, {"dtype", so.dtype}});
+  for (const std::string& note : notes) out << "weights: " << note << "\n";
+  if (config.num_classes == 1)
+    out << "note: with 1 class the cross-entropy and every gradient are 0 (Hugging Face's "
+           "num_labels=1 means regression, which this program does not do)\n";
   out << "loss " << loss.item() << "  logits " << shape_str(logits.shape()) << "  "
       << tensors.size() - 2 << " gradients (" << report.trainable << " values, " << from_adapter
       << " tensors from --adapter) -> " << so.out << "\n";
@@ -114,7 +130,8 @@ int vit_step_main(const std::vector<std::string>& arguments, std::ostream& out, 
   args.section("Step");
   args.add("--weights", &so.weights, "FILE", "backbone in safetensors, Hugging Face names");
   args.add("--adapter", &so.adapter, "FILE",
-           "trainable tensors by adapter-file names; absent ones keep their seeded init");
+           "trainable tensors by adapter-file names; absent ones keep their seeded init (an "
+           "adapter file train_vit wrote must match the method flags and is loaded whole)");
   args.add("--batch", &so.batch, "FILE", "safetensors with pixel_values [B,C,H,W] and labels [B]");
   args.add("--dtype", &so.dtype, "f32|f64", "precision of the step", {"f32", "f64"});
   args.add("--out", &so.out, "FILE", "where logits, loss and grad.<name> are written");
@@ -128,7 +145,9 @@ int vit_step_main(const std::vector<std::string>& arguments, std::ostream& out, 
         return 0;
       }
       if (so.batch.empty() || so.out.empty()) throw UsageError("--batch and --out are required");
-      if (so.seed < 0 || so.threads < 0) throw UsageError("--seed and --threads must be >= 0");
+      if (so.seed < 0) throw UsageError("--seed must be >= 0");
+      check_threads(so.threads);
+      peft_config_from(me);   // bad method values are usage errors before any file is read
       return run(mo, me, so, args, out);
     } catch (const UsageError& e) {
       err << "vit_step: " << e.what() << "\n" << args.usage() << "\n";

@@ -285,7 +285,7 @@ def base_weights(gen):
 
 
 def write_safetensors(path, tensors, metadata):
-    dtypes = {torch.float32: "F32", torch.int64: "I64"}
+    dtypes = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
     header, chunks, offset = {"__metadata__": metadata}, [], 0
     for name, t in tensors:
         data = t.contiguous().numpy().tobytes()
