@@ -1,8 +1,10 @@
 // GEMM benchmark: our sgemm against OpenBLAS's cblas_sgemm (when built with -DHAVE_OPENBLAS,
-// which the Makefile passes if cblas.h is installed), timed in the same run, on squares and on
-// the ViT shapes below. Prints a table and one `BENCH {json}` line per row. Figures only.
+// which the Makefile passes if cblas.h is installed), timed in the same run, on squares, on
+// the ViT shapes and on the rank-R adapter shapes below. Prints a table and one
+// `BENCH {json}` line per row. Figures only.
 //
 //   build/bench/bench_gemm            # OMP_NUM_THREADS / OPENBLAS_NUM_THREADS pick threads
+//   build/bench/bench_gemm rank       # only the cases whose name contains "rank"
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -56,7 +58,8 @@ std::vector<float> random_vector(int64_t n, neat::Generator& gen) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  const std::string filter = argc > 1 ? argv[1] : "";
   int threads = 1;
 #ifdef _OPENMP
   threads = omp_get_max_threads();
@@ -75,12 +78,28 @@ int main() {
     shapes.push_back({"vit_dx", 4160, 192, n, false, false});
     shapes.push_back({"vit_dw", n, 192, 4160, true, false});
   }
+  // Rank-R adapter shapes (LoRA / Neat, R = 8) on a D x D frozen W0 (D = 768 ViT-Base, 192
+  // ViT-Tiny), T = 4160 token rows: one dimension of each product is R.
+  //   rank_M  M = W0^T A^T   [D, D]^T [R, D]^T   M=D  N=R  K=D   trans_a, trans_b
+  //   rank_z  z = x M        [T, D] [D, R]       M=T  N=R  K=D
+  //   rank_dB dB = dy^T z    [T, D]^T [T, R]     M=D  N=R  K=T   trans_a
+  //   rank_dx dx += dz M^T   [T, R] [D, R]^T     M=T  N=D  K=R   trans_b
+  //   rank_dA dA = dpre^T W0^T  [D, R]^T [D, D]^T  M=R  N=D  K=D  trans_a, trans_b
+  for (int64_t d : {768, 192}) {
+    const int64_t r = 8, t = 4160;
+    shapes.push_back({"rank_M", d, r, d, true, true});
+    shapes.push_back({"rank_z", t, r, d, false, false});
+    shapes.push_back({"rank_dB", d, r, t, true, false});
+    shapes.push_back({"rank_dx", t, d, r, false, true});
+    shapes.push_back({"rank_dA", r, d, d, true, true});
+  }
 
   std::printf("sgemm, %d thread(s); GFLOP/s = 2*M*N*K / best time\n", threads);
   std::printf("%-8s %6s %6s %6s %3s %3s %10s %10s %7s\n", "case", "M", "N", "K", "tA", "tB",
               "ours", "openblas", "ratio");
   neat::Generator gen(0);
   for (const Shape& s : shapes) {
+    if (s.name.find(filter) == std::string::npos) continue;
     // op(A) is M x K, stored K x M when transposed; op(B) is K x N, stored N x K when transposed.
     const int64_t lda = s.trans_a ? s.m : s.k, ldb = s.trans_b ? s.k : s.n;
     auto A = random_vector(s.m * s.k, gen), B = random_vector(s.k * s.n, gen);

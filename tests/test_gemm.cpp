@@ -1,6 +1,7 @@
 // Tests for our CPU GEMM (tensor/cpu/gemm.h) against a naive float64 triple loop: every
 // transpose combination, odd sizes that leave partial micro-tiles and cross the cache blocks,
-// alpha/beta cases, padded leading dimensions, and the call counter.
+// skinny shapes (one side at most 16, as in a rank-8 adapter) on both skinny kernels, alpha/beta
+// cases, padded leading dimensions, bitwise 1 vs 2 threads, and the call counter.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -114,7 +115,33 @@ void check_all(Generator& gen) {
     }
 }
 
+// Skinny shapes: N (or M, which computes C^T) in {1, 8, 9, 16, 17} around the 8-column skinny
+// tile and the 16 limit, against 100 rows (2 full 48-row tiles + 4, 33 3-row groups + 1), with
+// K = 1 and 8 (the blocked path for rows-contiguous op(A), the axpy kernel otherwise), and K =
+// 129 and 300 (odd vector tails; 300 crosses the axpy kernel's 256-step K blocks; the dot
+// kernel when op(A) rows are contiguous, K >= 8 N), for every transpose. K = 4133 crosses the
+// dot kernel's 4096-step K blocks.
+template <typename T>
+void check_skinny(Generator& gen) {
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      for (int64_t narrow : {1, 8, 9, 16, 17})
+        for (int64_t K : {1, 8, 129, 300}) {
+          check_case<T>(ta, tb, {100, narrow, K}, T(1), T(0), 0, gen);
+          check_case<T>(ta, tb, {narrow, 100, K}, T(-0.75), T(0.5), 3, gen);
+        }
+      check_case<T>(ta, tb, {7, 5, 4133}, T(1), T(0), 0, gen);
+      check_case<T>(ta, tb, {5, 7, 4133}, T(2), T(-1), 1, gen);
+    }
+}
+
 }  // namespace
+
+TEST_CASE("gemm matches a float64 reference on skinny shapes, every transpose, alpha, beta") {
+  Generator gen(4);
+  check_skinny<float>(gen);
+  check_skinny<double>(gen);
+}
 
 TEST_CASE("sgemm matches a float64 reference for every transpose, odd sizes, alpha, beta") {
   Generator gen(1);
@@ -152,23 +179,35 @@ TEST_CASE("gemm_call_count counts each sgemm and dgemm call once") {
 }
 
 #ifdef _OPENMP
+// Square-ish (blocked kernel), and skinny N = 8 / M = 8 (both skinny kernels, C and C^T
+// stored), on every transpose: each big enough to run on 2 threads.
 TEST_CASE("sgemm gives bitwise the same result on 1 and 2 threads") {
   Generator gen(3);
-  const int64_t M = 300, N = 200, K = 500;
-  auto A = random_matrix<float>(M, K, gen), B = random_matrix<float>(K, N, gen);
-  std::vector<float> C1(M * N), C2(M * N);
+  const Case cases[] = {{300, 200, 500}, {500, 8, 300}, {8, 500, 300}};
   const int saved = omp_get_max_threads();
-  omp_set_num_threads(1);
-  neat::sgemm(false, false, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, C1.data(), N);
-  omp_set_num_threads(2);
-  neat::sgemm(false, false, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, C2.data(), N);
-  omp_set_num_threads(saved);
-  CHECK(C1 == C2);
-  std::vector<double> want, scale;
-  reference(false, false, M, N, K, 1.0, A.data(), K, B.data(), N, 0.0, C1.data(), N, want, scale);
-  int64_t wrong = 0;
-  for (int64_t i = 0; i < M * N; ++i)
-    wrong += std::fabs(C2[i] - want[i]) > 2.0 * (K + 2) * 6e-8 * scale[i];
-  CHECK(wrong == 0);
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (Case c : cases) {
+        const int64_t lda = ta ? c.M : c.K, ldb = tb ? c.K : c.N;
+        auto A = random_matrix<float>(ta ? c.K : c.M, lda, gen);
+        auto B = random_matrix<float>(tb ? c.N : c.K, ldb, gen);
+        std::vector<float> C1(c.M * c.N), C2(c.M * c.N);
+        omp_set_num_threads(1);
+        neat::sgemm(ta, tb, c.M, c.N, c.K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, C1.data(),
+                    c.N);
+        omp_set_num_threads(2);
+        neat::sgemm(ta, tb, c.M, c.N, c.K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, C2.data(),
+                    c.N);
+        omp_set_num_threads(saved);
+        INFO("trans_a=", ta, " trans_b=", tb, " M=", c.M, " N=", c.N, " K=", c.K);
+        CHECK(C1 == C2);
+        std::vector<double> want, scale;
+        reference(ta, tb, c.M, c.N, c.K, 1.0, A.data(), lda, B.data(), ldb, 0.0, C1.data(), c.N,
+                  want, scale);
+        int64_t wrong = 0;
+        for (int64_t i = 0; i < c.M * c.N; ++i)
+          wrong += std::fabs(C2[i] - want[i]) > 2.0 * (c.K + 2) * 6e-8 * scale[i];
+        CHECK(wrong == 0);
+      }
 }
 #endif

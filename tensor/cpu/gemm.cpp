@@ -19,10 +19,16 @@
 // micro-panels and op(B) as NR-column micro-panels, contiguous in k and zero-padded to full
 // tiles, so one kernel serves all four transpose cases and every edge.
 //
-// Threads (OpenMP) each take an equal slice of C's rows (whole MR tiles) and run the blocked
-// loops on it with their own buffers: no barriers, no shared writes. Every element of C is
-// computed by one thread in the same k order whatever the thread count, so results are
-// bitwise identical on 1 or 2 threads.
+// Skinny products (N or M at most 16, like a rank-8 adapter's [T, D] x [D, R]) take
+// gemm_skinny instead: at N = 8 the 32-wide tile would waste 3/4 of its FMAs, and packing A,
+// which pays off when a panel serves many B panels, would serve one. The skinny kernels
+// (gemm_skinny_kernels.h) read op(A) where it lies and run their vectors along its contiguous
+// direction; a small M becomes a small N by computing C^T = op(B)^T op(A)^T.
+//
+// Threads (OpenMP) each take an equal slice of C's rows (whole MR tiles; the skinny path, of
+// the long side) and run the loops on it with their own buffers: no barriers, no shared writes.
+// Every element of C is computed by one thread in the same k order whatever the thread count,
+// so results are bitwise identical on 1 or 2 threads.
 #include "tensor/cpu/gemm.h"
 
 #include <algorithm>
@@ -35,18 +41,28 @@
 #endif
 
 #include "tensor/cpu/gemm_kernels.h"
+#include "tensor/cpu/gemm_skinny_kernels.h"
 
 namespace neat {
 
 namespace {
 
+using gemm_detail::kDR;
 using gemm_detail::micro_kernel;
 using gemm_detail::micro_kernel_edge;
 using gemm_detail::mr;
 using gemm_detail::nr;
 using gemm_detail::pack_rows;
+using gemm_detail::skinny_axpy_kernel;
+using gemm_detail::skinny_dot_kernel;
+using gemm_detail::sm;
+using gemm_detail::sn;
+using gemm_detail::Vec;
 
 std::atomic<int64_t> calls{0};
+
+// Products with N (or M) at most this take the skinny kernels (see gemm()).
+constexpr int64_t kSkinny = 16;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
@@ -101,51 +117,28 @@ void copy_padded(const T* src, int n, T* dst) {
   }
 }
 
-// Pack op(A)[0:mc, 0:kc] (A already offset to the panel) into MR-row micro-panels:
-// out[panel][p][i] = op(A)[panel*MR + i, p], rows past mc are zero.
-// Both packing routines walk the source in its memory order, so reads stream from DRAM.
-template <typename T>
-void pack_a(bool trans, int64_t mc, int64_t kc, const T* A, int64_t lda, T* out) {
-  constexpr int MR = mr<T>();
-  if (trans) {  // op(A)[i, p] = A[p, i]: row p of A feeds step p of every micro-panel
+// Pack op(X)[0:rows, 0:kc] (X already offset to the block) into P-row panels, contiguous in k:
+// out[panel][p][i] = op(X)[panel*P + i, p], rows past `rows` zero. op(A) is packed as MR-row
+// panels; op(B) as NR-column panels, which are the NR-row panels of op(B)^T.
+// Both cases walk the source in its memory order, so reads stream from DRAM.
+template <int P, typename T>
+void pack_panels(bool trans, int64_t rows, int64_t kc, const T* X, int64_t ld, T* out) {
+  if (trans) {  // op(X)[i, p] = X[p, i]: row p of X feeds step p of every panel
     for (int64_t p = 0; p < kc; ++p)
-      for (int64_t i0 = 0; i0 < mc; i0 += MR)
-        copy_padded<MR>(A + p * lda + i0, int(std::min<int64_t>(MR, mc - i0)),
-                        out + i0 * kc + p * MR);
+      for (int64_t i0 = 0; i0 < rows; i0 += P)
+        copy_padded<P>(X + p * ld + i0, int(std::min<int64_t>(P, rows - i0)),
+                       out + i0 * kc + p * P);
     return;
   }
-  for (int64_t i0 = 0; i0 < mc; i0 += MR, out += MR * kc) {  // A[i, p]: MR rows side by side
-    const int m = int(std::min<int64_t>(MR, mc - i0));
-    const T* src = A + i0 * lda;
-    if (m == MR) {
-      pack_rows<T>(src, lda, kc, out);
+  for (int64_t i0 = 0; i0 < rows; i0 += P, out += P * kc) {  // X[i, p]: P rows side by side
+    const int m = int(std::min<int64_t>(P, rows - i0));
+    const T* src = X + i0 * ld;
+    if (m == P) {
+      pack_rows<P>(src, ld, kc, out);
     } else {
       for (int64_t p = 0; p < kc; ++p)
-        for (int i = 0; i < MR; ++i) out[p * MR + i] = i < m ? src[i * lda + p] : T(0);
+        for (int i = 0; i < P; ++i) out[p * P + i] = i < m ? src[i * ld + p] : T(0);
     }
-  }
-}
-
-// Pack op(B)[0:kc, 0:nc] (B already offset to the block) into NR-column micro-panels:
-// out[panel][p][j] = op(B)[p, panel*NR + j], columns past nc are zero.
-template <typename T>
-void pack_b(bool trans, int64_t kc, int64_t nc, const T* B, int64_t ldb, T* out) {
-  constexpr int NR = nr<T>();
-  if (!trans) {  // op(B)[p, j] = B[p, j]: row p of B feeds step p of every micro-panel
-    for (int64_t p = 0; p < kc; ++p)
-      for (int64_t j0 = 0; j0 < nc; j0 += NR)
-        copy_padded<NR>(B + p * ldb + j0, int(std::min<int64_t>(NR, nc - j0)),
-                        out + j0 * kc + p * NR);
-    return;
-  }
-  for (int64_t j0 = 0; j0 < nc; j0 += NR, out += NR * kc) {  // B[j, p]: one row per column
-    const int n = int(std::min<int64_t>(NR, nc - j0));
-    for (int j = 0; j < n; ++j) {
-      const T* src = B + (j0 + j) * ldb;
-      for (int64_t p = 0; p < kc; ++p) out[p * NR + j] = src[p];
-    }
-    for (int j = n; j < NR; ++j)
-      for (int64_t p = 0; p < kc; ++p) out[p * NR + j] = T(0);
   }
 }
 
@@ -192,10 +185,10 @@ void gemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T
     for (int64_t pc = 0; pc < K; pc += KC) {
       const int64_t kc = std::min(KC, K - pc);
       const T beta_k = pc == 0 ? beta : T(1);  // later k blocks accumulate onto C
-      pack_a(trans_a, m, kc, op_at(A, lda, trans_a, ic, pc), lda, a_pack);
+      pack_panels<MR>(trans_a, m, kc, op_at(A, lda, trans_a, ic, pc), lda, a_pack);
       for (int64_t jc = 0; jc < N; jc += nc) {
         const int64_t n = std::min(nc, N - jc);
-        pack_b(trans_b, kc, n, op_at(B, ldb, trans_b, pc, jc), ldb, b_pack);
+        pack_panels<NR>(!trans_b, n, kc, op_at(B, ldb, trans_b, pc, jc), ldb, b_pack);
         for (int64_t ir = 0; ir < m; ir += MR) {
           const int mt = int(std::min<int64_t>(MR, m - ir));
           for (int64_t jr = 0; jr < n; jr += NR) {
@@ -213,33 +206,120 @@ void gemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T
   }
 }
 
+// Pack op(B)[0:k, 0:n] (n <= SN) for skinny_dot_kernel: W-step blocks of SN columns,
+// out[(p / W) * SN * W + j * W + p % W] = op(B)[p, j], zero past k and n.
+template <typename T>
+void pack_b_dot(bool trans, int64_t k, int64_t n, const T* B, int64_t ldb, T* out) {
+  constexpr int SN = sn<T>(), W = Vec<T>::W;
+  for (int64_t p0 = 0; p0 < k; p0 += W, out += SN * W)
+    for (int64_t j = 0; j < SN; ++j)
+      for (int64_t p = p0; p < p0 + W; ++p)
+        out[j * W + p - p0] = p < k && j < n ? (trans ? B[j * ldb + p] : B[p * ldb + j]) : T(0);
+}
+
+// One thread's share of a skinny product, serially: C[0:M, 0:N] (+)= op(A) op(B) with N small,
+// C^T stored when c_trans. op(B) is packed once, in SN-column panels; op(A) is read unpacked.
+template <typename T>
+void gemm_skinny(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
+                 const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
+                 bool c_trans) {
+  constexpr int SM = sm<T>(), SN = sn<T>();
+  auto c_at = [&](int64_t i, int64_t j) { return c_trans ? C + j * ldc + i : C + i * ldc + j; };
+  if (!trans_a) {  // rows of A, DR at a time, in K blocks of KD: SN x KD of op(B) stays in L2
+    constexpr int64_t KD = 4096;
+    const int64_t kp = round_up(K, Vec<T>::W);
+    T* bt = b_scratch.get<T>(kp * round_up(N, SN));
+    for (int64_t jr = 0; jr < N; jr += SN)
+      pack_b_dot(trans_b, K, std::min<int64_t>(SN, N - jr), op_at(B, ldb, trans_b, 0, jr), ldb,
+                 bt + jr * kp);
+    for (int64_t pc = 0; pc < K; pc += KD)
+      for (int64_t ir = 0; ir < M; ir += kDR)
+        for (int64_t jr = 0; jr < N; jr += SN)
+          skinny_dot_kernel<T>(std::min(KD, K - pc), A + ir * lda + pc, lda, M - ir,
+                               bt + jr * kp + pc * SN, alpha, pc == 0 ? beta : T(1),
+                               c_at(ir, jr), ldc, c_trans, int(std::min<int64_t>(SN, N - jr)));
+    return;
+  }
+  // Strips of SM columns of A^T, in K blocks of KS rows: one block (KS x M) stays in L2, where
+  // the next strip finds the lines the hardware fetched beside this one (+15% at K = 4160).
+  constexpr int64_t KS = 256;
+  T* b_pack = b_scratch.get<T>(K * round_up(N, SN));
+  pack_panels<SN>(!trans_b, N, K, B, ldb, b_pack);
+  for (int64_t pc = 0; pc < K; pc += KS) {
+    const int64_t kc = std::min(KS, K - pc);
+    const T beta_k = pc == 0 ? beta : T(1);  // later k blocks accumulate onto C
+    for (int64_t ir = 0; ir < M; ir += SM) {
+      const int m = int(std::min<int64_t>(SM, M - ir));
+      const T* a = A + pc * lda + ir;  // op(A)[ir, pc]
+      int64_t a_step = lda;
+      if (m < SM) {  // the last rows: a zero-padded copy, so the kernel reads no further than A
+        T* a_pack = a_scratch.get<T>(SM * kc);
+        pack_panels<SM>(true, m, kc, a, lda, a_pack);
+        a = a_pack;
+        a_step = SM;
+      }
+      for (int64_t jr = 0; jr < N; jr += SN)
+        skinny_axpy_kernel<T>(kc, a, a_step, b_pack + jr * K + pc * SN, alpha, beta_k,
+                              c_at(ir, jr), ldc, c_trans, m, int(std::min<int64_t>(SN, N - jr)));
+    }
+  }
+}
+
+// Runs body(begin, end) on `threads` threads, for equal slices of [0, extent) in whole tiles.
+template <typename Body>
+void split(int threads, int64_t extent, int64_t tile, const Body& body) {
+  const int64_t tiles = ceil_div(extent, tile);
+#pragma omp parallel for num_threads(threads) schedule(static, 1) if (threads > 1)
+  for (int t = 0; t < threads; ++t) {
+    const int64_t begin = std::min(extent, t * tiles / threads * tile);
+    const int64_t end = std::min(extent, (t + 1) * tiles / threads * tile);
+    if (begin < end) body(begin, end);
+  }
+}
+
 template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
           int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
   calls.fetch_add(1, std::memory_order_relaxed);
   if (M <= 0 || N <= 0) return;
   if (alpha == T(0) || K <= 0) return scale_c(M, N, beta, C, ldc);  // BLAS: A, B not read
+  const int threads = threads_for(M, N, K);
+
+  // Skinny products (a side of at most 16, like a rank-8 adapter's): the blocked 14 x 32 tile
+  // would waste most of its columns and pack A for a single use, so the skinny kernels read
+  // op(A) unpacked (gemm_skinny_kernels.h; docs/gemm.md has the measurements). N is made the
+  // small side, as C^T = op(B)^T op(A)^T when M is the smaller one. Where op(A)'s rows are
+  // contiguous, the dot kernel pays a fixed cost per row that only K >= 8 N repays; below
+  // that the blocked path is faster.
+  const bool swap = M < N;
+  const int64_t narrow = swap ? M : N, wide = swap ? N : M;
+  const bool dot = swap ? trans_b : !trans_a;
+  if (narrow <= kSkinny && (!dot || K >= 8 * narrow)) {
+    split(threads, wide, sm<T>(), [&](int64_t begin, int64_t end) {
+      if (swap)
+        gemm_skinny(!trans_b, !trans_a, end - begin, M, K, alpha,
+                    op_at(B, ldb, trans_b, 0, begin), ldb, A, lda, beta, C + begin, ldc, true);
+      else
+        gemm_skinny(trans_a, trans_b, end - begin, N, K, alpha,
+                    op_at(A, lda, trans_a, begin, 0), lda, B, ldb, beta, C + begin * ldc, ldc,
+                    false);
+    });
+    return;
+  }
 
   // Threads take equal slices of C's rows, in whole MR-row tiles (or of its columns when
   // there are too few rows); each runs the blocked GEMM on its slice with its own buffers.
   constexpr int MR = mr<T>(), NR = nr<T>();
-  const int threads = threads_for(M, N, K);
-  const bool split_rows = ceil_div(M, MR) >= 2 * threads || M >= N;
-  const int64_t tile = split_rows ? MR : NR, extent = split_rows ? M : N;
-  const int64_t tiles = ceil_div(extent, tile);
-
-#pragma omp parallel for num_threads(threads) schedule(static, 1) if (threads > 1)
-  for (int t = 0; t < threads; ++t) {
-    const int64_t begin = std::min(extent, t * tiles / threads * tile);
-    const int64_t end = std::min(extent, (t + 1) * tiles / threads * tile);
-    if (begin == end) continue;
-    if (split_rows)
+  if (ceil_div(M, MR) >= 2 * threads || M >= N)
+    split(threads, M, MR, [&](int64_t begin, int64_t end) {
       gemm_blocked(trans_a, trans_b, end - begin, N, K, alpha, op_at(A, lda, trans_a, begin, 0),
                    lda, B, ldb, beta, C + begin * ldc, ldc);
-    else
+    });
+  else
+    split(threads, N, NR, [&](int64_t begin, int64_t end) {
       gemm_blocked(trans_a, trans_b, M, end - begin, K, alpha, A, lda,
                    op_at(B, ldb, trans_b, 0, begin), ldb, beta, C + begin, ldc);
-  }
+    });
 }
 
 }  // namespace

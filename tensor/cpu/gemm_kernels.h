@@ -1,6 +1,8 @@
 // The GEMM micro-kernel: one MR x NR tile of C from packed panels of A and B, held in
 // registers for the whole k loop; plus pack_rows, the one packing step that needs SIMD
-// shuffles. Only gemm.cpp includes this; see there for the blocking.
+// shuffles, and Vec, the SIMD operations that these and the skinny kernels
+// (gemm_skinny_kernels.h) are written in. Only gemm.cpp includes this (also through
+// gemm_skinny_kernels.h); see there for the blocking.
 //
 //   a: packed A micro-panel, kc x MR (for each p, MR values of one column of op(A))
 //   b: packed B micro-panel, kc x NR (for each p, NR values of one row of op(B))
@@ -23,7 +25,20 @@
 
 namespace neat::gemm_detail {
 
-// Vec<T>: the SIMD register type for T and the handful of operations the kernel uses.
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+// Sum of the lanes of a 256-bit vector (halves, then pairs, then the last two).
+inline float hsum(__m256 x) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+inline double hsum(__m256d x) {
+  __m128d s = _mm_add_pd(_mm256_castpd256_pd128(x), _mm256_extractf128_pd(x, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+#endif
+
+// Vec<T>: the SIMD register type for T and the handful of operations the kernels use.
 template <typename T>
 struct Vec;
 
@@ -37,9 +52,17 @@ struct Vec<float> {
   static Reg set1(float x) { return _mm512_set1_ps(x); }
   static Reg load(const float* p) { return _mm512_load_ps(p); }  // packed: 64-byte aligned
   static Reg loadu(const float* p) { return _mm512_loadu_ps(p); }
+  static Reg load_first(const float* p, int n) {  // p[0:n], zeros after; reads nothing past
+    return _mm512_maskz_loadu_ps(__mmask16((1u << n) - 1), p);
+  }
   static void storeu(float* p, Reg x) { _mm512_storeu_ps(p, x); }
   static Reg mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
+  static float sum(Reg x) {  // maskz form: see transpose16
+    __m256d lo = _mm512_maskz_extractf64x4_pd(0xFF, _mm512_castps_pd(x), 0);
+    __m256d hi = _mm512_maskz_extractf64x4_pd(0xFF, _mm512_castps_pd(x), 1);
+    return hsum(_mm256_add_ps(_mm256_castpd_ps(lo), _mm256_castpd_ps(hi)));
+  }
 };
 template <>
 struct Vec<double> {
@@ -49,9 +72,16 @@ struct Vec<double> {
   static Reg set1(double x) { return _mm512_set1_pd(x); }
   static Reg load(const double* p) { return _mm512_load_pd(p); }
   static Reg loadu(const double* p) { return _mm512_loadu_pd(p); }
+  static Reg load_first(const double* p, int n) {
+    return _mm512_maskz_loadu_pd(__mmask8((1u << n) - 1), p);
+  }
   static void storeu(double* p, Reg x) { _mm512_storeu_pd(p, x); }
   static Reg mul(Reg a, Reg b) { return _mm512_mul_pd(a, b); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_pd(a, b, c); }
+  static double sum(Reg x) {
+    return hsum(_mm256_add_pd(_mm512_maskz_extractf64x4_pd(0xFF, x, 0),
+                              _mm512_maskz_extractf64x4_pd(0xFF, x, 1)));
+  }
 };
 constexpr int kNV = 2;  // vectors per tile row
 
@@ -65,9 +95,14 @@ struct Vec<float> {
   static Reg set1(float x) { return _mm256_set1_ps(x); }
   static Reg load(const float* p) { return _mm256_load_ps(p); }
   static Reg loadu(const float* p) { return _mm256_loadu_ps(p); }
+  static Reg load_first(const float* p, int n) {  // lanes whose mask sign bit is set
+    return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n),
+                                                    _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+  }
   static void storeu(float* p, Reg x) { _mm256_storeu_ps(p, x); }
   static Reg mul(Reg a, Reg b) { return _mm256_mul_ps(a, b); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
+  static float sum(Reg x) { return hsum(x); }
 };
 template <>
 struct Vec<double> {
@@ -77,9 +112,14 @@ struct Vec<double> {
   static Reg set1(double x) { return _mm256_set1_pd(x); }
   static Reg load(const double* p) { return _mm256_load_pd(p); }
   static Reg loadu(const double* p) { return _mm256_loadu_pd(p); }
+  static Reg load_first(const double* p, int n) {
+    return _mm256_maskload_pd(p, _mm256_cmpgt_epi64(_mm256_set1_epi64x(n),
+                                                    _mm256_setr_epi64x(0, 1, 2, 3)));
+  }
   static void storeu(double* p, Reg x) { _mm256_storeu_pd(p, x); }
   static Reg mul(Reg a, Reg b) { return _mm256_mul_pd(a, b); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_pd(a, b, c); }
+  static double sum(Reg x) { return hsum(x); }
 };
 constexpr int kNV = 2;
 
@@ -94,9 +134,11 @@ struct Vec {
   static Reg set1(T x) { return x; }
   static Reg load(const T* p) { return *p; }
   static Reg loadu(const T* p) { return *p; }
+  static Reg load_first(const T* p, int n) { return n > 0 ? *p : T(0); }
   static void storeu(T* p, Reg x) { *p = x; }
   static Reg mul(Reg a, Reg b) { return a * b; }
   static Reg fma(Reg a, Reg b, Reg c) { return a * b + c; }
+  static T sum(Reg x) { return x; }
 };
 constexpr int kNV = 8;
 #endif
@@ -106,6 +148,36 @@ template <typename T>
 constexpr int mr() { return kMR; }
 template <typename T>
 constexpr int nr() { return kNV * Vec<T>::W; }
+
+#if defined(__AVX512F__)
+// In-register transpose of a 16 x 16 float block: r[i][j] -> r[j][i].
+// (The maskz forms with an all-ones mask compile to the plain instructions; they avoid GCC 12's
+// false -Wmaybe-uninitialized warning from the plain forms' _mm512_undefined_ps.)
+inline void transpose16(__m512 r[16]) {
+  constexpr __mmask16 kAll = 0xFFFF;
+  __m512 t[16], u[16];
+  for (int k = 0; k < 8; ++k) {  // per 128-bit lane: interleave rows 2k, 2k+1
+    t[2 * k] = _mm512_maskz_unpacklo_ps(kAll, r[2 * k], r[2 * k + 1]);
+    t[2 * k + 1] = _mm512_maskz_unpackhi_ps(kAll, r[2 * k], r[2 * k + 1]);
+  }
+  for (int k = 0; k < 4; ++k) {  // u[4k+c], lane l = column 4l+c of rows 4k..4k+3
+    u[4 * k + 0] = _mm512_maskz_shuffle_ps(kAll, t[4 * k], t[4 * k + 2], 0x44);
+    u[4 * k + 1] = _mm512_maskz_shuffle_ps(kAll, t[4 * k], t[4 * k + 2], 0xEE);
+    u[4 * k + 2] = _mm512_maskz_shuffle_ps(kAll, t[4 * k + 1], t[4 * k + 3], 0x44);
+    u[4 * k + 3] = _mm512_maskz_shuffle_ps(kAll, t[4 * k + 1], t[4 * k + 3], 0xEE);
+  }
+  for (int c = 0; c < 4; ++c) {  // 4 x 4 transpose of 128-bit lanes: column 4l+c gets lane l
+    __m512 x0 = _mm512_maskz_shuffle_f32x4(kAll, u[c], u[4 + c], 0x44);
+    __m512 x1 = _mm512_maskz_shuffle_f32x4(kAll, u[c], u[4 + c], 0xEE);
+    __m512 x2 = _mm512_maskz_shuffle_f32x4(kAll, u[8 + c], u[12 + c], 0x44);
+    __m512 x3 = _mm512_maskz_shuffle_f32x4(kAll, u[8 + c], u[12 + c], 0xEE);
+    r[c] = _mm512_maskz_shuffle_f32x4(kAll, x0, x2, 0x88);
+    r[4 + c] = _mm512_maskz_shuffle_f32x4(kAll, x0, x2, 0xDD);
+    r[8 + c] = _mm512_maskz_shuffle_f32x4(kAll, x1, x3, 0x88);
+    r[12 + c] = _mm512_maskz_shuffle_f32x4(kAll, x1, x3, 0xDD);
+  }
+}
+#endif
 
 // Full MR x NR tile: accumulate a^T b over kc steps in registers, then write C once.
 template <typename T>
@@ -165,60 +237,41 @@ void micro_kernel_edge(int64_t kc, const T* a, const T* b, T alpha, T beta, T* c
     }
 }
 
-// Pack one full A micro-panel from MR rows of A (row stride lda, op(A) = A):
-// dst[p*MR + i] = src[i*lda + p] for p < kc. A transpose: MR strided reads per k step.
-template <typename T>
-void pack_rows(const T* src, int64_t lda, int64_t kc, T* dst) {
-  constexpr int MR = mr<T>();
-  for (int64_t p = 0; p < kc; ++p)
-    for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[i * lda + p];
+// pack_rows: one full panel from P rows of X (row stride ld), transposed so that the P values
+// of each k step are contiguous: dst[p*P + i] = src[i*ld + p] for p < kc. That is P strided
+// reads per step, hence pack_rows_simd, which does a prefix of the k steps and returns how
+// many (none, unless there is a SIMD version for T).
+template <int P, typename T>
+int64_t pack_rows_simd(const T*, int64_t, int64_t, T*) {
+  return 0;
 }
 
 #if defined(__AVX512F__)
-// In-register transpose of a 16 x 16 float block: r[i][j] -> r[j][i].
-// (The maskz forms with an all-ones mask compile to the plain instructions; they avoid GCC 12's
-// false -Wmaybe-uninitialized warning from the plain forms' _mm512_undefined_ps.)
-inline void transpose16(__m512 r[16]) {
-  constexpr __mmask16 kAll = 0xFFFF;
-  __m512 t[16], u[16];
-  for (int k = 0; k < 8; ++k) {  // per 128-bit lane: interleave rows 2k, 2k+1
-    t[2 * k] = _mm512_maskz_unpacklo_ps(kAll, r[2 * k], r[2 * k + 1]);
-    t[2 * k + 1] = _mm512_maskz_unpackhi_ps(kAll, r[2 * k], r[2 * k + 1]);
-  }
-  for (int k = 0; k < 4; ++k) {  // u[4k+c], lane l = column 4l+c of rows 4k..4k+3
-    u[4 * k + 0] = _mm512_maskz_shuffle_ps(kAll, t[4 * k], t[4 * k + 2], 0x44);
-    u[4 * k + 1] = _mm512_maskz_shuffle_ps(kAll, t[4 * k], t[4 * k + 2], 0xEE);
-    u[4 * k + 2] = _mm512_maskz_shuffle_ps(kAll, t[4 * k + 1], t[4 * k + 3], 0x44);
-    u[4 * k + 3] = _mm512_maskz_shuffle_ps(kAll, t[4 * k + 1], t[4 * k + 3], 0xEE);
-  }
-  for (int c = 0; c < 4; ++c) {  // 4 x 4 transpose of 128-bit lanes: column 4l+c gets lane l
-    __m512 x0 = _mm512_maskz_shuffle_f32x4(kAll, u[c], u[4 + c], 0x44);
-    __m512 x1 = _mm512_maskz_shuffle_f32x4(kAll, u[c], u[4 + c], 0xEE);
-    __m512 x2 = _mm512_maskz_shuffle_f32x4(kAll, u[8 + c], u[12 + c], 0x44);
-    __m512 x3 = _mm512_maskz_shuffle_f32x4(kAll, u[8 + c], u[12 + c], 0xEE);
-    r[c] = _mm512_maskz_shuffle_f32x4(kAll, x0, x2, 0x88);
-    r[4 + c] = _mm512_maskz_shuffle_f32x4(kAll, x0, x2, 0xDD);
-    r[8 + c] = _mm512_maskz_shuffle_f32x4(kAll, x1, x3, 0x88);
-    r[12 + c] = _mm512_maskz_shuffle_f32x4(kAll, x1, x3, 0xDD);
-  }
-}
-
-// Float, 16 k steps at a time: load 14 rows x 16 values (2 zero rows), transpose, store the
-// 14 useful values of each of the 16 k steps. ~4x fewer instructions than the scalar loop.
-template <>
-inline void pack_rows<float>(const float* src, int64_t lda, int64_t kc, float* dst) {
-  static_assert(kMR == 14, "the transpose packs 14-row micro-panels");
+// Float, 16 k steps at a time, 16 rows at a time (a short last group, like a 14-row panel's,
+// loads zero rows): transpose, then store the useful values of each of the 16 k steps.
+// ~4x fewer instructions than the scalar loop. Returns the k steps done (a multiple of 16).
+template <int P>
+int64_t pack_rows_simd(const float* src, int64_t ld, int64_t kc, float* dst) {
   int64_t p = 0;
-  for (; p + 16 <= kc; p += 16) {
-    __m512 r[16];
-    for (int i = 0; i < 14; ++i) r[i] = _mm512_loadu_ps(src + i * lda + p);
-    r[14] = r[15] = _mm512_setzero_ps();
-    transpose16(r);
-    for (int q = 0; q < 16; ++q) _mm512_mask_storeu_ps(dst + (p + q) * 14, 0x3FFF, r[q]);
-  }
-  for (; p < kc; ++p)
-    for (int i = 0; i < 14; ++i) dst[p * 14 + i] = src[i * lda + p];
+  for (; p + 16 <= kc; p += 16)
+#pragma GCC unroll 4
+    for (int g = 0; g < P; g += 16) {
+      const int rows = P - g < 16 ? P - g : 16;
+      __m512 r[16];
+      for (int i = 0; i < 16; ++i)
+        r[i] = i < rows ? _mm512_loadu_ps(src + (g + i) * ld + p) : _mm512_setzero_ps();
+      transpose16(r);
+      const __mmask16 keep = __mmask16((1u << rows) - 1);
+      for (int q = 0; q < 16; ++q) _mm512_mask_storeu_ps(dst + (p + q) * P + g, keep, r[q]);
+    }
+  return p;
 }
 #endif
+
+template <int P, typename T>
+void pack_rows(const T* src, int64_t ld, int64_t kc, T* dst) {
+  for (int64_t p = pack_rows_simd<P>(src, ld, kc, dst); p < kc; ++p)
+    for (int i = 0; i < P; ++i) dst[p * P + i] = src[i * ld + p];
+}
 
 }  // namespace neat::gemm_detail
