@@ -47,17 +47,6 @@ METHODS = {  # full first: it is every other row's reference
 class FactoredNeat(ref.NeatLinear):
     """y = x W0^T + b + s (x M) B^T: make_reference's Neat with the update kept factored."""
 
-    def m(self):
-        h = self.act(self.neat_A(self.weight.t()))  # [IN, R]
-        saved, encoders = [], len(self.neat_layers) // 2
-        for i, layer in enumerate(self.neat_layers):
-            if i < encoders:
-                saved.append(h)
-                h = self.act(layer(h))
-            else:
-                h = self.act(layer(h)) + saved.pop()
-        return h
-
     def forward(self, x):
         return F.linear(x, self.weight, self.bias) + self.scale * self.neat_B(x @ self.m())
 

@@ -190,8 +190,9 @@ class NeatLinear(nn.Module):
                                           for _ in range(depth - 2)])
         self.act, self.scale = ACTIVATIONS[activation], scale
 
-    def forward(self, x):
-        h = self.act(self.neat_A(self.weight.t()))  # rows of W0^T through the network
+    def m(self):
+        """M [IN, R]: the rows of W0^T through the network (U-Net skips, reverse order)."""
+        h = self.act(self.neat_A(self.weight.t()))
         saved, encoders = [], len(self.neat_layers) // 2
         for i, layer in enumerate(self.neat_layers):
             if i < encoders:
@@ -199,7 +200,10 @@ class NeatLinear(nn.Module):
                 h = self.act(layer(h))
             else:
                 h = self.act(layer(h)) + saved.pop()
-        delta_t = self.neat_B(h)  # [IN, OUT]
+        return h
+
+    def forward(self, x):
+        delta_t = self.neat_B(self.m())  # [IN, OUT]
         return F.linear(x, self.weight, self.bias) + self.scale * (x @ delta_t)
 
 
