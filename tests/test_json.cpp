@@ -1,5 +1,5 @@
 // Tests for tensor/json.h: the header's example, every value kind, strict rejection of
-// malformed text with the byte offset, escapes (\uXXXX and surrogate pairs), and that numbers
+// malformed text with the byte offset, escapes (\u plus four hex digits, surrogate pairs), and that numbers
 // round-trip bit-exactly through dump() and parse().
 #include <doctest/doctest.h>
 
