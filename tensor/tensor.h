@@ -73,6 +73,8 @@ class Tensor {
   void copy_from(const Tensor& src) const;
   // Fills every element with value.
   void fill_(double value) const;
+  // How many tensors share this tensor's storage (what keeps it alive; tests of graph memory).
+  long storage_use_count() const { return storage_.use_count(); }
   // True when both tensors are the same view of the same storage.
   bool is_same(const Tensor& other) const {
     return storage_ == other.storage_ && shape_ == other.shape_;
