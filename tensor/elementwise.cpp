@@ -116,7 +116,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   return out;
 }
 
-// A broadcast loop's layout (see tensor/cpu/elementwise_kernels.h): the output sizes and, per
+// A broadcast loop's layout (see tensor/cpu/elementwise.h): the output sizes and, per
 // operand, its element strides, with 0 along broadcast dims. Size-1 dims are dropped and
 // neighbouring dims merged wherever every operand steps through them as through one dim, so
 // [B, N, D] + [D] runs as rows of a [B*N, D] output and [B, N, D] * [B, N, 1] as [B*N, D].

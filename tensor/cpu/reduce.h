@@ -36,21 +36,16 @@ void sum_kernel(Cpu, T* out, const T* x, int64_t outer, int64_t R, int64_t inner
     for (int64_t o = 0; o < outer; ++o) out[o] = sum_contiguous(x + o * R, R);
     return;
   }
-  // Each output row adds up R input rows with a vectorised out[j] += x[j] loop; rows are cut
-  // into column blocks so that a single output row (outer = 1) still spreads over threads.
-  constexpr int64_t kBlock = 256;
-  const int64_t blocks = (inner + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (outer * R * inner >= kParallelThreshold)
-  for (int64_t task = 0; task < outer * blocks; ++task) {
-    const int64_t o = task / blocks, j0 = (task % blocks) * kBlock;
-    const int64_t j1 = std::min(inner, j0 + kBlock);
+  // Each output row adds up R input rows with a vectorised out[j] += x[j] loop, one block of
+  // columns at a time.
+  for_column_blocks(outer, inner, outer * R * inner, [&](int64_t o, int64_t j0, int64_t j1) {
     T* dst = out + o * inner;
     for (int64_t j = j0; j < j1; ++j) dst[j] = 0;
     for (int64_t r = 0; r < R; ++r) {
       const T* src = x + (o * R + r) * inner;
       for (int64_t j = j0; j < j1; ++j) dst[j] += src[j];
     }
-  }
+  });
 }
 
 // values / indices [outer, inner] = max / first argmax over r of x [outer, R], R >= 1.

@@ -97,25 +97,20 @@ void index_select_kernel(Cpu, T* out, const T* x, const int64_t* index, int64_t*
 }
 
 // dx [outer, size, inner] += src [outer, count, inner] at index[count]; repeated indices add up.
-// Threads split (outer, column block) pairs, so two threads never add into the same element.
-// The indices are checked first, as in index_select_kernel.
+// Threads split (outer, column block) pairs (for_column_blocks), so two threads never add into
+// the same element. The indices are checked first, as in index_select_kernel.
 template <typename T>
 void index_add_kernel(Cpu, T* dx, const T* src, const int64_t* index, int64_t* first_bad,
                       int64_t outer, int64_t size, int64_t count, int64_t inner) {
   *first_bad = first_out_of_range(index, count, size);
   if (*first_bad >= 0) return;
-  constexpr int64_t kBlock = 256;
-  const int64_t blocks = (inner + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (outer * count * inner >= kParallelThreshold)
-  for (int64_t task = 0; task < outer * blocks; ++task) {
-    const int64_t o = task / blocks, j0 = (task % blocks) * kBlock;
-    const int64_t j1 = std::min(inner, j0 + kBlock);
+  for_column_blocks(outer, inner, outer * count * inner, [&](int64_t o, int64_t j0, int64_t j1) {
     for (int64_t i = 0; i < count; ++i) {
       T* dst = dx + (o * size + index[i]) * inner;
       const T* s = src + (o * count + i) * inner;
       for (int64_t j = j0; j < j1; ++j) dst[j] += s[j];
     }
-  }
+  });
 }
 
 }  // namespace neat::cpu
