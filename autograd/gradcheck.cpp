@@ -16,8 +16,8 @@ struct Projection {
   double magnitude = 0;
 };
 Projection project(const Tensor& y, const Tensor& r) {
-  NEAT_CHECK(y.dtype() == DType::Float64, "gradcheck: f must return float64 for float64 inputs, got ",
-             dtype_name(y.dtype()));
+  NEAT_CHECK(y.dtype() == DType::Float64,
+             "gradcheck: f must return float64 for float64 inputs, got ", dtype_name(y.dtype()));
   NEAT_CHECK(y.shape() == r.shape(), "gradcheck: f returned ", shape_str(y.shape()),
              " on one call and ", shape_str(r.shape()), " on another");
   const double* a = y.data<double>();
@@ -65,8 +65,9 @@ GradcheckResult gradcheck(const std::vector<std::pair<std::string, Variable>>& c
       const Projection minus = project(f().data(), projection);
       x[i] = saved;
       numeric[size_t(i)] = (plus.value - minus.value) / (2 * options.eps);
-      noise[size_t(i)] = std::max(rounding, 16 * DBL_EPSILON * std::max(plus.magnitude, minus.magnitude)) /
-                         (2 * options.eps);
+      noise[size_t(i)] =
+          std::max(rounding, 16 * DBL_EPSILON * std::max(plus.magnitude, minus.magnitude)) /
+          (2 * options.eps);
     }
     double scale = 0;
     for (double n : numeric) scale = std::max(scale, std::abs(n));
@@ -100,7 +101,8 @@ GradcheckResult gradcheck(const std::function<Variable(const std::vector<Variabl
     vars.emplace_back(floating ? inputs[k].to(DType::Float64).clone() : inputs[k], floating);
     if (floating) checked.emplace_back("input " + std::to_string(k), vars.back());
   }
-  return gradcheck(checked, [&] { return f(vars); }, options);
+  return gradcheck(
+      checked, [&] { return f(vars); }, options);
 }
 
 }  // namespace neat

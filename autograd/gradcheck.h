@@ -9,7 +9,8 @@
 // passed through (labels, indices). A module reads the parameters it owns, so the second form
 // takes the Variables themselves (float64, requiring grad) and perturbs them in place:
 //
-//   GradcheckResult r = gradcheck(attention.named_parameters(), [&] { return attention.forward(x); });
+//   auto forward = [&] { return attention.forward(x); };
+//   GradcheckResult r = gradcheck(attention.named_parameters(), forward);
 //
 // The tolerance scales with each checked tensor: element i of tensor k passes when
 //   |analytic_i - numeric_i| <= rtol * max_j |numeric_j| + noise_i,
@@ -27,15 +28,15 @@
 namespace neat {
 
 struct GradcheckOptions {
-  double eps = 1e-6;    // finite-difference step
-  double rtol = 1e-6;   // relative to the largest numeric gradient of each checked tensor
+  double eps = 1e-6;   // finite-difference step
+  double rtol = 1e-6;  // relative to the largest numeric gradient of each checked tensor
   uint64_t seed = 1234;
 };
 
 struct GradcheckResult {
   bool ok = false;
-  double worst_ratio = 0;   // max over elements of |analytic - numeric| / allowed; ok iff <= 1
-  std::string report;       // names the worst element: tensor, index, analytic, numeric
+  double worst_ratio = 0;  // max over elements of |analytic - numeric| / allowed; ok iff <= 1
+  std::string report;      // names the worst element: tensor, index, analytic, numeric
 };
 
 GradcheckResult gradcheck(const std::function<Variable(const std::vector<Variable>&)>& f,

@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <string>
 #include <functional>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "tensor/elementwise.h"
@@ -19,7 +19,6 @@
 namespace neat::test {
 
 using Index = std::vector<int64_t>;
-
 
 inline Index unravel(int64_t flat, const Shape& shape) {
   Index index(shape.size());
@@ -60,22 +59,26 @@ inline int64_t wrap(int64_t dim, int64_t rank) { return dim < 0 ? dim + rank : d
 
 // Reduces x over dims with combine, starting each output element from start.
 inline Tensor reduce_loop(const Tensor& x, Index dims, bool keepdim, double start,
-                   double (*combine)(double, double)) {
+                          double (*combine)(double, double)) {
   std::set<int64_t> reduced;
   for (int64_t d : dims) reduced.insert(wrap(d, x.dim()));
   if (dims.empty())
     for (int64_t d = 0; d < x.dim(); ++d) reduced.insert(d);
   Shape out_shape;
   for (int64_t d = 0; d < x.dim(); ++d)
-    if (!reduced.count(d)) out_shape.push_back(x.size(d));
-    else if (keepdim) out_shape.push_back(1);
+    if (!reduced.count(d))
+      out_shape.push_back(x.size(d));
+    else if (keepdim)
+      out_shape.push_back(1);
   Tensor out = full(out_shape, start, DType::Float64);
   for (int64_t i = 0; i < x.numel(); ++i) {
     const Index in = unravel(i, x.shape());
     Index o;
     for (int64_t d = 0; d < x.dim(); ++d)
-      if (!reduced.count(d)) o.push_back(in[size_t(d)]);
-      else if (keepdim) o.push_back(0);
+      if (!reduced.count(d))
+        o.push_back(in[size_t(d)]);
+      else if (keepdim)
+        o.push_back(0);
     out.set(o, combine(out.at(o), x.flat(i)));
   }
   return out;
@@ -85,14 +88,16 @@ inline Tensor reduce_loop(const Tensor& x, Index dims, bool keepdim, double star
 inline double matrix_at(const Tensor& x, const Index& batch, int64_t i, int64_t j, bool trans) {
   Index index(size_t(x.dim()));
   const size_t lead = batch.size() - size_t(x.dim() - 2);
-  for (size_t d = 0; d + 2 < index.size(); ++d) index[d] = x.size(int64_t(d)) == 1 ? 0 : batch[lead + d];
+  for (size_t d = 0; d + 2 < index.size(); ++d)
+    index[d] = x.size(int64_t(d)) == 1 ? 0 : batch[lead + d];
   index[index.size() - 2] = trans ? j : i;
   index[index.size() - 1] = trans ? i : j;
   return x.at(index);
 }
 
 inline Tensor matmul_loop(const Tensor& a, const Tensor& b, bool ta, bool tb) {
-  const Shape a_batch(a.shape().begin(), a.shape().end() - 2), b_batch(b.shape().begin(), b.shape().end() - 2);
+  const Shape a_batch(a.shape().begin(), a.shape().end() - 2),
+      b_batch(b.shape().begin(), b.shape().end() - 2);
   Shape out = broadcast_shape(a_batch, b_batch);
   const int64_t M = ta ? a.size(-1) : a.size(-2), K = ta ? a.size(-2) : a.size(-1);
   const int64_t N = tb ? b.size(-2) : b.size(-1);
@@ -113,13 +118,14 @@ inline Tensor softmax_loop(const Tensor& x, int64_t dim, bool log) {
   return tabulate(x.shape(), [&](const Index& i) {
     Index j = i;
     double top = -INFINITY, total = 0;
-    for (j[size_t(dim)] = 0; j[size_t(dim)] < x.size(dim); ++j[size_t(dim)]) top = std::max(top, x.at(j));
-    for (j[size_t(dim)] = 0; j[size_t(dim)] < x.size(dim); ++j[size_t(dim)]) total += std::exp(x.at(j) - top);
+    for (j[size_t(dim)] = 0; j[size_t(dim)] < x.size(dim); ++j[size_t(dim)])
+      top = std::max(top, x.at(j));
+    for (j[size_t(dim)] = 0; j[size_t(dim)] < x.size(dim); ++j[size_t(dim)])
+      total += std::exp(x.at(j) - top);
     const double z = x.at(i) - top;
     return log ? z - std::log(total) : std::exp(z) / total;
   });
 }
-
 
 inline Tensor layer_norm_loop(const Tensor& x, const Tensor& w, const Tensor& b, double eps) {
   const int64_t D = x.size(-1);
@@ -127,7 +133,8 @@ inline Tensor layer_norm_loop(const Tensor& x, const Tensor& w, const Tensor& b,
     Index j = i;
     double mean = 0, var = 0;
     for (j.back() = 0; j.back() < D; ++j.back()) mean += x.at(j) / double(D);
-    for (j.back() = 0; j.back() < D; ++j.back()) var += (x.at(j) - mean) * (x.at(j) - mean) / double(D);
+    for (j.back() = 0; j.back() < D; ++j.back())
+      var += (x.at(j) - mean) * (x.at(j) - mean) / double(D);
     const double y = (x.at(i) - mean) / std::sqrt(var + eps);
     return y * (w.defined() ? w.flat(i.back()) : 1.0) + (b.defined() ? b.flat(i.back()) : 0.0);
   });
@@ -147,7 +154,8 @@ inline Tensor cross_entropy_loop(const Tensor& logits, const Tensor& labels, dou
 }
 
 // softmax(q k^T / sqrt(d) + mask) v from raw tensor ops.
-inline Tensor attention_composed(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) {
+inline Tensor attention_composed(const Tensor& q, const Tensor& k, const Tensor& v,
+                                 const Tensor& mask) {
   Tensor scores = mul_scalar(matmul(q, k, false, true), 1.0 / std::sqrt(double(q.size(-1))));
   if (mask.defined()) scores = add(scores, mask);
   return matmul(softmax(scores, -1), v);

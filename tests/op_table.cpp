@@ -85,14 +85,16 @@ void run_entry_of_current_case() {
       for (const OpCase& c : entry.cases()) check_op_case(entry.name, c);
 }
 
+// Registers the cases at start-up with the call a TEST_CASE expands to (doctest's regTest).
 [[maybe_unused]] const int registered = [] {
-  static std::vector<std::string> names;   // doctest keeps the const char*
+  static std::vector<std::string> names;  // doctest keeps the const char*
   names.reserve(op_table().size());
   for (const OpEntry& entry : op_table()) {
     names.push_back("op " + entry.name);
-    doctest::detail::regTest(doctest::detail::TestCase(run_entry_of_current_case, __FILE__, __LINE__,
-                                                       doctest_detail_test_suite_ns::getCurrentTestSuite()) *
-                             names.back().c_str());
+    doctest::detail::regTest(
+        doctest::detail::TestCase(run_entry_of_current_case, __FILE__, __LINE__,
+                                  doctest_detail_test_suite_ns::getCurrentTestSuite()) *
+        names.back().c_str());
   }
   return 0;
 }();

@@ -23,15 +23,15 @@ using Op = std::function<Variable(const std::vector<Variable>&)>;
 using Reference = std::function<Tensor(const std::vector<Tensor>&)>;
 
 struct OpCase {
-  std::string label;            // what varies between cases: arguments, shapes' role
-  std::vector<Tensor> inputs;   // float64; int64 ones (labels, indices) are passed through
+  std::string label;           // what varies between cases: arguments, shapes' role
+  std::vector<Tensor> inputs;  // float64; int64 ones (labels, indices) are passed through
   Op op;
-  Reference reference;          // the same forward computed another way, in float64
+  Reference reference;  // the same forward computed another way, in float64
 };
 
 struct OpEntry {
-  std::string name;                           // the doctest case is "op <name>"
-  std::function<std::vector<OpCase>()> cases; // built when the case runs, not at start-up
+  std::string name;                            // the doctest case is "op <name>"
+  std::function<std::vector<OpCase>()> cases;  // built when the case runs, not at start-up
 };
 
 // The table (tests/test_ops.cpp).

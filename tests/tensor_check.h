@@ -17,10 +17,10 @@
 namespace neat::test {
 
 struct TensorComparison {
-  bool ok = false;        // same shape, and max_error <= rtol * scale (NaN fails)
-  double max_error = 0;   // max_i |got_i - want_i|
-  int64_t worst_at = 0;   // the flat index of max_error
-  double scale = 0;       // max(max_i |want_i|, floor)
+  bool ok = false;       // same shape, and max_error <= rtol * scale (NaN fails)
+  double max_error = 0;  // max_i |got_i - want_i|
+  int64_t worst_at = 0;  // the flat index of max_error
+  double scale = 0;      // max(max_i |want_i|, floor)
 };
 
 // floor: an absolute magnitude well below the smallest value the tensor is meant to carry. It
@@ -38,7 +38,7 @@ inline TensorComparison compare_tensor(const Tensor& got, const Tensor& want, do
     if (std::isnan(d) || d > c.max_error) {
       c.max_error = d;
       c.worst_at = i;
-      if (std::isnan(d)) break;   // the first NaN is the worst element
+      if (std::isnan(d)) break;  // the first NaN is the worst element
     }
   }
   c.ok = c.max_error <= rtol * c.scale;

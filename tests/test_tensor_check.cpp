@@ -22,14 +22,15 @@ TEST_CASE("compare_tensor: a zero gradient against a small reference fails") {
   CHECK(max_abs_diff(zero, want) <= 1e-4 * 1.0);
   // Half the gradient, or the gradient of another element, fails too.
   CHECK_FALSE(compare_tensor(mul_scalar(want, 0.5), want, 1e-4, 1e-9).ok);
-  CHECK_FALSE(compare_tensor(transpose(want.reshape({16, 3}), 0, 1).reshape({3, 16}), want, 1e-4, 1e-9).ok);
+  CHECK_FALSE(
+      compare_tensor(transpose(want.reshape({16, 3}), 0, 1).reshape({3, 16}), want, 1e-4, 1e-9).ok);
   // The right values, rounded to float32, pass.
   CHECK(compare_tensor(want.to(DType::Float32).to(DType::Float64), want, 1e-4, 1e-9).ok);
 }
 
 TEST_CASE("compare_tensor: scale-free, NaN and shape mismatches fail, the floor") {
   Tensor want = random64({4, 5}, 2);
-  Tensor got = add(want, mul_scalar(random64({4, 5}, 3), 1e-6));   // relative error ~1e-6
+  Tensor got = add(want, mul_scalar(random64({4, 5}, 3), 1e-6));  // relative error ~1e-6
   for (double unit : {1e-8, 1.0, 1e8}) {
     CAPTURE(unit);
     CHECK(compare_tensor(mul_scalar(got, unit), mul_scalar(want, unit), 1e-5, 0).ok);
@@ -57,12 +58,15 @@ TEST_CASE("normalized_mse: 0 for equal, 1 for zeros, the same in any unit") {
   const double e = normalized_mse(got, want);
   CHECK(e > 0);
   CHECK(e < 1e-7);
-  CHECK(normalized_mse(mul_scalar(got, 1e-6), mul_scalar(want, 1e-6)) == doctest::Approx(e).epsilon(1e-9));
+  CHECK(normalized_mse(mul_scalar(got, 1e-6), mul_scalar(want, 1e-6)) ==
+        doctest::Approx(e).epsilon(1e-9));
   CHECK(normalized_mse(zeros({2}), zeros({2})) == 0.0);
   CHECK(std::isinf(normalized_mse(ones({2}), zeros({2}))));
   Tensor with_nan = want.clone();
   with_nan.set({0, 0}, std::nan(""));
   CHECK_FALSE(normalized_mse(with_nan, want) < 1e-7);
-  CHECK(mentions(thrown_message([&] { normalized_mse(want, zeros({3, 7}, DType::Float64)); }),
+  CHECK(mentions(thrown_message([&] {
+                   normalized_mse(want, zeros({3, 7}, DType::Float64));
+                 }),
                  {"normalized_mse", "[7, 3]", "[3, 7]"}));
 }
