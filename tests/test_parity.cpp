@@ -23,8 +23,8 @@ using neat::test::check_tensor;
 
 namespace {
 
-const char* kReference = "tests/parity/vit_reference.safetensors";
-const char* kRegenerate = "regenerate it with /usr/bin/python3 tests/parity/make_reference.py";
+const std::string kReference = "tests/parity/vit_reference.safetensors";
+const std::string kRegenerate = "regenerate it with /usr/bin/python3 tests/parity/make_reference.py";
 
 // Tolerances relative to each tensor's own largest value (tests/tensor_check.h). The floor is
 // well below the smallest gradient the script allows (MIN_GRADIENT = 1e-2 in make_reference.py,
