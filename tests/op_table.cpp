@@ -1,12 +1,15 @@
 // The op-test harness (tests/op_table.h): the checks run on each case, the device comparison,
-// and the registration of one doctest case per table entry.
+// the registration of one doctest case per table entry, and the cases that run the whole table
+// (unique names, every other device against the CPU).
 #include "tests/op_table.h"
 
 #include <doctest/doctest.h>
 
+#include <set>
 #include <stdexcept>
 
 #include "autograd/gradcheck.h"
+#include "tests/skip.h"
 #include "tests/tensor_check.h"
 
 namespace neat::test {
@@ -102,3 +105,35 @@ void run_entry_of_current_case() {
 }  // namespace
 
 }  // namespace neat::test
+
+using namespace neat;
+using namespace neat::test;
+
+TEST_CASE("op table: entry names are unique") {
+  std::set<std::string> names;
+  for (const OpEntry& e : op_table())
+    CHECK_MESSAGE(names.insert(e.name).second, "duplicate entry ", e.name);
+}
+
+TEST_CASE("op table: every other device against the CPU") {
+  std::string why_not;
+  const std::vector<Device> devices = other_devices(&why_not);
+  if (devices.empty()) return skip("no device besides the CPU in this build (" + why_not + ")");
+  for (Device d : devices)
+    for (const OpEntry& entry : op_table())
+      for (const OpCase& c : entry.cases()) {
+        INFO(device_name(d), " op ", entry.name, " [", c.label, "]");
+        CHECK(device_nmse(c, d) < kMaxDeviceNmse);
+      }
+}
+
+TEST_CASE("op table: the device comparison runs (the CPU against itself)") {
+  // The code path of the case above, on the one device every build has: identical results.
+  for (const char* name : {"mul", "softmax", "matmul", "cross_entropy"})
+    for (const OpEntry& entry : op_table())
+      if (entry.name == name)
+        for (const OpCase& c : entry.cases()) {
+          INFO("op ", entry.name, " [", c.label, "]");
+          CHECK(device_nmse(c, Device::CPU) == 0.0);
+        }
+}
