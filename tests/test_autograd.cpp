@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "autograd/elementwise.h"
+#include "autograd/gradcheck.h"
 #include "autograd/matmul.h"
 #include "autograd/reduce.h"
 #include "tests/op_test_util.h"
@@ -240,4 +241,28 @@ TEST_CASE("autograd deep chain does not overflow the stack") {
   sum(h).backward();
   const double want = std::pow(1.001, 500);
   for (int64_t i = 0; i < 3; ++i) CHECK(x.grad().at({i}) == doctest::Approx(want).epsilon(1e-12));
+}
+
+TEST_CASE("gradcheck fails a wrong gradient, however small the values") {
+  // f(x) = x * detach(x): the autograd gradient is x, the true one 2x.
+  auto half = [](const std::vector<Variable>& v) { return mul(v[0], v[0].detach()); };
+  // f(x) = 1e-5 * detach(x) + 0 * x: the autograd gradient is 0, the true one 1e-5.
+  auto dead = [](const std::vector<Variable>& v) {
+    return add(mul_scalar(v[0].detach(), 1e-5), mul_scalar(v[0], 0.0));
+  };
+  for (double unit : {1.0, 1e-6}) {
+    CAPTURE(unit);
+    CHECK_FALSE(gradcheck(half, {mul_scalar(random64({3, 4}, 90), unit)}).ok);
+  }
+  GradcheckResult r = gradcheck(dead, {random64({3, 4}, 91)});
+  CHECK_FALSE(r.ok);
+  CHECK(r.report.find("FAILED") == 0);
+  CHECK(r.report.find("input 0 [3, 4]") != std::string::npos);
+  // The right gradients pass at the same sizes.
+  CHECK(gradcheck([](const std::vector<Variable>& v) { return mul(v[0], v[0]); },
+                  {mul_scalar(random64({3, 4}, 90), 1e-6)})
+            .ok);
+  CHECK(gradcheck([](const std::vector<Variable>& v) { return mul_scalar(v[0], 1e-5); },
+                  {random64({3, 4}, 91)})
+            .ok);
 }

@@ -10,6 +10,7 @@
 #include "data/idx.h"
 #include "data/image_folder.h"
 #include "data/load_dataset.h"
+#include "tests/skip.h"
 #include "tests/test_data_util.h"
 
 using namespace neat;
@@ -364,10 +365,8 @@ TEST_CASE("load_dataset: image folders with and without train/val/test") {
 
 TEST_CASE("load_dataset: the real Fashion-MNIST (Debian's dataset-fashion-mnist)") {
   const std::string dir = "/usr/share/datasets/fashion-mnist";
-  if (!std::filesystem::exists(dir + "/train-images-idx3-ubyte.gz")) {
-    MESSAGE("skipped: " << dir << " not found (apt-get install dataset-fashion-mnist)");
-    return;
-  }
+  if (!std::filesystem::exists(dir + "/train-images-idx3-ubyte.gz"))
+    return neat::test::skip(dir + " not found (apt-get install dataset-fashion-mnist)");
   DataSpec spec;
   spec.name = "fashion-mnist";
   spec.data_dir = dir;

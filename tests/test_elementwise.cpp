@@ -1,6 +1,7 @@
 // Elementwise ops: tensor/scalar_math.h, tensor/elementwise.h and autograd/elementwise.h.
 // Forward values (some by hand), broadcasting, the large-tensor (threaded) paths against a
-// plain loop, error messages, and one `gradcheck <op>` case per differentiable op.
+// plain loop, error messages, and a composite graph's gradients. Each op's gradient check and
+// float64 forward against a loop: the op table (tests/test_ops.cpp).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -313,104 +314,6 @@ TEST_CASE("autograd elementwise operators") {
 }
 
 // ---- gradient checks ---------------------------------------------------------------------
-
-TEST_CASE("gradcheck add") {
-  auto f = [](const std::vector<Variable>& in) { return add(in[0], in[1]); };
-  check_gradients(f, {random64({3, 1, 5}, 1), random64({4, 5}, 2)});
-  check_gradients(f, {random64({2, 3}, 3), random64({1}, 4)});
-  check_gradients(f, {random64({7}, 5), random64({7}, 6)});
-}
-
-TEST_CASE("gradcheck sub") {
-  auto f = [](const std::vector<Variable>& in) { return sub(in[0], in[1]); };
-  check_gradients(f, {random64({3, 1, 5}, 7), random64({4, 5}, 8)});
-  check_gradients(f, {random64({1}, 9), random64({2, 3}, 10)});
-}
-
-TEST_CASE("gradcheck mul") {
-  auto f = [](const std::vector<Variable>& in) { return mul(in[0], in[1]); };
-  check_gradients(f, {random64({3, 1, 5}, 11), random64({4, 5}, 12)});
-  check_gradients(f, {random64({2, 3}, 13), random64({1}, 14)});
-  check_gradients(f, {random64({5, 3}, 15), random64({5, 1}, 16)});
-}
-
-TEST_CASE("gradcheck div") {
-  auto f = [](const std::vector<Variable>& in) { return div(in[0], in[1]); };
-  check_gradients(f, {random64({3, 1, 5}, 17), random64({4, 5}, 18, 0.5, 2.0)});
-  check_gradients(f, {random64({2, 3}, 19), random64({1}, 20, 0.5, 2.0)});
-  check_gradients(f, {random64({1}, 21), random64({3, 2}, 22, 0.5, 2.0)});
-}
-
-TEST_CASE("gradcheck neg") {
-  check_gradients([](const std::vector<Variable>& in) { return neg(in[0]); }, {random64({3, 5}, 23)});
-}
-
-TEST_CASE("gradcheck add_scalar") {
-  check_gradients([](const std::vector<Variable>& in) { return add_scalar(in[0], 2.5); },
-                  {random64({3, 5}, 24)});
-}
-
-TEST_CASE("gradcheck mul_scalar") {
-  check_gradients([](const std::vector<Variable>& in) { return mul_scalar(in[0], -1.5); },
-                  {random64({5, 3}, 25)});
-}
-
-TEST_CASE("gradcheck pow") {
-  for (double p : {2.0, 3.0, 0.5, -1.5}) {
-    CAPTURE(p);
-    check_gradients([p](const std::vector<Variable>& in) { return pow_scalar(in[0], p); },
-                    {random64({3, 7}, 26, 0.5, 2.0)});
-  }
-}
-
-TEST_CASE("gradcheck exp") {
-  check_gradients([](const std::vector<Variable>& in) { return exp(in[0]); }, {random64({3, 5}, 27)});
-}
-
-TEST_CASE("gradcheck log") {
-  check_gradients([](const std::vector<Variable>& in) { return log(in[0]); },
-                  {random64({3, 5}, 28, 0.3, 3.0)});
-}
-
-TEST_CASE("gradcheck sqrt") {
-  check_gradients([](const std::vector<Variable>& in) { return sqrt(in[0]); },
-                  {random64({5, 3}, 29, 0.3, 3.0)});
-}
-
-TEST_CASE("gradcheck tanh") {
-  check_gradients([](const std::vector<Variable>& in) { return tanh(in[0]); },
-                  {random64({3, 5}, 30, -2.0, 2.0)});
-}
-
-TEST_CASE("gradcheck sigmoid") {
-  check_gradients([](const std::vector<Variable>& in) { return sigmoid(in[0]); },
-                  {random64({3, 5}, 31, -3.0, 3.0)});
-}
-
-TEST_CASE("gradcheck relu") {
-  check_gradients([](const std::vector<Variable>& in) { return relu(in[0]); },
-                  {away_from_zero64({3, 7}, 32)});
-}
-
-TEST_CASE("gradcheck gelu") {
-  check_gradients([](const std::vector<Variable>& in) { return gelu(in[0]); },
-                  {random64({3, 7}, 33, -3.0, 3.0)});
-}
-
-TEST_CASE("gradcheck sin") {
-  check_gradients([](const std::vector<Variable>& in) { return sin(in[0]); },
-                  {random64({5, 3}, 34, -3.0, 3.0)});
-}
-
-TEST_CASE("gradcheck sin2pi") {
-  check_gradients([](const std::vector<Variable>& in) { return unary(UnaryOp::Sin2Pi, in[0]); },
-                  {random64({3, 5}, 35)});
-}
-
-TEST_CASE("gradcheck identity") {
-  check_gradients([](const std::vector<Variable>& in) { return unary(UnaryOp::Identity, in[0]); },
-                  {random64({3, 5}, 36)});
-}
 
 TEST_CASE("elementwise composite graph with a shared input passes gradcheck") {
   // x feeds three ops and the broadcast w two: gradients from every path must add up.

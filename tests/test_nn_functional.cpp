@@ -1,13 +1,13 @@
 // softmax, log_softmax, layer_norm, cross_entropy, dropout and scaled dot-product attention:
-// gradient checks in float64 on small odd sizes, forward values against numbers computed once
-// with PyTorch, and the error messages.
+// forward values against numbers computed once with PyTorch, float32 and large inputs, saved
+// statistics, the dropout mask, and the error messages. Gradients and the float64 forward
+// against a loop: the op table (tests/test_ops.cpp).
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <limits>
 #include <string>
 
-#include "autograd/gradcheck.h"
 #include "tests/op_test_util.h"
 #include "autograd/nn_functional.h"
 #include "tensor/cross_entropy.h"
@@ -50,26 +50,6 @@ TEST_CASE("softmax and log_softmax forward values") {
       CHECK(y.at({o, 0, i}) + y.at({o, 1, i}) + y.at({o, 2, i}) == doctest::Approx(1.0).epsilon(1e-14));
 }
 
-TEST_CASE("gradcheck softmax") {
-  Generator gen(2);
-  for (int64_t dim : {0, 1, 2, -1}) {
-    auto f = [dim](const std::vector<Variable>& in) { return softmax(in[0], dim); };
-    GradcheckResult r = gradcheck(f, {randn({3, 5, 7}, gen, f64)});
-    INFO("dim ", dim);
-    CHECK_MESSAGE(r.ok, r.report);
-  }
-}
-
-TEST_CASE("gradcheck log_softmax") {
-  Generator gen(3);
-  for (int64_t dim : {0, 1, 2, -1}) {
-    auto f = [dim](const std::vector<Variable>& in) { return log_softmax(in[0], dim); };
-    GradcheckResult r = gradcheck(f, {randn({3, 5, 7}, gen, f64)});
-    INFO("dim ", dim);
-    CHECK_MESSAGE(r.ok, r.report);
-  }
-}
-
 TEST_CASE("layer_norm forward values and saved statistics") {
   // torch.nn.functional.layer_norm(x, (5,), w, b, 1e-5) in float64 with these x, w, b.
   Tensor x = from_vector(std::vector<double>{1, 2, 4, -1, 0.5, 3, 3, 3, 3, 3.1}, {2, 5});
@@ -89,29 +69,6 @@ TEST_CASE("layer_norm forward values and saved statistics") {
   CHECK(max_diff(f32.y, want) < 1e-5);
   LayerNormForward plain = layer_norm_forward(x, Tensor(), Tensor(), 1e-5);
   CHECK(plain.y.at({0, 2}) == doctest::Approx((4 - 1.3) * f.rstd.flat(0)).epsilon(1e-14));
-}
-
-TEST_CASE("gradcheck layer_norm") {
-  Generator gen(4);
-  auto affine = [](const std::vector<Variable>& in) { return layer_norm(in[0], in[1], in[2], 1e-5); };
-  auto weight_only = [](const std::vector<Variable>& in) {
-    return layer_norm(in[0], in[1], Variable(), 1e-5);
-  };
-  auto plain = [](const std::vector<Variable>& in) {
-    return layer_norm(in[0], Variable(), Variable(), 1e-5);
-  };
-  GradcheckResult r = gradcheck(affine, {randn({3, 7}, gen, f64), randn({7}, gen, f64),
-                                         randn({7}, gen, f64)});
-  CHECK_MESSAGE(r.ok, r.report);
-  r = gradcheck(weight_only, {randn({2, 3, 5}, gen, f64), randn({5}, gen, f64)});
-  CHECK_MESSAGE(r.ok, r.report);
-  r = gradcheck(plain, {randn({4, 13}, gen, f64)});
-  CHECK_MESSAGE(r.ok, r.report);
-  r = gradcheck(plain, {randn({1}, gen, f64) /* D = 1: y = 0, dx = 0 */});
-  CHECK_MESSAGE(r.ok, r.report);
-  // Many rows: the chunked weight/bias sums (and threads, above the parallel threshold).
-  r = gradcheck(affine, {randn({70, 3}, gen, f64), randn({3}, gen, f64), randn({3}, gen, f64)});
-  CHECK_MESSAGE(r.ok, r.report);
 }
 
 TEST_CASE("layer_norm backward: large inputs give the same result as small-chunk sums") {
@@ -168,17 +125,6 @@ TEST_CASE("cross_entropy errors name the label and the number of classes") {
             .find("cross_entropy: logits [5] must be [N, C]") == 0);
 }
 
-TEST_CASE("gradcheck cross_entropy") {
-  Generator gen(6);
-  Tensor labels = from_vector(std::vector<int64_t>{3, 0, 6, 6, 1});
-  for (double smoothing : {0.0, 0.1}) {
-    auto f = [&](const std::vector<Variable>& in) { return cross_entropy(in[0], labels, smoothing); };
-    GradcheckResult r = gradcheck(f, {randn({5, 7}, gen, f64)});
-    INFO("label_smoothing ", smoothing);
-    CHECK_MESSAGE(r.ok, r.report);
-  }
-}
-
 TEST_CASE("dropout mask: values, rate, reproducibility") {
   Generator gen(7);
   Tensor mask = dropout_mask({100, 100}, 0.25, gen);
@@ -200,17 +146,6 @@ TEST_CASE("dropout mask: values, rate, reproducibility") {
   CHECK(thrown_message([&] { dropout(x, 1.5, true, gen); }).find("dropout: probability 1.5 must be in [0, 1]") == 0);
 }
 
-TEST_CASE("gradcheck dropout") {
-  Generator gen(8);
-  // The generator is created inside f, so every evaluation draws the same mask.
-  auto f = [](const std::vector<Variable>& in) {
-    Generator mask_gen(99);
-    return dropout(in[0], 0.3, true, mask_gen);
-  };
-  GradcheckResult r = gradcheck(f, {randn({4, 7}, gen, f64)});
-  CHECK_MESSAGE(r.ok, r.report);
-}
-
 TEST_CASE("scaled_dot_product_attention forward matches PyTorch") {
   // torch 1.13 (no F.scaled_dot_product_attention yet), float64:
   //   (torch.softmax(q @ k.T / 2**0.5 + m, -1) @ v)
@@ -230,30 +165,3 @@ TEST_CASE("scaled_dot_product_attention forward matches PyTorch") {
             .find("scaled_dot_product_attention: q [2, 2] and k [3, 3] differ in the head dim d") == 0);
 }
 
-TEST_CASE("gradcheck scaled_dot_product_attention") {
-  Generator gen(9);
-  // Batch 2, Nq = 3, Nk = 5, d = 4, dv = 6; without and with an additive mask that blocks
-  // some keys (-inf) and biases others.
-  const double inf = std::numeric_limits<double>::infinity();
-  Tensor mask = randn({3, 5}, gen, f64);
-  mask.set({0, 4}, -inf);
-  mask.set({2, 0}, -inf);
-  mask.set({2, 1}, -inf);
-  for (bool masked : {false, true}) {
-    auto f = [&](const std::vector<Variable>& in) {
-      return scaled_dot_product_attention(in[0], in[1], in[2], masked ? mask : Tensor());
-    };
-    GradcheckResult r = gradcheck(f, {randn({2, 3, 4}, gen, f64), randn({2, 5, 4}, gen, f64),
-                                      randn({2, 5, 6}, gen, f64)});
-    INFO("masked ", masked);
-    CHECK_MESSAGE(r.ok, r.report);
-  }
-  // Heads with keys / values shared across the head dim (broadcast batch), per-head mask.
-  Tensor head_mask = randn({2, 1, 5}, gen, f64);
-  auto f = [&](const std::vector<Variable>& in) {
-    return scaled_dot_product_attention(in[0], in[1], in[2], head_mask);
-  };
-  GradcheckResult r = gradcheck(f, {randn({2, 2, 3, 4}, gen, f64), randn({2, 1, 5, 4}, gen, f64),
-                                    randn({2, 1, 5, 3}, gen, f64)});
-  CHECK_MESSAGE(r.ok, r.report);
-}

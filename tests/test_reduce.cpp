@@ -1,5 +1,6 @@
 // Reductions: tensor/reduce.h and autograd/reduce.h. Values by hand, keepdim and negative
-// dims, non-adjacent dims, the threaded paths against float64 sums, errors, gradient checks.
+// dims, non-adjacent dims, the threaded paths against float64 sums, errors. Gradients and the
+// float64 forward against a loop: the op table (tests/test_ops.cpp).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -117,32 +118,4 @@ TEST_CASE("reduce errors") {
   CHECK(mentions(thrown_message([&] { sum(x, {1, -1}); }), {"sum", "[1, -1]", "twice"}));
   CHECK(mentions(thrown_message([&] { max(x, -3); }), {"max", "dim -3"}));
   CHECK(mentions(thrown_message([] { max(zeros({2, 0}), 1); }), {"max", "[2, 0]", "empty"}));
-}
-
-// ---- gradient checks ---------------------------------------------------------------------
-
-TEST_CASE("gradcheck sum") {
-  const Tensor x = random64({3, 4, 5}, 40);
-  check_gradients([](const std::vector<Variable>& in) { return sum(in[0]); }, {x});
-  check_gradients([](const std::vector<Variable>& in) { return sum(in[0], {1}); }, {x});
-  check_gradients([](const std::vector<Variable>& in) { return sum(in[0], {-1}, true); }, {x});
-  check_gradients([](const std::vector<Variable>& in) { return sum(in[0], {0, 2}); }, {x});
-  check_gradients([](const std::vector<Variable>& in) { return sum(in[0], {0, 1}, true); }, {x});
-}
-
-TEST_CASE("gradcheck mean") {
-  const Tensor x = random64({3, 5, 2}, 41);
-  check_gradients([](const std::vector<Variable>& in) { return mean(in[0]); }, {x});
-  check_gradients([](const std::vector<Variable>& in) { return mean(in[0], {1}); }, {x});
-  check_gradients([](const std::vector<Variable>& in) { return mean(in[0], {0, 2}, true); }, {x});
-}
-
-TEST_CASE("gradcheck max") {
-  // Uniform values are distinct almost surely, so no ties (max's kinks) within +-eps.
-  const Tensor x = random64({3, 5, 4}, 42);
-  for (int64_t dim : {0, 1, -1}) {
-    CAPTURE(dim);
-    check_gradients([dim](const std::vector<Variable>& in) { return max(in[0], dim); }, {x});
-    check_gradients([dim](const std::vector<Variable>& in) { return max(in[0], dim, true); }, {x});
-  }
 }

@@ -1,5 +1,5 @@
 // Shape ops: tensor/shape_ops.h and autograd/shape_ops.h. Values against element-wise index
-// arithmetic, every dtype, errors naming the shapes, and gradient checks.
+// arithmetic, every dtype, errors naming the shapes. Gradients: the op table (tests/test_ops.cpp).
 #include <doctest/doctest.h>
 
 #include "autograd/elementwise.h"
@@ -115,52 +115,4 @@ TEST_CASE("autograd reshape is a view") {
   CHECK(y.shape() == Shape{2, 3});
   CHECK(y.data().raw_data() == x.data().raw_data());
   CHECK(std::string(y.grad_fn()->name()) == "reshape");
-}
-
-// ---- gradient checks ---------------------------------------------------------------------
-
-TEST_CASE("gradcheck transpose") {
-  check_gradients([](const std::vector<Variable>& in) { return transpose(in[0], 0, 2); },
-                  {random64({3, 4, 5}, 50)});
-  check_gradients([](const std::vector<Variable>& in) { return transpose(in[0], -1, -2); },
-                  {random64({2, 3, 5}, 51)});
-}
-
-TEST_CASE("gradcheck permute") {
-  check_gradients([](const std::vector<Variable>& in) { return permute(in[0], {1, 3, 0, 2}); },
-                  {random64({2, 3, 1, 5}, 52)});
-  check_gradients([](const std::vector<Variable>& in) { return permute(in[0], {-1, 0, 1}); },
-                  {random64({3, 2, 5}, 53)});
-}
-
-TEST_CASE("gradcheck reshape") {
-  check_gradients([](const std::vector<Variable>& in) { return reshape(in[0], {5, -1}); },
-                  {random64({3, 5}, 54)});
-  // Through a view and back: the gradient must reach the original shape.
-  check_gradients([](const std::vector<Variable>& in) { return reshape(reshape(in[0], {-1}), {3, 1, 5}) * in[1]; },
-                  {random64({3, 5}, 55), random64({1, 4, 5}, 56)});
-}
-
-TEST_CASE("gradcheck narrow") {
-  check_gradients([](const std::vector<Variable>& in) { return narrow(in[0], 1, 1, 3); },
-                  {random64({3, 5, 2}, 57)});
-  check_gradients([](const std::vector<Variable>& in) { return narrow(in[0], -1, 0, 2); },
-                  {random64({3, 5}, 58)});
-}
-
-TEST_CASE("gradcheck concat") {
-  check_gradients([](const std::vector<Variable>& in) { return concat({in[0], in[1], in[2]}, 1); },
-                  {random64({3, 2, 2}, 59), random64({3, 1, 2}, 60), random64({3, 4, 2}, 61)});
-  // The same input twice (like a cls token prepended to itself) gets both slices' gradients.
-  check_gradients([](const std::vector<Variable>& in) { return concat({in[0], in[1], in[0]}, 0); },
-                  {random64({1, 5}, 62), random64({3, 5}, 63)});
-}
-
-TEST_CASE("gradcheck index_select") {
-  const Tensor ids = from_vector(std::vector<int64_t>{4, 0, 4, 2, 1, 4});
-  check_gradients([ids](const std::vector<Variable>& in) { return index_select(in[0], 0, ids); },
-                  {random64({5, 3}, 64)});
-  const Tensor cols = from_vector(std::vector<int64_t>{2, 2, 0}, {3, 1});
-  check_gradients([cols](const std::vector<Variable>& in) { return index_select(in[0], 1, cols); },
-                  {random64({2, 3, 3}, 65)});
 }

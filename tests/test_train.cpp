@@ -15,6 +15,7 @@
 #include "models/vit.h"
 #include "tensor/json.h"
 #include "tensor/safetensors.h"
+#include "tests/skip.h"
 #include "train/checkpoint.h"
 #include "train/system.h"
 #include "train/train_vit_app.h"
@@ -253,10 +254,8 @@ TEST_CASE("train_vit: random init with an adapter method warns once; full does n
 }
 
 TEST_CASE("the built ./train_vit binary exits 2 on a bad flag") {
-  if (!file_exists("./train_vit")) {
-    MESSAGE("skipped: ./train_vit is not built in the current directory (make builds it)");
-    return;
-  }
+  if (!file_exists("./train_vit"))
+    return neat::test::skip("./train_vit is not built in the current directory (make builds it)");
   const int status = std::system("./train_vit --no-such-flag 2>/dev/null");
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 2);

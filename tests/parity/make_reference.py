@@ -10,7 +10,9 @@ What it holds (llm.c's test_gpt2 recipe): a small ViT's weights, one batch, and 
 (neat relu depth 2 / 4 on qv / qvmlp, neat sin depth 6 on qv, lora,
 head, full) the case's trainable tensors, the
 logits, the loss and the gradient of every trainable tensor after one forward and backward in
-eval mode. Computed in float64 from float32-representable values, stored as float32.
+eval mode. Computed in float64 from float32-representable values, stored as float32. Every
+gradient peaks at MIN_GRADIENT or more (the script asserts it and prints each case's smallest
+peak), so a dead or wrong gradient cannot pass the test's per-tensor tolerance.
 
 Hugging Face `transformers` is not installed here (and Debian forbids `pip install --user`),
 so the ViT below is HF's ViTForImageClassification forward written out in plain torch: same
@@ -20,7 +22,7 @@ row (modeling_vit.py, eager attention, no dropout in eval).
 
 Tensor names:   pixel_values [B,C,H,W] f32, labels [B] i64, base.<HF name> (backbone + head),
                 <case>.param.<name>, <case>.logits, <case>.loss [1], <case>.grad.<name>
-Metadata:       format "neat-parity", version "1", config (the ViT, JSON), cases (JSON list of
+Metadata:       format "neat-parity", version "2", config (the ViT, JSON), cases (JSON list of
                 {"name", "method", "targets", "rank", "depth", "activation", "scale", "alpha"})
 """
 import json
@@ -32,7 +34,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-FORMAT, VERSION = "neat-parity", "1"
+FORMAT, VERSION = "neat-parity", "2"
 CONFIG = dict(image_size=8, patch_size=4, channels=3, hidden=16, depth=2, heads=2, mlp_dim=32,
               num_classes=5, layer_norm_eps=1e-12)
 BATCH = 4
@@ -242,6 +244,23 @@ def f32(t):  # a float64 tensor of float32-representable values
     return t.float().double()
 
 
+def adapter_init(pname, shape, activation, gen):
+    """Adapter values, uniform: A like torch.nn.Linear's init (+-1/sqrt fan_in), B non-zero
+    (+-0.5), Neat's square layers as A. For ReLU, Neat's A is twice as large and its square layers
+    are near the identity, I + U(-1/sqrt R, 1/sqrt R) / 2: the stack then passes its (partly
+    positive) input on instead of zeroing whole units, so no layer's gradient is dead or tiny.
+    (sin(2 pi x) keeps the plain init: larger values there make float32 ill-conditioned.)"""
+    uniform = torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1
+    bound = 1.0 / math.sqrt(shape[1])
+    if pname.endswith("_B.weight"):
+        return 0.5 * uniform
+    if activation == "relu" and "neat_layers" in pname:
+        return torch.eye(shape[0], dtype=torch.float64) + 0.5 * bound * uniform
+    if activation == "relu" and pname.endswith("neat_A.weight"):
+        return 2 * bound * uniform
+    return bound * uniform
+
+
 def attach(model, case, gen):
     """Wraps the case's targets, sets requires_grad, gives the adapter non-zero values."""
     method = case["method"]
@@ -256,14 +275,11 @@ def attach(model, case, gen):
             else:
                 adapter = LoraLinear(base, case["rank"], case["alpha"])
             adapter.double()
-            with torch.no_grad():  # A like torch.nn.Linear's init, B non-zero
+            with torch.no_grad():
                 for pname, p in adapter.named_parameters():
                     if pname in ("weight", "bias"):
                         continue
-                    bound = 1.0 / math.sqrt(p.shape[1])
-                    scale = 0.5 if pname.endswith("_B.weight") else bound
-                    p.copy_(f32((torch.rand(p.shape, generator=gen, dtype=torch.float64) * 2 - 1)
-                                * scale))
+                    p.copy_(f32(adapter_init(pname, p.shape, case.get("activation"), gen)))
             replace(model, name, adapter)
     for name, p in model.named_parameters():
         if name.startswith("classifier."):
@@ -282,10 +298,25 @@ def base_weights(gen):
             elif "embeddings" in name and "projection" not in name:
                 value = 0.5 * torch.randn(p.shape, generator=gen, dtype=torch.float64)
             else:
+                # query and key 2x larger: scores 4x, so attention is not near uniform and the
+                # query path's gradients are not tiny (a trained ViT attends sharply too)
+                gain = 2.0 if (".query." in name or ".key." in name) else 1.0
                 fan_in = p[0].numel()
-                value = torch.randn(p.shape, generator=gen, dtype=torch.float64) / math.sqrt(fan_in)
+                value = (gain * torch.randn(p.shape, generator=gen, dtype=torch.float64)
+                         / math.sqrt(fan_in))
             p.copy_(f32(value))
     return {name: p.detach().clone() for name, p in model.named_parameters()}
+
+
+# Every reference gradient must peak at least here, so a zero or wrong gradient cannot pass
+# tests/test_parity.cpp's per-tensor tolerance (relative to the tensor's own largest value).
+MIN_GRADIENT = 1e-2
+
+
+def zero_by_construction(name):
+    """The key bias's gradient is zero in exact arithmetic: q . b_k adds the same number to every
+    score of a softmax row, and softmax ignores a shift. Its reference is rounding noise."""
+    return name.endswith("attention.attention.key.bias")
 
 
 def write_safetensors(path, tensors, metadata):
@@ -331,7 +362,13 @@ def main():
         tensors += [(prefix + "logits", logits.detach().float()),
                     (prefix + "loss", loss.detach().float().reshape(1))]
         tensors += [(prefix + "grad." + n, p.grad.float()) for n, p in trainable]
-        print(f"{case['name']:20s} loss {loss.item():.6f}  {len(trainable)} trainable tensors")
+        smallest, name = min((p.grad.abs().max().item(), n) for n, p in trainable
+                             if not zero_by_construction(n))
+        print(f"{case['name']:20s} loss {loss.item():.6f}  {len(trainable):3d} trainable tensors"
+              f"  smallest max|g| {smallest:.3g} ({name})")
+        assert smallest >= MIN_GRADIENT, (
+            f"{case['name']}: the gradient of {name} peaks at {smallest:.3g} < {MIN_GRADIENT}: "
+            "it would check nothing; change the seeds or the init")
 
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vit_reference.safetensors")
     metadata = {"format": FORMAT, "version": VERSION, "config": json.dumps(CONFIG),
