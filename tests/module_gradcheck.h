@@ -2,7 +2,7 @@
 // autograd/gradcheck.h harness builds fresh input Variables, but a module reads the parameters
 // it owns, so here the parameters are perturbed in place. Everything must be float64.
 //
-//   to_dtype(attention, DType::Float64);
+//   attention.to(DType::Float64);
 //   auto r = check_module_gradients(attention.named_parameters(), {x},
 //                                   [&] { return attention.forward(x); });
 //   CHECK_MESSAGE(r.ok, r.report);

@@ -53,6 +53,13 @@ inline double max_abs_diff(const Tensor& a, const Tensor& b) {
   return worst;
 }
 
+// Largest |a| over all elements: the scale a tolerance is relative to.
+inline double max_abs(const Tensor& a) {
+  double largest = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) largest = std::fmax(largest, std::fabs(a.flat(i)));
+  return largest;
+}
+
 // Runs gradcheck on f at inputs and fails the current test case with its report.
 inline void check_gradients(const std::function<Variable(const std::vector<Variable>&)>& f,
                             const std::vector<Tensor>& inputs) {

@@ -10,8 +10,11 @@
 #include "nn/peft/neat_function.h"
 #include "nn/peft/neat_reference.h"
 #include "tensor/cpu/gemm.h"
+#include "tests/op_test_util.h"
 
 using namespace neat;
+using neat::test::max_abs;
+using neat::test::max_abs_diff;
 
 namespace {
 
@@ -44,13 +47,6 @@ Variable fused(const std::vector<Variable>& in, const NeatSpec& spec) {
 }
 Variable reference(const std::vector<Variable>& in, const NeatSpec& spec) {
   return neat_linear_reference(in[0], in[1], in[2], in[3], in[4], tail(in), spec);
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  REQUIRE(a.shape() == b.shape());
-  double worst = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) worst = std::max(worst, std::abs(a.flat(i) - b.flat(i)));
-  return worst;
 }
 
 void gradcheck_neat(NeatActivation act) {
@@ -228,4 +224,40 @@ TEST_CASE("neat merge and unmerge agree with the adapter forward") {
       CHECK(max_abs_diff(delta, layer->delta_weight()) < 1e-5);
     }
   }
+}
+
+// The merged M is a buffer, so it converts with the module: merge in float32, convert the layer
+// to float64, unmerge. Unmerge subtracts s B M^T with the very M that merge added (now exact in
+// float64), so W0 comes back up to the one float32 rounding of W0 + Delta W made by merge.
+TEST_CASE("neat merge, then to(float64), then unmerge restores W0") {
+  NeatOptions options;
+  options.rank = 3;
+  options.depth = 4;
+  options.activation = NeatActivation::Gelu;
+  auto layer = make_layer(6, 5, options);
+  const Tensor original = layer->weight.data().to(DType::Float64);
+  layer->merge();
+  CHECK(layer->named_buffers().size() == 1);
+  CHECK(layer->named_buffers()[0].first == "merged_M");
+  CHECK(layer->named_buffers()[0].second.shape() == Shape({6, 3}));   // [IN, R]
+  CHECK(layer->state_dict().count("merged_M") == 0);   // non-persistent: not in files
+  const double merged_magnitude = max_abs(layer->weight.data());
+  layer->to(DType::Float64);
+  CHECK(layer->named_buffers()[0].second.dtype() == DType::Float64);
+  layer->unmerge();
+  CHECK_FALSE(layer->merged());
+  CHECK(layer->named_buffers().empty());
+  CHECK(layer->weight.dtype() == DType::Float64);
+  CHECK(max_abs_diff(layer->weight.data(), original) <= merged_magnitude * 0x1p-24);
+
+  // Now all in float64: merge and unmerge again agree to float64 rounding, and the merged
+  // forward equals the adapter's.
+  Generator gen(3);
+  Variable x(randn({2, 4, 6}, gen, DType::Float64));
+  const Tensor w64 = layer->weight.data().clone();
+  const Tensor adapted = layer->forward(x).data();
+  layer->merge();
+  CHECK(max_abs_diff(layer->forward(x).data(), adapted) <= 1e-14 * max_abs(adapted));
+  layer->unmerge();
+  CHECK(max_abs_diff(layer->weight.data(), w64) <= 1e-15 * max_abs(w64));
 }

@@ -12,23 +12,19 @@
 #include "nn/peft/adapter_file.h"
 #include "nn/peft/attach.h"
 #include "tensor/safetensors.h"
+#include "tests/op_test_util.h"
+#include "tests/tiny_vit.h"
 
 using namespace neat;
+using neat::test::max_abs_diff;
 
 namespace {
 
 // D 16, MLP 24 (so the MLP's Linears are non-square), 2 layers, 5 classes.
 ViTConfig tiny_config() {
-  ViTConfig c;
-  c.image_size = 8;
-  c.patch_size = 4;
-  c.channels = 3;
-  c.hidden = 16;
-  c.depth = 2;
-  c.heads = 2;
+  ViTConfig c = neat::test::tiny_vit_config(/*seed=*/3);
   c.mlp_dim = 24;
   c.num_classes = 5;
-  c.seed = 3;
   return c;
 }
 
@@ -48,13 +44,6 @@ std::string temp_path(const std::string& name) {
 void perturb_trainable(Module& m, uint64_t seed) {
   Generator gen(seed);
   for (auto& [name, p] : m.named_parameters(true)) p.data().copy_from(randn(p.shape(), gen));
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  REQUIRE(a.shape() == b.shape());
-  double worst = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) worst = std::max(worst, std::abs(a.flat(i) - b.flat(i)));
-  return worst;
 }
 
 const int64_t kClassifier = 16 * 5 + 5;

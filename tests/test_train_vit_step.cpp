@@ -12,6 +12,7 @@
 #include "tensor/safetensors.h"
 #include "train/system.h"
 #include "train/vit_step_app.h"
+#include "tests/tiny_vit.h"
 
 using namespace neat;
 
@@ -38,9 +39,8 @@ struct Files {
   Files() {
     std::filesystem::remove_all(dir);
     make_directories(dir);
-    ViTConfig c;
-    c.image_size = 8, c.patch_size = 4, c.channels = 3, c.hidden = 16, c.depth = 1, c.heads = 2;
-    c.mlp_dim = 32, c.num_classes = 3, c.seed = 5;
+    ViTConfig c = neat::test::tiny_vit_config(/*seed=*/5);
+    c.depth = 1;
     ViTForImageClassification vit(c);
     save_vit_weights(vit, base);
     Generator gen(9);
@@ -163,9 +163,8 @@ TEST_CASE("vit_step --dtype f64 keeps every digit of float64 weights and adapter
 
 TEST_CASE("vit_step loads a train_vit adapter file only under the settings it was saved with") {
   Files files;
-  ViTConfig c;
-  c.image_size = 8, c.patch_size = 4, c.channels = 3, c.hidden = 16, c.depth = 1, c.heads = 2;
-  c.mlp_dim = 32, c.num_classes = 3;
+  ViTConfig c = neat::test::tiny_vit_config();
+  c.depth = 1;
   ViTForImageClassification vit(c);
   PeftConfig peft;
   peft.method = "neat";
