@@ -16,6 +16,7 @@
 #include "tests/tiny_vit.h"
 
 using namespace neat;
+using neat::test::max_abs;
 using neat::test::max_abs_diff;
 
 namespace {
@@ -251,4 +252,56 @@ TEST_CASE("adapter file errors name the file and the tensor") {
   CHECK_THROWS_WITH_AS(read_adapter_config(path), doctest::Contains("not a neat.cpp adapter file"),
                        std::runtime_error);
   std::remove(path.c_str());
+}
+
+// Merged state converts with the model (Neat's M is a buffer; LoRA recomputes B A from its
+// parameters): merge every adapter in float32, convert the whole ViT to float64, unmerge. The
+// backbone comes back up to the one float32 rounding of W0 + Delta W, and the float64 model
+// gives the logits of the adapted model converted without merging.
+TEST_CASE("peft: merge, then the model to float64, then unmerge (neat and lora)") {
+  for (std::string method : {"neat", "lora"}) {
+    CAPTURE(method);
+    PeftConfig config;
+    config.method = method;
+    config.targets = "qvmlp";
+    config.neat.rank = 3;
+    config.neat.depth = 4;
+    config.lora.rank = 3;
+    auto build = [&] {
+      auto vit = std::make_shared<ViTForImageClassification>(tiny_config());
+      attach_peft(*vit, config);
+      perturb_trainable(*vit, 7);
+      return vit;
+    };
+    auto vit = build(), unmerged = build();
+    unmerged->to(DType::Float64);
+    std::map<std::string, Tensor> original;
+    for (auto& [name, t] : unmerged->state_dict()) original[name] = t.clone();
+
+    std::vector<std::shared_ptr<Module>> adapters;
+    for (auto& [name, m] : vit->named_modules())
+      if (m->type_name() == "Neat" || m->type_name() == "Lora") adapters.push_back(m);
+    REQUIRE(adapters.size() == 8);
+    auto set_merged = [&](bool merged) {
+      for (auto& m : adapters) {
+        if (auto n = std::dynamic_pointer_cast<Neat>(m)) merged ? n->merge() : n->unmerge();
+        if (auto l = std::dynamic_pointer_cast<Lora>(m)) merged ? l->merge() : l->unmerge();
+      }
+    };
+    set_merged(true);
+    std::map<std::string, double> merged_scale;   // float32 rounding of W0 + Delta W: relative to it
+    for (auto& [name, t] : vit->state_dict()) merged_scale[name] = max_abs(t);
+    vit->to(DType::Float64);
+    set_merged(false);
+    for (auto& [name, t] : vit->state_dict()) {
+      CAPTURE(name);
+      REQUIRE(t.dtype() == DType::Float64);
+      // One rounding of W0 + Delta W, and Delta W rounded in float32 by merge: a few ulps.
+      CHECK(max_abs_diff(t, original.at(name)) <= 4 * merged_scale.at(name) * 0x1p-24);
+    }
+    Generator gen(11);
+    Variable x(randn({2, 3, 8, 8}, gen, DType::Float64));
+    Tensor want = unmerged->forward(x).data();
+    CHECK(max_abs_diff(vit->forward(x).data(), want) <= 1e-5 * max_abs(want));
+  }
 }
