@@ -66,7 +66,7 @@ void gradcheck_neat(NeatActivation act) {
 }  // namespace
 
 TEST_CASE("gradcheck neat relu") { gradcheck_neat(NeatActivation::Relu); }
-TEST_CASE("gradcheck neat sin") { gradcheck_neat(NeatActivation::Sin); }
+TEST_CASE("gradcheck neat sin2pi") { gradcheck_neat(NeatActivation::Sin2Pi); }
 TEST_CASE("gradcheck neat gelu") { gradcheck_neat(NeatActivation::Gelu); }
 TEST_CASE("gradcheck neat tanh") { gradcheck_neat(NeatActivation::Tanh); }
 TEST_CASE("gradcheck neat identity") { gradcheck_neat(NeatActivation::Identity); }
@@ -83,7 +83,7 @@ TEST_CASE("gradcheck neat depth 6, no bias") {
 }
 
 TEST_CASE("neat fused op matches the composition of primitive ops (values and gradients)") {
-  for (NeatActivation act : {NeatActivation::Relu, NeatActivation::Sin, NeatActivation::Gelu,
+  for (NeatActivation act : {NeatActivation::Relu, NeatActivation::Sin2Pi, NeatActivation::Gelu,
                              NeatActivation::Tanh, NeatActivation::Identity}) {
     for (int64_t depth : {2, 4, 6}) {
       CAPTURE(neat_activation_name(act));
@@ -118,8 +118,18 @@ TEST_CASE("neat depth and shape errors name the problem") {
   v[3] = Variable(zeros({3, 4}, DType::Float64));   // A must be [R, OUT=5]
   CHECK_THROWS_WITH_AS(fused(v, p.spec), doctest::Contains("A must be [R, OUT=5], got [3, 4]"),
                        std::runtime_error);
-  CHECK_THROWS_WITH_AS(parse_neat_activation("swish"), doctest::Contains("relu, sin, gelu"),
+  CHECK_THROWS_WITH_AS(parse_neat_activation("swish"), doctest::Contains("relu, sin2pi, gelu"),
                        std::runtime_error);
+}
+
+TEST_CASE("neat activation names: sin2pi is sin(2 pi x); the old name sin still reads") {
+  CHECK(std::string(neat_activation_name(NeatActivation::Sin2Pi)) == "sin2pi");
+  CHECK(parse_neat_activation("sin2pi") == NeatActivation::Sin2Pi);
+  CHECK(parse_neat_activation("sin") == NeatActivation::Sin2Pi);
+  CHECK(neat_activation_op(NeatActivation::Sin2Pi) == UnaryOp::Sin2Pi);
+  for (NeatActivation a : {NeatActivation::Relu, NeatActivation::Sin2Pi, NeatActivation::Gelu,
+                           NeatActivation::Tanh, NeatActivation::Identity})
+    CHECK(parse_neat_activation(neat_activation_name(a)) == a);
 }
 
 // With W0 and b frozen the backward runs 2 depth + 2 GEMMs (docs/neat.md): dB, dz, dx (2), dM,
@@ -205,7 +215,7 @@ TEST_CASE("neat merge and unmerge agree with the adapter forward") {
       NeatOptions options;
       options.rank = 4;
       options.depth = depth;
-      options.activation = NeatActivation::Sin;
+      options.activation = NeatActivation::Sin2Pi;
       auto layer = make_layer(in, out, options);
       Generator gen(9);
       Variable x(randn({2, 5, in}, gen));

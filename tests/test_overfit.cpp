@@ -70,12 +70,12 @@ TEST_CASE("overfit 32 images: neat") {
   check_overfits(peft, 1e-2);
 }
 
-TEST_CASE("overfit 32 images: neat depth 4, sin") {
+TEST_CASE("overfit 32 images: neat depth 4, sin2pi") {
   PeftConfig peft;
   peft.targets = "qvmlp";
   peft.neat.rank = 4;
   peft.neat.depth = 4;
-  peft.neat.activation = NeatActivation::Sin;
+  peft.neat.activation = NeatActivation::Sin2Pi;
   check_overfits(peft, 1e-2);
 }
 

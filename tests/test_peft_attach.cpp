@@ -161,7 +161,7 @@ TEST_CASE("adapter file: only trainable tensors; a fresh base model reproduces t
   neat_config.targets = "qvmlp";
   neat_config.neat.rank = 3;
   neat_config.neat.depth = 4;
-  neat_config.neat.activation = NeatActivation::Sin;
+  neat_config.neat.activation = NeatActivation::Sin2Pi;
   neat_config.neat.scale = 0.5;
   PeftConfig lora_config;
   lora_config.method = "lora";
@@ -204,6 +204,34 @@ TEST_CASE("adapter file: only trainable tensors; a fresh base model reproduces t
     }
     std::remove(path.c_str());
   }
+}
+
+// Adapter files written before the activation was renamed say "sin" for sin(2 pi x): they load
+// as sin2pi and give the same outputs.
+TEST_CASE("adapter file: the old activation name \"sin\" reads as sin2pi") {
+  PeftConfig config;
+  config.neat.rank = 2;
+  config.neat.activation = NeatActivation::Sin2Pi;
+  ViTForImageClassification tuned(tiny_config());
+  attach_peft(tuned, config);
+  perturb_trainable(tuned, 4);
+  const std::string path = temp_path("adapter_old_sin.safetensors");
+  save_adapter(path, tuned, config);
+  SafetensorsFile file = read_safetensors(path);
+  std::string& metadata = file.metadata.at("config");
+  const size_t at = metadata.find("\"activation\":\"sin2pi\"");
+  REQUIRE(at != std::string::npos);
+  metadata.replace(at, std::string("\"activation\":\"sin2pi\"").size(), "\"activation\":\"sin\"");
+  write_safetensors(path, file.tensors, file.metadata);
+
+  CHECK(read_adapter_config(path).neat.activation == NeatActivation::Sin2Pi);
+  ViTForImageClassification fresh(tiny_config());
+  attach_adapter(path, fresh);
+  Generator gen(2);
+  Variable pixels(randn({2, 3, 8, 8}, gen));
+  CHECK(max_abs_diff(fresh.forward(pixels).data(), tuned.forward(pixels).data()) == 0.0);
+  load_adapter(path, tuned, config);   // and it matches a model attached with sin2pi
+  std::remove(path.c_str());
 }
 
 TEST_CASE("adapter file errors name the file and the tensor") {
