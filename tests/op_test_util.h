@@ -1,5 +1,5 @@
-// Helpers shared by the tensor / autograd op tests: the message an expression throws, random
-// float64 inputs, closeness of two tensors, and a one-line gradient check.
+// Helpers shared by the tests (ops, layers, models): the message an expression throws, random
+// float64 inputs, closeness of two tensors and their scale, and a one-line gradient check.
 #pragma once
 #include <doctest/doctest.h>
 
