@@ -29,6 +29,7 @@ TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/%.o)
 TEST_BIN := $(BUILD)/run_tests
 BENCH_SRC := $(wildcard bench/*.cpp)
 BENCH_BIN := $(BENCH_SRC:bench/%.cpp=$(BUILD)/bench/%)
+PROG_OBJ := $(PROGRAMS:%.cpp=$(BUILD)/%.o)
 PROG_BIN := $(notdir $(PROGRAMS:.cpp=))
 
 # OpenBLAS is only a reference for the benchmarks; the library never links it.
@@ -50,10 +51,16 @@ DEP_HEADERS := /usr/include/doctest/doctest.h /usr/include/stb/stb_image.h /usr/
 MISSING_DEPS := $(filter-out $(wildcard $(DEP_HEADERS)),$(DEP_HEADERS))
 
 .PHONY: all deps test bench debug-test run demo clean
-all: $(if $(MISSING_DEPS),deps) $(PROG_BIN)
+all: $(PROG_BIN)
 
 deps:
 	@scripts/install_deps.sh
+
+# On a machine missing a header, every compile waits for deps (order-only: `make -j` cannot
+# start a compile before the packages are installed, and installing them rebuilds nothing).
+ifneq ($(MISSING_DEPS),)
+$(LIB_OBJ) $(TEST_OBJ) $(PROG_OBJ) $(BENCH_BIN): | deps
+endif
 
 $(BUILD)/%.o: %.cpp
 	@mkdir -p $(dir $@)
@@ -69,7 +76,7 @@ $(PROG_BIN): %: $(BUILD)/train/%.o $(LIB)
 $(TEST_BIN): $(TEST_OBJ) $(LIB)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-test: $(if $(MISSING_DEPS),deps) $(TEST_BIN) $(PROG_BIN)
+test: $(TEST_BIN) $(PROG_BIN)
 	@$(TEST_BIN)
 
 $(BUILD)/bench/%: bench/%.cpp $(LIB)
@@ -94,4 +101,5 @@ demo: all
 clean:
 	rm -rf $(BUILD) $(PROG_BIN)
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+# Header dependencies written by -MMD: editing a header rebuilds every object and program using it.
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(PROG_OBJ:.o=.d) $(BENCH_BIN:=.d)

@@ -5,7 +5,6 @@
 #include "autograd/elementwise.h"
 #include "autograd/shape_ops.h"
 #include "nn/activation.h"
-#include "nn/attention.h"
 #include "nn/init.h"
 #include "nn/linear.h"
 
@@ -166,29 +165,15 @@ void ViTDense::on_child_replaced(const std::string& name, const std::shared_ptr<
   else if (name == post_name_) post = as_layer(child, name);
 }
 
-ViTSelfAttention::ViTSelfAttention(const ViTConfig& config, std::shared_ptr<Generator> gen)
-    : heads_(config.heads), attention_dropout_(config.attention_dropout), gen_(gen) {
-  int64_t D = config.hidden;
-  query = register_module<Layer>("query", hf_linear(D, D, config, *gen));
-  key = register_module<Layer>("key", hf_linear(D, D, config, *gen));
-  value = register_module<Layer>("value", hf_linear(D, D, config, *gen));
-}
-
-Variable ViTSelfAttention::forward(const Variable& x) {
-  return multi_head_attention(query->forward(x), key->forward(x), value->forward(x), heads_,
-                              attention_dropout_, is_training(), gen_.get());
-}
-
-void ViTSelfAttention::on_child_replaced(const std::string& name,
-                                         const std::shared_ptr<Module>& child) {
-  auto layer = as_layer(child, name);
-  if (name == "query") query = layer;
-  else if (name == "key") key = layer;
-  else if (name == "value") value = layer;
-}
-
 ViTAttention::ViTAttention(const ViTConfig& config, std::shared_ptr<Generator> gen) {
-  attention = register_module("attention", std::make_shared<ViTSelfAttention>(config, gen));
+  const int64_t D = config.hidden;
+  // One statement each: the generator's draws go to query, key, value in this order.
+  auto query = hf_linear(D, D, config, *gen);
+  auto key = hf_linear(D, D, config, *gen);
+  auto value = hf_linear(D, D, config, *gen);
+  attention = register_module(
+      "attention", std::make_shared<MultiHeadSelfAttention>(query, key, value, config.heads,
+                                                            config.attention_dropout, gen));
   output = register_module(
       "output", std::make_shared<ViTDense>(hf_linear(config.hidden, config.hidden, config, *gen),
                                            "dropout", std::make_shared<Dropout>(config.dropout, gen),

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "nn/attention.h"
 #include "nn/dropout.h"
 #include "nn/layer_norm.h"
 #include "nn/module.h"
@@ -104,30 +105,14 @@ class ViTDense : public Layer {
   std::string type_, post_name_;
 };
 
-// HF ViTSelfAttention: query, key, value; x [B, N, D] -> context [B, N, D] (before "output").
-class ViTSelfAttention : public Module {
- public:
-  ViTSelfAttention(const ViTConfig& config, std::shared_ptr<Generator> gen);
-  Variable forward(const Variable& x);
-  std::string type_name() const override { return "ViTSelfAttention"; }
-  std::shared_ptr<Layer> query, key, value;
-
- protected:
-  void on_child_replaced(const std::string& name, const std::shared_ptr<Module>& child) override;
-
- private:
-  int64_t heads_;
-  double attention_dropout_;
-  std::shared_ptr<Generator> gen_;
-};
-
-// HF ViTAttention: "attention" (ViTSelfAttention) then "output" (ViTSelfOutput: dense, dropout).
+// HF ViTAttention: "attention" (HF's ViTSelfAttention: query, key, value and the attention
+// between them, nn/attention.h) then "output" (ViTSelfOutput: dense, dropout).
 class ViTAttention : public Module {
  public:
   ViTAttention(const ViTConfig& config, std::shared_ptr<Generator> gen);
   Variable forward(const Variable& x);
   std::string type_name() const override { return "ViTAttention"; }
-  std::shared_ptr<ViTSelfAttention> attention;
+  std::shared_ptr<MultiHeadSelfAttention> attention;
   std::shared_ptr<ViTDense> output;
 };
 

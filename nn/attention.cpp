@@ -6,16 +6,8 @@
 #include "autograd/matmul.h"
 #include "autograd/nn_functional.h"
 #include "autograd/shape_ops.h"
-#include "nn/linear.h"
 
 namespace neat {
-
-std::shared_ptr<Layer> as_layer(const std::shared_ptr<Module>& child, const std::string& name) {
-  auto layer = std::dynamic_pointer_cast<Layer>(child);
-  NEAT_CHECK(layer != nullptr, "replace_module: '", name, "' must be a Layer (one input, one ",
-             "output), got a ", child->type_name());
-  return layer;
-}
 
 // [B, N, H*Dh] -> [B, H, N, Dh]
 static Variable split_heads(const Variable& x, int64_t heads) {
@@ -43,24 +35,23 @@ Variable multi_head_attention(const Variable& q, const Variable& k, const Variab
   return reshape(merged, {merged.size(0), merged.size(1), merged.size(2) * merged.size(3)});
 }
 
-MultiHeadSelfAttention::MultiHeadSelfAttention(int64_t dim, int64_t heads,
+MultiHeadSelfAttention::MultiHeadSelfAttention(std::shared_ptr<Layer> query_layer,
+                                               std::shared_ptr<Layer> key_layer,
+                                               std::shared_ptr<Layer> value_layer, int64_t heads,
                                                double attention_dropout,
-                                               std::shared_ptr<Generator> gen, uint64_t seed)
+                                               std::shared_ptr<Generator> gen)
     : heads_(heads), attention_dropout_(attention_dropout), gen_(std::move(gen)) {
-  NEAT_CHECK(heads > 0 && dim % heads == 0, "MultiHeadSelfAttention: dim ", dim,
-             " is not divisible by ", heads, " heads");
+  NEAT_CHECK(heads > 0, "MultiHeadSelfAttention: heads must be positive, got ", heads);
   NEAT_CHECK(attention_dropout == 0 || gen_ != nullptr,
              "MultiHeadSelfAttention: attention dropout needs a generator");
-  query = register_module<Layer>("query", std::make_shared<Linear>(dim, dim, true, seed));
-  key = register_module<Layer>("key", std::make_shared<Linear>(dim, dim, true, seed + 1));
-  value = register_module<Layer>("value", std::make_shared<Linear>(dim, dim, true, seed + 2));
-  output = register_module<Layer>("output", std::make_shared<Linear>(dim, dim, true, seed + 3));
+  query = register_module("query", std::move(query_layer));
+  key = register_module("key", std::move(key_layer));
+  value = register_module("value", std::move(value_layer));
 }
 
 Variable MultiHeadSelfAttention::forward(const Variable& x) {
-  Variable context = multi_head_attention(query->forward(x), key->forward(x), value->forward(x),
-                                          heads_, attention_dropout_, is_training(), gen_.get());
-  return output->forward(context);
+  return multi_head_attention(query->forward(x), key->forward(x), value->forward(x), heads_,
+                              attention_dropout_, is_training(), gen_.get());
 }
 
 void MultiHeadSelfAttention::on_child_replaced(const std::string& name,
@@ -69,7 +60,6 @@ void MultiHeadSelfAttention::on_child_replaced(const std::string& name,
   if (name == "query") query = layer;
   else if (name == "key") key = layer;
   else if (name == "value") value = layer;
-  else if (name == "output") output = layer;
 }
 
 }  // namespace neat

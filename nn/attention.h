@@ -1,12 +1,13 @@
-// Multi-head self-attention (Vaswani et al.), as used by ViT and BERT.
+// Multi-head self-attention (Vaswani et al.), as Hugging Face's ViTSelfAttention and
+// BertSelfAttention: the query, key and value projections and the attention between them.
 //   x [B, N, D] -> q, k, v = x Wq^T + bq, ...   each [B, N, D]
 //   split heads: [B, N, D] -> [B, H, N, Dh], Dh = D / H
 //   context = softmax(q k^T / sqrt(Dh)) v      [B, H, N, Dh] -> merged back to [B, N, D]
-//   y = context Wo^T + bo
+// The output projection is the caller's (HF's SelfOutput "dense"), so the names stay HF's:
 //
-//   MultiHeadSelfAttention attn(/*dim=*/64, /*heads=*/4);
-//   Variable y = attn.forward(x);                            // x [B, N, 64]
-//   attn.replace_module("query", neat_layer);                // an adapter stands in for Wq
+//   auto attn = std::make_shared<MultiHeadSelfAttention>(query, key, value, /*heads=*/4);
+//   Variable context = attn->forward(x);                      // x [B, N, 64] -> [B, N, 64]
+//   attn->replace_module("query", neat_layer);                // an adapter stands in for Wq
 //
 // The projections are held as Layers, so an adapter can replace any of them by name; the
 // typed pointers follow (on_child_replaced).
@@ -27,16 +28,17 @@ Variable multi_head_attention(const Variable& q, const Variable& k, const Variab
 
 class MultiHeadSelfAttention : public Layer {
  public:
-  // gen (shared with the model's other Dropouts) may be null when attention_dropout == 0.
-  // Projections are Linear(dim, dim) initialised from Generator(seed).
-  MultiHeadSelfAttention(int64_t dim, int64_t heads, double attention_dropout = 0.0,
-                         std::shared_ptr<Generator> gen = nullptr, uint64_t seed = 0);
-  Variable forward(const Variable& x) override;
+  // query, key, value: [D] -> [D] layers (Linear(D, D), initialised by the caller). gen (shared
+  // with the model's other Dropouts) may be null when attention_dropout == 0.
+  MultiHeadSelfAttention(std::shared_ptr<Layer> query, std::shared_ptr<Layer> key,
+                         std::shared_ptr<Layer> value, int64_t heads,
+                         double attention_dropout = 0.0, std::shared_ptr<Generator> gen = nullptr);
+  Variable forward(const Variable& x) override;   // [B, N, D] -> context [B, N, D]
   std::string type_name() const override { return "MultiHeadSelfAttention"; }
 
   int64_t heads() const { return heads_; }
-  // Children, in registration order: "query", "key", "value", "output".
-  std::shared_ptr<Layer> query, key, value, output;
+  // Children, in registration order: "query", "key", "value".
+  std::shared_ptr<Layer> query, key, value;
 
  protected:
   void on_child_replaced(const std::string& name, const std::shared_ptr<Module>& child) override;
@@ -46,9 +48,5 @@ class MultiHeadSelfAttention : public Layer {
   double attention_dropout_;
   std::shared_ptr<Generator> gen_;
 };
-
-// Casts a replacement child to Layer, with an error naming the slot when it is not one
-// (shared by every module that keeps typed Layer pointers to replaceable children).
-std::shared_ptr<Layer> as_layer(const std::shared_ptr<Module>& child, const std::string& name);
 
 }  // namespace neat

@@ -1,7 +1,7 @@
 // Module: the base of every layer and model, after PyTorch's torch::nn::Module.
-// A module owns named parameters and named child modules; names nest with dots, so a ViT's
-// parameters come out as "vit.encoder.layer.0.attention.attention.query.weight", exactly as
-// Hugging Face names them.
+// A module owns named parameters, named buffers (state that is not trained, such as Neat's
+// merged M) and named child modules; names nest with dots, so a ViT's parameters come out as
+// "vit.encoder.layer.0.attention.attention.query.weight", exactly as Hugging Face names them.
 //
 //   struct TwoLayer : Layer {
 //     std::shared_ptr<Linear> fc1, fc2;
@@ -13,7 +13,9 @@
 //   };
 //   TwoLayer net;  net.named_parameters();   // fc1.weight, fc1.bias, fc2.weight, fc2.bias
 //   net.fc1->freeze();  net.num_parameters(/*trainable_only=*/true) == 18;
+//   net.to(DType::Float64);              // every parameter, gradient and buffer, in place
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -50,10 +52,26 @@ class Module {
   void unfreeze();
   int64_t num_parameters(bool trainable_only = false) const;
 
-  // Name -> tensor (shares storage with the parameters).
+  // Buffers below this module with dotted names, in registration order; a buffer whose value
+  // is undefined (Neat's M while not merged) is left out, as torch leaves out None buffers.
+  std::vector<std::pair<std::string, Tensor>> named_buffers() const;
+  // The buffer at a dotted path (undefined while cleared); error naming the path when none is
+  // registered there.
+  const Tensor& buffer(const std::string& dotted_name) const;
+
+  // Converts every floating parameter, its gradient and every floating buffer (recursively) to
+  // dtype, in place: the Variables stay the same objects (typed pointers stay valid), names and
+  // requires_grad are kept. Integer buffers keep their dtype, as in torch.
+  void to(DType dtype);
+  // Moves every parameter, gradient and buffer to device (Tensor::to(Device): an error naming
+  // the device when its backend is not built).
+  void to(Device device);
+
+  // Name -> tensor for every parameter and persistent buffer (shares storage with them).
   std::map<std::string, Tensor> state_dict() const;
-  // Copies values in by name. strict: every parameter must be present and no name unknown.
-  // Shape mismatches are always errors, naming the parameter and both shapes.
+  // Copies values in by name (parameters and persistent buffers). strict: every one must be
+  // present and no name unknown. Shape mismatches are always errors, naming the tensor and
+  // both shapes.
   void load_state_dict(const std::map<std::string, Tensor>& state, bool strict = true);
 
   // A short type name for printing ("Linear", "Neat", ...).
@@ -64,6 +82,12 @@ class Module {
   // Registers an existing Variable (shared, not copied): how an adapter keeps the wrapped
   // layer's frozen weight under its original name.
   Variable register_parameter(const std::string& name, Variable parameter);
+  // A buffer: state that moves and converts with the module but is not a parameter (never
+  // trained, no gradient). persistent: part of state_dict(); otherwise a cache that can be
+  // recomputed (torch's persistent=False). value may be undefined (set later with set_buffer).
+  void register_buffer(const std::string& name, Tensor value, bool persistent = true);
+  // Replaces the value of this module's buffer `name` (undefined clears it).
+  void set_buffer(const std::string& name, Tensor value);
   template <typename M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
     add_child(name, module);
@@ -74,8 +98,19 @@ class Module {
   virtual void on_child_replaced(const std::string& name, const std::shared_ptr<Module>& child) {}
 
  private:
+  struct Buffer {
+    Tensor value;
+    bool persistent;
+  };
   void add_child(const std::string& name, std::shared_ptr<Module> module);
+  size_t buffer_index(const std::string& name) const;   // into buffers_; error when absent
+  // Persistent (for the state dict) or every defined buffer, with dotted names.
+  std::vector<std::pair<std::string, Tensor>> collect_buffers(bool persistent_only) const;
+  // Replaces every parameter's data and gradient and every buffer below this module by
+  // convert(tensor) (torch's Module::_apply).
+  void apply_to_tensors(const std::function<Tensor(const Tensor&)>& convert);
   std::vector<std::pair<std::string, Variable>> parameters_;
+  std::vector<std::pair<std::string, Buffer>> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
 };
@@ -86,5 +121,9 @@ class Layer : public Module {
  public:
   virtual Variable forward(const Variable& x) = 0;
 };
+
+// Casts a replacement child to Layer, with an error naming the slot when it is not one: what
+// on_child_replaced of a module that keeps typed Layer pointers calls.
+std::shared_ptr<Layer> as_layer(const std::shared_ptr<Module>& child, const std::string& name);
 
 }  // namespace neat

@@ -1,5 +1,5 @@
-// Helpers shared by the tensor / autograd op tests: the message an expression throws, random
-// float64 inputs, closeness of two tensors, and a one-line gradient check.
+// Helpers shared by the tests (ops, layers, models): the message an expression throws, random
+// float64 inputs, closeness of two tensors and their scale, and a one-line gradient check.
 #pragma once
 #include <doctest/doctest.h>
 
@@ -51,6 +51,13 @@ inline double max_abs_diff(const Tensor& a, const Tensor& b) {
   double worst = 0;
   for (int64_t i = 0; i < a.numel(); ++i) worst = std::fmax(worst, std::fabs(a.flat(i) - b.flat(i)));
   return worst;
+}
+
+// Largest |a| over all elements: the scale a tolerance is relative to.
+inline double max_abs(const Tensor& a) {
+  double largest = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) largest = std::fmax(largest, std::fabs(a.flat(i)));
+  return largest;
 }
 
 // Runs gradcheck on f at inputs and fails the current test case with its report.

@@ -6,19 +6,10 @@
 #include "autograd/gradcheck.h"
 #include "nn/peft/lora.h"
 #include "tensor/cpu/gemm.h"
+#include "tests/op_test_util.h"
 
 using namespace neat;
-
-namespace {
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  REQUIRE(a.shape() == b.shape());
-  double worst = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) worst = std::max(worst, std::abs(a.flat(i) - b.flat(i)));
-  return worst;
-}
-
-}  // namespace
+using neat::test::max_abs_diff;
 
 TEST_CASE("gradcheck lora") {
   Generator gen(3);

@@ -10,8 +10,11 @@
 #include "nn/peft/neat_function.h"
 #include "nn/peft/neat_reference.h"
 #include "tensor/cpu/gemm.h"
+#include "tests/op_test_util.h"
 
 using namespace neat;
+using neat::test::max_abs;
+using neat::test::max_abs_diff;
 
 namespace {
 
@@ -46,13 +49,6 @@ Variable reference(const std::vector<Variable>& in, const NeatSpec& spec) {
   return neat_linear_reference(in[0], in[1], in[2], in[3], in[4], tail(in), spec);
 }
 
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  REQUIRE(a.shape() == b.shape());
-  double worst = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) worst = std::max(worst, std::abs(a.flat(i) - b.flat(i)));
-  return worst;
-}
-
 void gradcheck_neat(NeatActivation act) {
   for (int64_t depth : {2, 4}) {
     for (auto [in, out] : {std::pair<int64_t, int64_t>{5, 5}, {5, 4}, {3, 6}}) {
@@ -70,7 +66,7 @@ void gradcheck_neat(NeatActivation act) {
 }  // namespace
 
 TEST_CASE("gradcheck neat relu") { gradcheck_neat(NeatActivation::Relu); }
-TEST_CASE("gradcheck neat sin") { gradcheck_neat(NeatActivation::Sin); }
+TEST_CASE("gradcheck neat sin2pi") { gradcheck_neat(NeatActivation::Sin2Pi); }
 TEST_CASE("gradcheck neat gelu") { gradcheck_neat(NeatActivation::Gelu); }
 TEST_CASE("gradcheck neat tanh") { gradcheck_neat(NeatActivation::Tanh); }
 TEST_CASE("gradcheck neat identity") { gradcheck_neat(NeatActivation::Identity); }
@@ -87,7 +83,7 @@ TEST_CASE("gradcheck neat depth 6, no bias") {
 }
 
 TEST_CASE("neat fused op matches the composition of primitive ops (values and gradients)") {
-  for (NeatActivation act : {NeatActivation::Relu, NeatActivation::Sin, NeatActivation::Gelu,
+  for (NeatActivation act : {NeatActivation::Relu, NeatActivation::Sin2Pi, NeatActivation::Gelu,
                              NeatActivation::Tanh, NeatActivation::Identity}) {
     for (int64_t depth : {2, 4, 6}) {
       CAPTURE(neat_activation_name(act));
@@ -122,8 +118,18 @@ TEST_CASE("neat depth and shape errors name the problem") {
   v[3] = Variable(zeros({3, 4}, DType::Float64));   // A must be [R, OUT=5]
   CHECK_THROWS_WITH_AS(fused(v, p.spec), doctest::Contains("A must be [R, OUT=5], got [3, 4]"),
                        std::runtime_error);
-  CHECK_THROWS_WITH_AS(parse_neat_activation("swish"), doctest::Contains("relu, sin, gelu"),
+  CHECK_THROWS_WITH_AS(parse_neat_activation("swish"), doctest::Contains("relu, sin2pi, gelu"),
                        std::runtime_error);
+}
+
+TEST_CASE("neat activation names: sin2pi is sin(2 pi x); the old name sin still reads") {
+  CHECK(std::string(neat_activation_name(NeatActivation::Sin2Pi)) == "sin2pi");
+  CHECK(parse_neat_activation("sin2pi") == NeatActivation::Sin2Pi);
+  CHECK(parse_neat_activation("sin") == NeatActivation::Sin2Pi);
+  CHECK(neat_activation_op(NeatActivation::Sin2Pi) == UnaryOp::Sin2Pi);
+  for (NeatActivation a : {NeatActivation::Relu, NeatActivation::Sin2Pi, NeatActivation::Gelu,
+                           NeatActivation::Tanh, NeatActivation::Identity})
+    CHECK(parse_neat_activation(neat_activation_name(a)) == a);
 }
 
 // With W0 and b frozen the backward runs 2 depth + 2 GEMMs (docs/neat.md): dB, dz, dx (2), dM,
@@ -209,7 +215,7 @@ TEST_CASE("neat merge and unmerge agree with the adapter forward") {
       NeatOptions options;
       options.rank = 4;
       options.depth = depth;
-      options.activation = NeatActivation::Sin;
+      options.activation = NeatActivation::Sin2Pi;
       auto layer = make_layer(in, out, options);
       Generator gen(9);
       Variable x(randn({2, 5, in}, gen));
@@ -228,4 +234,40 @@ TEST_CASE("neat merge and unmerge agree with the adapter forward") {
       CHECK(max_abs_diff(delta, layer->delta_weight()) < 1e-5);
     }
   }
+}
+
+// The merged M is a buffer, so it converts with the module: merge in float32, convert the layer
+// to float64, unmerge. Unmerge subtracts s B M^T with the very M that merge added (now exact in
+// float64), so W0 comes back up to the one float32 rounding of W0 + Delta W made by merge.
+TEST_CASE("neat merge, then to(float64), then unmerge restores W0") {
+  NeatOptions options;
+  options.rank = 3;
+  options.depth = 4;
+  options.activation = NeatActivation::Gelu;
+  auto layer = make_layer(6, 5, options);
+  const Tensor original = layer->weight.data().to(DType::Float64);
+  layer->merge();
+  CHECK(layer->named_buffers().size() == 1);
+  CHECK(layer->named_buffers()[0].first == "merged_M");
+  CHECK(layer->named_buffers()[0].second.shape() == Shape({6, 3}));   // [IN, R]
+  CHECK(layer->state_dict().count("merged_M") == 0);   // non-persistent: not in files
+  const double merged_magnitude = max_abs(layer->weight.data());
+  layer->to(DType::Float64);
+  CHECK(layer->named_buffers()[0].second.dtype() == DType::Float64);
+  layer->unmerge();
+  CHECK_FALSE(layer->merged());
+  CHECK(layer->named_buffers().empty());
+  CHECK(layer->weight.dtype() == DType::Float64);
+  CHECK(max_abs_diff(layer->weight.data(), original) <= merged_magnitude * 0x1p-24);
+
+  // Now all in float64: merge and unmerge again agree to float64 rounding, and the merged
+  // forward equals the adapter's.
+  Generator gen(3);
+  Variable x(randn({2, 4, 6}, gen, DType::Float64));
+  const Tensor w64 = layer->weight.data().clone();
+  const Tensor adapted = layer->forward(x).data();
+  layer->merge();
+  CHECK(max_abs_diff(layer->forward(x).data(), adapted) <= 1e-14 * max_abs(adapted));
+  layer->unmerge();
+  CHECK(max_abs_diff(layer->weight.data(), w64) <= 1e-15 * max_abs(w64));
 }

@@ -18,11 +18,9 @@
 #include "nn/init.h"
 #include "nn/layer_norm.h"
 #include "nn/linear.h"
-#include "nn/mlp.h"
 #include "nn/module_list.h"
 #include "nn/patch_embedding.h"
-#include "nn/to_dtype.h"
-#include "tests/module_gradcheck.h"
+#include "autograd/gradcheck.h"
 #include "tests/op_test_util.h"
 
 using namespace neat;
@@ -69,6 +67,17 @@ void check_same(const Variable& got, const Variable& want, const std::vector<Var
 
 Variable input64(Shape shape, uint64_t seed) { return Variable(random64(std::move(shape), seed), true); }
 
+// Self-attention over Linear(dim, dim) projections initialised from seed, seed + 1, seed + 2.
+std::shared_ptr<MultiHeadSelfAttention> make_attention(int64_t dim, int64_t heads,
+                                                       double dropout = 0.0,
+                                                       std::shared_ptr<Generator> gen = nullptr,
+                                                       uint64_t seed = 0) {
+  return std::make_shared<MultiHeadSelfAttention>(std::make_shared<Linear>(dim, dim, true, seed),
+                                                  std::make_shared<Linear>(dim, dim, true, seed + 1),
+                                                  std::make_shared<Linear>(dim, dim, true, seed + 2),
+                                                  heads, dropout, std::move(gen));
+}
+
 // A Layer that records how often it ran and returns 2x.
 struct Doubler : Layer {
   int calls = 0;
@@ -90,6 +99,8 @@ TEST_CASE("nn: the module.h example") {
   net.unfreeze();
   CHECK(net.num_parameters(true) == 58);
   CHECK(net.parameters(true).size() == 4);
+  net.to(DType::Float64);
+  CHECK(net.fc1->weight.dtype() == DType::Float64);
 }
 
 TEST_CASE("nn: dotted names, lookup, train/eval") {
@@ -127,50 +138,130 @@ TEST_CASE("nn: state_dict round trip and load_state_dict errors") {
   CHECK(shape_error.find("'weight' has shape [2, 4] in the file but [2, 3] in the model") != std::string::npos);
   state = a.state_dict();
   state.erase("bias");
-  CHECK(thrown_message([&] { b.load_state_dict(state); }).find("missing parameter 'bias' (shape [2])") !=
+  CHECK(thrown_message([&] { b.load_state_dict(state); }).find("missing tensor 'bias' (shape [2])") !=
         std::string::npos);
   b.load_state_dict(state, /*strict=*/false);  // a partial load is fine when not strict
   state = a.state_dict();
   state["extra"] = zeros({1});
-  CHECK(thrown_message([&] { b.load_state_dict(state); }).find("unexpected parameter 'extra'") !=
+  CHECK(thrown_message([&] { b.load_state_dict(state); }).find("unexpected tensor 'extra'") !=
         std::string::npos);
 }
 
 TEST_CASE("nn: replace_module by dotted name updates the typed pointer") {
-  MultiHeadSelfAttention attn(4, 2);
-  auto doubler = std::make_shared<Doubler>();
-  attn.replace_module("value", doubler);
-  CHECK(attn.value == doubler);
-  CHECK(attn.module("value") == doubler);
-  CHECK(names_of(attn) == std::vector<std::string>{"query.weight", "query.bias", "key.weight",
-                                                   "key.bias", "output.weight", "output.bias"});
-  attn.forward(Variable(zeros({1, 3, 4})));
-  CHECK(doubler->calls == 1);
-
   auto list = std::make_shared<ModuleList>();
-  list->append(std::make_shared<MLP>(4, 6, 4));
-  auto fc2 = std::make_shared<Doubler>();
-  list->replace_module("0.fc2", fc2);
-  auto mlp = std::dynamic_pointer_cast<MLP>(list->module("0"));
-  CHECK(mlp->fc2 == fc2);
-  Variable y = mlp->forward(Variable(ones({2, 4})));
-  CHECK(y.shape() == Shape{2, 6});  // fc2 is gone: the doubled hidden layer comes out
-  CHECK(thrown_message([&] { attn.replace_module("query", std::make_shared<ModuleList>()); })
+  list->append(make_attention(4, 2));
+  auto attn = std::dynamic_pointer_cast<MultiHeadSelfAttention>(list->module("0"));
+  auto doubler = std::make_shared<Doubler>();
+  list->replace_module("0.value", doubler);
+  CHECK(attn->value == doubler);
+  CHECK(attn->module("value") == doubler);
+  CHECK(names_of(*attn) == std::vector<std::string>{"query.weight", "query.bias", "key.weight",
+                                                    "key.bias"});
+  Variable x(ones({1, 3, 4}));
+  Variable y = attn->forward(x);
+  CHECK(doubler->calls == 1);
+  // Every query attends to the same doubled values, so each output row is 2 x.
+  CHECK(max_abs_diff(y.data(), mul_scalar(x, 2.0).data()) < 1e-6);
+  CHECK(thrown_message([&] { attn->replace_module("query", std::make_shared<ModuleList>()); })
             .find("'query' must be a Layer") != std::string::npos);
-  CHECK(thrown_message([&] { attn.replace_module("nope", doubler); }).find("no child named 'nope'") !=
+  CHECK(thrown_message([&] { attn->replace_module("nope", doubler); }).find("no child named 'nope'") !=
         std::string::npos);
 }
 
-TEST_CASE("nn: to_dtype converts every parameter and keeps names and flags") {
+TEST_CASE("nn: Module::to converts every parameter and gradient in place, keeping names and flags") {
   TwoLayer net;
   net.fc1->freeze();
-  Tensor w32 = net.fc2->weight.data();
-  to_dtype(net, DType::Float64);
+  Variable fc2_weight = net.fc2->weight;
+  Tensor w32 = fc2_weight.data();
+  sum(net.forward(Variable(ones({3, 4})))).backward();
+  Tensor g32 = fc2_weight.grad();
+  net.to(DType::Float64);
   for (auto& [name, p] : net.named_parameters()) CHECK(p.dtype() == DType::Float64);
-  CHECK(net.fc2->weight.data().at({1, 3}) == double(w32.at({1, 3})));
+  CHECK(net.fc2->weight.is_same(fc2_weight));   // the same Variable: typed pointers stay valid
+  CHECK(fc2_weight.data().at({1, 3}) == double(w32.at({1, 3})));
+  CHECK(fc2_weight.grad().dtype() == DType::Float64);   // a gradient follows its parameter
+  CHECK(fc2_weight.grad().at({1, 3}) == double(g32.at({1, 3})));
+  CHECK_FALSE(net.fc1->weight.grad().defined());
   CHECK_FALSE(net.fc1->weight.requires_grad());
   CHECK(net.fc2->weight.requires_grad());
   CHECK(net.forward(input64({3, 4}, 1)).dtype() == DType::Float64);
+  CHECK(thrown_message([&] { net.to(DType::Int64); }).find("parameters must stay floating") !=
+        std::string::npos);
+}
+
+namespace {
+
+// A layer with the three kinds of buffer: a persistent float one, a persistent integer one and
+// a non-persistent cache that starts undefined.
+struct WithBuffers : Layer {
+  std::shared_ptr<Linear> fc;
+  WithBuffers() {
+    fc = register_module("fc", std::make_shared<Linear>(2, 2));
+    register_buffer("running_mean", full({2}, 0.5));
+    register_buffer("steps", full({1}, 3, DType::Int64));
+    register_buffer("cache", Tensor(), /*persistent=*/false);
+  }
+  Variable forward(const Variable& x) override { return fc->forward(x); }
+  void fill_cache() { set_buffer("cache", full({2}, 0.25)); }
+  void register_cache_again() { register_buffer("cache", Tensor()); }
+};
+
+std::vector<std::string> keys_of(const std::map<std::string, Tensor>& m) {
+  std::vector<std::string> keys;
+  for (auto& [k, _] : m) keys.push_back(k);
+  return keys;
+}
+
+std::vector<std::string> buffer_names(const Module& m) {
+  std::vector<std::string> names;
+  for (auto& [name, _] : m.named_buffers()) names.push_back(name);
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("nn: buffers have dotted names, persistent ones are in the state dict") {
+  auto list = std::make_shared<ModuleList>();
+  list->append(std::make_shared<WithBuffers>());
+  auto layer = std::dynamic_pointer_cast<WithBuffers>(list->module("0"));
+  CHECK(buffer_names(*list) == std::vector<std::string>{"0.running_mean", "0.steps"});  // cache undefined
+  layer->fill_cache();
+  CHECK(buffer_names(*list) == std::vector<std::string>{"0.running_mean", "0.steps", "0.cache"});
+  CHECK(keys_of(list->state_dict()) ==
+        std::vector<std::string>{"0.fc.bias", "0.fc.weight", "0.running_mean", "0.steps"});
+  CHECK(names_of(*list) == std::vector<std::string>{"0.fc.weight", "0.fc.bias"});  // not parameters
+
+  // load_state_dict writes persistent buffers and, when strict, requires them.
+  auto state = list->state_dict();
+  for (auto& [name, t] : state) state[name] = t.clone();
+  state["0.running_mean"] = full({2}, -1.0);
+  list->load_state_dict(state);
+  CHECK(layer->buffer("running_mean").at({1}) == -1.0);
+  state.erase("0.steps");
+  CHECK(thrown_message([&] { list->load_state_dict(state); }).find("missing tensor '0.steps'") !=
+        std::string::npos);
+  state["0.cache"] = zeros({2});
+  CHECK(thrown_message([&] { list->load_state_dict(state, false); }).empty());
+  CHECK(thrown_message([&] { layer->buffer("nope"); }).find("no buffer named 'nope'") !=
+        std::string::npos);
+  CHECK(thrown_message([&] { layer->register_cache_again(); })
+            .find("'cache' registered twice") != std::string::npos);
+}
+
+TEST_CASE("nn: Module::to converts floating buffers, keeps integer ones, and moves all or names the device") {
+  WithBuffers layer;
+  layer.fill_cache();
+  layer.to(DType::Float64);
+  CHECK(layer.buffer("running_mean").dtype() == DType::Float64);
+  CHECK(layer.buffer("running_mean").at({0}) == 0.5);
+  CHECK(layer.buffer("cache").dtype() == DType::Float64);
+  CHECK(layer.buffer("steps").dtype() == DType::Int64);   // as torch: integers keep their dtype
+  CHECK(layer.buffer("steps").at({0}) == 3);
+  layer.to(Device::CPU);   // already there: nothing changes
+  CHECK(layer.buffer("cache").device() == Device::CPU);
+  CHECK(layer.fc->weight.data().device() == Device::CPU);
+  // This build has no CUDA backend: the tensor layer says so.
+  CHECK(thrown_message([&] { layer.to(Device::CUDA); }).find("CUDA") != std::string::npos);
 }
 
 TEST_CASE("nn: Linear is x W^T + b, with torch's default init bounds") {
@@ -180,7 +271,7 @@ TEST_CASE("nn: Linear is x W^T + b, with torch's default init bounds") {
   for (double b : lin.bias.data().to_vector<double>()) CHECK(std::fabs(b) <= bound);
   Linear same(5, 3, true, 7);
   CHECK(max_abs_diff(lin.weight.data(), same.weight.data()) == 0);
-  to_dtype(lin, DType::Float64);
+  lin.to(DType::Float64);
   Variable x = input64({2, 4, 5}, 2);
   Variable want = add(matmul(x, transpose(lin.weight, 0, 1)), lin.bias);
   check_same(lin.forward(x), want, {x, lin.weight, lin.bias});
@@ -190,7 +281,7 @@ TEST_CASE("nn: Linear is x W^T + b, with torch's default init bounds") {
 
 TEST_CASE("nn: LayerNorm equals its composed definition") {
   LayerNorm ln(6, 1e-5);
-  to_dtype(ln, DType::Float64);
+  ln.to(DType::Float64);
   {
     Generator gen(3);
     uniform_(ln.weight, 0.5, 1.5, gen);
@@ -242,8 +333,8 @@ TEST_CASE("nn: Dropout is identity in eval, inverted dropout in training, one se
 
 TEST_CASE("nn: MultiHeadSelfAttention equals the composed per-head computation") {
   const int64_t B = 2, N = 5, D = 6, H = 3, Dh = 2;
-  MultiHeadSelfAttention attn(D, H, 0.0, nullptr, 11);
-  to_dtype(attn, DType::Float64);
+  auto attn = make_attention(D, H, 0.0, nullptr, 11);
+  attn->to(DType::Float64);
   Variable x = input64({B, N, D}, 6);
   auto lin = [&](const std::shared_ptr<Layer>& l) {
     auto p = std::dynamic_pointer_cast<Linear>(l);
@@ -254,28 +345,26 @@ TEST_CASE("nn: MultiHeadSelfAttention equals the composed per-head computation")
     Variable y = add(matmul(x, transpose(w, 0, 1)), b);                  // [B, N, D]
     return permute(reshape(y, {B, N, H, Dh}), {0, 2, 1, 3});             // [B, H, N, Dh]
   };
-  Variable q = project(attn.query), k = project(attn.key), v = project(attn.value);
+  Variable q = project(attn->query), k = project(attn->key), v = project(attn->value);
   Variable scores = mul_scalar(matmul(q, transpose(k, 2, 3)), 1 / std::sqrt(double(Dh)));
   Variable context = matmul(softmax(scores, -1), v);                     // [B, H, N, Dh]
-  Variable merged = reshape(permute(context, {0, 2, 1, 3}), {B, N, D});
-  auto [wo, bo] = lin(attn.output);
-  Variable want = add(matmul(merged, transpose(wo, 0, 1)), bo);
+  Variable want = reshape(permute(context, {0, 2, 1, 3}), {B, N, D});
   std::vector<Variable> vars = {x};
-  for (Variable p : attn.parameters()) vars.push_back(p);
-  check_same(attn.forward(x), want, vars);
-  CHECK(thrown_message([] { MultiHeadSelfAttention(6, 4); }).find("not divisible by 4 heads") !=
-        std::string::npos);
+  for (Variable p : attn->parameters()) vars.push_back(p);
+  check_same(attn->forward(x), want, vars);
+  CHECK(thrown_message([] { make_attention(6, 4)->forward(Variable(zeros({1, 2, 6}))); })
+            .find("not [B, N, D] with D divisible by 4 heads") != std::string::npos);
 }
 
 TEST_CASE("nn: attention-probability dropout: composed path in training, fused otherwise") {
   auto gen = std::make_shared<Generator>(1);
-  MultiHeadSelfAttention attn(4, 2, 0.5, gen, 3);
-  MultiHeadSelfAttention plain(4, 2, 0.0, nullptr, 3);
+  auto attn = make_attention(4, 2, 0.5, gen, 3);
+  auto plain = make_attention(4, 2, 0.0, nullptr, 3);
   Variable x(random64({2, 3, 4}, 8).to(DType::Float32));
-  attn.eval();
-  CHECK(max_abs_diff(attn.forward(x).data(), plain.forward(x).data()) == 0);
-  attn.train();
-  CHECK(max_abs_diff(attn.forward(x).data(), plain.forward(x).data()) > 1e-3);
+  attn->eval();
+  CHECK(max_abs_diff(attn->forward(x).data(), plain->forward(x).data()) == 0);
+  attn->train();
+  CHECK(max_abs_diff(attn->forward(x).data(), plain->forward(x).data()) > 1e-3);
   // With p -> 0 the composed path equals the fused one.
   Variable q = input64({1, 3, 4}, 1), k = input64({1, 3, 4}, 2), v = input64({1, 3, 4}, 3);
   Generator g(0);
@@ -283,20 +372,10 @@ TEST_CASE("nn: attention-probability dropout: composed path in training, fused o
                      multi_head_attention(q, k, v, 2).data()) < 1e-12);
 }
 
-TEST_CASE("nn: MLP equals fc2(gelu(fc1(x)))") {
-  MLP mlp(4, 7, 3, 0.0, nullptr, 5);
-  to_dtype(mlp, DType::Float64);
-  Variable x = input64({2, 4}, 9);
-  auto l1 = std::dynamic_pointer_cast<Linear>(mlp.fc1), l2 = std::dynamic_pointer_cast<Linear>(mlp.fc2);
-  Variable want = linear(gelu(linear(x, l1->weight, l1->bias)), l2->weight, l2->bias);
-  check_same(mlp.forward(x), want, {x, l1->weight, l2->bias});
-  CHECK(names_of(mlp) == std::vector<std::string>{"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"});
-}
-
 TEST_CASE("nn: PatchEmbedding equals a direct stride-P convolution") {
   const int64_t B = 2, C = 3, Hh = 6, W = 9, P = 3, D = 5;
   PatchEmbedding pe(C, D, P, 4);
-  to_dtype(pe, DType::Float64);
+  pe.to(DType::Float64);
   CHECK(pe.weight.shape() == Shape{D, C, P, P});
   Tensor x = random64({B, C, Hh, W}, 10);
   Tensor y = pe.forward(Variable(x)).data();
@@ -320,19 +399,19 @@ TEST_CASE("nn: PatchEmbedding equals a direct stride-P convolution") {
 
 TEST_CASE("nn: gradcheck of PatchEmbedding and MultiHeadSelfAttention (float64)") {
   PatchEmbedding pe(2, 3, 2, 1);
-  to_dtype(pe, DType::Float64);
+  pe.to(DType::Float64);
   Variable x = input64({2, 2, 4, 6}, 12);
   auto checked = pe.named_parameters();
   checked.emplace_back("x", x);
-  ModuleGradcheckResult r = check_module_gradients(checked, [&] { return pe.forward(x); });
+  GradcheckResult r = gradcheck(checked, [&] { return pe.forward(x); });
   CHECK_MESSAGE(r.ok, r.report);
 
-  MultiHeadSelfAttention attn(6, 2, 0.0, nullptr, 2);
-  to_dtype(attn, DType::Float64);
+  auto attn = make_attention(6, 2, 0.0, nullptr, 2);
+  attn->to(DType::Float64);
   Variable xa = input64({2, 3, 6}, 13);
-  checked = attn.named_parameters();
+  checked = attn->named_parameters();
   checked.emplace_back("x", xa);
-  r = check_module_gradients(checked, [&] { return attn.forward(xa); });
+  r = gradcheck(checked, [&] { return attn->forward(xa); });
   CHECK_MESSAGE(r.ok, r.report);
 }
 

@@ -133,7 +133,7 @@ std::vector<OpCase> attention_cases() {
 // x [2,3,IN], W0 [OUT,IN], b [OUT], A [R,OUT], B [OUT,R], depth-2 layers [R,R].
 std::vector<OpCase> neat_cases() {
   std::vector<OpCase> cases;
-  for (NeatActivation act : {NeatActivation::Relu, NeatActivation::Sin, NeatActivation::Gelu,
+  for (NeatActivation act : {NeatActivation::Relu, NeatActivation::Sin2Pi, NeatActivation::Gelu,
                              NeatActivation::Tanh, NeatActivation::Identity})
     for (int64_t depth : {2, 4}) {
       NeatSpec spec;

@@ -8,6 +8,7 @@
 #include "nn/peft/attach.h"
 #include "tensor/reduce.h"
 #include "train/optimizer.h"
+#include "tests/tiny_vit.h"
 
 using namespace neat;
 
@@ -20,16 +21,10 @@ struct OverfitResult {
 };
 
 OverfitResult overfit(const PeftConfig& peft, double lr, int max_steps) {
-  ViTConfig c;
-  c.image_size = 8;
-  c.patch_size = 4;
-  c.channels = 3;
+  ViTConfig c = neat::test::tiny_vit_config(/*seed=*/1);
   c.hidden = 32;
-  c.depth = 2;
-  c.heads = 2;
   c.mlp_dim = 64;
   c.num_classes = 4;
-  c.seed = 1;
   ViTForImageClassification vit(c);
   attach_peft(vit, peft);
   vit.eval();   // no dropout in this config anyway; eval keeps the check deterministic
@@ -75,12 +70,12 @@ TEST_CASE("overfit 32 images: neat") {
   check_overfits(peft, 1e-2);
 }
 
-TEST_CASE("overfit 32 images: neat depth 4, sin") {
+TEST_CASE("overfit 32 images: neat depth 4, sin2pi") {
   PeftConfig peft;
   peft.targets = "qvmlp";
   peft.neat.rank = 4;
   peft.neat.depth = 4;
-  peft.neat.activation = NeatActivation::Sin;
+  peft.neat.activation = NeatActivation::Sin2Pi;
   check_overfits(peft, 1e-2);
 }
 

@@ -12,23 +12,20 @@
 #include "nn/peft/adapter_file.h"
 #include "nn/peft/attach.h"
 #include "tensor/safetensors.h"
+#include "tests/op_test_util.h"
+#include "tests/tiny_vit.h"
 
 using namespace neat;
+using neat::test::max_abs;
+using neat::test::max_abs_diff;
 
 namespace {
 
 // D 16, MLP 24 (so the MLP's Linears are non-square), 2 layers, 5 classes.
 ViTConfig tiny_config() {
-  ViTConfig c;
-  c.image_size = 8;
-  c.patch_size = 4;
-  c.channels = 3;
-  c.hidden = 16;
-  c.depth = 2;
-  c.heads = 2;
+  ViTConfig c = neat::test::tiny_vit_config(/*seed=*/3);
   c.mlp_dim = 24;
   c.num_classes = 5;
-  c.seed = 3;
   return c;
 }
 
@@ -48,13 +45,6 @@ std::string temp_path(const std::string& name) {
 void perturb_trainable(Module& m, uint64_t seed) {
   Generator gen(seed);
   for (auto& [name, p] : m.named_parameters(true)) p.data().copy_from(randn(p.shape(), gen));
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  REQUIRE(a.shape() == b.shape());
-  double worst = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) worst = std::max(worst, std::abs(a.flat(i) - b.flat(i)));
-  return worst;
 }
 
 const int64_t kClassifier = 16 * 5 + 5;
@@ -171,7 +161,7 @@ TEST_CASE("adapter file: only trainable tensors; a fresh base model reproduces t
   neat_config.targets = "qvmlp";
   neat_config.neat.rank = 3;
   neat_config.neat.depth = 4;
-  neat_config.neat.activation = NeatActivation::Sin;
+  neat_config.neat.activation = NeatActivation::Sin2Pi;
   neat_config.neat.scale = 0.5;
   PeftConfig lora_config;
   lora_config.method = "lora";
@@ -214,6 +204,34 @@ TEST_CASE("adapter file: only trainable tensors; a fresh base model reproduces t
     }
     std::remove(path.c_str());
   }
+}
+
+// Adapter files written before the activation was renamed say "sin" for sin(2 pi x): they load
+// as sin2pi and give the same outputs.
+TEST_CASE("adapter file: the old activation name \"sin\" reads as sin2pi") {
+  PeftConfig config;
+  config.neat.rank = 2;
+  config.neat.activation = NeatActivation::Sin2Pi;
+  ViTForImageClassification tuned(tiny_config());
+  attach_peft(tuned, config);
+  perturb_trainable(tuned, 4);
+  const std::string path = temp_path("adapter_old_sin.safetensors");
+  save_adapter(path, tuned, config);
+  SafetensorsFile file = read_safetensors(path);
+  std::string& metadata = file.metadata.at("config");
+  const size_t at = metadata.find("\"activation\":\"sin2pi\"");
+  REQUIRE(at != std::string::npos);
+  metadata.replace(at, std::string("\"activation\":\"sin2pi\"").size(), "\"activation\":\"sin\"");
+  write_safetensors(path, file.tensors, file.metadata);
+
+  CHECK(read_adapter_config(path).neat.activation == NeatActivation::Sin2Pi);
+  ViTForImageClassification fresh(tiny_config());
+  attach_adapter(path, fresh);
+  Generator gen(2);
+  Variable pixels(randn({2, 3, 8, 8}, gen));
+  CHECK(max_abs_diff(fresh.forward(pixels).data(), tuned.forward(pixels).data()) == 0.0);
+  load_adapter(path, tuned, config);   // and it matches a model attached with sin2pi
+  std::remove(path.c_str());
 }
 
 TEST_CASE("adapter file errors name the file and the tensor") {
@@ -262,4 +280,56 @@ TEST_CASE("adapter file errors name the file and the tensor") {
   CHECK_THROWS_WITH_AS(read_adapter_config(path), doctest::Contains("not a neat.cpp adapter file"),
                        std::runtime_error);
   std::remove(path.c_str());
+}
+
+// Merged state converts with the model (Neat's M is a buffer; LoRA recomputes B A from its
+// parameters): merge every adapter in float32, convert the whole ViT to float64, unmerge. The
+// backbone comes back up to the one float32 rounding of W0 + Delta W, and the float64 model
+// gives the logits of the adapted model converted without merging.
+TEST_CASE("peft: merge, then the model to float64, then unmerge (neat and lora)") {
+  for (std::string method : {"neat", "lora"}) {
+    CAPTURE(method);
+    PeftConfig config;
+    config.method = method;
+    config.targets = "qvmlp";
+    config.neat.rank = 3;
+    config.neat.depth = 4;
+    config.lora.rank = 3;
+    auto build = [&] {
+      auto vit = std::make_shared<ViTForImageClassification>(tiny_config());
+      attach_peft(*vit, config);
+      perturb_trainable(*vit, 7);
+      return vit;
+    };
+    auto vit = build(), unmerged = build();
+    unmerged->to(DType::Float64);
+    std::map<std::string, Tensor> original;
+    for (auto& [name, t] : unmerged->state_dict()) original[name] = t.clone();
+
+    std::vector<std::shared_ptr<Module>> adapters;
+    for (auto& [name, m] : vit->named_modules())
+      if (m->type_name() == "Neat" || m->type_name() == "Lora") adapters.push_back(m);
+    REQUIRE(adapters.size() == 8);
+    auto set_merged = [&](bool merged) {
+      for (auto& m : adapters) {
+        if (auto n = std::dynamic_pointer_cast<Neat>(m)) merged ? n->merge() : n->unmerge();
+        if (auto l = std::dynamic_pointer_cast<Lora>(m)) merged ? l->merge() : l->unmerge();
+      }
+    };
+    set_merged(true);
+    std::map<std::string, double> merged_scale;   // float32 rounding of W0 + Delta W: relative to it
+    for (auto& [name, t] : vit->state_dict()) merged_scale[name] = max_abs(t);
+    vit->to(DType::Float64);
+    set_merged(false);
+    for (auto& [name, t] : vit->state_dict()) {
+      CAPTURE(name);
+      REQUIRE(t.dtype() == DType::Float64);
+      // One rounding of W0 + Delta W, and Delta W rounded in float32 by merge: a few ulps.
+      CHECK(max_abs_diff(t, original.at(name)) <= 4 * merged_scale.at(name) * 0x1p-24);
+    }
+    Generator gen(11);
+    Variable x(randn({2, 3, 8, 8}, gen, DType::Float64));
+    Tensor want = unmerged->forward(x).data();
+    CHECK(max_abs_diff(vit->forward(x).data(), want) <= 1e-5 * max_abs(want));
+  }
 }

@@ -144,7 +144,7 @@ TEST_CASE("train_vit: a stopped and resumed run ends with the same weights, bit 
   TempDir dir("resume");
   // neat with grad-accum 2 (5 steps an epoch): stop mid-epoch 1 at step 3, then resume.
   check_resume_is_exact(dir, {"--method", "neat", "--epochs", "2", "--grad-accum", "2",
-                              "--neat-act", "sin", "--save-every", "2"});
+                              "--neat-act", "sin2pi", "--save-every", "2"});
 
   // A flag that would change the run is refused on --resume.
   const Result changed = train({"--resume", dir / "part", "--epochs", "5"});

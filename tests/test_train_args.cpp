@@ -109,14 +109,14 @@ TEST_CASE("method flags build the PEFT config") {
   MethodOptions me;
   ArgParser args("prog", "", "");
   add_method_flags(args, me);
-  args.parse({"--method", "neat", "--neat-rank", "7", "--neat-depth", "4", "--neat-act", "sin",
+  args.parse({"--method", "neat", "--neat-rank", "7", "--neat-depth", "4", "--neat-act", "sin2pi",
               "--neat-targets", "qvmlp", "--neat-scale", "0.5"});
   const PeftConfig c = peft_config_from(me);
   CHECK(c.method == "neat");
   CHECK(c.targets == "qvmlp");
   CHECK(c.neat.rank == 7);
   CHECK(c.neat.depth == 4);
-  CHECK(c.neat.activation == NeatActivation::Sin);
+  CHECK(c.neat.activation == NeatActivation::Sin2Pi);
   CHECK(c.neat.scale == 0.5);
 
   MethodOptions lo;

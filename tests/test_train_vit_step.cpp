@@ -12,6 +12,7 @@
 #include "tensor/safetensors.h"
 #include "train/system.h"
 #include "train/vit_step_app.h"
+#include "tests/tiny_vit.h"
 
 using namespace neat;
 
@@ -38,9 +39,8 @@ struct Files {
   Files() {
     std::filesystem::remove_all(dir);
     make_directories(dir);
-    ViTConfig c;
-    c.image_size = 8, c.patch_size = 4, c.channels = 3, c.hidden = 16, c.depth = 1, c.heads = 2;
-    c.mlp_dim = 32, c.num_classes = 3, c.seed = 5;
+    ViTConfig c = neat::test::tiny_vit_config(/*seed=*/5);
+    c.depth = 1;
     ViTForImageClassification vit(c);
     save_vit_weights(vit, base);
     Generator gen(9);
@@ -163,27 +163,26 @@ TEST_CASE("vit_step --dtype f64 keeps every digit of float64 weights and adapter
 
 TEST_CASE("vit_step loads a train_vit adapter file only under the settings it was saved with") {
   Files files;
-  ViTConfig c;
-  c.image_size = 8, c.patch_size = 4, c.channels = 3, c.hidden = 16, c.depth = 1, c.heads = 2;
-  c.mlp_dim = 32, c.num_classes = 3;
+  ViTConfig c = neat::test::tiny_vit_config();
+  c.depth = 1;
   ViTForImageClassification vit(c);
   PeftConfig peft;
   peft.method = "neat";
   peft.neat.rank = 2;
-  peft.neat.activation = NeatActivation::Sin;
+  peft.neat.activation = NeatActivation::Sin2Pi;
   attach_peft(vit, peft);
-  save_adapter(files / "sin.safetensors", vit, peft);
+  save_adapter(files / "sin2pi.safetensors", vit, peft);
   // Same shapes, other activation: loading it would silently compute something else.
-  const Result relu = step(files.args({"--adapter", files / "sin.safetensors", "--out",
+  const Result relu = step(files.args({"--adapter", files / "sin2pi.safetensors", "--out",
                                        files / "o.safetensors"}));
   CHECK(relu.code == 1);
-  CHECK(relu.err.find("sin.safetensors was saved with") != std::string::npos);
-  CHECK(relu.err.find("\"activation\":\"sin\"") != std::string::npos);
-  const Result sin = step(files.args({"--adapter", files / "sin.safetensors", "--neat-act", "sin",
-                                      "--out", files / "o.safetensors"}));
-  INFO(sin.err);
-  CHECK(sin.code == 0);
-  CHECK(sin.out.find("6 tensors from --adapter") != std::string::npos);
+  CHECK(relu.err.find("sin2pi.safetensors was saved with") != std::string::npos);
+  CHECK(relu.err.find("\"activation\":\"sin2pi\"") != std::string::npos);
+  const Result sin2pi = step(files.args({"--adapter", files / "sin2pi.safetensors", "--neat-act",
+                                         "sin2pi", "--out", files / "o.safetensors"}));
+  INFO(sin2pi.err);
+  CHECK(sin2pi.code == 0);
+  CHECK(sin2pi.out.find("6 tensors from --adapter") != std::string::npos);
 }
 
 TEST_CASE("vit_step: errors name the weights file; bad sizes and thread counts exit 2") {

@@ -17,32 +17,18 @@
 #include "models/vit.h"
 #include "nn/activation.h"
 #include "nn/linear.h"
-#include "nn/to_dtype.h"
 #include "tensor/safetensors.h"
-#include "tests/module_gradcheck.h"
+#include "autograd/gradcheck.h"
 #include "tests/op_test_util.h"
+#include "tests/tiny_vit.h"
 
 using namespace neat;
 using neat::test::max_abs_diff;
 using neat::test::random64;
 using neat::test::thrown_message;
+using neat::test::tiny_vit_config;
 
 namespace {
-
-// image 8, patch 4 (2x2 grid, 5 tokens), dim 16, depth 2, heads 2, mlp 32, 3 classes.
-ViTConfig tiny_config(uint64_t seed = 0) {
-  ViTConfig c;
-  c.image_size = 8;
-  c.patch_size = 4;
-  c.channels = 3;
-  c.hidden = 16;
-  c.depth = 2;
-  c.heads = 2;
-  c.mlp_dim = 32;
-  c.num_classes = 3;
-  c.seed = seed;
-  return c;
-}
 
 Variable pixels(int64_t batch, const ViTConfig& c, uint64_t seed, DType dtype = DType::Float32) {
   return Variable(random64({batch, c.channels, c.image_size, c.image_size}, seed).to(dtype));
@@ -117,20 +103,20 @@ TEST_CASE("vit: presets and config validation") {
   CHECK(thrown_message([] { vit_config("vit-huge"); })
             .find("unknown preset 'vit-huge' (known: vit-tiny, vit-small, vit-base, vit-large)") !=
         std::string::npos);
-  ViTConfig bad = tiny_config();
+  ViTConfig bad = tiny_vit_config();
   bad.image_size = 10;
   CHECK(thrown_message([&] { ViTForImageClassification m(bad); })
             .find("image_size 10 is not divisible by patch_size 4") != std::string::npos);
-  bad = tiny_config();
+  bad = tiny_vit_config();
   bad.heads = 3;
   CHECK(thrown_message([&] { bad.validate(); }).find("hidden 16 is not divisible by heads 3") !=
         std::string::npos);
-  CHECK(tiny_config().str().find("hidden 16, depth 2, heads 2") != std::string::npos);
+  CHECK(tiny_vit_config().str().find("hidden 16, depth 2, heads 2") != std::string::npos);
 }
 
 TEST_CASE("vit: tiny forward has the right shape and is deterministic per seed") {
-  ViTConfig c = tiny_config(1);
-  ViTForImageClassification a(c), b(c), other(tiny_config(2));
+  ViTConfig c = tiny_vit_config(1);
+  ViTForImageClassification a(c), b(c), other(tiny_vit_config(2));
   Variable x = pixels(4, c, 1);
   Tensor la = a.forward(x).data();
   CHECK(la.shape() == Shape{4, 3});
@@ -145,9 +131,9 @@ TEST_CASE("vit: tiny forward has the right shape and is deterministic per seed")
 }
 
 TEST_CASE("vit: forward equals the HF network composed by hand from primitive ops") {
-  ViTConfig c = tiny_config(3);
+  ViTConfig c = tiny_vit_config(3);
   ViTForImageClassification vit(c);
-  to_dtype(vit, DType::Float64);
+  vit.to(DType::Float64);
   Variable x = pixels(2, c, 4, DType::Float64);
   auto p = [&](const std::string& name) { return vit.parameter(name); };
   const int64_t B = 2, T = 5, D = 16, H = 2, Dh = 8;
@@ -179,12 +165,12 @@ TEST_CASE("vit: forward equals the HF network composed by hand from primitive op
 }
 
 TEST_CASE("vit: weights load with and without the vit. prefix; pooler ignored") {
-  ViTConfig c = tiny_config(5);
+  ViTConfig c = tiny_vit_config(5);
   ViTForImageClassification source(c);
   Variable x = pixels(2, c, 6);
   Tensor logits = source.forward(x).data();
 
-  ViTForImageClassification full(tiny_config(6));
+  ViTForImageClassification full(tiny_vit_config(6));
   ViTLoadReport r = load_vit_weights(full, hf_tensors(source, true));
   CHECK(r.classifier_loaded);
   CHECK(r.loaded == source.named_parameters().size());
@@ -195,7 +181,7 @@ TEST_CASE("vit: weights load with and without the vit. prefix; pooler ignored") 
   auto backbone = hf_tensors(source, false);
   backbone["pooler.dense.weight"] = zeros({16, 16});
   backbone["pooler.dense.bias"] = zeros({16});
-  ViTForImageClassification headless(tiny_config(7));
+  ViTForImageClassification headless(tiny_vit_config(7));
   Tensor classifier_before = headless.parameter("classifier.weight").data().clone();
   r = load_vit_weights(headless, backbone);
   CHECK_FALSE(r.classifier_loaded);
@@ -205,7 +191,7 @@ TEST_CASE("vit: weights load with and without the vit. prefix; pooler ignored") 
   CHECK(max_abs_diff(headless.features(x).data(), source.features(x).data()) == 0);
 
   // Another class count: backbone loads, classifier keeps its init.
-  ViTConfig five = tiny_config(8);
+  ViTConfig five = tiny_vit_config(8);
   five.num_classes = 5;
   ViTForImageClassification other(five);
   classifier_before = other.parameter("classifier.bias").data().clone();
@@ -218,14 +204,14 @@ TEST_CASE("vit: weights load with and without the vit. prefix; pooler ignored") 
   // float64 tensors load into a float32 model (converted).
   std::map<std::string, Tensor> f64;
   for (auto& [n, t] : hf_tensors(source, true)) f64[n] = t.to(DType::Float64);
-  ViTForImageClassification from64(tiny_config(9));
+  ViTForImageClassification from64(tiny_vit_config(9));
   load_vit_weights(from64, f64);
   CHECK(max_abs_diff(from64.forward(x).data(), logits) == 0);
 }
 
 TEST_CASE("vit: missing or mis-shaped tensors are errors naming them; the model is unchanged") {
-  ViTConfig c = tiny_config(10);
-  ViTForImageClassification source(c), target(tiny_config(11));
+  ViTConfig c = tiny_vit_config(10);
+  ViTForImageClassification source(c), target(tiny_vit_config(11));
   Tensor before = target.parameter("vit.embeddings.cls_token").data().clone();
   auto tensors = hf_tensors(source, true);
   tensors.erase("vit.encoder.layer.1.output.dense.weight");
@@ -267,9 +253,9 @@ TEST_CASE("vit: bicubic resize matches torch.nn.functional.interpolate") {
 
 TEST_CASE("vit: position embeddings are interpolated when the file's grid differs") {
   // The file comes from a 16x16 image (4x4 grid); the model uses 8x8 (2x2 grid).
-  ViTConfig big = tiny_config(12);
+  ViTConfig big = tiny_vit_config(12);
   big.image_size = 16;
-  ViTForImageClassification source(big), target(tiny_config(13));
+  ViTForImageClassification source(big), target(tiny_vit_config(13));
   Tensor pos = source.parameter("vit.embeddings.position_embeddings").data();  // [1, 17, 16]
   for (int64_t t = 0; t < 17; ++t)
     for (int64_t d = 0; d < 16; ++d)
@@ -304,10 +290,10 @@ TEST_CASE("vit: position embeddings are interpolated when the file's grid differ
 
 TEST_CASE("vit: a float64 model takes float64 weights exactly, interpolated or not") {
   // 1 + 1e-12 is not a float32: a detour through float32 (load or resize) would show as 1e-12.
-  ViTConfig big = tiny_config(14);
+  ViTConfig big = tiny_vit_config(14);
   big.image_size = 16;
-  ViTForImageClassification source(big), target(tiny_config(15));
-  to_dtype(target, DType::Float64);
+  ViTForImageClassification source(big), target(tiny_vit_config(15));
+  target.to(DType::Float64);
   std::map<std::string, Tensor> tensors;
   for (auto& [name, t] : hf_tensors(source, true)) {
     tensors[name] = t.to(DType::Float64);
@@ -324,7 +310,7 @@ TEST_CASE("vit: a float64 model takes float64 weights exactly, interpolated or n
 }
 
 TEST_CASE("vit: a file that is not ViT weights gets a short error saying so") {
-  ViTForImageClassification target(tiny_config(16));
+  ViTForImageClassification target(tiny_vit_config(16));
   std::map<std::string, Tensor> adapter = {
       {"vit.encoder.layer.0.attention.attention.query.neat_A.weight", zeros({2, 16})},
       {"classifier.weight", zeros({3, 16})}};
@@ -337,8 +323,8 @@ TEST_CASE("vit: a file that is not ViT weights gets a short error saying so") {
 }
 
 TEST_CASE("vit: save_vit_weights writes HF names and loads back; adapters are refused") {
-  ViTConfig c = tiny_config(14);
-  ViTForImageClassification source(c), target(tiny_config(15));
+  ViTConfig c = tiny_vit_config(14);
+  ViTForImageClassification source(c), target(tiny_vit_config(15));
   std::string path = temp_path("save");
   save_vit_weights(source, path, {{"format", "pt"}});
   SafetensorsFile file = read_safetensors(path);
@@ -359,7 +345,7 @@ TEST_CASE("vit: save_vit_weights writes HF names and loads back; adapters are re
 }
 
 TEST_CASE("vit: every Linear can be replaced by its dotted name") {
-  ViTConfig c = tiny_config(16);
+  ViTConfig c = tiny_vit_config(16);
   ViTForImageClassification vit(c);
   Variable x = pixels(2, c, 17);
   Tensor before = vit.forward(x).data();
@@ -387,7 +373,7 @@ TEST_CASE("vit: every Linear can be replaced by its dotted name") {
 }
 
 TEST_CASE("vit: dropout in training mode uses the model's one seeded stream") {
-  ViTConfig c = tiny_config(18);
+  ViTConfig c = tiny_vit_config(18);
   c.dropout = 0.2;
   c.attention_dropout = 0.1;
   ViTForImageClassification a(c), b(c);
@@ -401,13 +387,13 @@ TEST_CASE("vit: dropout in training mode uses the model's one seeded stream") {
 }
 
 TEST_CASE("vit: gradcheck of a tiny ViT's logits (float64)") {
-  ViTConfig c = tiny_config(20);
+  ViTConfig c = tiny_vit_config(20);
   c.hidden = 4;
   c.heads = 2;
   c.mlp_dim = 6;
   c.channels = 2;
   ViTForImageClassification vit(c);
-  to_dtype(vit, DType::Float64);
+  vit.to(DType::Float64);
   Variable x(random64({2, 2, 8, 8}, 21), true);
   std::vector<std::pair<std::string, Variable>> checked = {{"pixel_values", x}};
   for (const char* name : {"vit.embeddings.cls_token", "vit.embeddings.position_embeddings",
@@ -418,6 +404,6 @@ TEST_CASE("vit: gradcheck of a tiny ViT's logits (float64)") {
                            "vit.encoder.layer.1.layernorm_after.weight", "vit.layernorm.bias",
                            "classifier.weight"})
     checked.emplace_back(name, vit.parameter(name));
-  ModuleGradcheckResult r = check_module_gradients(checked, [&] { return vit.forward(x); });
+  GradcheckResult r = gradcheck(checked, [&] { return vit.forward(x); });
   CHECK_MESSAGE(r.ok, r.report);
 }

@@ -48,9 +48,9 @@ void add_method_flags(ArgParser& args, MethodOptions& o) {
   args.add("--neat-rank", &o.neat_rank, "R", "Neat rank r");
   args.add("--neat-depth", &o.neat_depth, "N",
            "Neat layers: 2 = A and B only; 4, 6, ... add U-Net style r x r layers");
-  args.add("--neat-act", &o.neat_act, "relu|sin|gelu|tanh|identity",
-           "Neat activation (sin is sin(2 pi x))",
-           {"relu", "sin", "gelu", "tanh", "identity"});
+  args.add("--neat-act", &o.neat_act, "relu|sin2pi|gelu|tanh|identity",
+           "Neat activation (sin2pi is sin(2 pi x))",
+           {"relu", "sin2pi", "gelu", "tanh", "identity"});
   args.add("--neat-targets", &o.neat_targets, "qv|qvmlp",
            "adapted linears: query and value, or also the two MLP linears", {"qv", "qvmlp"});
   args.add("--neat-scale", &o.neat_scale, "S", "Neat output scale s");

@@ -9,7 +9,6 @@
 #include "models/vit.h"
 #include "nn/peft/adapter_file.h"
 #include "nn/peft/attach.h"
-#include "nn/to_dtype.h"
 #include "tensor/safetensors.h"
 #include "train/options.h"
 #include "train/system.h"
@@ -74,7 +73,7 @@ int run(const ModelOptions& mo, const MethodOptions& me, const StepOptions& so,
   ViTForImageClassification model(config);
   // The step's dtype before any file is copied in, so float64 files keep every digit.
   const DType dtype = so.dtype == "f64" ? DType::Float64 : DType::Float32;
-  to_dtype(model, dtype);
+  model.to(dtype);
   std::vector<std::string> notes;
   if (weights) notes = load_vit_weights(model, *weights).messages;
   PeftConfig peft = peft_config_from(me);

@@ -4,7 +4,6 @@
 #include "autograd/matmul.h"
 #include "autograd/nn_functional.h"
 #include "nn/init.h"
-#include "nn/to_dtype.h"
 
 namespace neat {
 
@@ -25,10 +24,8 @@ Lora::Lora(const Linear& base, const LoraOptions& options)
   lora_A = register_module("lora_A", std::make_shared<Linear>(in, r, false, options.seed));
   lora_B = register_module("lora_B", std::make_shared<Linear>(r, out, false, options.seed + 1));
   zeros_(lora_B->weight);
-  if (weight.dtype() != lora_A->weight.dtype()) {
-    to_dtype(*lora_A, weight.dtype());
-    to_dtype(*lora_B, weight.dtype());
-  }
+  to(weight.dtype());   // the adapter takes the base weight's dtype and device
+  to(weight.data().device());
 }
 
 int64_t Lora::parameter_count(int64_t in_features, int64_t out_features,

@@ -2,7 +2,6 @@
 
 #include "autograd/matmul.h"
 #include "nn/init.h"
-#include "nn/to_dtype.h"
 
 namespace neat {
 
@@ -24,12 +23,13 @@ Neat::Neat(const Linear& base, const NeatOptions& options) : options_(options) {
   neat_layers = register_module("neat_layers", std::make_shared<ModuleList>());
   for (int64_t i = 0; i < options.depth - 2; ++i)
     neat_layers->append(std::make_shared<Linear>(r, r, false, options.seed + 2 + uint64_t(i)));
-  if (weight.dtype() != neat_A->weight.dtype()) {
-    to_dtype(*neat_A, weight.dtype());
-    to_dtype(*neat_B, weight.dtype());
-    to_dtype(*neat_layers, weight.dtype());
-  }
+  // Not a parameter and not saved: merge() computes it, unmerge() needs the very same M.
+  register_buffer("merged_M", Tensor(), /*persistent=*/false);
+  to(weight.dtype());   // the adapter takes the base weight's dtype and device
+  to(weight.data().device());
 }
+
+bool Neat::merged() const { return buffer("merged_M").defined(); }
 
 std::vector<Variable> Neat::layer_weights() const { return neat_layers->parameters(); }
 
@@ -65,15 +65,15 @@ void Neat::merge() {
                                    data_of(layer_weights()), options_.spec());
   Tensor w = weight.data();
   add_(w, neat_delta_weight(stack.M(), neat_B->weight.data(), options_.scale));
-  merged_M_ = stack.M();
+  set_buffer("merged_M", stack.M());
 }
 
 void Neat::unmerge() {
   NEAT_CHECK(merged(), "Neat: unmerge of a layer that is not merged");
   NoGradGuard no_grad;
   Tensor w = weight.data();
-  axpy_(w, -1.0, neat_delta_weight(merged_M_, neat_B->weight.data(), options_.scale));
-  merged_M_ = Tensor();
+  axpy_(w, -1.0, neat_delta_weight(buffer("merged_M"), neat_B->weight.data(), options_.scale));
+  set_buffer("merged_M", Tensor());
 }
 
 }  // namespace neat

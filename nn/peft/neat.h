@@ -33,16 +33,17 @@ struct NeatOptions {
 class Neat : public Layer {
  public:
   // A and the intermediate layers: kaiming-uniform (a = sqrt 5) like torch.nn.Linear; B: zeros.
-  // Tensors take the base weight's dtype.
+  // Tensors take the base weight's dtype and device.
   Neat(const Linear& base, const NeatOptions& options);
   Variable forward(const Variable& x) override;
   std::string type_name() const override { return "Neat"; }
 
   // Folds Delta W = s B M^T into W0 (inference: the adapter gets no gradient while merged),
-  // and takes it back out with the same M. Errors when already merged / not merged.
+  // and takes it back out with the same M, kept as the non-persistent buffer "merged_M"
+  // [IN, R] (so it converts and moves with the module). Errors when already merged / not merged.
   void merge();
   void unmerge();
-  bool merged() const { return merged_M_.defined(); }
+  bool merged() const;
   // s B M^T [OUT, IN] for the current tensors (when merged: error, W0 already holds it).
   Tensor delta_weight() const;
 
@@ -60,7 +61,6 @@ class Neat : public Layer {
  private:
   std::vector<Variable> layer_weights() const;
   NeatOptions options_;
-  Tensor merged_M_;   // the M folded into W0 by merge(), [IN, R]
 };
 
 }  // namespace neat

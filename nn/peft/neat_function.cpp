@@ -8,7 +8,7 @@ namespace neat {
 const char* neat_activation_name(NeatActivation activation) {
   switch (activation) {
     case NeatActivation::Relu: return "relu";
-    case NeatActivation::Sin: return "sin";
+    case NeatActivation::Sin2Pi: return "sin2pi";
     case NeatActivation::Gelu: return "gelu";
     case NeatActivation::Tanh: return "tanh";
     case NeatActivation::Identity: return "identity";
@@ -17,17 +17,18 @@ const char* neat_activation_name(NeatActivation activation) {
 }
 
 NeatActivation parse_neat_activation(const std::string& name) {
-  for (NeatActivation a : {NeatActivation::Relu, NeatActivation::Sin, NeatActivation::Gelu,
+  for (NeatActivation a : {NeatActivation::Relu, NeatActivation::Sin2Pi, NeatActivation::Gelu,
                            NeatActivation::Tanh, NeatActivation::Identity})
     if (name == neat_activation_name(a)) return a;
+  if (name == "sin") return NeatActivation::Sin2Pi;   // its name in files written before sin2pi
   NEAT_CHECK(false, "neat: unknown activation '", name,
-             "' (choose relu, sin, gelu, tanh or identity)");
+             "' (choose relu, sin2pi, gelu, tanh or identity)");
 }
 
 UnaryOp neat_activation_op(NeatActivation activation) {
   switch (activation) {
     case NeatActivation::Relu: return UnaryOp::Relu;
-    case NeatActivation::Sin: return UnaryOp::Sin2Pi;
+    case NeatActivation::Sin2Pi: return UnaryOp::Sin2Pi;
     case NeatActivation::Gelu: return UnaryOp::Gelu;
     case NeatActivation::Tanh: return UnaryOp::Tanh;
     case NeatActivation::Identity: return UnaryOp::Identity;

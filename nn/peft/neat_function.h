@@ -8,7 +8,7 @@
 // style, in reverse order). M is computed once per forward, independent of the batch; the full
 // OUT x IN update s B M^T is never formed (only neat_delta_weight, for merging, forms it).
 //
-//   NeatSpec spec;  spec.depth = 4;  spec.activation = NeatActivation::Sin;
+//   NeatSpec spec;  spec.depth = 4;  spec.activation = NeatActivation::Sin2Pi;
 //   Variable y = neat_linear(x, W0, b, A, B, {E1, D1}, spec);   // layers: encoders, decoders
 //
 // Shapes: x [.., IN] (ROWS = product of the leading dims), W0 [OUT, IN], b [OUT] or undefined,
@@ -27,11 +27,12 @@
 namespace neat {
 
 // The nonlinearity used after every layer of the M network.
-enum class NeatActivation { Relu, Sin, Gelu, Tanh, Identity };
-const char* neat_activation_name(NeatActivation activation);   // "relu", "sin", ...
-// Parses "relu" | "sin" | "gelu" | "tanh" | "identity"; the error lists the choices.
+enum class NeatActivation { Relu, Sin2Pi, Gelu, Tanh, Identity };
+const char* neat_activation_name(NeatActivation activation);   // "relu", "sin2pi", ...
+// Parses "relu" | "sin2pi" | "gelu" | "tanh" | "identity"; the error lists the choices. "sin",
+// the name adapter files written before the rename use for the same sin(2 pi x), reads as sin2pi.
 NeatActivation parse_neat_activation(const std::string& name);
-// The elementwise op behind it (sin is sin(2 pi x)); its math lives in tensor/scalar_math.h.
+// The elementwise op behind it (sin2pi is sin(2 pi x)); its math lives in tensor/scalar_math.h.
 UnaryOp neat_activation_op(NeatActivation activation);
 
 struct NeatSpec {

@@ -47,7 +47,7 @@ SMALL = dict(image=8, patch=4, channels=3, dim=16, depth=2, heads=2, mlp=32, cla
 CASES = [
     dict(name="neat relu d2 qv", model=SMALL, method="neat", rank=3, ndepth=2, act="relu",
          targets="qv", scale=1.0),
-    dict(name="neat sin d4 qvmlp", model=SMALL, method="neat", rank=3, ndepth=4, act="sin",
+    dict(name="neat sin2pi d4 qvmlp", model=SMALL, method="neat", rank=3, ndepth=4, act="sin2pi",
          targets="qvmlp", scale=0.3),
     dict(name="neat gelu d6 qv", model=SMALL, method="neat", rank=2, ndepth=6, act="gelu",
          targets="qv", scale=1.7),

@@ -7,7 +7,7 @@ the output file is committed):
     /usr/bin/python3 tests/parity/make_reference.py
 
 What it holds (llm.c's test_gpt2 recipe): a small ViT's weights, one batch, and for each case
-(neat relu depth 2 / 4 on qv / qvmlp, neat sin depth 6 on qv, lora,
+(neat relu depth 2 / 4 on qv / qvmlp, neat sin2pi depth 6 on qv, lora,
 head, full) the case's trainable tensors, the
 logits, the loss and the gradient of every trainable tensor after one forward and backward in
 eval mode. Computed in float64 from float32-representable values, stored as float32. Every
@@ -47,8 +47,8 @@ CASES = [
          activation="relu", scale=1.0),
     dict(name="neat_relu_d4_qvmlp", method="neat", targets="qvmlp", rank=3, depth=4,
          activation="relu", scale=1.0),
-    dict(name="neat_sin_d6_qv", method="neat", targets="qv", rank=3, depth=6,
-         activation="sin", scale=0.25),
+    dict(name="neat_sin2pi_d6_qv", method="neat", targets="qv", rank=3, depth=6,
+         activation="sin2pi", scale=0.25),
     dict(name="lora_qv", method="lora", targets="qv", rank=4, alpha=8.0),
     dict(name="head", method="head"),
     dict(name="full", method="full"),
@@ -174,7 +174,7 @@ class ViTForImageClassification(nn.Module):
 
 # ---- the adapters, written from their definitions --------------------------------------------
 
-ACTIVATIONS = {"relu": torch.relu, "sin": lambda t: torch.sin(2 * math.pi * t),
+ACTIVATIONS = {"relu": torch.relu, "sin2pi": lambda t: torch.sin(2 * math.pi * t),
                "gelu": F.gelu, "tanh": torch.tanh, "identity": lambda t: t}
 
 
