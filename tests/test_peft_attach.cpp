@@ -12,25 +12,13 @@
 #include "nn/peft/adapter_file.h"
 #include "nn/peft/attach.h"
 #include "tensor/safetensors.h"
+#include "peft_test_util.h"
 
 using namespace neat;
 
 namespace {
 
-// D 16, MLP 24 (so the MLP's Linears are non-square), 2 layers, 5 classes.
-ViTConfig tiny_config() {
-  ViTConfig c;
-  c.image_size = 8;
-  c.patch_size = 4;
-  c.channels = 3;
-  c.hidden = 16;
-  c.depth = 2;
-  c.heads = 2;
-  c.mlp_dim = 24;
-  c.num_classes = 5;
-  c.seed = 3;
-  return c;
-}
+ViTConfig tiny_config() { return tiny_peft_vit_config(); }
 
 std::set<std::string> trainable_names(const Module& m) {
   std::set<std::string> names;

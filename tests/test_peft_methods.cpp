@@ -18,36 +18,14 @@
 #include "nn/to_dtype.h"
 #include "tensor/matmul.h"
 #include "tensor/svd.h"
+#include "peft_test_util.h"
 
 using namespace neat;
 
 namespace {
 
-// max |a - b| / max |b|: a scale-free error.
-double relative_error(const Tensor& a, const Tensor& b) {
-  REQUIRE(a.shape() == b.shape());
-  double worst = 0, scale = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    worst = std::max(worst, std::abs(a.flat(i) - b.flat(i)));
-    scale = std::max(scale, std::abs(b.flat(i)));
-  }
-  return scale > 0 ? worst / scale : worst;
-}
 
-// D 16, MLP 24 (non-square MLP Linears), 2 layers, 5 classes.
-ViTConfig tiny_config() {
-  ViTConfig c;
-  c.image_size = 8;
-  c.patch_size = 4;
-  c.channels = 3;
-  c.hidden = 16;
-  c.depth = 2;
-  c.heads = 2;
-  c.mlp_dim = 24;
-  c.num_classes = 5;
-  c.seed = 3;
-  return c;
-}
+ViTConfig tiny_config() { return tiny_peft_vit_config(); }
 
 std::shared_ptr<Linear> float64_linear(int64_t in, int64_t out, uint64_t seed) {
   auto base = std::make_shared<Linear>(in, out, true, seed);

@@ -16,6 +16,7 @@
 #include "tensor/safetensors.h"
 #include "train/system.h"
 #include "train/train_vit_app.h"
+#include "peft_test_util.h"
 
 using namespace neat;
 
@@ -58,19 +59,7 @@ std::vector<std::string> tiny(const std::string& method, std::vector<std::string
   return args;
 }
 
-ViTConfig tiny_config() {
-  ViTConfig c;
-  c.image_size = 8;
-  c.patch_size = 4;
-  c.channels = 3;
-  c.hidden = 16;
-  c.depth = 2;
-  c.heads = 2;
-  c.mlp_dim = 24;
-  c.num_classes = 5;
-  c.seed = 3;
-  return c;
-}
+ViTConfig tiny_config() { return tiny_peft_vit_config(); }
 
 }  // namespace
 

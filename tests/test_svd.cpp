@@ -7,21 +7,12 @@
 #include "tensor/matmul.h"
 #include "tensor/shape_ops.h"
 #include "tensor/svd.h"
+#include "peft_test_util.h"
 
 using namespace neat;
 
 namespace {
 
-// max |a - b| / max |b|: a scale-free error.
-double relative_error(const Tensor& a, const Tensor& b) {
-  REQUIRE(a.shape() == b.shape());
-  double worst = 0, scale = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    worst = std::max(worst, std::abs(a.flat(i) - b.flat(i)));
-    scale = std::max(scale, std::abs(b.flat(i)));
-  }
-  return scale > 0 ? worst / scale : worst;
-}
 
 Tensor identity(int64_t n) {
   Tensor t = zeros({n, n}, DType::Float64);

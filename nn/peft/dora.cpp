@@ -26,15 +26,9 @@ Variable dora_linear(const Variable& x, const Variable& weight, const Variable& 
   return bias.defined() ? y + bias : y;
 }
 
-Dora::Dora(const Linear& base, const LoraOptions& options) : options_(options) {
+Dora::Dora(const Linear& base, const LoraOptions& options) : AdaptedLinear(base), options_(options) {
   NEAT_CHECK(options.rank >= 1, "Dora: rank must be >= 1, got ", options.rank);
   NEAT_CHECK(options.dropout == 0, "Dora: dropout is not supported (got ", options.dropout, ")");
-  weight = register_parameter("weight", base.weight);
-  weight.set_requires_grad(false);
-  if (base.bias.defined()) {
-    bias = register_parameter("bias", base.bias);
-    bias.set_requires_grad(false);
-  }
   const int64_t out = weight.size(0), in = weight.size(1), r = options.rank;
   lora_A = register_module("lora_A", std::make_shared<Linear>(in, r, false, options.seed));
   lora_B = register_module("lora_B", std::make_shared<Linear>(r, out, false, options.seed + 1));

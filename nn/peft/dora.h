@@ -14,6 +14,7 @@
 // what the DoRA paper (section 4.3) recommends to save memory and what peft does; the gradient
 // of A and B then flows only through the (x A^T) B^T branch, scaled by m / n.
 #pragma once
+#include "nn/peft/adapted_linear.h"
 #include "nn/peft/lora.h"
 
 namespace neat {
@@ -27,7 +28,7 @@ Variable dora_linear(const Variable& x, const Variable& weight, const Variable& 
 // n = ||W0 + s B A|| per output row, [OUT] (no graph).
 Tensor dora_weight_norm(const Tensor& weight, const Tensor& A, const Tensor& B, double scaling);
 
-class Dora : public Layer {
+class Dora : public AdaptedLinear {
  public:
   Dora(const Linear& base, const LoraOptions& options);
   Variable forward(const Variable& x) override;
@@ -44,7 +45,6 @@ class Dora : public Layer {
   static int64_t parameter_count(int64_t in_features, int64_t out_features,
                                  const LoraOptions& options);
 
-  Variable weight, bias;            // frozen W0 [OUT, IN], b [OUT]
   std::shared_ptr<Linear> lora_A;   // weight [R, IN]
   std::shared_ptr<Linear> lora_B;   // weight [OUT, R]
   Variable lora_magnitude_vector;   // m [OUT]

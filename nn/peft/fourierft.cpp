@@ -22,13 +22,8 @@ SpectrumPositions fourier_positions(int64_t out_features, int64_t in_features,
   return spectrum_positions(rows, cols, out_features, in_features);
 }
 
-FourierFT::FourierFT(const Linear& base, const FourierOptions& options) : options_(options) {
-  weight = register_parameter("weight", base.weight);
-  weight.set_requires_grad(false);
-  if (base.bias.defined()) {
-    bias = register_parameter("bias", base.bias);
-    bias.set_requires_grad(false);
-  }
+FourierFT::FourierFT(const Linear& base, const FourierOptions& options)
+    : AdditiveAdapter(base), options_(options) {
   positions_ = fourier_positions(weight.size(0), weight.size(1), options.n_frequency,
                                  options.random_loc_seed);
   Generator gen(options.seed);
@@ -38,7 +33,7 @@ FourierFT::FourierFT(const Linear& base, const FourierOptions& options) : option
 }
 
 Variable FourierFT::forward(const Variable& x) {
-  if (merged_) return linear(x, weight, bias);
+  if (merged()) return linear(x, weight, bias);
   Variable delta = sparse_idft2_real(fourierft_spectrum, positions_) * options_.scaling;
   return linear(x, weight, bias) + linear(x, delta, Variable());
 }
@@ -47,20 +42,6 @@ Tensor FourierFT::delta_weight() const {
   Tensor delta = sparse_idft2_real(fourierft_spectrum.data(), positions_);
   scale_(delta, options_.scaling);
   return delta;
-}
-
-void FourierFT::merge() {
-  NEAT_CHECK(!merged_, "FourierFT: merge of an already merged layer");
-  Tensor w = weight.data();
-  add_(w, delta_weight());
-  merged_ = true;
-}
-
-void FourierFT::unmerge() {
-  NEAT_CHECK(merged_, "FourierFT: unmerge of a layer that is not merged");
-  Tensor w = weight.data();
-  axpy_(w, -1.0, delta_weight());
-  merged_ = false;
 }
 
 }  // namespace neat

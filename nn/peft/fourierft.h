@@ -15,7 +15,7 @@
 // N(0, 1), so the layer does not start as the pre-trained one; zero_init starts it at zero.
 // docs/fourierft.md: the cost of Delta W and why it is not a dense DFT matrix.
 #pragma once
-#include "nn/linear.h"
+#include "nn/peft/adapted_linear.h"
 #include "tensor/sparse_idft2.h"
 
 namespace neat {
@@ -32,30 +32,24 @@ struct FourierOptions {
 SpectrumPositions fourier_positions(int64_t out_features, int64_t in_features,
                                     int64_t n_frequency, uint64_t random_loc_seed);
 
-class FourierFT : public Layer {
+class FourierFT : public AdditiveAdapter {
  public:
   FourierFT(const Linear& base, const FourierOptions& options);
   Variable forward(const Variable& x) override;
   std::string type_name() const override { return "FourierFT"; }
 
-  // W0 += Delta W (independent of W0, so unmerge subtracts it again).
-  void merge();
-  void unmerge();
-  bool merged() const { return merged_; }
-  Tensor delta_weight() const;   // [OUT, IN]
+  Tensor delta_weight() const override;   // scaling Re(ifft2(F)), [OUT, IN]
 
   const FourierOptions& options() const { return options_; }
   const SpectrumPositions& positions() const { return positions_; }
   // Trainable values per adapted layer: n.
   static int64_t parameter_count(const FourierOptions& options) { return options.n_frequency; }
 
-  Variable weight, bias;        // frozen W0 [OUT, IN], b [OUT]
   Variable fourierft_spectrum;  // [n]
 
  private:
   FourierOptions options_;
   SpectrumPositions positions_;
-  bool merged_ = false;
 };
 
 }  // namespace neat

@@ -8,15 +8,9 @@
 namespace neat {
 
 HoulsbyAdapter::HoulsbyAdapter(const Linear& base, const HoulsbyOptions& options)
-    : options_(options) {
+    : AdaptedLinear(base), options_(options) {
   NEAT_CHECK(options.bottleneck >= 1, "HoulsbyAdapter: bottleneck must be >= 1, got ",
              options.bottleneck);
-  weight = register_parameter("weight", base.weight);
-  weight.set_requires_grad(false);
-  if (base.bias.defined()) {
-    bias = register_parameter("bias", base.bias);
-    bias.set_requires_grad(false);
-  }
   const int64_t out = weight.size(0), m = options.bottleneck;
   adapter_down = register_module("adapter_down", std::make_shared<Linear>(out, m, true, options.seed));
   adapter_up = register_module("adapter_up", std::make_shared<Linear>(m, out, true, options.seed + 1));

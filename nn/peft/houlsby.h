@@ -14,7 +14,7 @@
 //   HoulsbyAdapter layer(base, opt);   // adapter_down.{weight [64, OUT], bias [64]},
 //                                      // adapter_up.{weight [OUT, 64], bias [OUT]}
 #pragma once
-#include "nn/linear.h"
+#include "nn/peft/adapted_linear.h"
 
 namespace neat {
 
@@ -23,7 +23,7 @@ struct HoulsbyOptions {
   uint64_t seed = 0;         // init of the down-projection
 };
 
-class HoulsbyAdapter : public Layer {
+class HoulsbyAdapter : public AdaptedLinear {
  public:
   HoulsbyAdapter(const Linear& base, const HoulsbyOptions& options);
   Variable forward(const Variable& x) override;
@@ -33,7 +33,6 @@ class HoulsbyAdapter : public Layer {
   // Trainable values per adapted layer: 2 M OUT + M + OUT.
   static int64_t parameter_count(int64_t out_features, const HoulsbyOptions& options);
 
-  Variable weight, bias;                  // frozen W0 [OUT, IN], b [OUT]
   std::shared_ptr<Linear> adapter_down;   // weight [M, OUT], bias [M]
   std::shared_ptr<Linear> adapter_up;     // weight [OUT, M], bias [OUT], zero at the start
 

@@ -32,19 +32,13 @@ Variable vera_linear(const Variable& x, const Variable& weight, const Variable& 
 
 Vera::Vera(const Linear& base, const VeraOptions& options,
            std::shared_ptr<VeraProjections> projections)
-    : options_(options), projections_(std::move(projections)) {
+    : AdditiveAdapter(base), options_(options), projections_(std::move(projections)) {
   NEAT_CHECK(projections_ != nullptr, "Vera: no shared projections given");
   const Variable& a = projections_->vera_A;
   const Variable& b = projections_->vera_B;
   NEAT_CHECK(a.size(0) == options.rank && b.size(1) == options.rank, "Vera: rank ", options.rank,
              " but the shared vera_A is ", shape_str(a.shape()), " and vera_B ",
              shape_str(b.shape()));
-  weight = register_parameter("weight", base.weight);
-  weight.set_requires_grad(false);
-  if (base.bias.defined()) {
-    bias = register_parameter("bias", base.bias);
-    bias.set_requires_grad(false);
-  }
   NEAT_CHECK(weight.size(1) <= a.size(1) && weight.size(0) <= b.size(0), "Vera: the weight ",
              shape_str(weight.shape()), " does not fit the shared vera_A ", shape_str(a.shape()),
              " and vera_B ", shape_str(b.shape()));
@@ -63,7 +57,7 @@ Variable Vera::sliced_A() const { return narrow(projections_->vera_A, 1, 0, weig
 Variable Vera::sliced_B() const { return narrow(projections_->vera_B, 0, 0, weight.size(0)); }
 
 Variable Vera::forward(const Variable& x) {
-  if (merged_) return linear(x, weight, bias);
+  if (merged()) return linear(x, weight, bias);
   return vera_linear(x, weight, bias, sliced_A(), sliced_B(), vera_lambda_d, vera_lambda_b);
 }
 
@@ -72,20 +66,6 @@ Tensor Vera::delta_weight() const {
   Tensor scaled_b = mul(mul(sliced_B().data(), vera_lambda_d.data()),
                         vera_lambda_b.data().reshape({-1, 1}));   // diag(b) B diag(d)
   return matmul(scaled_b, sliced_A().data());
-}
-
-void Vera::merge() {
-  NEAT_CHECK(!merged_, "Vera: merge of an already merged layer");
-  Tensor w = weight.data();
-  add_(w, delta_weight());
-  merged_ = true;
-}
-
-void Vera::unmerge() {
-  NEAT_CHECK(merged_, "Vera: unmerge of a layer that is not merged");
-  Tensor w = weight.data();
-  axpy_(w, -1.0, delta_weight());
-  merged_ = false;
 }
 
 }  // namespace neat

@@ -16,7 +16,7 @@
 #pragma once
 #include <memory>
 
-#include "nn/linear.h"
+#include "nn/peft/adapted_linear.h"
 
 namespace neat {
 
@@ -40,25 +40,21 @@ Variable vera_linear(const Variable& x, const Variable& weight, const Variable& 
                      const Variable& A, const Variable& B, const Variable& lambda_d,
                      const Variable& lambda_b);
 
-class Vera : public Layer {
+class Vera : public AdditiveAdapter {
  public:
   Vera(const Linear& base, const VeraOptions& options,
        std::shared_ptr<VeraProjections> projections);
   Variable forward(const Variable& x) override;
   std::string type_name() const override { return "Vera"; }
 
-  // W0 += diag(lambda_b) B_s diag(lambda_d) A_s (independent of W0, so unmerge subtracts it).
-  void merge();
-  void unmerge();
-  bool merged() const { return merged_; }
-  Tensor delta_weight() const;   // [OUT, IN]
+  // diag(lambda_b) B_s diag(lambda_d) A_s, [OUT, IN] (merge adds it to W0).
+  Tensor delta_weight() const override;
 
   const VeraOptions& options() const { return options_; }
   const std::shared_ptr<VeraProjections>& projections() const { return projections_; }
   // Trainable values per adapted layer: R + OUT.
   static int64_t parameter_count(int64_t out_features, const VeraOptions& options);
 
-  Variable weight, bias;     // frozen W0 [OUT, IN], b [OUT]
   Variable vera_lambda_d;    // [R]
   Variable vera_lambda_b;    // [OUT]
 
@@ -67,7 +63,6 @@ class Vera : public Layer {
   Variable sliced_B() const;
   VeraOptions options_;
   std::shared_ptr<VeraProjections> projections_;
-  bool merged_ = false;
 };
 
 }  // namespace neat
