@@ -2,8 +2,9 @@
 // peft's LoRA, DoRA, VeRA, FourierFT and PiSSA init and wrote the trainable tensors, logits,
 // loss and gradients. We attach the same method to the same weights, load the same tensors
 // (for PiSSA: compute them with our SVD and compare), and check each tensor against peft's
-// with its own scale-free tolerance: max |ours - peft| <= tol * max |peft|. Also torch's
-// randperm, which FourierFT's positions come from.
+// with its own scale-free tolerance: max |ours - peft| <= tol * max |peft|. Also: directories
+// peft's save_pretrained wrote (tests/parity/peft_adapters/) read by our adapter loader, and
+// torch's randperm, which FourierFT's positions come from.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -13,6 +14,7 @@
 
 #include "autograd/nn_functional.h"
 #include "models/vit.h"
+#include "nn/peft/adapter_file.h"
 #include "nn/peft/attach.h"
 #include "tensor/json.h"
 #include "tensor/safetensors.h"
@@ -175,6 +177,32 @@ TEST_CASE("peft parity: logits, loss and gradients of LoRA, DoRA, VeRA, FourierF
       check_tensor(name + ".grad." + n, p.grad(), ref.get(name + ".grad." + n), 1e-4);
     }
   }
+}
+
+TEST_CASE("peft parity: directories peft saved load through --adapter's reader and give peft's logits") {
+  SafetensorsFile ref = open_reference();
+  const ViTConfig vit_config = config_from(Json::parse(ref.metadata.at("config")));
+  const Json cases = Json::parse(ref.metadata.at("cases"));
+  std::map<std::string, Tensor> base;
+  for (auto& [name, t] : ref.tensors)
+    if (name.rfind("base.", 0) == 0) base[name.substr(5)] = t;
+  const Variable pixels(ref.get("pixel_values"));
+  int checked = 0;
+  for (size_t c = 0; c < cases.size(); ++c) {
+    const std::string name = cases[c]["name"].as_string();
+    if (cases[c]["method"].as_string() == "pissa") continue;   // needs peft's residual base
+    CAPTURE(name);
+    const std::string dir = std::string("tests/parity/peft_adapters/") + name;
+    ViTForImageClassification vit(vit_config);
+    vit.load_state_dict(base);
+    vit.eval();
+    PeftReport report = attach_adapter(dir, vit);
+    CHECK(report.method == cases[c]["method"].as_string());
+    check_tensor(name + ".logits (from peft's directory)", vit.forward(pixels).data(),
+                 ref.get(name + ".logits"), 1e-5);
+    ++checked;
+  }
+  CHECK(checked == 5);
 }
 
 TEST_CASE("peft parity: torch_randperm equals torch.randperm for every size and seed in the file") {

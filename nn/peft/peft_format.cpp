@@ -93,7 +93,6 @@ static Json config_to_peft(const PeftConfig& c) {
     j.set("scaling", c.fourier.scaling);
     j.set("random_loc_seed", int64_t(c.fourier.random_loc_seed));
     j.set("init_weights", c.fourier.zero_init);
-    j.set("ifft2_norm", "backward");
   } else {   // neat: not a peft type; our own in the same layout
     j.set("peft_type", "NEAT");
     j.set("r", c.neat.rank);

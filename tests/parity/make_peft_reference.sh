@@ -2,7 +2,7 @@
 # Regenerates tests/parity/peft_reference.safetensors with Hugging Face peft (not needed by
 # `make test`; the output is committed). Creates .venv/ in the repository root with PyPI's torch,
 # transformers and peft on the first run. Extra arguments go to peft_reference.py, e.g.
-#   tests/parity/make_peft_reference.sh --check-adapters runs/x/peft --base base.safetensors
+#   tests/parity/make_peft_reference.sh --interop /tmp/peft_interop   (needs make first)
 set -e
 cd "$(dirname "$0")/../.."
 if [ ! -x .venv/bin/python ]; then

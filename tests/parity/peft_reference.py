@@ -1,9 +1,10 @@
 """Writes tests/parity/peft_reference.safetensors: Hugging Face peft's answers for
-tests/test_peft_parity.cpp, and (with --check-adapters) loads adapter directories written by
-train_vit into peft and compares its logits with ours.
+tests/test_peft_parity.cpp, and (with --interop) loads adapter directories written by train_vit
+into peft and compares its logits with ours.
 
 Run it through tests/parity/make_peft_reference.sh, which creates .venv/ with PyPI's torch,
-transformers and peft (not needed by `make test`; the output file is committed).
+transformers and peft (not needed by `make test`; the output file is committed);
+`tests/parity/make_peft_reference.sh --interop /tmp/peft_interop` runs the interop check below.
 
 What it holds: a tiny odd ViT (transformers' ViTForImageClassification: hidden 12, 3 heads,
 MLP 20, 2 layers, 5 classes), one batch, and for each case (peft's LoRA, DoRA, VeRA, FourierFT
@@ -17,6 +18,8 @@ Tensor names (ours: Hugging Face names, adapters as in nn/peft/):
     <case>.param.<name>, <case>.logits, <case>.loss [1], <case>.grad.<name>
     <case>.vera_A, <case>.vera_B (VeRA's shared projections)
     <case>.weight.<name> (PiSSA: the residual base weights)
+Beside it, tests/parity/peft_adapters/<case>/ holds peft's save_pretrained directory of each
+case but PiSSA (the same trainable values, in float64): our reader must give peft's logits.
     randperm.<n>.<seed> int64 [n]
 Metadata: format "neat-peft-parity", version "1", config (JSON), cases (JSON), versions (JSON).
 """
@@ -38,14 +41,17 @@ from transformers import ViTConfig, ViTForImageClassification
 
 FORMAT, VERSION = "neat-peft-parity", "1"
 OUT = "tests/parity/peft_reference.safetensors"
+ADAPTERS = "tests/parity/peft_adapters"   # <case>/adapter_config.json + adapter_model.safetensors
 CONFIG = dict(image_size=8, patch_size=4, channels=3, hidden=12, depth=2, heads=3, mlp_dim=20,
               num_classes=5, layer_norm_eps=1e-12)
 BATCH = 3
-# peft's target_modules as a regex (a full match of the module name): "output.dense" as a
-# suffix would also match attention.output.dense.
+# peft's target_modules as a regex (a full match of the module name; "output.dense" as a plain
+# suffix would also match attention.output.dense), spelled exactly as nn/peft/peft_format.cpp's
+# peft_target_regex writes them, so that our reader recognises them in the saved directories.
 TARGETS = {
-    "qv": r".*\.attention\.attention\.(query|value)$",
-    "qvmlp": r".*\.(attention\.attention\.(query|value)|intermediate\.dense|layer\.\d+\.output\.dense)$",
+    "qv": r".*\.(attention\.attention\.query|attention\.attention\.value)$",
+    "qvmlp": r".*\.(attention\.attention\.query|attention\.attention\.value|intermediate\.dense"
+             r"|layer\.[^.]+\.output\.dense)$",
 }
 CASES = [
     dict(name="lora_qv", method="lora", targets="qv", rank=4, alpha=8.0),
@@ -132,6 +138,9 @@ def run_case(case, base_state, pixels, labels, tensors, gen):
         vera_model = model.base_model
         tensors[f"{name}.vera_A"] = vera_model.vera_A["default"].detach().float().clone()
         tensors[f"{name}.vera_B"] = vera_model.vera_B["default"].detach().float().clone()
+    if case["method"] != "pissa":   # peft's own directory, for our reader (test_peft_parity.cpp)
+        model.save_pretrained(f"{ADAPTERS}/{name}")
+        os.remove(f"{ADAPTERS}/{name}/README.md")   # peft's model card template
     logits = model(pixel_values=pixels).logits
     loss = F.cross_entropy(logits, labels)
     loss.backward()
@@ -173,41 +182,78 @@ def write_reference():
           f"{transformers.__version__}, peft {peft.__version__})")
 
 
-def check_adapter(directory, base_weights, pixels_path):
-    """Loads one of our adapter directories with PeftModel.from_pretrained and compares logits."""
+# Interop (--interop): train_vit trains each method on synthetic data from the reference's base
+# weights and writes DIR/peft in peft's layout; vit_step gives our logits for the same adapter
+# on the reference batch; PeftModel.from_pretrained loads DIR/peft onto transformers' ViT and its
+# logits must match ours. Needs ./train_vit and ./vit_step (make).
+INTEROP = {
+    "lora": "--method lora --lora-r 3 --lora-alpha 6 --lora-targets qvmlp",
+    "dora": "--method dora --lora-r 3 --lora-alpha 6 --lora-targets qvmlp",
+    "vera": "--method vera --vera-r 6 --vera-seed 5 --vera-targets qvmlp",
+    "fourierft": "--method fourierft --fourier-n 40 --fourier-scaling 30 --fourier-seed 99 "
+                 "--fourier-targets qvmlp",
+}
+
+
+def run(cmd):
+    import subprocess
+    done = subprocess.run(cmd, shell=True, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"failed ({done.returncode}): {cmd}\n{done.stderr}")
+
+
+def interop(work):
     from safetensors.torch import load_file
-    base = load_file(base_weights)
-    cfg = json.load(open(os.path.join(directory, "adapter_config.json")))
-    hf = json.load(open(os.path.join(directory, "vit_config.json")))
-    config = ViTConfig(**hf)
-    model = ViTForImageClassification(config)
-    missing, unexpected = model.load_state_dict(base, strict=False)
-    assert not unexpected, unexpected
-    model = PeftModel.from_pretrained(model.eval(), directory).eval()
-    batch = load_file(pixels_path)
-    with torch.no_grad():
-        logits = model(pixel_values=batch["pixel_values"]).logits
-    want = batch["logits"]
-    err = (logits - want).abs().max().item() / want.abs().max().item()
-    ok = err < 1e-4
-    print(f"  {cfg['peft_type']:10s} {directory}: max |peft - ours| / max |ours| = {err:.2e} "
-          f"{'ok' if ok else 'MISMATCH'}")
+    ref = load_file(OUT)
+    os.makedirs(work, exist_ok=True)
+    base = {k[5:]: v for k, v in ref.items() if k.startswith("base.")}
+    save_file(base, f"{work}/base.safetensors")
+    save_file({"pixel_values": ref["pixel_values"], "labels": ref["labels"]},
+              f"{work}/batch.safetensors")
+    c = CONFIG
+    model_flags = (f"--model custom --dim {c['hidden']} --depth {c['depth']} --heads {c['heads']} "
+                   f"--mlp-dim {c['mlp_dim']} --image-size {c['image_size']} "
+                   f"--patch {c['patch_size']} --channels {c['channels']}")
+    ok = True
+    for method, flags in INTEROP.items():
+        out = f"{work}/{method}"
+        # a large learning rate, so that every adapter tensor moves well away from its start
+        run(f"./train_vit --data synthetic --classes 0-{c['num_classes'] - 1} {model_flags} "
+            f"--weights {work}/base.safetensors {flags} --epochs 1 --train-limit 64 "
+            f"--batch-size 16 --backbone-lr 0.05 --threads 1 --quiet --out {out}")
+        run(f"./vit_step {model_flags} --num-classes {c['num_classes']} "
+            f"--weights {work}/base.safetensors --adapter {out}/adapter.safetensors {flags} "
+            f"--batch {work}/batch.safetensors --out {out}/ours.safetensors --threads 1")
+        ours = load_file(f"{out}/ours.safetensors")["logits"].double()
+        model = PeftModel.from_pretrained(base_model(base), f"{out}/peft").eval()
+        with torch.no_grad():
+            theirs = model(pixel_values=ref["pixel_values"]).logits.double()
+        moved = (ours - load_plain_logits(base, ref)).abs().max().item() / ours.abs().max().item()
+        err = (theirs - ours).abs().max().item() / ours.abs().max().item()
+        passed = err < 1e-5
+        ok = ok and passed
+        print(f"  {method:10s} peft's logits vs ours: max diff / max |ours| = {err:.2e} "
+              f"(the adapter moves the logits by {moved:.2f} of their size) "
+              f"{'ok' if passed else 'MISMATCH'}")
     return ok
+
+
+def load_plain_logits(base, ref):
+    """The base model's logits (no adapter) on the reference batch."""
+    with torch.no_grad():
+        return base_model(base)(pixel_values=ref["pixel_values"]).logits.double()
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--check-adapters", nargs="*", default=None, metavar="DIR",
-                   help="peft-layout adapter directories written by the C++ side")
-    p.add_argument("--base", help="the base model (safetensors) the adapters were trained on")
-    p.add_argument("--batch", help="safetensors with pixel_values and our logits")
+    p.add_argument("--interop", metavar="WORKDIR",
+                   help="check that peft loads our adapter directories (needs ./train_vit, "
+                        "./vit_step); scratch files go to WORKDIR")
     a = p.parse_args()
-    if a.check_adapters is None:
+    if a.interop is None:
         write_reference()
         return 0
-    ok = all([check_adapter(d, a.base, os.path.join(d, "check_batch.safetensors"))
-              for d in a.check_adapters])
-    return 0 if ok else 1
+    return 0 if interop(a.interop) else 1
 
 
 if __name__ == "__main__":
