@@ -21,6 +21,7 @@ Tensor names (ours: Hugging Face names, adapters as in nn/peft/):
 Beside it, tests/parity/peft_adapters/<case>/ holds peft's save_pretrained directory of each
 case but PiSSA (the same trainable values, in float64): our reader must give peft's logits.
     randperm.<n>.<seed> int64 [n]
+    svd.<m>x<n>.{a, u, s, vh} float64: numpy.linalg.svd(a, full_matrices=False)
 Metadata: format "neat-peft-parity", version "1", config (JSON), cases (JSON), versions (JSON).
 """
 import argparse
@@ -64,6 +65,9 @@ CASES = [
          scaling=150.0, random_loc_seed=777),
     dict(name="pissa_qvmlp", method="pissa", targets="qvmlp", rank=3, alpha=6.0),
 ]
+# numpy's SVD of odd, wide, tall and rank-deficient matrices (for tests/test_svd.cpp's
+# cross-check against LAPACK): (rows, cols, rank or 0 for full rank).
+SVD_CASES = [(7, 5, 0), (5, 9, 0), (13, 13, 0), (9, 6, 2), (6, 11, 3)]
 RANDPERM = [(1, 0), (2, 1), (10, 0), (17, 777), (144, 123), (240, 777), (1000, 42),
             (4096, 2**31 + 5)]
 
@@ -167,6 +171,17 @@ def write_reference():
     tensors["labels"] = labels
     for case in CASES:
         run_case(case, base_state, pixels.double(), labels, tensors, gen)
+    for m, n, rank in SVD_CASES:
+        if rank == 0:
+            a = torch.randn(m, n, generator=gen, dtype=torch.float64)
+        else:
+            a = (torch.randn(m, rank, generator=gen, dtype=torch.float64)
+                 @ torch.randn(rank, n, generator=gen, dtype=torch.float64))
+        u, s, vh = np.linalg.svd(a.numpy(), full_matrices=False)
+        tensors[f"svd.{m}x{n}.a"] = a
+        tensors[f"svd.{m}x{n}.u"] = torch.from_numpy(u)
+        tensors[f"svd.{m}x{n}.s"] = torch.from_numpy(s)
+        tensors[f"svd.{m}x{n}.vh"] = torch.from_numpy(vh)
     for n, seed in RANDPERM:
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
         tensors[f"randperm.{n}.{seed}"] = perm.to(torch.int64)
