@@ -73,7 +73,7 @@ TEST_CASE("gradcheck dora (the norm n a constant, as peft's detach)") {
   CHECK_MESSAGE(result.ok, result.report);
 }
 
-TEST_CASE("gradcheck vera, fourierft, adapter and pissa layers (parameters and input)") {
+TEST_CASE("gradcheck vera, fourierft, adapter, pissa and milora layers (parameters and input)") {
   Generator gen(12);
   Variable x(randn({2, 3, 6}, gen, DType::Float64), true);
   auto base = float64_linear(6, 5, 1);
@@ -94,9 +94,11 @@ TEST_CASE("gradcheck vera, fourierft, adapter and pissa layers (parameters and i
   check_layer_gradients(adapter, x);
   LoraOptions lo;
   lo.rank = 2;
-  Lora pissa(*float64_linear(6, 5, 4), lo);
-  init_lora_from_svd(pissa, SvdInit::Principal);
-  check_layer_gradients(pissa, x);
+  for (SvdInit which : {SvdInit::Principal, SvdInit::Minor}) {   // pissa, milora
+    Lora lora(*float64_linear(6, 5, 4), lo);
+    init_lora_from_svd(lora, which);
+    check_layer_gradients(lora, x);
+  }
 }
 
 TEST_CASE("gradcheck bitfit: the biases of a float64 ViT") {
