@@ -89,6 +89,29 @@ TEST_CASE("train_vit trains every peft method; --eval-only with its adapter give
   }
 }
 
+// The method's flags are stored in the checkpoint: a run stopped at step 2 and resumed from
+// its directory alone (VeRA's projections, FourierFT's positions and PiSSA's residual are
+// rebuilt from them) ends with the same adapter, bit for bit.
+TEST_CASE("train_vit: pissa, vera, fourierft and adapter runs resume exactly") {
+  for (const std::string method : {"pissa", "vera", "fourierft", "adapter"}) {
+    CAPTURE(method);
+    TempDir dir("resume_" + method);
+    const std::vector<std::string> run{"--epochs", "2", "--vera-seed", "7", "--fourier-seed", "11"};
+    auto args = [&](const std::string& out, std::vector<std::string> extra) {
+      std::vector<std::string> a = run;
+      a.insert(a.end(), {"--out", out});
+      a.insert(a.end(), extra.begin(), extra.end());
+      return tiny(method, a);
+    };
+    REQUIRE(train(args(dir / "whole", {})).code == 0);
+    REQUIRE(train(args(dir / "part", {"--max-steps", "2"})).code == 0);
+    const Run resumed = train({"--resume", dir / "part", "--threads", "1", "--quiet"});
+    INFO(resumed.err);
+    REQUIRE(resumed.code == 0);
+    CHECK(read_file(dir / "whole/adapter.safetensors") == read_file(dir / "part/adapter.safetensors"));
+  }
+}
+
 TEST_CASE("peft layout: config and names as peft writes them; a fresh model reproduces outputs") {
   Generator gen(31);
   Variable pixels(randn({2, 3, 8, 8}, gen));
