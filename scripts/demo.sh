@@ -12,13 +12,15 @@
 # (like the others, at the pretrained model) with scaling 100 (docs/fourierft.md: Delta W's
 # size scales with n / (OUT IN), so ViT-B's 300 is far too large for this width-64 model).
 #
-# Knobs: SEEDS (default 3; FAST=1 means SEEDS=1), METHODS (a subset, space-separated), and the
-# ones of scripts/fashion_common.sh (EPOCHS, THREADS, RUNS). About 7 minutes on 2 cores.
+# Knobs: SEEDS (default 3; FAST=1 means SEEDS=1), METHODS (a subset, space-separated), LIMIT
+# (fine-tune on the first LIMIT training images; default 0 = all 27k), and the ones of
+# scripts/fashion_common.sh (EPOCHS, THREADS, RUNS). About 7 minutes on 2 idle cores.
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/fashion_common.sh
 
 if [ "${FAST:-0}" = 1 ]; then SEEDS=${SEEDS:-1}; else SEEDS=${SEEDS:-3}; fi
+LIMIT=${LIMIT:-0}
 METHODS=${METHODS:-"head bitfit lora dora pissa milora vera fourierft adapter neat full"}
 declare -A method_args=(
   [head]="--method head"
@@ -40,13 +42,13 @@ for method in $METHODS; do
     out="$RUNS/fashion-demo-$method-seed$seed"
     echo "== $method, seed $seed -> $out"
     # shellcheck disable=SC2086
-    ./train_vit $FINETUNE_ARGS ${method_args[$method]} --seed "$seed" --threads "$THREADS" \
-      --quiet --out "$out" > /dev/null
+    ./train_vit $FINETUNE_ARGS ${method_args[$method]} --seed "$seed" --train-limit "$LIMIT" \
+      --threads "$THREADS" --quiet --out "$out" > /dev/null
   done
 done
 echo
-printf "Fashion-MNIST classes 5-9, %s epochs, backbone pretrained on classes 0-4, %s seed(s)\n" \
-       "$EPOCHS" "$SEEDS"
+printf "Fashion-MNIST classes 5-9, %s epochs on %s training images, backbone pretrained on classes 0-4, %s seed(s)\n" \
+       "$EPOCHS" "$([ "$LIMIT" = 0 ] && echo all || echo "$LIMIT")" "$SEEDS"
 printf "%-10s %17s %22s %9s\n" method "trainable params" "test accuracy" time
 for method in $METHODS; do
   files=()

@@ -117,24 +117,37 @@ void align_svd_signs(Lora& lora, const Tensor& want_a) {
   }
 }
 
+// The reference file and what every case shares: the ViT, its base weights, the batch.
+struct Reference {
+  SafetensorsFile file = open_reference();
+  ViTConfig vit_config = config_from(Json::parse(file.metadata.at("config")));
+  Json cases = Json::parse(file.metadata.at("cases"));
+  std::map<std::string, Tensor> base = base_weights(file);
+  Variable pixels{file.get("pixel_values")};
+
+  static std::map<std::string, Tensor> base_weights(const SafetensorsFile& f) {
+    std::map<std::string, Tensor> out;
+    for (auto& [name, t] : f.tensors)
+      if (name.rfind("base.", 0) == 0) out[name.substr(5)] = t;
+    return out;
+  }
+};
+
 }  // namespace
 
 TEST_CASE("peft parity: logits, loss and gradients of LoRA, DoRA, VeRA, FourierFT and PiSSA") {
-  SafetensorsFile ref = open_reference();
-  const ViTConfig vit_config = config_from(Json::parse(ref.metadata.at("config")));
-  const Json cases = Json::parse(ref.metadata.at("cases"));
-  std::map<std::string, Tensor> base;
-  for (auto& [name, t] : ref.tensors)
-    if (name.rfind("base.", 0) == 0) base[name.substr(5)] = t;
-  const Variable pixels(ref.get("pixel_values"));
+  const Reference r;
+  const SafetensorsFile& ref = r.file;
+  const Json& cases = r.cases;
+  const Variable& pixels = r.pixels;
   const Tensor& labels = ref.get("labels");
   REQUIRE(cases.size() == 6);
   for (size_t c = 0; c < cases.size(); ++c) {
     const std::string name = cases[c]["name"].as_string();
     CAPTURE(name);
     const PeftConfig config = peft_from(cases[c]);
-    ViTForImageClassification vit(vit_config);
-    vit.load_state_dict(base);
+    ViTForImageClassification vit(r.vit_config);
+    vit.load_state_dict(r.base);
     vit.eval();
     attach_peft(vit, config);
     const std::string param = name + ".param.";
@@ -180,21 +193,18 @@ TEST_CASE("peft parity: logits, loss and gradients of LoRA, DoRA, VeRA, FourierF
 }
 
 TEST_CASE("peft parity: directories peft saved load through --adapter's reader and give peft's logits") {
-  SafetensorsFile ref = open_reference();
-  const ViTConfig vit_config = config_from(Json::parse(ref.metadata.at("config")));
-  const Json cases = Json::parse(ref.metadata.at("cases"));
-  std::map<std::string, Tensor> base;
-  for (auto& [name, t] : ref.tensors)
-    if (name.rfind("base.", 0) == 0) base[name.substr(5)] = t;
-  const Variable pixels(ref.get("pixel_values"));
+  const Reference r;
+  const SafetensorsFile& ref = r.file;
+  const Json& cases = r.cases;
+  const Variable& pixels = r.pixels;
   int checked = 0;
   for (size_t c = 0; c < cases.size(); ++c) {
     const std::string name = cases[c]["name"].as_string();
     if (cases[c]["method"].as_string() == "pissa") continue;   // needs peft's residual base
     CAPTURE(name);
     const std::string dir = std::string("tests/parity/peft_adapters/") + name;
-    ViTForImageClassification vit(vit_config);
-    vit.load_state_dict(base);
+    ViTForImageClassification vit(r.vit_config);
+    vit.load_state_dict(r.base);
     vit.eval();
     PeftReport report = attach_adapter(dir, vit);
     CHECK(report.method == cases[c]["method"].as_string());
