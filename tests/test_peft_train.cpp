@@ -157,6 +157,21 @@ TEST_CASE("peft layout: config and names as peft writes them; a fresh model repr
   }
 }
 
+TEST_CASE("train_vit: bad method flags print the reason and exit 2") {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--method", "dora", "--lora-dropout", "0.1"}, "not supported with --method dora"},
+      {{"--method", "vera", "--vera-r", "0"}, "--vera-r, --fourier-n and --adapter-size must be"},
+      {{"--method", "fourierft", "--fourier-seed", "-1"}, "--fourier-seed must be >= 0"},
+      {{"--method", "ia3"}, "--method: 'ia3' is not one of"},
+  };
+  for (const auto& [extra, reason] : cases) {
+    CAPTURE(reason);
+    const Run r = train(tiny("lora", extra));
+    CHECK(r.code == 2);
+    CHECK(r.err.find(reason) != std::string::npos);
+  }
+}
+
 TEST_CASE("peft layout: unsupported settings and methods fail clearly") {
   TempDir dir("errors");
   ViTForImageClassification vit(tiny_config());

@@ -174,6 +174,8 @@ PeftConfig peft_config_from(const MethodOptions& o) {
   require(o.neat_depth >= 2 && o.neat_depth % 2 == 0, "--neat-depth must be even and >= 2");
   require(o.lora_alpha > 0, "--lora-alpha must be positive");
   require(o.lora_dropout >= 0 && o.lora_dropout < 1, "--lora-dropout must be in [0, 1)");
+  require(o.method != "dora" || o.lora_dropout == 0,
+          "--lora-dropout is not supported with --method dora (peft's DoRA dropout path differs)");
   require(o.vera_r >= 1 && o.fourier_n >= 1 && o.adapter_size >= 1,
           "--vera-r, --fourier-n and --adapter-size must be at least 1");
   require(o.vera_seed >= 0 && o.fourier_seed >= 0, "--vera-seed and --fourier-seed must be >= 0");
