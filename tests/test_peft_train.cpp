@@ -89,6 +89,30 @@ TEST_CASE("train_vit trains every peft method; --eval-only with its adapter give
   }
 }
 
+// --merge folds the adapters into the weights: the merged model, evaluated as a plain ViT,
+// gives the adapted model's accuracy. The Houlsby adapter has no merged form and says so.
+TEST_CASE("train_vit --merge: dora, pissa, vera, fourierft merge to a plain ViT of the same accuracy") {
+  for (const std::string method : {"dora", "pissa", "vera", "fourierft"}) {
+    CAPTURE(method);
+    TempDir dir("merge_" + method);
+    const Run r = train(tiny(method, {"--merge", "--out", dir.path}));
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    const double accuracy =
+        Json::parse(read_file(dir / "results.json"))["test_accuracy"].as_number();
+    TempDir eval("merge_eval_" + method);
+    const Run e = train(tiny("head", {"--eval-only", "--weights", dir / "model.safetensors",
+                                      "--out", eval.path}));
+    INFO(e.err);
+    REQUIRE(e.code == 0);
+    CHECK(Json::parse(read_file(eval / "results.json"))["test_accuracy"].as_number() == accuracy);
+  }
+  TempDir dir("merge_adapter");
+  const Run r = train(tiny("adapter", {"--merge", "--out", dir.path}));
+  CHECK(r.code != 0);
+  CHECK(r.err.find("no merged form") != std::string::npos);
+}
+
 // The method's flags are stored in the checkpoint: a run stopped at step 2 and resumed from
 // its directory alone (VeRA's projections, FourierFT's positions and PiSSA's residual are
 // rebuilt from them) ends with the same adapter, bit for bit.
