@@ -5,7 +5,7 @@
 #   make debug-test the tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make deps       install the Debian packages the build needs (apt-get, as root)
 #   make run        the out-of-the-box transfer experiment on Fashion-MNIST
-#   make demo       head / lora / neat at matched budgets on the same transfer task
+#   make demo       every fine-tuning method, 3 seeds, one table (docs/results.md; FAST=1: 1 seed)
 #   NO_OMP=1        build without OpenMP (single thread)
 
 CXX      ?= g++

@@ -13,7 +13,7 @@
 #include "nn/peft/attach.h"
 #include "tensor/safetensors.h"
 #include "tests/op_test_util.h"
-#include "tests/tiny_vit.h"
+#include "tests/peft_test_util.h"
 
 using namespace neat;
 using neat::test::max_abs;
@@ -21,13 +21,7 @@ using neat::test::max_abs_diff;
 
 namespace {
 
-// D 16, MLP 24 (so the MLP's Linears are non-square), 2 layers, 5 classes.
-ViTConfig tiny_config() {
-  ViTConfig c = neat::test::tiny_vit_config(/*seed=*/3);
-  c.mlp_dim = 24;
-  c.num_classes = 5;
-  return c;
-}
+ViTConfig tiny_config() { return tiny_peft_vit_config(); }
 
 std::set<std::string> trainable_names(const Module& m) {
   std::set<std::string> names;

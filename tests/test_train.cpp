@@ -202,7 +202,7 @@ TEST_CASE("train_vit: bad flags print the reason and the usage line, exit 2") {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--no-such-flag"}, "unknown flag --no-such-flag"},
       {{"--epochs", "three"}, "--epochs: 'three' is not an integer"},
-      {{"--method", "adapter"}, "--method: 'adapter' is not one of neat, lora, head, full"},
+      {{"--method", "houlsby"}, "--method: 'houlsby' is not one of neat, lora, dora, pissa, milora"},
       {{"--epochs"}, "--epochs needs a value"},
       {{"--epochs", "0"}, "--epochs must be at least 1"},
       {{"--data", "mnist"}, "--data: 'mnist' is not one of"},

@@ -41,10 +41,11 @@ void add_model_flags(ArgParser& args, ModelOptions& o) {
 
 void add_method_flags(ArgParser& args, MethodOptions& o) {
   args.section("Method");
-  args.add("--method", &o.method, "neat|lora|head|full",
-           "what trains: Neat adapters, LoRA adapters, the classifier only, or everything "
-           "(the classifier always trains)",
-           {"neat", "lora", "head", "full"});
+  args.add("--method", &o.method, "NAME",
+           "what trains (the classifier always does): neat, lora, dora, pissa (LoRA from the "
+           "top singular triplets), milora (from the bottom ones), vera, fourierft, adapter "
+           "(Houlsby), bitfit (the biases), head (the classifier only) or full (everything)",
+           peft_methods());
   args.add("--neat-rank", &o.neat_rank, "R", "Neat rank r");
   args.add("--neat-depth", &o.neat_depth, "N",
            "Neat layers: 2 = A and B only; 4, 6, ... add U-Net style r x r layers");
@@ -54,11 +55,26 @@ void add_method_flags(ArgParser& args, MethodOptions& o) {
   args.add("--neat-targets", &o.neat_targets, "qv|qvmlp",
            "adapted linears: query and value, or also the two MLP linears", {"qv", "qvmlp"});
   args.add("--neat-scale", &o.neat_scale, "S", "Neat output scale s");
-  args.add("--lora-r", &o.lora_r, "R", "LoRA rank");
+  args.add("--lora-r", &o.lora_r, "R", "LoRA rank (--lora-* also set dora, pissa and milora)");
   args.add("--lora-alpha", &o.lora_alpha, "A", "LoRA alpha (scaling alpha / r)");
   args.add("--lora-dropout", &o.lora_dropout, "P", "dropout on the LoRA branch's input");
   args.add("--lora-targets", &o.lora_targets, "qv|qvmlp", "adapted linears, as --neat-targets",
            {"qv", "qvmlp"});
+  args.add("--vera-r", &o.vera_r, "R", "VeRA rank of the shared random projections");
+  args.add("--vera-d-initial", &o.vera_d_initial, "D", "VeRA lambda_d's initial value");
+  args.add("--vera-seed", &o.vera_seed, "N", "seed of VeRA's shared projections");
+  args.add("--vera-targets", &o.vera_targets, "qv|qvmlp", "adapted linears, as --neat-targets",
+           {"qv", "qvmlp"});
+  args.add("--fourier-n", &o.fourier_n, "N", "FourierFT spectral coefficients per layer");
+  args.add("--fourier-scaling", &o.fourier_scaling, "S", "FourierFT scaling of Delta W");
+  args.add("--fourier-seed", &o.fourier_seed, "N",
+           "FourierFT position seed (peft's random_loc_seed)");
+  args.add_switch("--fourier-zero-init", &o.fourier_zero_init,
+                  "start the FourierFT spectrum at 0 instead of N(0, 1)");
+  args.add("--fourier-targets", &o.fourier_targets, "qv|qvmlp",
+           "adapted linears, as --neat-targets", {"qv", "qvmlp"});
+  args.add("--adapter-size", &o.adapter_size, "M",
+           "Houlsby adapter bottleneck (after attention and MLP outputs)");
 }
 
 void add_train_flags(ArgParser& args, TrainOptions& o) {
@@ -79,7 +95,9 @@ void add_train_flags(ArgParser& args, TrainOptions& o) {
   args.add_switch("--new-head", &o.new_head,
                   "re-initialise the classifier after loading --weights (a new task that happens "
                   "to have as many classes)");
-  args.add("--adapter", &o.adapter, "FILE", "start from this adapter file (trainable tensors)");
+  args.add("--adapter", &o.adapter, "FILE|DIR",
+           "start from this adapter file (trainable tensors) or peft directory "
+           "(adapter_config.json + adapter_model.safetensors)");
   args.section("Optimisation");
   args.add("--epochs", &o.epochs, "N", "passes over the training set");
   args.add("--batch-size", &o.batch_size, "N", "images per forward/backward");
@@ -156,9 +174,17 @@ PeftConfig peft_config_from(const MethodOptions& o) {
   require(o.neat_depth >= 2 && o.neat_depth % 2 == 0, "--neat-depth must be even and >= 2");
   require(o.lora_alpha > 0, "--lora-alpha must be positive");
   require(o.lora_dropout >= 0 && o.lora_dropout < 1, "--lora-dropout must be in [0, 1)");
+  require(o.method != "dora" || o.lora_dropout == 0,
+          "--lora-dropout is not supported with --method dora (peft's DoRA dropout path differs)");
+  require(o.vera_r >= 1 && o.fourier_n >= 1 && o.adapter_size >= 1,
+          "--vera-r, --fourier-n and --adapter-size must be at least 1");
+  require(o.vera_seed >= 0 && o.fourier_seed >= 0, "--vera-seed and --fourier-seed must be >= 0");
   PeftConfig c;
   c.method = o.method;
-  c.targets = o.method == "lora" ? o.lora_targets : o.neat_targets;
+  c.targets = o.method == "vera"        ? o.vera_targets
+              : o.method == "fourierft" ? o.fourier_targets
+              : o.method == "neat"      ? o.neat_targets
+                                        : o.lora_targets;
   c.neat.rank = o.neat_rank;
   c.neat.depth = o.neat_depth;
   c.neat.activation = parse_neat_activation(o.neat_act);
@@ -166,6 +192,14 @@ PeftConfig peft_config_from(const MethodOptions& o) {
   c.lora.rank = o.lora_r;
   c.lora.alpha = o.lora_alpha;
   c.lora.dropout = o.lora_dropout;
+  c.vera.rank = o.vera_r;
+  c.vera.d_initial = o.vera_d_initial;
+  c.vera.projection_seed = uint64_t(o.vera_seed);
+  c.fourier.n_frequency = o.fourier_n;
+  c.fourier.scaling = o.fourier_scaling;
+  c.fourier.random_loc_seed = uint64_t(o.fourier_seed);
+  c.fourier.zero_init = o.fourier_zero_init;
+  c.adapter.bottleneck = o.adapter_size;
   return c;
 }
 

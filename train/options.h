@@ -31,7 +31,7 @@ struct ModelOptions {
 };
 
 struct MethodOptions {
-  std::string method = "neat";        // neat|lora|head|full
+  std::string method = "neat";        // one of peft_methods() (nn/peft/attach.h)
   int64_t neat_rank = 8;
   int64_t neat_depth = 2;
   std::string neat_act = "relu";
@@ -40,7 +40,17 @@ struct MethodOptions {
   int64_t lora_r = 8;
   double lora_alpha = 8.0;
   double lora_dropout = 0.0;
-  std::string lora_targets = "qv";
+  std::string lora_targets = "qv";    // also dora, pissa and milora
+  int64_t vera_r = 256;
+  double vera_d_initial = 0.1;
+  int64_t vera_seed = 0;
+  std::string vera_targets = "qv";
+  int64_t fourier_n = 1000;
+  double fourier_scaling = 150.0;
+  int64_t fourier_seed = 777;
+  bool fourier_zero_init = false;
+  std::string fourier_targets = "qv";
+  int64_t adapter_size = 64;
 };
 
 struct TrainOptions {

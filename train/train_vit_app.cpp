@@ -7,6 +7,7 @@
 #include "data/load_dataset.h"
 #include "models/vit.h"
 #include "nn/peft/adapter_file.h"
+#include "nn/peft/peft_format.h"
 #include "nn/peft/attach.h"
 #include "nn/peft/lora.h"
 #include "nn/peft/neat.h"
@@ -99,13 +100,6 @@ std::vector<ParamGroup> parameter_groups(const Module& model, const TrainOptions
   return {head, backbone};
 }
 
-void merge_adapters(Module& model) {
-  for (const auto& [name, module] : model.named_modules()) {
-    if (auto neat = std::dynamic_pointer_cast<Neat>(module)) neat->merge();
-    if (auto lora = std::dynamic_pointer_cast<Lora>(module)) lora->merge();
-  }
-}
-
 std::string percent(double fraction) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.2f%%", 100.0 * fraction);
@@ -177,6 +171,8 @@ int Run::execute() {
   PeftConfig peft = peft_config_from(o.method);
   peft.neat.seed = derive_seed(uint64_t(t.seed), 1);
   peft.lora.seed = derive_seed(uint64_t(t.seed), 2);
+  peft.fourier.seed = derive_seed(uint64_t(t.seed), 3);
+  peft.adapter.seed = derive_seed(uint64_t(t.seed), 4);
   peft.lora.dropout_generator = model.shared_generator();
   const PeftReport report = attach_peft(model, peft);
   progress.line("method: " + report.str());
@@ -277,8 +273,9 @@ int Run::execute() {
   results.set("data", splits.summary);
   write_file_atomic(join_path(dir, "results.json"), results.dump(2) + "\n");
   save_adapter(join_path(dir, "adapter.safetensors"), model, peft);
+  if (has_peft_layout(peft.method)) save_peft_adapter(join_path(dir, "peft"), model, peft);
   if (t.merge) {
-    merge_adapters(model);
+    merge_peft_layers(model);
     save_vit_weights(model, join_path(dir, "model.safetensors"));
   }
   out << "test accuracy " << fixed(test.accuracy, 4) << " (" << test.correct << "/" << test.count

@@ -12,6 +12,8 @@
 //   log.csv                  step, epoch, lr, loss, acc per optimizer step
 //   curves.svg               loss and accuracy curves
 //   adapter.safetensors      the trainable tensors (nn/peft/adapter_file.h)
+//   peft/                    the same in peft's layout, for lora, dora, vera, fourierft, neat
+//                            (nn/peft/peft_format.h; PeftModel.from_pretrained loads it)
 //   model.safetensors        with --merge: the whole model, adapters folded in, HF names
 //   checkpoint.safetensors   what --resume continues from (train/checkpoint.h)
 #pragma once

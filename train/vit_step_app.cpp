@@ -79,6 +79,8 @@ int run(const ModelOptions& mo, const MethodOptions& me, const StepOptions& so,
   PeftConfig peft = peft_config_from(me);
   peft.neat.seed = derive_seed(uint64_t(so.seed), 1);
   peft.lora.seed = derive_seed(uint64_t(so.seed), 2);
+  peft.fourier.seed = derive_seed(uint64_t(so.seed), 3);   // as train_vit
+  peft.adapter.seed = derive_seed(uint64_t(so.seed), 4);
   peft.lora.dropout_generator = model.shared_generator();
   const PeftReport report = attach_peft(model, peft);
   int64_t from_adapter = 0;

@@ -1,6 +1,9 @@
 #include "nn/peft/adapter_file.h"
 
+#include <filesystem>
 #include <set>
+
+#include "nn/peft/peft_format.h"
 
 #include "tensor/json.h"
 #include "tensor/safetensors.h"
@@ -21,11 +24,24 @@ static Json config_json(const PeftConfig& c, bool with_dropout = true) {
     j.set("depth", c.neat.depth);
     j.set("activation", neat_activation_name(c.neat.activation));
     j.set("scale", c.neat.scale);
-  } else if (c.method == "lora") {
+  } else if (c.method == "lora" || c.method == "dora" || c.method == "pissa" ||
+             c.method == "milora") {
     j.set("targets", c.targets);
     j.set("rank", c.lora.rank);
     j.set("alpha", c.lora.alpha);
     if (with_dropout) j.set("dropout", c.lora.dropout);
+  } else if (c.method == "vera") {
+    j.set("targets", c.targets);
+    j.set("rank", c.vera.rank);
+    j.set("d_initial", c.vera.d_initial);
+    j.set("projection_seed", int64_t(c.vera.projection_seed));
+  } else if (c.method == "fourierft") {
+    j.set("targets", c.targets);
+    j.set("n_frequency", c.fourier.n_frequency);
+    j.set("scaling", c.fourier.scaling);
+    j.set("random_loc_seed", int64_t(c.fourier.random_loc_seed));
+  } else if (c.method == "adapter") {
+    j.set("bottleneck", c.adapter.bottleneck);
   }
   if (c.classifier != "classifier") j.set("classifier", c.classifier);
   return j;
@@ -41,11 +57,24 @@ static PeftConfig config_from_json(const Json& j) {
     c.neat.depth = j["depth"].as_int();
     c.neat.activation = parse_neat_activation(j["activation"].as_string());
     c.neat.scale = j["scale"].as_number();
-  } else if (c.method == "lora") {
+  } else if (c.method == "lora" || c.method == "dora" || c.method == "pissa" ||
+             c.method == "milora") {
     c.targets = j["targets"].as_string();
     c.lora.rank = j["rank"].as_int();
     c.lora.alpha = j["alpha"].as_number();
     c.lora.dropout = j["dropout"].as_number();
+  } else if (c.method == "vera") {
+    c.targets = j["targets"].as_string();
+    c.vera.rank = j["rank"].as_int();
+    c.vera.d_initial = j["d_initial"].as_number();
+    c.vera.projection_seed = uint64_t(j["projection_seed"].as_int());
+  } else if (c.method == "fourierft") {
+    c.targets = j["targets"].as_string();
+    c.fourier.n_frequency = j["n_frequency"].as_int();
+    c.fourier.scaling = j["scaling"].as_number();
+    c.fourier.random_loc_seed = uint64_t(j["random_loc_seed"].as_int());
+  } else if (c.method == "adapter") {
+    c.adapter.bottleneck = j["bottleneck"].as_int();
   }
   if (j.contains("classifier")) c.classifier = j["classifier"].as_string();
   return c;
@@ -82,15 +111,17 @@ static PeftConfig config_of(const SafetensorsFile& file) {
 }
 
 PeftConfig read_adapter_config(const std::string& path) {
+  if (std::filesystem::is_directory(path)) return read_peft_adapter_config(path);
   return config_of(read_safetensors(path));
 }
 
 void load_adapter(const std::string& path, Module& model, const PeftConfig& config) {
-  SafetensorsFile file = read_safetensors(path);
   const std::string want = config_json(config, false).dump();
-  const std::string got = config_json(config_of(file), false).dump();
+  const std::string got = config_json(read_adapter_config(path), false).dump();
   NEAT_CHECK(want == got, "adapter: ", path, " was saved with ", got,
              " but the model has ", want, " attached");
+  if (std::filesystem::is_directory(path)) return load_peft_adapter(path, model, config);
+  SafetensorsFile file = read_safetensors(path);
   std::set<std::string> trainable;
   for (auto& [name, p] : model.named_parameters(/*trainable_only=*/true)) {
     trainable.insert(name);

@@ -14,6 +14,9 @@
 //   save_adapter("run.adapter.safetensors", vit, config);
 //   ViTForImageClassification fresh(vit_config);  load_vit_weights(fresh, "base.safetensors");
 //   attach_adapter("run.adapter.safetensors", fresh);   // attach_peft from the file, then load
+//
+// A directory in peft's layout (adapter_config.json + adapter_model.safetensors,
+// nn/peft/peft_format.h) is read wherever a path is taken here.
 #pragma once
 #include <string>
 

@@ -5,9 +5,15 @@
 //   PeftReport report = attach_peft(vit, config);   // wraps the targets, freezes the rest
 //   std::cout << report.str();   // "neat ... on 8 layers: trainable 5,012 / 30,405 (16.48%)"
 //
-// Methods: neat and lora wrap every target Linear in a Neat / Lora layer (the backbone is
-// frozen); head is a linear probe (only the classifier trains); full trains everything. The
-// classifier's parameters always train.
+// Methods (the backbone is frozen unless "full"; the classifier's parameters always train):
+//   neat, lora, dora, vera, fourierft  wrap every target Linear in a Neat / Lora / Dora / Vera /
+//                                      FourierFT layer
+//   pissa, milora     a Lora layer started from W0's top / bottom singular triplets (pissa.h)
+//   adapter           a Houlsby bottleneck after every attention and MLP output projection
+//                     (its own targets; --targets is ignored)
+//   bitfit            every bias trains (Zaken et al. 2022)
+//   head              a linear probe: only the classifier trains
+//   full              everything trains
 //
 // Targets: "qv" (attention query and value), "qvmlp" (also the MLP's two Linears), or a
 // comma-separated list of names. A target matches a module whose dotted name ends with the
@@ -18,24 +24,34 @@
 #include <string>
 #include <vector>
 
+#include "nn/peft/fourierft.h"
+#include "nn/peft/houlsby.h"
 #include "nn/peft/lora.h"
 #include "nn/peft/neat.h"
+#include "nn/peft/vera.h"
 
 namespace neat {
 
 struct PeftConfig {
-  std::string method = "neat";   // neat | lora | head | full
-  std::string targets = "qv";    // for neat and lora: "qv", "qvmlp" or a list (see above)
+  std::string method = "neat";   // one of peft_methods()
+  std::string targets = "qv";    // for the wrapping methods: "qv", "qvmlp" or a list (see above)
   NeatOptions neat;
-  LoraOptions lora;
+  LoraOptions lora;              // lora, dora, pissa, milora
+  VeraOptions vera;
+  FourierOptions fourier;
+  HoulsbyOptions adapter;
   std::string classifier = "classifier";   // the module whose parameters always train
 };
 
 // "qv" / "qvmlp" -> their target names (for Hugging Face ViT names); a list -> its items.
 std::vector<std::string> resolve_targets(const std::string& targets);
 bool target_matches(const std::string& module_name, const std::string& target);
-// Errors listing the methods unless method is neat, lora, head or full.
+// neat, lora, dora, pissa, milora, vera, fourierft, adapter, bitfit, head, full.
+const std::vector<std::string>& peft_methods();
+// Errors listing the methods unless method is one of them.
 void check_peft_method(const std::string& method);
+// The targets a method adapts: config.targets, or the adapter's fixed output projections.
+std::vector<std::string> method_targets(const PeftConfig& config);
 
 struct PeftReport {
   std::string method;
@@ -46,10 +62,14 @@ struct PeftReport {
   std::string str() const;
 };
 
-// Wraps the targets (neat, lora), sets requires_grad on every parameter for the method, and
+// Wraps the targets (every method but bitfit, head and full), sets requires_grad on every parameter for the method, and
 // reports. Errors: an unknown method; a target that matches no Linear (naming it); a target
 // that is already adapted; a missing classifier (unless config.classifier is empty).
 PeftReport attach_peft(Module& model, const PeftConfig& config);
+
+// Folds every adapter of the model into its weight (Neat, LoRA and its variants, VeRA,
+// FourierFT). Errors on a Houlsby adapter, which has no merged form.
+void merge_peft_layers(Module& model);
 
 // The counts of a model as it stands (for a report after loading, or for "full").
 PeftReport peft_report(const Module& model, const PeftConfig& config,
