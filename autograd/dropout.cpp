@@ -19,7 +19,7 @@ Variable dropout(const Variable& x, double p, bool training, Generator& gen) {
   NEAT_CHECK(p >= 0 && p <= 1, "dropout: probability ", p, " must be in [0, 1]");
   if (!training || p == 0) return x;
   auto node = std::make_shared<DropoutNode>();
-  node->mask = dropout_mask(x.shape(), p, gen, x.dtype());
+  node->mask = dropout_mask(x.shape(), p, gen, x.dtype(), x.device());
   Tensor y = mul(x.data(), node->mask);
   return record(std::move(y), std::move(node), {x});
 }

@@ -10,12 +10,11 @@
 
 #include "autograd/gradcheck.h"
 #include "models/vit.h"
-#include "module_gradcheck.h"
+#include "autograd/gradcheck.h"
 #include "nn/peft/adapter_file.h"
 #include "nn/peft/attach.h"
 #include "nn/peft/dora.h"
 #include "nn/peft/pissa.h"
-#include "nn/to_dtype.h"
 #include "tensor/matmul.h"
 #include "tensor/svd.h"
 #include "tests/peft_test_util.h"
@@ -29,7 +28,7 @@ ViTConfig tiny_config() { return tiny_peft_vit_config(); }
 
 std::shared_ptr<Linear> float64_linear(int64_t in, int64_t out, uint64_t seed) {
   auto base = std::make_shared<Linear>(in, out, true, seed);
-  to_dtype(*base, DType::Float64);
+  base->to(DType::Float64);
   return base;
 }
 
@@ -40,11 +39,11 @@ void perturb_trainable(Module& m, uint64_t seed) {
     p.data().copy_from(randn(p.shape(), gen, p.dtype()));
 }
 
-// The layer's trainable parameters and the input x, for check_module_gradients.
+// The layer's trainable parameters and the input x, for gradcheck.
 void check_layer_gradients(Layer& layer, const Variable& x) {
   auto checked = layer.named_parameters(true);
   checked.emplace_back("x", x);
-  auto r = check_module_gradients(checked, [&] { return layer.forward(x); });
+  auto r = gradcheck(checked, [&] { return layer.forward(x); });
   CHECK_MESSAGE(r.ok, r.report);
 }
 
@@ -105,14 +104,14 @@ TEST_CASE("gradcheck bitfit: the biases of a float64 ViT") {
   ViTConfig c = tiny_config();
   c.depth = 1;
   ViTForImageClassification vit(c);
-  to_dtype(vit, DType::Float64);
+  vit.to(DType::Float64);
   PeftConfig config;
   config.method = "bitfit";
   config.classifier = "";
   attach_peft(vit, config);
   Generator gen(13);
   Variable pixels(randn({2, 3, 8, 8}, gen, DType::Float64));
-  auto r = check_module_gradients(vit.named_parameters(true), [&] { return vit.forward(pixels); });
+  auto r = gradcheck(vit.named_parameters(true), [&] { return vit.forward(pixels); });
   CHECK_MESSAGE(r.ok, r.report);
 }
 

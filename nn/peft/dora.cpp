@@ -4,7 +4,6 @@
 #include "autograd/matmul.h"
 #include "autograd/reduce.h"
 #include "nn/init.h"
-#include "nn/to_dtype.h"
 #include "tensor/elementwise.h"
 #include "tensor/matmul.h"
 #include "tensor/reduce.h"
@@ -34,8 +33,8 @@ Dora::Dora(const Linear& base, const LoraOptions& options) : AdaptedLinear(base)
   lora_B = register_module("lora_B", std::make_shared<Linear>(r, out, false, options.seed + 1));
   zeros_(lora_B->weight);
   if (weight.dtype() != lora_A->weight.dtype()) {
-    to_dtype(*lora_A, weight.dtype());
-    to_dtype(*lora_B, weight.dtype());
+    lora_A->to(weight.dtype());
+    lora_B->to(weight.dtype());
   }
   Tensor norm = dora_weight_norm(weight.data(), lora_A->weight.data(), lora_B->weight.data(),
                                  scaling());

@@ -3,7 +3,6 @@
 #include "autograd/elementwise.h"
 #include "autograd/matmul.h"
 #include "nn/init.h"
-#include "nn/to_dtype.h"
 
 namespace neat {
 
@@ -17,8 +16,8 @@ HoulsbyAdapter::HoulsbyAdapter(const Linear& base, const HoulsbyOptions& options
   zeros_(adapter_up->weight);
   zeros_(adapter_up->bias);
   if (weight.dtype() != adapter_down->weight.dtype()) {
-    to_dtype(*adapter_down, weight.dtype());
-    to_dtype(*adapter_up, weight.dtype());
+    adapter_down->to(weight.dtype());
+    adapter_up->to(weight.dtype());
   }
 }
 
