@@ -21,7 +21,7 @@ endif
 
 BUILD    ?= build
 PROGRAMS := $(wildcard train/train_vit.cpp train/vit_step.cpp)
-LIB_SRC  := $(filter-out $(PROGRAMS),$(wildcard tensor/*.cpp tensor/cpu/*.cpp autograd/*.cpp nn/*.cpp nn/peft/*.cpp models/*.cpp data/*.cpp train/*.cpp))
+LIB_SRC  := $(filter-out $(PROGRAMS),$(wildcard tensor/*.cpp tensor/cpu/*.cpp autograd/*.cpp nn/*.cpp nn/peft/*.cpp models/*.cpp text/*.cpp data/*.cpp train/*.cpp))
 LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/%.o)
 LIB      := $(BUILD)/libneat.a
 TEST_SRC := $(wildcard tests/*.cpp)
