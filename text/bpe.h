@@ -29,7 +29,7 @@ struct BPEOptions {
   std::string bos_token = "<s>", eos_token = "</s>", pad_token = "<pad>";
 };
 
-class ByteLevelBPE {
+class ByteLevelBPE : public Tokenizer {
  public:
   ByteLevelBPE(std::map<std::string, int64_t> vocab,
                std::vector<std::pair<std::string, std::string>> merges, BPEOptions options = {});
@@ -45,11 +45,12 @@ class ByteLevelBPE {
   std::vector<std::string> tokenize(const std::string& text) const;
   std::vector<int64_t> ids(const std::string& text) const;
   // <s> a </s> (</s> b </s>), every token type 0, truncated to max_len when > 0.
-  Encoding encode(const std::string& a, const std::string* b = nullptr, int64_t max_len = 0) const;
+  Encoding encode(const std::string& a, const std::string* b = nullptr,
+                  int64_t max_len = 0) const override;
 
-  int64_t vocab_size() const { return int64_t(vocab_.size()); }
+  int64_t vocab_size() const override { return int64_t(vocab_.size()); }
   int64_t id_of(const std::string& token) const;  // -1 when absent
-  const SpecialTokens& special() const { return special_; }
+  const SpecialTokens& special() const override { return special_; }
 
  private:
   std::vector<std::string> merge(const std::string& piece) const;

@@ -8,6 +8,7 @@
 //   pad_to(e, 128, bert.pad);
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace neat {
@@ -34,6 +35,17 @@ int64_t special_token_count(const SpecialTokens& special, bool pair);
 // Error when max_len leaves no room for the special tokens.
 Encoding build_inputs(std::vector<int64_t> a, const std::vector<int64_t>* b,
                       const SpecialTokens& special, int64_t max_len = 0);
+
+// What the training programs need of a tokenizer (WordPieceTokenizer, ByteLevelBPE).
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+  // Special tokens around a (and b when given), truncated to max_len when > 0, not padded.
+  virtual Encoding encode(const std::string& a, const std::string* b = nullptr,
+                          int64_t max_len = 0) const = 0;
+  virtual const SpecialTokens& special() const = 0;
+  virtual int64_t vocab_size() const = 0;
+};
 
 // Appends pad ids (type 0, mask 0) up to length; longer encodings are left as they are.
 void pad_to(Encoding& encoding, int64_t length, int64_t pad_id);

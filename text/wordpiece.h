@@ -32,7 +32,7 @@ struct WordPieceOptions {
               pad_token = "[PAD]", prefix = "##";
 };
 
-class WordPieceTokenizer {
+class WordPieceTokenizer : public Tokenizer {
  public:
   // tokens[i] has id i. Errors: a duplicate token, or a special token missing.
   WordPieceTokenizer(std::vector<std::string> tokens, WordPieceOptions options = {});
@@ -46,13 +46,14 @@ class WordPieceTokenizer {
   // Ids of the pieces, no special tokens.
   std::vector<int64_t> ids(const std::string& text) const;
   // [CLS] a [SEP] (b [SEP]), truncated to max_len when > 0 (encoding.h), not padded.
-  Encoding encode(const std::string& a, const std::string* b = nullptr, int64_t max_len = 0) const;
+  Encoding encode(const std::string& a, const std::string* b = nullptr,
+                  int64_t max_len = 0) const override;
 
-  int64_t vocab_size() const { return int64_t(tokens_.size()); }
+  int64_t vocab_size() const override { return int64_t(tokens_.size()); }
   // -1 when absent.
   int64_t id_of(const std::string& token) const;
   const std::string& token(int64_t id) const;  // error when out of range
-  const SpecialTokens& special() const { return special_; }
+  const SpecialTokens& special() const override { return special_; }
   int64_t unk_id() const { return unk_id_; }
   const WordPieceOptions& options() const { return options_; }
 
