@@ -12,6 +12,7 @@
 #include "nn/peft/neat.h"
 #include "nn/init.h"
 #include "train/options.h"
+#include "train/run_support.h"
 #include "train/system.h"
 #include "train/trainer.h"
 
@@ -29,18 +30,6 @@ struct Options {
   MethodOptions method;
   TrainOptions train;
 };
-
-std::string one_line(std::string text) {
-  std::replace(text.begin(), text.end(), '\n', ' ');
-  return text;
-}
-
-std::string join_path(const std::string& dir, const std::string& file) { return dir + "/" + file; }
-
-void write_log_files(const std::string& dir, const std::string& title, const History& history) {
-  write_file_atomic(join_path(dir, "log.csv"), history.log_csv());
-  write_file_atomic(join_path(dir, "curves.svg"), history.curves_svg(title));
-}
 
 std::string default_out_dir(const Options& o) {
   if (!o.train.out.empty()) return o.train.out;
@@ -87,35 +76,6 @@ std::pair<Transform, Transform> transforms_for(const ViTConfig& config, int64_t 
   Transform train(tc, /*train=*/augment != "none");
   Transform eval(tc, /*train=*/false);
   return {train, eval};
-}
-
-// Trainable parameters in two AdamW groups: the classifier ("head") and everything else that
-// trains ("backbone": the adapters, or the whole backbone for --method full).
-std::vector<ParamGroup> parameter_groups(const Module& model, const TrainOptions& t) {
-  ParamGroup head{"head", {}, t.head_lr, t.weight_decay};
-  ParamGroup backbone{"backbone", {}, t.backbone_lr, t.weight_decay};
-  for (const auto& named : model.named_parameters(/*trainable_only=*/true))
-    (named.first.rfind("classifier.", 0) == 0 ? head : backbone).params.push_back(named);
-  return {head, backbone};
-}
-
-void merge_adapters(Module& model) {
-  for (const auto& [name, module] : model.named_modules()) {
-    if (auto neat = std::dynamic_pointer_cast<Neat>(module)) neat->merge();
-    if (auto lora = std::dynamic_pointer_cast<Lora>(module)) lora->merge();
-  }
-}
-
-std::string percent(double fraction) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.2f%%", 100.0 * fraction);
-  return buffer;
-}
-
-std::string fixed(double x, int digits) {
-  char buffer[48];
-  std::snprintf(buffer, sizeof buffer, "%.*f", digits, x);
-  return buffer;
 }
 
 struct Run {

@@ -18,6 +18,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "data/loader.h"
@@ -55,16 +56,51 @@ enum class TrainOutcome {
   NonFinite,     // the loss or gradient norm became NaN or inf: no checkpoint written for it
 };
 
+// A classifier and one split of its data, as the trainer sees them: batches in a deterministic
+// order by (epoch, step), and the logits of the current batch. ImageBatches (a ViT on a
+// DataLoader) and train/text_batches.h (a BERT on token batches) implement it.
+class ClassifierBatches {
+ public:
+  virtual ~ClassifierBatches() = default;
+  virtual int64_t size() const = 0;   // samples in an epoch
+  virtual int64_t steps_per_epoch() const = 0;
+  virtual void start_epoch(int64_t epoch, int64_t first_step = 0) = 0;
+  // Moves to the next batch: its labels [B] int64 and its step in the epoch; false at the end.
+  virtual bool next(Tensor& labels, int64_t& step) = 0;
+  virtual Variable logits() = 0;   // [B, classes] of the current batch, under the model's mode
+};
+
+class ImageBatches : public ClassifierBatches {
+ public:
+  ImageBatches(ViTForImageClassification& model, DataLoader& loader) : model_(model), loader_(loader) {}
+  int64_t size() const override { return loader_.dataset().size(); }
+  int64_t steps_per_epoch() const override { return loader_.steps_per_epoch(); }
+  void start_epoch(int64_t epoch, int64_t first_step = 0) override {
+    loader_.start_epoch(epoch, first_step);
+  }
+  bool next(Tensor& labels, int64_t& step) override;
+  Variable logits() override { return model_.forward(Variable(batch_.images)); }
+
+ private:
+  ViTForImageClassification& model_;
+  DataLoader& loader_;
+  Batch batch_;
+};
+
 struct EvalResult {
   double loss = 0, accuracy = 0;   // mean cross-entropy; fraction correct
   int64_t correct = 0, count = 0;
 };
 // Eval mode, no gradients; restores the model's previous train/eval mode.
+EvalResult evaluate(Module& model, ClassifierBatches& data);
 EvalResult evaluate(ViTForImageClassification& model, DataLoader& loader);
 
 class Trainer {
  public:
-  // val may be null (no validation set).
+  // val may be null (no validation set). dropout: the stream every Dropout of the model draws
+  // from (reseeded per batch).
+  Trainer(Module& model, Generator& dropout, AdamW& optimizer, ClassifierBatches& train,
+          ClassifierBatches* val, TrainerSettings settings, Progress& progress);
   Trainer(ViTForImageClassification& model, AdamW& optimizer, DataLoader& train, DataLoader* val,
           TrainerSettings settings, Progress& progress);
   // Continues from `state` (zero for a new run) and updates it; `message` receives the reason
@@ -74,10 +110,12 @@ class Trainer {
  private:
   void run_validation(TrainState& state);
 
-  ViTForImageClassification& model_;
+  std::unique_ptr<ImageBatches> own_train_, own_val_;  // the ViT constructor's
+  Module& model_;
+  Generator& dropout_;
   AdamW& optimizer_;
-  DataLoader& train_;
-  DataLoader* val_;
+  ClassifierBatches& train_;
+  ClassifierBatches* val_;
   TrainerSettings settings_;
   Progress& progress_;
 };

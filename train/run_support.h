@@ -1,0 +1,27 @@
+// Small pieces every training program (train_vit, train_text) shares: output files, the
+// optimizer's parameter groups, merging adapters, number formatting.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "nn/module.h"
+#include "train/history.h"
+#include "train/optimizer.h"
+#include "train/options.h"
+
+namespace neat {
+
+std::string one_line(std::string text);   // newlines become spaces (one-line error messages)
+std::string join_path(const std::string& dir, const std::string& file);
+// log.csv and curves.svg of a run, written atomically.
+void write_log_files(const std::string& dir, const std::string& title, const History& history);
+// Trainable parameters in two AdamW groups: the classifier ("head", every name starting with
+// "classifier.") and everything else that trains ("backbone": the adapters, or the whole
+// backbone for --method full).
+std::vector<ParamGroup> parameter_groups(const Module& model, const TrainOptions& options);
+// Folds every Neat and LoRA adapter of the model into its base weight.
+void merge_adapters(Module& model);
+std::string percent(double fraction);        // "4.00%"
+std::string fixed(double x, int digits);     // printf %.*f
+
+}  // namespace neat
