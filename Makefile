@@ -6,6 +6,7 @@
 #   make deps       install the Debian packages the build needs (apt-get, as root)
 #   make run        the out-of-the-box transfer experiment on Fashion-MNIST
 #   make demo       head / lora / neat at matched budgets on the same transfer task
+#   make run-text   head / lora / neat on the real MiniLM and WordNet noun supersenses
 #   NO_OMP=1        build without OpenMP (single thread)
 
 CXX      ?= g++
@@ -20,7 +21,7 @@ override LDFLAGS += -fopenmp
 endif
 
 BUILD    ?= build
-PROGRAMS := $(wildcard train/train_vit.cpp train/vit_step.cpp)
+PROGRAMS := $(wildcard train/train_vit.cpp train/vit_step.cpp train/train_text.cpp train/text_step.cpp)
 LIB_SRC  := $(filter-out $(PROGRAMS),$(wildcard tensor/*.cpp tensor/cpu/*.cpp autograd/*.cpp nn/*.cpp nn/peft/*.cpp models/*.cpp text/*.cpp data/*.cpp train/*.cpp))
 LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/%.o)
 LIB      := $(BUILD)/libneat.a
@@ -49,7 +50,7 @@ endif
 DEP_HEADERS := /usr/include/doctest/doctest.h /usr/include/stb/stb_image.h /usr/include/zlib.h
 MISSING_DEPS := $(filter-out $(wildcard $(DEP_HEADERS)),$(DEP_HEADERS))
 
-.PHONY: all deps test bench debug-test run demo clean
+.PHONY: all deps test bench debug-test run demo run-text clean
 all: $(if $(MISSING_DEPS),deps) $(PROG_BIN)
 
 deps:
@@ -90,6 +91,9 @@ run: all
 
 demo: all
 	@scripts/demo.sh
+
+run-text: all
+	@scripts/run_text.sh
 
 clean:
 	rm -rf $(BUILD) $(PROG_BIN)

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <memory>
 
 #include "nn/peft/lora.h"
 #include "nn/peft/neat.h"
+#include "tensor/safetensors.h"
 #include "train/system.h"
 
 namespace neat {
@@ -47,6 +49,23 @@ std::string fixed(double x, int digits) {
   char buffer[48];
   std::snprintf(buffer, sizeof buffer, "%.*f", digits, x);
   return buffer;
+}
+
+int64_t load_trainable(Module& model, const SafetensorsFile& file) {
+  std::map<std::string, Variable> trainable;
+  for (const auto& named : model.named_parameters(/*trainable_only=*/true)) trainable.insert(named);
+  int64_t loaded = 0;
+  for (const auto& [name, tensor] : file.tensors) {
+    auto it = trainable.find(name);
+    NEAT_CHECK(it != trainable.end(), "--adapter ", file.path, ": '", name,
+               "' is not a trainable parameter of this model and method");
+    NEAT_CHECK(it->second.shape() == tensor.shape(), "--adapter ", file.path, ": '", name,
+               "' has shape ", shape_str(tensor.shape()), ", the model's is ",
+               shape_str(it->second.shape()));
+    it->second.data().copy_from(tensor);
+    ++loaded;
+  }
+  return loaded;
 }
 
 }  // namespace neat

@@ -11,6 +11,8 @@
 
 namespace neat {
 
+struct SafetensorsFile;
+
 std::string one_line(std::string text);   // newlines become spaces (one-line error messages)
 std::string join_path(const std::string& dir, const std::string& file);
 // log.csv and curves.svg of a run, written atomically.
@@ -21,6 +23,10 @@ void write_log_files(const std::string& dir, const std::string& title, const His
 std::vector<ParamGroup> parameter_groups(const Module& model, const TrainOptions& options);
 // Folds every Neat and LoRA adapter of the model into its base weight.
 void merge_adapters(Module& model);
+// Copies a file's tensors into the model's trainable parameters of the same name (absent ones
+// keep their init); a tensor that names no trainable parameter, or has another shape, is an
+// error naming it and file.path. Returns the tensors copied.
+int64_t load_trainable(Module& model, const SafetensorsFile& file);
 std::string percent(double fraction);        // "4.00%"
 std::string fixed(double x, int digits);     // printf %.*f
 

@@ -12,6 +12,7 @@
 #include "nn/to_dtype.h"
 #include "tensor/safetensors.h"
 #include "train/options.h"
+#include "train/run_support.h"
 #include "train/system.h"
 
 namespace neat {
@@ -29,26 +30,6 @@ struct StepOptions {
 int64_t classes_in(const SafetensorsFile* file) {
   if (file == nullptr) return 0;
   return file->contains("classifier.weight") ? file->get("classifier.weight").size(0) : 0;
-}
-
-// Copies the adapter file's tensors into the model's trainable parameters of the same name;
-// absent ones keep their init. A tensor that names no trainable parameter, or has another
-// shape, is an error naming it.
-int64_t load_trainable(Module& model, const SafetensorsFile& file) {
-  std::map<std::string, Variable> trainable;
-  for (const auto& named : model.named_parameters(/*trainable_only=*/true)) trainable.insert(named);
-  int64_t loaded = 0;
-  for (const auto& [name, tensor] : file.tensors) {
-    auto it = trainable.find(name);
-    NEAT_CHECK(it != trainable.end(), "--adapter ", file.path, ": '", name,
-               "' is not a trainable parameter of this model and method");
-    NEAT_CHECK(it->second.shape() == tensor.shape(), "--adapter ", file.path, ": '", name,
-               "' has shape ", shape_str(tensor.shape()), ", the model's is ",
-               shape_str(it->second.shape()));
-    it->second.data().copy_from(tensor);
-    ++loaded;
-  }
-  return loaded;
 }
 
 int run(const ModelOptions& mo, const MethodOptions& me, const StepOptions& so,
