@@ -8,6 +8,8 @@
 #include "nn/peft/lora.h"
 #include "nn/peft/neat.h"
 #include "tensor/safetensors.h"
+#include "train/checkpoint.h"
+#include "train/schedule.h"
 #include "train/system.h"
 
 namespace neat {
@@ -37,6 +39,60 @@ void merge_adapters(Module& model) {
     if (auto neat = std::dynamic_pointer_cast<Neat>(module)) neat->merge();
     if (auto lora = std::dynamic_pointer_cast<Lora>(module)) lora->merge();
   }
+}
+
+int train_with_flags(const std::string& program, const TrainOptions& t, const Json& config,
+                     bool resuming, const std::string& title, Module& model, Generator& dropout,
+                     AdamW& optimizer, ClassifierBatches& train, ClassifierBatches* val,
+                     Progress& progress, std::ostream& err, TrainState& state,
+                     double& train_seconds) {
+  const std::string& dir = t.out;
+  make_directories(dir);
+  const std::string checkpoint_path = join_path(dir, "checkpoint.safetensors");
+  train_seconds = 0;
+  if (resuming) {
+    state = load_checkpoint(checkpoint_path, model, optimizer);
+    progress.line("resumed " + checkpoint_path + " at step " + std::to_string(state.step));
+  }
+  if (t.eval_only) return 0;
+  state.config = config;
+  TrainerSettings settings;
+  settings.epochs = t.epochs;
+  settings.batch_size = t.batch_size;
+  settings.grad_accum = t.grad_accum;
+  const int64_t steps = total_steps(train.steps_per_epoch(), t.grad_accum, t.epochs);
+  settings.schedule = {parse_schedule(t.schedule), steps, warmup_steps(steps, t.warmup_ratio)};
+  settings.clip_grad = t.clip_grad;
+  settings.seed = uint64_t(t.seed);
+  settings.max_steps = t.max_steps;
+  settings.save_every = t.save_every;
+  settings.save = [&](const TrainState& s) { save_checkpoint(checkpoint_path, model, optimizer, s); };
+  settings.on_epoch_end = [&](const TrainState& s) { write_log_files(dir, title, s.history); };
+  progress.line("training: " + std::to_string(steps) + " steps (" +
+                std::to_string(train.steps_per_epoch()) + " batches of " +
+                std::to_string(t.batch_size) + " per epoch, grad-accum " +
+                std::to_string(t.grad_accum) + "), output in " + dir);
+  install_stop_handlers();
+  Trainer trainer(model, dropout, optimizer, train, val, settings, progress);
+  std::string message;
+  const TrainOutcome outcome = trainer.fit(state, message);
+  write_log_files(dir, title, state.history);
+  if (outcome == TrainOutcome::Interrupted) {
+    const int signal = stop_signal();
+    err << program << ": " << message << "; checkpoint saved, continue with: " << program
+        << " --resume " << dir << "\n";
+    return 128 + signal;
+  }
+  if (outcome == TrainOutcome::NonFinite) {
+    err << program << ": error: " << message;
+    if (file_exists(checkpoint_path))
+      err << "; the last good checkpoint (step " << read_checkpoint_state(checkpoint_path).step
+          << ") is kept in " << dir;
+    err << "\n";
+    return 1;
+  }
+  train_seconds = state.wall_seconds;
+  return 0;
 }
 
 std::string percent(double fraction) {

@@ -1,6 +1,7 @@
 // Small pieces every training program (train_vit, train_text) shares: output files, the
 // optimizer's parameter groups, merging adapters, number formatting.
 #pragma once
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,7 @@
 #include "train/history.h"
 #include "train/optimizer.h"
 #include "train/options.h"
+#include "train/trainer.h"
 
 namespace neat {
 
@@ -27,6 +29,17 @@ void merge_adapters(Module& model);
 // keep their init); a tensor that names no trainable parameter, or has another shape, is an
 // error naming it and file.path. Returns the tensors copied.
 int64_t load_trainable(Module& model, const SafetensorsFile& file);
+// The training part of a program run: resumes from dir/checkpoint.safetensors when resuming,
+// then (unless --eval-only) trains with the flags' settings (checkpoints there, log.csv and
+// curves.svg after each epoch), recording config in the state. Returns 0 to go on to the test
+// (finished, or stopped by --max-steps); otherwise prints why on err, prefixed "program: ",
+// and returns the exit code: 128 + signal when interrupted (checkpoint saved), 1 for a
+// non-finite loss. train_seconds: the training wall time (0 with --eval-only).
+int train_with_flags(const std::string& program, const TrainOptions& t, const Json& config,
+                     bool resuming, const std::string& title, Module& model, Generator& dropout,
+                     AdamW& optimizer, ClassifierBatches& train, ClassifierBatches* val,
+                     Progress& progress, std::ostream& err, TrainState& state,
+                     double& train_seconds);
 std::string percent(double fraction);        // "4.00%"
 std::string fixed(double x, int digits);     // printf %.*f
 

@@ -98,7 +98,8 @@ int execute(const Options& o, const ArgParser& args, bool resuming, std::ostream
   const std::vector<TextExample> test_set = first(data.test, o.text.eval_limit);
   progress.line("data: " + data.name + ", " + std::to_string(data.num_labels()) + " classes, " +
                 std::to_string(train_set.size()) + " train / " + std::to_string(val_set.size()) +
-                " val / " + std::to_string(test_set.size()) + " test examples");
+                " val / " + std::to_string(test_set.size()) + " test examples, max-len " +
+                std::to_string(o.text.max_len));
 
   std::string weights = t.weights.empty() ? default_minilm_dir() : t.weights;
   if (file_exists(weights) && weights.size() > 12 &&
@@ -132,51 +133,13 @@ int execute(const Options& o, const ArgParser& args, bool resuming, std::ostream
   TextBatches test_batches(model, tokenizer, test_set, o.text.max_len, t.batch_size, false, 0);
 
   const std::string& dir = t.out;
-  make_directories(dir);
-  const std::string checkpoint_path = join_path(dir, "checkpoint.safetensors");
   const std::string title = o.method.method + " on " + o.text.task + " (" + dir + ")";
   TrainState state;
   double train_seconds = 0;
-  if (resuming) {
-    state = load_checkpoint(checkpoint_path, model, optimizer);
-    progress.line("resumed " + checkpoint_path + " at step " + std::to_string(state.step));
-  }
-  if (!t.eval_only) {
-    state.config = args.values();
-    TrainerSettings settings;
-    settings.epochs = t.epochs;
-    settings.batch_size = t.batch_size;
-    settings.grad_accum = t.grad_accum;
-    const int64_t steps = total_steps(train_batches.steps_per_epoch(), t.grad_accum, t.epochs);
-    settings.schedule = {parse_schedule(t.schedule), steps, warmup_steps(steps, t.warmup_ratio)};
-    settings.clip_grad = t.clip_grad;
-    settings.seed = uint64_t(t.seed);
-    settings.max_steps = t.max_steps;
-    settings.save_every = t.save_every;
-    settings.save = [&](const TrainState& s) { save_checkpoint(checkpoint_path, model, optimizer, s); };
-    settings.on_epoch_end = [&](const TrainState& s) { write_log_files(dir, title, s.history); };
-    progress.line("training: " + std::to_string(steps) + " steps (" +
-                  std::to_string(train_batches.steps_per_epoch()) + " batches of " +
-                  std::to_string(t.batch_size) + " per epoch, grad-accum " +
-                  std::to_string(t.grad_accum) + ", max-len " + std::to_string(o.text.max_len) +
-                  "), output in " + dir);
-    install_stop_handlers();
-    Trainer trainer(model, model.generator(), optimizer, train_batches, val_batches.get(),
-                    settings, progress);
-    std::string message;
-    const TrainOutcome outcome = trainer.fit(state, message);
-    write_log_files(dir, title, state.history);
-    if (outcome == TrainOutcome::Interrupted) {
-      err << "train_text: " << message << "; checkpoint saved, continue with: train_text --resume "
-          << dir << "\n";
-      return 128 + stop_signal();
-    }
-    if (outcome == TrainOutcome::NonFinite) {
-      err << "train_text: error: " << message << "\n";
-      return 1;
-    }
-    train_seconds = state.wall_seconds;
-  }
+  const int code = train_with_flags("train_text", t, args.values(), resuming, title, model,
+                                    model.generator(), optimizer, train_batches,
+                                    val_batches.get(), progress, err, state, train_seconds);
+  if (code != 0) return code;
 
   std::vector<int64_t> gold;
   for (const TextExample& e : test_set) gold.push_back(e.label);

@@ -161,54 +161,15 @@ int Run::execute() {
   DataLoader test_loader(splits.test, eval_tf, eval_lc);
 
   const std::string& dir = t.out;
-  make_directories(dir);
-  const std::string checkpoint_path = join_path(dir, "checkpoint.safetensors");
   const std::string title = o.method.method + " on " + t.data + " (" + dir + ")";
+  ImageBatches train_batches(model, train_loader);
+  std::unique_ptr<ImageBatches> val_batches;
+  if (val_loader) val_batches = std::make_unique<ImageBatches>(model, *val_loader);
   double train_seconds = 0;
-
-  if (resuming) {
-    state = load_checkpoint(checkpoint_path, model, optimizer);
-    progress.line("resumed " + checkpoint_path + " at step " + std::to_string(state.step));
-  }
-  if (!t.eval_only) {
-    state.config = args.values();
-    TrainerSettings settings;
-    settings.epochs = t.epochs;
-    settings.batch_size = t.batch_size;
-    settings.grad_accum = t.grad_accum;
-    const int64_t steps = total_steps(train_loader.steps_per_epoch(), t.grad_accum, t.epochs);
-    settings.schedule = {parse_schedule(t.schedule), steps, warmup_steps(steps, t.warmup_ratio)};
-    settings.clip_grad = t.clip_grad;
-    settings.seed = uint64_t(t.seed);
-    settings.max_steps = t.max_steps;
-    settings.save_every = t.save_every;
-    settings.save = [&](const TrainState& s) { save_checkpoint(checkpoint_path, model, optimizer, s); };
-    settings.on_epoch_end = [&](const TrainState& s) { write_log_files(dir, title, s.history); };
-    progress.line("training: " + std::to_string(steps) + " steps (" +
-                  std::to_string(train_loader.steps_per_epoch()) + " batches of " +
-                  std::to_string(t.batch_size) + " per epoch, grad-accum " +
-                  std::to_string(t.grad_accum) + "), output in " + dir);
-    install_stop_handlers();
-    Trainer trainer(model, optimizer, train_loader, val_loader.get(), settings, progress);
-    std::string message;
-    const TrainOutcome outcome = trainer.fit(state, message);
-    write_log_files(dir, title, state.history);
-    if (outcome == TrainOutcome::Interrupted) {
-      const int signal = stop_signal();
-      err << "train_vit: " << message << "; checkpoint saved, continue with: train_vit --resume "
-          << dir << "\n";
-      return 128 + signal;
-    }
-    if (outcome == TrainOutcome::NonFinite) {
-      err << "train_vit: error: " << message;
-      if (file_exists(checkpoint_path))
-        err << "; the last good checkpoint (step " << read_checkpoint_state(checkpoint_path).step
-            << ") is kept in " << dir;
-      err << "\n";
-      return 1;
-    }
-    train_seconds = state.wall_seconds;
-  }
+  const int code = train_with_flags("train_vit", t, args.values(), resuming, title, model,
+                                    model.generator(), optimizer, train_batches,
+                                    val_batches.get(), progress, err, state, train_seconds);
+  if (code != 0) return code;
 
   // Test with the final model, then the files.
   const EvalResult test = evaluate(model, test_loader);

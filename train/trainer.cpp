@@ -69,16 +69,6 @@ EvalResult evaluate(Module& model, ClassifierBatches& data) {
   return r;
 }
 
-Trainer::Trainer(ViTForImageClassification& model, AdamW& optimizer, DataLoader& train,
-                 DataLoader* val, TrainerSettings settings, Progress& progress)
-    : own_train_(std::make_unique<ImageBatches>(model, train)),
-      own_val_(val ? std::make_unique<ImageBatches>(model, *val) : nullptr),
-      model_(model), dropout_(model.generator()), optimizer_(optimizer), train_(*own_train_),
-      val_(own_val_.get()), settings_(std::move(settings)), progress_(progress) {
-  NEAT_CHECK(settings_.grad_accum >= 1 && settings_.epochs >= 1, "Trainer: grad_accum ",
-             settings_.grad_accum, " and epochs ", settings_.epochs, " must be >= 1");
-}
-
 Trainer::Trainer(Module& model, Generator& dropout, AdamW& optimizer, ClassifierBatches& train,
                  ClassifierBatches* val, TrainerSettings settings, Progress& progress)
     : model_(model), dropout_(dropout), optimizer_(optimizer), train_(train), val_(val),

@@ -3,11 +3,12 @@
 // loss). What to train and how is decided before: the model has its method attached, the
 // optimizer holds the trainable parameters in groups, the loaders are built.
 //
-//   Trainer trainer(model, optimizer, train_loader, &val_loader, settings, progress);
+//   ImageBatches train(model, train_loader), val(model, val_loader);
+//   Trainer trainer(model, model.generator(), optimizer, train, &val, settings, progress);
 //   TrainState state;                               // or the one load_checkpoint returned
 //   std::string message;                            // why it stopped early, if it did
 //   TrainOutcome outcome = trainer.fit(state, message);  // state: position, history, timings
-//   EvalResult test = evaluate(model, test_loader); // accuracy in 0..1
+//   EvalResult test = evaluate(model, test_loader); // accuracy in 0..1 (or evaluate(model, batches))
 //
 // One optimizer step, with A = grad_accum batches b_1..b_A of n_1..n_A images (n = sum n_i):
 //   loss = sum_i (n_i / n) * cross_entropy(model(b_i))    (the mean over all n images)
@@ -18,7 +19,6 @@
 #pragma once
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <string>
 
 #include "data/loader.h"
@@ -101,8 +101,6 @@ class Trainer {
   // from (reseeded per batch).
   Trainer(Module& model, Generator& dropout, AdamW& optimizer, ClassifierBatches& train,
           ClassifierBatches* val, TrainerSettings settings, Progress& progress);
-  Trainer(ViTForImageClassification& model, AdamW& optimizer, DataLoader& train, DataLoader* val,
-          TrainerSettings settings, Progress& progress);
   // Continues from `state` (zero for a new run) and updates it; `message` receives the reason
   // for an interruption or a non-finite loss, naming the step.
   TrainOutcome fit(TrainState& state, std::string& message);
@@ -110,7 +108,6 @@ class Trainer {
  private:
   void run_validation(TrainState& state);
 
-  std::unique_ptr<ImageBatches> own_train_, own_val_;  // the ViT constructor's
   Module& model_;
   Generator& dropout_;
   AdamW& optimizer_;
