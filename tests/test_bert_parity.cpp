@@ -17,6 +17,7 @@
 #include "nn/peft/attach.h"
 #include "tensor/json.h"
 #include "tensor/safetensors.h"
+#include "tests/peft_case.h"
 
 using namespace neat;
 
@@ -42,22 +43,6 @@ double relative_error(const std::string& label, const Tensor& got, const Tensor&
   CHECK_MESSAGE(error <= tol, label, " ", shape_str(got.shape()), ": max diff ", diff,
                 " over max |reference| ", scale, " = ", error, " > ", tol);
   return error;
-}
-
-PeftConfig peft_case(const Json& j) {
-  PeftConfig p;
-  p.method = j["method"].as_string();
-  if (j.contains("targets")) p.targets = j["targets"].as_string();
-  if (p.method == "neat") {
-    p.neat.rank = j["rank"].as_int();
-    p.neat.depth = j["depth"].as_int();
-    p.neat.activation = parse_neat_activation(j["activation"].as_string());
-    p.neat.scale = j["scale"].as_number();
-  } else if (p.method == "lora") {
-    p.lora.rank = j["rank"].as_int();
-    p.lora.alpha = j["alpha"].as_number();
-  }
-  return p;
 }
 
 }  // namespace
@@ -90,7 +75,7 @@ TEST_CASE("parity with transformers: BERT and RoBERTa logits, loss, gradients pe
     CHECK(loaded.classifier_loaded);
     CHECK(loaded.unused.empty());
     model.eval();
-    attach_peft(model, peft_case(c));
+    attach_peft(model, neat::test::peft_config_from_case(c));
 
     const std::string param = name + ".param.", grad = name + ".grad.";
     std::set<std::string> want_trainable, trainable;

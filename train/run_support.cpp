@@ -5,6 +5,8 @@
 #include <map>
 #include <memory>
 
+#include "data/dataset.h"
+#include "nn/peft/adapter_file.h"
 #include "nn/peft/lora.h"
 #include "nn/peft/neat.h"
 #include "tensor/safetensors.h"
@@ -105,6 +107,37 @@ std::string fixed(double x, int digits) {
   char buffer[48];
   std::snprintf(buffer, sizeof buffer, "%.*f", digits, x);
   return buffer;
+}
+
+PeftConfig seeded_peft_config(const MethodOptions& method, uint64_t seed,
+                              std::shared_ptr<Generator> dropout) {
+  PeftConfig peft = peft_config_from(method);
+  peft.neat.seed = derive_seed(seed, 1);
+  peft.lora.seed = derive_seed(seed, 2);
+  peft.lora.dropout_generator = std::move(dropout);
+  return peft;
+}
+
+int64_t load_step_adapter(const std::string& path, Module& model, const PeftConfig& peft) {
+  const SafetensorsFile adapter = read_safetensors(path);
+  if (adapter.metadata.count("format") && adapter.metadata.at("format") == "neat-adapter") {
+    load_adapter(path, model, peft);
+    return int64_t(adapter.tensors.size());
+  }
+  return load_trainable(model, adapter);
+}
+
+std::vector<std::pair<std::string, Tensor>> step_tensors(const std::string& program,
+                                                         const Module& model,
+                                                         const Variable& logits,
+                                                         const Variable& loss) {
+  std::vector<std::pair<std::string, Tensor>> tensors = {{"logits", logits.data()},
+                                                         {"loss", loss.data()}};
+  for (const auto& [name, p] : model.named_parameters(/*trainable_only=*/true)) {
+    NEAT_CHECK(p.grad().defined(), program, ": no gradient reached '", name, "'");
+    tensors.emplace_back("grad." + name, p.grad());
+  }
+  return tensors;
 }
 
 int64_t load_trainable(Module& model, const SafetensorsFile& file) {

@@ -1,11 +1,13 @@
 // Small pieces every training program (train_vit, train_text) shares: output files, the
 // optimizer's parameter groups, merging adapters, number formatting.
 #pragma once
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "nn/module.h"
+#include "nn/peft/attach.h"
 #include "train/history.h"
 #include "train/optimizer.h"
 #include "train/options.h"
@@ -25,6 +27,20 @@ void write_log_files(const std::string& dir, const std::string& title, const His
 std::vector<ParamGroup> parameter_groups(const Module& model, const TrainOptions& options);
 // Folds every Neat and LoRA adapter of the model into its base weight.
 void merge_adapters(Module& model);
+// The adapter config of the method flags with its seeds derived from the run's seed (Neat's
+// init: stream 1, LoRA's: stream 2) and LoRA dropout drawing from the model's stream.
+PeftConfig seeded_peft_config(const MethodOptions& method, uint64_t seed,
+                              std::shared_ptr<Generator> dropout);
+// A step program's --adapter: a file a training program wrote (metadata "format":
+// "neat-adapter": loaded whole, its settings must be peft's) or any subset of the trainable
+// tensors by name (load_trainable). Returns the tensors loaded.
+int64_t load_step_adapter(const std::string& path, Module& model, const PeftConfig& peft);
+// What a step program writes: logits, loss and grad.<name> of every trainable parameter (an
+// error names a parameter no gradient reached; program prefixes it).
+std::vector<std::pair<std::string, Tensor>> step_tensors(const std::string& program,
+                                                         const Module& model,
+                                                         const Variable& logits,
+                                                         const Variable& loss);
 // Copies a file's tensors into the model's trainable parameters of the same name (absent ones
 // keep their init); a tensor that names no trainable parameter, or has another shape, is an
 // error naming it and file.path. Returns the tensors copied.

@@ -62,32 +62,15 @@ int run(const MethodOptions& me, const StepOptions& so, std::ostream& out) {
   to_dtype(model, dtype);
   std::vector<std::string> notes;
   if (!so.weights.empty()) notes = load_bert_weights(model, so.weights).messages;
-  PeftConfig peft = peft_config_from(me);
-  peft.neat.seed = derive_seed(uint64_t(so.seed), 1);
-  peft.lora.seed = derive_seed(uint64_t(so.seed), 2);
-  peft.lora.dropout_generator = model.shared_generator();
+  const PeftConfig peft = seeded_peft_config(me, uint64_t(so.seed), model.shared_generator());
   const PeftReport report = attach_peft(model, peft);
-  int64_t from_adapter = 0;
-  if (!so.adapter.empty()) {
-    const SafetensorsFile adapter = read_safetensors(so.adapter);
-    if (adapter.metadata.count("format") && adapter.metadata.at("format") == "neat-adapter") {
-      load_adapter(so.adapter, model, peft);
-      from_adapter = int64_t(adapter.tensors.size());
-    } else {
-      from_adapter = load_trainable(model, adapter);
-    }
-  }
+  const int64_t from_adapter = so.adapter.empty() ? 0 : load_step_adapter(so.adapter, model, peft);
 
   model.eval();
   const Variable logits = model.forward(ids, mask, types);
   const Variable loss = cross_entropy(logits, labels);
   loss.backward();
-  std::vector<std::pair<std::string, Tensor>> tensors = {{"logits", logits.data()},
-                                                         {"loss", loss.data()}};
-  for (const auto& [name, p] : model.named_parameters(/*trainable_only=*/true)) {
-    NEAT_CHECK(p.grad().defined(), "text_step: no gradient reached '", name, "'");
-    tensors.emplace_back("grad." + name, p.grad());
-  }
+  const auto tensors = step_tensors("text_step", model, logits, loss);
   write_safetensors(so.out, tensors,
                     {{"config", config.str()}, {"method", report.str()}, {"dtype", so.dtype}});
   for (const std::string& note : notes) out << "weights: " << note << "\n";

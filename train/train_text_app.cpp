@@ -111,10 +111,7 @@ int execute(const Options& o, const ArgParser& args, bool resuming, std::ostream
   progress.line("weights: " + std::to_string(pretrained.report.loaded) + " tensors");
   for (const std::string& m : pretrained.report.messages) progress.line("  " + m);
 
-  PeftConfig peft = peft_config_from(o.method);
-  peft.neat.seed = derive_seed(uint64_t(t.seed), 1);
-  peft.lora.seed = derive_seed(uint64_t(t.seed), 2);
-  peft.lora.dropout_generator = model.shared_generator();
+  const PeftConfig peft = seeded_peft_config(o.method, uint64_t(t.seed), model.shared_generator());
   const PeftReport report = attach_peft(model, peft);
   progress.line("method: " + report.str());
   if (!t.adapter.empty()) {
