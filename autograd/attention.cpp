@@ -16,11 +16,6 @@ namespace neat {
 
 namespace {
 
-// A gradient computed over the broadcast batch, summed back to its input's own shape.
-Tensor reduce_to(const Tensor& grad, const Shape& shape) {
-  return grad.shape() == shape ? grad : sum_to(grad, shape);
-}
-
 // True when `from` broadcasts to `to` without growing it (right-aligned, each dim equal or 1).
 bool broadcasts_to(const Shape& from, const Shape& to) {
   if (from.size() > to.size()) return false;
@@ -33,14 +28,15 @@ bool broadcasts_to(const Shape& from, const Shape& to) {
 
 }  // namespace
 
+namespace {
 struct AttentionNode : Node {
   double scale = 1;  // 1 / sqrt(d)
-  Shape q_shape, k_shape, v_shape;
   Tensor q, k, v, p;
   const char* name() const override { return "scaled_dot_product_attention"; }
   std::vector<Tensor> backward(const Tensor& grad) override;
   void release_saved() override { q = k = v = p = Tensor(); }
 };
+}  // namespace
 
 Variable scaled_dot_product_attention(const Variable& q, const Variable& k, const Variable& v,
                                       const Tensor& mask) {
@@ -54,9 +50,6 @@ Variable scaled_dot_product_attention(const Variable& q, const Variable& k, cons
              shape_str(v.shape()), " differ in the number of keys Nk");
   auto node = std::make_shared<AttentionNode>();
   node->scale = 1.0 / std::sqrt(double(q.size(-1)));
-  node->q_shape = q.shape();
-  node->k_shape = k.shape();
-  node->v_shape = v.shape();
 
   Tensor s = matmul(q.data(), k.data(), false, true);  // q k^T  [.., Nq, Nk]
   scale_(s, node->scale);
@@ -80,12 +73,12 @@ Variable scaled_dot_product_attention(const Variable& q, const Variable& k, cons
 //   dq = dS k / sqrt(d)      dk = dS^T q / sqrt(d)
 std::vector<Tensor> AttentionNode::backward(const Tensor& grad) {
   Tensor grad_q, grad_k, grad_v;
-  if (needs_grad(2)) grad_v = reduce_to(matmul(p, grad, true, false), v_shape);
+  if (needs_grad(2)) grad_v = sum_to(matmul(p, grad, true, false), input_shape(2));
   if (needs_grad(0) || needs_grad(1)) {
     Tensor grad_s = softmax_backward(matmul(grad, v, false, true), p, -1);
     scale_(grad_s, scale);  // folds 1 / sqrt(d) in once for both dq and dk
-    if (needs_grad(0)) grad_q = reduce_to(matmul(grad_s, k), q_shape);
-    if (needs_grad(1)) grad_k = reduce_to(matmul(grad_s, q, true, false), k_shape);
+    if (needs_grad(0)) grad_q = sum_to(matmul(grad_s, k), input_shape(0));
+    if (needs_grad(1)) grad_k = sum_to(matmul(grad_s, q, true, false), input_shape(1));
   }
   return {grad_q, grad_k, grad_v};
 }

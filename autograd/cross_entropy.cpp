@@ -5,6 +5,7 @@
 
 namespace neat {
 
+namespace {
 struct CrossEntropyNode : Node {
   Tensor log_probs, labels;
   double label_smoothing = 0;
@@ -12,6 +13,7 @@ struct CrossEntropyNode : Node {
   std::vector<Tensor> backward(const Tensor& grad) override;
   void release_saved() override { log_probs = labels = Tensor(); }
 };
+}  // namespace
 
 Variable cross_entropy(const Variable& logits, const Tensor& labels, double label_smoothing) {
   CrossEntropyForward f = cross_entropy_forward(logits.data(), labels, label_smoothing);

@@ -6,12 +6,14 @@
 
 namespace neat {
 
+namespace {
 struct DropoutNode : Node {
   Tensor mask;
   const char* name() const override { return "dropout"; }
   std::vector<Tensor> backward(const Tensor& grad) override;
   void release_saved() override { mask = Tensor(); }
 };
+}  // namespace
 
 Variable dropout(const Variable& x, double p, bool training, Generator& gen) {
   NEAT_CHECK(p >= 0 && p <= 1, "dropout: probability ", p, " must be in [0, 1]");

@@ -1,11 +1,12 @@
 // The backward engine: one reverse topological walk over the recorded Nodes.
 //
-// 1. Depth-first from the root's grad_fn over each Node's inputs, emitting a Node after all of
-//    its inputs (post-order). Reversed, that order puts every Node after all Nodes that use its
-//    output, so a Node runs only once all the gradient flowing into it has been summed.
+// 1. Depth-first from the root's grad_fn over each Node's edges, emitting a Node after all of
+//    its inputs' Nodes (post-order). Reversed, that order puts every Node after all Nodes that
+//    use its output, so a Node runs only once all the gradient flowing into it has been summed.
 // 2. Walk that order: pop the Node's summed output gradient, call its backward, and for each
-//    input that needs a gradient either add it to the input Node's pending sum or, for a leaf,
-//    accumulate it into leaf.grad (+=).
+//    edge that needs a gradient either add it to the producer Node's pending sum or, for a
+//    leaf, accumulate it into leaf.grad (+=). Then free what the Node saved (unless
+//    retain_graph): memory held by the graph shrinks as the walk goes.
 #include <unordered_map>
 #include <unordered_set>
 
@@ -21,9 +22,8 @@ static std::vector<Node*> topological_order(Node* root) {
   std::vector<std::pair<Node*, size_t>> stack{{root, 0}};
   while (!stack.empty()) {
     auto& [node, next_input] = stack.back();
-    if (next_input < node->inputs.size()) {
-      const Variable& input = node->inputs[next_input++];
-      Node* child = input.defined() ? input.grad_fn().get() : nullptr;
+    if (next_input < node->edges.size()) {
+      Node* child = node->edges[next_input++].grad_fn.get();
       if (child && visited.insert(child).second) stack.push_back({child, 0});
     } else {
       order.push_back(node);
@@ -33,26 +33,23 @@ static std::vector<Node*> topological_order(Node* root) {
   return {order.rbegin(), order.rend()};
 }
 
-static void accumulate(Tensor& slot, const Tensor& grad) {
-  if (!slot.defined()) slot = grad.clone();
-  else add_(slot, grad);
-}
-
-void Variable::backward() const {
+void Variable::backward(bool retain_graph) const {
   NEAT_CHECK(numel() == 1, "backward: called without a gradient on a tensor of shape ",
              shape_str(shape()), "; only a one-element loss gets the implicit gradient 1");
-  backward(full(shape(), 1.0, dtype()));
+  backward(full(shape(), 1.0, dtype(), device()), retain_graph);
 }
 
-void Variable::backward(const Tensor& grad_output) const {
+void Variable::backward(const Tensor& grad_output, bool retain_graph) const {
   NEAT_CHECK(requires_grad(), "backward: the tensor does not require grad and has no grad_fn");
   NEAT_CHECK(grad_output.shape() == shape(), "backward: gradient of shape ",
              shape_str(grad_output.shape()), " for a tensor of shape ", shape_str(shape()));
   NEAT_CHECK(grad_output.dtype() == dtype(), "backward: gradient of dtype ",
              dtype_name(grad_output.dtype()), " for a tensor of dtype ", dtype_name(dtype()), " ",
              shape_str(shape()));
+  NEAT_CHECK(grad_output.device() == device(), "backward: gradient on ",
+             device_name(grad_output.device()), " for a tensor on ", device_name(device()));
   if (is_leaf()) {
-    accumulate(impl_->grad, grad_output);
+    accumulate_grad(impl_->grad, grad_output);
     return;
   }
   NoGradGuard no_grad;  // backward functions use raw tensor ops; nothing to record
@@ -63,24 +60,30 @@ void Variable::backward(const Tensor& grad_output) const {
     if (it == pending.end()) continue;  // nothing flowed here (cannot happen for reachable nodes)
     Tensor grad_out = std::move(it->second);
     pending.erase(it);
+    NEAT_CHECK(!node->released, "backward: ", node->name(), " belongs to a graph whose "
+               "saved tensors an earlier backward already freed; run the forward again, or pass "
+               "retain_graph = true to the first backward");
     std::vector<Tensor> grads = node->backward(grad_out);
-    NEAT_CHECK(grads.size() == node->inputs.size(), "backward: ", node->name(), " returned ",
-               grads.size(), " gradients for ", node->inputs.size(), " inputs");
+    NEAT_CHECK(grads.size() == node->edges.size(), "backward: ", node->name(), " returned ",
+               grads.size(), " gradients for ", node->edges.size(), " inputs");
     for (size_t i = 0; i < grads.size(); ++i) {
-      const Variable& input = node->inputs[i];
-      if (!input.requires_grad()) continue;
+      const Edge& edge = node->edges[i];
+      if (!edge.requires_grad) continue;
       NEAT_CHECK(grads[i].defined(), "backward: ", node->name(), " gave no gradient for input ", i);
-      NEAT_CHECK(grads[i].shape() == input.shape(), "backward: ", node->name(),
+      NEAT_CHECK(grads[i].shape() == edge.shape, "backward: ", node->name(),
                  " gave a gradient of shape ", shape_str(grads[i].shape()), " for input ", i,
-                 " of shape ", shape_str(input.shape()));
-      if (input.is_leaf()) accumulate(input.impl()->grad, grads[i]);
+                 " of shape ", shape_str(edge.shape));
+      if (edge.leaf) accumulate_grad(edge.leaf->grad, grads[i]);
       else {
-        Tensor& slot = pending[input.grad_fn().get()];
+        Tensor& slot = pending[edge.grad_fn.get()];
         if (!slot.defined()) slot = grads[i];
         else slot = add(slot, grads[i]);
       }
     }
-    node->release_saved();
+    if (!retain_graph) {
+      node->release_saved();
+      node->released = true;
+    }
   }
 }
 

@@ -5,12 +5,14 @@
 
 namespace neat {
 
+namespace {
 struct LayerNormNode : Node {
   Tensor x, weight, mean, rstd;  // weight undefined when the layer has none
   const char* name() const override { return "layer_norm"; }
   std::vector<Tensor> backward(const Tensor& grad) override;
   void release_saved() override { x = weight = mean = rstd = Tensor(); }
 };
+}  // namespace
 
 Variable layer_norm(const Variable& x, const Variable& weight, const Variable& bias, double eps) {
   const Tensor w = weight.defined() ? weight.data() : Tensor();

@@ -1,6 +1,7 @@
 // Differentiable matmul and linear. Each backward computes only the gradients its inputs need,
 // and each forward saves only what those gradients read: a frozen weight (requires_grad false)
-// costs no weight-gradient GEMM and keeps no copy of the input alive for one.
+// costs no weight-gradient GEMM, and the node keeps no reference to the input x (the node holds
+// edges, not inputs), so x's activations are freed as soon as the forward is done with them.
 #include "autograd/matmul.h"
 
 #include "tensor/elementwise.h"
@@ -8,11 +9,6 @@
 namespace neat {
 
 namespace {
-
-// A gradient computed over the broadcast batch, summed back to its operand's own shape.
-Tensor reduce_to(const Tensor& grad, const Shape& shape) {
-  return grad.shape() == shape ? grad : sum_to(grad, shape);
-}
 
 // The number of matrices in a tensor's batch dims (all dims but the last two).
 int64_t batch_count(const Shape& shape) {
@@ -23,22 +19,21 @@ int64_t batch_count(const Shape& shape) {
 
 // ---- matmul --------------------------------------------------------------------------------
 
+namespace {
 struct MatmulNode : Node {
   bool trans_a = false, trans_b = false;
-  Shape a_shape, b_shape;
   Tensor a, b;  // a is saved only when b needs a gradient, b only when a does
   const char* name() const override { return "matmul"; }
   std::vector<Tensor> backward(const Tensor& grad) override;
   void release_saved() override { a = b = Tensor(); }
 };
+}  // namespace
 
 Variable matmul(const Variable& a, const Variable& b, bool trans_a, bool trans_b) {
   Tensor c = matmul(a.data(), b.data(), trans_a, trans_b);
   auto node = std::make_shared<MatmulNode>();
   node->trans_a = trans_a;
   node->trans_b = trans_b;
-  node->a_shape = a.shape();
-  node->b_shape = b.shape();
   if (b.requires_grad()) node->a = a.data();
   if (a.requires_grad()) node->b = b.data();
   return record(std::move(c), std::move(node), {a, b});
@@ -48,11 +43,13 @@ Variable matmul(const Variable& a, const Variable& b, bool trans_a, bool trans_b
 //   d op_a(a) = dc op_b(b)^T  [M, K]      d op_b(b) = op_a(a)^T dc  [K, N]
 // A transposed operand gets the transpose of that; broadcast batch dims are summed back.
 std::vector<Tensor> MatmulNode::backward(const Tensor& grad) {
+  const Shape& a_shape = input_shape(0);
+  const Shape& b_shape = input_shape(1);
   Tensor grad_a, grad_b;
   if (needs_grad(0)) {
     grad_a = trans_a ? matmul(b, grad, trans_b, true)     // (dc op_b(b)^T)^T = op_b(b) dc^T
                      : matmul(grad, b, false, !trans_b);  // dc op_b(b)^T
-    grad_a = reduce_to(grad_a, a_shape);
+    grad_a = sum_to(grad_a, a_shape);
   }
   if (needs_grad(1)) {
     if (!trans_a && batch_count(b_shape) == 1) {
@@ -66,7 +63,7 @@ std::vector<Tensor> MatmulNode::backward(const Tensor& grad) {
     } else {
       grad_b = trans_b ? matmul(grad, a, true, trans_a)    // (op_a(a)^T dc)^T = dc^T op_a(a)
                        : matmul(a, grad, !trans_a, false);  // op_a(a)^T dc
-      grad_b = reduce_to(grad_b, b_shape);
+      grad_b = sum_to(grad_b, b_shape);
     }
   }
   return {grad_a, grad_b};
@@ -74,14 +71,15 @@ std::vector<Tensor> MatmulNode::backward(const Tensor& grad) {
 
 // ---- linear --------------------------------------------------------------------------------
 
+namespace {
 struct LinearNode : Node {
-  Shape x_shape;
   Tensor x2;      // x as [rows, IN]; saved only when the weight needs a gradient
   Tensor weight;  // [OUT, IN]; saved only when x needs a gradient
   const char* name() const override { return "linear"; }
   std::vector<Tensor> backward(const Tensor& grad) override;
   void release_saved() override { x2 = weight = Tensor(); }
 };
+}  // namespace
 
 Variable linear(const Variable& x, const Variable& weight, const Variable& bias) {
   const Tensor& w = weight.data();
@@ -105,7 +103,6 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
   y_shape.back() = out;
 
   auto node = std::make_shared<LinearNode>();
-  node->x_shape = x.shape();
   if (weight.requires_grad()) node->x2 = x2;
   if (x.requires_grad()) node->weight = w;
   return record(y.reshape(y_shape), std::move(node), {x, weight, bias});
@@ -117,7 +114,7 @@ std::vector<Tensor> LinearNode::backward(const Tensor& grad) {
   const int64_t out = grad.shape().back();
   Tensor grad2 = grad.reshape({-1, out});
   Tensor grad_x, grad_w, grad_b;
-  if (needs_grad(0)) grad_x = matmul(grad2, weight, false, false).reshape(x_shape);
+  if (needs_grad(0)) grad_x = matmul(grad2, weight, false, false).reshape(input_shape(0));
   if (needs_grad(1)) grad_w = matmul(grad2, x2, true, false);
   if (needs_grad(2)) grad_b = sum_to(grad2, {out});
   return {grad_x, grad_w, grad_b};

@@ -64,14 +64,31 @@ bool any_requires_grad(const std::vector<Variable>& inputs) {
   return false;
 }
 
-Variable record(Tensor output, std::shared_ptr<Node> node, std::vector<Variable> inputs) {
+Variable record(Tensor output, std::shared_ptr<Node> node, const std::vector<Variable>& inputs) {
   Variable result(std::move(output));
   if (any_requires_grad(inputs)) {
-    node->inputs = std::move(inputs);
+    node->edges.reserve(inputs.size());
+    for (const Variable& input : inputs) {
+      Edge edge;
+      if (input.defined()) {
+        edge.requires_grad = input.requires_grad();
+        if (edge.requires_grad && input.is_leaf()) edge.leaf = input.impl_;
+        else edge.grad_fn = input.grad_fn();
+        edge.shape = input.shape();
+        edge.dtype = input.dtype();
+        edge.device = input.device();
+      }
+      node->edges.push_back(std::move(edge));
+    }
     result.impl_->requires_grad = true;
     result.impl_->grad_fn = std::move(node);
   }
   return result;
+}
+
+void accumulate_grad(Tensor& slot, const Tensor& grad) {
+  if (!slot.defined()) slot = grad.clone();
+  else add_(slot, grad);
 }
 
 }  // namespace neat

@@ -5,6 +5,8 @@
 
 namespace neat {
 
-Tensor dropout_mask(const Shape& shape, double p, Generator& gen, DType dtype = DType::Float32);
+// On `device` (the mask is made where the tensor it multiplies lives).
+Tensor dropout_mask(const Shape& shape, double p, Generator& gen, DType dtype = DType::Float32,
+                    Device device = Device::CPU);
 
 }  // namespace neat

@@ -1,10 +1,10 @@
-// Elementwise raw ops: shape and dtype checks, output allocation, then one CPU loop from
-// tensor/cpu/elementwise_kernels.h fed with a scalar function from tensor/scalar_math.h.
+// Elementwise raw ops: shape and dtype checks, output allocation, then one kernel from
+// tensor/cpu/elementwise.h fed with a scalar function from tensor/scalar_math.h.
 #include "tensor/elementwise.h"
 
 #include <algorithm>
 
-#include "tensor/cpu/elementwise_kernels.h"
+#include "tensor/cpu/elementwise.h"
 #include "tensor/dispatch.h"
 #include "tensor/reduce.h"
 #include "tensor/scalar_math.h"
@@ -33,9 +33,9 @@ const char* unary_op_name(UnaryOp op) {
 // y = f(x); float32 and float64.
 Tensor unary(UnaryOp op, const Tensor& x) {
   Tensor y(x.shape(), x.dtype(), x.device());
-  dispatch_floating(x, unary_op_name(op), [&](auto zero) {
+  dispatch(x, unary_op_name(op), [&](auto dev, auto zero) {
     using T = decltype(zero);
-    auto map = [&](auto f) { cpu::map_contiguous(y.data<T>(), x.data<T>(), x.numel(), f); };
+    auto map = [&](auto f) { map_contiguous(dev, y.data<T>(), x.data<T>(), x.numel(), f); };
     switch (op) {
       case UnaryOp::Neg: map([](T v) { return neg_forward(v); }); break;
       case UnaryOp::Exp: map([](T v) { return exp_forward(v); }); break;
@@ -67,11 +67,11 @@ Tensor unary_backward(UnaryOp op, const Tensor& grad_y, const Tensor& x, const T
              " for a value of shape ", shape_str(v.shape()));
   check_same_dtype(grad_y, v, name);
   Tensor dx(v.shape(), v.dtype(), v.device());
-  dispatch_floating(v, name, [&](auto zero) {
+  dispatch({v, grad_y}, name, [&](auto dev, auto zero) {
     using T = decltype(zero);
     auto chain = [&](auto derivative) {
-      cpu::zip_contiguous(dx.data<T>(), grad_y.data<T>(), v.data<T>(), v.numel(),
-                          [derivative](T d, T u) { return d * derivative(u); });
+      zip_contiguous(dev, dx.data<T>(), grad_y.data<T>(), v.data<T>(), v.numel(),
+                     [derivative](T d, T u) { return d * derivative(u); });
     };
     switch (op) {
       case UnaryOp::Neg: chain([](T u) { return neg_derivative(u); }); break;
@@ -116,7 +116,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   return out;
 }
 
-// A broadcast loop's layout (see tensor/cpu/elementwise_kernels.h): the output sizes and, per
+// A broadcast loop's layout (see tensor/cpu/elementwise.h): the output sizes and, per
 // operand, its element strides, with 0 along broadcast dims. Size-1 dims are dropped and
 // neighbouring dims merged wherever every operand steps through them as through one dim, so
 // [B, N, D] + [D] runs as rows of a [B*N, D] output and [B, N, D] * [B, N, 1] as [B*N, D].
@@ -165,20 +165,19 @@ static BroadcastLayout broadcast_layout(const Shape& out, const std::vector<Shap
 template <typename F>
 static Tensor binary(const char* op, const Tensor& a, const Tensor& b, bool allow_int64, F f) {
   check_same_dtype(a, b, op);
-  check_same_device(a, b, op);
   Tensor out(broadcast_shapes(a.shape(), b.shape(), op), a.dtype(), a.device());
-  auto run = [&](auto zero) {
+  auto run = [&](auto dev, auto zero) {
     using T = decltype(zero);
     if (a.shape() == b.shape()) {
-      cpu::zip_contiguous(out.data<T>(), a.data<T>(), b.data<T>(), out.numel(), f);
+      zip_contiguous(dev, out.data<T>(), a.data<T>(), b.data<T>(), out.numel(), f);
       return;
     }
     BroadcastLayout l = broadcast_layout(out.shape(), {a.shape(), b.shape()});
-    cpu::zip_broadcast(out.data<T>(), a.data<T>(), b.data<T>(), int64_t(l.shape.size()),
-                       l.shape.data(), l.strides[0].data(), l.strides[1].data(), f);
+    zip_broadcast(dev, out.data<T>(), a.data<T>(), b.data<T>(), int64_t(l.shape.size()),
+                  l.shape.data(), l.strides[0].data(), l.strides[1].data(), f);
   };
-  if (allow_int64) dispatch_all(a.dtype(), run);
-  else dispatch_floating(a, op, run);
+  if (allow_int64) dispatch_all_dtypes({a, b}, op, run);
+  else dispatch({a, b}, op, run);
   return out;
 }
 
@@ -199,9 +198,9 @@ Tensor div(const Tensor& a, const Tensor& b) {
 template <typename F>
 static Tensor map_floating(const char* op, const Tensor& a, F f) {
   Tensor out(a.shape(), a.dtype(), a.device());
-  dispatch_floating(a, op, [&](auto zero) {
+  dispatch(a, op, [&](auto dev, auto zero) {
     using T = decltype(zero);
-    cpu::map_contiguous(out.data<T>(), a.data<T>(), a.numel(), [&](T v) { return f(v); });
+    map_contiguous(dev, out.data<T>(), a.data<T>(), a.numel(), [&](T v) { return f(v); });
   });
   return out;
 }
@@ -237,10 +236,10 @@ Tensor expand(const Tensor& x, const Shape& shape) {
   if (x.shape() == shape) return x;
   Tensor out(shape, x.dtype(), x.device());
   BroadcastLayout l = broadcast_layout(shape, {x.shape()});
-  dispatch_all(x.dtype(), [&](auto zero) {
+  dispatch_all_dtypes(x, "expand", [&](auto dev, auto zero) {
     using T = decltype(zero);
-    cpu::expand_broadcast(out.data<T>(), x.data<T>(), int64_t(l.shape.size()), l.shape.data(),
-                          l.strides[0].data());
+    expand_broadcast(dev, out.data<T>(), x.data<T>(), int64_t(l.shape.size()), l.shape.data(),
+                     l.strides[0].data());
   });
   return out;
 }
@@ -251,45 +250,44 @@ static void check_same_layout(const Tensor& dst, const Tensor& src, const char* 
   NEAT_CHECK(dst.shape() == src.shape(), op, ": shapes ", shape_str(dst.shape()), " and ",
              shape_str(src.shape()), " differ");
   check_same_dtype(dst, src, op);
-  check_same_device(dst, src, op);
 }
 
 void add_(Tensor& dst, const Tensor& src) {
   check_same_layout(dst, src, "add_");
-  dispatch_all(dst.dtype(), [&](auto zero) {
+  dispatch_all_dtypes({dst, src}, "add_", [&](auto dev, auto zero) {
     using T = decltype(zero);
     T* d = dst.data<T>();
-    cpu::zip_contiguous(d, d, src.data<T>(), dst.numel(), [](T u, T v) { return u + v; });
+    zip_contiguous(dev, d, d, src.data<T>(), dst.numel(), [](T u, T v) { return u + v; });
   });
 }
 
 void axpy_(Tensor& dst, double alpha, const Tensor& src) {
   check_same_layout(dst, src, "axpy_");
-  dispatch_floating(dst, "axpy_", [&](auto zero) {
+  dispatch({dst, src}, "axpy_", [&](auto dev, auto zero) {
     using T = decltype(zero);
     const T a = T(alpha);
     T* d = dst.data<T>();
-    cpu::zip_contiguous(d, d, src.data<T>(), dst.numel(), [a](T u, T v) { return u + a * v; });
+    zip_contiguous(dev, d, d, src.data<T>(), dst.numel(), [a](T u, T v) { return u + a * v; });
   });
 }
 
 void scale_(Tensor& dst, double alpha) {
-  dispatch_floating(dst, "scale_", [&](auto zero) {
+  dispatch(dst, "scale_", [&](auto dev, auto zero) {
     using T = decltype(zero);
     const T a = T(alpha);
     T* d = dst.data<T>();
-    cpu::map_contiguous(d, d, dst.numel(), [a](T v) { return a * v; });
+    map_contiguous(dev, d, d, dst.numel(), [a](T v) { return a * v; });
   });
 }
 
 bool all_finite(const Tensor& x) {
   if (!is_floating(x.dtype())) return true;
-  int64_t bad = 0;
-  dispatch_floating(x, "all_finite", [&](auto zero) {
+  Tensor bad({}, DType::Int64, x.device());
+  dispatch(x, "all_finite", [&](auto dev, auto zero) {
     using T = decltype(zero);
-    bad = cpu::count_nonfinite(x.data<T>(), x.numel());
+    count_nonfinite(dev, x.data<T>(), x.numel(), bad.data<int64_t>());
   });
-  return bad == 0;
+  return bad.item() == 0;
 }
 
 }  // namespace neat

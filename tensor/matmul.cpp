@@ -16,25 +16,12 @@
 #include <string>
 #include <vector>
 
-#include "tensor/cpu/gemm.h"
+#include "tensor/cpu/matmul.h"
 #include "tensor/dispatch.h"
 
 namespace neat {
 
 namespace {
-
-// Below this many multiply-adds a GEMM is too small to split over threads well, so a batch of
-// them runs one GEMM per thread instead (about a 128^3 product).
-constexpr int64_t kSmallGemm = int64_t(1) << 21;
-
-// One product op(A) op(B) -> C on raw pointers; A, B, C contiguous row-major matrices.
-//   op(A) [M, K]: A is [M, K], or [K, M] when ta;  op(B) [K, N]: B is [K, N], or [N, K] when tb.
-template <typename T>
-void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, const T* B, T* C) {
-  const int64_t lda = ta ? M : K, ldb = tb ? K : N;
-  if constexpr (sizeof(T) == 4) sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, N);
-  else dgemm(ta, tb, M, N, K, 1.0, A, lda, B, ldb, 0.0, C, N);
-}
 
 // "[2, 3]" or "[2, 3]^T": how an operand appears in error messages.
 std::string operand_str(const Tensor& t, bool trans) {
@@ -83,26 +70,6 @@ BatchPlan plan_batches(const Shape& a_batch, const Shape& b_batch, const std::st
   return plan;
 }
 
-template <typename T>
-void run_batches(const BatchPlan& plan, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
-                 const T* A, const T* B, T* C) {
-  const int64_t count = int64_t(plan.a_index.size());
-  auto product = [&](int64_t t) {
-    gemm<T>(ta, tb, M, N, K, A + plan.a_index[size_t(t)] * M * K,
-            B + plan.b_index[size_t(t)] * K * N, C + t * M * N);
-  };
-  // Small products: one per thread (the GEMM sees omp_in_parallel() and stays on its thread).
-  // Large ones: one after another, each GEMM using every thread. Not an `if` clause on one
-  // pragma: a region switched off by `if` is still a region, and the GEMM's own region nested
-  // in it would start a fresh team of threads on every call (measured: 40x slower).
-  if (count > 1 && M * N * K < kSmallGemm) {
-#pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < count; ++t) product(t);
-  } else {
-    for (int64_t t = 0; t < count; ++t) product(t);
-  }
-}
-
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
@@ -110,7 +77,6 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   const std::string what = operand_str(a, trans_a) + " x " + operand_str(b, trans_b);
   NEAT_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul: ", what,
              ": both operands need at least 2 dims (reshape a vector to [1, n] or [n, 1])");
-  check_same_device(a, b, "matmul");
   check_same_dtype(a, b, "matmul");
 
   const int64_t M = a.size(trans_a ? -1 : -2), K = a.size(trans_a ? -2 : -1);
@@ -124,7 +90,6 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   out_shape.push_back(M);
   out_shape.push_back(N);
   Tensor c(out_shape, a.dtype(), a.device());
-  if (c.numel() == 0) return c;
 
   // Case 1: fold a's batch into M. Valid when b has one matrix, so the output's batch entries
   // are exactly a's matrices in a's order.
@@ -134,9 +99,11 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
     plan.b_index = {0};
   }
   const int64_t rows = fold ? shape_numel(a_batch) * M : M;
-  dispatch_floating(a, "matmul", [&](auto zero) {
+  dispatch({a, b}, "matmul", [&](auto dev, auto zero) {
     using T = decltype(zero);
-    run_batches<T>(plan, trans_a, trans_b, rows, N, K, a.data<T>(), b.data<T>(), c.data<T>());
+    if (c.numel() == 0) return;
+    matmul_forward(dev, trans_a, trans_b, rows, N, K, a.data<T>(), b.data<T>(), c.data<T>(),
+                   plan.a_index.data(), plan.b_index.data(), int64_t(plan.a_index.size()));
   });
   return c;
 }

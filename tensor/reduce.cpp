@@ -1,10 +1,10 @@
 // Reductions: normalise the dims, view the input as [outer, R, inner] per block of consecutive
-// reduced dims, and run the loops in tensor/cpu/reduce_kernels.h.
+// reduced dims, and run the kernels in tensor/cpu/reduce.h.
 #include "tensor/reduce.h"
 
 #include <algorithm>
 
-#include "tensor/cpu/reduce_kernels.h"
+#include "tensor/cpu/reduce.h"
 #include "tensor/dispatch.h"
 #include "tensor/elementwise.h"
 
@@ -58,9 +58,9 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
     Shape shape = current.shape();
     for (size_t k = i; k < j; ++k) shape[size_t(reduced[k])] = 1;
     Tensor out(shape, x.dtype(), x.device());
-    dispatch_all(x.dtype(), [&](auto zero) {
+    dispatch_all_dtypes(current, "sum", [&](auto dev, auto zero) {
       using T = decltype(zero);
-      cpu::sum_kernel(out.data<T>(), current.data<T>(), s.outer, s.R, s.inner);
+      sum_kernel(dev, out.data<T>(), current.data<T>(), s.outer, s.R, s.inner);
     });
     current = out;
     i = j;
@@ -86,10 +86,10 @@ MaxResult max(const Tensor& x, int64_t dim, bool keepdim) {
   const Split s = split_at(x.shape(), d, d + 1);
   const Shape shape = reduced_shape(x.shape(), {d}, keepdim);
   MaxResult result{Tensor(shape, x.dtype(), x.device()), Tensor(shape, DType::Int64, x.device())};
-  dispatch_all(x.dtype(), [&](auto zero) {
+  dispatch_all_dtypes(x, "max", [&](auto dev, auto zero) {
     using T = decltype(zero);
-    cpu::max_kernel(result.values.data<T>(), result.indices.data<int64_t>(), x.data<T>(), s.outer,
-                    s.R, s.inner);
+    max_kernel(dev, result.values.data<T>(), result.indices.data<int64_t>(), x.data<T>(), s.outer,
+               s.R, s.inner);
   });
   return result;
 }
@@ -104,15 +104,29 @@ Tensor max_backward(const Tensor& grad_values, const Tensor& indices, const Shap
              " reduced over dim ", dim);
   const Split s = split_at(input_shape, d, d + 1);
   Tensor dx(input_shape, grad_values.dtype(), grad_values.device());
-  dispatch_floating(grad_values, "max_backward", [&](auto zero) {
+  dispatch({grad_values, indices}, "max_backward", [&](auto dev, auto zero) {
     using T = decltype(zero);
-    cpu::max_backward_kernel(dx.data<T>(), grad_values.data<T>(), indices.data<int64_t>(),
-                             s.outer, s.R, s.inner);
+    max_backward_kernel(dev, dx.data<T>(), grad_values.data<T>(), indices.data<int64_t>(),
+                        s.outer, s.R, s.inner);
   });
   return dx;
 }
 
 Tensor argmax(const Tensor& x, int64_t dim) { return max(x, dim, false).indices; }
+
+Tensor squared_norm(const std::vector<Tensor>& tensors) {
+  NEAT_CHECK(!tensors.empty(), "squared_norm: no tensors");
+  const Tensor& first = tensors.front();
+  NEAT_CHECK(first.defined(), "squared_norm: tensor 0 is undefined");
+  Tensor total = zeros({}, DType::Float64, first.device());
+  for (const Tensor& t : tensors) {
+    dispatch({t, first}, "squared_norm", [&](auto dev, auto zero) {
+      using T = decltype(zero);
+      add_sum_of_squares(dev, t.data<T>(), t.numel(), total.data<double>());
+    });
+  }
+  return total;
+}
 
 Tensor expand_reduced(const Tensor& grad, const Shape& shape, const std::vector<int64_t>& dims,
                       bool keepdim) {

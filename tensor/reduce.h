@@ -20,6 +20,11 @@ Tensor max_backward(const Tensor& grad_values, const Tensor& indices, const Shap
 // Argmax over the last dim of a [N, C] tensor, as int64 [N] (accuracy).
 Tensor argmax(const Tensor& x, int64_t dim);
 
+// sum over every tensor of sum_i x_i^2, accumulated in double: a float64 0-d tensor on their
+// (common) device. Tensors in order, each summed as one block: the squared global norm that
+// gradient clipping needs (train/optimizer.h).
+Tensor squared_norm(const std::vector<Tensor>& tensors);
+
 // Expands a reduced tensor (keepdim or not) back over `shape` (backward of sum / mean).
 Tensor expand_reduced(const Tensor& grad, const Shape& shape, const std::vector<int64_t>& dims,
                       bool keepdim);

@@ -1,5 +1,5 @@
 // Every elementwise scalar function and its derivative, written once. The CPU loops
-// (tensor/cpu/elementwise_kernels.h), Neat's fused op and the CUDA kernels all call these, so
+// (tensor/cpu/elementwise.h), Neat's fused op and the CUDA kernels all call these, so
 // the math exists in one place. T is float or double; float's exp and erf are our own
 // vectorisable versions (below), double's are libm's.
 //

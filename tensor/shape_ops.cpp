@@ -1,8 +1,8 @@
-// Shape ops: checks and output shapes here, the copying loops in tensor/cpu/shape_kernels.h.
+// Shape ops: checks and output shapes here, the copying kernels in tensor/cpu/shape_ops.h.
 // Every op works on every dtype (it only moves elements), except index_add which adds.
 #include "tensor/shape_ops.h"
 
-#include "tensor/cpu/shape_kernels.h"
+#include "tensor/cpu/shape_ops.h"
 #include "tensor/dispatch.h"
 
 namespace neat {
@@ -51,10 +51,10 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
   for (int64_t d = 0; d < merged; ++d)
     if (stride[size_t(d)] == 1) k = d;
   Tensor out(out_shape, x.dtype(), x.device());
-  dispatch_all(x.dtype(), [&](auto zero) {
+  dispatch_all_dtypes(x, "permute", [&](auto dev, auto zero) {
     using T = decltype(zero);
-    if (k == merged - 1) cpu::permute_kernel(out.data<T>(), x.data<T>(), merged, shape.data(), stride.data());
-    else cpu::transpose_kernel(out.data<T>(), x.data<T>(), merged, shape.data(), stride.data(), k);
+    if (k == merged - 1) permute_kernel(dev, out.data<T>(), x.data<T>(), merged, shape.data(), stride.data());
+    else transpose_kernel(dev, out.data<T>(), x.data<T>(), merged, shape.data(), stride.data(), k);
   });
   return out;
 }
@@ -103,9 +103,9 @@ Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
   shape[size_t(d)] = length;
   Tensor out(shape, x.dtype(), x.device());
   const int64_t inner = inner_size(x.shape(), d), size = x.shape()[size_t(d)];
-  dispatch_all(x.dtype(), [&](auto zero) {
+  dispatch_all_dtypes(x, "narrow", [&](auto dev, auto zero) {
     using T = decltype(zero);
-    cpu::copy_rows(out.data<T>(), length * inner, x.data<T>() + start * inner, size * inner,
+    copy_rows(dev, out.data<T>(), length * inner, x.data<T>() + start * inner, size * inner,
                    outer_size(x.shape(), d), length * inner);
   });
   return out;
@@ -119,9 +119,9 @@ Tensor narrow_backward(const Tensor& grad, const Shape& input_shape, int64_t dim
   check_range(input_shape, dim, d, start, length, "narrow_backward");
   Tensor dx = zeros(input_shape, grad.dtype(), grad.device());
   const int64_t inner = inner_size(input_shape, d), size = input_shape[size_t(d)];
-  dispatch_all(grad.dtype(), [&](auto zero) {
+  dispatch_all_dtypes(grad, "narrow_backward", [&](auto dev, auto zero) {
     using T = decltype(zero);
-    cpu::copy_rows(dx.data<T>() + start * inner, size * inner, grad.data<T>(), length * inner,
+    copy_rows(dev, dx.data<T>() + start * inner, size * inner, grad.data<T>(), length * inner,
                    outer_size(input_shape, d), length * inner);
   });
   return dx;
@@ -136,7 +136,7 @@ Tensor concat(const std::vector<Tensor>& parts, int64_t dim) {
   for (size_t i = 0; i < parts.size(); ++i) {
     const Tensor& p = parts[i];
     check_same_dtype(first, p, "concat");
-    check_same_device(first, p, "concat");
+    check_same_device({first, p}, "concat");
     NEAT_CHECK(same_except(p.shape(), first.shape(), d), "concat: part ", i, " has shape ", shape_str(p.shape()), " but part 0 has ",
                shape_str(first.shape()), "; they may differ only in dim ", dim);
     shape[size_t(d)] += p.shape()[size_t(d)];
@@ -144,12 +144,12 @@ Tensor concat(const std::vector<Tensor>& parts, int64_t dim) {
   Tensor out(shape, first.dtype(), first.device());
   const int64_t outer = outer_size(shape, d), inner = inner_size(shape, d);
   const int64_t out_row = shape[size_t(d)] * inner;
-  dispatch_all(first.dtype(), [&](auto zero) {
+  dispatch_all_dtypes(first, "concat", [&](auto dev, auto zero) {
     using T = decltype(zero);
     int64_t offset = 0;  // where this part starts within an output row
     for (const Tensor& p : parts) {
       const int64_t row = p.shape()[size_t(d)] * inner;
-      cpu::copy_rows(out.data<T>() + offset, out_row, p.data<T>(), row, outer, row);
+      copy_rows(dev, out.data<T>() + offset, out_row, p.data<T>(), row, outer, row);
       offset += row;
     }
   });
@@ -158,45 +158,55 @@ Tensor concat(const std::vector<Tensor>& parts, int64_t dim) {
 
 // ---- index_select / index_add --------------------------------------------------------------
 
-// Checks index (int64, every value in [0, size)) and returns the gathered shape: x's shape with
-// dim d replaced by index's shape (a 1-D index keeps the rank, like torch.index_select).
-static Shape gathered_shape(const Shape& x, int64_t dim, int64_t d, const Tensor& index, const char* op) {
+// Checks that index is int64 and returns the gathered shape: x's shape with dim d replaced by
+// index's shape (a 1-D index keeps the rank, like torch.index_select). The index values are
+// checked by the kernels, see check_index_flag.
+static Shape gathered_shape(const Shape& x, int64_t d, const Tensor& index, const char* op) {
   NEAT_CHECK(index.dtype() == DType::Int64, op, ": index must be int64, got ", dtype_name(index.dtype()),
              " ", shape_str(index.shape()));
-  const int64_t size = x[size_t(d)];
-  const int64_t* idx = index.data<int64_t>();
-  for (int64_t i = 0; i < index.numel(); ++i)
-    NEAT_CHECK(idx[i] >= 0 && idx[i] < size, op, ": index ", idx[i], " out of range for dim ", dim,
-               " of ", shape_str(x));
   Shape out(x.begin(), x.begin() + d);
   out.insert(out.end(), index.shape().begin(), index.shape().end());
   out.insert(out.end(), x.begin() + d + 1, x.end());
   return out;
 }
 
+// first_bad: what the kernel wrote, the position of the first index outside dim d, or -1.
+static void check_index_flag(const Tensor& first_bad, const Tensor& index, const Shape& x,
+                             int64_t dim, const char* op) {
+  const int64_t i = int64_t(first_bad.item());
+  NEAT_CHECK(i < 0, op, ": index ", int64_t(index.flat(i)), " out of range for dim ", dim, " of ",
+             shape_str(x));
+}
+
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   const int64_t d = normalize_dim(dim, x.dim(), "index_select");
-  Tensor out(gathered_shape(x.shape(), dim, d, index, "index_select"), x.dtype(), x.device());
-  dispatch_all(x.dtype(), [&](auto zero) {
+  Tensor out(gathered_shape(x.shape(), d, index, "index_select"), x.dtype(), x.device());
+  Tensor first_bad({1}, DType::Int64, x.device());
+  dispatch_all_dtypes({x, index}, "index_select", [&](auto dev, auto zero) {
     using T = decltype(zero);
-    cpu::index_select_kernel(out.data<T>(), x.data<T>(), index.data<int64_t>(), outer_size(x.shape(), d),
-                             x.shape()[size_t(d)], index.numel(), inner_size(x.shape(), d));
+    index_select_kernel(dev, out.data<T>(), x.data<T>(), index.data<int64_t>(),
+                        first_bad.data<int64_t>(), outer_size(x.shape(), d), x.shape()[size_t(d)],
+                        index.numel(), inner_size(x.shape(), d));
   });
+  check_index_flag(first_bad, index, x.shape(), dim, "index_select");
   return out;
 }
 
 Tensor index_add(const Shape& input_shape, int64_t dim, const Tensor& index, const Tensor& src) {
   const int64_t d = normalize_dim(dim, int64_t(input_shape.size()), "index_add");
-  const Shape expected = gathered_shape(input_shape, dim, d, index, "index_add");
+  const Shape expected = gathered_shape(input_shape, d, index, "index_add");
   NEAT_CHECK(src.shape() == expected, "index_add: source ", shape_str(src.shape()), " does not match ",
              shape_str(expected), " (input ", shape_str(input_shape), " gathered at index ",
              shape_str(index.shape()), " along dim ", dim, ")");
   Tensor dx = zeros(input_shape, src.dtype(), src.device());
-  dispatch_all(src.dtype(), [&](auto zero) {
+  Tensor first_bad({1}, DType::Int64, src.device());
+  dispatch_all_dtypes({src, index}, "index_add", [&](auto dev, auto zero) {
     using T = decltype(zero);
-    cpu::index_add_kernel(dx.data<T>(), src.data<T>(), index.data<int64_t>(), outer_size(input_shape, d),
-                          input_shape[size_t(d)], index.numel(), inner_size(input_shape, d));
+    index_add_kernel(dev, dx.data<T>(), src.data<T>(), index.data<int64_t>(),
+                     first_bad.data<int64_t>(), outer_size(input_shape, d), input_shape[size_t(d)],
+                     index.numel(), inner_size(input_shape, d));
   });
+  check_index_flag(first_bad, index, input_shape, dim, "index_add");
   return dx;
 }
 

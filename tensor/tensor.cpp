@@ -1,10 +1,12 @@
 #include "tensor/tensor.h"
 
-#include <cstdlib>
 #include <cstring>
 #include <iomanip>
 #include <ostream>
 #include <sstream>
+
+#include "tensor/cpu/tensor.h"
+#include "tensor/dispatch.h"
 
 namespace neat {
 
@@ -28,15 +30,17 @@ int64_t normalize_dim(int64_t dim, int64_t rank, const char* op) {
   return d;
 }
 
-// 64-byte aligned so the SIMD kernels can use aligned loads on freshly allocated tensors.
+// An empty tensor needs no memory, so it may sit on a device this build has no backend for:
+// every op on it still goes through the seam, which names the missing backend (the tests use
+// this to check that ops on a CUDA tensor say so in a CPU-only build).
 Storage::Storage(size_t nbytes, Device dev) : bytes(nbytes), device(dev) {
-  NEAT_CHECK(dev == Device::CPU, "Storage: the CUDA backend is not built in this version");
-  size_t rounded = (nbytes + 63) / 64 * 64;
-  data = std::aligned_alloc(64, rounded ? rounded : 64);
-  NEAT_CHECK(data != nullptr, "Storage: out of memory allocating ", nbytes, " bytes");
+  if (nbytes == 0 && dev != Device::CPU) return;
+  dispatch_device(dev, "Tensor", [&](auto d) { data = allocate(d, nbytes); });
 }
 
-Storage::~Storage() { std::free(data); }
+Storage::~Storage() {
+  if (data) dispatch_device(device, "Tensor", [&](auto d) { release(d, data); });
+}
 
 Tensor::Tensor(Shape shape, DType dtype, Device device)
     : shape_(std::move(shape)), dtype_(dtype), device_(device) {
@@ -85,32 +89,21 @@ Tensor Tensor::reshape(Shape shape) const {
   return view;
 }
 
-template <typename Dst, typename Src>
-static void convert(Dst* dst, const Src* src, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<Dst>(src[i]);
-}
-
-template <typename Dst>
-static void convert_from(Dst* dst, const Tensor& src) {
-  switch (src.dtype()) {
-    case DType::Float32: convert(dst, src.data<float>(), src.numel()); break;
-    case DType::Float64: convert(dst, src.data<double>(), src.numel()); break;
-    case DType::Int64: convert(dst, src.data<int64_t>(), src.numel()); break;
-  }
-}
-
 void Tensor::copy_from(const Tensor& src) const {
+  NEAT_CHECK(defined() && src.defined(), "copy_from: a tensor is undefined");
   NEAT_CHECK(src.numel() == numel_, "copy_from: source ", shape_str(src.shape()),
              " and destination ", shape_str(shape_), " differ in size");
-  if (src.dtype() == dtype_) {
-    std::memcpy(raw_data(), src.raw_data(), nbytes());
-    return;
-  }
-  switch (dtype_) {
-    case DType::Float32: convert_from(data<float>(), src); break;
-    case DType::Float64: convert_from(data<double>(), src); break;
-    case DType::Int64: convert_from(data<int64_t>(), src); break;
-  }
+  // Copies between host and device memory come with the CUDA backend.
+  NEAT_CHECK(src.device() == device_, "copy_from: copying from ", device_name(src.device()),
+             " to ", device_name(device_), " needs the CUDA backend, which this build does not have");
+  const Tensor& dst = *this;
+  dispatch_all_dtypes({dst, src}, "copy_from", [&](auto dev, auto dst_zero) {
+    dispatch_all_dtypes(src, "copy_from", [&](auto, auto src_zero) {
+      using Dst = decltype(dst_zero);
+      using Src = decltype(src_zero);
+      copy_convert(dev, dst.data<Dst>(), src.data<Src>(), numel_);
+    });
+  });
 }
 
 Tensor Tensor::to(DType dtype) const {
@@ -122,7 +115,10 @@ Tensor Tensor::to(DType dtype) const {
 
 Tensor Tensor::to(Device device) const {
   if (device == device_) return *this;
-  NEAT_CHECK(false, "to: the CUDA backend is not built in this version");
+  dispatch_device(device, "to", [](auto) {});  // names "to" when the device has no backend
+  Tensor out(shape_, dtype_, device);
+  out.copy_from(*this);
+  return out;
 }
 
 Tensor Tensor::clone() const {
@@ -132,11 +128,10 @@ Tensor Tensor::clone() const {
 }
 
 void Tensor::fill_(double value) const {
-  switch (dtype_) {
-    case DType::Float32: { float* p = data<float>(); for (int64_t i = 0; i < numel_; ++i) p[i] = float(value); break; }
-    case DType::Float64: { double* p = data<double>(); for (int64_t i = 0; i < numel_; ++i) p[i] = value; break; }
-    case DType::Int64: { int64_t* p = data<int64_t>(); for (int64_t i = 0; i < numel_; ++i) p[i] = int64_t(value); break; }
-  }
+  dispatch_all_dtypes(*this, "fill_", [&](auto dev, auto zero) {
+    using T = decltype(zero);
+    fill(dev, data<T>(), numel_, T(value));
+  });
 }
 
 static int64_t flat_index(const Shape& shape, const std::vector<int64_t>& index) {
@@ -151,8 +146,10 @@ static int64_t flat_index(const Shape& shape, const std::vector<int64_t>& index)
   return flat;
 }
 
+// The host accessors below read host memory: a tensor on another device is copied over first.
 double Tensor::flat(int64_t i) const {
   NEAT_CHECK(i >= 0 && i < numel_, "flat: index ", i, " out of range for ", numel_, " elements");
+  if (device_ != Device::CPU) return to(Device::CPU).flat(i);
   switch (dtype_) {
     case DType::Float32: return data<float>()[i];
     case DType::Float64: return data<double>()[i];
@@ -164,6 +161,8 @@ double Tensor::flat(int64_t i) const {
 double Tensor::at(const std::vector<int64_t>& index) const { return flat(flat_index(shape_, index)); }
 
 void Tensor::set(const std::vector<int64_t>& index, double value) const {
+  NEAT_CHECK(device_ == Device::CPU, "set: writes host memory, but the tensor is on ",
+             device_name(device_), " (set it on the CPU, then move it with to())");
   int64_t i = flat_index(shape_, index);
   switch (dtype_) {
     case DType::Float32: data<float>()[i] = float(value); break;
@@ -179,8 +178,9 @@ double Tensor::item() const {
 }
 
 template <typename T> std::vector<T> Tensor::to_vector() const {
+  const Tensor host = to(Device::CPU);
   std::vector<T> out(static_cast<size_t>(numel_));
-  for (int64_t i = 0; i < numel_; ++i) out[size_t(i)] = static_cast<T>(flat(i));
+  for (int64_t i = 0; i < numel_; ++i) out[size_t(i)] = static_cast<T>(host.flat(i));
   return out;
 }
 template std::vector<float> Tensor::to_vector<float>() const;
@@ -205,9 +205,10 @@ static void print_block(std::ostream& os, const Tensor& t, int64_t dim, int64_t 
 std::string Tensor::str() const {
   std::ostringstream os;
   if (!defined()) return "tensor(undefined)";
+  const Tensor host = to(Device::CPU);
   os << std::setprecision(6) << "tensor(";
-  if (dim() == 0) os << flat(0);
-  else print_block(os, *this, 0, 0);
+  if (dim() == 0) os << host.flat(0);
+  else print_block(os, host, 0, 0);
   os << ", shape=" << shape_str(shape_) << ", dtype=" << dtype_name(dtype_) << ")";
   return os.str();
 }
@@ -221,11 +222,7 @@ Tensor full(Shape shape, double value, DType dtype, Device device) {
   t.fill_(value);
   return t;
 }
-Tensor zeros(Shape shape, DType dtype, Device device) {
-  Tensor t(std::move(shape), dtype, device);
-  std::memset(t.raw_data(), 0, t.nbytes());
-  return t;
-}
+Tensor zeros(Shape shape, DType dtype, Device device) { return full(std::move(shape), 0.0, dtype, device); }
 Tensor ones(Shape shape, DType dtype, Device device) { return full(std::move(shape), 1.0, dtype, device); }
 Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype(), t.device()); }
 
@@ -278,10 +275,15 @@ void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
   NEAT_CHECK(a.dtype() == b.dtype(), op, ": dtype mismatch: ", dtype_name(a.dtype()), " ",
              shape_str(a.shape()), " and ", dtype_name(b.dtype()), " ", shape_str(b.shape()));
 }
-void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
-  NEAT_CHECK(a.device() == b.device(), op, ": tensors on different devices: ",
-             device_name(a.device()), " ", shape_str(a.shape()), " and ", device_name(b.device()),
-             " ", shape_str(b.shape()));
+void check_same_device(Operands operands, const char* op) {
+  const Tensor* first = nullptr;
+  for (const Tensor& t : operands) {
+    if (!t.defined()) continue;
+    if (!first) first = &t;
+    NEAT_CHECK(t.device() == first->device(), op, ": tensors on different devices: ",
+               device_name(first->device()), " ", shape_str(first->shape()), " and ",
+               device_name(t.device()), " ", shape_str(t.shape()));
+  }
 }
 void check_float(const Tensor& a, const char* op) {
   if (!a.defined()) return;

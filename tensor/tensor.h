@@ -13,6 +13,8 @@
 //   std::cout << c;                                         // tensor([[10, 3, 4], [5, 6, 7]], ...)
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <initializer_list>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -57,7 +59,9 @@ class Tensor {
   Device device() const { return device_; }
   size_t nbytes() const { return size_t(numel_) * dtype_size(dtype_); }
 
-  // Typed pointer to the first element; checks that T matches dtype() and the tensor is on CPU.
+  // Typed pointer to the first element, in the memory of the tensor's device (so only a CPU
+  // tensor's may be read on the host; kernels get it through tensor/dispatch.h). Checks that
+  // the tensor is defined and that T matches dtype(): data<float>() of a float64 tensor throws.
   template <typename T> T* data() const;
   void* raw_data() const;
 
@@ -69,18 +73,22 @@ class Tensor {
   Tensor to(Device device) const;
   // A deep copy with its own storage.
   Tensor clone() const;
-  // Copies src's values (same shape, any dtype) into this tensor's storage.
+  // Copies src's values (same number of elements, any dtype) into this tensor's storage;
+  // copies between devices need a backend for both.
   void copy_from(const Tensor& src) const;
   // Fills every element with value.
   void fill_(double value) const;
+  // How many tensors share this tensor's storage (what keeps it alive; tests of graph memory).
+  long storage_use_count() const { return storage_.use_count(); }
   // True when both tensors are the same view of the same storage.
   bool is_same(const Tensor& other) const {
     return storage_ == other.storage_ && shape_ == other.shape_;
   }
 
-  // Element access for tests and printing (slow: one element at a time, returns double).
+  // Element access for tests and printing (slow: one element at a time, returns double). These
+  // and printing are the host accessors: a tensor on another device is copied to the host.
   double at(const std::vector<int64_t>& index) const;
-  void set(const std::vector<int64_t>& index, double value) const;
+  void set(const std::vector<int64_t>& index, double value) const;  // CPU tensors only
   double item() const;  // the only element of a one-element tensor
   double flat(int64_t i) const;  // element i in row-major order
   template <typename T> std::vector<T> to_vector() const;  // all elements, converted to T
@@ -115,7 +123,11 @@ Tensor scalar_tensor(double value, DType dtype = DType::Float32);   // shape {} 
 
 // Checks shared by ops: same dtype / device, else an error naming op and both shapes.
 void check_same_dtype(const Tensor& a, const Tensor& b, const char* op);
-void check_same_device(const Tensor& a, const Tensor& b, const char* op);
+// The tensors an op reads and writes, e.g. {x, weight, bias}.
+using Operands = std::initializer_list<std::reference_wrapper<const Tensor>>;
+// Every defined operand on the first one's device, else an error naming the op, both devices
+// and both shapes (undefined operands, such as an absent bias, are skipped).
+void check_same_device(Operands operands, const char* op);
 void check_float(const Tensor& a, const char* op);
 
 }  // namespace neat

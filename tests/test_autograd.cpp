@@ -50,11 +50,50 @@ TEST_CASE("autograd leaf grad accumulates across backward calls") {
   CHECK(x.grad().to_vector<double>() == std::vector<double>{2, 4, 6});
   sum(x * 3.0).backward();  // + 3
   CHECK(x.grad().to_vector<double>() == std::vector<double>{5, 7, 9});
-  // A graph of ops that read only their inputs can be walked again; grads add up again.
+  // retain_graph keeps the saved tensors, so the same graph can be walked again; grads add up.
   Variable loss = sum(x * x);
-  loss.backward();
+  loss.backward(/*retain_graph=*/true);
   loss.backward();
   CHECK(x.grad().to_vector<double>() == std::vector<double>{9, 15, 21});
+}
+
+TEST_CASE("graph memory: a node keeps what its backward reads, not its inputs") {
+  Generator gen(5);
+  Variable h(randn({4, 3}, gen, DType::Float64), true);
+  Variable x = mul_scalar(h, 2.0);  // an activation: requires grad, its storage is x's own
+  Variable frozen_w(randn({5, 3}, gen, DType::Float64));
+  const long before = x.data().storage_use_count();
+
+  // y = linear(x, W) with W frozen: the backward needs W (dx = dy W), never x.
+  Variable y = linear(x, frozen_w, Variable());
+  REQUIRE(y.grad_fn());
+  CHECK(x.data().storage_use_count() == before);
+
+  // With a trainable W the node saves x (dW = dy^T x reads it) until backward has run.
+  Variable trainable_w(frozen_w.data(), true);
+  Variable y2 = linear(x, trainable_w, Variable());
+  CHECK(x.data().storage_use_count() == before + 1);
+  sum(y2).backward(/*retain_graph=*/true);  // y's graph shares x's node: keep it walkable
+  CHECK(x.data().storage_use_count() == before + 1);
+  y2 = Variable();  // dropping the graph frees what it saved
+  CHECK(x.data().storage_use_count() == before);
+  CHECK(trainable_w.grad().defined());
+
+  // Dropping the activation frees it even while the graph that used it is alive.
+  Tensor x_data = x.data();
+  x = Variable();
+  CHECK(x_data.storage_use_count() == 1);
+  sum(y).backward();
+  CHECK(h.grad().defined());
+
+  // A backward without retain_graph frees the saved x as it goes, while the graph is still held.
+  Variable x3 = mul_scalar(h, 3.0);
+  const long before3 = x3.data().storage_use_count();
+  Variable y3 = linear(x3, trainable_w, Variable());
+  CHECK(x3.data().storage_use_count() == before3 + 1);
+  Variable loss3 = sum(y3);
+  loss3.backward();
+  CHECK(x3.data().storage_use_count() == before3);
 }
 
 TEST_CASE("autograd zero_grad") {
@@ -129,8 +168,8 @@ struct Probe : Node {
   std::vector<bool> asked;
   const char* name() const override { return "probe"; }
   std::vector<Tensor> backward(const Tensor& dy) override {
-    std::vector<Tensor> grads(inputs.size());
-    for (size_t i = 0; i < inputs.size(); ++i) {
+    std::vector<Tensor> grads(num_inputs());
+    for (size_t i = 0; i < num_inputs(); ++i) {
       asked.push_back(needs_grad(i));
       if (needs_grad(i)) grads[i] = dy;
     }
@@ -155,7 +194,7 @@ TEST_CASE("autograd an input that does not require grad gets no gradient") {
   Variable z = record(frozen.data(), unused, {frozen});
   CHECK_FALSE(z.requires_grad());
   CHECK(z.grad_fn() == nullptr);
-  CHECK(unused->inputs.empty());
+  CHECK(unused->edges.empty());
 
   // The same through real ops: the frozen factor of mul gets no gradient.
   Variable w(from_vector(std::vector<double>{5, 6}), true);
@@ -178,10 +217,10 @@ TEST_CASE("autograd backward errors") {
   CHECK(mentions(thrown_message([] { Variable(zeros({2}, DType::Int64), true); }),
                  {"Variable", "floating", "int64"}));
   CHECK(mentions(thrown_message([&] { y.set_requires_grad(false); }), {"set_requires_grad", "leaves"}));
-  // An op that saved its output frees it after backward; walking that graph again says so.
+  // Backward frees what the nodes saved; walking that graph again says so.
   Variable e = sum(exp(x));
   e.backward();
-  CHECK(mentions(thrown_message([&] { e.backward(); }), {"exp", "already freed"}));
+  CHECK(mentions(thrown_message([&] { e.backward(); }), {"already freed", "retain_graph"}));
 }
 
 TEST_CASE("autograd backward from a leaf and with a given gradient") {

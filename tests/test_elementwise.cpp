@@ -8,8 +8,6 @@
 
 #include "autograd/elementwise.h"
 #include "autograd/reduce.h"
-#include "tensor/cpu/elementwise_kernels.h"
-#include "tensor/dispatch.h"
 #include "tensor/scalar_math.h"
 #include "tests/op_test_util.h"
 
@@ -56,18 +54,6 @@ TEST_CASE("scalar_math.h usage example") {
   CHECK(y == doctest::Approx(0.3457312306).epsilon(1e-6));
   CHECK(dy == doctest::Approx(0.8674951247).epsilon(1e-6));
   CHECK(d == doctest::Approx(1 - std::tanh(0.3) * std::tanh(0.3)));
-}
-
-TEST_CASE("dispatch.h usage example") {
-  Tensor x = from_vector(std::vector<double>{0, 1});
-  Tensor y = zeros_like(x);
-  dispatch_floating(x, "exp", [&](auto zero) {
-    using T = decltype(zero);
-    cpu::map_contiguous(y.data<T>(), x.data<T>(), x.numel(), [](T v) { return exp_forward(v); });
-  });
-  CHECK(y.at({1}) == doctest::Approx(std::exp(1.0)));
-  CHECK(mentions(thrown_message([] { dispatch_floating(zeros({2}, DType::Int64), "exp", [](auto) {}); }),
-                 {"exp", "int64", "[2]"}));
 }
 
 TEST_CASE("scalar_math float exp and erf match libm") {

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "tensor/adamw.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
 
@@ -73,6 +74,38 @@ TEST_CASE("AdamW matches torch.optim.AdamW over five steps with two parameter gr
     check_values(a, {0.44909435510635376, -0.945110023021698, 1.946099042892456}, 5e-7);
     check_values(b, {0.007458582520484924, -0.4999999403953552, 1.250000238418579,
                      -0.2246680110692978}, 5e-7);
+  }
+}
+
+TEST_CASE("adamw_step_, the raw op under AdamW, matches torch.optim.AdamW by itself") {
+  // The float64 case above for parameter a alone: lr 0.01, weight_decay 0.1, grads [0.1t, -0.2, 0.3/t].
+  Tensor p = from_vector(std::vector<double>{0.5, -1.0, 2.0});
+  Tensor m = zeros({3}, DType::Float64), v = zeros({3}, DType::Float64);
+  for (int t = 1; t <= 5; ++t) {
+    const Tensor g = from_vector(std::vector<double>{0.1 * t, -0.2, 0.3 / t});
+    adamw_step_({{"a", p, g, m, v, t, 0.01, 0.1}}, {0.9, 0.999, 1e-8});
+  }
+  const std::vector<double> want = {0.4490943092711583, -0.9451098925499941, 1.946098917407737};
+  for (int64_t i = 0; i < 3; ++i) CHECK(std::abs(p.flat(i) - want[size_t(i)]) <= 1e-14);
+  // A mismatched gradient is named, and nothing is updated.
+  const Tensor q = ones({2});
+  CHECK_THROWS_WITH_AS(adamw_step_({{"q", q, ones({2}), zeros({2}), zeros({2}), 1, 0.1, 0.0},
+                                    {"w", ones({3}), ones({2}), zeros({3}), zeros({3}), 1, 0.1, 0.0}},
+                                   {}),
+                       doctest::Contains("adamw_step_: gradient of 'w' is [2] float32, parameter is [3] float32"),
+                       std::runtime_error);
+  CHECK(q.flat(0) == 1.0);
+}
+
+TEST_CASE("AdamW state lives on the parameter's device and dtype") {
+  Variable a = leaf({1.0, 2.0}, {2}, DType::Float64);
+  AdamW opt({{"g", {{"a", a}}, 0.1, 0.0}});
+  set_grad(a, {1.0, -1.0});
+  opt.step();
+  for (const char* key : {"a.exp_avg", "a.exp_avg_sq"}) {
+    const Tensor s = opt.state_dict().at(key);
+    CHECK(s.dtype() == DType::Float64);
+    CHECK(s.device() == a.data().device());
   }
 }
 

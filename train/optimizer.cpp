@@ -2,46 +2,11 @@
 
 #include <cmath>
 
+#include "tensor/adamw.h"
 #include "tensor/elementwise.h"
+#include "tensor/reduce.h"
 
 namespace neat {
-
-namespace {
-
-// One AdamW update of n elements, in the parameter's precision with the same operation order
-// as PyTorch's single-tensor implementation (scalars are computed in double, then narrowed).
-// p, g, m, v: (n)
-template <typename T>
-void adamw_kernel(T* p, const T* g, T* m, T* v, int64_t n, double lr, double weight_decay,
-                  double beta1, double beta2, double eps, int64_t step) {
-  const T decay = T(1.0 - lr * weight_decay);
-  const T b1 = T(beta1), one_minus_b1 = T(1.0 - beta1);
-  const T b2 = T(beta2), one_minus_b2 = T(1.0 - beta2);
-  const double bias_correction1 = 1.0 - std::pow(beta1, double(step));
-  const double bias_correction2 = 1.0 - std::pow(beta2, double(step));
-  const T step_size = T(lr / bias_correction1);
-  const T bias_correction2_sqrt = T(std::sqrt(bias_correction2));
-  const T epsilon = T(eps);
-#pragma omp parallel for schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) {
-    p[i] *= decay;
-    m[i] = m[i] * b1 + one_minus_b1 * g[i];
-    v[i] = v[i] * b2 + one_minus_b2 * g[i] * g[i];
-    const T denom = std::sqrt(v[i]) / bias_correction2_sqrt + epsilon;
-    p[i] -= step_size * (m[i] / denom);
-  }
-}
-
-// Sum of squares of n elements, accumulated in double.
-template <typename T>
-double sum_of_squares(const T* x, int64_t n) {
-  double total = 0;
-#pragma omp parallel for reduction(+ : total) schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) total += double(x[i]) * double(x[i]);
-  return total;
-}
-
-}  // namespace
 
 AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions options)
     : groups_(std::move(groups)), options_(options) {
@@ -61,33 +26,25 @@ AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions options)
              options_.eps);
 }
 
+// The policy: which parameters step (those with a gradient, as PyTorch), at which lr and weight
+// decay, and each one's step count; the update itself is one raw op over all of them. State is
+// created on the parameter's device and dtype, and kept only once the step succeeded.
 void AdamW::step() {
+  std::vector<AdamWParameter> update;
   for (const ParamGroup& group : groups_) {
     for (const auto& [name, p] : group.params) {
-      const Tensor& grad = p.grad();
-      if (!grad.defined()) continue;
+      if (!p.grad().defined()) continue;
       const Tensor& value = p.data();
-      NEAT_CHECK(grad.shape() == value.shape() && grad.dtype() == value.dtype(),
-                 "AdamW: gradient of '", name, "' is ", shape_str(grad.shape()), " ",
-                 dtype_name(grad.dtype()), ", parameter is ", shape_str(value.shape()), " ",
-                 dtype_name(value.dtype()));
-      State& s = state_[name];
-      if (!s.exp_avg.defined()) {
-        s.exp_avg = zeros(value.shape(), value.dtype());
-        s.exp_avg_sq = zeros(value.shape(), value.dtype());
-      }
-      ++s.step;
-      if (value.dtype() == DType::Float32) {
-        adamw_kernel(value.data<float>(), grad.data<float>(), s.exp_avg.data<float>(),
-                     s.exp_avg_sq.data<float>(), value.numel(), group.lr, group.weight_decay,
-                     options_.beta1, options_.beta2, options_.eps, s.step);
-      } else {
-        adamw_kernel(value.data<double>(), grad.data<double>(), s.exp_avg.data<double>(),
-                     s.exp_avg_sq.data<double>(), value.numel(), group.lr, group.weight_decay,
-                     options_.beta1, options_.beta2, options_.eps, s.step);
-      }
+      auto it = state_.find(name);
+      const bool fresh = it == state_.end();
+      update.push_back({name, value, p.grad(),
+                        fresh ? zeros(value.shape(), value.dtype(), value.device()) : it->second.exp_avg,
+                        fresh ? zeros(value.shape(), value.dtype(), value.device()) : it->second.exp_avg_sq,
+                        fresh ? 1 : it->second.step + 1, group.lr, group.weight_decay});
     }
   }
+  adamw_step_(update, {options_.beta1, options_.beta2, options_.eps});
+  for (const AdamWParameter& u : update) state_[u.name] = {u.exp_avg, u.exp_avg_sq, u.step};
 }
 
 void AdamW::zero_grad() {
@@ -139,7 +96,7 @@ void AdamW::load_state_dict(const std::map<std::string, Tensor>& state) {
     const Tensor& value = it->second.data();
     NEAT_CHECK(tensor.shape() == value.shape(), "AdamW::load_state_dict: '", key, "' has shape ",
                shape_str(tensor.shape()), ", parameter has ", shape_str(value.shape()));
-    Tensor copy = empty(value.shape(), value.dtype());
+    Tensor copy = empty(value.shape(), value.dtype(), value.device());
     copy.copy_from(tensor);
     (field == "exp_avg" ? s.exp_avg : s.exp_avg_sq) = copy;
   }
@@ -151,14 +108,11 @@ void AdamW::load_state_dict(const std::map<std::string, Tensor>& state) {
 }
 
 double clip_grad_norm(const std::vector<Variable>& parameters, double max_norm) {
-  double squares = 0;
-  for (const Variable& p : parameters) {
-    const Tensor& g = p.grad();
-    if (!g.defined()) continue;
-    squares += g.dtype() == DType::Float32 ? sum_of_squares(g.data<float>(), g.numel())
-                                           : sum_of_squares(g.data<double>(), g.numel());
-  }
-  const double total_norm = std::sqrt(squares);
+  std::vector<Tensor> grads;
+  for (const Variable& p : parameters)
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (grads.empty()) return 0.0;
+  const double total_norm = std::sqrt(squared_norm(grads).item());
   if (max_norm <= 0) return total_norm;
   const double coef = max_norm / (total_norm + 1e-6);
   if (coef < 1.0) {

@@ -1,5 +1,7 @@
 // AdamW, exactly as torch.optim.AdamW (amsgrad=False), with parameter groups, and global-norm
-// gradient clipping as torch.nn.utils.clip_grad_norm_.
+// gradient clipping as torch.nn.utils.clip_grad_norm_. This is the policy (groups, learning
+// rates, weight decay, step counts, state for checkpoints); the update is one raw op over all
+// parameters, adamw_step_ (tensor/adamw.h), and the norm is squared_norm (tensor/reduce.h).
 //
 //   AdamW opt({{"head", head_params, /*lr=*/5e-3, /*weight_decay=*/1e-4},
 //              {"backbone", backbone_params, 5e-3, 1e-4}});
@@ -13,7 +15,8 @@
 //   m   <- beta1 m + (1 - beta1) g                first moment
 //   v   <- beta2 v + (1 - beta2) g^2              second moment
 //   p   <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
-// Parameters without a gradient are skipped (no state change), as in PyTorch.
+// Parameters without a gradient are skipped (no state change), as in PyTorch. State is created
+// on the parameter's device and dtype.
 #pragma once
 #include <map>
 #include <string>

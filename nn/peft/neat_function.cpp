@@ -89,62 +89,77 @@ Tensor neat_delta_weight(const Tensor& M, const Tensor& B, double scale) {
   return delta;
 }
 
-// The recorded graph node: holds the context and hands the backward to NeatFunction.
-class NeatNode : public Node {
- public:
-  NeatContext ctx;
+namespace {
+
+// Input order of the recorded node (and of its backward's result).
+enum NeatInput : size_t { kX = 0, kWeight = 1, kBias = 2, kA = 3, kB = 4, kFirstLayer = 5 };
+
+struct NeatNode : Node {
+  NeatSpec spec;
+  // Saved by the forward, each only when a needed gradient reads it:
+  Tensor x;                    // [ROWS, IN]: dM = x^T dz and dW0 = dy^T x
+  Tensor z;                    // x M [ROWS, R]: dB
+  Tensor weight;               // W0: dx and dA
+  Tensor A;                    // dW0 through the M network
+  Tensor B;                    // dz = s dy B
+  std::vector<Tensor> layers;  // the M network's backward
+  NeatStack stack;             // M for dx; pre, act, h for the M network's backward
   const char* name() const override { return "neat_linear"; }
-  std::vector<Tensor> backward(const Tensor& grad_y) override {
-    return NeatFunction::backward(ctx, grad_y);
+  std::vector<Tensor> backward(const Tensor& grad_y) override;
+  void release_saved() override {
+    x = z = weight = A = B = Tensor();
+    layers.clear();
+    stack = NeatStack();
   }
-  void release_saved() override { ctx.saved = {}; }
+  // Some input of the M network (A, a layer, or W0) needs a gradient.
+  bool needs_m_grad() const {
+    for (size_t i = kFirstLayer; i < num_inputs(); ++i)
+      if (needs_grad(i)) return true;
+    return needs_grad(kA) || needs_grad(kWeight);
+  }
+  Tensor m_backward(const Tensor& dM, std::vector<Tensor>& grads) const;
 };
 
-Variable NeatFunction::apply(const Variable& x, const Variable& weight, const Variable& bias,
-                             const Variable& A, const Variable& B,
-                             const std::vector<Variable>& layers, const NeatSpec& spec) {
-  std::vector<Variable> inputs{x, weight, bias, A, B};
-  inputs.insert(inputs.end(), layers.begin(), layers.end());
-  auto node = std::make_shared<NeatNode>();
-  node->ctx.spec = spec;
-  for (const Variable& v : inputs)
-    node->ctx.needs_input_grad.push_back(grad_mode_enabled() && v.requires_grad());
-  std::vector<Tensor> layer_data;
-  for (const Variable& l : layers) layer_data.push_back(l.data());
-  Tensor y = forward(node->ctx, x.data(), weight.data(), bias.defined() ? bias.data() : Tensor(),
-                     A.data(), B.data(), layer_data);
-  return record(std::move(y), node, std::move(inputs));
-}
+}  // namespace
 
 // x [ROWS, IN] (leading dims folded), M [IN, R], z = x M [ROWS, R]:
 //   y = x W0^T + s z B^T + b
-Tensor NeatFunction::forward(NeatContext& ctx, const Tensor& x, const Tensor& weight,
-                             const Tensor& bias, const Tensor& A, const Tensor& B,
-                             const std::vector<Tensor>& layers) {
-  check_neat_shapes(weight, A, B, layers, ctx.spec);
+Variable neat_linear(const Variable& x, const Variable& weight, const Variable& bias,
+                     const Variable& A, const Variable& B, const std::vector<Variable>& layers,
+                     const NeatSpec& spec) {
+  std::vector<Tensor> layer_data;
+  for (const Variable& l : layers) layer_data.push_back(l.data());
+  check_neat_shapes(weight.data(), A.data(), B.data(), layer_data, spec);
   const int64_t out = weight.size(0), in = weight.size(1);
   NEAT_CHECK(x.dim() >= 1 && x.size(-1) == in, "neat_linear: input ", shape_str(x.shape()),
              " does not end in IN = ", in, " (W0 ", shape_str(weight.shape()), ")");
   NEAT_CHECK(!bias.defined() || bias.shape() == Shape({out}), "neat_linear: bias must be [",
              out, "], got ", shape_str(bias.shape()));
-  const Tensor x2 = x.reshape({-1, in});
-  NeatStack stack = neat_m_forward(weight, A, layers, ctx.spec);
+  const Tensor x2 = x.data().reshape({-1, in});
+  NeatStack stack = neat_m_forward(weight.data(), A.data(), layer_data, spec);
   Tensor z = matmul(x2, stack.M());
-  Tensor y = matmul(x2, weight, false, /*trans_b=*/true);
-  axpy_(y, ctx.spec.scale, matmul(z, B, false, /*trans_b=*/true));
-  if (bias.defined()) y = add(y, bias);
-
-  bool any = false;
-  for (bool n : ctx.needs_input_grad) any = any || n;
-  if (any) ctx.save_for_backward({x.shape(), x2, weight, A, B, layers, std::move(stack), z});
+  Tensor y = matmul(x2, weight.data(), false, /*trans_b=*/true);
+  axpy_(y, spec.scale, matmul(z, B.data(), false, /*trans_b=*/true));
+  if (bias.defined()) y = add(y, bias.data());
   Shape out_shape = x.shape();
   out_shape.back() = out;
-  return y.reshape(out_shape);
-}
 
-static void accumulate(Tensor& slot, const Tensor& grad) {
-  if (!slot.defined()) slot = grad.clone();
-  else add_(slot, grad);
+  std::vector<Variable> inputs{x, weight, bias, A, B};
+  inputs.insert(inputs.end(), layers.begin(), layers.end());
+  bool need_m = A.requires_grad() || weight.requires_grad();
+  for (const Variable& l : layers) need_m = need_m || l.requires_grad();
+  auto node = std::make_shared<NeatNode>();
+  node->spec = spec;
+  if (need_m || weight.requires_grad()) node->x = x2;
+  if (B.requires_grad()) node->z = z;
+  if (x.requires_grad() || A.requires_grad()) node->weight = weight.data();
+  if (weight.requires_grad()) node->A = A.data();
+  if (x.requires_grad() || need_m) {
+    node->B = B.data();
+    node->stack = std::move(stack);
+  }
+  if (need_m) node->layers = std::move(layer_data);
+  return record(y.reshape(out_shape), std::move(node), inputs);
 }
 
 // Backward through the M network, from dM = dL/dM [IN, R] down to A (and W0, through
@@ -153,74 +168,64 @@ static void accumulate(Tensor& slot, const Tensor& grad) {
 //   dh_skip += dh_k.   Layer 0: dpre_0 = dh_0 * act'(pre_0),
 //   dA = dpre_0^T W0^T [R, OUT],  dW0 += A^T dpre_0^T [OUT, IN].
 // Returns the W0 part (undefined when W0 is frozen) and writes dA, dL_k into grads.
-static Tensor m_backward(const NeatContext& ctx, const Tensor& dM, std::vector<Tensor>& grads) {
-  using F = NeatFunction;
-  const NeatContext::Saved& saved = ctx.saved;
-  const NeatStack& s = saved.stack;
-  const UnaryOp op = neat_activation_op(ctx.spec.activation);
-  const auto& need = ctx.needs_input_grad;
-  const size_t n = saved.layers.size();
+Tensor NeatNode::m_backward(const Tensor& dM, std::vector<Tensor>& grads) const {
+  const NeatStack& s = stack;
+  const UnaryOp op = neat_activation_op(spec.activation);
+  const size_t n = layers.size();
   // below[k]: some input at layer < k (A, W0, or L_1..L_{k-1}) needs a gradient.
   std::vector<bool> below(n + 1);
   below[0] = false;
-  bool any = need[F::kA] || need[F::kWeight];
+  bool any = needs_grad(kA) || needs_grad(kWeight);
   for (size_t k = 1; k <= n; ++k) {
     below[k] = any;
-    any = any || need[F::kFirstLayer + k - 1];
+    any = any || needs_grad(kFirstLayer + k - 1);
   }
   std::vector<Tensor> dh(n + 1);
   dh[n] = dM;
   for (size_t k = n; k >= 1; --k) {
     const Tensor& g = dh[k];
-    if (s.skip[k] >= 0) accumulate(dh[s.skip[k]], g);
+    if (s.skip[k] >= 0) accumulate_grad(dh[s.skip[k]], g);
     Tensor dpre = unary_backward(op, g, s.pre[k], s.act[k]);
-    if (need[F::kFirstLayer + k - 1])
-      grads[F::kFirstLayer + k - 1] = matmul(dpre, s.h[k - 1], /*trans_a=*/true);
+    if (needs_grad(kFirstLayer + k - 1))
+      grads[kFirstLayer + k - 1] = matmul(dpre, s.h[k - 1], /*trans_a=*/true);
     if (!below[k]) return Tensor();
-    Tensor dprev = matmul(dpre, saved.layers[k - 1]);
-    if (dh[k - 1].defined()) add_(dh[k - 1], dprev);
-    else dh[k - 1] = dprev;
+    accumulate_grad(dh[k - 1], matmul(dpre, layers[k - 1]));
   }
   Tensor dpre0 = unary_backward(op, dh[0], s.pre[0], s.act[0]);
-  if (need[F::kA]) grads[F::kA] = matmul(dpre0, saved.weight, /*trans_a=*/true, /*trans_b=*/true);
-  if (!need[F::kWeight]) return Tensor();
-  return matmul(saved.A, dpre0, /*trans_a=*/true, /*trans_b=*/true);
+  if (needs_grad(kA)) grads[kA] = matmul(dpre0, weight, /*trans_a=*/true, /*trans_b=*/true);
+  if (!needs_grad(kWeight)) return Tensor();
+  return matmul(A, dpre0, /*trans_a=*/true, /*trans_b=*/true);
 }
 
 // In the forward pass this was y = x W0^T + b + s z B^T with z = x M, so now we have
 //   dB = s dy^T z [OUT, R],  dz = s dy B [ROWS, R],  db = sum_rows dy,
 //   dx = dy W0 + dz M^T [ROWS, IN],  dM = x^T dz [IN, R] (then m_backward),
 //   dW0 = dy^T x + (the M network's part).
-std::vector<Tensor> NeatFunction::backward(NeatContext& ctx, const Tensor& grad_y) {
-  const NeatContext::Saved& s = ctx.saved;
-  const auto& need = ctx.needs_input_grad;
-  NEAT_CHECK(s.x.defined(), "neat_linear: backward called twice or without a saved forward");
-  const int64_t out = s.weight.size(0);
-  const double scale = ctx.spec.scale;
-  std::vector<Tensor> grads(need.size());
+std::vector<Tensor> NeatNode::backward(const Tensor& grad_y) {
+  const int64_t out = grad_y.size(-1);
+  std::vector<Tensor> grads(num_inputs());
   const Tensor dy = grad_y.reshape({-1, out});
 
-  if (need[kB]) {
-    grads[kB] = matmul(dy, s.z, /*trans_a=*/true);
-    scale_(grads[kB], scale);
+  if (needs_grad(kB)) {
+    grads[kB] = matmul(dy, z, /*trans_a=*/true);
+    scale_(grads[kB], spec.scale);
   }
-  bool need_m = need[kA] || need[kWeight];
-  for (size_t i = kFirstLayer; i < need.size(); ++i) need_m = need_m || need[i];
+  const bool need_m = needs_m_grad();
   Tensor dz;
-  if (need[kX] || need_m) {
-    dz = matmul(dy, s.B);
-    scale_(dz, scale);
+  if (needs_grad(kX) || need_m) {
+    dz = matmul(dy, B);
+    scale_(dz, spec.scale);
   }
-  if (need[kX]) {
-    Tensor dx = matmul(dy, s.weight);
-    add_(dx, matmul(dz, s.stack.M(), false, /*trans_b=*/true));
-    grads[kX] = dx.reshape(s.x_shape);
+  if (needs_grad(kX)) {
+    Tensor dx = matmul(dy, weight);
+    add_(dx, matmul(dz, stack.M(), false, /*trans_b=*/true));
+    grads[kX] = dx.reshape(input_shape(kX));
   }
-  if (need[kBias]) grads[kBias] = sum(dy, {0});
+  if (needs_grad(kBias)) grads[kBias] = sum(dy, {0});
   if (need_m) {
-    Tensor dW0_m = m_backward(ctx, matmul(s.x, dz, /*trans_a=*/true), grads);
-    if (need[kWeight]) {
-      grads[kWeight] = matmul(dy, s.x, /*trans_a=*/true);
+    Tensor dW0_m = m_backward(matmul(x, dz, /*trans_a=*/true), grads);
+    if (needs_grad(kWeight)) {
+      grads[kWeight] = matmul(dy, x, /*trans_a=*/true);
       add_(grads[kWeight], dW0_m);
     }
   }

@@ -14,10 +14,9 @@
 // Shapes: x [.., IN] (ROWS = product of the leading dims), W0 [OUT, IN], b [OUT] or undefined,
 // A [R, OUT], B [OUT, R], layers [R, R] each, y [.., OUT].
 //
-// The op has the shape of a torch.autograd.Function: NeatFunction::forward(ctx, ...) computes y
-// and saves what the backward reads in ctx; NeatFunction::backward(ctx, grad_y) returns one
-// gradient per input, computed only where ctx.needs_input_grad says so (a frozen W0 costs no
-// GEMM). NeatFunction::apply runs forward and records the Node that calls backward.
+// The op is defined like every op in autograd/: its node saves only what the needed gradients
+// read (x only when A, B's network or W0 trains; z = x M only when B trains), and its backward
+// computes only the gradients that are needed (a frozen W0 costs no GEMM).
 #pragma once
 #include <string>
 #include <vector>
@@ -58,39 +57,10 @@ NeatStack neat_m_forward(const Tensor& weight, const Tensor& A, const std::vecto
 // Delta W = s B M^T, [OUT, IN]: what merge() adds to W0 (M must be the one from W0).
 Tensor neat_delta_weight(const Tensor& M, const Tensor& B, double scale);
 
-// What the forward keeps for the backward (nothing when no input needs a gradient).
-struct NeatContext {
-  NeatSpec spec;
-  std::vector<bool> needs_input_grad;   // x, W0, b, A, B, layers... (as torch's ctx)
-  struct Saved {
-    Shape x_shape;            // [.., IN] as given
-    Tensor x;                 // [ROWS, IN]
-    Tensor weight, A, B;
-    std::vector<Tensor> layers;
-    NeatStack stack;
-    Tensor z;                 // x M, [ROWS, R]
-  } saved;
-  void save_for_backward(Saved values) { saved = std::move(values); }
-};
-
-struct NeatFunction {
-  // Input order of the recorded Node (and of needs_input_grad / backward's result).
-  enum Input : size_t { kX = 0, kWeight = 1, kBias = 2, kA = 3, kB = 4, kFirstLayer = 5 };
-
-  static Variable apply(const Variable& x, const Variable& weight, const Variable& bias,
-                        const Variable& A, const Variable& B, const std::vector<Variable>& layers,
-                        const NeatSpec& spec);
-  static Tensor forward(NeatContext& ctx, const Tensor& x, const Tensor& weight,
-                        const Tensor& bias, const Tensor& A, const Tensor& B,
-                        const std::vector<Tensor>& layers);
-  static std::vector<Tensor> backward(NeatContext& ctx, const Tensor& grad_y);
-};
-
-// The functional form the Neat layer calls: NeatFunction::apply.
-inline Variable neat_linear(const Variable& x, const Variable& weight, const Variable& bias,
-                            const Variable& A, const Variable& B,
-                            const std::vector<Variable>& layers, const NeatSpec& spec) {
-  return NeatFunction::apply(x, weight, bias, A, B, layers, spec);
-}
+// y = x W0^T + b + s (x M) B^T with M = neat_m_forward(W0, A, layers, spec).M(): the fused op
+// the Neat layer calls. Inputs in the recorded node's order: x, W0, b, A, B, layers...
+Variable neat_linear(const Variable& x, const Variable& weight, const Variable& bias,
+                     const Variable& A, const Variable& B, const std::vector<Variable>& layers,
+                     const NeatSpec& spec);
 
 }  // namespace neat

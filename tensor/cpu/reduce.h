@@ -1,13 +1,15 @@
-// CPU loops for reductions over one block of consecutive dims. The input is seen as
-// x [outer, R, inner] (R = the product of the reduced sizes) and the result as [outer, inner]:
+// CPU kernels of the reductions (tensor/reduce.cpp) over one block of consecutive dims. The
+// input is seen as x [outer, R, inner] (R = the product of the reduced sizes) and the result as
+// [outer, inner]:
 //   sum over the last dims      -> inner = 1: one contiguous sum per output element
 //   sum over the leading dims   -> outer = 1: a bias gradient, column sums of [R, inner]
 //   mean over the tokens of [B, N, D] -> [B, N, D] with outer = B, R = N, inner = D
+// and the squared norm for gradient clipping: x [n] -> one double.
 #pragma once
 #include <algorithm>
 #include <cstdint>
 
-#include "tensor/cpu/elementwise_kernels.h"
+#include "tensor/cpu/device.h"
 
 namespace neat::cpu {
 
@@ -28,33 +30,28 @@ T sum_contiguous(const T* x, int64_t n) {
 
 // out [outer, inner] = sum over r of x [outer, R, inner].
 template <typename T>
-void sum_kernel(T* out, const T* x, int64_t outer, int64_t R, int64_t inner) {
+void sum_kernel(Cpu, T* out, const T* x, int64_t outer, int64_t R, int64_t inner) {
   if (inner == 1) {
 #pragma omp parallel for schedule(static) if (outer * R >= kParallelThreshold)
     for (int64_t o = 0; o < outer; ++o) out[o] = sum_contiguous(x + o * R, R);
     return;
   }
-  // Each output row adds up R input rows with a vectorised out[j] += x[j] loop; rows are cut
-  // into column blocks so that a single output row (outer = 1) still spreads over threads.
-  constexpr int64_t kBlock = 256;
-  const int64_t blocks = (inner + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (outer * R * inner >= kParallelThreshold)
-  for (int64_t task = 0; task < outer * blocks; ++task) {
-    const int64_t o = task / blocks, j0 = (task % blocks) * kBlock;
-    const int64_t j1 = std::min(inner, j0 + kBlock);
+  // Each output row adds up R input rows with a vectorised out[j] += x[j] loop, one block of
+  // columns at a time.
+  for_column_blocks(outer, inner, outer * R * inner, [&](int64_t o, int64_t j0, int64_t j1) {
     T* dst = out + o * inner;
     for (int64_t j = j0; j < j1; ++j) dst[j] = 0;
     for (int64_t r = 0; r < R; ++r) {
       const T* src = x + (o * R + r) * inner;
       for (int64_t j = j0; j < j1; ++j) dst[j] += src[j];
     }
-  }
+  });
 }
 
 // values / indices [outer, inner] = max / first argmax over r of x [outer, R], R >= 1.
 // A NaN wins over numbers (like torch.max), the first NaN over later ones.
 template <typename T>
-void max_kernel(T* values, int64_t* indices, const T* x, int64_t outer, int64_t R, int64_t inner) {
+void max_kernel(Cpu, T* values, int64_t* indices, const T* x, int64_t outer, int64_t R, int64_t inner) {
 #pragma omp parallel for schedule(static) if (outer * R * inner >= kParallelThreshold)
   for (int64_t o = 0; o < outer; ++o) {
     T* best = values + o * inner;
@@ -79,12 +76,22 @@ void max_kernel(T* values, int64_t* indices, const T* x, int64_t outer, int64_t 
 
 // dx [outer, R, inner] = 0 except dx[o, indices[o, j], j] = grad [o, j].
 template <typename T>
-void max_backward_kernel(T* dx, const T* grad, const int64_t* indices, int64_t outer, int64_t R,
+void max_backward_kernel(Cpu, T* dx, const T* grad, const int64_t* indices, int64_t outer, int64_t R,
                          int64_t inner) {
   std::fill(dx, dx + outer * R * inner, T(0));
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t j = 0; j < inner; ++j)
       dx[(o * R + indices[o * inner + j]) * inner + j] = grad[o * inner + j];
+}
+
+// *total += x[0]^2 + ... + x[n-1]^2, accumulated in double (the threads' partial sums are
+// combined in an order fixed for a given thread count).
+template <typename T>
+void add_sum_of_squares(Cpu, const T* x, int64_t n, double* total) {
+  double sum = 0;
+#pragma omp parallel for reduction(+ : sum) schedule(static) if (n >= kParallelThreshold)
+  for (int64_t i = 0; i < n; ++i) sum += double(x[i]) * double(x[i]);
+  *total += sum;
 }
 
 }  // namespace neat::cpu

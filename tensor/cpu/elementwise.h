@@ -1,4 +1,4 @@
-// CPU loops for the elementwise ops. Each loop is a template over the element type and the
+// CPU kernels of the elementwise ops (tensor/elementwise.cpp). Each loop is a template over the element type and the
 // scalar function, passed as a lambda that calls tensor/scalar_math.h, so the function is
 // inlined into the loop: no per-element indirect call. Contiguous loops are plain `for i` loops
 // the compiler vectorises; broadcast loops walk the output one row (last dim) at a time.
@@ -11,21 +11,20 @@
 #include <cmath>
 #include <cstdint>
 
-namespace neat::cpu {
+#include "tensor/cpu/device.h"
 
-// Below this many elements a loop stays on one thread: starting threads costs more.
-constexpr int64_t kParallelThreshold = int64_t(1) << 15;
+namespace neat::cpu {
 
 // y[i] = f(x[i]), i < n.
 template <typename Out, typename In, typename F>
-void map_contiguous(Out* y, const In* x, int64_t n, F f) {
+void map_contiguous(Cpu, Out* y, const In* x, int64_t n, F f) {
 #pragma omp parallel for schedule(static) if (n >= kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
 }
 
 // out[i] = f(a[i], b[i]), i < n. out may be a (in-place updates).
 template <typename T, typename F>
-void zip_contiguous(T* out, const T* a, const T* b, int64_t n, F f) {
+void zip_contiguous(Cpu, T* out, const T* a, const T* b, int64_t n, F f) {
 #pragma omp parallel for schedule(static) if (n >= kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) out[i] = f(a[i], b[i]);
 }
@@ -42,7 +41,7 @@ inline int64_t row_offset(int64_t row, int64_t rank, const int64_t* shape, const
 
 // out = f(a, b) with broadcasting; out has shape[0..rank), a and b strides stride_a / stride_b.
 template <typename T, typename F>
-void zip_broadcast(T* out, const T* a, const T* b, int64_t rank, const int64_t* shape,
+void zip_broadcast(Cpu, T* out, const T* a, const T* b, int64_t rank, const int64_t* shape,
                    const int64_t* stride_a, const int64_t* stride_b, F f) {
   const int64_t inner = shape[rank - 1];
   int64_t rows = 1;
@@ -71,7 +70,7 @@ void zip_broadcast(T* out, const T* a, const T* b, int64_t rank, const int64_t* 
 
 // out = x repeated along the dims x is broadcast over (x read with `stride`).
 template <typename T>
-void expand_broadcast(T* out, const T* x, int64_t rank, const int64_t* shape, const int64_t* stride) {
+void expand_broadcast(Cpu, T* out, const T* x, int64_t rank, const int64_t* shape, const int64_t* stride) {
   const int64_t inner = shape[rank - 1];
   int64_t rows = 1;
   for (int64_t d = 0; d + 1 < rank; ++d) rows *= shape[d];
@@ -88,13 +87,13 @@ void expand_broadcast(T* out, const T* x, int64_t rank, const int64_t* shape, co
   }
 }
 
-// Number of NaN / inf elements among x[0..n).
+// *count = the number of NaN / inf elements among x[0..n).
 template <typename T>
-int64_t count_nonfinite(const T* x, int64_t n) {
+void count_nonfinite(Cpu, const T* x, int64_t n, int64_t* count) {
   int64_t bad = 0;
 #pragma omp parallel for schedule(static) reduction(+ : bad) if (n >= kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) bad += std::isfinite(x[i]) ? 0 : 1;
-  return bad;
+  *count = bad;
 }
 
 }  // namespace neat::cpu

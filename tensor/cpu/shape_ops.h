@@ -1,4 +1,4 @@
-// CPU loops for the ops that move data between shapes. They copy whole rows where the layout
+// CPU kernels of the ops that move data between shapes. They copy whole rows where the layout
 // allows it; T is the element type (any dtype: nothing here does arithmetic except index_add).
 //   permute:        out contiguous [shape], x read with strides (the permuted input strides),
 //                   tiled when the output's last dim is not contiguous in x
@@ -9,13 +9,14 @@
 #include <cstdint>
 #include <vector>
 
-#include "tensor/cpu/elementwise_kernels.h"
+#include "tensor/cpu/device.h"
+#include "tensor/cpu/elementwise.h"
 
 namespace neat::cpu {
 
 // out (contiguous, sizes shape[0..rank)) = x read at sum_d index_d * stride[d].
 template <typename T>
-void permute_kernel(T* out, const T* x, int64_t rank, const int64_t* shape, const int64_t* stride) {
+void permute_kernel(Cpu, T* out, const T* x, int64_t rank, const int64_t* shape, const int64_t* stride) {
   const int64_t inner = shape[rank - 1], step = stride[rank - 1];
   int64_t rows = 1;
   for (int64_t d = 0; d + 1 < rank; ++d) rows *= shape[d];
@@ -36,7 +37,7 @@ void permute_kernel(T* out, const T* x, int64_t rank, const int64_t* shape, cons
 // copied in square tiles so that both the reads along k and the writes along the last dim stay
 // in cache (a row-by-row copy would read one element per cache line).
 template <typename T>
-void transpose_kernel(T* out, const T* x, int64_t rank, const int64_t* shape, const int64_t* stride,
+void transpose_kernel(Cpu, T* out, const T* x, int64_t rank, const int64_t* shape, const int64_t* stride,
                       int64_t k) {
   constexpr int64_t kTile = 32;
   std::vector<int64_t> out_stride(size_t(rank), 1);  // the output is contiguous
@@ -68,15 +69,25 @@ void transpose_kernel(T* out, const T* x, int64_t rank, const int64_t* shape, co
 
 // dst[r * dst_row + j] = src[r * src_row + j] for r < rows, j < length.
 template <typename T>
-void copy_rows(T* dst, int64_t dst_row, const T* src, int64_t src_row, int64_t rows, int64_t length) {
+void copy_rows(Cpu, T* dst, int64_t dst_row, const T* src, int64_t src_row, int64_t rows, int64_t length) {
 #pragma omp parallel for schedule(static) if (rows * length >= kParallelThreshold)
   for (int64_t r = 0; r < rows; ++r) std::copy(src + r * src_row, src + r * src_row + length, dst + r * dst_row);
 }
 
-// out [outer, count, inner] = x [outer, size, inner] at index[count] (indices already checked).
+// The position of the first of index[0..count) outside [0, size), or -1 when all are inside.
+inline int64_t first_out_of_range(const int64_t* index, int64_t count, int64_t size) {
+  for (int64_t i = 0; i < count; ++i)
+    if (index[i] < 0 || index[i] >= size) return i;
+  return -1;
+}
+
+// out [outer, count, inner] = x [outer, size, inner] at index[count]. First checks the indices:
+// *first_bad = the position of the first one outside [0, size) (then nothing is copied), or -1.
 template <typename T>
-void index_select_kernel(T* out, const T* x, const int64_t* index, int64_t outer, int64_t size,
-                         int64_t count, int64_t inner) {
+void index_select_kernel(Cpu, T* out, const T* x, const int64_t* index, int64_t* first_bad,
+                         int64_t outer, int64_t size, int64_t count, int64_t inner) {
+  *first_bad = first_out_of_range(index, count, size);
+  if (*first_bad >= 0) return;
 #pragma omp parallel for schedule(static) if (outer * count * inner >= kParallelThreshold)
   for (int64_t t = 0; t < outer * count; ++t) {
     const int64_t o = t / count, i = t % count;
@@ -86,22 +97,20 @@ void index_select_kernel(T* out, const T* x, const int64_t* index, int64_t outer
 }
 
 // dx [outer, size, inner] += src [outer, count, inner] at index[count]; repeated indices add up.
-// Threads split (outer, column block) pairs, so two threads never add into the same element.
+// Threads split (outer, column block) pairs (for_column_blocks), so two threads never add into
+// the same element. The indices are checked first, as in index_select_kernel.
 template <typename T>
-void index_add_kernel(T* dx, const T* src, const int64_t* index, int64_t outer, int64_t size,
-                      int64_t count, int64_t inner) {
-  constexpr int64_t kBlock = 256;
-  const int64_t blocks = (inner + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (outer * count * inner >= kParallelThreshold)
-  for (int64_t task = 0; task < outer * blocks; ++task) {
-    const int64_t o = task / blocks, j0 = (task % blocks) * kBlock;
-    const int64_t j1 = std::min(inner, j0 + kBlock);
+void index_add_kernel(Cpu, T* dx, const T* src, const int64_t* index, int64_t* first_bad,
+                      int64_t outer, int64_t size, int64_t count, int64_t inner) {
+  *first_bad = first_out_of_range(index, count, size);
+  if (*first_bad >= 0) return;
+  for_column_blocks(outer, inner, outer * count * inner, [&](int64_t o, int64_t j0, int64_t j1) {
     for (int64_t i = 0; i < count; ++i) {
       T* dst = dx + (o * size + index[i]) * inner;
       const T* s = src + (o * count + i) * inner;
       for (int64_t j = j0; j < j1; ++j) dst[j] += s[j];
     }
-  }
+  });
 }
 
 }  // namespace neat::cpu

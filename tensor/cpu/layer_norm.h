@@ -1,0 +1,100 @@
+// CPU kernels of the fused layer norm over the last dim: one pass per row forward, one pass per
+// row backward. The derivation of the backward, from the forward formula to this code:
+// docs/layer_norm.md.
+//
+//   x, y, dy, dx [rows, D] (all leading dims fold into rows), w, b, dw, db [D], mean, rstd [rows]
+//   forward:   mean = sum_j x_j / D      var = sum_j (x_j - mean)^2 / D (biased, as PyTorch)
+//              rstd = 1 / sqrt(var + eps)      xhat_j = (x_j - mean) rstd      y_j = xhat_j w_j + b_j
+//   backward:  g_j = dy_j w_j
+//              dx_j = rstd (g_j - mean_k g_k - xhat_j mean_k(g_k xhat_k))
+//              dw_j = sum over rows of dy_j xhat_j      db_j = sum over rows of dy_j
+// Sums are accumulated in double, as `omp simd` reductions (partial sums in vector lanes).
+// Backward keeps only mean and rstd from the forward and recomputes xhat, so no [rows, D]
+// tensor is saved besides x itself. w and b may be null (no affine parameters).
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "tensor/cpu/device.h"
+
+namespace neat::cpu {
+
+// dw and db are sums over rows. Rows are cut into at most this many chunks (a number that
+// does not depend on the thread count), each chunk sums into its own buffer, and the buffers
+// are added in chunk order: the result is the same bits on any number of threads.
+constexpr int64_t kLayerNormMaxChunks = 32;
+
+template <typename T>
+void layer_norm_forward(Cpu, const T* x, const T* w, const T* b, T* y, T* mean, T* rstd,
+                        int64_t rows, int64_t D, double eps) {
+#pragma omp parallel for schedule(static) if (rows * D >= kParallelThreshold)
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * D;
+    T* yr = y + r * D;
+    double sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < D; ++j) sum += xr[j];
+    const double mu = sum / double(D);
+    double sq = 0;
+#pragma omp simd reduction(+ : sq)
+    for (int64_t j = 0; j < D; ++j) sq += (xr[j] - mu) * (xr[j] - mu);
+    const double rs = 1.0 / std::sqrt(sq / double(D) + eps);
+    mean[r] = T(mu);
+    rstd[r] = T(rs);
+    for (int64_t j = 0; j < D; ++j) {
+      const double xhat = (xr[j] - mu) * rs;
+      yr[j] = T(xhat * (w ? double(w[j]) : 1.0) + (b ? double(b[j]) : 0.0));
+    }
+  }
+}
+
+// dx, dw, db may each be null (not needed); w may be null (= 1).
+template <typename T>
+void layer_norm_backward(Cpu, const T* dy, const T* x, const T* w, const T* mean, const T* rstd,
+                         T* dx, T* dw, T* db, int64_t rows, int64_t D) {
+  const int64_t chunks = std::min(rows, kLayerNormMaxChunks);
+  const bool sums = dw || db;
+  std::vector<double> partial(sums ? size_t(chunks * 2 * D) : 0, 0.0);  // per chunk: dw, db
+#pragma omp parallel for schedule(static) if (rows * D >= kParallelThreshold)
+  for (int64_t c = 0; c < chunks; ++c) {
+    double* pw = sums ? partial.data() + c * 2 * D : nullptr;
+    double* pb = sums ? pw + D : nullptr;
+    for (int64_t r = rows * c / chunks; r < rows * (c + 1) / chunks; ++r) {
+      const T* dyr = dy + r * D;
+      const T* xr = x + r * D;
+      const double mu = mean[r], rs = rstd[r];
+      if (dx) {
+        double sum_g = 0, sum_gx = 0;
+#pragma omp simd reduction(+ : sum_g, sum_gx)
+        for (int64_t j = 0; j < D; ++j) {
+          const double g = dyr[j] * (w ? double(w[j]) : 1.0);
+          sum_g += g;
+          sum_gx += g * (xr[j] - mu) * rs;
+        }
+        const double mean_g = sum_g / double(D), mean_gx = sum_gx / double(D);
+        T* dxr = dx + r * D;
+        for (int64_t j = 0; j < D; ++j) {
+          const double g = dyr[j] * (w ? double(w[j]) : 1.0);
+          dxr[j] = T(rs * (g - mean_g - (xr[j] - mu) * rs * mean_gx));
+        }
+      }
+      if (dw)
+        for (int64_t j = 0; j < D; ++j) pw[j] += dyr[j] * (xr[j] - mu) * rs;
+      if (db)
+        for (int64_t j = 0; j < D; ++j) pb[j] += dyr[j];
+    }
+  }
+  for (int64_t j = 0; j < D && sums; ++j) {
+    double sw = 0, sb = 0;
+    for (int64_t c = 0; c < chunks; ++c) {
+      sw += partial[size_t(c * 2 * D + j)];
+      sb += partial[size_t(c * 2 * D + D + j)];
+    }
+    if (dw) dw[j] = T(sw);
+    if (db) db[j] = T(sb);
+  }
+}
+
+}  // namespace neat::cpu

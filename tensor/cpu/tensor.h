@@ -1,0 +1,40 @@
+// CPU kernels of the Tensor class itself: memory, fill, and the copy behind clone / to / copy_from.
+//   allocate / release: `bytes` of 64-byte aligned host memory (so the SIMD kernels may use
+//                       aligned loads on fresh tensors)
+//   fill:               x [n] = value
+//   copy_convert:       dst [n] = src [n] converted element by element (a memcpy when the types match)
+#pragma once
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <type_traits>
+
+#include "tensor/check.h"
+#include "tensor/cpu/device.h"
+
+namespace neat::cpu {
+
+inline void* allocate(Cpu, size_t bytes) {
+  const size_t rounded = (bytes + 63) / 64 * 64;
+  void* data = std::aligned_alloc(64, rounded ? rounded : 64);
+  NEAT_CHECK(data != nullptr, "Tensor: out of memory allocating ", bytes, " bytes");
+  return data;
+}
+
+inline void release(Cpu, void* data) { std::free(data); }
+
+template <typename T>
+void fill(Cpu, T* x, int64_t n, T value) {
+  for (int64_t i = 0; i < n; ++i) x[i] = value;
+}
+
+template <typename Dst, typename Src>
+void copy_convert(Cpu, Dst* dst, const Src* src, int64_t n) {
+  if constexpr (std::is_same_v<Dst, Src>) {
+    if (n > 0) std::memcpy(dst, src, size_t(n) * sizeof(Dst));
+  } else {
+    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<Dst>(src[i]);
+  }
+}
+
+}  // namespace neat::cpu
