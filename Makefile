@@ -6,6 +6,7 @@
 #   make deps       install the Debian packages the build needs (apt-get, as root)
 #   make run        the out-of-the-box transfer experiment on Fashion-MNIST
 #   make demo       every fine-tuning method, 3 seeds, one table (docs/results.md; FAST=1: 1 seed)
+#   make run-text   head / lora / neat on the real MiniLM and WordNet noun supersenses
 #   NO_OMP=1        build without OpenMP (single thread)
 
 CXX      ?= g++
@@ -20,8 +21,8 @@ override LDFLAGS += -fopenmp
 endif
 
 BUILD    ?= build
-PROGRAMS := $(wildcard train/train_vit.cpp train/vit_step.cpp)
-LIB_SRC  := $(filter-out $(PROGRAMS),$(wildcard tensor/*.cpp tensor/cpu/*.cpp autograd/*.cpp nn/*.cpp nn/peft/*.cpp models/*.cpp data/*.cpp train/*.cpp))
+PROGRAMS := $(wildcard train/train_vit.cpp train/vit_step.cpp train/train_text.cpp train/text_step.cpp)
+LIB_SRC  := $(filter-out $(PROGRAMS),$(wildcard tensor/*.cpp tensor/cpu/*.cpp autograd/*.cpp nn/*.cpp nn/peft/*.cpp models/*.cpp text/*.cpp data/*.cpp train/*.cpp))
 LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/%.o)
 LIB      := $(BUILD)/libneat.a
 TEST_SRC := $(wildcard tests/*.cpp)
@@ -50,7 +51,7 @@ endif
 DEP_HEADERS := /usr/include/doctest/doctest.h /usr/include/stb/stb_image.h /usr/include/zlib.h
 MISSING_DEPS := $(filter-out $(wildcard $(DEP_HEADERS)),$(DEP_HEADERS))
 
-.PHONY: all deps test bench debug-test run demo clean
+.PHONY: all deps test bench debug-test run demo run-text clean
 all: $(PROG_BIN)
 
 deps:
@@ -97,6 +98,9 @@ run: all
 
 demo: all
 	@scripts/demo.sh
+
+run-text: all
+	@scripts/run_text.sh
 
 clean:
 	rm -rf $(BUILD) $(PROG_BIN)

@@ -1,6 +1,7 @@
 #include "nn/attention.h"
 
 #include <cmath>
+#include <limits>
 
 #include "autograd/elementwise.h"
 #include "autograd/matmul.h"
@@ -17,7 +18,8 @@ static Variable split_heads(const Variable& x, int64_t heads) {
 }
 
 Variable multi_head_attention(const Variable& q, const Variable& k, const Variable& v,
-                              int64_t heads, double dropout_p, bool training, Generator* gen) {
+                              int64_t heads, double dropout_p, bool training, Generator* gen,
+                              const Tensor& mask) {
   NEAT_CHECK(heads > 0, "multi_head_attention: heads must be positive, got ", heads);
   Variable qh = split_heads(q, heads), kh = split_heads(k, heads), vh = split_heads(v, heads);
   Variable context;
@@ -25,14 +27,33 @@ Variable multi_head_attention(const Variable& q, const Variable& k, const Variab
     // HF drops attention probabilities, which the fused op does not expose: compose it.
     NEAT_CHECK(gen != nullptr, "multi_head_attention: dropout needs a generator");
     double scale = 1.0 / std::sqrt(double(qh.size(3)));
-    Variable probs = softmax(mul_scalar(matmul(qh, kh, false, true), scale), -1);
+    Variable scores = mul_scalar(matmul(qh, kh, false, true), scale);
+    if (mask.defined()) scores = add(scores, Variable(mask));
+    Variable probs = softmax(scores, -1);
     context = matmul(dropout(probs, dropout_p, true, *gen), vh);
   } else {
-    context = scaled_dot_product_attention(qh, kh, vh);
+    context = scaled_dot_product_attention(qh, kh, vh, mask);
   }
   // [B, H, N, Dh] -> [B, N, H*Dh]
   Variable merged = permute(context, {0, 2, 1, 3});
   return reshape(merged, {merged.size(0), merged.size(1), merged.size(2) * merged.size(3)});
+}
+
+Tensor key_padding_mask(const Tensor& attention_mask, DType dtype) {
+  NEAT_CHECK(attention_mask.dim() == 2, "key_padding_mask: attention_mask ",
+             shape_str(attention_mask.shape()), " is not [B, N]");
+  const int64_t B = attention_mask.size(0), N = attention_mask.size(1);
+  const double lowest = dtype == DType::Float64 ? std::numeric_limits<double>::lowest()
+                                                : double(std::numeric_limits<float>::lowest());
+  Tensor mask = zeros({B, 1, 1, N}, dtype);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t n = 0; n < N; ++n) {
+      const double keep = attention_mask.at({b, n});
+      NEAT_CHECK(keep == 0 || keep == 1, "key_padding_mask: attention_mask[", b, ", ", n,
+                 "] is ", keep, ", not 0 or 1");
+      if (keep == 0) mask.set({b, 0, 0, n}, lowest);
+    }
+  return mask;
 }
 
 MultiHeadSelfAttention::MultiHeadSelfAttention(std::shared_ptr<Layer> query_layer,

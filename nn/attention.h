@@ -21,10 +21,16 @@ namespace neat {
 // The attention core shared by every attention module: q, k, v [B, N, D] (already projected)
 // -> context [B, N, D] with H heads. With training and p > 0 the attention probabilities go
 // through dropout (composed softmax path, as HF's attention_probs dropout); otherwise one
-// fused scaled_dot_product_attention.
+// fused scaled_dot_product_attention. mask (optional): additive, broadcastable to the scores
+// [B, H, N, N], e.g. key_padding_mask(...) [B, 1, 1, N].
 Variable multi_head_attention(const Variable& q, const Variable& k, const Variable& v,
                               int64_t heads, double dropout_p = 0.0, bool training = false,
-                              Generator* gen = nullptr);
+                              Generator* gen = nullptr, const Tensor& mask = Tensor());
+
+// attention_mask [B, N] (1 = a real token, 0 = padding; any dtype) -> the additive mask
+// [B, 1, 1, N] in dtype: 0 for a real key, the dtype's lowest value for a padded one, as
+// Hugging Face's extended attention mask, so no query attends to padding.
+Tensor key_padding_mask(const Tensor& attention_mask, DType dtype);
 
 class MultiHeadSelfAttention : public Layer {
  public:

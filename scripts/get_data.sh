@@ -3,6 +3,7 @@
 # where `--data NAME --data-dir DATA_DIR` looks for it:
 #
 #   scripts/get_data.sh cifar10|cifar100|fashion-mnist [DATA_DIR]     (DATA_DIR: ./data)
+#   scripts/get_data.sh glue TASK [DATA_DIR]     (GLUE text tasks: see scripts/get_glue.sh)
 #
 #   DATA_DIR/cifar-10-batches-bin/  data_batch_{1..5}.bin test_batch.bin batches.meta.txt
 #   DATA_DIR/cifar-100-binary/      train.bin test.bin fine_label_names.txt coarse_label_names.txt
@@ -11,6 +12,9 @@
 # Fashion-MNIST is also a Debian package (apt-get install dataset-fashion-mnist), which the
 # programs find in /usr/share/datasets/fashion-mnist without any download.
 set -euo pipefail
+
+# ---- GLUE: scripts/get_data.sh glue TASK [DATA_DIR] (scripts/get_glue.sh) -------------------
+if [ "${1:-}" = glue ]; then exec "$(dirname "$0")/get_glue.sh" "${@:2}"; fi
 
 usage() { echo "usage: $0 cifar10|cifar100|fashion-mnist [DATA_DIR]" >&2; exit 2; }
 [ $# -ge 1 ] && [ $# -le 2 ] || usage

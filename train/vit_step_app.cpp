@@ -11,6 +11,7 @@
 #include "nn/peft/attach.h"
 #include "tensor/safetensors.h"
 #include "train/options.h"
+#include "train/run_support.h"
 #include "train/system.h"
 
 namespace neat {
@@ -28,26 +29,6 @@ struct StepOptions {
 int64_t classes_in(const SafetensorsFile* file) {
   if (file == nullptr) return 0;
   return file->contains("classifier.weight") ? file->get("classifier.weight").size(0) : 0;
-}
-
-// Copies the adapter file's tensors into the model's trainable parameters of the same name;
-// absent ones keep their init. A tensor that names no trainable parameter, or has another
-// shape, is an error naming it.
-int64_t load_trainable(Module& model, const SafetensorsFile& file) {
-  std::map<std::string, Variable> trainable;
-  for (const auto& named : model.named_parameters(/*trainable_only=*/true)) trainable.insert(named);
-  int64_t loaded = 0;
-  for (const auto& [name, tensor] : file.tensors) {
-    auto it = trainable.find(name);
-    NEAT_CHECK(it != trainable.end(), "--adapter ", file.path, ": '", name,
-               "' is not a trainable parameter of this model and method");
-    NEAT_CHECK(it->second.shape() == tensor.shape(), "--adapter ", file.path, ": '", name,
-               "' has shape ", shape_str(tensor.shape()), ", the model's is ",
-               shape_str(it->second.shape()));
-    it->second.data().copy_from(tensor);
-    ++loaded;
-  }
-  return loaded;
 }
 
 int run(const ModelOptions& mo, const MethodOptions& me, const StepOptions& so,
@@ -76,34 +57,16 @@ int run(const ModelOptions& mo, const MethodOptions& me, const StepOptions& so,
   model.to(dtype);
   std::vector<std::string> notes;
   if (weights) notes = load_vit_weights(model, *weights).messages;
-  PeftConfig peft = peft_config_from(me);
-  peft.neat.seed = derive_seed(uint64_t(so.seed), 1);
-  peft.lora.seed = derive_seed(uint64_t(so.seed), 2);
-  peft.fourier.seed = derive_seed(uint64_t(so.seed), 3);   // as train_vit
-  peft.adapter.seed = derive_seed(uint64_t(so.seed), 4);
-  peft.lora.dropout_generator = model.shared_generator();
+  const PeftConfig peft = seeded_peft_config(me, uint64_t(so.seed), model.shared_generator());
   const PeftReport report = attach_peft(model, peft);
-  int64_t from_adapter = 0;
-  if (adapter && adapter->metadata.count("format") &&
-      adapter->metadata.at("format") == "neat-adapter") {
-    // Written by train_vit: its settings must be the flags' and it holds every trainable tensor.
-    load_adapter(so.adapter, model, peft);
-    from_adapter = int64_t(adapter->tensors.size());
-  } else if (adapter) {
-    from_adapter = load_trainable(model, *adapter);
-  }
+  const int64_t from_adapter = so.adapter.empty() ? 0 : load_step_adapter(so.adapter, model, peft);
 
   model.eval();
   const Variable logits = model.forward(Variable(pixels.to(dtype)));
   const Variable loss = cross_entropy(logits, labels);
   loss.backward();
 
-  std::vector<std::pair<std::string, Tensor>> tensors = {{"logits", logits.data()},
-                                                         {"loss", loss.data()}};
-  for (const auto& [name, p] : model.named_parameters(/*trainable_only=*/true)) {
-    NEAT_CHECK(p.grad().defined(), "vit_step: no gradient reached '", name, "'");
-    tensors.emplace_back("grad." + name, p.grad());
-  }
+  const auto tensors = step_tensors("vit_step", model, logits, loss);
   write_safetensors(so.out, tensors,
                     {{"config", config.str()}, {"method", report.str()}, {"dtype", so.dtype}});
   for (const std::string& note : notes) out << "weights: " << note << "\n";

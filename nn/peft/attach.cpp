@@ -19,7 +19,8 @@ static std::vector<std::string> split(const std::string& s, char sep) {
 }
 
 std::vector<std::string> resolve_targets(const std::string& targets) {
-  const std::vector<std::string> qv{"attention.attention.query", "attention.attention.value"};
+  // ViT: attention.attention.query; BERT / RoBERTa: attention.self.query.
+  const std::vector<std::string> qv{"attention.*.query", "attention.*.value"};
   if (targets == "qv") return qv;
   if (targets == "qvmlp") {
     std::vector<std::string> all = qv;

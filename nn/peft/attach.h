@@ -43,7 +43,9 @@ struct PeftConfig {
   std::string classifier = "classifier";   // the module whose parameters always train
 };
 
-// "qv" / "qvmlp" -> their target names (for Hugging Face ViT names); a list -> its items.
+// "qv" / "qvmlp" -> their target names (Hugging Face ViT and BERT / RoBERTa names: the query
+// and value Linears "attention.*.query|value"; qvmlp adds "intermediate.dense" and
+// "layer.*.output.dense"); a list -> its items.
 std::vector<std::string> resolve_targets(const std::string& targets);
 bool target_matches(const std::string& module_name, const std::string& target);
 // neat, lora, dora, pissa, milora, vera, fourierft, adapter, bitfit, head, full.

@@ -53,12 +53,13 @@ CASES = [
     dict(name="head", method="head"),
     dict(name="full", method="full"),
 ]
-# Target names of each preset; a target matches a module whose dotted name ends with its parts,
+# Target names of each preset, as nn/peft/attach.cpp resolves them (ViT: attention.attention.*,
+# BERT: attention.self.*); a target matches a module whose dotted name ends with its parts,
 # "*" matching any one part (the MLP's output is layer.N.output.dense, never
 # attention.output.dense).
 TARGETS = {
-    "qv": ["attention.attention.query", "attention.attention.value"],
-    "qvmlp": ["attention.attention.query", "attention.attention.value", "intermediate.dense",
+    "qv": ["attention.*.query", "attention.*.value"],
+    "qvmlp": ["attention.*.query", "attention.*.value", "intermediate.dense",
               "layer.*.output.dense"],
 }
 

@@ -1,0 +1,146 @@
+// Tests for the text programs, run in-process: text_step reproduces transformers' logits and
+// gradients from the BERT parity file's config, weights, batch and adapter; train_text trains
+// a tiny BERT on WordNet-format data end to end (outputs, checkpoint, resume, errors, usage).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <sstream>
+
+#include "models/bert.h"
+#include "tensor/json.h"
+#include "tensor/safetensors.h"
+#include "tests/test_data_util.h"
+#include "train/system.h"
+#include "train/text_step_app.h"
+#include "train/train_text_app.h"
+
+using namespace neat;
+using neat_test::TempDir;
+using neat_test::write_text;
+
+namespace {
+
+double max_relative_error(const Tensor& got, const Tensor& want) {
+  double scale = 0, diff = 0;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    scale = std::max(scale, std::abs(want.flat(i)));
+    diff = std::max(diff, std::abs(got.flat(i) - want.flat(i)));
+  }
+  return diff / scale;
+}
+
+}  // namespace
+
+TEST_CASE("text_step: transformers' logits and gradients from files (LoRA on RoBERTa)") {
+  TempDir dir;
+  SafetensorsFile ref = read_safetensors("tests/parity/bert_reference.safetensors");
+  write_text(dir / "config.json", ref.metadata.at("config.roberta"));
+  std::vector<std::pair<std::string, Tensor>> base, batch, adapter;
+  const std::string case_prefix = "roberta.lora_qv.param.";
+  for (auto& [name, t] : ref.tensors) {
+    if (name.rfind("roberta.base.", 0) == 0) base.emplace_back(name.substr(13), t);
+    if (name.rfind(case_prefix, 0) == 0) adapter.emplace_back(name.substr(case_prefix.size()), t);
+  }
+  for (const char* n : {"input_ids", "attention_mask", "token_type_ids", "labels"})
+    batch.emplace_back(n, ref.get(std::string("roberta.") + n));
+  write_safetensors(dir / "model.safetensors", base);
+  write_safetensors(dir / "batch.safetensors", batch);
+  write_safetensors(dir / "adapter.safetensors", adapter);
+  std::ostringstream out, err;
+  const int code = text_step_main({"--config", dir / "config.json", "--weights",
+                                   dir / "model.safetensors", "--adapter", dir / "adapter.safetensors",
+                                   "--batch", dir / "batch.safetensors", "--method", "lora",
+                                   "--lora-r", "4", "--lora-alpha", "8", "--out", dir / "step.safetensors"},
+                                  out, err);
+  REQUIRE_MESSAGE(code == 0, err.str());
+  SafetensorsFile step = read_safetensors(dir / "step.safetensors");
+  CHECK(max_relative_error(step.get("logits"), ref.get("roberta.lora_qv.logits")) < 1e-5);
+  const std::string q = "roberta.encoder.layer.1.attention.self.query.lora_B.weight";
+  CHECK(max_relative_error(step.get("grad." + q), ref.get("roberta.lora_qv.grad." + q)) < 1e-4);
+
+  std::ostringstream out2, err2;
+  CHECK(text_step_main({"--config", dir / "config.json", "--out", "x"}, out2, err2) == 2);
+  CHECK(err2.str().find("--config, --batch and --out are required") != std::string::npos);
+  std::ostringstream out3, err3;
+  CHECK(text_step_main({"--config", dir / "nope.json", "--batch", dir / "batch.safetensors",
+                        "--out", dir / "s.safetensors"}, out3, err3) == 1);
+  CHECK(err3.str().find("nope.json") != std::string::npos);
+}
+
+TEST_CASE("train_text: a tiny BERT on WordNet-format data, outputs, resume, errors") {
+  TempDir dir;
+  // A tiny BERT over the committed WordPiece vocabulary.
+  BertConfig config;
+  config.vocab_size = 30522;
+  config.hidden = 8;
+  config.layers = 1;
+  config.heads = 2;
+  config.intermediate = 12;
+  config.max_positions = 40;
+  std::filesystem::create_directories(dir / "model");
+  write_text(dir / "model/config.json",
+             R"({"model_type": "bert", "vocab_size": 30522, "hidden_size": 8, "num_hidden_layers": 1,
+                 "num_attention_heads": 2, "intermediate_size": 12, "max_position_embeddings": 40,
+                 "hidden_act": "gelu"})");
+  BertForSequenceClassification tiny(config);
+  std::vector<std::pair<std::string, Tensor>> weights;
+  for (auto& [name, p] : tiny.named_parameters())
+    if (name.rfind("bert.", 0) == 0) weights.emplace_back(name.substr(5), p.data());
+  write_safetensors(dir / "model/model.safetensors", weights);
+  std::filesystem::copy_file("tests/parity/tokenizer/bert_uncased_vocab.txt", dir / "model/vocab.txt");
+  // 60 synsets in two classes: animals ("a dog that ...") and foods ("a dish of ...").
+  std::string noun;
+  for (int i = 0; i < 60; ++i) {
+    char line[160];
+    std::snprintf(line, sizeof line, "%08d %s n 01 word%d 0 000 | %s number %d\n", 1000 + i,
+                  i % 2 ? "05" : "13", i, i % 2 ? "a small dog that barks" : "a sweet dish of rice", i);
+    noun += line;
+  }
+  write_text(dir / "wordnet/data.noun", noun);
+
+  const std::vector<std::string> common = {
+      "--task", "wordnet-nouns", "--data-dir", dir / "wordnet", "--weights", dir / "model",
+      "--epochs", "2", "--batch-size", "8", "--max-len", "16", "--threads", "1", "--quiet"};
+  auto run = [&](std::vector<std::string> extra, std::string& out_text, std::string& err_text) {
+    std::vector<std::string> args = common;
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::ostringstream out, err;
+    const int code = train_text_main(args, out, err);
+    out_text = out.str();
+    err_text = err.str();
+    return code;
+  };
+  std::string out, err;
+  REQUIRE_MESSAGE(run({"--method", "neat", "--neat-rank", "2", "--out", dir / "run"}, out, err) == 0, err);
+  CHECK(out.find("test accuracy") != std::string::npos);
+  for (const char* f : {"results.json", "log.csv", "curves.svg", "adapter.safetensors",
+                        "checkpoint.safetensors"})
+    CHECK_MESSAGE(file_exists(dir / "run/" + f), f);
+  const Json results = Json::parse(read_file(dir / "run/results.json"));
+  CHECK(results["steps"].as_int() == 12);   // 48 train examples / 8, 2 epochs
+  CHECK(results["trainable_params"].as_int() > 0);
+
+  // Stop after 3 steps, resume: the same final adapter as the uninterrupted run.
+  REQUIRE(run({"--method", "neat", "--neat-rank", "2", "--out", dir / "part", "--max-steps", "3"},
+              out, err) == 0);
+  std::ostringstream rout, rerr;
+  // (--data-dir, a location, is not restored from the checkpoint: give it again)
+  REQUIRE_MESSAGE(train_text_main({"--resume", dir / "part", "--data-dir", dir / "wordnet", "--threads", "1",
+                                   "--quiet"}, rout, rerr) == 0,
+                  rerr.str());
+  SafetensorsFile whole = read_safetensors(dir / "run/adapter.safetensors");
+  SafetensorsFile resumed = read_safetensors(dir / "part/adapter.safetensors");
+  REQUIRE(whole.tensors.size() == resumed.tensors.size());
+  for (size_t i = 0; i < whole.tensors.size(); ++i)
+    CHECK_MESSAGE(whole.tensors[i].second.to_vector<float>() == resumed.tensors[i].second.to_vector<float>(),
+                  whole.tensors[i].first);
+
+  CHECK(run({"--task", "glue-nope"}, out, err) == 2);
+  CHECK(err.find("--task") != std::string::npos);
+  CHECK(run({"--max-len", "4"}, out, err) == 2);
+  CHECK(run({"--weights", dir / "missing", "--out", dir / "x"}, out, err) == 1);
+  CHECK(err.find("make deps") != std::string::npos);
+  std::ostringstream hout, herr;
+  CHECK(train_text_main({"--help"}, hout, herr) == 0);
+  CHECK(hout.str().find("--neat-rank") != std::string::npos);
+}

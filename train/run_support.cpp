@@ -1,0 +1,162 @@
+#include "train/run_support.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <memory>
+
+#include "data/dataset.h"
+#include "nn/peft/adapter_file.h"
+#include "nn/peft/lora.h"
+#include "nn/peft/neat.h"
+#include "tensor/safetensors.h"
+#include "train/checkpoint.h"
+#include "train/schedule.h"
+#include "train/system.h"
+
+namespace neat {
+
+std::string one_line(std::string text) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  return text;
+}
+
+std::string join_path(const std::string& dir, const std::string& file) { return dir + "/" + file; }
+
+void write_log_files(const std::string& dir, const std::string& title, const History& history) {
+  write_file_atomic(join_path(dir, "log.csv"), history.log_csv());
+  write_file_atomic(join_path(dir, "curves.svg"), history.curves_svg(title));
+}
+
+std::vector<ParamGroup> parameter_groups(const Module& model, const TrainOptions& t) {
+  ParamGroup head{"head", {}, t.head_lr, t.weight_decay};
+  ParamGroup backbone{"backbone", {}, t.backbone_lr, t.weight_decay};
+  for (const auto& named : model.named_parameters(/*trainable_only=*/true))
+    (named.first.rfind("classifier.", 0) == 0 ? head : backbone).params.push_back(named);
+  return {head, backbone};
+}
+
+void merge_adapters(Module& model) {
+  for (const auto& [name, module] : model.named_modules()) {
+    if (auto neat = std::dynamic_pointer_cast<Neat>(module)) neat->merge();
+    if (auto lora = std::dynamic_pointer_cast<Lora>(module)) lora->merge();
+  }
+}
+
+int train_with_flags(const std::string& program, const TrainOptions& t, const Json& config,
+                     bool resuming, const std::string& title, Module& model, Generator& dropout,
+                     AdamW& optimizer, ClassifierBatches& train, ClassifierBatches* val,
+                     Progress& progress, std::ostream& err, TrainState& state,
+                     double& train_seconds) {
+  const std::string& dir = t.out;
+  make_directories(dir);
+  const std::string checkpoint_path = join_path(dir, "checkpoint.safetensors");
+  train_seconds = 0;
+  if (resuming) {
+    state = load_checkpoint(checkpoint_path, model, optimizer);
+    progress.line("resumed " + checkpoint_path + " at step " + std::to_string(state.step));
+  }
+  if (t.eval_only) return 0;
+  state.config = config;
+  TrainerSettings settings;
+  settings.epochs = t.epochs;
+  settings.batch_size = t.batch_size;
+  settings.grad_accum = t.grad_accum;
+  const int64_t steps = total_steps(train.steps_per_epoch(), t.grad_accum, t.epochs);
+  settings.schedule = {parse_schedule(t.schedule), steps, warmup_steps(steps, t.warmup_ratio)};
+  settings.clip_grad = t.clip_grad;
+  settings.seed = uint64_t(t.seed);
+  settings.max_steps = t.max_steps;
+  settings.save_every = t.save_every;
+  settings.save = [&](const TrainState& s) { save_checkpoint(checkpoint_path, model, optimizer, s); };
+  settings.on_epoch_end = [&](const TrainState& s) { write_log_files(dir, title, s.history); };
+  progress.line("training: " + std::to_string(steps) + " steps (" +
+                std::to_string(train.steps_per_epoch()) + " batches of " +
+                std::to_string(t.batch_size) + " per epoch, grad-accum " +
+                std::to_string(t.grad_accum) + "), output in " + dir);
+  install_stop_handlers();
+  Trainer trainer(model, dropout, optimizer, train, val, settings, progress);
+  std::string message;
+  const TrainOutcome outcome = trainer.fit(state, message);
+  write_log_files(dir, title, state.history);
+  if (outcome == TrainOutcome::Interrupted) {
+    const int signal = stop_signal();
+    err << program << ": " << message << "; checkpoint saved, continue with: " << program
+        << " --resume " << dir << "\n";
+    return 128 + signal;
+  }
+  if (outcome == TrainOutcome::NonFinite) {
+    err << program << ": error: " << message;
+    if (file_exists(checkpoint_path))
+      err << "; the last good checkpoint (step " << read_checkpoint_state(checkpoint_path).step
+          << ") is kept in " << dir;
+    err << "\n";
+    return 1;
+  }
+  train_seconds = state.wall_seconds;
+  return 0;
+}
+
+std::string percent(double fraction) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.2f%%", 100.0 * fraction);
+  return buffer;
+}
+
+std::string fixed(double x, int digits) {
+  char buffer[48];
+  std::snprintf(buffer, sizeof buffer, "%.*f", digits, x);
+  return buffer;
+}
+
+PeftConfig seeded_peft_config(const MethodOptions& method, uint64_t seed,
+                              std::shared_ptr<Generator> dropout) {
+  PeftConfig peft = peft_config_from(method);
+  peft.neat.seed = derive_seed(seed, 1);
+  peft.lora.seed = derive_seed(seed, 2);
+  peft.fourier.seed = derive_seed(seed, 3);
+  peft.adapter.seed = derive_seed(seed, 4);
+  peft.lora.dropout_generator = std::move(dropout);
+  return peft;
+}
+
+int64_t load_step_adapter(const std::string& path, Module& model, const PeftConfig& peft) {
+  const SafetensorsFile adapter = read_safetensors(path);
+  if (adapter.metadata.count("format") && adapter.metadata.at("format") == "neat-adapter") {
+    load_adapter(path, model, peft);
+    return int64_t(adapter.tensors.size());
+  }
+  return load_trainable(model, adapter);
+}
+
+std::vector<std::pair<std::string, Tensor>> step_tensors(const std::string& program,
+                                                         const Module& model,
+                                                         const Variable& logits,
+                                                         const Variable& loss) {
+  std::vector<std::pair<std::string, Tensor>> tensors = {{"logits", logits.data()},
+                                                         {"loss", loss.data()}};
+  for (const auto& [name, p] : model.named_parameters(/*trainable_only=*/true)) {
+    NEAT_CHECK(p.grad().defined(), program, ": no gradient reached '", name, "'");
+    tensors.emplace_back("grad." + name, p.grad());
+  }
+  return tensors;
+}
+
+int64_t load_trainable(Module& model, const SafetensorsFile& file) {
+  std::map<std::string, Variable> trainable;
+  for (const auto& named : model.named_parameters(/*trainable_only=*/true)) trainable.insert(named);
+  int64_t loaded = 0;
+  for (const auto& [name, tensor] : file.tensors) {
+    auto it = trainable.find(name);
+    NEAT_CHECK(it != trainable.end(), "--adapter ", file.path, ": '", name,
+               "' is not a trainable parameter of this model and method");
+    NEAT_CHECK(it->second.shape() == tensor.shape(), "--adapter ", file.path, ": '", name,
+               "' has shape ", shape_str(tensor.shape()), ", the model's is ",
+               shape_str(it->second.shape()));
+    it->second.data().copy_from(tensor);
+    ++loaded;
+  }
+  return loaded;
+}
+
+}  // namespace neat

@@ -1,0 +1,62 @@
+// Small pieces every training program (train_vit, train_text) shares: output files, the
+// optimizer's parameter groups, merging adapters, number formatting.
+#pragma once
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "nn/module.h"
+#include "nn/peft/attach.h"
+#include "train/history.h"
+#include "train/optimizer.h"
+#include "train/options.h"
+#include "train/trainer.h"
+
+namespace neat {
+
+struct SafetensorsFile;
+
+std::string one_line(std::string text);   // newlines become spaces (one-line error messages)
+std::string join_path(const std::string& dir, const std::string& file);
+// log.csv and curves.svg of a run, written atomically.
+void write_log_files(const std::string& dir, const std::string& title, const History& history);
+// Trainable parameters in two AdamW groups: the classifier ("head", every name starting with
+// "classifier.") and everything else that trains ("backbone": the adapters, or the whole
+// backbone for --method full).
+std::vector<ParamGroup> parameter_groups(const Module& model, const TrainOptions& options);
+// Folds every Neat and LoRA adapter of the model into its base weight.
+void merge_adapters(Module& model);
+// The adapter config of the method flags with its seeds derived from the run's seed (Neat's
+// init: stream 1, LoRA's: stream 2) and LoRA dropout drawing from the model's stream.
+PeftConfig seeded_peft_config(const MethodOptions& method, uint64_t seed,
+                              std::shared_ptr<Generator> dropout);
+// A step program's --adapter: a file a training program wrote (metadata "format":
+// "neat-adapter": loaded whole, its settings must be peft's) or any subset of the trainable
+// tensors by name (load_trainable). Returns the tensors loaded.
+int64_t load_step_adapter(const std::string& path, Module& model, const PeftConfig& peft);
+// What a step program writes: logits, loss and grad.<name> of every trainable parameter (an
+// error names a parameter no gradient reached; program prefixes it).
+std::vector<std::pair<std::string, Tensor>> step_tensors(const std::string& program,
+                                                         const Module& model,
+                                                         const Variable& logits,
+                                                         const Variable& loss);
+// Copies a file's tensors into the model's trainable parameters of the same name (absent ones
+// keep their init); a tensor that names no trainable parameter, or has another shape, is an
+// error naming it and file.path. Returns the tensors copied.
+int64_t load_trainable(Module& model, const SafetensorsFile& file);
+// The training part of a program run: resumes from dir/checkpoint.safetensors when resuming,
+// then (unless --eval-only) trains with the flags' settings (checkpoints there, log.csv and
+// curves.svg after each epoch), recording config in the state. Returns 0 to go on to the test
+// (finished, or stopped by --max-steps); otherwise prints why on err, prefixed "program: ",
+// and returns the exit code: 128 + signal when interrupted (checkpoint saved), 1 for a
+// non-finite loss. train_seconds: the training wall time (0 with --eval-only).
+int train_with_flags(const std::string& program, const TrainOptions& t, const Json& config,
+                     bool resuming, const std::string& title, Module& model, Generator& dropout,
+                     AdamW& optimizer, ClassifierBatches& train, ClassifierBatches* val,
+                     Progress& progress, std::ostream& err, TrainState& state,
+                     double& train_seconds);
+std::string percent(double fraction);        // "4.00%"
+std::string fixed(double x, int digits);     // printf %.*f
+
+}  // namespace neat

@@ -1,0 +1,67 @@
+#include "train/text_batches.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "data/dataset.h"
+#include "tensor/random.h"
+
+namespace neat {
+
+TextBatches::TextBatches(BertForSequenceClassification& model, const Tokenizer& tokenizer,
+                         const std::vector<TextExample>& examples, int64_t max_len,
+                         int64_t batch_size, bool shuffle, uint64_t seed)
+    : model_(model), batch_size_(batch_size), pad_id_(tokenizer.special().pad),
+      shuffle_(shuffle), seed_(seed) {
+  NEAT_CHECK(batch_size > 0 && !examples.empty(), "TextBatches: need a positive batch size and ",
+             "at least one example, got ", batch_size, " and ", examples.size());
+  for (const TextExample& e : examples) {
+    NEAT_CHECK(e.label >= 0, "TextBatches: an example has no label (a GLUE test file?)");
+    encoded_.push_back(tokenizer.encode(e.a, e.b.empty() ? nullptr : &e.b, max_len));
+    labels_.push_back(e.label);
+  }
+}
+
+int64_t TextBatches::steps_per_epoch() const { return (size() + batch_size_ - 1) / batch_size_; }
+
+void TextBatches::start_epoch(int64_t epoch, int64_t first_step) {
+  order_.resize(encoded_.size());
+  std::iota(order_.begin(), order_.end(), 0);
+  if (shuffle_) {
+    Generator gen(derive_seed(seed_, uint64_t(epoch)));
+    for (size_t i = order_.size() - 1; i > 0; --i) std::swap(order_[i], order_[gen.below(i + 1)]);
+  }
+  next_step_ = first_step;
+}
+
+TextBatches::Inputs TextBatches::batch(const std::vector<int64_t>& order, int64_t step) const {
+  const int64_t first = step * batch_size_;
+  const int64_t B = std::min(batch_size_, int64_t(order.size()) - first);
+  int64_t N = 0;
+  for (int64_t b = 0; b < B; ++b) N = std::max(N, encoded_[size_t(order[first + b])].size());
+  Inputs in{Tensor({B, N}, DType::Int64), Tensor({B, N}, DType::Int64),
+            Tensor({B, N}, DType::Int64), Tensor({B}, DType::Int64)};
+  for (int64_t b = 0; b < B; ++b) {
+    Encoding e = encoded_[size_t(order[first + b])];
+    pad_to(e, N, pad_id_);
+    std::copy(e.ids.begin(), e.ids.end(), in.ids.data<int64_t>() + b * N);
+    std::copy(e.attention_mask.begin(), e.attention_mask.end(), in.mask.data<int64_t>() + b * N);
+    std::copy(e.type_ids.begin(), e.type_ids.end(), in.types.data<int64_t>() + b * N);
+    in.labels.data<int64_t>()[b] = labels_[size_t(order[first + b])];
+  }
+  return in;
+}
+
+bool TextBatches::next(Tensor& labels, int64_t& step) {
+  if (next_step_ >= steps_per_epoch()) return false;
+  current_ = batch(order_, next_step_);
+  labels = current_.labels;
+  step = next_step_++;
+  return true;
+}
+
+Variable TextBatches::logits() {
+  return model_.forward(current_.ids, current_.mask, current_.types);
+}
+
+}  // namespace neat

@@ -1,0 +1,23 @@
+// The train_text program as a function, so tests can run it in-process:
+//
+//   std::ostringstream out, err;
+//   int code = train_text_main({"--task", "wordnet-nouns", "--method", "neat"}, out, err);
+//
+// Like train_vit (same method, optimisation and run flags, same exit codes: 0 done, 1 an
+// error, 2 a bad command line, 128 + signal when interrupted after a checkpoint) on a
+// pretrained text encoder (--weights: a Hugging Face model directory, default
+// data/all-MiniLM-L6-v2 from `make deps`) and a text task (--task). Output files in --out:
+// results.json (test_scores with the task's metric), log.csv, curves.svg, adapter.safetensors,
+// checkpoint.safetensors, and with --merge model.safetensors (HF names, adapters folded in).
+// GLUE tasks are scored on their dev set (the test labels are private).
+#pragma once
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace neat {
+
+int train_text_main(const std::vector<std::string>& arguments, std::ostream& out,
+                    std::ostream& err);
+
+}  // namespace neat
