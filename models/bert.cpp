@@ -207,27 +207,6 @@ Variable BertEmbeddings::forward(const Tensor& input_ids, const Tensor& token_ty
   return dropout->forward(layer_norm->forward(h));
 }
 
-BertSelfAttention::BertSelfAttention(const BertConfig& config, std::shared_ptr<Generator> gen)
-    : heads_(config.heads), attention_dropout_(config.attention_dropout), gen_(gen) {
-  const int64_t D = config.hidden;
-  query = register_module<Layer>("query", hf_linear(D, D, config, *gen));
-  key = register_module<Layer>("key", hf_linear(D, D, config, *gen));
-  value = register_module<Layer>("value", hf_linear(D, D, config, *gen));
-}
-
-Variable BertSelfAttention::forward(const Variable& x, const Tensor& mask) {
-  return multi_head_attention(query->forward(x), key->forward(x), value->forward(x), heads_,
-                              attention_dropout_, is_training(), gen_.get(), mask);
-}
-
-void BertSelfAttention::on_child_replaced(const std::string& name,
-                                          const std::shared_ptr<Module>& child) {
-  auto layer = as_layer(child, name);
-  if (name == "query") query = layer;
-  else if (name == "key") key = layer;
-  else if (name == "value") value = layer;
-}
-
 BertResidualOutput::BertResidualOutput(int64_t in, const BertConfig& config,
                                        std::shared_ptr<Generator> gen, const std::string& hf_type)
     : type_(hf_type) {
@@ -261,7 +240,14 @@ void BertIntermediate::on_child_replaced(const std::string& name,
 
 BertLayer::BertLayer(const BertConfig& config, std::shared_ptr<Generator> gen) {
   auto holder = std::make_shared<Container>("BertAttention");
-  self_attention = holder->add("self", std::make_shared<BertSelfAttention>(config, gen));
+  // HF BertSelfAttention; the projections drawn in HF's order: query, key, value.
+  const int64_t D = config.hidden;
+  std::shared_ptr<Layer> query = hf_linear(D, D, config, *gen);
+  std::shared_ptr<Layer> key = hf_linear(D, D, config, *gen);
+  std::shared_ptr<Layer> value = hf_linear(D, D, config, *gen);
+  self_attention = holder->add("self", std::make_shared<MultiHeadSelfAttention>(
+                                           query, key, value, config.heads,
+                                           config.attention_dropout, gen));
   attention_output = holder->add(
       "output", std::make_shared<BertResidualOutput>(config.hidden, config, gen, "BertSelfOutput"));
   attention = register_module<Module>("attention", holder);

@@ -39,6 +39,7 @@
 #include "nn/dropout.h"
 #include "nn/embedding.h"
 #include "nn/layer_norm.h"
+#include "nn/attention.h"
 #include "nn/module.h"
 #include "nn/module_list.h"
 
@@ -104,24 +105,6 @@ class BertEmbeddings : public Module {
   int64_t pad_token_id_;
 };
 
-// HF BertSelfAttention: query, key, value; x [B, N, D] -> context [B, N, D].
-class BertSelfAttention : public Module {
- public:
-  BertSelfAttention(const BertConfig& config, std::shared_ptr<Generator> gen);
-  // mask: additive [B, 1, 1, N] (key_padding_mask) or undefined.
-  Variable forward(const Variable& x, const Tensor& mask);
-  std::string type_name() const override { return "BertSelfAttention"; }
-  std::shared_ptr<Layer> query, key, value;
-
- protected:
-  void on_child_replaced(const std::string& name, const std::shared_ptr<Module>& child) override;
-
- private:
-  int64_t heads_;
-  double attention_dropout_;
-  std::shared_ptr<Generator> gen_;
-};
-
 // HF BertSelfOutput and BertOutput: y = LayerNorm(dropout(dense(h)) + residual).
 class BertResidualOutput : public Module {
  public:
@@ -159,7 +142,7 @@ class BertLayer : public Module {
   Variable forward(const Variable& h, const Tensor& mask);  // [B, N, D] -> [B, N, D]
   std::string type_name() const override { return "BertLayer"; }
   std::shared_ptr<Module> attention;  // holds "self" and "output"
-  std::shared_ptr<BertSelfAttention> self_attention;
+  std::shared_ptr<MultiHeadSelfAttention> self_attention;   // HF BertSelfAttention
   std::shared_ptr<BertResidualOutput> attention_output;
   std::shared_ptr<BertIntermediate> intermediate;
   std::shared_ptr<BertResidualOutput> output;

@@ -70,9 +70,11 @@ MultiHeadSelfAttention::MultiHeadSelfAttention(std::shared_ptr<Layer> query_laye
   value = register_module("value", std::move(value_layer));
 }
 
-Variable MultiHeadSelfAttention::forward(const Variable& x) {
+Variable MultiHeadSelfAttention::forward(const Variable& x) { return forward(x, Tensor()); }
+
+Variable MultiHeadSelfAttention::forward(const Variable& x, const Tensor& mask) {
   return multi_head_attention(query->forward(x), key->forward(x), value->forward(x), heads_,
-                              attention_dropout_, is_training(), gen_.get());
+                              attention_dropout_, is_training(), gen_.get(), mask);
 }
 
 void MultiHeadSelfAttention::on_child_replaced(const std::string& name,

@@ -40,6 +40,8 @@ class MultiHeadSelfAttention : public Layer {
                          std::shared_ptr<Layer> value, int64_t heads,
                          double attention_dropout = 0.0, std::shared_ptr<Generator> gen = nullptr);
   Variable forward(const Variable& x) override;   // [B, N, D] -> context [B, N, D]
+  // mask: additive, broadcastable to the scores [B, H, N, N], e.g. key_padding_mask(...).
+  Variable forward(const Variable& x, const Tensor& mask);
   std::string type_name() const override { return "MultiHeadSelfAttention"; }
 
   int64_t heads() const { return heads_; }

@@ -65,7 +65,7 @@ TEST_CASE("Embedding: rows of the table, errors, gradient") {
 
   // Repeated ids (4 twice, 2 twice) accumulate their gradients.
   table.to(DType::Float64);
-  ModuleGradcheckResult r =
+  GradcheckResult r =
       gradcheck(table.named_parameters(), [&] { return table.forward(ids); });
   CHECK_MESSAGE(r.ok, r.report);
 }

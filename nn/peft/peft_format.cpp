@@ -48,8 +48,15 @@ std::string peft_target_regex(const std::string& targets) {
 static std::string targets_from_peft(const Json& target_modules, const std::string& file) {
   if (target_modules.is_string()) {
     const std::string& regex = target_modules.as_string();
-    for (const char* preset : {"qv", "qvmlp"})
-      if (regex == peft_target_regex(preset)) return preset;
+    for (const char* preset : {"qv", "qvmlp"}) {
+      // Also the ViT-only form (attention.attention.query) written before qv covered BERT's
+      // attention.self.query, which peft's save_pretrained keeps in files made from it.
+      const std::string any_attention = "attention\\.[^.]+\\.";
+      std::string vit_only = peft_target_regex(preset);
+      for (size_t at; (at = vit_only.find(any_attention)) != std::string::npos;)
+        vit_only.replace(at, any_attention.size(), "attention\\.attention\\.");
+      if (regex == peft_target_regex(preset) || regex == vit_only) return preset;
+    }
     NEAT_CHECK(false, "peft adapter: ", file, ": target_modules regex '", regex,
                "' is not one this build writes (", peft_target_regex("qv"), " or ",
                peft_target_regex("qvmlp"), "); use a list of module names");
