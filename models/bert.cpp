@@ -115,15 +115,6 @@ std::vector<std::string> bert_parameter_names(const BertConfig& config) {
 
 namespace {
 
-// A Linear initialised as HF's BertPreTrainedModel._init_weights does.
-std::shared_ptr<Linear> hf_linear(int64_t in, int64_t out, const BertConfig& config,
-                                  Generator& gen) {
-  auto layer = std::make_shared<Linear>(in, out);
-  trunc_normal_(layer->weight, config.initializer_range, gen);
-  zeros_(layer->bias);
-  return layer;
-}
-
 std::shared_ptr<Embedding> hf_embedding(int64_t rows, const BertConfig& config, Generator& gen) {
   auto table = std::make_shared<Embedding>(rows, config.hidden);
   trunc_normal_(table->weight, config.initializer_range, gen);
@@ -210,7 +201,8 @@ Variable BertEmbeddings::forward(const Tensor& input_ids, const Tensor& token_ty
 BertResidualOutput::BertResidualOutput(int64_t in, const BertConfig& config,
                                        std::shared_ptr<Generator> gen, const std::string& hf_type)
     : type_(hf_type) {
-  dense = register_module<Layer>("dense", hf_linear(in, config.hidden, config, *gen));
+  dense =
+      register_module<Layer>("dense", hf_linear(in, config.hidden, config.initializer_range, *gen));
   layer_norm = register_module("LayerNorm",
                                std::make_shared<LayerNorm>(config.hidden, config.layer_norm_eps));
   dropout = register_module("dropout", std::make_shared<Dropout>(config.dropout, gen));
@@ -226,8 +218,8 @@ void BertResidualOutput::on_child_replaced(const std::string& name,
 }
 
 BertIntermediate::BertIntermediate(const BertConfig& config, Generator& gen) {
-  dense = register_module<Layer>("dense",
-                                 hf_linear(config.hidden, config.intermediate, config, gen));
+  dense = register_module<Layer>(
+      "dense", hf_linear(config.hidden, config.intermediate, config.initializer_range, gen));
   register_module("intermediate_act_fn", std::make_shared<GELU>());
 }
 
@@ -242,9 +234,9 @@ BertLayer::BertLayer(const BertConfig& config, std::shared_ptr<Generator> gen) {
   auto holder = std::make_shared<Container>("BertAttention");
   // HF BertSelfAttention; the projections drawn in HF's order: query, key, value.
   const int64_t D = config.hidden;
-  std::shared_ptr<Layer> query = hf_linear(D, D, config, *gen);
-  std::shared_ptr<Layer> key = hf_linear(D, D, config, *gen);
-  std::shared_ptr<Layer> value = hf_linear(D, D, config, *gen);
+  std::shared_ptr<Layer> query = hf_linear(D, D, config.initializer_range, *gen);
+  std::shared_ptr<Layer> key = hf_linear(D, D, config.initializer_range, *gen);
+  std::shared_ptr<Layer> value = hf_linear(D, D, config.initializer_range, *gen);
   self_attention = holder->add("self", std::make_shared<MultiHeadSelfAttention>(
                                            query, key, value, config.heads,
                                            config.attention_dropout, gen));
@@ -252,8 +244,8 @@ BertLayer::BertLayer(const BertConfig& config, std::shared_ptr<Generator> gen) {
       "output", std::make_shared<BertResidualOutput>(config.hidden, config, gen, "BertSelfOutput"));
   attention = register_module<Module>("attention", holder);
   intermediate = register_module("intermediate", std::make_shared<BertIntermediate>(config, *gen));
-  output = register_module(
-      "output", std::make_shared<BertResidualOutput>(config.intermediate, config, gen, "BertOutput"));
+  output = register_module("output", std::make_shared<BertResidualOutput>(
+                                         config.intermediate, config, gen, "BertOutput"));
 }
 
 Variable BertLayer::forward(const Variable& h, const Tensor& mask) {
@@ -273,8 +265,8 @@ BertModel::BertModel(const BertConfig& config, std::shared_ptr<Generator> gen) {
   encoder = register_module<Module>("encoder", enc);
   if (!config.is_roberta()) {
     auto pool = std::make_shared<Container>("BertPooler");
-    pooler_dense = pool->add<Layer>("dense",
-                                    hf_linear(config.hidden, config.hidden, config, *gen));
+    pooler_dense = pool->add<Layer>(
+        "dense", hf_linear(config.hidden, config.hidden, config.initializer_range, *gen));
     pooler = register_module<Module>("pooler", pool);
   }
 }
@@ -295,10 +287,11 @@ Variable BertModel::forward(const Tensor& input_ids, const Tensor& attention_mas
 
 RobertaClassificationHead::RobertaClassificationHead(const BertConfig& config,
                                                      std::shared_ptr<Generator> gen) {
-  dense = register_module<Layer>("dense", hf_linear(config.hidden, config.hidden, config, *gen));
+  dense = register_module<Layer>(
+      "dense", hf_linear(config.hidden, config.hidden, config.initializer_range, *gen));
   dropout = register_module("dropout", std::make_shared<Dropout>(config.dropout, gen));
-  out_proj = register_module<Layer>("out_proj",
-                                    hf_linear(config.hidden, config.num_labels, config, *gen));
+  out_proj = register_module<Layer>(
+      "out_proj", hf_linear(config.hidden, config.num_labels, config.initializer_range, *gen));
 }
 
 Variable RobertaClassificationHead::forward(const Variable& x) {
@@ -321,7 +314,7 @@ BertForSequenceClassification::BertForSequenceClassification(const BertConfig& c
   } else {
     register_module("dropout", std::make_shared<Dropout>(config.dropout, gen_));
     classifier = register_module<Layer>(
-        "classifier", hf_linear(config.hidden, config.num_labels, config, *gen_));
+        "classifier", hf_linear(config.hidden, config.num_labels, config.initializer_range, *gen_));
   }
 }
 

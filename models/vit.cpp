@@ -103,15 +103,6 @@ std::vector<std::string> vit_parameter_names(const ViTConfig& config) {
 
 namespace {
 
-// A Linear initialised as HF's ViTPreTrainedModel._init_weights does.
-std::shared_ptr<Linear> hf_linear(int64_t in, int64_t out, const ViTConfig& config,
-                                  Generator& gen) {
-  auto layer = std::make_shared<Linear>(in, out);
-  trunc_normal_(layer->weight, config.initializer_range, gen);
-  zeros_(layer->bias);
-  return layer;
-}
-
 // HF ViTPatchEmbeddings: only holds the Conv2d, named "projection".
 class ViTPatchEmbeddings : public Module {
  public:
@@ -168,16 +159,16 @@ void ViTDense::on_child_replaced(const std::string& name, const std::shared_ptr<
 ViTAttention::ViTAttention(const ViTConfig& config, std::shared_ptr<Generator> gen) {
   const int64_t D = config.hidden;
   // One statement each: the generator's draws go to query, key, value in this order.
-  auto query = hf_linear(D, D, config, *gen);
-  auto key = hf_linear(D, D, config, *gen);
-  auto value = hf_linear(D, D, config, *gen);
+  auto query = hf_linear(D, D, config.initializer_range, *gen);
+  auto key = hf_linear(D, D, config.initializer_range, *gen);
+  auto value = hf_linear(D, D, config.initializer_range, *gen);
   attention = register_module(
       "attention", std::make_shared<MultiHeadSelfAttention>(query, key, value, config.heads,
                                                             config.attention_dropout, gen));
   output = register_module(
-      "output", std::make_shared<ViTDense>(hf_linear(config.hidden, config.hidden, config, *gen),
-                                           "dropout", std::make_shared<Dropout>(config.dropout, gen),
-                                           "ViTSelfOutput"));
+      "output", std::make_shared<ViTDense>(
+                    hf_linear(config.hidden, config.hidden, config.initializer_range, *gen),
+                    "dropout", std::make_shared<Dropout>(config.dropout, gen), "ViTSelfOutput"));
 }
 
 Variable ViTAttention::forward(const Variable& x) {
@@ -188,13 +179,13 @@ ViTLayer::ViTLayer(const ViTConfig& config, std::shared_ptr<Generator> gen) {
   int64_t D = config.hidden;
   attention = register_module("attention", std::make_shared<ViTAttention>(config, gen));
   intermediate = register_module(
-      "intermediate", std::make_shared<ViTDense>(hf_linear(D, config.mlp_dim, config, *gen),
-                                                 "intermediate_act_fn", std::make_shared<GELU>(),
-                                                 "ViTIntermediate"));
+      "intermediate", std::make_shared<ViTDense>(
+                          hf_linear(D, config.mlp_dim, config.initializer_range, *gen),
+                          "intermediate_act_fn", std::make_shared<GELU>(), "ViTIntermediate"));
   output = register_module(
-      "output", std::make_shared<ViTDense>(hf_linear(config.mlp_dim, D, config, *gen), "dropout",
-                                           std::make_shared<Dropout>(config.dropout, gen),
-                                           "ViTOutput"));
+      "output", std::make_shared<ViTDense>(
+                    hf_linear(config.mlp_dim, D, config.initializer_range, *gen), "dropout",
+                    std::make_shared<Dropout>(config.dropout, gen), "ViTOutput"));
   layernorm_before = register_module(
       "layernorm_before", std::make_shared<LayerNorm>(D, config.layer_norm_eps));
   layernorm_after = register_module(
@@ -236,8 +227,8 @@ ViTForImageClassification::ViTForImageClassification(const ViTConfig& config)
     : config_(config), gen_(std::make_shared<Generator>(config.seed)) {
   config.validate();
   vit = register_module("vit", std::make_shared<ViTModel>(config, gen_));
-  classifier = register_module<Layer>("classifier",
-                                      hf_linear(config.hidden, config.num_classes, config, *gen_));
+  classifier = register_module<Layer>(
+      "classifier", hf_linear(config.hidden, config.num_classes, config.initializer_range, *gen_));
 }
 
 Variable ViTForImageClassification::features(const Variable& pixel_values) {

@@ -23,4 +23,12 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool bias, uint64_t se
 
 Variable Linear::forward(const Variable& x) { return linear(x, weight, bias); }
 
+std::shared_ptr<Linear> hf_linear(int64_t in, int64_t out, double initializer_range,
+                                  Generator& gen) {
+  auto layer = std::make_shared<Linear>(in, out);
+  trunc_normal_(layer->weight, initializer_range, gen);
+  zeros_(layer->bias);
+  return layer;
+}
+
 }  // namespace neat

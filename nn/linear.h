@@ -20,4 +20,9 @@ class Linear : public Layer {
   int64_t in_features_, out_features_;
 };
 
+// A Linear initialised as Hugging Face's PreTrainedModel._init_weights does for ViT and BERT:
+// weight ~ truncated normal with std initializer_range, bias 0.
+std::shared_ptr<Linear> hf_linear(int64_t in, int64_t out, double initializer_range,
+                                  Generator& gen);
+
 }  // namespace neat

@@ -18,6 +18,7 @@
 #include "tensor/json.h"
 #include "tensor/safetensors.h"
 #include "tests/peft_case.h"
+#include "tests/tensor_check.h"
 
 using namespace neat;
 
@@ -26,23 +27,11 @@ namespace {
 const char* kBertReference = "tests/parity/bert_reference.safetensors";
 const char* kBertRegenerate = "regenerate it with .venv/bin/python tests/parity/make_bert_reference.py";
 
-// max |got - want| / max |want|, with a failure naming the tensor when it exceeds tol. A
-// reference of all zeros must be matched exactly.
+// max |got - want| / max |want| (tests/tensor_check.h), failing the test case with the
+// tensor's label when it exceeds tol. A reference of all zeros must be matched exactly.
 double relative_error(const std::string& label, const Tensor& got, const Tensor& want, double tol) {
-  if (got.shape() != want.shape()) {
-    FAIL_CHECK(label, ": shape ", shape_str(got.shape()), ", reference ", shape_str(want.shape()));
-    return INFINITY;
-  }
-  double scale = 0, diff = 0;
-  for (int64_t i = 0; i < want.numel(); ++i) {
-    scale = std::max(scale, std::abs(want.flat(i)));
-    const double d = std::abs(got.flat(i) - want.flat(i));
-    diff = d <= diff ? diff : d;  // NaN wins
-  }
-  const double error = scale > 0 ? diff / scale : (diff == 0 ? 0 : INFINITY);
-  CHECK_MESSAGE(error <= tol, label, " ", shape_str(got.shape()), ": max diff ", diff,
-                " over max |reference| ", scale, " = ", error, " > ", tol);
-  return error;
+  const test::TensorComparison c = test::check_tensor(label, got, want, tol, /*floor=*/0);
+  return c.scale > 0 ? c.max_error / c.scale : c.max_error;
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "tensor/safetensors.h"
 #include "tests/peft_case.h"
 #include "tests/tensor_check.h"
+#include "tests/tiny_vit.h"
 
 using namespace neat;
 using neat::test::check_tensor;
@@ -35,20 +36,6 @@ const double kValueTolerance = 1e-5;      // logits and loss, relative
 const double kGradientTolerance = 1e-4;   // gradients, relative (float32 backward vs float64)
 const double kFloor = 1e-3;
 
-ViTConfig config_from(const Json& j) {
-  ViTConfig c;
-  c.image_size = j["image_size"].as_int();
-  c.patch_size = j["patch_size"].as_int();
-  c.channels = j["channels"].as_int();
-  c.hidden = j["hidden"].as_int();
-  c.depth = j["depth"].as_int();
-  c.heads = j["heads"].as_int();
-  c.mlp_dim = j["mlp_dim"].as_int();
-  c.num_classes = j["num_classes"].as_int();
-  c.layer_norm_eps = j["layer_norm_eps"].as_number();
-  return c;
-}
-
 }  // namespace
 
 TEST_CASE("parity with PyTorch: ViT logits, loss and gradients for neat, lora, head, full") {
@@ -63,7 +50,7 @@ TEST_CASE("parity with PyTorch: ViT logits, loss and gradients for neat, lora, h
                   kRegenerate);
   REQUIRE_MESSAGE(meta("version") == "2", kReference, " has version ", meta("version"),
                   ", this test reads version 2; ", kRegenerate);
-  const ViTConfig config = config_from(Json::parse(meta("config")));
+  const ViTConfig config = test::vit_config_from_json(Json::parse(meta("config")));
   const Json cases = Json::parse(meta("cases"));
   REQUIRE(cases.size() == 8);
 

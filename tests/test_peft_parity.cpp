@@ -20,6 +20,7 @@
 #include "tensor/safetensors.h"
 #include "tensor/torch_randperm.h"
 #include "tests/tensor_check.h"
+#include "tests/tiny_vit.h"
 
 using namespace neat;
 
@@ -32,20 +33,6 @@ const char* kRegenerate = "regenerate it with tests/parity/make_peft_reference.s
 // matched exactly.
 void check_tensor(const std::string& label, const Tensor& got, const Tensor& want, double tol) {
   test::check_tensor(label, got, want, tol, /*floor=*/0);
-}
-
-ViTConfig config_from(const Json& j) {
-  ViTConfig c;
-  c.image_size = j["image_size"].as_int();
-  c.patch_size = j["patch_size"].as_int();
-  c.channels = j["channels"].as_int();
-  c.hidden = j["hidden"].as_int();
-  c.depth = j["depth"].as_int();
-  c.heads = j["heads"].as_int();
-  c.mlp_dim = j["mlp_dim"].as_int();
-  c.num_classes = j["num_classes"].as_int();
-  c.layer_norm_eps = j["layer_norm_eps"].as_number();
-  return c;
 }
 
 PeftConfig peft_from(const Json& j) {
@@ -98,7 +85,7 @@ void align_svd_signs(Lora& lora, const Tensor& want_a) {
 // The reference file and what every case shares: the ViT, its base weights, the batch.
 struct Reference {
   SafetensorsFile file = open_reference();
-  ViTConfig vit_config = config_from(Json::parse(file.metadata.at("config")));
+  ViTConfig vit_config = test::vit_config_from_json(Json::parse(file.metadata.at("config")));
   Json cases = Json::parse(file.metadata.at("cases"));
   std::map<std::string, Tensor> base = base_weights(file);
   Variable pixels{file.get("pixel_values")};
