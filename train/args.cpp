@@ -181,9 +181,9 @@ Json ArgParser::values() const {
 void ArgParser::restore(const Json& saved, const std::vector<std::string>& free) {
   for (Flag& f : flags_) {
     const std::string key = f.name.substr(2);
-    bool keep = !saved.contains(key);
-    for (const std::string& name : free) keep = keep || name == f.name;
-    if (keep) continue;
+    bool is_free = false;
+    for (const std::string& name : free) is_free = is_free || name == f.name;
+    if (!saved.contains(key) || (is_free && f.set)) continue;
     if (f.set && f.value().dump() != saved[key].dump()) {
       throw UsageError(f.name + " " + f.value().dump() + " differs from the resumed run's " +
                        saved[key].dump() + " (leave it out to continue the run as it was)");

@@ -55,9 +55,10 @@ class ArgParser {
   std::string help() const;    // summary, usage, and every flag with help and default
   // {"method": "neat", "epochs": 10, ...}: every flag's current value, keyed without "--".
   Json values() const;
-  // For --resume: every flag takes its value from `saved` (an earlier values()) except those in
-  // `free`, which keep this command line's. A flag given here with a value other than the saved
-  // one is a UsageError naming both; a flag missing from `saved` keeps its value.
+  // For --resume: every flag takes its value from `saved` (an earlier values()). A flag in
+  // `free` given on this command line keeps this command line's value (e.g. --threads); any
+  // other flag given here with a value other than the saved one is a UsageError naming both.
+  // A flag missing from `saved` keeps its value.
   void restore(const Json& saved, const std::vector<std::string>& free);
 
  private:

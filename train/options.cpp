@@ -67,7 +67,7 @@ void add_train_flags(ArgParser& args, TrainOptions& o) {
            "cifar10, cifar100, fashion-mnist, synthetic, or folder:PATH (PATH/<class>/<image>)");
   args.add("--data-dir", &o.data_dir, "DIR", "where to look for the dataset first");
   args.add("--classes", &o.classes, "SPEC", "class subset, e.g. 0-4 or 1,3,5 (relabelled 0..k-1)");
-  args.add("--train-limit", &o.train_limit, "N", "use the first N training samples; 0 = all");
+  args.add("--train-limit", &o.train_limit, "N", "train on N samples: a class-balanced random subset (seeded by --seed); 0 = all");
   args.add("--augment", &o.augment, "MODE",
            "training augmentation: auto (crop+flip at 224 px, none below), none, flip, crop-flip",
            {"auto", "none", "flip", "crop-flip"});
@@ -98,7 +98,11 @@ void add_train_flags(ArgParser& args, TrainOptions& o) {
   args.add("--seed", &o.seed, "N", "seed of init, data order, augmentation and dropout");
   args.add("--threads", &o.threads, "N", "compute threads; 0 = all cores");
   args.add("--device", &o.device, "cpu|cuda", "where to compute", {"cpu", "cuda"});
-  args.add("--out", &o.out, "DIR", "output directory; default runs/<method>-<data>-<time>");
+  args.add("--out", &o.out, "DIR",
+           "output directory; default a new runs/<method>-<data>-<time>[-N]. One that holds "
+           "another run is refused (see --resume, --overwrite)");
+  args.add_switch("--overwrite", &o.overwrite,
+                  "let --out replace the run already in it (its results, logs and checkpoint)");
   args.add("--save-every", &o.save_every, "N",
            "write a checkpoint every N optimizer steps (one is always written at the end and on "
            "Ctrl-C); 0 = only those");
@@ -204,6 +208,25 @@ void check_train_options(const TrainOptions& o) {
   require(o.device != "cuda",
           "--device cuda: this build has no CUDA backend yet (only the CPU backend exists); "
           "use --device cpu");
+}
+
+ArgParser train_vit_arguments(TrainVitOptions& o) {
+  ArgParser args("train_vit", "[--method neat|lora|head|full] [--data NAME] [options]",
+                 "Fine-tune a Vision Transformer with Neat, LoRA, a linear probe or fully.");
+  add_model_flags(args, o.model);
+  add_method_flags(args, o.method);
+  add_train_flags(args, o.train);
+  return args;
+}
+
+void check_train_vit_options(const TrainVitOptions& o, const ArgParser& args) {
+  check_train_options(o.train);
+  require(o.model.channels == 0 || o.model.channels == 1 || o.model.channels == 3,
+          "--channels must be 1 or 3 (0 = the data's), got " + std::to_string(o.model.channels));
+  peft_config_from(o.method);
+  require(!o.train.eval_only || !o.train.weights.empty() || !o.train.adapter.empty() ||
+              !o.train.resume.empty(),
+          "--eval-only needs --weights, --adapter or --resume (nothing to evaluate)");
 }
 
 }  // namespace neat

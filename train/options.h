@@ -47,7 +47,7 @@ struct TrainOptions {
   std::string data = "cifar10";   // cifar10|cifar100|fashion-mnist|synthetic|folder:PATH
   std::string data_dir;           // where to look first
   std::string classes;            // class subset, e.g. "0-4"; empty = all
-  int64_t train_limit = 0;        // use only the first N training samples (0 = all)
+  int64_t train_limit = 0;        // train on a class-balanced random N samples (0 = all)
   std::string weights;            // pretrained backbone (HF names) or a full model we saved
   bool new_head = false;          // re-initialise the classifier after loading --weights
   std::string adapter;            // start from this adapter file
@@ -64,7 +64,8 @@ struct TrainOptions {
   int64_t threads = 0;            // 0 = all cores
   int64_t workers = 1;            // data loader threads
   std::string device = "cpu";
-  std::string out;                // default runs/<method>-<data>-<time>
+  std::string out;                // default runs/<method>-<data>-<time> (made unique)
+  bool overwrite = false;         // --out may hold another run: its files are replaced
   int64_t save_every = 0;         // steps between checkpoints (0 = only at the end / on Ctrl-C)
   std::string resume;             // a run directory with a checkpoint
   bool eval_only = false;
@@ -72,6 +73,13 @@ struct TrainOptions {
   bool merge = false;
   bool quiet = false;
   int64_t log_every = 50;         // steps between log lines when not on a terminal
+};
+
+// Everything train_vit's command line sets.
+struct TrainVitOptions {
+  ModelOptions model;
+  MethodOptions method;
+  TrainOptions train;
 };
 
 void add_model_flags(ArgParser& args, ModelOptions& options);
@@ -87,6 +95,12 @@ ViTConfig vit_config_from(const ModelOptions& options, const ArgParser& args,
 PeftConfig peft_config_from(const MethodOptions& options);
 // Checks the training flags' ranges and combinations (UsageError naming the flag).
 void check_train_options(const TrainOptions& options);
+
+// train_vit's parser: the model, method and train flags bound to `options` (which must outlive it).
+ArgParser train_vit_arguments(TrainVitOptions& options);
+// The checks train_vit runs on a parsed command line before it reads any data or file:
+// check_train_options, peft_config_from, and the combinations of flags (UsageError).
+void check_train_vit_options(const TrainVitOptions& options, const ArgParser& args);
 
 // Bounds of --threads (OpenMP compute threads) and --workers (data loader threads): far above
 // any machine's useful count, well below where creating the threads fails.

@@ -52,6 +52,11 @@ bool file_exists(const std::string& path) {
   return ::stat(path.c_str(), &s) == 0;
 }
 
+bool is_directory(const std::string& path) {
+  struct stat s;
+  return ::stat(path.c_str(), &s) == 0 && S_ISDIR(s.st_mode);
+}
+
 void make_directories(const std::string& path) {
   if (path.empty()) return;
   for (size_t i = 1; i <= path.size(); ++i) {

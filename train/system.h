@@ -13,6 +13,7 @@ namespace neat {
 void write_file_atomic(const std::string& path, const std::string& bytes);
 std::string read_file(const std::string& path);   // error naming the path when unreadable
 bool file_exists(const std::string& path);
+bool is_directory(const std::string& path);
 // mkdir -p; error naming the path when it cannot be created.
 void make_directories(const std::string& path);
 

@@ -12,6 +12,7 @@
 #include "nn/peft/neat.h"
 #include "nn/init.h"
 #include "train/options.h"
+#include "train/run_directory.h"
 #include "train/system.h"
 #include "train/trainer.h"
 
@@ -19,16 +20,23 @@ namespace neat {
 
 namespace {
 
-// Flags that may differ between a run and its --resume (they do not change what is computed).
-const std::vector<std::string> kResumeFreeFlags = {
-    "--resume", "--threads", "--workers", "--quiet", "--log-every", "--save-every", "--max-steps",
-    "--data-dir", "--eval-only", "--merge"};
+// Flags that may differ between a run and its --resume (they do not change what is computed):
+// given again, the new value counts; left out, the run's saved value does.
+const std::vector<std::string> kResumeFreeFlags = {"--threads", "--workers", "--quiet", "--log-every",
+                                                   "--save-every", "--data-dir", "--merge"};
+// Flags about this invocation only, never taken from the resumed run.
+const std::vector<std::string> kInvocationFlags = {"resume", "eval-only", "max-steps", "overwrite"};
 
-struct Options {
-  ModelOptions model;
-  MethodOptions method;
-  TrainOptions train;
-};
+// The saved config without the invocation-only flags.
+Json resumable_config(const Json& saved) {
+  Json kept = Json::object();
+  for (const auto& [key, value] : saved.as_object())
+    if (std::find(kInvocationFlags.begin(), kInvocationFlags.end(), key) == kInvocationFlags.end())
+      kept.set(key, value);
+  return kept;
+}
+
+using Options = TrainVitOptions;
 
 std::string one_line(std::string text) {
   std::replace(text.begin(), text.end(), '\n', ' ');
@@ -42,10 +50,29 @@ void write_log_files(const std::string& dir, const std::string& title, const His
   write_file_atomic(join_path(dir, "curves.svg"), history.curves_svg(title));
 }
 
-std::string default_out_dir(const Options& o) {
-  if (!o.train.out.empty()) return o.train.out;
+// runs/<method>-<data>-<time>: the name create_unique_directory starts from.
+std::string default_out_base(const Options& o) {
   const std::string data = o.train.data.rfind("folder:", 0) == 0 ? "folder" : o.train.data;
   return "runs/" + o.method.method + "-" + data + "-" + timestamp();
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string text;
+  for (const std::string& item : items) text += (text.empty() ? "" : ", ") + item;
+  return text;
+}
+
+// --out checks that need no data: not a file, and not another run's directory unless
+// --overwrite (a resumed run writes its own directory).
+void check_out_dir(const TrainOptions& t, bool resuming) {
+  if (t.out.empty() || resuming) return;
+  if (file_exists(t.out) && !is_directory(t.out))
+    throw UsageError("--out " + t.out + " is a file, not a directory");
+  const std::vector<std::string> files = run_files_in(t.out);
+  if (!files.empty() && !t.overwrite)
+    throw UsageError("--out " + t.out + " already holds a run (" + join(files) +
+                     "): continue it with --resume " + t.out + ", replace it with --overwrite, "
+                     "or choose another --out");
 }
 
 DataSpec data_spec(const Options& o) {
@@ -61,12 +88,11 @@ DataSpec data_spec(const Options& o) {
   return spec;
 }
 
-// The first `limit` samples of a dataset (all when limit is 0 or larger than it).
-std::shared_ptr<const Dataset> first_samples(std::shared_ptr<const Dataset> data, int64_t limit) {
+// A seeded, class-balanced random subset of `limit` samples (all when limit is 0 or larger).
+std::shared_ptr<const Dataset> limited(std::shared_ptr<const Dataset> data, int64_t limit,
+                                       uint64_t seed) {
   if (limit <= 0 || limit >= data->size()) return data;
-  std::vector<int64_t> indices(static_cast<size_t>(limit));
-  std::iota(indices.begin(), indices.end(), 0);
-  return std::make_shared<SubsetDataset>(data, indices);
+  return std::make_shared<SubsetDataset>(data, balanced_subset(*data, limit, seed));
 }
 
 // Train and eval transforms for the model's input. At the data's native size the images are
@@ -141,10 +167,11 @@ int Run::execute() {
   NEAT_CHECK(splits.train->size() > 0 && splits.test->size() > 0, "data: ", splits.summary,
              ": an empty ", splits.train->size() > 0 ? "test" : "training",
              " split (too few images? a folder can bring its own train/ and test/)");
-  const std::shared_ptr<const Dataset> train_set = first_samples(splits.train, t.train_limit);
+  const std::shared_ptr<const Dataset> train_set = limited(splits.train, t.train_limit, uint64_t(t.seed));
   progress.line("data: " + splits.summary +
-                (train_set != splits.train ? " (training on the first " +
-                                                 std::to_string(train_set->size()) + ")"
+                (train_set != splits.train ? " (training on " + std::to_string(train_set->size()) +
+                                                 " of them: a class-balanced random subset, seed " +
+                                                 std::to_string(t.seed) + ")"
                                            : ""));
   const ImageShape shape = splits.train->image_shape();
   const int64_t native_size = shape.height == shape.width ? shape.height : 0;
@@ -200,11 +227,34 @@ int Run::execute() {
     val_loader = std::make_unique<DataLoader>(splits.val, eval_tf, eval_lc);
   DataLoader test_loader(splits.test, eval_tf, eval_lc);
 
-  const std::string& dir = t.out;
-  make_directories(dir);
+  // The run directory: this run's own (a new name by default), locked while it writes.
+  std::string dir = t.out;
+  if (dir.empty()) dir = create_unique_directory(default_out_base(o));
+  else make_directories(dir);
+  const RunLock lock(dir);
+  if (!resuming) {
+    check_out_dir(t, resuming);   // again, under the lock: another run may have finished here
+    if (t.overwrite) remove_run_files(dir);
+  }
+  if (const int stale = remove_stale_temp_files(dir))
+    progress.line("removed " + std::to_string(stale) + " temporary file(s) left by a killed run in " + dir);
   const std::string checkpoint_path = join_path(dir, "checkpoint.safetensors");
   const std::string title = o.method.method + " on " + t.data + " (" + dir + ")";
   double train_seconds = 0;
+  // A checkpoint that cannot be written (a full disk) is a warning: the run goes on, and its
+  // results, adapter and logs are still written.
+  const int64_t checkpoint_bytes = 3 * 4 * report.trainable;   // parameters + AdamW's two moments
+  bool checkpoint_failed = false;
+  auto save = [&](const TrainState& s) {
+    try {
+      save_checkpoint(checkpoint_path, model, optimizer, s);
+      checkpoint_failed = false;
+    } catch (const std::exception& e) {
+      err << "warning: could not write the checkpoint " << checkpoint_path << " (about "
+          << (checkpoint_bytes >> 20) + 1 << " MB): " << one_line(e.what()) << "\n";
+      checkpoint_failed = true;
+    }
+  };
 
   if (resuming) {
     state = load_checkpoint(checkpoint_path, model, optimizer);
@@ -222,7 +272,7 @@ int Run::execute() {
     settings.seed = uint64_t(t.seed);
     settings.max_steps = t.max_steps;
     settings.save_every = t.save_every;
-    settings.save = [&](const TrainState& s) { save_checkpoint(checkpoint_path, model, optimizer, s); };
+    settings.save = save;
     settings.on_epoch_end = [&](const TrainState& s) { write_log_files(dir, title, s.history); };
     progress.line("training: " + std::to_string(steps) + " steps (" +
                   std::to_string(train_loader.steps_per_epoch()) + " batches of " +
@@ -231,12 +281,22 @@ int Run::execute() {
     install_stop_handlers();
     Trainer trainer(model, optimizer, train_loader, val_loader.get(), settings, progress);
     std::string message;
-    const TrainOutcome outcome = trainer.fit(state, message);
+    TrainOutcome outcome;
+    try {
+      outcome = trainer.fit(state, message);
+    } catch (const std::exception& e) {
+      // The trainer wrote a checkpoint of the last step before passing the error on.
+      write_log_files(dir, title, state.history);
+      throw std::runtime_error(one_line(e.what()) +
+                               (checkpoint_failed ? "" : "; its checkpoint is saved: after fixing that, continue with: train_vit --resume " + dir));
+    }
     write_log_files(dir, title, state.history);
     if (outcome == TrainOutcome::Interrupted) {
       const int signal = stop_signal();
-      err << "train_vit: " << message << "; checkpoint saved, continue with: train_vit --resume "
-          << dir << "\n";
+      err << "train_vit: " << message
+          << (checkpoint_failed ? "; the checkpoint could not be written"
+                                : "; checkpoint saved, continue with: train_vit --resume " + dir)
+          << "\n";
       return 128 + signal;
     }
     if (outcome == TrainOutcome::NonFinite) {
@@ -275,8 +335,9 @@ int Run::execute() {
   results.set("model", config.str());
   results.set("method", report.str());
   results.set("data", splits.summary);
-  write_file_atomic(join_path(dir, "results.json"), results.dump(2) + "\n");
-  save_adapter(join_path(dir, "adapter.safetensors"), model, peft);
+  // Evaluation only: its own file, so a run's results.json (its training time, throughput) stays.
+  write_file_atomic(join_path(dir, t.eval_only ? "eval.json" : "results.json"), results.dump(2) + "\n");
+  if (!t.eval_only) save_adapter(join_path(dir, "adapter.safetensors"), model, peft);
   if (t.merge) {
     merge_adapters(model);
     save_vit_weights(model, join_path(dir, "model.safetensors"));
@@ -293,11 +354,7 @@ int Run::execute() {
 int train_vit_main(const std::vector<std::string>& arguments, std::ostream& out,
                    std::ostream& err) {
   Options o;
-  ArgParser args("train_vit", "[--method neat|lora|head|full] [--data NAME] [options]",
-                 "Fine-tune a Vision Transformer with Neat, LoRA, a linear probe or fully.");
-  add_model_flags(args, o.model);
-  add_method_flags(args, o.method);
-  add_train_flags(args, o.train);
+  ArgParser args = train_vit_arguments(o);
   bool resuming = false;
   try {
     try {
@@ -310,17 +367,11 @@ int train_vit_main(const std::vector<std::string>& arguments, std::ostream& out,
       if (resuming) {
         const std::string path = join_path(o.train.resume, "checkpoint.safetensors");
         NEAT_CHECK(file_exists(path), "--resume ", o.train.resume, ": no checkpoint at ", path);
-        args.restore(read_checkpoint_state(path).config, kResumeFreeFlags);
+        args.restore(resumable_config(read_checkpoint_state(path).config), kResumeFreeFlags);
         o.train.out = o.train.resume;
       }
-      check_train_options(o.train);
-      if (o.model.channels != 0 && o.model.channels != 1 && o.model.channels != 3)
-        throw UsageError("--channels must be 1 or 3 (0 = the data's), got " +
-                         std::to_string(o.model.channels));
-      peft_config_from(o.method);
-      if (o.train.eval_only && o.train.weights.empty() && o.train.adapter.empty() && !resuming)
-        throw UsageError("--eval-only needs --weights, --adapter or --resume (nothing to evaluate)");
-      o.train.out = default_out_dir(o);
+      check_train_vit_options(o, args);
+      check_out_dir(o.train, resuming);
       Run run{o, args, out, err, {}, resuming};
       return run.execute();
     } catch (const UsageError& e) {

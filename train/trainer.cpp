@@ -109,83 +109,92 @@ TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
     return TrainOutcome::NonFinite;
   };
 
-  for (; state.epoch < settings_.epochs; ++state.epoch) {
-    train_.start_epoch(state.epoch, state.batch);
-    Batch batch;
-    double group_loss = 0;
-    int64_t group_correct = 0;
-    while (train_.next(batch)) {
-      // The optimizer step this batch belongs to: batches [first, last] of the epoch.
-      const int64_t first = batch.step / accum * accum;
-      const int64_t last = std::min(first + accum, batches) - 1;
-      int64_t group_images = 0;
-      for (int64_t b = first; b <= last; ++b) group_images += batch_images(b, n, batch_size);
-      const int64_t images = batch.labels.numel();
+  // An error in the middle (an image that does not decode, a full disk) first saves the last
+  // finished step, so the work is kept.
+  try {
+    for (; state.epoch < settings_.epochs; ++state.epoch) {
+      train_.start_epoch(state.epoch, state.batch);
+      Batch batch;
+      double group_loss = 0;
+      int64_t group_correct = 0;
+      while (train_.next(batch)) {
+        // The optimizer step this batch belongs to: batches [first, last] of the epoch.
+        const int64_t first = batch.step / accum * accum;
+        const int64_t last = std::min(first + accum, batches) - 1;
+        int64_t group_images = 0;
+        for (int64_t b = first; b <= last; ++b) group_images += batch_images(b, n, batch_size);
+        const int64_t images = batch.labels.numel();
 
-      model_.generator().set_state(derive_seed(derive_seed(settings_.seed, uint64_t(state.step)),
-                                               uint64_t(batch.step - first)));
-      const Variable logits = model_.forward(Variable(batch.images));
-      const Variable loss = cross_entropy(logits, batch.labels);
-      const double loss_value = loss.item();
-      if (!std::isfinite(loss_value)) return non_finite("loss", loss_value);
-      mul_scalar(loss, double(images) / double(group_images)).backward();
-      group_loss += loss_value * double(images);
-      group_correct += count_correct(logits.data(), batch.labels);
-      if (batch.step != last) continue;
+        model_.generator().set_state(derive_seed(derive_seed(settings_.seed, uint64_t(state.step)),
+                                                 uint64_t(batch.step - first)));
+        const Variable logits = model_.forward(Variable(batch.images));
+        const Variable loss = cross_entropy(logits, batch.labels);
+        const double loss_value = loss.item();
+        if (!std::isfinite(loss_value)) return non_finite("loss", loss_value);
+        mul_scalar(loss, double(images) / double(group_images)).backward();
+        group_loss += loss_value * double(images);
+        group_correct += count_correct(logits.data(), batch.labels);
+        if (batch.step != last) continue;
 
-      // The optimizer step.
-      optimizer_.set_lr_multiplier(settings_.schedule.multiplier(state.step));
-      const double grad_norm = clip_grad_norm(optimizer_.parameters(), settings_.clip_grad);
-      if (!std::isfinite(grad_norm)) return non_finite("gradient norm", grad_norm);
-      optimizer_.step();
-      optimizer_.zero_grad();
-      ++state.step;
-      state.batch = batch.step + 1;
-      state.images_seen += group_images;
-      state.epoch_loss_sum += group_loss;
-      state.epoch_correct += group_correct;
-      state.epoch_images += group_images;
-      const std::vector<ParamGroup>& groups = optimizer_.groups();
-      const double lr = groups.back().params.empty() ? groups.front().lr : groups.back().lr;
-      state.history.steps.push_back({state.step, state.epoch + 1, lr,
-                                     group_loss / double(group_images),
-                                     double(group_correct) / double(group_images)});
-      group_loss = 0;
-      group_correct = 0;
+        // The optimizer step.
+        optimizer_.set_lr_multiplier(settings_.schedule.multiplier(state.step));
+        const double grad_norm = clip_grad_norm(optimizer_.parameters(), settings_.clip_grad);
+        if (!std::isfinite(grad_norm)) return non_finite("gradient norm", grad_norm);
+        optimizer_.step();
+        optimizer_.zero_grad();
+        ++state.step;
+        state.batch = batch.step + 1;
+        state.images_seen += group_images;
+        state.epoch_loss_sum += group_loss;
+        state.epoch_correct += group_correct;
+        state.epoch_images += group_images;
+        const std::vector<ParamGroup>& groups = optimizer_.groups();
+        const double lr = groups.back().params.empty() ? groups.front().lr : groups.back().lr;
+        state.history.steps.push_back({state.step, state.epoch + 1, lr,
+                                       group_loss / double(group_images),
+                                       double(group_correct) / double(group_images)});
+        group_loss = 0;
+        group_correct = 0;
 
-      const double elapsed = now_seconds() - session_start;
-      ProgressState p;
-      p.epoch = state.epoch + 1;
-      p.epochs = settings_.epochs;
-      p.step = state.step;
-      p.steps = steps;
-      p.loss = state.epoch_loss_sum / double(state.epoch_images);
-      p.acc = double(state.epoch_correct) / double(state.epoch_images);
-      p.images_per_second = double(state.images_seen) / std::max(1e-9, wall_before + elapsed);
-      p.eta_seconds = elapsed / double(state.step - step_at_start) * double(steps - state.step);
-      progress_.step(p);
+        const double elapsed = now_seconds() - session_start;
+        ProgressState p;
+        p.epoch = state.epoch + 1;
+        p.epochs = settings_.epochs;
+        p.step = state.step;
+        p.steps = steps;
+        p.loss = state.epoch_loss_sum / double(state.epoch_images);
+        p.acc = double(state.epoch_correct) / double(state.epoch_images);
+        p.images_per_second = double(state.images_seen) / std::max(1e-9, wall_before + elapsed);
+        p.eta_seconds = elapsed / double(state.step - step_at_start) * double(steps - state.step);
+        progress_.step(p);
 
-      if (stop_signal() != 0) {
-        save();
-        progress_.finish();
-        message = std::string(stop_signal() == SIGINT ? "interrupted (SIGINT)" : "terminated") +
-                  " after step " + std::to_string(state.step);
-        return TrainOutcome::Interrupted;
+        if (stop_signal() != 0) {
+          save();
+          progress_.finish();
+          message = std::string(stop_signal() == SIGINT ? "interrupted (SIGINT)" : "terminated") +
+                    " after step " + std::to_string(state.step);
+          return TrainOutcome::Interrupted;
+        }
+        if (settings_.max_steps > 0 && state.step >= settings_.max_steps) {
+          save();
+          progress_.finish();
+          return TrainOutcome::StoppedEarly;
+        }
+        if (settings_.save_every > 0 && state.step % settings_.save_every == 0) save();
       }
-      if (settings_.max_steps > 0 && state.step >= settings_.max_steps) {
-        save();
-        progress_.finish();
-        return TrainOutcome::StoppedEarly;
-      }
-      if (settings_.save_every > 0 && state.step % settings_.save_every == 0) save();
+      progress_.finish();
+      run_validation(state);
+      state.batch = 0;
+      state.epoch_loss_sum = 0;
+      state.epoch_correct = 0;
+      state.epoch_images = 0;
+      if (settings_.on_epoch_end) settings_.on_epoch_end(state);
     }
+  } catch (const std::exception& e) {
     progress_.finish();
-    run_validation(state);
-    state.batch = 0;
-    state.epoch_loss_sum = 0;
-    state.epoch_correct = 0;
-    state.epoch_images = 0;
-    if (settings_.on_epoch_end) settings_.on_epoch_end(state);
+    save();
+    throw std::runtime_error(std::string(e.what()) + "; stopped after step " +
+                             std::to_string(state.step));
   }
   save();
   return TrainOutcome::Finished;
