@@ -13,6 +13,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "models/vit.h"
 #include "nn/peft/attach.h"
@@ -101,6 +102,13 @@ ArgParser train_vit_arguments(TrainVitOptions& options);
 // The checks train_vit runs on a parsed command line before it reads any data or file:
 // check_train_options, peft_config_from, and the combinations of flags (UsageError).
 void check_train_vit_options(const TrainVitOptions& options, const ArgParser& args);
+
+// Flags given that this run ignores, each as a warning: --neat-* with another method than neat,
+// --lora-* with another than lora, --new-head without --weights.
+std::vector<std::string> ignored_flag_warnings(const TrainVitOptions& options, const ArgParser& args);
+// UsageError when the method's rank exceeds `width`, the adapted layers' smaller side (the
+// model's hidden size: query, value and the MLP's linears all have it on one side).
+void check_rank(const MethodOptions& options, int64_t width);
 
 // Bounds of --threads (OpenMP compute threads) and --workers (data loader threads): far above
 // any machine's useful count, well below where creating the threads fails.

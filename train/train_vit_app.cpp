@@ -1,6 +1,8 @@
 #include "train/train_vit_app.h"
 
 #include <algorithm>
+#include <csignal>
+#include <new>
 #include <memory>
 #include <numeric>
 
@@ -13,6 +15,7 @@
 #include "nn/init.h"
 #include "train/options.h"
 #include "train/run_directory.h"
+#include "train/weights_check.h"
 #include "train/system.h"
 #include "train/trainer.h"
 
@@ -95,9 +98,10 @@ std::shared_ptr<const Dataset> limited(std::shared_ptr<const Dataset> data, int6
   return std::make_shared<SubsetDataset>(data, balanced_subset(*data, limit, seed));
 }
 
-// Train and eval transforms for the model's input. At the data's native size the images are
-// used as stored (augment auto: random flips); otherwise they are resized (eval: Resize +
-// CenterCrop; train with augment auto: RandomResizedCrop + flip, the paper's setting).
+// Train and eval transforms for the model's input. Eval: the images as stored at the data's
+// native size, else Resize + CenterCrop. Train (--augment): flip (= auto) adds a random
+// horizontal flip to the eval path; crop-flip uses RandomResizedCrop(0.08-1) + flip instead;
+// none is the eval path.
 std::pair<Transform, Transform> transforms_for(const ViTConfig& config, int64_t native_size,
                                                const std::string& augment) {
   TransformConfig tc;
@@ -105,9 +109,8 @@ std::pair<Transform, Transform> transforms_for(const ViTConfig& config, int64_t 
   tc.channels = config.channels;
   tc.mean = {0.5};   // as google/vit-base-patch16-224-in21k: (x - 0.5) / 0.5 on every channel
   tc.std = {0.5};
-  const bool native = config.image_size == native_size;
-  const bool crop = augment == "crop-flip" || (augment == "auto" && !native);
-  tc.native_resolution = native && !crop;
+  const bool crop = augment == "crop-flip";
+  tc.native_resolution = config.image_size == native_size && !crop;
   tc.random_resized_crop = crop;
   tc.horizontal_flip = augment != "none";
   Transform train(tc, /*train=*/augment != "none");
@@ -151,9 +154,26 @@ struct Run {
   std::ostream& err;
   TrainState state;
   bool resuming = false;
+  std::string& memory_hint;   // set once the model's size is known, for an out-of-memory error
 
   int execute();
 };
+
+// What the largest activations of a run cost, for an out-of-memory message: attention keeps a
+// (batch, heads, N, N) float matrix per layer for backward.
+std::string attention_memory(const ViTConfig& c, int64_t batch) {
+  const int64_t tokens = c.num_patches() + 1;
+  const double bytes = double(batch) * double(c.heads) * double(tokens) * double(tokens) * 4;
+  char text[320];
+  std::snprintf(text, sizeof text,
+                "the model sees %lld tokens per image (%lld px / patch %lld = %lldx%lld patches + 1); "
+                "one attention matrix of a batch of %lld takes %.2f GiB and training keeps one per "
+                "layer (%lld layers: %.1f GiB). Lower --batch-size or --image-size, or raise --patch",
+                (long long)tokens, (long long)c.image_size, (long long)c.patch_size,
+                (long long)c.grid(), (long long)c.grid(), (long long)batch, bytes / (1 << 30),
+                (long long)c.depth, bytes * double(c.depth) / (1 << 30));
+  return text;
+}
 
 int Run::execute() {
   const TrainOptions& t = o.train;
@@ -183,12 +203,24 @@ int Run::execute() {
              config.num_classes, " is smaller than the data's ", splits.class_names.size(),
              " classes");
   config.seed = uint64_t(t.seed);
+  check_rank(o.method, config.hidden);
+  memory_hint = attention_memory(config, t.batch_size);
   ViTForImageClassification model(config);
   progress.line("model: " + config.str());
   if (!t.weights.empty()) {
-    const ViTLoadReport loaded = load_vit_weights(model, t.weights);
-    progress.line("weights: " + std::to_string(loaded.loaded) + " tensors from " + t.weights);
-    for (const std::string& m : loaded.messages) progress.line("  " + m);
+    const std::string weights = resolve_weights_path(t.weights);
+    const SafetensorsFile file = read_safetensors(weights);
+    const ViTShape in_file = vit_shape_in(file);
+    NEAT_CHECK(!in_file.found || in_file.matches(config), "--weights ", weights, " holds a ViT of ",
+               in_file.str(), " but this run builds ", config.str(), ": run with ", in_file.flags());
+    const ViTLoadReport loaded = load_vit_weights(model, file);
+    check_finite_parameters(model, weights);
+    progress.line("weights: " + std::to_string(loaded.loaded) + " tensors from " + weights);
+    for (const std::string& m : loaded.messages) {
+      const bool notice = m.find("keeps its initialisation") != std::string::npos;
+      if (notice && !t.new_head) progress.warning(m);
+      else progress.line("  " + m);
+    }
     if (t.new_head && loaded.classifier_loaded) {
       Generator gen(derive_seed(uint64_t(t.seed), 3));
       NoGradGuard no_grad;
@@ -209,6 +241,7 @@ int Run::execute() {
   progress.line("method: " + report.str());
   if (!t.adapter.empty()) {
     load_adapter(t.adapter, model, peft);
+    check_finite_parameters(model, t.adapter);
     progress.line("adapter: loaded " + t.adapter);
   }
   AdamW optimizer(parameter_groups(model, t));
@@ -248,6 +281,7 @@ int Run::execute() {
   auto save = [&](const TrainState& s) {
     try {
       save_checkpoint(checkpoint_path, model, optimizer, s);
+      write_log_files(dir, title, s.history);
       checkpoint_failed = false;
     } catch (const std::exception& e) {
       err << "warning: could not write the checkpoint " << checkpoint_path << " (about "
@@ -311,7 +345,19 @@ int Run::execute() {
   }
 
   // Test with the final model, then the files.
-  const EvalResult test = evaluate(model, test_loader);
+  const EvalResult test = evaluate(model, test_loader, [&](int64_t done, int64_t total) {
+    progress.eval("test", done, total);
+  });
+  if (test.interrupted) {
+    const bool saved = file_exists(checkpoint_path) && !checkpoint_failed;
+    err << "train_vit: " << (stop_signal() == SIGINT ? "interrupted (SIGINT)" : "terminated")
+        << " during the test evaluation"
+        << (saved ? "; the trained model is in the checkpoint: evaluate it with train_vit --resume " +
+                        dir + " --eval-only"
+                  : "")
+        << "\n";
+    return 128 + stop_signal();
+  }
   Json results = Json::object();
   Json val_accuracy = Json::array();
   double best_val = -1;
@@ -356,6 +402,7 @@ int train_vit_main(const std::vector<std::string>& arguments, std::ostream& out,
   Options o;
   ArgParser args = train_vit_arguments(o);
   bool resuming = false;
+  std::string memory_hint;
   try {
     try {
       args.parse(arguments);
@@ -372,12 +419,31 @@ int train_vit_main(const std::vector<std::string>& arguments, std::ostream& out,
       }
       check_train_vit_options(o, args);
       check_out_dir(o.train, resuming);
-      Run run{o, args, out, err, {}, resuming};
+      // Files named on the command line, before the data is read.
+      if (!o.train.weights.empty()) resolve_weights_path(o.train.weights);
+      NEAT_CHECK(o.train.weights.empty() || file_exists(o.train.weights), "--weights ",
+                 o.train.weights, ": no such file");
+      NEAT_CHECK(o.train.adapter.empty() || file_exists(o.train.adapter), "--adapter ",
+                 o.train.adapter, ": no such file");
+      for (const std::string& warning : ignored_flag_warnings(o, args))
+        err << "warning: " << warning << "\n";
+      // (cifar10 and cifar100 look only there: their error names it.)
+      const bool reads_data_dir = o.train.data.rfind("cifar", 0) == 0;
+      if (!o.train.data_dir.empty() && !is_directory(o.train.data_dir) && !reads_data_dir)
+        err << "warning: --data-dir " << o.train.data_dir << " does not exist"
+            << (o.train.data == "fashion-mnist" ? "; looking for fashion-mnist in the default places"
+                                                : " (--data " + o.train.data + " does not read it)")
+            << "\n";
+      Run run{o, args, out, err, {}, resuming, memory_hint};
       return run.execute();
     } catch (const UsageError& e) {
       err << "train_vit: " << e.what() << "\n" << args.usage() << "\n";
       return 2;
     }
+  } catch (const std::bad_alloc&) {
+    err << "train_vit: error: out of memory"
+        << (memory_hint.empty() ? std::string() : ": " + memory_hint) << "\n";
+    return 1;
   } catch (const std::exception& e) {
     err << "train_vit: error: " << one_line(e.what()) << "\n";
     return 1;

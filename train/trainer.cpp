@@ -33,7 +33,8 @@ int64_t total_steps(int64_t batches_per_epoch, int64_t grad_accum, int64_t epoch
   return epochs * ((batches_per_epoch + grad_accum - 1) / grad_accum);
 }
 
-EvalResult evaluate(ViTForImageClassification& model, DataLoader& loader) {
+EvalResult evaluate(ViTForImageClassification& model, DataLoader& loader,
+                    const std::function<void(int64_t, int64_t)>& on_batch) {
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
@@ -41,7 +42,12 @@ EvalResult evaluate(ViTForImageClassification& model, DataLoader& loader) {
   double loss_sum = 0;
   loader.start_epoch(0);
   Batch batch;
-  while (loader.next(batch)) {
+  for (int64_t done = 0; loader.next(batch); ++done) {
+    if (on_batch) on_batch(done, loader.steps_per_epoch());
+    if (stop_signal() != 0) {
+      r.interrupted = true;
+      break;
+    }
     const Variable logits = model.forward(Variable(batch.images));
     const int64_t n = batch.labels.numel();
     loss_sum += cross_entropy(logits, batch.labels).item() * double(n);
@@ -49,6 +55,7 @@ EvalResult evaluate(ViTForImageClassification& model, DataLoader& loader) {
     r.count += n;
   }
   model.train(was_training);
+  if (on_batch && !r.interrupted) on_batch(loader.steps_per_epoch(), loader.steps_per_epoch());
   if (r.count > 0) {
     r.loss = loss_sum / double(r.count);
     r.accuracy = double(r.correct) / double(r.count);
@@ -64,7 +71,7 @@ Trainer::Trainer(ViTForImageClassification& model, AdamW& optimizer, DataLoader&
              settings_.grad_accum, " and epochs ", settings_.epochs, " must be >= 1");
 }
 
-void Trainer::run_validation(TrainState& state) {
+bool Trainer::run_validation(TrainState& state) {
   EpochRecord record;
   record.epoch = state.epoch + 1;
   record.step = state.step;
@@ -76,13 +83,17 @@ void Trainer::run_validation(TrainState& state) {
                      std::to_string(record.train_loss) + ", accuracy " +
                      std::to_string(record.train_acc);
   if (val_ != nullptr) {
-    const EvalResult v = evaluate(model_, *val_);
+    const EvalResult v = evaluate(model_, *val_, [&](int64_t done, int64_t total) {
+      progress_.eval("val", done, total);
+    });
+    if (v.interrupted) return false;
     record.val_loss = v.loss;
     record.val_acc = v.accuracy;
     text += "; val loss " + std::to_string(v.loss) + ", accuracy " + std::to_string(v.accuracy);
   }
   progress_.line(text);
   state.history.epochs.push_back(record);
+  return true;
 }
 
 TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
@@ -183,7 +194,12 @@ TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
         if (settings_.save_every > 0 && state.step % settings_.save_every == 0) save();
       }
       progress_.finish();
-      run_validation(state);
+      if (!run_validation(state)) {
+        save();
+        message = std::string(stop_signal() == SIGINT ? "interrupted (SIGINT)" : "terminated") +
+                  " during validation after step " + std::to_string(state.step);
+        return TrainOutcome::Interrupted;
+      }
       state.batch = 0;
       state.epoch_loss_sum = 0;
       state.epoch_correct = 0;

@@ -58,9 +58,12 @@ enum class TrainOutcome {
 struct EvalResult {
   double loss = 0, accuracy = 0;   // mean cross-entropy; fraction correct
   int64_t correct = 0, count = 0;
+  bool interrupted = false;        // SIGINT / SIGTERM arrived: stopped early, the figures are partial
 };
-// Eval mode, no gradients; restores the model's previous train/eval mode.
-EvalResult evaluate(ViTForImageClassification& model, DataLoader& loader);
+// Eval mode, no gradients; restores the model's previous train/eval mode. Stops after the batch
+// in progress when a stop signal arrives (train/system.h). on_batch(done, total) follows it.
+EvalResult evaluate(ViTForImageClassification& model, DataLoader& loader,
+                    const std::function<void(int64_t, int64_t)>& on_batch = nullptr);
 
 class Trainer {
  public:
@@ -72,7 +75,9 @@ class Trainer {
   TrainOutcome fit(TrainState& state, std::string& message);
 
  private:
-  void run_validation(TrainState& state);
+  // Validation at the end of an epoch and its history record; false when a stop signal cut it
+  // short (no record: a resumed run validates that epoch again).
+  bool run_validation(TrainState& state);
 
   ViTForImageClassification& model_;
   AdamW& optimizer_;
