@@ -11,12 +11,18 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const std::string path = neat_fuzz::input_file(data + 1, size - 1, "adapter");
+  // One model per method, built once (loading only overwrites tensors of the same shapes).
+  static const neat::PeftConfig configs[2] = {neat_fuzz::tiny_peft_config(false),
+                                              neat_fuzz::tiny_peft_config(true)};
+  static neat::ViTForImageClassification* models[2] = {nullptr, nullptr};
+  const int which = data[0] % 2;
+  if (models[which] == nullptr) {
+    models[which] = new neat::ViTForImageClassification(neat_fuzz::tiny_vit_config());
+    neat::attach_peft(*models[which], configs[which]);
+  }
   try {
-    neat::ViTForImageClassification model(neat_fuzz::tiny_vit_config());
-    const neat::PeftConfig config = neat_fuzz::tiny_peft_config(data[0] % 2 == 1);
-    neat::attach_peft(model, config);
     neat::read_adapter_config(path);
-    neat::load_adapter(path, model, config);
+    neat::load_adapter(path, *models[which], configs[which]);
   } catch (const std::exception&) {
   }
   return 0;
