@@ -280,8 +280,9 @@ int Run::execute() {
   bool checkpoint_failed = false;
   auto save = [&](const TrainState& s) {
     try {
-      save_checkpoint(checkpoint_path, model, optimizer, s);
+      // The logs first: after a kill -9 they reach at least as far as the checkpoint.
       write_log_files(dir, title, s.history);
+      save_checkpoint(checkpoint_path, model, optimizer, s);
       checkpoint_failed = false;
     } catch (const std::exception& e) {
       err << "warning: could not write the checkpoint " << checkpoint_path << " (about "
