@@ -22,8 +22,8 @@ std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
   for (;;) {
     size_t used = bytes.size();
     bytes.resize(used + chunk);
-    chunk = std::min(chunk * 2, size_t(1) << 24);
     int got = gzread(file.get(), bytes.data() + used, unsigned(chunk));
+    chunk = std::min(chunk * 2, size_t(1) << 24);
     int errnum = Z_OK;
     const char* message = gzerror(file.get(), &errnum);
     NEAT_CHECK(got >= 0 && (errnum == Z_OK || errnum == Z_STREAM_END), "idx: ", path,

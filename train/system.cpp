@@ -121,6 +121,18 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+std::string clock_time_after(double seconds) {
+  const std::time_t now = std::time(nullptr);
+  const std::time_t then = now + std::time_t(seconds > 0 ? seconds : 0);
+  std::tm a, b;
+  ::localtime_r(&now, &a);
+  ::localtime_r(&then, &b);
+  char buffer[32];
+  const bool today = a.tm_year == b.tm_year && a.tm_yday == b.tm_yday;
+  std::strftime(buffer, sizeof buffer, today ? "%H:%M" : "%a %H:%M", &b);
+  return buffer;
+}
+
 std::string format_duration(double seconds) {
   const int64_t s = seconds > 0 ? int64_t(seconds + 0.5) : 0;
   char buffer[32];

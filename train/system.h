@@ -43,5 +43,7 @@ std::string timestamp();
 double now_seconds();
 // "1h02m", "3m05s", "42s".
 std::string format_duration(double seconds);
+// The local clock time `seconds` from now: "14:25", or "Tue 09:40" when not today.
+std::string clock_time_after(double seconds);
 
 }  // namespace neat

@@ -309,10 +309,24 @@ int Run::execute() {
     settings.save_every = t.save_every;
     settings.save = save;
     settings.on_epoch_end = [&](const TrainState& s) { write_log_files(dir, title, s.history); };
-    progress.line("training: " + std::to_string(steps) + " steps (" +
+    settings.on_estimate = [&](double images_per_second, double remaining) {
+      progress.line("estimate: " + fixed(images_per_second, 1) + " images/s over the first " +
+                    std::to_string(settings.estimate_after) + " steps: about " +
+                    format_duration(remaining) + " for the " + std::to_string(steps - state.step) +
+                    " steps left (ETA " + clock_time_after(remaining) + ")");
+      if (remaining > 3600)
+        progress.warning(
+            "this run takes about " + format_duration(remaining) + " on the CPU. Faster: start from a "
+            "pretrained backbone with --weights (scripts/get_weights.sh vit-base; a few epochs then "
+            "suffice), a smaller --model or --image-size, fewer --epochs, --train-limit N, or "
+            "--device cuda on a CUDA build");
+    };
+    progress.line("training: " + std::to_string(train_set->size()) + " images x " +
+                  std::to_string(t.epochs) + " epochs = " + std::to_string(steps) + " steps (" +
                   std::to_string(train_loader.steps_per_epoch()) + " batches of " +
                   std::to_string(t.batch_size) + " per epoch, grad-accum " +
-                  std::to_string(t.grad_accum) + "), output in " + dir);
+                  std::to_string(t.grad_accum) + "), " + std::to_string(report.trainable) + " of " +
+                  std::to_string(report.total) + " parameters train; output in " + dir);
     install_stop_handlers();
     Trainer trainer(model, optimizer, train_loader, val_loader.get(), settings, progress);
     std::string message;

@@ -108,6 +108,7 @@ TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
   const double session_start = now_seconds();
   const double wall_before = state.wall_seconds;
   const int64_t step_at_start = state.step;
+  const int64_t images_at_start = state.images_seen;
   auto save = [&] {
     state.wall_seconds = wall_before + (now_seconds() - session_start);
     if (settings_.save) settings_.save(state);
@@ -178,6 +179,9 @@ TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
         p.images_per_second = double(state.images_seen) / std::max(1e-9, wall_before + elapsed);
         p.eta_seconds = elapsed / double(state.step - step_at_start) * double(steps - state.step);
         progress_.step(p);
+        if (settings_.on_estimate && state.step - step_at_start == settings_.estimate_after &&
+            state.step < steps)
+          settings_.on_estimate(double(state.images_seen - images_at_start) / elapsed, p.eta_seconds);
 
         if (stop_signal() != 0) {
           save();

@@ -43,6 +43,10 @@ struct TrainerSettings {
   std::function<void(const TrainState&)> save;
   // After each epoch's validation (e.g. to refresh log.csv and curves.svg).
   std::function<void(const TrainState&)> on_epoch_end;
+  // Once, after the first estimate_after optimizer steps of this session: the measured
+  // throughput and the time the remaining steps will take at that rate.
+  int64_t estimate_after = 3;
+  std::function<void(double images_per_second, double remaining_seconds)> on_estimate;
 };
 
 // Optimizer steps of a run: epochs * ceil(batches per epoch / grad_accum).
