@@ -17,7 +17,7 @@ for method in head lora neat; do
   out="$RUNS/fashion-demo-$method"
   echo "== $method -> $out"
   # shellcheck disable=SC2086
-  ./train_vit $FINETUNE_ARGS ${method_args[$method]} --threads "$THREADS" --quiet --out "$out"
+  ./train_vit $FINETUNE_ARGS ${method_args[$method]} --threads "$THREADS" --quiet --overwrite --out "$out"
 done
 echo
 printf "Fashion-MNIST classes 5-9, %s epochs, backbone pretrained on classes 0-4\n" "$EPOCHS"

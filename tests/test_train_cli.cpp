@@ -225,3 +225,41 @@ TEST_CASE("the built ./train_vit killed with SIGKILL leaves logs as long as its 
   const Result resumed = train({"--resume", out, "--max-steps", std::to_string(step + 1), "--quiet"});
   CHECK(resumed.code == 0);
 }
+
+TEST_CASE("train_vit --predict prints each image's top classes by name; names are kept in the files") {
+  TempDir dir("predict");
+  // Two classes of 8x8 images: "dark" (all 20) and "light" (all 235), easy to tell apart.
+  for (const char* cls : {"dark", "light"})
+    for (int i = 0; i < 8; ++i) {
+      Image image(8, 8, 3);
+      std::fill(image.pixels.begin(), image.pixels.end(), uint8_t(cls[0] == 'd' ? 20 + i : 235 - i));
+      const std::string path = dir / ("images/" + std::string(cls) + "/" + std::to_string(i) + ".png");
+      fs::create_directories(fs::path(path).parent_path());
+      write_image(path, image);
+    }
+  const std::vector<std::string> data = {"--data", "folder:" + (dir / "images"), "--model", "custom",
+                                         "--dim", "16", "--depth", "1", "--heads", "2", "--patch", "4",
+                                         "--image-size", "8", "--batch-size", "4", "--threads", "1",
+                                         "--quiet"};
+  std::vector<std::string> run = data;
+  run.insert(run.end(), {"--method", "full", "--epochs", "5", "--head-lr", "1e-2", "--merge", "--out", dir / "run"});
+  REQUIRE(train(run).code == 0);
+  const Json names = Json::parse(read_file(dir / "run/results.json"))["class_names"];
+  CHECK(names.dump() == R"(["dark","light"])");
+  CHECK(read_safetensors(dir / "run/adapter.safetensors").metadata.at("class_names") == names.dump());
+  CHECK(read_safetensors(dir / "run/model.safetensors").metadata.at("class_names") == names.dump());
+
+  const Result p = train({"--resume", dir / "run", "--predict", dir / "images/dark/3.png",
+                          dir / "images/light/5.png", "--quiet"});
+  INFO(p.err);
+  REQUIRE(p.code == 0);
+  CHECK(contains(p.out, dir / "images/dark/3.png: dark 0."));
+  CHECK(contains(p.out, dir / "images/light/5.png: light 0."));
+  CHECK(contains(p.out, ", light 0."));   // the runner-up, by name
+  CHECK_FALSE(file_exists(dir / "run/eval.json"));
+
+  const Result none = train({"--predict"});
+  CHECK(none.code == 2);
+  CHECK(contains(none.err, "--predict needs at least one value"));
+  CHECK(contains(train({"--predict", "x.png"}).err, "--predict needs --weights, --adapter or --resume"));
+}

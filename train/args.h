@@ -44,6 +44,10 @@ class ArgParser {
   void add(const std::string& flag, std::string* target, const std::string& meta,
            const std::string& help, std::vector<std::string> choices = {});
   void add_switch(const std::string& flag, bool* target, const std::string& help);
+  // A flag followed by one or more values, up to the next argument that starts with "--"
+  // (--predict a.png b.jpg); given again, its values are appended.
+  void add_list(const std::string& flag, std::vector<std::string>* target, const std::string& meta,
+                const std::string& help);
 
   // Parses the arguments after the program name; "--help" / "-h" set help_requested() and
   // stop. Throws UsageError.
@@ -65,6 +69,7 @@ class ArgParser {
   struct Flag {
     std::string name, meta, help, default_text;
     bool is_switch = false;
+    bool is_list = false;
     bool set = false;
     std::function<void(const std::string&)> assign;   // parse and store, or throw UsageError
     std::function<Json()> value;

@@ -118,6 +118,9 @@ void add_train_flags(ArgParser& args, TrainOptions& o) {
            "Ctrl-C); 0 = only those");
   args.add("--resume", &o.resume, "DIR", "continue the run whose checkpoint is in DIR");
   args.add_switch("--eval-only", &o.eval_only, "evaluate on the test set, do not train");
+  args.add_list("--predict", &o.predict, "IMAGE...",
+                "print the top classes, by name, of each image (with --weights, --adapter or "
+                "--resume; nothing is trained or written)");
   args.add_switch("--merge", &o.merge, "also write the model with adapters merged (model.safetensors)");
   args.add_switch("--quiet", &o.quiet, "print only warnings, errors and the final result");
   args.add("--log-every", &o.log_every, "N", "steps between log lines when not on a terminal");
@@ -259,6 +262,9 @@ void check_train_vit_options(const TrainVitOptions& o, const ArgParser& args) {
   require(!o.train.eval_only || !o.train.weights.empty() || !o.train.adapter.empty() ||
               !o.train.resume.empty(),
           "--eval-only needs --weights, --adapter or --resume (nothing to evaluate)");
+  require(o.train.predict.empty() || !o.train.weights.empty() || !o.train.adapter.empty() ||
+              !o.train.resume.empty(),
+          "--predict needs --weights, --adapter or --resume (a trained model to predict with)");
 }
 
 }  // namespace neat

@@ -70,6 +70,7 @@ struct TrainOptions {
   int64_t save_every = 0;         // steps between checkpoints (0 = only at the end / on Ctrl-C)
   std::string resume;             // a run directory with a checkpoint
   bool eval_only = false;
+  std::vector<std::string> predict;   // images to classify (no training, no test set)
   int64_t max_steps = 0;          // stop after this many optimizer steps (0 = no limit)
   bool merge = false;
   bool quiet = false;

@@ -32,7 +32,7 @@ class ScopedThreads {
   ScopedThreads& operator=(const ScopedThreads&) = delete;
 
  private:
-  int previous_ = 0;
+  [[maybe_unused]] int previous_ = 0;   // unused without OpenMP
 };
 
 int64_t peak_rss_bytes();

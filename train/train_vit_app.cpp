@@ -1,6 +1,7 @@
 #include "train/train_vit_app.h"
 
 #include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <new>
 #include <memory>
@@ -28,7 +29,8 @@ namespace {
 const std::vector<std::string> kResumeFreeFlags = {"--threads", "--workers", "--quiet", "--log-every",
                                                    "--save-every", "--data-dir", "--merge"};
 // Flags about this invocation only, never taken from the resumed run.
-const std::vector<std::string> kInvocationFlags = {"resume", "eval-only", "max-steps", "overwrite"};
+const std::vector<std::string> kInvocationFlags = {"resume", "eval-only", "max-steps", "overwrite",
+                                                   "predict"};
 
 // The saved config without the invocation-only flags.
 Json resumable_config(const Json& saved) {
@@ -147,6 +149,47 @@ std::string fixed(double x, int digits) {
   return buffer;
 }
 
+// The class names as JSON, for results.json and the files' metadata.
+Json class_names_json(const std::vector<std::string>& names) {
+  Json list = Json::array();
+  for (const std::string& name : names) list.push_back(name);
+  return list;
+}
+
+// Prints each image's top classes (at most 5) by name with their probabilities:
+//   photo.jpg: cat 0.912, dog 0.051, ...
+void predict(ViTForImageClassification& model, const Transform& eval_tf,
+             const std::vector<std::string>& images, const std::vector<std::string>& names,
+             std::ostream& out) {
+  model.eval();
+  NoGradGuard no_grad;
+  for (const std::string& path : images) {
+    const Image image = read_image(path, 3);
+    const auto shape = eval_tf.output_shape(image.height, image.width);
+    std::vector<float> pixels(size_t(shape[0] * shape[1] * shape[2]));
+    Generator unused(0);
+    eval_tf.apply(image, unused, pixels.data());
+    const Tensor batch = from_vector(pixels, {1, shape[0], shape[1], shape[2]});
+    const std::vector<float> logits = model.forward(Variable(batch)).data().to_vector<float>();
+    const float top = *std::max_element(logits.begin(), logits.end());
+    std::vector<double> p(logits.size());
+    double total = 0;
+    for (size_t c = 0; c < p.size(); ++c) total += p[c] = std::exp(double(logits[c] - top));
+    std::vector<size_t> order(p.size());
+    std::iota(order.begin(), order.end(), size_t(0));
+    const size_t k = std::min<size_t>(5, order.size());
+    std::partial_sort(order.begin(), order.begin() + std::ptrdiff_t(k), order.end(),
+                      [&](size_t a, size_t b) { return p[a] > p[b]; });
+    out << path << ":";
+    for (size_t i = 0; i < k; ++i) {
+      const size_t c = order[i];
+      out << (i ? ", " : " ") << (c < names.size() ? names[c] : "class " + std::to_string(c)) << " "
+          << fixed(p[c] / total, 3);
+    }
+    out << "\n";
+  }
+}
+
 struct Run {
   const Options& o;
   const ArgParser& args;
@@ -245,6 +288,12 @@ int Run::execute() {
     progress.line("adapter: loaded " + t.adapter);
   }
   AdamW optimizer(parameter_groups(model, t));
+  if (!t.predict.empty()) {
+    if (resuming) load_checkpoint(join_path(t.out, "checkpoint.safetensors"), model, optimizer);
+    predict(model, transforms_for(config, native_size, "none").second, t.predict,
+            splits.class_names, out);
+    return 0;
+  }
 
   // Loaders.
   const auto [train_tf, eval_tf] = transforms_for(config, native_size, t.augment);
@@ -396,12 +445,21 @@ int Run::execute() {
   results.set("model", config.str());
   results.set("method", report.str());
   results.set("data", splits.summary);
+  results.set("class_names", class_names_json(splits.class_names));
   // Evaluation only: its own file, so a run's results.json (its training time, throughput) stays.
   write_file_atomic(join_path(dir, t.eval_only ? "eval.json" : "results.json"), results.dump(2) + "\n");
-  if (!t.eval_only) save_adapter(join_path(dir, "adapter.safetensors"), model, peft);
+  const std::string names = class_names_json(splits.class_names).dump();
+  if (!t.eval_only) {
+    // The adapter file with the class names added to its metadata (what --predict prints).
+    const std::string path = join_path(dir, "adapter.safetensors");
+    save_adapter(path, model, peft);
+    SafetensorsFile adapter = read_safetensors(path);
+    adapter.metadata["class_names"] = names;
+    write_safetensors(path, adapter.tensors, adapter.metadata);
+  }
   if (t.merge) {
     merge_adapters(model);
-    save_vit_weights(model, join_path(dir, "model.safetensors"));
+    save_vit_weights(model, join_path(dir, "model.safetensors"), {{"class_names", names}});
   }
   out << "test accuracy " << fixed(test.accuracy, 4) << " (" << test.correct << "/" << test.count
       << ")  " << o.method.method << ": trainable " << report.trainable << " / " << report.total
