@@ -263,3 +263,16 @@ TEST_CASE("train_vit --predict prints each image's top classes by name; names ar
   CHECK(contains(none.err, "--predict needs at least one value"));
   CHECK(contains(train({"--predict", "x.png"}).err, "--predict needs --weights, --adapter or --resume"));
 }
+
+TEST_CASE("train_vit: attention larger than the machine's memory is an error saying why, up front") {
+  TempDir dir("memory");
+  // 512 px in 1-pixel patches: 262145 tokens, a 2-head attention matrix of ~1 TiB per layer.
+  const Result r = train({"--data", "synthetic", "--model", "custom", "--dim", "8", "--depth", "1",
+                          "--heads", "2", "--image-size", "512", "--patch", "1", "--batch-size", "2",
+                          "--train-limit", "4", "--threads", "1", "--quiet", "--out", dir / "run"});
+  CHECK(r.code == 1);
+  CHECK(contains(r.err, "not enough memory: the model sees 262145 tokens per image (512 px / patch 1 = "
+                        "512x512 patches + 1)"));
+  CHECK(contains(r.err, "Lower --batch-size or --image-size, or raise --patch"));
+  CHECK_FALSE(file_exists(dir / "run/checkpoint.safetensors"));
+}

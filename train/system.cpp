@@ -106,6 +106,10 @@ int64_t peak_rss_bytes() {
   return int64_t(usage.ru_maxrss) * 1024;   // Linux reports kilobytes
 }
 
+int64_t physical_memory_bytes() {
+  return int64_t(::sysconf(_SC_PHYS_PAGES)) * int64_t(::sysconf(_SC_PAGESIZE));
+}
+
 bool stderr_is_terminal() { return ::isatty(STDERR_FILENO) == 1; }
 
 std::string timestamp() {

@@ -36,6 +36,7 @@ class ScopedThreads {
 };
 
 int64_t peak_rss_bytes();
+int64_t physical_memory_bytes();   // the machine's RAM (sysconf)
 bool stderr_is_terminal();
 // Local time as "20240131-142501" (for default run directory names).
 std::string timestamp();

@@ -248,6 +248,13 @@ int Run::execute() {
   config.seed = uint64_t(t.seed);
   check_rank(o.method, config.hidden);
   memory_hint = attention_memory(config, t.batch_size);
+  // Training keeps one attention matrix per layer for backward: more than the machine's memory
+  // cannot work, so say so now rather than after the data loader has started.
+  const double attention_bytes = double(t.batch_size) * double(config.heads) *
+                                 double(config.num_patches() + 1) * double(config.num_patches() + 1) *
+                                 4 * double(t.eval_only || !t.predict.empty() ? 1 : config.depth);
+  NEAT_CHECK(attention_bytes <= double(physical_memory_bytes()), "not enough memory: ", memory_hint,
+             " (this machine has ", physical_memory_bytes() >> 30, " GiB)");
   ViTForImageClassification model(config);
   progress.line("model: " + config.str());
   if (!t.weights.empty()) {
@@ -380,13 +387,16 @@ int Run::execute() {
     Trainer trainer(model, optimizer, train_loader, val_loader.get(), settings, progress);
     std::string message;
     TrainOutcome outcome;
+    const int64_t step_before = state.step;
     try {
       outcome = trainer.fit(state, message);
     } catch (const std::exception& e) {
       // The trainer wrote a checkpoint of the last step before passing the error on.
+      const bool saved = state.step > step_before && !checkpoint_failed;
       write_log_files(dir, title, state.history);
-      throw std::runtime_error(one_line(e.what()) +
-                               (checkpoint_failed ? "" : "; its checkpoint is saved: after fixing that, continue with: train_vit --resume " + dir));
+      throw std::runtime_error(
+          one_line(e.what()) +
+          (saved ? "; its checkpoint is saved: after fixing that, continue with: train_vit --resume " + dir : ""));
     }
     write_log_files(dir, title, state.history);
     if (outcome == TrainOutcome::Interrupted) {
@@ -518,7 +528,10 @@ int train_vit_main(const std::vector<std::string>& arguments, std::ostream& out,
         << (memory_hint.empty() ? std::string() : ": " + memory_hint) << "\n";
     return 1;
   } catch (const std::exception& e) {
-    err << "train_vit: error: " << one_line(e.what()) << "\n";
+    // An allocation refused by the tensor storage: add what the model needs.
+    const bool memory = std::string(e.what()).find("out of memory") != std::string::npos;
+    err << "train_vit: error: " << one_line(e.what())
+        << (memory && !memory_hint.empty() ? "; " + memory_hint : "") << "\n";
     return 1;
   }
 }

@@ -212,6 +212,7 @@ TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
     }
   } catch (const std::exception& e) {
     progress_.finish();
+    if (state.step == step_at_start) throw;   // nothing new to keep
     save();
     throw std::runtime_error(std::string(e.what()) + "; stopped after step " +
                              std::to_string(state.step));

@@ -75,7 +75,8 @@ class Trainer {
   Trainer(ViTForImageClassification& model, AdamW& optimizer, DataLoader& train, DataLoader* val,
           TrainerSettings settings, Progress& progress);
   // Continues from `state` (zero for a new run) and updates it; `message` receives the reason
-  // for an interruption or a non-finite loss, naming the step.
+  // for an interruption or a non-finite loss, naming the step. Any other error (an exception)
+  // is passed on, after a checkpoint when a step was done in this call.
   TrainOutcome fit(TrainState& state, std::string& message);
 
  private:
