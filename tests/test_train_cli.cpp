@@ -27,10 +27,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 // A full model saved by a tiny run with --merge (the 32-wide, 2-layer ViT of tiny()).
 std::string merged_model(const TempDir& dir) {
   const Result r = train(tiny({"--method", "full", "--max-steps", "1", "--merge", "--out", dir / "base"}));
@@ -275,4 +271,17 @@ TEST_CASE("train_vit: attention larger than the machine's memory is an error say
                         "512x512 patches + 1)"));
   CHECK(contains(r.err, "Lower --batch-size or --image-size, or raise --patch"));
   CHECK_FALSE(file_exists(dir / "run/checkpoint.safetensors"));
+}
+
+TEST_CASE("Progress: evaluation progress and warnings (shown even with --quiet)") {
+  std::ostringstream lines;
+  Progress log(lines, /*terminal=*/false, /*quiet=*/false, /*log_every=*/2);
+  for (int64_t done = 0; done <= 5; ++done) log.eval("test", done, 5);
+  CHECK(lines.str() == "test 0/5 batches\ntest 2/5 batches\ntest 4/5 batches\ntest 5/5 batches\n");
+  std::ostringstream quiet;
+  Progress silent(quiet, /*terminal=*/true, /*quiet=*/true, 1);
+  silent.eval("val", 1, 3);
+  silent.line("not shown");
+  silent.warning("shown");
+  CHECK(quiet.str() == "warning: shown\n");
 }

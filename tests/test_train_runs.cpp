@@ -24,10 +24,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 // A pid that no process has: a child that has exited and been reaped.
 pid_t dead_pid() {
   const pid_t child = ::fork();

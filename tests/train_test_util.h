@@ -51,7 +51,9 @@ inline std::vector<std::string> tiny(std::vector<std::string> extra) {
   return args;
 }
 
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
 inline std::string file_bytes(const std::string& path) { return read_file(path); }
-
-
 }  // namespace neat_train_test
