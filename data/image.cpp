@@ -54,6 +54,25 @@ std::string failure(const uint8_t* p, size_t n) {
   return "a truncated or corrupt " + format + " file (" + reason + ")";
 }
 
+// The PNG without its zero-length IDAT chunks (they hold no data). stb_image's PNG reader
+// passes a null buffer to memcpy for an empty first IDAT, undefined behaviour that the
+// sanitizers stop on (found by fuzz/image.cpp); the pixels are the same without them.
+std::vector<uint8_t> without_empty_idat(const std::vector<uint8_t>& png) {
+  std::vector<uint8_t> out(png.begin(), png.begin() + std::min<size_t>(8, png.size()));
+  size_t at = 8;
+  while (at + 12 <= png.size()) {
+    const uint32_t length = uint32_t(png[at]) << 24 | uint32_t(png[at + 1]) << 16 |
+                            uint32_t(png[at + 2]) << 8 | uint32_t(png[at + 3]);
+    const size_t end = length <= png.size() - at - 12 ? at + 12 + length : png.size();
+    const bool empty_idat = length == 0 && std::equal(png.begin() + std::ptrdiff_t(at + 4),
+                                                      png.begin() + std::ptrdiff_t(at + 8), "IDAT");
+    if (!empty_idat) out.insert(out.end(), png.begin() + std::ptrdiff_t(at), png.begin() + std::ptrdiff_t(end));
+    at = end;
+  }
+  out.insert(out.end(), png.begin() + std::ptrdiff_t(std::min(at, png.size())), png.end());
+  return out;
+}
+
 ImageHeader checked_header(int ok, int w, int h, int c, const uint8_t* p, size_t n,
                            const std::string& name) {
   NEAT_CHECK(ok != 0, "image: cannot decode ", name, ": ", failure(p, n));
@@ -88,10 +107,12 @@ ImageHeader read_image_header(const std::string& path) {
 Image decode_image(const std::vector<uint8_t>& encoded, int64_t channels, const std::string& name) {
   NEAT_CHECK(channels >= 0 && channels <= 4, "image: channels must be 0..4, got ", channels);
   check_image_header(encoded, name);
+  const std::vector<uint8_t> cleaned =
+      format_from_magic(encoded.data(), encoded.size()) == "PNG" ? without_empty_idat(encoded) : encoded;
   int w = 0, h = 0, stored = 0;
   // stb's failure reason is thread-local (STBI_THREAD_LOCAL), so workers may decode in parallel.
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-      stbi_load_from_memory(encoded.data(), int(encoded.size()), &w, &h, &stored, int(channels)),
+      stbi_load_from_memory(cleaned.data(), int(cleaned.size()), &w, &h, &stored, int(channels)),
       stbi_image_free);
   NEAT_CHECK(pixels != nullptr, "image: cannot decode ", name, ": ",
              failure(encoded.data(), encoded.size()));

@@ -361,3 +361,24 @@ TEST_CASE("idx: a header whose dimensions multiply past int64 is a truncation er
   CHECK(contains(msg, "is truncated: its header promises dimensions 16711424 x 33618687 x 33558560, "
                       "more than the 5 data bytes present"));
 }
+
+TEST_CASE("png: an empty IDAT chunk decodes as without it (stb's null memcpy, a fuzz find)") {
+  // Found by fuzz/image.cpp: a zero-length first IDAT made stb_image call memcpy(NULL, ..., 0),
+  // undefined behaviour that make debug-test stops on. This input must now be a plain error.
+  CHECK(contains(thrown_message([&] {
+                   decode_image(hex_bytes("89504e470d0a1a0a0000000d49484452000000040000000308020000003b96"
+                                          "39910000000049444154785e63100f01d164b0a68148008503006f1318de"
+                                          "28efae030000000049454e44ae426082"),
+                                3, "fuzz.png");
+                 }),
+                 "cannot decode fuzz.png"));
+  // A valid PNG with an empty IDAT inserted after IHDR gives the same pixels.
+  TempDir tmp;
+  Generator gen(3);
+  const Image rgb = random_image(4, 5, 3, gen);
+  save_image(tmp / "x.png", rgb);
+  std::vector<uint8_t> png = read_file_bytes(tmp / "x.png", "test");
+  const std::vector<uint8_t> empty_idat = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0xae, 0x42, 0x60, 0x82};
+  png.insert(png.begin() + 33, empty_idat.begin(), empty_idat.end());   // 8 signature + 25 IHDR
+  CHECK(same_pixels(decode_image(png, 3, "x.png"), rgb));
+}
