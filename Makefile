@@ -1,8 +1,10 @@
 # neat.cpp build. Knobs:
 #   make            library + programs (train_vit, vit_step), -O3 -march=native -fopenmp
-#   make test       build and run every unit test (prints "N passed, M failed" last)
+#   make test       build and run every unit test (prints "N passed, M failed, K skipped" last)
 #   make bench      build and run the benchmarks in bench/ (figures only, never pass/fail)
-#   make debug-test the tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make debug-test the tests under AddressSanitizer + UndefinedBehaviorSanitizer, then ~10 s of
+#                   each fuzzer (make fuzz-smoke)
+#   make fuzz       libFuzzer harnesses of every file reader and the flag parser (clang; fuzz/README.md)
 #   make deps       install the Debian packages the build needs (apt-get, as root)
 #   make run        the out-of-the-box transfer experiment on Fashion-MNIST
 #   make demo       every fine-tuning method, 3 seeds, one table (docs/results.md; FAST=1: 1 seed)
@@ -51,7 +53,7 @@ endif
 DEP_HEADERS := /usr/include/doctest/doctest.h /usr/include/stb/stb_image.h /usr/include/zlib.h
 MISSING_DEPS := $(filter-out $(wildcard $(DEP_HEADERS)),$(DEP_HEADERS))
 
-.PHONY: all deps test bench debug-test run demo run-text clean
+.PHONY: all deps test bench debug-test fuzz fuzz-binaries fuzz-corpus fuzz-smoke run demo run-text clean
 all: $(PROG_BIN)
 
 deps:
@@ -92,6 +94,29 @@ debug-test:
 	$(MAKE) BUILD=build/debug CXXFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	        LDFLAGS="-fsanitize=address,undefined" NO_OMP=1 build/debug/run_tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/debug/run_tests
+	$(MAKE) fuzz-smoke
+
+# Fuzzers: the library compiled again by clang with coverage (fuzzer-no-link) and ASan + UBSan in
+# build/fuzz, one binary per fuzz/<reader>.cpp. fuzz-smoke runs each for FUZZ_SECONDS on a scratch
+# copy of its seed corpus (fuzz/corpus/<reader>/ is never written to).
+FUZZ_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_NAMES   := $(basename $(notdir $(wildcard fuzz/*.cpp)))
+FUZZ_SECONDS ?= 10
+fuzz:
+	$(MAKE) BUILD=build/fuzz CXX=clang++ CXXFLAGS="$(FUZZ_FLAGS)" NO_OMP=1 fuzz-binaries
+fuzz-binaries: $(FUZZ_NAMES:%=$(BUILD)/fuzz_%)
+$(BUILD)/fuzz_%: fuzz/%.cpp $(LIB)
+	$(CXX) $(CXXFLAGS) -fsanitize=fuzzer,address,undefined $< $(LIB) -o $@ $(LDLIBS)
+# Regenerates the seed corpora with the library's own writers (the committed seeds come from it).
+fuzz-corpus: $(LIB)
+	$(CXX) $(CXXFLAGS) fuzz/corpus/make_corpus.cpp $(LIB) -o $(BUILD)/make_corpus $(LDFLAGS) $(LDLIBS)
+	$(BUILD)/make_corpus fuzz/corpus
+fuzz-smoke: fuzz
+	@for n in $(FUZZ_NAMES); do rm -rf build/fuzz/corpus/$$n; mkdir -p build/fuzz/corpus/$$n; \
+	  echo "== fuzz $$n ($(FUZZ_SECONDS) s)"; \
+	  build/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus/$$n fuzz/corpus/$$n \
+	    2>build/fuzz/$$n.log || { tail -40 build/fuzz/$$n.log; exit 1; }; \
+	  grep -E "stat::number_of_executed_units" build/fuzz/$$n.log; done
 
 run: all
 	@scripts/run_fashion_transfer.sh

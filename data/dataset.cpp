@@ -103,6 +103,30 @@ Holdout holdout_split(int64_t n, double fraction, uint64_t seed) {
   return h;
 }
 
+std::vector<int64_t> balanced_subset(const Dataset& data, int64_t count, uint64_t seed) {
+  const int64_t n = data.size();
+  std::vector<int64_t> chosen;
+  if (count >= n) {
+    chosen.resize(size_t(n));
+    std::iota(chosen.begin(), chosen.end(), int64_t(0));
+    return chosen;
+  }
+  std::vector<std::vector<int64_t>> by_class(size_t(std::max<int64_t>(data.num_classes(), 1)));
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t label = data.label(i);
+    if (label >= int64_t(by_class.size())) by_class.resize(size_t(label + 1));
+    by_class[size_t(label)].push_back(i);
+  }
+  Generator gen(derive_seed(seed, 0x4C494D54));   // stream "LIMT"
+  for (std::vector<int64_t>& members : by_class)
+    for (size_t i = members.size(); i > 1; --i) std::swap(members[i - 1], members[gen.below(i)]);
+  for (size_t round = 0; int64_t(chosen.size()) < count; ++round)
+    for (const std::vector<int64_t>& members : by_class)
+      if (round < members.size() && int64_t(chosen.size()) < count) chosen.push_back(members[round]);
+  std::sort(chosen.begin(), chosen.end());
+  return chosen;
+}
+
 static int64_t parse_class_number(const std::string& text, const std::string& spec) {
   // At most 9 digits: no dataset has a billion classes, and std::stoll cannot overflow.
   NEAT_CHECK(!text.empty() && text.size() <= 9 &&

@@ -88,6 +88,13 @@ struct Holdout {
 };
 Holdout holdout_split(int64_t n, double fraction, uint64_t seed);
 
+// `count` indices of a dataset chosen at random (seeded), class-balanced: the classes take
+// turns, each giving its next sample in a seeded shuffle, until count are taken (a class that
+// runs out leaves its turns to the others). Sorted. All indices when count >= size. The same
+// for every dataset kind, so --train-limit N on a folder sorted class by class is not N images
+// of the first class.
+std::vector<int64_t> balanced_subset(const Dataset& data, int64_t count, uint64_t seed);
+
 // "0-4" -> {0,1,2,3,4}; "1,3,5" -> {1,3,5}; "0-2,7" -> {0,1,2,7}. Sorted; each class in
 // [0, num_classes) at most once; errors name the offending part of the spec.
 std::vector<int64_t> parse_class_subset(const std::string& spec, int64_t num_classes);

@@ -1,5 +1,7 @@
 #include "data/idx.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 
 #include <zlib.h>
@@ -16,11 +18,12 @@ std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
   std::unique_ptr<gzFile_s, int (*)(gzFile)> file(gzopen(path.c_str(), "rb"), gzclose);
   NEAT_CHECK(file != nullptr, "idx: cannot open ", path);
   std::vector<uint8_t> bytes;
-  const size_t chunk = size_t(1) << 20;
+  size_t chunk = size_t(1) << 16;   // doubles up to 16 MiB: small files stay cheap, large ones fast
   for (;;) {
     size_t used = bytes.size();
     bytes.resize(used + chunk);
     int got = gzread(file.get(), bytes.data() + used, unsigned(chunk));
+    chunk = std::min(chunk * 2, size_t(1) << 24);
     int errnum = Z_OK;
     const char* message = gzerror(file.get(), &errnum);
     NEAT_CHECK(got >= 0 && (errnum == Z_OK || errnum == Z_STREAM_END), "idx: ", path,
@@ -29,6 +32,13 @@ std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
     if (got == 0) break;
   }
   return bytes;
+}
+
+// "60000 x 28 x 28"
+std::string shape_text(const std::vector<int64_t>& dims) {
+  std::string text;
+  for (int64_t d : dims) text += (text.empty() ? "" : " x ") + std::to_string(d);
+  return text;
 }
 
 uint32_t big_endian_u32(const uint8_t* p) {
@@ -47,13 +57,18 @@ IdxArray read_idx(const std::string& path, int64_t ndims) {
              magic, ", expected 0x", (0x800u | uint32_t(ndims)), std::dec, " (a uint8 IDX file with ",
              ndims, " dimensions)");
   IdxArray array;
+  for (int64_t d = 0; d < ndims; ++d) array.dims.push_back(big_endian_u32(bytes.data() + 4 + 4 * d));
+  // The product of the dimensions; three 32-bit sizes can overflow int64, and no file holds that.
+  const int64_t present = int64_t(bytes.size()) - header;
   int64_t count = 1;
-  for (int64_t d = 0; d < ndims; ++d) {
-    array.dims.push_back(big_endian_u32(bytes.data() + 4 + 4 * d));
-    count *= array.dims.back();
+  for (int64_t dim : array.dims) {
+    NEAT_CHECK(dim == 0 || count <= INT64_MAX / dim, "idx: ", path, " is truncated: its header ",
+               "promises dimensions ", shape_text(array.dims), ", more than the ", present,
+               " data bytes present");
+    count *= dim;
   }
-  NEAT_CHECK(int64_t(bytes.size()) - header >= count, "idx: ", path, " is truncated: ", count,
-             " data bytes expected, ", int64_t(bytes.size()) - header, " present");
+  NEAT_CHECK(present >= count, "idx: ", path, " is truncated: ", count,
+             " data bytes expected, ", present, " present");
   NEAT_CHECK(int64_t(bytes.size()) - header == count, "idx: ", path, " has ",
              int64_t(bytes.size()) - header - count, " bytes after the data (corrupt header?)");
   array.data.assign(bytes.begin() + header, bytes.end());

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <memory>
 
@@ -28,15 +30,92 @@ std::vector<uint8_t> read_file_bytes(const std::string& path, const char* who) {
   return bytes;
 }
 
+namespace {
+
+// The format named by the file's first bytes ("" when none matches; TGA has no magic number).
+std::string format_from_magic(const uint8_t* p, size_t n) {
+  auto starts = [&](const char* magic, size_t len) { return n >= len && std::equal(p, p + len, reinterpret_cast<const uint8_t*>(magic)); };
+  if (starts("\x89PNG", 4)) return "PNG";
+  if (starts("\xff\xd8\xff", 3)) return "JPEG";
+  if (starts("GIF8", 4)) return "GIF";
+  if (starts("BM", 2)) return "BMP";
+  if (n >= 2 && p[0] == 'P' && p[1] >= '1' && p[1] <= '6') return "PNM";
+  return "";
+}
+
+// Why stb could not read the data: stb tries each format in turn and reports the last one's
+// complaint ("Not a PNG"), which misleads when the magic number named another format.
+std::string failure(const uint8_t* p, size_t n) {
+  const std::string format = format_from_magic(p, n);
+  const std::string reason = stbi_failure_reason() ? stbi_failure_reason() : "unknown error";
+  if (format.empty()) return "not an image stb_image can read (" + reason + ")";
+  if (reason.rfind("Not a", 0) == 0 || reason == "Image not of any known type, or corrupt")
+    return "a truncated or corrupt " + format + " file";
+  return "a truncated or corrupt " + format + " file (" + reason + ")";
+}
+
+// The PNG without its zero-length IDAT chunks (they hold no data). stb_image's PNG reader
+// passes a null buffer to memcpy for an empty first IDAT, undefined behaviour that the
+// sanitizers stop on (found by fuzz/image.cpp); the pixels are the same without them.
+std::vector<uint8_t> without_empty_idat(const std::vector<uint8_t>& png) {
+  std::vector<uint8_t> out(png.begin(), png.begin() + std::min<size_t>(8, png.size()));
+  size_t at = 8;
+  while (at + 12 <= png.size()) {
+    const uint32_t length = uint32_t(png[at]) << 24 | uint32_t(png[at + 1]) << 16 |
+                            uint32_t(png[at + 2]) << 8 | uint32_t(png[at + 3]);
+    const size_t end = length <= png.size() - at - 12 ? at + 12 + length : png.size();
+    const bool empty_idat = length == 0 && std::equal(png.begin() + std::ptrdiff_t(at + 4),
+                                                      png.begin() + std::ptrdiff_t(at + 8), "IDAT");
+    if (!empty_idat) out.insert(out.end(), png.begin() + std::ptrdiff_t(at), png.begin() + std::ptrdiff_t(end));
+    at = end;
+  }
+  out.insert(out.end(), png.begin() + std::ptrdiff_t(std::min(at, png.size())), png.end());
+  return out;
+}
+
+ImageHeader checked_header(int ok, int w, int h, int c, const uint8_t* p, size_t n,
+                           const std::string& name) {
+  NEAT_CHECK(ok != 0, "image: cannot decode ", name, ": ", failure(p, n));
+  NEAT_CHECK(w > 0 && h > 0 && int64_t(w) * h <= kMaxImagePixels, "image: cannot decode ", name,
+             ": its header says ", w, "x", h, " pixels, more than the ", kMaxImagePixels,
+             " this program reads (corrupt header?)");
+  return {h, w, c};
+}
+
+}  // namespace
+
+ImageHeader check_image_header(const std::vector<uint8_t>& encoded, const std::string& name) {
+  NEAT_CHECK(!encoded.empty(), "image: cannot decode ", name, ": the file is empty");
+  NEAT_CHECK(encoded.size() <= size_t(INT32_MAX), "image: ", name, " is larger than 2 GiB");
+  int w = 0, h = 0, c = 0;
+  const int ok = stbi_info_from_memory(encoded.data(), int(encoded.size()), &w, &h, &c);
+  return checked_header(ok, w, h, c, encoded.data(), encoded.size(), name);
+}
+
+ImageHeader read_image_header(const std::string& path) {
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), std::fclose);
+  NEAT_CHECK(file != nullptr, "image: cannot open ", path);
+  uint8_t magic[4] = {0, 0, 0, 0};
+  const size_t n = std::fread(magic, 1, sizeof magic, file.get());
+  NEAT_CHECK(n > 0, "image: cannot decode ", path, ": the file is empty");
+  std::rewind(file.get());
+  int w = 0, h = 0, c = 0;
+  const int ok = stbi_info_from_file(file.get(), &w, &h, &c);
+  return checked_header(ok, w, h, c, magic, n, path);
+}
+
 Image decode_image(const std::vector<uint8_t>& encoded, int64_t channels, const std::string& name) {
   NEAT_CHECK(channels >= 0 && channels <= 4, "image: channels must be 0..4, got ", channels);
-  NEAT_CHECK(!encoded.empty(), "image: cannot decode ", name, ": the file is empty");
+  check_image_header(encoded, name);
+  const std::vector<uint8_t> cleaned =
+      format_from_magic(encoded.data(), encoded.size()) == "PNG" ? without_empty_idat(encoded) : encoded;
   int w = 0, h = 0, stored = 0;
   // stb's failure reason is thread-local (STBI_THREAD_LOCAL), so workers may decode in parallel.
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-      stbi_load_from_memory(encoded.data(), int(encoded.size()), &w, &h, &stored, int(channels)),
+      stbi_load_from_memory(cleaned.data(), int(cleaned.size()), &w, &h, &stored, int(channels)),
       stbi_image_free);
-  NEAT_CHECK(pixels != nullptr, "image: cannot decode ", name, ": ", stbi_failure_reason());
+  NEAT_CHECK(pixels != nullptr, "image: cannot decode ", name, ": ",
+             failure(encoded.data(), encoded.size()));
   Image image(h, w, channels == 0 ? stored : channels);
   std::copy(pixels.get(), pixels.get() + image.pixels.size(), image.pixels.begin());
   return image;

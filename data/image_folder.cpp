@@ -83,6 +83,26 @@ ImageFolder::ImageFolder(const std::string& root, size_t cache_bytes, std::vecto
   }
 }
 
+void ImageFolder::check_headers() const {
+  const size_t shown = 3;
+  std::vector<std::string> bad;
+  int64_t bad_count = 0;
+  for (const File& f : files_) {
+    try {
+      read_image_header(f.path);
+    } catch (const std::runtime_error& e) {
+      if (bad.size() < shown) bad.push_back(e.what());
+      ++bad_count;
+    }
+  }
+  if (bad_count == 0) return;
+  std::string list;
+  for (const std::string& reason : bad) list += (list.empty() ? "" : "; ") + reason;
+  NEAT_CHECK(false, "image folder: ", bad_count, " of ", files_.size(), " files are not readable images",
+             bad_count > int64_t(shown) ? " (the first " + std::to_string(shown) + ")" : "", ": ", list,
+             ". Remove or replace them");
+}
+
 const std::string& ImageFolder::path(int64_t i) const {
   NEAT_CHECK(i >= 0 && i < size(), "ImageFolder: index ", i, " out of range for size ", size());
   return files_[i].path;

@@ -53,6 +53,11 @@ class ImageFolder : public Dataset {
   const std::vector<std::string>& class_names() const override { return class_names_; }
   ImageShape image_shape() const override { return {3, 0, 0}; }   // RGB, sizes vary
 
+  // Reads every file's header (size and format, no pixel decode: about a millisecond an image)
+  // so a file that is not a readable image is found before training, not after an epoch. An
+  // error gives how many files are bad and the first few with their reasons.
+  void check_headers() const;
+
   const std::string& path(int64_t i) const;
   int64_t decode_count() const { return decodes_.load(); }   // images decoded so far
   const ImageCache& cache() const { return cache_; }

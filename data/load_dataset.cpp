@@ -151,6 +151,11 @@ DataSplits load_folder(const DataSpec& spec, const std::string& root) {
   splits.test = has_test ? std::make_shared<ImageFolder>(test_dir, spec.folder_cache_bytes, train->class_names())
                          : splits.val;
   splits.summary = "folder " + train_dir + sizes(splits, val_note, has_test ? " (" + test_dir + ")" : " (= val: no test/ folder)");
+  // Every header now, so a bad file in val/ or test/ is not found after a training epoch.
+  train->check_headers();
+  for (const std::shared_ptr<const Dataset>& split : {splits.val, splits.test})
+    if (auto folder = std::dynamic_pointer_cast<const ImageFolder>(split); folder && folder != train)
+      folder->check_headers();
   return splits;
 }
 

@@ -208,6 +208,10 @@ void Transform::apply(const Image& image, Generator& gen, float* out) const {
     img = resize_bilinear(image, box, size, size);
   } else {
     std::array<int64_t, 2> hw = shorter_side_size(image.height, image.width, c.eval_resize);
+    // A long thin image would become a huge one before the crop (found by fuzz/image.cpp).
+    NEAT_CHECK(hw[0] * hw[1] <= kMaxImagePixels, "transform: a ", image.height, "x", image.width,
+               " image would be resized to ", hw[0], "x", hw[1], " before its center crop, more than ",
+               kMaxImagePixels, " pixels: its aspect ratio is too extreme (crop it first)");
     img = hw[0] == image.height && hw[1] == image.width
               ? image
               : resize_bilinear(image, {0, 0, image.height, image.width}, hw[0], hw[1]);

@@ -46,7 +46,7 @@ for method in $METHODS; do
     echo "== $method, seed $seed -> $out"
     # shellcheck disable=SC2086
     ./train_vit $FINETUNE_ARGS ${method_args[$method]} --seed "$seed" --train-limit "$LIMIT" \
-      --threads "$THREADS" --quiet --out "$out" > /dev/null
+      --threads "$THREADS" --quiet --overwrite --out "$out" > /dev/null
   done
 done
 echo

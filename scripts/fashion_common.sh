@@ -36,7 +36,7 @@ pretrain() {
   echo "== pretraining a small ViT on Fashion-MNIST classes 0-4 (--method full) -> $PRETRAIN_DIR"
   rm -rf "$PRETRAIN_DIR.partial"
   # shellcheck disable=SC2086
-  ./train_vit $PRETRAIN_ARGS --threads "$THREADS" --out "$PRETRAIN_DIR.partial"
+  ./train_vit $PRETRAIN_ARGS --threads "$THREADS" --overwrite --out "$PRETRAIN_DIR.partial"
   echo "$stamp" > "$PRETRAIN_DIR.partial/args.txt"
   rm -rf "$PRETRAIN_DIR"
   mv "$PRETRAIN_DIR.partial" "$PRETRAIN_DIR"

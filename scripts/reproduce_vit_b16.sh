@@ -60,5 +60,5 @@ for seed in ${SEEDS:-7}; do
     --augment crop-flip --epochs 10 --batch-size 64 --grad-accum 4 \
     --head-lr "$head_lr" --backbone-lr "$backbone_lr" --weight-decay "$weight_decay" \
     --schedule linear --warmup-ratio 0 --clip-grad 1 --seed "$seed" \
-    --device "${DEVICE:-cuda}" --out "$out" ${EXTRA:-}
+    --device "${DEVICE:-cuda}" --overwrite --out "$out" ${EXTRA:-}
 done

@@ -12,7 +12,7 @@ pretrain
 out="$RUNS/fashion-neat-classes5-9"
 echo "== fine-tuning with Neat (rank 8 on query and value) on classes 5-9 -> $out"
 # shellcheck disable=SC2086
-./train_vit $FINETUNE_ARGS --method neat --neat-rank 8 --threads "$THREADS" --out "$out"
+./train_vit $FINETUNE_ARGS --method neat --neat-rank 8 --threads "$THREADS" --overwrite --out "$out"
 r="$out/results.json"
 printf "== Neat on Fashion-MNIST classes 5-9: test accuracy %.4f, %s trainable parameters (%.1f s training, %s s in all)\n" \
        "$(json_number "$r" test_accuracy)" "$(json_number "$r" trainable_params)" \

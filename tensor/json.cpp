@@ -67,7 +67,7 @@ bool Json::contains(const std::string& key) const { return as_object().count(key
 
 const Json& Json::operator[](const std::string& key) const {
   auto it = as_object().find(key);
-  NEAT_CHECK(it != object_.end(), "json: no key \"", key, "\"");
+  NEAT_CHECK(it != object_.end(), "json: no key \"", printable(key), "\"");
   return it->second;
 }
 
@@ -112,7 +112,7 @@ class Parser {
   static constexpr int kMaxDepth = 512;  // bounds the recursion on hostile input
 
   [[noreturn]] void fail(const std::string& what) const {
-    throw std::runtime_error("json: " + what + " at byte " + std::to_string(pos_));
+    throw std::runtime_error("json: " + printable(what) + " at byte " + std::to_string(pos_));
   }
 
   void skip_whitespace() {
@@ -378,6 +378,46 @@ static void dump_value(std::string& out, const Json& j, int indent, int level) {
 std::string Json::dump(int indent) const {
   std::string out;
   dump_value(out, *this, indent, 0);
+  return out;
+}
+
+// The length of the well-formed UTF-8 sequence at s[i] (2-4 bytes, no overlong forms, no
+// surrogates, at most U+10FFFF, no C1 controls), or 0.
+static size_t utf8_sequence(const std::string& s, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char b = byte(i);
+  const size_t n = b >= 0xC2 && b <= 0xDF ? 2 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xF0 && b <= 0xF4 ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  uint32_t code = b & (n == 2 ? 0x1F : n == 3 ? 0x0F : 0x07);
+  for (size_t k = 1; k < n; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+    code = code << 6 | (byte(i + k) & 0x3F);
+  }
+  const uint32_t smallest = n == 2 ? 0x80 : n == 3 ? 0x800 : 0x10000;
+  const bool ok = code >= smallest && code <= 0x10FFFF && !(code >= 0xD800 && code <= 0xDFFF) &&
+                  !(code >= 0x80 && code <= 0x9F);
+  return ok ? n : 0;
+}
+
+std::string printable(const std::string& bytes) {
+  std::string out;
+  out.reserve(bytes.size());
+  for (size_t i = 0; i < bytes.size();) {
+    const unsigned char c = static_cast<unsigned char>(bytes[i]);
+    if (c >= 0x20 && c < 0x7F) {
+      out += char(c);
+      ++i;
+    } else if (const size_t n = c >= 0x80 ? utf8_sequence(bytes, i) : 0) {
+      out.append(bytes, i, n);
+      i += n;
+    } else {
+      static const char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+      ++i;
+    }
+  }
   return out;
 }
 

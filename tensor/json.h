@@ -65,4 +65,10 @@ class Json {
   std::map<std::string, Json> object_;
 };
 
+// Bytes read from a file, made safe to show on a terminal: printable ASCII and well-formed
+// UTF-8 are kept, every other byte (controls, 0xff, a broken sequence) becomes \xHH.
+//   printable("caf\xc3\xa9 \xff\n") == "caf\xc3\xa9 \\xff\\x0a"   (the é is kept)
+// The parser's errors and the safetensors reader's pass through it.
+std::string printable(const std::string& bytes);
+
 }  // namespace neat

@@ -258,6 +258,17 @@ SafetensorsFile parse(uint64_t file_bytes, const ReadAt& read_at, const std::str
   return file;
 }
 
+// parse, with the bytes of the file that an error quotes (a tensor name, a dtype, a header
+// character) escaped for the terminal.
+SafetensorsFile parse_printing_errors(uint64_t file_bytes, const ReadAt& read_at,
+                                      const std::string& path) {
+  try {
+    return parse(file_bytes, read_at, path);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(printable(e.what()));
+  }
+}
+
 }  // namespace
 
 SafetensorsFile read_safetensors(const std::string& path) {
@@ -272,14 +283,14 @@ SafetensorsFile read_safetensors(const std::string& path) {
     NEAT_CHECK(in.good(), "safetensors: ", path, ": read of ", n, " bytes at offset ", offset,
                " failed");
   };
-  return parse(file_bytes, read_at, path);
+  return parse_printing_errors(file_bytes, read_at, path);
 }
 
 SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& path) {
   ReadAt read_at = [&](uint64_t offset, uint64_t n, char* dst) {
     std::memcpy(dst, bytes.data() + offset, n);
   };
-  return parse(bytes.size(), read_at, path);
+  return parse_printing_errors(bytes.size(), read_at, path);
 }
 
 // ---- writer -------------------------------------------------------------------------------

@@ -321,3 +321,64 @@ TEST_CASE("image folder: a small cache re-decodes evicted images") {
   folder.get(0);
   CHECK(folder.decode_count() == 5);   // 0 had been evicted
 }
+
+TEST_CASE("image headers: read without decoding; a truncated JPEG says so, not 'Not a PNG'") {
+  TempDir tmp;
+  const std::vector<uint8_t> jpeg = hex_bytes(kGradientJpeg);
+  write_bytes(tmp / "g.jpg", jpeg);
+  const ImageHeader header = read_image_header(tmp / "g.jpg");
+  CHECK(header.height == 8);
+  CHECK(header.width == 8);
+  CHECK(header.channels == 3);
+  // Cut anywhere, the JPEG is named as a damaged JPEG (stb's own reason may follow).
+  for (size_t keep : {size_t(3), size_t(20), size_t(100), jpeg.size() / 2, jpeg.size() - 10}) {
+    CAPTURE(keep);
+    const std::vector<uint8_t> cut(jpeg.begin(), jpeg.begin() + std::ptrdiff_t(keep));
+    const std::string message = thrown_message([&] { decode_image(cut, 3, "cut.jpg"); });
+    CHECK(contains(message, "cannot decode cut.jpg: a truncated or corrupt JPEG file"));
+    CHECK_FALSE(contains(message, "Not a PNG"));
+  }
+  CHECK(contains(thrown_message([&] { decode_image({'h', 'i'}, 3, "hi.png"); }),
+                 "hi.png: not an image stb_image can read"));
+  // A PNG header claiming 12000 x 12000 pixels is refused before any pixel memory is taken.
+  Image small(2, 2, 3);
+  save_image(tmp / "s.png", small);
+  std::vector<uint8_t> png = read_file_bytes(tmp / "s.png", "test");
+  for (int i : {16, 20}) {   // IHDR width and height, big-endian
+    png[size_t(i)] = 0, png[size_t(i + 1)] = 0, png[size_t(i + 2)] = 0x2E, png[size_t(i + 3)] = 0xE0;
+  }
+  CHECK(contains(thrown_message([&] { decode_image(png, 3, "huge.png"); }),
+                 "huge.png: its header says 12000x12000 pixels, more than the 134217728"));
+}
+
+TEST_CASE("idx: a header whose dimensions multiply past int64 is a truncation error (fuzz crash)") {
+  // Found by fuzz/idx.cpp: 3 dimensions 0x00feff00 x 0x0200faff x 0x02001020 overflowed the
+  // element count (undefined behaviour) before the size check.
+  TempDir tmp;
+  write_bytes(tmp / "huge", {0, 0, 8, 3, 0x00, 0xfe, 0xff, 0x00, 0x02, 0x00, 0xfa, 0xff,
+                             0x02, 0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70});
+  const std::string msg = thrown_message([&] { read_idx(tmp / "huge", 3); });
+  CHECK(contains(msg, "is truncated: its header promises dimensions 16711424 x 33618687 x 33558560, "
+                      "more than the 5 data bytes present"));
+}
+
+TEST_CASE("png: an empty IDAT chunk decodes as without it (stb's null memcpy, a fuzz find)") {
+  // Found by fuzz/image.cpp: a zero-length first IDAT made stb_image call memcpy(NULL, ..., 0),
+  // undefined behaviour that make debug-test stops on. This input must now be a plain error.
+  CHECK(contains(thrown_message([&] {
+                   decode_image(hex_bytes("89504e470d0a1a0a0000000d49484452000000040000000308020000003b96"
+                                          "39910000000049444154785e63100f01d164b0a68148008503006f1318de"
+                                          "28efae030000000049454e44ae426082"),
+                                3, "fuzz.png");
+                 }),
+                 "cannot decode fuzz.png"));
+  // A valid PNG with an empty IDAT inserted after IHDR gives the same pixels.
+  TempDir tmp;
+  Generator gen(3);
+  const Image rgb = random_image(4, 5, 3, gen);
+  save_image(tmp / "x.png", rgb);
+  std::vector<uint8_t> png = read_file_bytes(tmp / "x.png", "test");
+  const std::vector<uint8_t> empty_idat = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0xae, 0x42, 0x60, 0x82};
+  png.insert(png.begin() + 33, empty_idat.begin(), empty_idat.end());   // 8 signature + 25 IHDR
+  CHECK(same_pixels(decode_image(png, 3, "x.png"), rgb));
+}

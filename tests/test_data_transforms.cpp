@@ -273,3 +273,16 @@ TEST_CASE("Transform: invalid configurations are rejected") {
   tc.std = {0.5, 0.0, 0.5};
   CHECK(contains(thrown_message([&] { Transform(tc, true); }), "std must be positive"));
 }
+
+TEST_CASE("eval transform: an image too long and thin to resize is an error, not a huge allocation") {
+  // Found by fuzz/image.cpp: 2 x 40000 pixels resized to a shorter side of 224 would be
+  // 224 x 4480000 (1e9 pixels) before the center crop.
+  TransformConfig tc;
+  tc.image_size = 224;
+  const Transform eval(tc, /*train=*/false);
+  std::vector<float> out(3 * 224 * 224);
+  Generator gen(0);
+  CHECK(contains(thrown_message([&] { eval.apply(Image(2, 40000, 3), gen, out.data()); }),
+                 "a 2x40000 image would be resized to 224x4480000 before its center crop"));
+  eval.apply(Image(2, 400, 3), gen, out.data());   // 224 x 44800 is fine
+}

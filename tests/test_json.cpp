@@ -11,6 +11,7 @@
 #include "tensor/random.h"
 
 using neat::Json;
+using neat::printable;
 
 namespace {
 
@@ -113,4 +114,17 @@ TEST_CASE("json: nested structures survive dump and parse, compact and pretty") 
     CHECK(back.dump() == j.dump());
     CHECK(back["list"][1].as_string() == "two");
   }
+}
+
+TEST_CASE("json: printable keeps text and UTF-8, escapes every other byte") {
+  CHECK(printable("plain text, 0-9 {}") == "plain text, 0-9 {}");
+  CHECK(printable("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80") == "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+  CHECK(printable("\xff\n\t\x7f") == "\\xff\\x0a\\x09\\x7f");
+  CHECK(printable("\xc3") == "\\xc3");                    // a sequence cut short
+  CHECK(printable("\xc0\xaf") == "\\xc0\\xaf");            // overlong '/'
+  CHECK(printable("\xed\xa0\x80") == "\\xed\\xa0\\x80");   // a UTF-16 surrogate
+  CHECK(printable("\xc2\x9b") == "\\xc2\\x9b");            // C1 control (CSI)
+  CHECK(printable(std::string("a\0b", 3)) == "a\\x00b");
+  CHECK_THROWS_WITH_AS(Json::parse("\xff"), "json: unexpected character '\\xff' at byte 0",
+                       std::runtime_error);
 }

@@ -84,7 +84,7 @@ TEST_CASE("train_vit trains every peft method; --eval-only with its adapter give
       const Run e = train(tiny(method, {"--eval-only", "--adapter", adapter, "--out", eval.path}));
       INFO(e.err);
       REQUIRE(e.code == 0);
-      CHECK(Json::parse(read_file(eval / "results.json"))["test_accuracy"].as_number() == accuracy);
+      CHECK(Json::parse(read_file(eval / "eval.json"))["test_accuracy"].as_number() == accuracy);
     }
   }
 }
@@ -105,7 +105,7 @@ TEST_CASE("train_vit --merge: dora, pissa, vera, fourierft merge to a plain ViT 
                                       "--out", eval.path}));
     INFO(e.err);
     REQUIRE(e.code == 0);
-    CHECK(Json::parse(read_file(eval / "results.json"))["test_accuracy"].as_number() == accuracy);
+    CHECK(Json::parse(read_file(eval / "eval.json"))["test_accuracy"].as_number() == accuracy);
   }
   TempDir dir("merge_adapter");
   const Run r = train(tiny("adapter", {"--merge", "--out", dir.path}));

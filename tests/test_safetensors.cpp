@@ -251,3 +251,18 @@ TEST_CASE("safetensors: the writer rejects bad names") {
                        doctest::Contains("invalid tensor name '__metadata__'"), std::runtime_error);
   CHECK_FALSE(std::ifstream(path).good());
 }
+
+TEST_CASE("safetensors: bytes from the file reach an error message escaped, never raw") {
+  // A header of 0xff bytes: its first character is reported as '\xff'.
+  const std::string ff = file_image(std::string(4, char(0xff)), "");
+  const std::string error = parse_error(ff);
+  CHECK(error.find("unexpected character '\\xff' at byte 0") != std::string::npos);
+  // A tensor name with a control character and a broken UTF-8 byte, and a valid 'é'.
+  // (the escape character is written \u001b in the JSON text and decodes to the raw byte)
+  const std::string name = "w\\u001b[31m\xc3\xc3\xa9";
+  const std::string header = "{\"" + name + "\":{\"dtype\":\"F33\",\"shape\":[0],\"data_offsets\":[0,0]}}";
+  const std::string named = parse_error(file_image(header, ""));
+  INFO(named);
+  CHECK(named.find("tensor 'w\\x1b[31m\\xc3\xc3\xa9': dtype 'F33'") != std::string::npos);
+  for (const char c : named) CHECK((static_cast<unsigned char>(c) >= 0x20 && c != 0x7f));
+}

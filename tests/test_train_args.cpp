@@ -59,6 +59,14 @@ TEST_CASE("ArgParser::restore takes saved values, keeps free flags, refuses conf
   CHECK(epochs == 7);
   CHECK(threads == 4);
 
+  // A free flag not given again takes the saved value (a resumed run keeps its --threads).
+  int64_t t2 = 0;
+  ArgParser free_default("prog", "", "");
+  free_default.add("--threads", &t2, "N", "");
+  free_default.parse({});
+  free_default.restore(saved, {"--threads"});
+  CHECK(t2 == 1);
+
   int64_t e2 = 10;
   ArgParser again("prog", "", "");
   again.add("--epochs", &e2, "N", "");

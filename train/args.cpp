@@ -56,7 +56,7 @@ ArgParser::Flag& ArgParser::add_flag(const std::string& flag, const std::string&
   for (const Flag& f : flags_) {
     NEAT_CHECK(f.name != flag, "ArgParser: flag ", flag, " declared twice");
   }
-  flags_.push_back(Flag{flag, meta, help, "", false, false, nullptr, nullptr, nullptr});
+  flags_.push_back(Flag{flag, meta, help, "", false, false, false, nullptr, nullptr, nullptr});
   return flags_.back();
 }
 
@@ -115,6 +115,23 @@ void ArgParser::add_switch(const std::string& flag, bool* target, const std::str
   f.load = [target](const Json& j) { *target = j.as_bool(); };
 }
 
+void ArgParser::add_list(const std::string& flag, std::vector<std::string>* target,
+                         const std::string& meta, const std::string& help) {
+  Flag& f = add_flag(flag, meta, help);
+  f.is_list = true;
+  f.default_text = "none";
+  f.assign = [target](const std::string& text) { target->push_back(text); };
+  f.value = [target] {
+    Json items = Json::array();
+    for (const std::string& item : *target) items.push_back(item);
+    return items;
+  };
+  f.load = [target](const Json& j) {
+    target->clear();
+    for (const Json& item : j.as_array()) target->push_back(item.as_string());
+  };
+}
+
 void ArgParser::parse(const std::vector<std::string>& arguments) {
   const size_t argc = arguments.size();
   for (size_t i = 0; i < argc; ++i) {
@@ -133,6 +150,15 @@ void ArgParser::parse(const std::vector<std::string>& arguments) {
     if (!flag) {
       throw UsageError(arg.rfind("-", 0) == 0 ? "unknown flag " + name
                                               : "unexpected argument '" + arg + "'");
+    }
+    if (flag->is_list) {
+      const size_t at = i;
+      if (inline_value) flag->assign(text);
+      while (i + 1 < argc && arguments[i + 1].rfind("--", 0) != 0) flag->assign(arguments[++i]);
+      if (!inline_value && i == at)
+        throw UsageError(name + " needs at least one value (" + flag->meta + ")");
+      flag->set = true;
+      continue;
     }
     if (flag->is_switch) {
       if (inline_value) throw UsageError(name + " takes no value");
@@ -181,9 +207,9 @@ Json ArgParser::values() const {
 void ArgParser::restore(const Json& saved, const std::vector<std::string>& free) {
   for (Flag& f : flags_) {
     const std::string key = f.name.substr(2);
-    bool keep = !saved.contains(key);
-    for (const std::string& name : free) keep = keep || name == f.name;
-    if (keep) continue;
+    bool is_free = false;
+    for (const std::string& name : free) is_free = is_free || name == f.name;
+    if (!saved.contains(key) || (is_free && f.set)) continue;
     if (f.set && f.value().dump() != saved[key].dump()) {
       throw UsageError(f.name + " " + f.value().dump() + " differs from the resumed run's " +
                        saved[key].dump() + " (leave it out to continue the run as it was)");

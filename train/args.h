@@ -44,6 +44,10 @@ class ArgParser {
   void add(const std::string& flag, std::string* target, const std::string& meta,
            const std::string& help, std::vector<std::string> choices = {});
   void add_switch(const std::string& flag, bool* target, const std::string& help);
+  // A flag followed by one or more values, up to the next argument that starts with "--"
+  // (--predict a.png b.jpg); given again, its values are appended.
+  void add_list(const std::string& flag, std::vector<std::string>* target, const std::string& meta,
+                const std::string& help);
 
   // Parses the arguments after the program name; "--help" / "-h" set help_requested() and
   // stop. Throws UsageError.
@@ -55,15 +59,17 @@ class ArgParser {
   std::string help() const;    // summary, usage, and every flag with help and default
   // {"method": "neat", "epochs": 10, ...}: every flag's current value, keyed without "--".
   Json values() const;
-  // For --resume: every flag takes its value from `saved` (an earlier values()) except those in
-  // `free`, which keep this command line's. A flag given here with a value other than the saved
-  // one is a UsageError naming both; a flag missing from `saved` keeps its value.
+  // For --resume: every flag takes its value from `saved` (an earlier values()). A flag in
+  // `free` given on this command line keeps this command line's value (e.g. --threads); any
+  // other flag given here with a value other than the saved one is a UsageError naming both.
+  // A flag missing from `saved` keeps its value.
   void restore(const Json& saved, const std::vector<std::string>& free);
 
  private:
   struct Flag {
     std::string name, meta, help, default_text;
     bool is_switch = false;
+    bool is_list = false;
     bool set = false;
     std::function<void(const std::string&)> assign;   // parse and store, or throw UsageError
     std::function<Json()> value;

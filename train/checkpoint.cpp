@@ -1,7 +1,5 @@
 #include "train/checkpoint.h"
 
-#include <cerrno>
-#include <cstdlib>
 #include <map>
 
 #include "tensor/safetensors.h"
@@ -12,24 +10,11 @@ namespace {
 
 const char* kFormat = "neat.cpp checkpoint 1";
 
-// A decimal uint64 written by std::to_string (std::stoull would also take "-1" or "12abc").
-uint64_t parse_u64(const std::string& text) {
-  NEAT_CHECK(!text.empty() && text.size() <= 20 &&
-                 text.find_first_not_of("0123456789") == std::string::npos,
-             "'", text, "' is not an unsigned 64-bit number");
-  errno = 0;
-  const unsigned long long v = std::strtoull(text.c_str(), nullptr, 10);
-  NEAT_CHECK(errno == 0, "'", text, "' is not an unsigned 64-bit number");
-  return v;
-}
-
 Json state_json(const TrainState& s) {
   Json j = Json::object();
   j.set("step", s.step);
   j.set("epoch", s.epoch);
   j.set("batch", s.batch);
-  // As a string: JSON numbers are doubles and would round a 64-bit state.
-  j.set("dropout_rng", std::to_string(s.dropout_rng));
   j.set("wall_seconds", s.wall_seconds);
   j.set("images_seen", s.images_seen);
   j.set("epoch_loss_sum", s.epoch_loss_sum);
@@ -52,7 +37,6 @@ TrainState state_from(const SafetensorsFile& file) {
     s.step = j["step"].as_int();
     s.epoch = j["epoch"].as_int();
     s.batch = j["batch"].as_int();
-    s.dropout_rng = parse_u64(j["dropout_rng"].as_string());
     s.wall_seconds = j["wall_seconds"].as_number();
     s.images_seen = j["images_seen"].as_int();
     s.epoch_loss_sum = j["epoch_loss_sum"].as_number();

@@ -4,7 +4,9 @@
 //   tensors   "param.<name>"        every trainable parameter, by its model name
 //             "optim.<name>.<field>" AdamW state (exp_avg, exp_avg_sq, step)
 //   metadata  "format": "neat.cpp checkpoint 1",
-//             "state": JSON {step, epoch, batch, dropout_rng, wall_seconds, history, config}
+//             "state": JSON {step, epoch, batch, wall_seconds, history, config, ...}
+//   (checkpoints written before dropout was reseeded per step also hold "dropout_rng"; it is
+//   ignored: nothing reads it)
 //
 //   TrainState state;  state.step = 120;  ...
 //   save_checkpoint(dir + "/checkpoint.safetensors", model, optimizer, state);
@@ -28,7 +30,6 @@ struct TrainState {
   int64_t step = 0;       // optimizer steps done
   int64_t epoch = 0;      // 0-based epoch in progress
   int64_t batch = 0;      // batches of that epoch already consumed
-  uint64_t dropout_rng = 0;
   double wall_seconds = 0;   // training time before this point (resumed runs add to it)
   int64_t images_seen = 0;   // training images processed, for images per second
   // Running sums of the epoch in progress (its train loss and accuracy when it ends).

@@ -19,6 +19,14 @@ std::string without_location(const std::string& message) {
   return located ? message.substr(0, open) : message;
 }
 
+// --dim, --depth, --heads and --mlp-dim only with --model custom.
+void check_shape_flags(const ModelOptions& o, const ArgParser& args) {
+  if (o.model == "custom") return;
+  for (const char* flag : {"--dim", "--depth", "--heads", "--mlp-dim"})
+    require(!args.was_set(flag), std::string(flag) + " needs --model custom (--model " + o.model +
+                                     " fixes the shape)");
+}
+
 }  // namespace
 
 void add_model_flags(ArgParser& args, ModelOptions& o) {
@@ -83,9 +91,11 @@ void add_train_flags(ArgParser& args, TrainOptions& o) {
            "cifar10, cifar100, fashion-mnist, synthetic, or folder:PATH (PATH/<class>/<image>)");
   args.add("--data-dir", &o.data_dir, "DIR", "where to look for the dataset first");
   args.add("--classes", &o.classes, "SPEC", "class subset, e.g. 0-4 or 1,3,5 (relabelled 0..k-1)");
-  args.add("--train-limit", &o.train_limit, "N", "use the first N training samples; 0 = all");
+  args.add("--train-limit", &o.train_limit, "N", "train on N samples: a class-balanced random subset (seeded by --seed); 0 = all");
   args.add("--augment", &o.augment, "MODE",
-           "training augmentation: auto (crop+flip at 224 px, none below), none, flip, crop-flip",
+           "training augmentation: flip = RandomHorizontalFlip (after the eval Resize + "
+           "CenterCrop when the model's size is not the data's); crop-flip = RandomResizedCrop"
+           "(scale 0.08-1) + flip, for long runs on large images; none; auto = flip",
            {"auto", "none", "flip", "crop-flip"});
   args.add("--workers", &o.workers, "N",
            "data loader threads (0 = build batches on the training thread)");
@@ -120,12 +130,19 @@ void add_run_flags(ArgParser& args, TrainOptions& o) {
   args.add("--seed", &o.seed, "N", "seed of init, data order, augmentation and dropout");
   args.add("--threads", &o.threads, "N", "compute threads; 0 = all cores");
   args.add("--device", &o.device, "cpu|cuda", "where to compute", {"cpu", "cuda"});
-  args.add("--out", &o.out, "DIR", "output directory; default runs/<method>-<data>-<time>");
+  args.add("--out", &o.out, "DIR",
+           "output directory; default a new runs/<method>-<data>-<time>[-N]. One that holds "
+           "another run is refused (see --resume, --overwrite)");
+  args.add_switch("--overwrite", &o.overwrite,
+                  "let --out replace the run already in it (its results, logs and checkpoint)");
   args.add("--save-every", &o.save_every, "N",
            "write a checkpoint every N optimizer steps (one is always written at the end and on "
            "Ctrl-C); 0 = only those");
   args.add("--resume", &o.resume, "DIR", "continue the run whose checkpoint is in DIR");
   args.add_switch("--eval-only", &o.eval_only, "evaluate on the test set, do not train");
+  args.add_list("--predict", &o.predict, "IMAGE...",
+                "print the top classes, by name, of each image (with --weights, --adapter or "
+                "--resume; nothing is trained or written)");
   args.add_switch("--merge", &o.merge, "also write the model with adapters merged (model.safetensors)");
   args.add_switch("--quiet", &o.quiet, "print only warnings, errors and the final result");
   args.add("--log-every", &o.log_every, "N", "steps between log lines when not on a terminal");
@@ -147,9 +164,7 @@ ViTConfig vit_config_from(const ModelOptions& o, const ArgParser& args, int64_t 
     c.heads = o.heads;
     c.mlp_dim = o.mlp_dim > 0 ? o.mlp_dim : 4 * o.dim;
   } else {
-    for (const char* flag : {"--dim", "--depth", "--heads", "--mlp-dim"})
-      require(!args.was_set(flag), std::string(flag) + " needs --model custom (--model " +
-                                       o.model + " fixes the shape)");
+    check_shape_flags(o, args);
   }
   require(c.hidden > 0 && c.depth > 0 && c.heads > 0 && c.mlp_dim > 0,
           "--dim, --depth, --heads and --mlp-dim must be positive");
@@ -246,6 +261,56 @@ void check_run_options(const TrainOptions& o) {
   require(o.device != "cuda",
           "--device cuda: this build has no CUDA backend yet (only the CPU backend exists); "
           "use --device cpu");
+}
+
+std::vector<std::string> ignored_flag_warnings(const TrainVitOptions& o, const ArgParser& args) {
+  std::vector<std::string> warnings;
+  const std::string& method = o.method.method;
+  for (const char* flag : {"--neat-rank", "--neat-depth", "--neat-act", "--neat-targets", "--neat-scale"})
+    if (method != "neat" && args.was_set(flag))
+      warnings.push_back(std::string(flag) + " does not apply to --method " + method + " (ignored)");
+  const bool lora_family =
+      method == "lora" || method == "dora" || method == "pissa" || method == "milora";
+  for (const char* flag : {"--lora-r", "--lora-alpha", "--lora-dropout", "--lora-targets"})
+    if (!lora_family && args.was_set(flag))
+      warnings.push_back(std::string(flag) + " does not apply to --method " + method + " (ignored)");
+  if (o.train.new_head && o.train.weights.empty())
+    warnings.push_back("--new-head does nothing without --weights (the classifier is new anyway)");
+  return warnings;
+}
+
+void check_rank(const MethodOptions& o, int64_t width) {
+  const bool neat = o.method == "neat";
+  const bool lora = o.method == "lora" || o.method == "dora" || o.method == "pissa" ||
+                    o.method == "milora";
+  const int64_t rank = neat ? o.neat_rank : o.lora_r;
+  require(!(neat || lora) || rank <= width,
+          std::string(neat ? "--neat-rank " : "--lora-r ") + std::to_string(rank) +
+              " is larger than the adapted layers' width " + std::to_string(width) +
+              " (a rank is at most the width; typical ranks are 4-32)");
+}
+
+ArgParser train_vit_arguments(TrainVitOptions& o) {
+  ArgParser args("train_vit", "[--method neat|lora|head|full] [--data NAME] [options]",
+                 "Fine-tune a Vision Transformer with Neat, LoRA, a linear probe or fully.");
+  add_model_flags(args, o.model);
+  add_method_flags(args, o.method);
+  add_train_flags(args, o.train);
+  return args;
+}
+
+void check_train_vit_options(const TrainVitOptions& o, const ArgParser& args) {
+  check_train_options(o.train);
+  check_shape_flags(o.model, args);
+  require(o.model.channels == 0 || o.model.channels == 1 || o.model.channels == 3,
+          "--channels must be 1 or 3 (0 = the data's), got " + std::to_string(o.model.channels));
+  peft_config_from(o.method);
+  require(!o.train.eval_only || !o.train.weights.empty() || !o.train.adapter.empty() ||
+              !o.train.resume.empty(),
+          "--eval-only needs --weights, --adapter or --resume (nothing to evaluate)");
+  require(o.train.predict.empty() || !o.train.weights.empty() || !o.train.adapter.empty() ||
+              !o.train.resume.empty(),
+          "--predict needs --weights, --adapter or --resume (a trained model to predict with)");
 }
 
 }  // namespace neat

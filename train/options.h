@@ -13,6 +13,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "models/vit.h"
 #include "nn/peft/attach.h"
@@ -57,7 +58,7 @@ struct TrainOptions {
   std::string data = "cifar10";   // cifar10|cifar100|fashion-mnist|synthetic|folder:PATH
   std::string data_dir;           // where to look first
   std::string classes;            // class subset, e.g. "0-4"; empty = all
-  int64_t train_limit = 0;        // use only the first N training samples (0 = all)
+  int64_t train_limit = 0;        // train on a class-balanced random N samples (0 = all)
   std::string weights;            // pretrained backbone (HF names) or a full model we saved
   bool new_head = false;          // re-initialise the classifier after loading --weights
   std::string adapter;            // start from this adapter file
@@ -74,14 +75,23 @@ struct TrainOptions {
   int64_t threads = 0;            // 0 = all cores
   int64_t workers = 1;            // data loader threads
   std::string device = "cpu";
-  std::string out;                // default runs/<method>-<data>-<time>
+  std::string out;                // default runs/<method>-<data>-<time> (made unique)
+  bool overwrite = false;         // --out may hold another run: its files are replaced
   int64_t save_every = 0;         // steps between checkpoints (0 = only at the end / on Ctrl-C)
   std::string resume;             // a run directory with a checkpoint
   bool eval_only = false;
+  std::vector<std::string> predict;   // images to classify (no training, no test set)
   int64_t max_steps = 0;          // stop after this many optimizer steps (0 = no limit)
   bool merge = false;
   bool quiet = false;
   int64_t log_every = 50;         // steps between log lines when not on a terminal
+};
+
+// Everything train_vit's command line sets.
+struct TrainVitOptions {
+  ModelOptions model;
+  MethodOptions method;
+  TrainOptions train;
 };
 
 void add_model_flags(ArgParser& args, ModelOptions& options);
@@ -104,6 +114,19 @@ PeftConfig peft_config_from(const MethodOptions& options);
 void check_train_options(const TrainOptions& options);
 // The flags of add_run_flags (and --train-limit).
 void check_run_options(const TrainOptions& options);
+
+// train_vit's parser: the model, method and train flags bound to `options` (which must outlive it).
+ArgParser train_vit_arguments(TrainVitOptions& options);
+// The checks train_vit runs on a parsed command line before it reads any data or file:
+// check_train_options, peft_config_from, and the combinations of flags (UsageError).
+void check_train_vit_options(const TrainVitOptions& options, const ArgParser& args);
+
+// Flags given that this run ignores, each as a warning: --neat-* with another method than neat,
+// --lora-* with another than lora, --new-head without --weights.
+std::vector<std::string> ignored_flag_warnings(const TrainVitOptions& options, const ArgParser& args);
+// UsageError when the method's rank exceeds `width`, the adapted layers' smaller side (the
+// model's hidden size: query, value and the MLP's linears all have it on one side).
+void check_rank(const MethodOptions& options, int64_t width);
 
 // Bounds of --threads (OpenMP compute threads) and --workers (data loader threads): far above
 // any machine's useful count, well below where creating the threads fails.

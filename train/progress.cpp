@@ -40,6 +40,26 @@ void Progress::line(const std::string& text) {
   os_ << text << "\n" << std::flush;
 }
 
+void Progress::warning(const std::string& text) {
+  finish();
+  os_ << "warning: " << text << "\n" << std::flush;
+}
+
+void Progress::eval(const std::string& what, int64_t done, int64_t total) {
+  if (quiet_) return;
+  const std::string text = what + " " + std::to_string(done) + "/" + std::to_string(total) + " batches";
+  if (terminal_) {
+    const double now = now_seconds();
+    if (now - last_draw_ < 0.1 && done != total) return;
+    last_draw_ = now;
+    os_ << "\r\033[K" << text << std::flush;
+    bar_drawn_ = true;
+    if (done == total) finish();
+  } else if (done % log_every_ == 0 || done == total) {
+    os_ << text << "\n" << std::flush;
+  }
+}
+
 void Progress::finish() {
   if (!bar_drawn_) return;
   os_ << "\n" << std::flush;

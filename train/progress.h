@@ -5,6 +5,8 @@
 //   Progress progress(std::cerr, stderr_is_terminal(), /*quiet=*/false, /*log_every=*/50);
 //   progress.step({epoch, epochs, step, steps, loss, acc, images_per_second, eta_seconds});
 //   progress.line("epoch 1: val accuracy 0.912");   // clears the bar first
+//   progress.eval("test", 3, 40);                    // batches evaluated of how many
+//   progress.warning("--lora-r does not apply to --method neat");   // even with quiet
 #pragma once
 #include <cstdint>
 #include <ostream>
@@ -29,6 +31,11 @@ class Progress {
   void step(const ProgressState& state);
   // A message on its own line (not shown with quiet).
   void line(const std::string& text);
+  // "warning: <text>" on its own line, shown even with quiet.
+  void warning(const std::string& text);
+  // Evaluation progress ("val 12/40 batches"): a bar on a terminal (at most 10 redraws a second),
+  // a line every log_every batches and at the end otherwise, nothing with quiet.
+  void eval(const std::string& what, int64_t done, int64_t total);
   // Ends the bar's line, if one is drawn.
   void finish();
 

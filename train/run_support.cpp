@@ -16,6 +16,19 @@
 
 namespace neat {
 
+const std::vector<std::string> kResumeFreeFlags = {
+    "--threads", "--workers", "--quiet", "--log-every", "--save-every", "--data-dir", "--merge"};
+
+Json resumable_config(const Json& saved) {
+  static const std::vector<std::string> invocation_only = {"resume", "eval-only", "max-steps",
+                                                           "overwrite", "predict"};
+  Json kept = Json::object();
+  for (const auto& [key, value] : saved.as_object())
+    if (std::find(invocation_only.begin(), invocation_only.end(), key) == invocation_only.end())
+      kept.set(key, value);
+  return kept;
+}
+
 std::string one_line(std::string text) {
   std::replace(text.begin(), text.end(), '\n', ' ');
   return text;
@@ -36,22 +49,33 @@ std::vector<ParamGroup> parameter_groups(const Module& model, const TrainOptions
   return {head, backbone};
 }
 
-void merge_adapters(Module& model) {
-  for (const auto& [name, module] : model.named_modules()) {
-    if (auto neat = std::dynamic_pointer_cast<Neat>(module)) neat->merge();
-    if (auto lora = std::dynamic_pointer_cast<Lora>(module)) lora->merge();
-  }
-}
-
-int train_with_flags(const std::string& program, const TrainOptions& t, const Json& config,
-                     bool resuming, const std::string& title, Module& model, Generator& dropout,
-                     AdamW& optimizer, ClassifierBatches& train, ClassifierBatches* val,
-                     Progress& progress, std::ostream& err, TrainState& state,
-                     double& train_seconds) {
-  const std::string& dir = t.out;
-  make_directories(dir);
+int train_with_flags(const std::string& program, const TrainOptions& t, const std::string& dir,
+                     const Json& config, bool resuming, const std::string& title, Module& model,
+                     Generator& dropout, AdamW& optimizer, ClassifierBatches& train,
+                     ClassifierBatches* val, Progress& progress, std::ostream& err,
+                     TrainState& state, TrainRun& run) {
   const std::string checkpoint_path = join_path(dir, "checkpoint.safetensors");
-  train_seconds = 0;
+  run = TrainRun();
+  int64_t trainable = 0, total = 0;
+  for (const auto& [name, p] : model.named_parameters()) {
+    total += p.numel();
+    if (p.requires_grad()) trainable += p.numel();
+  }
+  // A checkpoint that cannot be written (a full disk) is a warning: the run goes on, and its
+  // results, adapter and logs are still written.
+  const int64_t checkpoint_bytes = 3 * 4 * trainable;   // parameters + AdamW's two moments
+  auto save = [&](const TrainState& s) {
+    try {
+      // The logs first: after a kill -9 they reach at least as far as the checkpoint.
+      write_log_files(dir, title, s.history);
+      save_checkpoint(checkpoint_path, model, optimizer, s);
+      run.checkpoint_failed = false;
+    } catch (const std::exception& e) {
+      err << "warning: could not write the checkpoint " << checkpoint_path << " (about "
+          << (checkpoint_bytes >> 20) + 1 << " MB): " << one_line(e.what()) << "\n";
+      run.checkpoint_failed = true;
+    }
+  };
   if (resuming) {
     state = load_checkpoint(checkpoint_path, model, optimizer);
     progress.line("resumed " + checkpoint_path + " at step " + std::to_string(state.step));
@@ -68,21 +92,50 @@ int train_with_flags(const std::string& program, const TrainOptions& t, const Js
   settings.seed = uint64_t(t.seed);
   settings.max_steps = t.max_steps;
   settings.save_every = t.save_every;
-  settings.save = [&](const TrainState& s) { save_checkpoint(checkpoint_path, model, optimizer, s); };
+  settings.save = save;
   settings.on_epoch_end = [&](const TrainState& s) { write_log_files(dir, title, s.history); };
-  progress.line("training: " + std::to_string(steps) + " steps (" +
+  settings.on_estimate = [&](double samples_per_second, double remaining) {
+    progress.line("estimate: " + fixed(samples_per_second, 1) + " samples/s over the first " +
+                  std::to_string(settings.estimate_after) + " steps: about " +
+                  format_duration(remaining) + " for the " + std::to_string(steps - state.step) +
+                  " steps left (ETA " + clock_time_after(remaining) + ")");
+    if (remaining > 3600)
+      progress.warning(
+          "this run takes about " + format_duration(remaining) + " on the CPU. Faster: start from "
+          "a pretrained backbone with --weights (scripts/get_weights.sh vit-base; a few epochs "
+          "then suffice), a smaller --model or --image-size, fewer --epochs, --train-limit N, or "
+          "--device cuda on a CUDA build");
+  };
+  progress.line("training: " + std::to_string(train.size()) + " samples x " +
+                std::to_string(t.epochs) + " epochs = " + std::to_string(steps) + " steps (" +
                 std::to_string(train.steps_per_epoch()) + " batches of " +
                 std::to_string(t.batch_size) + " per epoch, grad-accum " +
-                std::to_string(t.grad_accum) + "), output in " + dir);
+                std::to_string(t.grad_accum) + "), " + std::to_string(trainable) + " of " +
+                std::to_string(total) + " parameters train; output in " + dir);
   install_stop_handlers();
   Trainer trainer(model, dropout, optimizer, train, val, settings, progress);
   std::string message;
-  const TrainOutcome outcome = trainer.fit(state, message);
+  TrainOutcome outcome;
+  const int64_t step_before = state.step;
+  try {
+    outcome = trainer.fit(state, message);
+  } catch (const std::exception& e) {
+    // The trainer wrote a checkpoint of the last step before passing the error on.
+    const bool saved = state.step > step_before && !run.checkpoint_failed;
+    write_log_files(dir, title, state.history);
+    throw std::runtime_error(one_line(e.what()) +
+                             (saved ? "; its checkpoint is saved: after fixing that, continue "
+                                      "with: " + program + " --resume " + dir
+                                    : ""));
+  }
   write_log_files(dir, title, state.history);
   if (outcome == TrainOutcome::Interrupted) {
     const int signal = stop_signal();
-    err << program << ": " << message << "; checkpoint saved, continue with: " << program
-        << " --resume " << dir << "\n";
+    err << program << ": " << message
+        << (run.checkpoint_failed
+                ? "; the checkpoint could not be written"
+                : "; checkpoint saved, continue with: " + program + " --resume " + dir)
+        << "\n";
     return 128 + signal;
   }
   if (outcome == TrainOutcome::NonFinite) {
@@ -93,7 +146,7 @@ int train_with_flags(const std::string& program, const TrainOptions& t, const Js
     err << "\n";
     return 1;
   }
-  train_seconds = state.wall_seconds;
+  run.train_seconds = state.wall_seconds;
   return 0;
 }
 

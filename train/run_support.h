@@ -17,6 +17,13 @@ namespace neat {
 
 struct SafetensorsFile;
 
+// Flags that may differ between a run and its --resume (they do not change what is computed):
+// given again, the new value counts; left out, the run's saved value does.
+extern const std::vector<std::string> kResumeFreeFlags;
+// A run's saved config without the flags about one invocation only (--resume, --eval-only,
+// --max-steps, --overwrite, --predict), which are never taken from the resumed run.
+Json resumable_config(const Json& saved);
+
 std::string one_line(std::string text);   // newlines become spaces (one-line error messages)
 std::string join_path(const std::string& dir, const std::string& file);
 // log.csv and curves.svg of a run, written atomically.
@@ -25,8 +32,6 @@ void write_log_files(const std::string& dir, const std::string& title, const His
 // "classifier.") and everything else that trains ("backbone": the adapters, or the whole
 // backbone for --method full).
 std::vector<ParamGroup> parameter_groups(const Module& model, const TrainOptions& options);
-// Folds every Neat and LoRA adapter of the model into its base weight.
-void merge_adapters(Module& model);
 // The adapter config of the method flags with its seeds derived from the run's seed (Neat's
 // init: stream 1, LoRA's: stream 2) and LoRA dropout drawing from the model's stream.
 PeftConfig seeded_peft_config(const MethodOptions& method, uint64_t seed,
@@ -45,17 +50,25 @@ std::vector<std::pair<std::string, Tensor>> step_tensors(const std::string& prog
 // keep their init); a tensor that names no trainable parameter, or has another shape, is an
 // error naming it and file.path. Returns the tensors copied.
 int64_t load_trainable(Module& model, const SafetensorsFile& file);
-// The training part of a program run: resumes from dir/checkpoint.safetensors when resuming,
-// then (unless --eval-only) trains with the flags' settings (checkpoints there, log.csv and
-// curves.svg after each epoch), recording config in the state. Returns 0 to go on to the test
-// (finished, or stopped by --max-steps); otherwise prints why on err, prefixed "program: ",
-// and returns the exit code: 128 + signal when interrupted (checkpoint saved), 1 for a
-// non-finite loss. train_seconds: the training wall time (0 with --eval-only).
-int train_with_flags(const std::string& program, const TrainOptions& t, const Json& config,
-                     bool resuming, const std::string& title, Module& model, Generator& dropout,
-                     AdamW& optimizer, ClassifierBatches& train, ClassifierBatches* val,
-                     Progress& progress, std::ostream& err, TrainState& state,
-                     double& train_seconds);
+// What train_with_flags reports besides its exit code.
+struct TrainRun {
+  double train_seconds = 0;        // the training wall time (0 with --eval-only)
+  bool checkpoint_failed = false;  // the last checkpoint could not be written (warned on err)
+};
+// The training part of a program run, in the run directory dir (created and locked by the
+// caller): resumes from dir/checkpoint.safetensors when resuming, then (unless --eval-only)
+// prints the run's size and, after a few steps, a measured estimate, and trains with the flags'
+// settings (checkpoints there, log.csv and curves.svg with each checkpoint and epoch; a
+// checkpoint that cannot be written is a warning), recording config in the state. Returns 0 to
+// go on to the test (finished, or stopped by --max-steps); otherwise prints why on err,
+// prefixed "program: ", and returns the exit code: 128 + signal when interrupted (checkpoint
+// saved), 1 for a non-finite loss. Another error is rethrown after a checkpoint of the last
+// finished step, its message saying how to resume.
+int train_with_flags(const std::string& program, const TrainOptions& t, const std::string& dir,
+                     const Json& config, bool resuming, const std::string& title, Module& model,
+                     Generator& dropout, AdamW& optimizer, ClassifierBatches& train,
+                     ClassifierBatches* val, Progress& progress, std::ostream& err,
+                     TrainState& state, TrainRun& run);
 std::string percent(double fraction);        // "4.00%"
 std::string fixed(double x, int digits);     // printf %.*f
 

@@ -52,6 +52,11 @@ bool file_exists(const std::string& path) {
   return ::stat(path.c_str(), &s) == 0;
 }
 
+bool is_directory(const std::string& path) {
+  struct stat s;
+  return ::stat(path.c_str(), &s) == 0 && S_ISDIR(s.st_mode);
+}
+
 void make_directories(const std::string& path) {
   if (path.empty()) return;
   for (size_t i = 1; i <= path.size(); ++i) {
@@ -101,6 +106,10 @@ int64_t peak_rss_bytes() {
   return int64_t(usage.ru_maxrss) * 1024;   // Linux reports kilobytes
 }
 
+int64_t physical_memory_bytes() {
+  return int64_t(::sysconf(_SC_PHYS_PAGES)) * int64_t(::sysconf(_SC_PAGESIZE));
+}
+
 bool stderr_is_terminal() { return ::isatty(STDERR_FILENO) == 1; }
 
 std::string timestamp() {
@@ -114,6 +123,18 @@ std::string timestamp() {
 
 double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::string clock_time_after(double seconds) {
+  const std::time_t now = std::time(nullptr);
+  const std::time_t then = now + std::time_t(seconds > 0 ? seconds : 0);
+  std::tm a, b;
+  ::localtime_r(&now, &a);
+  ::localtime_r(&then, &b);
+  char buffer[32];
+  const bool today = a.tm_year == b.tm_year && a.tm_yday == b.tm_yday;
+  std::strftime(buffer, sizeof buffer, today ? "%H:%M" : "%a %H:%M", &b);
+  return buffer;
 }
 
 std::string format_duration(double seconds) {

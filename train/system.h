@@ -13,6 +13,7 @@ namespace neat {
 void write_file_atomic(const std::string& path, const std::string& bytes);
 std::string read_file(const std::string& path);   // error naming the path when unreadable
 bool file_exists(const std::string& path);
+bool is_directory(const std::string& path);
 // mkdir -p; error naming the path when it cannot be created.
 void make_directories(const std::string& path);
 
@@ -31,10 +32,11 @@ class ScopedThreads {
   ScopedThreads& operator=(const ScopedThreads&) = delete;
 
  private:
-  int previous_ = 0;
+  [[maybe_unused]] int previous_ = 0;   // unused without OpenMP
 };
 
 int64_t peak_rss_bytes();
+int64_t physical_memory_bytes();   // the machine's RAM (sysconf)
 bool stderr_is_terminal();
 // Local time as "20240131-142501" (for default run directory names).
 std::string timestamp();
@@ -42,5 +44,7 @@ std::string timestamp();
 double now_seconds();
 // "1h02m", "3m05s", "42s".
 std::string format_duration(double seconds);
+// The local clock time `seconds` from now: "14:25", or "Tue 09:40" when not today.
+std::string clock_time_after(double seconds);
 
 }  // namespace neat

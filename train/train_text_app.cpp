@@ -9,6 +9,7 @@
 #include "nn/peft/attach.h"
 #include "tensor/safetensors.h"
 #include "train/options.h"
+#include "train/run_directory.h"
 #include "train/run_support.h"
 #include "train/system.h"
 #include "train/text_batches.h"
@@ -18,11 +19,6 @@
 namespace neat {
 
 namespace {
-
-// Flags that may differ between a run and its --resume (they do not change what is computed).
-const std::vector<std::string> kResumeFreeFlags = {
-    "--resume", "--threads", "--quiet", "--log-every", "--save-every", "--max-steps",
-    "--data-dir", "--eval-only", "--merge"};
 
 struct TextOptions {
   std::string task = "wordnet-nouns";
@@ -130,13 +126,16 @@ int execute(const Options& o, const ArgParser& args, bool resuming, std::ostream
   TextBatches test_batches(model, tokenizer, test_set, o.text.max_len, t.batch_size, false, 0);
 
   const std::string& dir = t.out;
+  make_directories(dir);
+  const RunLock lock(dir);   // one run writes a directory at a time (train/run_directory.h)
   const std::string title = o.method.method + " on " + o.text.task + " (" + dir + ")";
   TrainState state;
-  double train_seconds = 0;
-  const int code = train_with_flags("train_text", t, args.values(), resuming, title, model,
+  TrainRun run;
+  const int code = train_with_flags("train_text", t, dir, args.values(), resuming, title, model,
                                     model.generator(), optimizer, train_batches,
-                                    val_batches.get(), progress, err, state, train_seconds);
+                                    val_batches.get(), progress, err, state, run);
   if (code != 0) return code;
+  const double train_seconds = run.train_seconds;
 
   std::vector<int64_t> gold;
   for (const TextExample& e : test_set) gold.push_back(e.label);
@@ -164,7 +163,7 @@ int execute(const Options& o, const ArgParser& args, bool resuming, std::ostream
   write_file_atomic(join_path(dir, "results.json"), results.dump(2) + "\n");
   save_adapter(join_path(dir, "adapter.safetensors"), model, peft);
   if (t.merge) {
-    merge_adapters(model);
+    merge_peft_layers(model);
     std::vector<std::pair<std::string, Tensor>> tensors;
     for (const auto& [name, p] : model.named_parameters()) tensors.emplace_back(name, p.data());
     write_safetensors(join_path(dir, "model.safetensors"), tensors);
@@ -213,7 +212,7 @@ int train_text_main(const std::vector<std::string>& arguments, std::ostream& out
       if (resuming) {
         const std::string path = join_path(o.train.resume, "checkpoint.safetensors");
         NEAT_CHECK(file_exists(path), "--resume ", o.train.resume, ": no checkpoint at ", path);
-        args.restore(read_checkpoint_state(path).config, kResumeFreeFlags);
+        args.restore(resumable_config(read_checkpoint_state(path).config), kResumeFreeFlags);
         o.train.out = o.train.resume;
       }
       check_run_options(o.train);

@@ -40,12 +40,14 @@ bool ImageBatches::next(Tensor& labels, int64_t& step) {
   return true;
 }
 
-EvalResult evaluate(ViTForImageClassification& model, DataLoader& loader) {
+EvalResult evaluate(ViTForImageClassification& model, DataLoader& loader,
+                    const std::function<void(int64_t, int64_t)>& on_batch) {
   ImageBatches data(model, loader);
-  return evaluate(model, data);
+  return evaluate(model, data, on_batch);
 }
 
-EvalResult evaluate(Module& model, ClassifierBatches& data) {
+EvalResult evaluate(Module& model, ClassifierBatches& data,
+                    const std::function<void(int64_t, int64_t)>& on_batch) {
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
@@ -54,7 +56,12 @@ EvalResult evaluate(Module& model, ClassifierBatches& data) {
   data.start_epoch(0);
   Tensor labels;
   int64_t step = 0;
-  while (data.next(labels, step)) {
+  for (int64_t done = 0; data.next(labels, step); ++done) {
+    if (on_batch) on_batch(done, data.steps_per_epoch());
+    if (stop_signal() != 0) {
+      r.interrupted = true;
+      break;
+    }
     const Variable logits = data.logits();
     const int64_t n = labels.numel();
     loss_sum += cross_entropy(logits, labels).item() * double(n);
@@ -62,6 +69,7 @@ EvalResult evaluate(Module& model, ClassifierBatches& data) {
     r.count += n;
   }
   model.train(was_training);
+  if (on_batch && !r.interrupted) on_batch(data.steps_per_epoch(), data.steps_per_epoch());
   if (r.count > 0) {
     r.loss = loss_sum / double(r.count);
     r.accuracy = double(r.correct) / double(r.count);
@@ -77,7 +85,7 @@ Trainer::Trainer(Module& model, Generator& dropout, AdamW& optimizer, Classifier
              settings_.grad_accum, " and epochs ", settings_.epochs, " must be >= 1");
 }
 
-void Trainer::run_validation(TrainState& state) {
+bool Trainer::run_validation(TrainState& state) {
   EpochRecord record;
   record.epoch = state.epoch + 1;
   record.step = state.step;
@@ -89,13 +97,17 @@ void Trainer::run_validation(TrainState& state) {
                      std::to_string(record.train_loss) + ", accuracy " +
                      std::to_string(record.train_acc);
   if (val_ != nullptr) {
-    const EvalResult v = evaluate(model_, *val_);
+    const EvalResult v = evaluate(model_, *val_, [&](int64_t done, int64_t total) {
+      progress_.eval("val", done, total);
+    });
+    if (v.interrupted) return false;
     record.val_loss = v.loss;
     record.val_acc = v.accuracy;
     text += "; val loss " + std::to_string(v.loss) + ", accuracy " + std::to_string(v.accuracy);
   }
   progress_.line(text);
   state.history.epochs.push_back(record);
+  return true;
 }
 
 TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
@@ -110,6 +122,7 @@ TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
   const double session_start = now_seconds();
   const double wall_before = state.wall_seconds;
   const int64_t step_at_start = state.step;
+  const int64_t images_at_start = state.images_seen;
   auto save = [&] {
     state.wall_seconds = wall_before + (now_seconds() - session_start);
     if (settings_.save) settings_.save(state);
@@ -122,84 +135,102 @@ TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
     return TrainOutcome::NonFinite;
   };
 
-  for (; state.epoch < settings_.epochs; ++state.epoch) {
-    train_.start_epoch(state.epoch, state.batch);
-    Tensor labels;
-    int64_t batch_step = 0;
-    double group_loss = 0;
-    int64_t group_correct = 0;
-    while (train_.next(labels, batch_step)) {
-      // The optimizer step this batch belongs to: batches [first, last] of the epoch.
-      const int64_t first = batch_step / accum * accum;
-      const int64_t last = std::min(first + accum, batches) - 1;
-      int64_t group_images = 0;
-      for (int64_t b = first; b <= last; ++b) group_images += batch_images(b, n, batch_size);
-      const int64_t images = labels.numel();
+  // An error in the middle (an image that does not decode, a full disk) first saves the last
+  // finished step, so the work is kept.
+  try {
+    for (; state.epoch < settings_.epochs; ++state.epoch) {
+      train_.start_epoch(state.epoch, state.batch);
+      Tensor labels;
+      int64_t batch_step = 0;
+      double group_loss = 0;
+      int64_t group_correct = 0;
+      while (train_.next(labels, batch_step)) {
+        // The optimizer step this batch belongs to: batches [first, last] of the epoch.
+        const int64_t first = batch_step / accum * accum;
+        const int64_t last = std::min(first + accum, batches) - 1;
+        int64_t group_images = 0;
+        for (int64_t b = first; b <= last; ++b) group_images += batch_images(b, n, batch_size);
+        const int64_t images = labels.numel();
 
-      dropout_.set_state(derive_seed(derive_seed(settings_.seed, uint64_t(state.step)),
-                                     uint64_t(batch_step - first)));
-      const Variable logits = train_.logits();
-      const Variable loss = cross_entropy(logits, labels);
-      const double loss_value = loss.item();
-      if (!std::isfinite(loss_value)) return non_finite("loss", loss_value);
-      mul_scalar(loss, double(images) / double(group_images)).backward();
-      group_loss += loss_value * double(images);
-      group_correct += count_correct(logits.data(), labels);
-      if (batch_step != last) continue;
+        dropout_.set_state(derive_seed(derive_seed(settings_.seed, uint64_t(state.step)),
+                                       uint64_t(batch_step - first)));
+        const Variable logits = train_.logits();
+        const Variable loss = cross_entropy(logits, labels);
+        const double loss_value = loss.item();
+        if (!std::isfinite(loss_value)) return non_finite("loss", loss_value);
+        mul_scalar(loss, double(images) / double(group_images)).backward();
+        group_loss += loss_value * double(images);
+        group_correct += count_correct(logits.data(), labels);
+        if (batch_step != last) continue;
 
-      // The optimizer step.
-      optimizer_.set_lr_multiplier(settings_.schedule.multiplier(state.step));
-      const double grad_norm = clip_grad_norm(optimizer_.parameters(), settings_.clip_grad);
-      if (!std::isfinite(grad_norm)) return non_finite("gradient norm", grad_norm);
-      optimizer_.step();
-      optimizer_.zero_grad();
-      ++state.step;
-      state.batch = batch_step + 1;
-      state.images_seen += group_images;
-      state.epoch_loss_sum += group_loss;
-      state.epoch_correct += group_correct;
-      state.epoch_images += group_images;
-      const std::vector<ParamGroup>& groups = optimizer_.groups();
-      const double lr = groups.back().params.empty() ? groups.front().lr : groups.back().lr;
-      state.history.steps.push_back({state.step, state.epoch + 1, lr,
-                                     group_loss / double(group_images),
-                                     double(group_correct) / double(group_images)});
-      group_loss = 0;
-      group_correct = 0;
+        // The optimizer step.
+        optimizer_.set_lr_multiplier(settings_.schedule.multiplier(state.step));
+        const double grad_norm = clip_grad_norm(optimizer_.parameters(), settings_.clip_grad);
+        if (!std::isfinite(grad_norm)) return non_finite("gradient norm", grad_norm);
+        optimizer_.step();
+        optimizer_.zero_grad();
+        ++state.step;
+        state.batch = batch_step + 1;
+        state.images_seen += group_images;
+        state.epoch_loss_sum += group_loss;
+        state.epoch_correct += group_correct;
+        state.epoch_images += group_images;
+        const std::vector<ParamGroup>& groups = optimizer_.groups();
+        const double lr = groups.back().params.empty() ? groups.front().lr : groups.back().lr;
+        state.history.steps.push_back({state.step, state.epoch + 1, lr,
+                                       group_loss / double(group_images),
+                                       double(group_correct) / double(group_images)});
+        group_loss = 0;
+        group_correct = 0;
 
-      const double elapsed = now_seconds() - session_start;
-      ProgressState p;
-      p.epoch = state.epoch + 1;
-      p.epochs = settings_.epochs;
-      p.step = state.step;
-      p.steps = steps;
-      p.loss = state.epoch_loss_sum / double(state.epoch_images);
-      p.acc = double(state.epoch_correct) / double(state.epoch_images);
-      p.images_per_second = double(state.images_seen) / std::max(1e-9, wall_before + elapsed);
-      p.eta_seconds = elapsed / double(state.step - step_at_start) * double(steps - state.step);
-      progress_.step(p);
+        const double elapsed = now_seconds() - session_start;
+        ProgressState p;
+        p.epoch = state.epoch + 1;
+        p.epochs = settings_.epochs;
+        p.step = state.step;
+        p.steps = steps;
+        p.loss = state.epoch_loss_sum / double(state.epoch_images);
+        p.acc = double(state.epoch_correct) / double(state.epoch_images);
+        p.images_per_second = double(state.images_seen) / std::max(1e-9, wall_before + elapsed);
+        p.eta_seconds = elapsed / double(state.step - step_at_start) * double(steps - state.step);
+        progress_.step(p);
+        if (settings_.on_estimate && state.step - step_at_start == settings_.estimate_after &&
+            state.step < steps)
+          settings_.on_estimate(double(state.images_seen - images_at_start) / elapsed, p.eta_seconds);
 
-      if (stop_signal() != 0) {
+        if (stop_signal() != 0) {
+          save();
+          progress_.finish();
+          message = std::string(stop_signal() == SIGINT ? "interrupted (SIGINT)" : "terminated") +
+                    " after step " + std::to_string(state.step);
+          return TrainOutcome::Interrupted;
+        }
+        if (settings_.max_steps > 0 && state.step >= settings_.max_steps) {
+          save();
+          progress_.finish();
+          return TrainOutcome::StoppedEarly;
+        }
+        if (settings_.save_every > 0 && state.step % settings_.save_every == 0) save();
+      }
+      progress_.finish();
+      if (!run_validation(state)) {
         save();
-        progress_.finish();
         message = std::string(stop_signal() == SIGINT ? "interrupted (SIGINT)" : "terminated") +
-                  " after step " + std::to_string(state.step);
+                  " during validation after step " + std::to_string(state.step);
         return TrainOutcome::Interrupted;
       }
-      if (settings_.max_steps > 0 && state.step >= settings_.max_steps) {
-        save();
-        progress_.finish();
-        return TrainOutcome::StoppedEarly;
-      }
-      if (settings_.save_every > 0 && state.step % settings_.save_every == 0) save();
+      state.batch = 0;
+      state.epoch_loss_sum = 0;
+      state.epoch_correct = 0;
+      state.epoch_images = 0;
+      if (settings_.on_epoch_end) settings_.on_epoch_end(state);
     }
+  } catch (const std::exception& e) {
     progress_.finish();
-    run_validation(state);
-    state.batch = 0;
-    state.epoch_loss_sum = 0;
-    state.epoch_correct = 0;
-    state.epoch_images = 0;
-    if (settings_.on_epoch_end) settings_.on_epoch_end(state);
+    if (state.step == step_at_start) throw;   // nothing new to keep
+    save();
+    throw std::runtime_error(std::string(e.what()) + "; stopped after step " +
+                             std::to_string(state.step));
   }
   save();
   return TrainOutcome::Finished;

@@ -44,6 +44,10 @@ struct TrainerSettings {
   std::function<void(const TrainState&)> save;
   // After each epoch's validation (e.g. to refresh log.csv and curves.svg).
   std::function<void(const TrainState&)> on_epoch_end;
+  // Once, after the first estimate_after optimizer steps of this session: the measured
+  // throughput and the time the remaining steps will take at that rate.
+  int64_t estimate_after = 3;
+  std::function<void(double images_per_second, double remaining_seconds)> on_estimate;
 };
 
 // Optimizer steps of a run: epochs * ceil(batches per epoch / grad_accum).
@@ -90,10 +94,14 @@ class ImageBatches : public ClassifierBatches {
 struct EvalResult {
   double loss = 0, accuracy = 0;   // mean cross-entropy; fraction correct
   int64_t correct = 0, count = 0;
+  bool interrupted = false;        // SIGINT / SIGTERM arrived: stopped early, the figures are partial
 };
-// Eval mode, no gradients; restores the model's previous train/eval mode.
-EvalResult evaluate(Module& model, ClassifierBatches& data);
-EvalResult evaluate(ViTForImageClassification& model, DataLoader& loader);
+// Eval mode, no gradients; restores the model's previous train/eval mode. Stops after the batch
+// in progress when a stop signal arrives (train/system.h). on_batch(done, total) follows it.
+EvalResult evaluate(Module& model, ClassifierBatches& data,
+                    const std::function<void(int64_t, int64_t)>& on_batch = nullptr);
+EvalResult evaluate(ViTForImageClassification& model, DataLoader& loader,
+                    const std::function<void(int64_t, int64_t)>& on_batch = nullptr);
 
 class Trainer {
  public:
@@ -102,11 +110,14 @@ class Trainer {
   Trainer(Module& model, Generator& dropout, AdamW& optimizer, ClassifierBatches& train,
           ClassifierBatches* val, TrainerSettings settings, Progress& progress);
   // Continues from `state` (zero for a new run) and updates it; `message` receives the reason
-  // for an interruption or a non-finite loss, naming the step.
+  // for an interruption or a non-finite loss, naming the step. Any other error (an exception)
+  // is passed on, after a checkpoint when a step was done in this call.
   TrainOutcome fit(TrainState& state, std::string& message);
 
  private:
-  void run_validation(TrainState& state);
+  // Validation at the end of an epoch and its history record; false when a stop signal cut it
+  // short (no record: a resumed run validates that epoch again).
+  bool run_validation(TrainState& state);
 
   Module& model_;
   Generator& dropout_;
