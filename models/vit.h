@@ -34,6 +34,7 @@
 #include "nn/layer_norm.h"
 #include "nn/module.h"
 #include "nn/module_list.h"
+#include "tensor/json.h"
 #include "nn/patch_embedding.h"
 
 namespace neat {
@@ -204,6 +205,11 @@ ViTLoadReport load_vit_weights(ViTForImageClassification& model, const Safetenso
 // parameter that is no longer reachable by its HF name is an error naming it.
 void save_vit_weights(const ViTForImageClassification& model, const std::string& path,
                       const std::map<std::string, std::string>& metadata = {});
+
+// The config.json Hugging Face's ViTForImageClassification.from_pretrained reads beside
+// save_vit_weights' file: the sizes, dropout and initializer settings, and id2label / label2id
+// from the class names ("LABEL_i" where a name is missing, as transformers does).
+Json hf_vit_config_json(const ViTConfig& config, const std::vector<std::string>& class_names);
 
 // pos [1, 1 + g*g, D] -> [1, 1 + grid_h*grid_w, D]: cls row kept, the g x g grid resized
 // bicubically (align_corners=False, A = -0.75, borders clamped), as torch's interpolate.

@@ -243,4 +243,34 @@ void save_vit_weights(const ViTForImageClassification& model, const std::string&
   write_safetensors(path, tensors, metadata);
 }
 
+Json hf_vit_config_json(const ViTConfig& config, const std::vector<std::string>& class_names) {
+  Json j = Json::object();
+  j.set("architectures", Json::array({Json("ViTForImageClassification")}));
+  j.set("model_type", "vit");
+  j.set("image_size", config.image_size);
+  j.set("patch_size", config.patch_size);
+  j.set("num_channels", config.channels);
+  j.set("hidden_size", config.hidden);
+  j.set("num_hidden_layers", config.depth);
+  j.set("num_attention_heads", config.heads);
+  j.set("intermediate_size", config.mlp_dim);
+  j.set("hidden_act", "gelu");
+  j.set("hidden_dropout_prob", config.dropout);
+  j.set("attention_probs_dropout_prob", config.attention_dropout);
+  j.set("layer_norm_eps", config.layer_norm_eps);
+  j.set("initializer_range", config.initializer_range);
+  j.set("qkv_bias", true);
+  Json id2label = Json::object(), label2id = Json::object();
+  for (int64_t c = 0; c < config.num_classes; ++c) {
+    const std::string name = size_t(c) < class_names.size() && !class_names[size_t(c)].empty()
+                                 ? class_names[size_t(c)]
+                                 : "LABEL_" + std::to_string(c);
+    id2label.set(std::to_string(c), name);
+    label2id.set(name, c);
+  }
+  j.set("id2label", id2label);
+  j.set("label2id", label2id);
+  return j;
+}
+
 }  // namespace neat

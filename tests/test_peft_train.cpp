@@ -98,8 +98,16 @@ TEST_CASE("train_vit --merge: dora, pissa, vera, fourierft merge to a plain ViT 
     const Run r = train(tiny(method, {"--merge", "--out", dir.path}));
     INFO(r.err);
     REQUIRE(r.code == 0);
-    const double accuracy =
-        Json::parse(read_file(dir / "results.json"))["test_accuracy"].as_number();
+    const Json results = Json::parse(read_file(dir / "results.json"));
+    const double accuracy = results["test_accuracy"].as_number();
+    // config.json for transformers' from_pretrained: the sizes and the class names by id.
+    const Json hf = Json::parse(read_file(dir / "config.json"));
+    CHECK(hf["model_type"].as_string() == "vit");
+    CHECK(hf["architectures"].as_array()[0].as_string() == "ViTForImageClassification");
+    const Json& names = results["class_names"];
+    CHECK(int64_t(hf["id2label"].as_object().size()) == int64_t(names.as_array().size()));
+    CHECK(hf["id2label"]["0"].as_string() == names.as_array()[0].as_string());
+    CHECK(hf["label2id"][names.as_array()[0].as_string()].as_int() == 0);
     TempDir eval("merge_eval_" + method);
     const Run e = train(tiny("head", {"--eval-only", "--weights", dir / "model.safetensors",
                                       "--out", eval.path}));

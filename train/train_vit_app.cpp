@@ -334,7 +334,11 @@ int Run::execute() {
   }
   if (t.merge) {
     merge_peft_layers(model);
-    save_vit_weights(model, join_path(dir, "model.safetensors"), {{"class_names", names}});
+    save_vit_weights(model, join_path(dir, "model.safetensors"),
+                     {{"class_names", names}, {"format", "pt"}});   // "pt": what transformers reads
+    // With it, transformers' ViTForImageClassification.from_pretrained(dir) loads the model.
+    write_file_atomic(join_path(dir, "config.json"),
+                      hf_vit_config_json(config, splits.class_names).dump(2) + "\n");
   }
   out << "test accuracy " << fixed(test.accuracy, 4) << " (" << test.correct << "/" << test.count
       << ")  " << o.method.method << ": trainable " << report.trainable << " / " << report.total
