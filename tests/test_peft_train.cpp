@@ -17,35 +17,15 @@
 #include "train/system.h"
 #include "train/train_vit_app.h"
 #include "tests/peft_test_util.h"
+#include "tests/train_test_util.h"
 
 using namespace neat;
 
 namespace {
 
-struct Run {
-  int code = 0;
-  std::string out, err;
-};
-
-Run train(std::vector<std::string> args) {
-  std::ostringstream out, err;
-  Run r;
-  r.code = train_vit_main(args, out, err);
-  r.out = out.str();
-  r.err = err.str();
-  return r;
-}
-
-struct TempDir {
-  std::string path;
-  explicit TempDir(const std::string& name)
-      : path("/tmp/neat_test_peft_train_" + std::to_string(::getpid()) + "_" + name) {
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string operator/(const std::string& file) const { return path + "/" + file; }
-};
+using Run = neat_train_test::Result;
+using neat_train_test::TempDir;
+using neat_train_test::train;
 
 // A 2-layer ViT of width 16 on 8x8 synthetic images, 64 samples, one thread, quiet; small
 // method settings so every method fits the layer sizes.
