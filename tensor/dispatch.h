@@ -59,10 +59,13 @@ void dispatch_all_dtypes(Operands operands, const char* op, Fn&& fn) {
   }
 }
 
-// One operand: dispatch(x, "exp", ...).
+// One operand: dispatch(x, "exp", ...). (Operands{x}, not {x}: clang resolves a bare {x} to
+// this overload itself, an endless recursion.)
 template <typename Fn>
-void dispatch(const Tensor& x, const char* op, Fn&& fn) { dispatch({x}, op, fn); }
+void dispatch(const Tensor& x, const char* op, Fn&& fn) { dispatch(Operands{x}, op, fn); }
 template <typename Fn>
-void dispatch_all_dtypes(const Tensor& x, const char* op, Fn&& fn) { dispatch_all_dtypes({x}, op, fn); }
+void dispatch_all_dtypes(const Tensor& x, const char* op, Fn&& fn) {
+  dispatch_all_dtypes(Operands{x}, op, fn);
+}
 
 }  // namespace neat
