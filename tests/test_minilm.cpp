@@ -12,14 +12,14 @@
 #include "tensor/safetensors.h"
 #include "train/system.h"
 #include "train/text_model.h"
+#include "tests/skip.h"
 
 using namespace neat;
 
 TEST_CASE("MiniLM: loads with every tensor used; ids and embeddings match transformers") {
   const std::string dir = default_minilm_dir();
   if (!file_exists(dir + "/model.safetensors")) {
-    MESSAGE("skipped: " << dir << "/model.safetensors not found (make deps fetches it)");
-    return;
+    return test::skip(dir + "/model.safetensors not found (make deps fetches it)");
   }
   PretrainedText m = load_pretrained_text(dir, 2, 0);
   CHECK(m.config.hidden == 384);

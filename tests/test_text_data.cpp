@@ -10,6 +10,7 @@
 #include "data/glue.h"
 #include "data/wordnet.h"
 #include "tests/test_data_util.h"
+#include "tests/skip.h"
 
 using namespace neat;
 using neat::test::mentions;
@@ -58,8 +59,7 @@ TEST_CASE("wordnet: definitions without examples or the synset's words, labels, 
 
 TEST_CASE("wordnet: Debian's real files (when installed)") {
   if (!std::ifstream("/usr/share/wordnet/data.noun").good()) {
-    MESSAGE("skipped: /usr/share/wordnet/data.noun not found (apt-get install wordnet-base)");
-    return;
+    return test::skip("/usr/share/wordnet/data.noun not found (apt-get install wordnet-base)");
   }
   TextDataset nouns = wordnet_supersenses("noun", 42), again = wordnet_supersenses("noun", 42);
   const size_t total = nouns.train.size() + nouns.validation.size() + nouns.test.size();

@@ -20,6 +20,7 @@
 #include "train/checkpoint.h"
 #include "train/trainer.h"
 #include "tests/train_test_util.h"
+#include "tests/skip.h"
 
 using namespace neat;
 using namespace neat_train_test;
@@ -182,8 +183,7 @@ TEST_CASE("evaluate: a stop signal ends it after the batch in progress, marked i
 
 TEST_CASE("the built ./train_vit killed with SIGKILL leaves logs as long as its checkpoint") {
   if (!file_exists("./train_vit")) {
-    MESSAGE("skipped: ./train_vit is not built in the current directory (make builds it)");
-    return;
+    return neat::test::skip("./train_vit is not built in the current directory (make builds it)");
   }
   TempDir dir("kill9");
   const std::string out = dir / "run";
