@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -29,6 +30,13 @@ inline bool mentions(const std::string& message, const std::vector<std::string>&
   for (const std::string& p : parts)
     if (message.find(p) == std::string::npos) return false;
   return true;
+}
+
+// A number as a case label shows it: 0.1, -1.5, 2.
+inline std::string num(double x) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", x);
+  return text;
 }
 
 // float64 values uniform in [low, high), from a fixed seed.

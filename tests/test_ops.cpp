@@ -22,6 +22,7 @@
 #include "tensor/dropout.h"
 #include "tensor/scalar_math.h"
 #include "tensor/softmax.h"
+#include "tests/op_cases_layers.h"
 #include "tests/op_references.h"
 #include "tests/op_table.h"
 #include "tests/op_test_util.h"
@@ -53,19 +54,7 @@ Reference binary(double (*f)(double, double)) {
   };
 }
 
-// A number as a case label shows it: 0.1, -1.5, 2.
-std::string num(double x) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%g", x);
-  return text;
-}
-
 // ---- inputs -----------------------------------------------------------------------------
-
-// Uniform in [low, high): the range each entry states keeps it away from kinks and poles.
-Tensor u(Shape shape, uint64_t seed, double low = -1, double high = 1) {
-  return random64(std::move(shape), seed, low, high);
-}
 
 Tensor int64s(std::vector<int64_t> values, Shape shape = {}) {
   if (shape.empty()) shape = {int64_t(values.size())};
@@ -75,132 +64,21 @@ Tensor int64s(std::vector<int64_t> values, Shape shape = {}) {
 // Cases of a two-input elementwise op at the usual broadcasting shapes; b_low / b_high bound
 // the second operand (a divisor stays away from 0).
 std::vector<OpCase> broadcasting(Op op, Reference ref, double b_low = -1, double b_high = 1) {
-  return {{"[3,1,5] with [4,5]", {u({3, 1, 5}, 1), u({4, 5}, 2, b_low, b_high)}, op, ref},
-          {"[2,3] with [1]", {u({2, 3}, 3), u({1}, 4, b_low, b_high)}, op, ref},
-          {"[1] with [3,2]", {u({1}, 5), u({3, 2}, 6, b_low, b_high)}, op, ref},
-          {"[5,3] with [5,1]", {u({5, 3}, 7), u({5, 1}, 8, b_low, b_high)}, op, ref},
-          {"[7] with [7]", {u({7}, 9), u({7}, 10, b_low, b_high)}, op, ref}};
+  return {{"[3,1,5] with [4,5]", {random64({3, 1, 5}, 1), random64({4, 5}, 2, b_low, b_high)}, op, ref},
+          {"[2,3] with [1]", {random64({2, 3}, 3), random64({1}, 4, b_low, b_high)}, op, ref},
+          {"[1] with [3,2]", {random64({1}, 5), random64({3, 2}, 6, b_low, b_high)}, op, ref},
+          {"[5,3] with [5,1]", {random64({5, 3}, 7), random64({5, 1}, 8, b_low, b_high)}, op, ref},
+          {"[7] with [7]", {random64({7}, 9), random64({7}, 10, b_low, b_high)}, op, ref}};
 }
 
 // One case of a one-input op on [3, 7] values in [low, high).
 std::vector<OpCase> unary_case(Op op, Reference ref, double low, double high) {
-  return {{"[3,7] in [" + num(low) + ", " + num(high) + ")", {u({3, 7}, 11, low, high)}, op, ref}};
+  return {{"[3,7] in [" + num(low) + ", " + num(high) + ")", {random64({3, 7}, 11, low, high)}, op, ref}};
 }
 
 double gelu_exact(double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }
 
 const double kInf = std::numeric_limits<double>::infinity();
-
-std::vector<OpCase> attention_cases() {
-  Op plain = [](const Vars& in) { return scaled_dot_product_attention(in[0], in[1], in[2]); };
-  Reference plain_ref = [](const Tensors& in) {
-    return attention_composed(in[0], in[1], in[2], Tensor());
-  };
-  // A mask that blocks some keys (-inf) and biases the others, per query row.
-  Tensor mask = u({3, 5}, 40);
-  mask.set({0, 4}, -kInf);
-  mask.set({2, 0}, -kInf);
-  mask.set({2, 1}, -kInf);
-  Op masked = [mask](const Vars& in) {
-    return scaled_dot_product_attention(in[0], in[1], in[2], mask);
-  };
-  Reference masked_ref = [mask](const Tensors& in) {
-    return attention_composed(in[0], in[1], in[2], mask);
-  };
-  // Keys / values shared across heads (batch broadcast), one mask row per head.
-  Tensor head_mask = u({2, 1, 5}, 41);
-  Op heads = [head_mask](const Vars& in) {
-    return scaled_dot_product_attention(in[0], in[1], in[2], head_mask);
-  };
-  Reference heads_ref = [head_mask](const Tensors& in) {
-    return attention_composed(in[0], in[1], in[2], head_mask);
-  };
-  return {{"q [2,3,4], k [2,5,4], v [2,5,6]",
-           {u({2, 3, 4}, 42), u({2, 5, 4}, 43), u({2, 5, 6}, 44)},
-           plain,
-           plain_ref},
-          {"masked, q [2,3,4], k [2,5,4], v [2,5,6]",
-           {u({2, 3, 4}, 45), u({2, 5, 4}, 46), u({2, 5, 6}, 47)},
-           masked,
-           masked_ref},
-          {"heads q [2,2,3,4], k, v [2,1,5,*], mask [2,1,5]",
-           {u({2, 2, 3, 4}, 48), u({2, 1, 5, 4}, 49), u({2, 1, 5, 3}, 50)},
-           heads,
-           heads_ref}};
-}
-
-// Neat's fused op against its composition from primitives (nn/peft/neat_reference.h):
-// x [2,3,IN], W0 [OUT,IN], b [OUT], A [R,OUT], B [OUT,R], depth-2 layers [R,R].
-std::vector<OpCase> neat_cases() {
-  std::vector<OpCase> cases;
-  for (NeatActivation act : {NeatActivation::Relu, NeatActivation::Sin2Pi, NeatActivation::Gelu,
-                             NeatActivation::Tanh, NeatActivation::Identity})
-    for (int64_t depth : {2, 4}) {
-      NeatSpec spec;
-      spec.activation = act;
-      spec.depth = depth;
-      spec.scale = 0.7;
-      const int64_t in = 5, out = 4, r = 3;
-      Tensors inputs = {u({2, 3, in}, 60), u({out, in}, 61), u({out}, 62), u({r, out}, 63),
-                        u({out, r}, 64)};
-      for (int64_t k = 0; k + 2 < depth; ++k) inputs.push_back(u({r, r}, 65 + uint64_t(k)));
-      Op op = [spec](const Vars& v) {
-        return neat_linear(v[0], v[1], v[2], v[3], v[4], {v.begin() + 5, v.end()}, spec);
-      };
-      Reference ref = [spec](const Tensors& t) {
-        Vars v(t.begin(), t.end());
-        NoGradGuard no_grad;
-        return neat_linear_reference(v[0], v[1], v[2], v[3], v[4], {v.begin() + 5, v.end()}, spec)
-            .data();
-      };
-      cases.push_back({std::string(neat_activation_name(act)) + " depth " + std::to_string(depth),
-                       inputs, op, ref});
-    }
-  // Depth 6 without a bias.
-  NeatSpec deep;
-  deep.activation = NeatActivation::Tanh;
-  deep.depth = 6;
-  Tensors inputs = {u({2, 3, 4}, 70), u({7, 4}, 71), u({2, 7}, 72), u({7, 2}, 73)};
-  for (uint64_t k = 0; k < 4; ++k) inputs.push_back(u({2, 2}, 74 + k));
-  cases.push_back(
-      {"tanh depth 6, no bias", inputs,
-       [deep](const Vars& v) {
-         return neat_linear(v[0], v[1], Variable(), v[2], v[3], {v.begin() + 4, v.end()}, deep);
-       },
-       [deep](const Tensors& t) {
-         Vars v(t.begin(), t.end());
-         NoGradGuard no_grad;
-         return neat_linear_reference(v[0], v[1], Variable(), v[2], v[3], {v.begin() + 4, v.end()},
-                                      deep)
-             .data();
-       }});
-  return cases;
-}
-
-// LoRA: y = x W0^T + b + s (dropout(x) A^T) B^T, the mask drawn from a fresh Generator(17)
-// on every call, so every evaluation of the gradient check sees the same one.
-std::vector<OpCase> lora_cases() {
-  std::vector<OpCase> cases;
-  for (double p : {0.0, 0.4}) {
-    Op op = [p](const Vars& v) {
-      Generator masks(17);
-      return lora_linear(v[0], v[1], v[2], v[3], v[4], 2.0 / 3.0, p, /*training=*/true, masks);
-    };
-    Reference ref = [p](const Tensors& t) {
-      Generator masks(17);
-      const Tensor kept =
-          p > 0 ? mul(t[0], dropout_mask(t[0].shape(), p, masks, DType::Float64)) : t[0];
-      return add(add(matmul_loop(t[0], t[1], false, true), t[2]),
-                 mul_scalar(matmul_loop(matmul_loop(kept, t[3], false, true), t[4], false, true),
-                            2.0 / 3.0));
-    };
-    cases.push_back({"dropout " + num(p),
-                     {u({2, 3, 5}, 80), u({4, 5}, 81), u({4}, 82), u({3, 5}, 83), u({4, 3}, 84)},
-                     op,
-                     ref});
-  }
-  return cases;
-}
 
 }  // namespace
 
@@ -244,7 +122,7 @@ const std::vector<OpEntry>& op_table() {
          std::vector<OpCase> cases;
          for (double e : {2.0, 3.0, 0.5, -1.5})
            cases.push_back({"exponent " + num(e),
-                            {u({3, 7}, 12, 0.5, 2.0)},
+                            {random64({3, 7}, 12, 0.5, 2.0)},
                             [e](const Vars& v) { return pow_scalar(v[0], e); },
                             [e](const Tensors& in) {
                               return tabulate(in[0].shape(), [&](const Index& i) {
@@ -317,7 +195,7 @@ const std::vector<OpEntry>& op_table() {
          for (auto [dims, keep] : std::vector<std::pair<Index, bool>>{
                   {{}, false}, {{1}, false}, {{-1}, true}, {{0, 2}, false}, {{0, 1}, true}})
            cases.push_back({"dims " + shape_str(dims) + (keep ? " keepdim" : ""),
-                            {u({3, 4, 5}, 20)},
+                            {random64({3, 4, 5}, 20)},
                             [dims, keep](const Vars& v) { return sum(v[0], dims, keep); },
                             [dims, keep](const Tensors& in) {
                               return reduce_loop(in[0], dims, keep, 0,
@@ -331,7 +209,7 @@ const std::vector<OpEntry>& op_table() {
          for (auto [dims, keep] :
               std::vector<std::pair<Index, bool>>{{{}, false}, {{1}, false}, {{0, 2}, true}})
            cases.push_back({"dims " + shape_str(dims) + (keep ? " keepdim" : ""),
-                            {u({3, 5, 2}, 21)},
+                            {random64({3, 5, 2}, 21)},
                             [dims, keep](const Vars& v) { return mean(v[0], dims, keep); },
                             [dims, keep](const Tensors& in) {
                               Tensor s = reduce_loop(in[0], dims, keep, 0,
@@ -346,7 +224,7 @@ const std::vector<OpEntry>& op_table() {
          for (int64_t dim : {0, 1, -1})
            for (bool keep : {false, true})
              cases.push_back({"dim " + std::to_string(dim) + (keep ? " keepdim" : ""),
-                              {u({3, 5, 4}, 22)},
+                              {random64({3, 5, 4}, 22)},
                               [dim, keep](const Vars& v) { return max(v[0], dim, keep); },
                               [dim, keep](const Tensors& in) {
                                 return reduce_loop(
@@ -360,7 +238,7 @@ const std::vector<OpEntry>& op_table() {
        [] {
          return std::vector<OpCase>{
              {"[3,5] -> [5,-1]",
-              {u({3, 5}, 23)},
+              {random64({3, 5}, 23)},
               [](const Vars& v) {
                 return reshape(v[0], {5, -1});
               },
@@ -369,7 +247,7 @@ const std::vector<OpEntry>& op_table() {
                                 [&](const Index& i) { return in[0].flat(i[0] * 3 + i[1]); });
               }},
              {"through [-1] and back to [3,1,5]",
-              {u({3, 5}, 24)},
+              {random64({3, 5}, 24)},
               [](const Vars& v) {
                 return reshape(reshape(v[0], {-1}), {3, 1, 5});
               },
@@ -383,7 +261,7 @@ const std::vector<OpEntry>& op_table() {
          for (auto [shape, perm] : std::vector<std::pair<Shape, Index>>{
                   {{2, 3, 1, 5}, {1, 3, 0, 2}}, {{3, 2, 5}, {-1, 0, 1}}})
            cases.push_back({shape_str(shape),
-                            {u(shape, 25)},
+                            {random64(shape, 25)},
                             [perm](const Vars& v) { return permute(v[0], perm); },
                             [perm](const Tensors& in) {
                               Shape out;
@@ -403,7 +281,7 @@ const std::vector<OpEntry>& op_table() {
          std::vector<OpCase> cases;
          for (auto [d0, d1] : std::vector<std::pair<int64_t, int64_t>>{{0, 2}, {-1, -2}})
            cases.push_back({"dims " + std::to_string(d0) + ", " + std::to_string(d1),
-                            {u({3, 4, 5}, 26)},
+                            {random64({3, 4, 5}, 26)},
                             [d0, d1](const Vars& v) { return transpose(v[0], d0, d1); },
                             [d0, d1](const Tensors& in) {
                               const size_t a = size_t(wrap(d0, 3)), b = size_t(wrap(d1, 3));
@@ -423,7 +301,7 @@ const std::vector<OpEntry>& op_table() {
          for (auto [dim, start, length] :
               std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1, 1, 3}, {-1, 0, 1}, {0, 2, 1}})
            cases.push_back({"dim " + std::to_string(dim) + " start " + std::to_string(start),
-                            {u({3, 5, 2}, 27)},
+                            {random64({3, 5, 2}, 27)},
                             [=](const Vars& v) { return narrow(v[0], dim, start, length); },
                             [=](const Tensors& in) {
                               const size_t d = size_t(wrap(dim, 3));
@@ -454,13 +332,13 @@ const std::vector<OpEntry>& op_table() {
            });
          };
          return std::vector<OpCase>{{"three parts along dim 1",
-                                     {u({3, 2, 2}, 28), u({3, 1, 2}, 29), u({3, 4, 2}, 30)},
+                                     {random64({3, 2, 2}, 28), random64({3, 1, 2}, 29), random64({3, 4, 2}, 30)},
                                      [](const Vars& v) {
                                        return concat({v[0], v[1], v[2]}, 1);
                                      },
                                      [ref](const Tensors& in) { return ref(in, 1); }},
                                     {"x, y, x along dim 0",
-                                     {u({1, 5}, 31), u({3, 5}, 32)},
+                                     {random64({1, 5}, 31), random64({3, 5}, 32)},
                                      [](const Vars& v) {
                                        return concat({v[0], v[1], v[0]}, 0);
                                      },
@@ -485,11 +363,11 @@ const std::vector<OpEntry>& op_table() {
          const Tensor rows = int64s({4, 0, 4, 2, 1, 4}), cols = int64s({2, 2, 0}, {3, 1});
          return std::vector<OpCase>{
              {"rows [6] of [5,3]",
-              {u({5, 3}, 33)},
+              {random64({5, 3}, 33)},
               [rows](const Vars& v) { return index_select(v[0], 0, rows); },
               [ref, rows](const Tensors& in) { return ref(in[0], 0, rows); }},
              {"index [3,1] along dim 1 of [2,3,3]",
-              {u({2, 3, 3}, 34)},
+              {random64({2, 3, 3}, 34)},
               [cols](const Vars& v) { return index_select(v[0], 1, cols); },
               [ref, cols](const Tensors& in) { return ref(in[0], 1, cols); }}};
        }},
@@ -518,7 +396,7 @@ const std::vector<OpEntry>& op_table() {
                const Shape a = stored(ab, m, k, ta), b = stored(bb, k, n, tb);
                cases.push_back(
                    {shape_str(a) + (ta ? "^T" : "") + " x " + shape_str(b) + (tb ? "^T" : ""),
-                    {u(a, seed++), u(b, seed++)},
+                    {random64(a, seed++), random64(b, seed++)},
                     [ta, tb](const Vars& v) { return matmul(v[0], v[1], ta, tb); },
                     [ta, tb](const Tensors& in) { return matmul_loop(in[0], in[1], ta, tb); }});
              }
@@ -531,15 +409,15 @@ const std::vector<OpEntry>& op_table() {
          };
          return std::vector<OpCase>{
              {"x [2,3,5], W [4,5], b [4]",
-              {u({2, 3, 5}, 35), u({4, 5}, 36), u({4}, 37)},
+              {random64({2, 3, 5}, 35), random64({4, 5}, 36), random64({4}, 37)},
               [](const Vars& v) { return linear(v[0], v[1], v[2]); },
               with_bias},
              {"x [7,13], W [1,13], no bias",
-              {u({7, 13}, 38), u({1, 13}, 39)},
+              {random64({7, 13}, 38), random64({1, 13}, 39)},
               [](const Vars& v) { return linear(v[0], v[1], Variable()); },
               [](const Tensors& in) { return matmul_loop(in[0], in[1], false, true); }},
              {"x [5] (1-D), W [3,5], b [3]",
-              {u({5}, 40), u({3, 5}, 41), u({3}, 42)},
+              {random64({5}, 40), random64({3, 5}, 41), random64({3}, 42)},
               [](const Vars& v) { return linear(v[0], v[1], v[2]); },
               [](const Tensors& in) {
                 return add(matmul_loop(in[0].reshape({1, 5}), in[1], false, true).reshape({3}),
@@ -571,23 +449,23 @@ const std::vector<OpEntry>& op_table() {
        [] {
          return std::vector<OpCase>{
              {"affine [3,7]",
-              {u({3, 7}, 45), u({7}, 46), u({7}, 47)},
+              {random64({3, 7}, 45), random64({7}, 46), random64({7}, 47)},
               [](const Vars& v) { return layer_norm(v[0], v[1], v[2], 1e-5); },
               [](const Tensors& in) { return layer_norm_loop(in[0], in[1], in[2], 1e-5); }},
              {"weight only [2,3,5]",
-              {u({2, 3, 5}, 48), u({5}, 49)},
+              {random64({2, 3, 5}, 48), random64({5}, 49)},
               [](const Vars& v) { return layer_norm(v[0], v[1], Variable(), 1e-5); },
               [](const Tensors& in) { return layer_norm_loop(in[0], in[1], Tensor(), 1e-5); }},
              {"plain [4,13]",
-              {u({4, 13}, 50)},
+              {random64({4, 13}, 50)},
               [](const Vars& v) { return layer_norm(v[0], Variable(), Variable(), 1e-5); },
               [](const Tensors& in) { return layer_norm_loop(in[0], Tensor(), Tensor(), 1e-5); }},
              {"D = 1: y = b, dx = 0",
-              {u({3, 1}, 51), u({1}, 52), u({1}, 53)},
+              {random64({3, 1}, 51), random64({1}, 52), random64({1}, 53)},
               [](const Vars& v) { return layer_norm(v[0], v[1], v[2], 1e-5); },
               [](const Tensors& in) { return layer_norm_loop(in[0], in[1], in[2], 1e-5); }},
              {"70 rows (chunked weight / bias sums)",
-              {u({70, 3}, 54), u({3}, 55), u({3}, 56)},
+              {random64({70, 3}, 54), random64({3}, 55), random64({3}, 56)},
               [](const Vars& v) { return layer_norm(v[0], v[1], v[2], 1e-5); },
               [](const Tensors& in) { return layer_norm_loop(in[0], in[1], in[2], 1e-5); }}};
        }},
@@ -607,7 +485,7 @@ const std::vector<OpEntry>& op_table() {
        [] {  // a fresh Generator(99) per call: the same mask on every evaluation
          return std::vector<OpCase>{
              {"p 0.3, [4,7]",
-              {u({4, 7}, 58)},
+              {random64({4, 7}, 58)},
               [](const Vars& v) {
                 Generator g(99);
                 return dropout(v[0], 0.3, true, g);
@@ -638,7 +516,7 @@ const std::vector<OpEntry>& op_table() {
            });
          };
          return std::vector<OpCase>{{"[2,3,4,6], patch 2",
-                                     {u({2, 3, 4, 6}, 85)},
+                                     {random64({2, 3, 4, 6}, 85)},
                                      [P](const Vars& v) { return patchify(v[0], P); },
                                      ref}};
        }},

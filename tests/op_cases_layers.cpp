@@ -1,0 +1,138 @@
+// The op table's cases of the fused layer ops: scaled dot-product attention (plain, masked,
+// per-head masks), Neat's fused linear (every activation, depths 2, 4 and 6, with and without
+// bias) and LoRA's (with and without dropout), each against a forward composed from plain
+// loops or primitives.
+#include "tests/op_cases_layers.h"
+
+#include <cmath>
+#include <limits>
+
+#include "autograd/nn_functional.h"
+#include "nn/peft/lora.h"
+#include "nn/peft/neat_function.h"
+#include "nn/peft/neat_reference.h"
+#include "tensor/dropout.h"
+#include "tensor/softmax.h"
+#include "tests/op_references.h"
+#include "tests/op_test_util.h"
+
+namespace neat::test {
+
+namespace {
+using Vars = std::vector<Variable>;
+using Tensors = std::vector<Tensor>;
+const double kInf = std::numeric_limits<double>::infinity();
+}  // namespace
+
+std::vector<OpCase> attention_cases() {
+  Op plain = [](const Vars& in) { return scaled_dot_product_attention(in[0], in[1], in[2]); };
+  Reference plain_ref = [](const Tensors& in) {
+    return attention_composed(in[0], in[1], in[2], Tensor());
+  };
+  // A mask that blocks some keys (-inf) and biases the others, per query row.
+  Tensor mask = random64({3, 5}, 40);
+  mask.set({0, 4}, -kInf);
+  mask.set({2, 0}, -kInf);
+  mask.set({2, 1}, -kInf);
+  Op masked = [mask](const Vars& in) {
+    return scaled_dot_product_attention(in[0], in[1], in[2], mask);
+  };
+  Reference masked_ref = [mask](const Tensors& in) {
+    return attention_composed(in[0], in[1], in[2], mask);
+  };
+  // Keys / values shared across heads (batch broadcast), one mask row per head.
+  Tensor head_mask = random64({2, 1, 5}, 41);
+  Op heads = [head_mask](const Vars& in) {
+    return scaled_dot_product_attention(in[0], in[1], in[2], head_mask);
+  };
+  Reference heads_ref = [head_mask](const Tensors& in) {
+    return attention_composed(in[0], in[1], in[2], head_mask);
+  };
+  return {{"q [2,3,4], k [2,5,4], v [2,5,6]",
+           {random64({2, 3, 4}, 42), random64({2, 5, 4}, 43), random64({2, 5, 6}, 44)},
+           plain,
+           plain_ref},
+          {"masked, q [2,3,4], k [2,5,4], v [2,5,6]",
+           {random64({2, 3, 4}, 45), random64({2, 5, 4}, 46), random64({2, 5, 6}, 47)},
+           masked,
+           masked_ref},
+          {"heads q [2,2,3,4], k, v [2,1,5,*], mask [2,1,5]",
+           {random64({2, 2, 3, 4}, 48), random64({2, 1, 5, 4}, 49), random64({2, 1, 5, 3}, 50)},
+           heads,
+           heads_ref}};
+}
+
+// Neat's fused op against its composition from primitives (nn/peft/neat_reference.h):
+// x [2,3,IN], W0 [OUT,IN], b [OUT], A [R,OUT], B [OUT,R], depth-2 layers [R,R].
+std::vector<OpCase> neat_cases() {
+  std::vector<OpCase> cases;
+  for (NeatActivation act : {NeatActivation::Relu, NeatActivation::Sin2Pi, NeatActivation::Gelu,
+                             NeatActivation::Tanh, NeatActivation::Identity})
+    for (int64_t depth : {2, 4}) {
+      NeatSpec spec;
+      spec.activation = act;
+      spec.depth = depth;
+      spec.scale = 0.7;
+      const int64_t in = 5, out = 4, r = 3;
+      Tensors inputs = {random64({2, 3, in}, 60), random64({out, in}, 61), random64({out}, 62), random64({r, out}, 63),
+                        random64({out, r}, 64)};
+      for (int64_t k = 0; k + 2 < depth; ++k) inputs.push_back(random64({r, r}, 65 + uint64_t(k)));
+      Op op = [spec](const Vars& v) {
+        return neat_linear(v[0], v[1], v[2], v[3], v[4], {v.begin() + 5, v.end()}, spec);
+      };
+      Reference ref = [spec](const Tensors& t) {
+        Vars v(t.begin(), t.end());
+        NoGradGuard no_grad;
+        return neat_linear_reference(v[0], v[1], v[2], v[3], v[4], {v.begin() + 5, v.end()}, spec)
+            .data();
+      };
+      cases.push_back({std::string(neat_activation_name(act)) + " depth " + std::to_string(depth),
+                       inputs, op, ref});
+    }
+  // Depth 6 without a bias.
+  NeatSpec deep;
+  deep.activation = NeatActivation::Tanh;
+  deep.depth = 6;
+  Tensors inputs = {random64({2, 3, 4}, 70), random64({7, 4}, 71), random64({2, 7}, 72), random64({7, 2}, 73)};
+  for (uint64_t k = 0; k < 4; ++k) inputs.push_back(random64({2, 2}, 74 + k));
+  cases.push_back(
+      {"tanh depth 6, no bias", inputs,
+       [deep](const Vars& v) {
+         return neat_linear(v[0], v[1], Variable(), v[2], v[3], {v.begin() + 4, v.end()}, deep);
+       },
+       [deep](const Tensors& t) {
+         Vars v(t.begin(), t.end());
+         NoGradGuard no_grad;
+         return neat_linear_reference(v[0], v[1], Variable(), v[2], v[3], {v.begin() + 4, v.end()},
+                                      deep)
+             .data();
+       }});
+  return cases;
+}
+
+// LoRA: y = x W0^T + b + s (dropout(x) A^T) B^T, the mask drawn from a fresh Generator(17)
+// on every call, so every evaluation of the gradient check sees the same one.
+std::vector<OpCase> lora_cases() {
+  std::vector<OpCase> cases;
+  for (double p : {0.0, 0.4}) {
+    Op op = [p](const Vars& v) {
+      Generator masks(17);
+      return lora_linear(v[0], v[1], v[2], v[3], v[4], 2.0 / 3.0, p, /*training=*/true, masks);
+    };
+    Reference ref = [p](const Tensors& t) {
+      Generator masks(17);
+      const Tensor kept =
+          p > 0 ? mul(t[0], dropout_mask(t[0].shape(), p, masks, DType::Float64)) : t[0];
+      return add(add(matmul_loop(t[0], t[1], false, true), t[2]),
+                 mul_scalar(matmul_loop(matmul_loop(kept, t[3], false, true), t[4], false, true),
+                            2.0 / 3.0));
+    };
+    cases.push_back({"dropout " + num(p),
+                     {random64({2, 3, 5}, 80), random64({4, 5}, 81), random64({4}, 82), random64({3, 5}, 83), random64({4, 3}, 84)},
+                     op,
+                     ref});
+  }
+  return cases;
+}
+
+}  // namespace neat::test

@@ -1,0 +1,14 @@
+// The op table's cases of the fused layer ops (tests/op_cases_layers.cpp), kept apart from the
+// elementwise, reduction and shape entries of tests/test_ops.cpp.
+#pragma once
+#include <vector>
+
+#include "tests/op_table.h"
+
+namespace neat::test {
+
+std::vector<OpCase> attention_cases();
+std::vector<OpCase> neat_cases();   // every activation, depths 2 / 4 / 6, bias or not
+std::vector<OpCase> lora_cases();   // dropout 0 and 0.4, the mask from a fixed Generator
+
+}  // namespace neat::test
