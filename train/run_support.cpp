@@ -150,6 +150,18 @@ int train_with_flags(const std::string& program, const TrainOptions& t, const st
   return 0;
 }
 
+void set_run_fields(Json& results, const PeftReport& report, const TrainState& state,
+                    double train_seconds, const std::string& rate_key, const Json& config) {
+  results.set("trainable_params", report.trainable);
+  results.set("total_params", report.total);
+  results.set("trainable_ratio", report.ratio());
+  results.set("steps", state.step);
+  results.set("wall_seconds", train_seconds);
+  results.set(rate_key, train_seconds > 0 ? double(state.images_seen) / train_seconds : 0.0);
+  results.set("peak_rss_bytes", peak_rss_bytes());
+  results.set("config", config);
+}
+
 std::string percent(double fraction) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.2f%%", 100.0 * fraction);

@@ -69,6 +69,12 @@ int train_with_flags(const std::string& program, const TrainOptions& t, const st
                      Generator& dropout, AdamW& optimizer, ClassifierBatches& train,
                      ClassifierBatches* val, Progress& progress, std::ostream& err,
                      TrainState& state, TrainRun& run);
+// The results.json fields every training program shares: parameter counts, steps, the
+// training wall time and throughput (under rate_key: "images_per_second" for images,
+// "examples_per_second" for text), peak RSS and every flag's value.
+void set_run_fields(Json& results, const PeftReport& report, const TrainState& state,
+                    double train_seconds, const std::string& rate_key, const Json& config);
+
 std::string percent(double fraction);        // "4.00%"
 std::string fixed(double x, int digits);     // printf %.*f
 

@@ -149,15 +149,7 @@ int execute(const Options& o, const ArgParser& args, bool resuming, std::ostream
   for (const EpochRecord& e : state.history.epochs)
     val_accuracy.push_back(e.val_acc >= 0 ? Json(e.val_acc) : Json());
   results.set("val_accuracy", val_accuracy);
-  results.set("trainable_params", report.trainable);
-  results.set("total_params", report.total);
-  results.set("trainable_ratio", report.ratio());
-  results.set("steps", state.step);
-  results.set("wall_seconds", train_seconds);
-  results.set("examples_per_second",
-              train_seconds > 0 ? double(state.images_seen) / train_seconds : 0.0);
-  results.set("peak_rss_bytes", peak_rss_bytes());
-  results.set("config", args.values());
+  set_run_fields(results, report, state, train_seconds, "examples_per_second", args.values());
   results.set("model", pretrained.config.str());
   results.set("method", report.str());
   write_file_atomic(join_path(dir, "results.json"), results.dump(2) + "\n");

@@ -307,15 +307,7 @@ int Run::execute() {
   results.set("test_loss", test.loss);
   results.set("best_val_accuracy", best_val >= 0 ? Json(best_val) : Json());
   results.set("val_accuracy", val_accuracy);
-  results.set("trainable_params", report.trainable);
-  results.set("total_params", report.total);
-  results.set("trainable_ratio", report.ratio());
-  results.set("steps", state.step);
-  results.set("wall_seconds", train_seconds);
-  results.set("images_per_second",
-              train_seconds > 0 ? double(state.images_seen) / train_seconds : 0.0);
-  results.set("peak_rss_bytes", peak_rss_bytes());
-  results.set("config", args.values());
+  set_run_fields(results, report, state, train_seconds, "images_per_second", args.values());
   results.set("model", config.str());
   results.set("method", report.str());
   results.set("data", splits.summary);
