@@ -10,6 +10,9 @@
 #   make demo       every fine-tuning method, 3 seeds, one table (docs/results.md; FAST=1: 1 seed)
 #   make run-text   head / lora / neat on the real MiniLM and WordNet noun supersenses
 #   NO_OMP=1        build without OpenMP (single thread)
+#   CUDA=0          build for the CPU only, even where nvcc is found (objects in build/cpu-only)
+#   CUDA_ARCH=...   the GPUs the CUDA code is compiled for (default: sm_90 and sm_80 machine code
+#                   plus compute_90 PTX, which newer GPUs compile at load time)
 
 CXX      ?= g++
 # -O3 -march=native: the GEMM micro-kernel relies on AVX2/AVX-512 being available to the compiler.
@@ -22,10 +25,36 @@ override CXXFLAGS += -fopenmp
 override LDFLAGS += -fopenmp
 endif
 
+# CUDA: on when nvcc is found (on PATH or in /usr/local/cuda) unless CUDA=0. tensor/cuda/*.cu go
+# into the library, -DNEAT_CUDA turns on the CUDA case of the device seam (tensor/dispatch.h),
+# and the programs link the CUDA runtime and cuBLAS. A CUDA=0 build needs no CUDA header; its
+# objects differ (no NEAT_CUDA), so they live in their own build folder.
+NVCC := $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
+ifeq ($(CUDA),0)
+NVCC :=
+BUILD ?= build/cpu-only
+endif
 BUILD    ?= build
+ifneq ($(NVCC),)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+CUDA_ARCH ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=sm_80 \
+             -gencode arch=compute_90,code=compute_90
+NVCCFLAGS ?= -O3
+override NVCCFLAGS += -std=c++17 -I. -DNEAT_CUDA $(CUDA_ARCH) -MMD -MP -Xcompiler -Wall
+override CXXFLAGS += -DNEAT_CUDA
+LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
+CUDA_SRC := $(wildcard tensor/cuda/*.cu)
+NO_CUDA_SRC := tensor/cuda_absent.cpp
+$(info neat.cpp: CUDA found ($(NVCC), $(shell $(NVCC) --version | grep -o 'release [0-9.]*')): building tensor/cuda/ ($(CUDA_ARCH)))
+else
+CUDA_SRC :=
+NO_CUDA_SRC :=
+$(info neat.cpp: CUDA off ($(if $(filter 0,$(CUDA)),CUDA=0,nvcc not found)): CPU-only build)
+endif
+
 PROGRAMS := $(wildcard train/train_vit.cpp train/vit_step.cpp train/train_text.cpp train/text_step.cpp)
-LIB_SRC  := $(filter-out $(PROGRAMS),$(wildcard tensor/*.cpp tensor/cpu/*.cpp autograd/*.cpp nn/*.cpp nn/peft/*.cpp models/*.cpp text/*.cpp data/*.cpp train/*.cpp))
-LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/%.o)
+LIB_SRC  := $(filter-out $(PROGRAMS) $(NO_CUDA_SRC),$(wildcard tensor/*.cpp tensor/cpu/*.cpp autograd/*.cpp nn/*.cpp nn/peft/*.cpp models/*.cpp text/*.cpp data/*.cpp train/*.cpp))
+LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/%.o) $(CUDA_SRC:%.cu=$(BUILD)/%.o)
 LIB      := $(BUILD)/libneat.a
 TEST_SRC := $(wildcard tests/*.cpp)
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/%.o)
@@ -69,6 +98,10 @@ $(BUILD)/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
+$(BUILD)/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
@@ -91,7 +124,7 @@ bench: $(BENCH_BIN)
 
 # Sanitizers: a separate build tree so the optimised objects are kept.
 debug-test:
-	$(MAKE) BUILD=build/debug CXXFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	$(MAKE) CUDA=0 BUILD=build/debug CXXFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	        LDFLAGS="-fsanitize=address,undefined" NO_OMP=1 build/debug/run_tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/debug/run_tests
 	$(MAKE) fuzz-smoke
@@ -103,7 +136,7 @@ FUZZ_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address
 FUZZ_NAMES   := $(basename $(notdir $(wildcard fuzz/*.cpp)))
 FUZZ_SECONDS ?= 10
 fuzz:
-	$(MAKE) BUILD=build/fuzz CXX=clang++ CXXFLAGS="$(FUZZ_FLAGS)" NO_OMP=1 fuzz-binaries
+	$(MAKE) CUDA=0 BUILD=build/fuzz CXX=clang++ CXXFLAGS="$(FUZZ_FLAGS)" NO_OMP=1 fuzz-binaries
 fuzz-binaries: $(FUZZ_NAMES:%=$(BUILD)/fuzz_%)
 $(BUILD)/fuzz_%: fuzz/%.cpp $(LIB)
 	$(CXX) $(CXXFLAGS) -fsanitize=fuzzer,address,undefined $< $(LIB) -o $@ $(LDLIBS)

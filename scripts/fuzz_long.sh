@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs every libFuzzer harness (make fuzz) for SECONDS each, JOBS at a time, under nice, each on
+# Runs every libFuzzer harness (make fuzz) until 10 million executions or SECONDS, whichever comes
+# first, JOBS at a time, under nice, each on
 # its own working corpus build/fuzz/long/<name>/ started from the committed seeds in
-# fuzz/corpus/<name>/ (which are never written to). Prints each harness's execution count and
-# whether it crashed; crash inputs are left in build/fuzz/long/ as crash-<hash>.
+# fuzz/corpus/<name>/ (which are never written to). Prints each harness's execution count, the
+# wall and CPU seconds it ran (under nice, a busy machine gives it less CPU than wall time) and
+# whether it crashed; crash inputs are left in build/fuzz/long/ as <name>-crash-<hash>.
 #
 #   scripts/fuzz_long.sh 1800 2     # the issue's 30 minutes each, two at a time
 #   scripts/fuzz_long.sh 60 1 json  # one harness
@@ -21,13 +23,16 @@ mkdir -p build/fuzz/long
 run_one() {
   local name=$1 log=build/fuzz/long/$1.log
   mkdir -p "build/fuzz/long/$name"
-  if (cd build/fuzz/long && nice -n 10 "../fuzz_$name" -max_total_time="$seconds" -print_final_stats=1 \
-        -artifact_prefix="$name-" "$name" "../../../fuzz/corpus/$name" >"$name.log" 2>&1); then
+  local start=$SECONDS status=ok cpu self=$BASHPID
+  if (cd build/fuzz/long && nice -n 19 "../fuzz_$name" -runs=10000000 -max_total_time="$seconds" \
+        -print_final_stats=1 -artifact_prefix="$name-" "$name" "../../../fuzz/corpus/$name" >"$name.log" 2>&1); then
     status=ok
   else
     status=CRASH
   fi
-  echo "$name: $(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$' || echo '?') executions in ${seconds} s, $status"
+  # CPU seconds of the finished child (user + system), from /proc of this subshell's children.
+  cpu=$(awk '{print int(($16 + $17) / 100)}' "/proc/$self/stat")
+  echo "$name: $(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$' || echo '?') executions, $((SECONDS - start)) s wall, ${cpu} s CPU, $status"
 }
 
 running=0

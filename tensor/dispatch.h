@@ -1,7 +1,7 @@
 // The device seam: the one place where a raw op meets a device. A raw op checks shapes and
 // allocates once, then hands dispatch a generic lambda; dispatch calls it with the device tag
 // of the operands' device and a zero of their element type, and the lambda calls the kernel
-// overloaded on that tag (tensor/cpu/<op>.h, later tensor/cuda/<op>.cu):
+// overloaded on that tag (tensor/cpu/<op>.h, or tensor/cuda/<op>.h defined in <op>.cu):
 //
 //   Tensor y(x.shape(), x.dtype(), x.device());
 //   dispatch(x, "exp", [&](auto dev, auto zero) {
@@ -16,18 +16,27 @@
 // undefined ones, such as an absent bias, are skipped); the first one's dtype picks T.
 #pragma once
 #include "tensor/cpu/device.h"
+#include "tensor/cuda/device.h"
 #include "tensor/tensor.h"
 
 namespace neat {
 
 using cpu::Cpu;
+using cuda::Cuda;
 
 // Calls fn(tag) for the device; a device without a backend in this build is an error naming op.
 template <typename Fn>
 void dispatch_device(Device device, const char* op, Fn&& fn) {
   switch (device) {
     case Device::CPU: fn(Cpu{}); return;
-    case Device::CUDA: break;  // the CUDA backend adds `fn(Cuda{}); return;` here
+    case Device::CUDA:
+#ifdef NEAT_CUDA  // the one place the build's backends show: make sets it where nvcc is found
+      cuda::set_current_op(op);
+      fn(Cuda{});
+      return;
+#else
+      break;
+#endif
   }
   NEAT_CHECK(false, op, ": a ", device_name(device), " tensor, but the CUDA backend is not built "
              "(this build runs on the CPU only)");

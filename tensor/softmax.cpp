@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "tensor/cpu/softmax.h"
+#include "tensor/cuda/softmax.h"
 #include "tensor/dispatch.h"
 
 namespace neat {

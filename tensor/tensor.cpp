@@ -6,7 +6,9 @@
 #include <sstream>
 
 #include "tensor/cpu/tensor.h"
+#include "tensor/cuda/tensor.h"
 #include "tensor/dispatch.h"
+#include "tensor/gpu.h"
 
 namespace neat {
 
@@ -33,13 +35,19 @@ int64_t normalize_dim(int64_t dim, int64_t rank, const char* op) {
 // An empty tensor needs no memory, so it may sit on a device this build has no backend for:
 // every op on it still goes through the seam, which names the missing backend (the tests use
 // this to check that ops on a CUDA tensor say so in a CPU-only build).
-Storage::Storage(size_t nbytes, Device dev) : bytes(nbytes), device(dev) {
+Storage::Storage(size_t nbytes, Device dev, bool pin) : bytes(nbytes), device(dev), pinned(pin) {
+  if (pinned) {
+    data = cuda_allocate_pinned(nbytes);
+    return;
+  }
   if (nbytes == 0 && dev != Device::CPU) return;
   dispatch_device(dev, "Tensor", [&](auto d) { data = allocate(d, nbytes); });
 }
 
 Storage::~Storage() {
-  if (data) dispatch_device(device, "Tensor", [&](auto d) { release(d, data); });
+  if (!data) return;
+  if (pinned) cuda_release_pinned(data);
+  else dispatch_device(device, "Tensor", [&](auto d) { release(d, data); });
 }
 
 Tensor::Tensor(Shape shape, DType dtype, Device device)
@@ -93,9 +101,16 @@ void Tensor::copy_from(const Tensor& src) const {
   NEAT_CHECK(defined() && src.defined(), "copy_from: a tensor is undefined");
   NEAT_CHECK(src.numel() == numel_, "copy_from: source ", shape_str(src.shape()),
              " and destination ", shape_str(shape_), " differ in size");
-  // Copies between host and device memory come with the CUDA backend.
-  NEAT_CHECK(src.device() == device_, "copy_from: copying from ", device_name(src.device()),
-             " to ", device_name(device_), " needs the CUDA backend, which this build does not have");
+  if (src.device() != device_) {
+    // Between host and device: convert on the source's device first, then copy the bytes with
+    // the device's kernel (the one device that is not the CPU picks it).
+    const Tensor same = src.to(dtype_);
+    if (device_ == Device::CPU)
+      dispatch_device(src.device(), "copy_from", [&](auto dev) { copy_to_host(dev, raw_data(), same.raw_data(), nbytes()); });
+    else
+      dispatch_device(device_, "copy_from", [&](auto dev) { copy_from_host(dev, raw_data(), same.raw_data(), nbytes()); });
+    return;
+  }
   const Tensor& dst = *this;
   dispatch_all_dtypes({dst, src}, "copy_from", [&](auto dev, auto dst_zero) {
     dispatch_all_dtypes(src, "copy_from", [&](auto, auto src_zero) {
@@ -216,6 +231,16 @@ std::string Tensor::str() const {
 std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.str(); }
 
 Tensor empty(Shape shape, DType dtype, Device device) { return Tensor(std::move(shape), dtype, device); }
+
+Tensor pinned_empty(Shape shape, DType dtype) {
+  Tensor t;
+  t.shape_ = std::move(shape);
+  for (int64_t d : t.shape_) NEAT_CHECK(d >= 0, "pinned_empty: negative size in shape ", shape_str(t.shape_));
+  t.numel_ = shape_numel(t.shape_);
+  t.dtype_ = dtype;
+  t.storage_ = std::make_shared<Storage>(t.nbytes(), Device::CPU, /*pinned=*/true);
+  return t;
+}
 
 Tensor full(Shape shape, double value, DType dtype, Device device) {
   Tensor t(std::move(shape), dtype, device);

@@ -33,12 +33,14 @@ int64_t shape_numel(const Shape& shape);
 // Resolves a possibly negative dim against a rank (-1 = last), checking it is in range.
 int64_t normalize_dim(int64_t dim, int64_t rank, const char* op);
 
-// A block of memory on one device. Freed when the last Tensor that uses it goes away.
+// A block of memory on one device. Freed when the last Tensor that uses it goes away. Pinned
+// storage is page-locked host memory (CPU device) from the CUDA backend (tensor/gpu.h).
 struct Storage {
   void* data = nullptr;
   size_t bytes = 0;
   Device device = Device::CPU;
-  Storage(size_t bytes, Device device);
+  bool pinned = false;
+  Storage(size_t bytes, Device device, bool pinned = false);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -94,8 +96,11 @@ class Tensor {
   template <typename T> std::vector<T> to_vector() const;  // all elements, converted to T
 
   std::string str() const;
+  // True for a CPU tensor in page-locked memory (pinned_empty).
+  bool is_pinned() const { return storage_ && storage_->pinned; }
 
  private:
+  friend Tensor pinned_empty(Shape shape, DType dtype);
   std::shared_ptr<Storage> storage_;
   Shape shape_;
   int64_t numel_ = 0;
@@ -107,6 +112,9 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t);
 
 // ---- factories ---------------------------------------------------------------------------
 Tensor empty(Shape shape, DType dtype = DType::Float32, Device device = Device::CPU);
+// A CPU tensor in pinned (page-locked) memory, whose copy to a GPU is queued without waiting
+// (the loader's batches for a CUDA run, like PyTorch's pin_memory). Needs a GPU.
+Tensor pinned_empty(Shape shape, DType dtype = DType::Float32);
 Tensor zeros(Shape shape, DType dtype = DType::Float32, Device device = Device::CPU);
 Tensor ones(Shape shape, DType dtype = DType::Float32, Device device = Device::CPU);
 Tensor full(Shape shape, double value, DType dtype = DType::Float32, Device device = Device::CPU);

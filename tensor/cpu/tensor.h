@@ -3,6 +3,9 @@
 //                       aligned loads on fresh tensors)
 //   fill:               x [n] = value
 //   copy_convert:       dst [n] = src [n] converted element by element (a memcpy when the types match)
+//   copy_to_host / copy_from_host: `bytes` between this device and the host, which for the CPU
+//                       is a memcpy (the counterparts of tensor/cuda/tensor.h's; the seam needs
+//                       one for every device, though copy_from never calls the CPU's)
 #pragma once
 #include <cstdint>
 #include <cstdlib>
@@ -35,6 +38,13 @@ void copy_convert(Cpu, Dst* dst, const Src* src, int64_t n) {
   } else {
     for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<Dst>(src[i]);
   }
+}
+
+inline void copy_to_host(Cpu, void* host_dst, const void* src, size_t bytes) {
+  if (bytes > 0) std::memcpy(host_dst, src, bytes);
+}
+inline void copy_from_host(Cpu, void* dst, const void* host_src, size_t bytes) {
+  if (bytes > 0) std::memcpy(dst, host_src, bytes);
 }
 
 }  // namespace neat::cpu
