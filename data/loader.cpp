@@ -75,8 +75,9 @@ Batch DataLoader::make_batch(const std::vector<int64_t>& order, int64_t epoch, i
     std::array<int64_t, 3> shape = transform_.output_shape(s.image.height, s.image.width);
     if (k == 0) {
       chw = shape;
-      batch.images = Tensor({B, chw[0], chw[1], chw[2]}, DType::Float32);
-      batch.labels = Tensor({B}, DType::Int64);
+      const Shape image_shape{B, chw[0], chw[1], chw[2]};
+      batch.images = config_.pin_memory ? pinned_empty(image_shape, DType::Float32) : Tensor(image_shape, DType::Float32);
+      batch.labels = config_.pin_memory ? pinned_empty({B}, DType::Int64) : Tensor({B}, DType::Int64);
     }
     NEAT_CHECK(shape == chw, "DataLoader: sample ", batch.indices[k], " becomes ", shape[0], "x", shape[1], "x",
                shape[2], " but sample ", batch.indices[0], " became ", chw[0], "x", chw[1], "x", chw[2],

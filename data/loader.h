@@ -36,6 +36,7 @@ struct LoaderConfig {
   int64_t workers = 1;       // background threads; 0 = build each batch inside next()
   int64_t prefetch = 4;      // batches built ahead of the consumer (at least `workers`)
   uint64_t seed = 0;
+  bool pin_memory = false;   // batches in pinned memory (a CUDA run: their copy to the GPU is queued)
 };
 
 struct Batch {

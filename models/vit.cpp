@@ -137,7 +137,7 @@ Variable ViTEmbeddings::forward(const Variable& pixel_values) {
              shape_str(pixel_values.shape()), " gives ", N, " patches but the model has ",
              position_embeddings.size(1) - 1, " position embeddings (a different image size?)");
   // cls_token [1, 1, D] repeated over the batch: gathering row 0 B times sums its gradient.
-  Variable cls = index_select(cls_token, 0, zeros({B}, DType::Int64));
+  Variable cls = index_select(cls_token, 0, zeros({B}, DType::Int64, cls_token.data().device()));
   Variable h = add(concat({cls, patches}, 1), position_embeddings);
   return dropout->forward(h);
 }

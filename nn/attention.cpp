@@ -45,15 +45,17 @@ Tensor key_padding_mask(const Tensor& attention_mask, DType dtype) {
   const int64_t B = attention_mask.size(0), N = attention_mask.size(1);
   const double lowest = dtype == DType::Float64 ? std::numeric_limits<double>::lowest()
                                                 : double(std::numeric_limits<float>::lowest());
+  // Made on the host from a host copy of the 0/1 mask (B x N values), then moved beside it.
+  const Tensor keep_mask = attention_mask.to(Device::CPU);
   Tensor mask = zeros({B, 1, 1, N}, dtype);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t n = 0; n < N; ++n) {
-      const double keep = attention_mask.at({b, n});
+      const double keep = keep_mask.at({b, n});
       NEAT_CHECK(keep == 0 || keep == 1, "key_padding_mask: attention_mask[", b, ", ", n,
                  "] is ", keep, ", not 0 or 1");
       if (keep == 0) mask.set({b, 0, 0, n}, lowest);
     }
-  return mask;
+  return mask.to(attention_mask.device());
 }
 
 MultiHeadSelfAttention::MultiHeadSelfAttention(std::shared_ptr<Layer> query_layer,

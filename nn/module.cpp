@@ -154,6 +154,11 @@ void Module::to(Device device) {
   apply_to_tensors([device](const Tensor& t) { return t.to(device); });
 }
 
+Device Module::device() const {
+  const auto params = named_parameters();
+  return params.empty() ? Device::CPU : params.front().second.data().device();
+}
+
 std::map<std::string, Tensor> Module::state_dict() const {
   std::map<std::string, Tensor> out;
   for (auto& [name, p] : named_parameters()) out[name] = p.data();

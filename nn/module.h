@@ -66,6 +66,8 @@ class Module {
   // Moves every parameter, gradient and buffer to device (Tensor::to(Device): an error naming
   // the device when its backend is not built).
   void to(Device device);
+  // The device of the first parameter (the CPU when there is none): where inputs must go.
+  Device device() const;
 
   // Name -> tensor for every parameter and persistent buffer (shares storage with them).
   std::map<std::string, Tensor> state_dict() const;

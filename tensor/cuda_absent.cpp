@@ -5,6 +5,7 @@
 
 namespace neat {
 
+bool cuda_built() { return false; }
 bool cuda_available() { return false; }
 std::string cuda_unavailable_reason() {
   return "this build has no CUDA backend (built with CUDA=0 or without nvcc; rebuild with nvcc "

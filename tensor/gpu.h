@@ -13,6 +13,8 @@
 
 namespace neat {
 
+// True when this build has the CUDA backend (made where nvcc was found, without CUDA=0).
+bool cuda_built();
 // True when this build has the CUDA backend and a GPU is visible.
 bool cuda_available();
 // Why not, in one line ("this build has no CUDA backend (...)", "no CUDA GPU is visible (...)").

@@ -10,6 +10,7 @@
 #include "tensor/cross_entropy.h"
 #include "tensor/dispatch.h"
 #include "tensor/elementwise.h"
+#include "tensor/gpu.h"
 #include "tensor/layer_norm.h"
 #include "tensor/matmul.h"
 #include "tensor/reduce.h"
@@ -17,6 +18,7 @@
 #include "tensor/shape_ops.h"
 #include "tensor/softmax.h"
 #include "tests/op_test_util.h"
+#include "tests/skip.h"
 
 using namespace neat;
 using namespace neat::test;
@@ -40,6 +42,7 @@ TEST_CASE("dispatch.h usage example") {
 }
 
 TEST_CASE("an op on a CUDA tensor names the op and the missing backend") {
+  if (cuda_built()) return skip("this build has the CUDA backend (tests/test_cuda.cpp covers it)");
   const Tensor cuda({0, 3}, DType::Float32, Device::CUDA);   // empty: needs no CUDA memory
   CHECK(cuda.device() == Device::CUDA);
   auto says_not_built = [](const std::function<void()>& op, const char* name) {
@@ -58,7 +61,7 @@ TEST_CASE("an op on a CUDA tensor names the op and the missing backend") {
   // Memory on it, or a copy to it, cannot be made at all.
   says_not_built([] { Tensor({2}, DType::Float32, Device::CUDA); }, "Tensor");
   says_not_built([] { ones({2}).to(Device::CUDA); }, "to");
-  CHECK(mentions(thrown_message([&] { cuda.to(Device::CPU); }), {"copy_from", "cuda", "cpu"}));
+  says_not_built([&] { cuda.to(Device::CPU); }, "copy_from");
 }
 
 TEST_CASE("operands on two devices are an error naming the op and both devices") {

@@ -167,7 +167,6 @@ TEST_CASE("train_vit: bad flags print the reason and the usage line, exit 2") {
       {{"--epochs"}, "--epochs needs a value"},
       {{"--epochs", "0"}, "--epochs must be at least 1"},
       {{"--data", "mnist"}, "--data: 'mnist' is not one of"},
-      {{"--device", "cuda"}, "no CUDA backend"},
       {{"--neat-depth", "3"}, "--neat-depth must be even"},
       {{"--model", "vit-base", "--dim", "64", "--data", "synthetic"}, "--dim needs --model custom"},
       {{"--eval-only"}, "--eval-only needs --weights"},

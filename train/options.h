@@ -75,6 +75,7 @@ struct TrainOptions {
   int64_t threads = 0;            // 0 = all cores
   int64_t workers = 1;            // data loader threads
   std::string device = "cpu";
+  bool tf32 = false;              // --device cuda: float32 GEMMs on TF32 tensor cores
   std::string out;                // default runs/<method>-<data>-<time> (made unique)
   bool overwrite = false;         // --out may hold another run: its files are replaced
   int64_t save_every = 0;         // steps between checkpoints (0 = only at the end / on Ctrl-C)

@@ -18,9 +18,11 @@ void Progress::step(const ProgressState& s) {
     if (now - last_draw_ < 0.1 && s.step != s.steps) return;
     last_draw_ = now;
   }
-  char stats[160];
-  std::snprintf(stats, sizeof stats, "loss %.4f  acc %5.1f%%  %.0f img/s  ETA %s", s.loss,
-                100.0 * s.acc, s.images_per_second, format_duration(s.eta_seconds).c_str());
+  char stats[200];
+  char gpu[40] = "";
+  if (s.gpu_gib >= 0) std::snprintf(gpu, sizeof gpu, "  GPU %.2f GiB", s.gpu_gib);
+  std::snprintf(stats, sizeof stats, "loss %.4f  acc %5.1f%%  %.0f img/s%s  ETA %s", s.loss,
+                100.0 * s.acc, s.images_per_second, gpu, format_duration(s.eta_seconds).c_str());
   const std::string where = "epoch " + std::to_string(s.epoch) + "/" + std::to_string(s.epochs);
   const std::string count = std::to_string(s.step) + "/" + std::to_string(s.steps);
   if (terminal_) {

@@ -20,6 +20,7 @@ struct ProgressState {
   double loss = 0, acc = 0;        // running means over the current epoch
   double images_per_second = 0;
   double eta_seconds = 0;
+  double gpu_gib = -1;             // peak GPU memory of the run's tensors; < 0 on the CPU
 };
 
 class Progress {

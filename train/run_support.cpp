@@ -9,6 +9,7 @@
 #include "nn/peft/adapter_file.h"
 #include "nn/peft/lora.h"
 #include "nn/peft/neat.h"
+#include "tensor/gpu.h"
 #include "tensor/safetensors.h"
 #include "train/checkpoint.h"
 #include "train/schedule.h"
@@ -17,7 +18,8 @@
 namespace neat {
 
 const std::vector<std::string> kResumeFreeFlags = {
-    "--threads", "--workers", "--quiet", "--log-every", "--save-every", "--data-dir", "--merge"};
+    "--threads", "--workers", "--quiet", "--log-every", "--save-every", "--data-dir", "--merge",
+    "--device", "--tf32"};
 
 Json resumable_config(const Json& saved) {
   static const std::vector<std::string> invocation_only = {"resume", "eval-only", "max-steps",
@@ -27,6 +29,13 @@ Json resumable_config(const Json& saved) {
     if (std::find(invocation_only.begin(), invocation_only.end(), key) == invocation_only.end())
       kept.set(key, value);
   return kept;
+}
+
+Device compute_device(const std::string& name, bool tf32) {
+  if (name != "cuda") return Device::CPU;
+  NEAT_CHECK(cuda_available(), "--device cuda: ", cuda_unavailable_reason());
+  cuda_set_allow_tf32(tf32);
+  return Device::CUDA;
 }
 
 std::string one_line(std::string text) {

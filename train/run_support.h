@@ -24,6 +24,10 @@ extern const std::vector<std::string> kResumeFreeFlags;
 // --max-steps, --overwrite, --predict), which are never taken from the resumed run.
 Json resumable_config(const Json& saved);
 
+// The device of --device NAME ("cpu" or "cuda"), with TF32 GEMMs set as --tf32 asks. For cuda
+// without a usable GPU: one line saying why (no CUDA backend in this build, or no GPU visible).
+Device compute_device(const std::string& name, bool tf32);
+
 std::string one_line(std::string text);   // newlines become spaces (one-line error messages)
 std::string join_path(const std::string& dir, const std::string& file);
 // log.csv and curves.svg of a run, written atomically.

@@ -15,6 +15,7 @@
 #include "nn/peft/lora.h"
 #include "nn/peft/neat.h"
 #include "nn/init.h"
+#include "tensor/gpu.h"
 #include "train/options.h"
 #include "train/run_support.h"
 #include "train/run_directory.h"
@@ -113,7 +114,7 @@ void predict(ViTForImageClassification& model, const Transform& eval_tf,
     std::vector<float> pixels(size_t(shape[0] * shape[1] * shape[2]));
     Generator unused(0);
     eval_tf.apply(image, unused, pixels.data());
-    const Tensor batch = from_vector(pixels, {1, shape[0], shape[1], shape[2]});
+    const Tensor batch = from_vector(pixels, {1, shape[0], shape[1], shape[2]}).to(model.device());
     const std::vector<float> logits = model.forward(Variable(batch)).data().to_vector<float>();
     const float top = *std::max_element(logits.begin(), logits.end());
     std::vector<double> p(logits.size());
@@ -166,6 +167,7 @@ int Run::execute() {
   const TrainOptions& t = o.train;
   const ScopedThreads threads(t.threads);
   Progress progress(err, stderr_is_terminal(), t.quiet, t.log_every);
+  const Device device = compute_device(t.device, t.tf32);   // before the data: a missing GPU fails fast
 
   // Data.
   const DataSplits splits = load_dataset(data_spec(o));
@@ -197,8 +199,9 @@ int Run::execute() {
   const double attention_bytes = double(t.batch_size) * double(config.heads) *
                                  double(config.num_patches() + 1) * double(config.num_patches() + 1) *
                                  4 * double(t.eval_only || !t.predict.empty() ? 1 : config.depth);
-  NEAT_CHECK(attention_bytes <= double(physical_memory_bytes()), "not enough memory: ", memory_hint,
-             " (this machine has ", physical_memory_bytes() >> 30, " GiB)");
+  NEAT_CHECK(device != Device::CPU || attention_bytes <= double(physical_memory_bytes()),
+             "not enough memory: ", memory_hint, " (this machine has ",
+             physical_memory_bytes() >> 30, " GiB)");
   ViTForImageClassification model(config);
   progress.line("model: " + config.str());
   if (!t.weights.empty()) {
@@ -235,6 +238,10 @@ int Run::execute() {
     check_finite_parameters(model, t.adapter);
     progress.line("adapter: loaded " + t.adapter);
   }
+  if (device != Device::CPU) {
+    model.to(device);   // the optimizer below keeps its state beside the parameters
+    progress.line("device: " + cuda_device_description() + (t.tf32 ? ", TF32 GEMMs" : ""));
+  }
   AdamW optimizer(parameter_groups(model, t));
   if (!t.predict.empty()) {
     if (resuming) load_checkpoint(join_path(t.out, "checkpoint.safetensors"), model, optimizer);
@@ -249,6 +256,7 @@ int Run::execute() {
   train_lc.batch_size = t.batch_size;
   train_lc.workers = t.workers;
   train_lc.seed = uint64_t(t.seed);
+  train_lc.pin_memory = device != Device::CPU;
   LoaderConfig eval_lc = train_lc;
   eval_lc.shuffle = false;
   DataLoader train_loader(train_set, train_tf, train_lc);
@@ -309,6 +317,7 @@ int Run::execute() {
   results.set("val_accuracy", val_accuracy);
   set_run_fields(results, report, state, train_seconds, "images_per_second", args.values());
   results.set("model", config.str());
+  results.set("device", device == Device::CPU ? std::string("cpu") : cuda_device_description() + (t.tf32 ? ", TF32" : ""));
   results.set("method", report.str());
   results.set("data", splits.summary);
   results.set("class_names", class_names_json(splits.class_names));

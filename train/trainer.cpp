@@ -6,6 +6,7 @@
 
 #include "autograd/elementwise.h"
 #include "autograd/nn_functional.h"
+#include "tensor/gpu.h"
 #include "tensor/reduce.h"
 #include "train/system.h"
 
@@ -35,7 +36,7 @@ int64_t total_steps(int64_t batches_per_epoch, int64_t grad_accum, int64_t epoch
 
 bool ImageBatches::next(Tensor& labels, int64_t& step) {
   if (!loader_.next(batch_)) return false;
-  labels = batch_.labels;
+  labels = batch_.labels.to(model_.device());
   step = batch_.step;
   return true;
 }
@@ -193,6 +194,8 @@ TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
         p.acc = double(state.epoch_correct) / double(state.epoch_images);
         p.images_per_second = double(state.images_seen) / std::max(1e-9, wall_before + elapsed);
         p.eta_seconds = elapsed / double(state.step - step_at_start) * double(steps - state.step);
+        if (model_.device() != Device::CPU)
+          p.gpu_gib = double(cuda_memory_stats().peak_allocated) / double(1 << 30);
         progress_.step(p);
         if (settings_.on_estimate && state.step - step_at_start == settings_.estimate_after &&
             state.step < steps)

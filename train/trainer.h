@@ -83,7 +83,8 @@ class ImageBatches : public ClassifierBatches {
     loader_.start_epoch(epoch, first_step);
   }
   bool next(Tensor& labels, int64_t& step) override;
-  Variable logits() override { return model_.forward(Variable(batch_.images)); }
+  // The batch goes to the model's device (queued without waiting from a pinned batch).
+  Variable logits() override { return model_.forward(Variable(batch_.images.to(model_.device()))); }
 
  private:
   ViTForImageClassification& model_;

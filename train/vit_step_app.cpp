@@ -23,6 +23,7 @@ struct StepOptions {
   std::string dtype = "f32";
   int64_t seed = 0;
   int64_t threads = 0;
+  std::string device = "cpu";
 };
 
 // The classifier's class count in a weights or adapter file, 0 when it has none.
@@ -34,6 +35,7 @@ int64_t classes_in(const SafetensorsFile* file) {
 int run(const ModelOptions& mo, const MethodOptions& me, const StepOptions& so,
         const ArgParser& args, std::ostream& out) {
   const ScopedThreads threads(so.threads);
+  const Device device = compute_device(so.device, /*tf32=*/false);
   const SafetensorsFile batch = read_safetensors(so.batch);
   const Tensor pixels = batch.get("pixel_values");
   const Tensor labels = batch.get("labels");
@@ -61,9 +63,10 @@ int run(const ModelOptions& mo, const MethodOptions& me, const StepOptions& so,
   const PeftReport report = attach_peft(model, peft);
   const int64_t from_adapter = so.adapter.empty() ? 0 : load_step_adapter(so.adapter, model, peft);
 
+  model.to(device);
   model.eval();
-  const Variable logits = model.forward(Variable(pixels.to(dtype)));
-  const Variable loss = cross_entropy(logits, labels);
+  const Variable logits = model.forward(Variable(pixels.to(dtype).to(device)));
+  const Variable loss = cross_entropy(logits, labels.to(device));
   loss.backward();
 
   const auto tensors = step_tensors("vit_step", model, logits, loss);
@@ -101,6 +104,8 @@ int vit_step_main(const std::vector<std::string>& arguments, std::ostream& out, 
   args.add("--out", &so.out, "FILE", "where logits, loss and grad.<name> are written");
   args.add("--seed", &so.seed, "N", "seed of the init of what no file provides");
   args.add("--threads", &so.threads, "N", "compute threads; 0 = all cores");
+  args.add("--device", &so.device, "cpu|cuda", "where to compute (outputs are written the same)",
+           {"cpu", "cuda"});
   try {
     try {
       args.parse(arguments);

@@ -81,8 +81,8 @@ bool ViTShape::matches(const ViTConfig& c) const {
 
 void check_finite_parameters(const Module& model, const std::string& source) {
   for (const auto& [name, p] : model.named_parameters()) {
-    const Tensor& t = p.data();
-    if (t.dtype() != DType::Float32 && t.dtype() != DType::Float64) continue;
+    if (!is_floating(p.data().dtype())) continue;
+    const Tensor t = p.data().to(Device::CPU);   // read on the host
     int64_t bad = 0;
     if (t.dtype() == DType::Float32) {
       const float* x = t.data<float>();

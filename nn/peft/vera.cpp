@@ -53,8 +53,23 @@ int64_t Vera::parameter_count(int64_t out_features, const VeraOptions& options) 
   return options.rank + out_features;
 }
 
-Variable Vera::sliced_A() const { return narrow(projections_->vera_A, 1, 0, weight.size(1)); }
-Variable Vera::sliced_B() const { return narrow(projections_->vera_B, 0, 0, weight.size(0)); }
+namespace {
+
+// The projections are shared by every VeRA layer and registered in none, so Module::to does
+// not move them: they follow the layers' device when first used there (moved once for all).
+const Variable& on_device(Variable& shared, Device device) {
+  if (shared.data().device() != device) shared = Variable(shared.data().to(device));
+  return shared;
+}
+
+}  // namespace
+
+Variable Vera::sliced_A() const {
+  return narrow(on_device(projections_->vera_A, weight.data().device()), 1, 0, weight.size(1));
+}
+Variable Vera::sliced_B() const {
+  return narrow(on_device(projections_->vera_B, weight.data().device()), 0, 0, weight.size(0));
+}
 
 Variable Vera::forward(const Variable& x) {
   if (merged()) return linear(x, weight, bias);

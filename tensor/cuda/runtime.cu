@@ -79,6 +79,7 @@ void fail(const char* call, const char* error, const char* file, int line) {
 
 namespace neat {
 
+bool cuda_built() { return true; }
 bool cuda_available() { return cuda::runtime_state().available; }
 std::string cuda_unavailable_reason() { return cuda::runtime_state().why_not; }
 std::string cuda_device_description() { return cuda::usable().description; }
