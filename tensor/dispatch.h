@@ -6,9 +6,8 @@
 //   Tensor y(x.shape(), x.dtype(), x.device());
 //   dispatch(x, "exp", [&](auto dev, auto zero) {
 //     using T = decltype(zero);                         // float or double
-//     map_contiguous(dev, y.data<T>(), x.data<T>(), x.numel(),     // tensor/cpu/elementwise.h
-//                    [](T v) { return exp_forward(v); });          // tensor/scalar_math.h
-//   });
+//     unary_forward(dev, UnaryOp::Exp, y.data<T>(), x.data<T>(), x.numel());
+//   });                                   // tensor/cpu/elementwise.h | tensor/cuda/elementwise.h
 //
 // So an op contains no `if (device == ...)`: a kernel missing for a built device is a compile
 // error, and a tensor on a device this build has no backend for is a run-time error naming the

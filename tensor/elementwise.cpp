@@ -1,13 +1,14 @@
-// Elementwise raw ops: shape and dtype checks, output allocation, then one kernel from
-// tensor/cpu/elementwise.h fed with a scalar function from tensor/scalar_math.h.
+// Elementwise raw ops: shape and dtype checks, output allocation, then one kernel call that
+// names the op by its enum (tensor/elementwise_ops.h maps it to the scalar function of
+// tensor/scalar_math.h): tensor/cpu/elementwise.h, tensor/cuda/elementwise.h.
 #include "tensor/elementwise.h"
 
 #include <algorithm>
 
 #include "tensor/cpu/elementwise.h"
+#include "tensor/cuda/elementwise.h"
 #include "tensor/dispatch.h"
 #include "tensor/reduce.h"
-#include "tensor/scalar_math.h"
 
 namespace neat {
 
@@ -35,26 +36,9 @@ Tensor unary(UnaryOp op, const Tensor& x) {
   Tensor y(x.shape(), x.dtype(), x.device());
   dispatch(x, unary_op_name(op), [&](auto dev, auto zero) {
     using T = decltype(zero);
-    auto map = [&](auto f) { map_contiguous(dev, y.data<T>(), x.data<T>(), x.numel(), f); };
-    switch (op) {
-      case UnaryOp::Neg: map([](T v) { return neg_forward(v); }); break;
-      case UnaryOp::Exp: map([](T v) { return exp_forward(v); }); break;
-      case UnaryOp::Log: map([](T v) { return log_forward(v); }); break;
-      case UnaryOp::Sqrt: map([](T v) { return sqrt_forward(v); }); break;
-      case UnaryOp::Tanh: map([](T v) { return tanh_forward(v); }); break;
-      case UnaryOp::Sigmoid: map([](T v) { return sigmoid_forward(v); }); break;
-      case UnaryOp::Relu: map([](T v) { return relu_forward(v); }); break;
-      case UnaryOp::Gelu: map([](T v) { return gelu_forward(v); }); break;
-      case UnaryOp::Sin: map([](T v) { return sin_forward(v); }); break;
-      case UnaryOp::Sin2Pi: map([](T v) { return sin2pi_forward(v); }); break;
-      case UnaryOp::Identity: map([](T v) { return identity_forward(v); }); break;
-    }
+    unary_forward(dev, op, y.data<T>(), x.data<T>(), x.numel());
   });
   return y;
-}
-
-bool unary_derivative_uses_output(UnaryOp op) {
-  return op == UnaryOp::Exp || op == UnaryOp::Sqrt || op == UnaryOp::Tanh || op == UnaryOp::Sigmoid;
 }
 
 // dx = dy * f'(v), with v = y for the ops where the derivative is cheaper from the output, else x.
@@ -69,23 +53,7 @@ Tensor unary_backward(UnaryOp op, const Tensor& grad_y, const Tensor& x, const T
   Tensor dx(v.shape(), v.dtype(), v.device());
   dispatch({v, grad_y}, name, [&](auto dev, auto zero) {
     using T = decltype(zero);
-    auto chain = [&](auto derivative) {
-      zip_contiguous(dev, dx.data<T>(), grad_y.data<T>(), v.data<T>(), v.numel(),
-                     [derivative](T d, T u) { return d * derivative(u); });
-    };
-    switch (op) {
-      case UnaryOp::Neg: chain([](T u) { return neg_derivative(u); }); break;
-      case UnaryOp::Exp: chain([](T u) { return exp_derivative_from_output(u); }); break;
-      case UnaryOp::Log: chain([](T u) { return log_derivative(u); }); break;
-      case UnaryOp::Sqrt: chain([](T u) { return sqrt_derivative_from_output(u); }); break;
-      case UnaryOp::Tanh: chain([](T u) { return tanh_derivative_from_output(u); }); break;
-      case UnaryOp::Sigmoid: chain([](T u) { return sigmoid_derivative_from_output(u); }); break;
-      case UnaryOp::Relu: chain([](T u) { return relu_derivative(u); }); break;
-      case UnaryOp::Gelu: chain([](T u) { return gelu_derivative(u); }); break;
-      case UnaryOp::Sin: chain([](T u) { return sin_derivative(u); }); break;
-      case UnaryOp::Sin2Pi: chain([](T u) { return sin2pi_derivative(u); }); break;
-      case UnaryOp::Identity: chain([](T u) { return identity_derivative(u); }); break;
-    }
+    unary_backward(dev, op, dx.data<T>(), grad_y.data<T>(), v.data<T>(), v.numel());
   });
   return dx;
 }
@@ -116,10 +84,11 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   return out;
 }
 
-// A broadcast loop's layout (see tensor/cpu/elementwise.h): the output sizes and, per
-// operand, its element strides, with 0 along broadcast dims. Size-1 dims are dropped and
-// neighbouring dims merged wherever every operand steps through them as through one dim, so
-// [B, N, D] + [D] runs as rows of a [B*N, D] output and [B, N, D] * [B, N, 1] as [B*N, D].
+// A broadcast loop's layout (see tensor/cpu/elementwise.h, tensor/cuda/elementwise.cu): the
+// output sizes and, per operand, its element strides, with 0 along broadcast dims. Size-1 dims
+// are dropped and neighbouring dims merged wherever every operand steps through them as through
+// one dim, so [B, N, D] + [D] runs as rows of a [B*N, D] output and [B, N, D] * [B, N, 1] as
+// [B*N, D].
 struct BroadcastLayout {
   std::vector<int64_t> shape;
   std::vector<std::vector<int64_t>> strides;  // one per operand
@@ -161,58 +130,49 @@ static BroadcastLayout broadcast_layout(const Shape& out, const std::vector<Shap
   return layout;
 }
 
-// out = f(a, b) with broadcasting. int64 is allowed where the op makes sense on integers.
-template <typename F>
-static Tensor binary(const char* op, const Tensor& a, const Tensor& b, bool allow_int64, F f) {
-  check_same_dtype(a, b, op);
-  Tensor out(broadcast_shapes(a.shape(), b.shape(), op), a.dtype(), a.device());
+// out = a op b with broadcasting. int64 is allowed where the op makes sense on integers.
+static Tensor binary(BinaryOp op, const char* name, const Tensor& a, const Tensor& b,
+                     bool allow_int64) {
+  check_same_dtype(a, b, name);
+  Tensor out(broadcast_shapes(a.shape(), b.shape(), name), a.dtype(), a.device());
   auto run = [&](auto dev, auto zero) {
     using T = decltype(zero);
     if (a.shape() == b.shape()) {
-      zip_contiguous(dev, out.data<T>(), a.data<T>(), b.data<T>(), out.numel(), f);
+      binary_contiguous(dev, op, out.data<T>(), a.data<T>(), b.data<T>(), out.numel());
       return;
     }
     BroadcastLayout l = broadcast_layout(out.shape(), {a.shape(), b.shape()});
-    zip_broadcast(dev, out.data<T>(), a.data<T>(), b.data<T>(), int64_t(l.shape.size()),
-                  l.shape.data(), l.strides[0].data(), l.strides[1].data(), f);
+    binary_broadcast(dev, op, out.data<T>(), a.data<T>(), b.data<T>(), int64_t(l.shape.size()),
+                     l.shape.data(), l.strides[0].data(), l.strides[1].data());
   };
-  if (allow_int64) dispatch_all_dtypes({a, b}, op, run);
-  else dispatch({a, b}, op, run);
+  if (allow_int64) dispatch_all_dtypes({a, b}, name, run);
+  else dispatch({a, b}, name, run);
   return out;
 }
 
-Tensor add(const Tensor& a, const Tensor& b) {
-  return binary("add", a, b, true, [](auto x, auto y) { return x + y; });
-}
-Tensor sub(const Tensor& a, const Tensor& b) {
-  return binary("sub", a, b, true, [](auto x, auto y) { return x - y; });
-}
-Tensor mul(const Tensor& a, const Tensor& b) {
-  return binary("mul", a, b, true, [](auto x, auto y) { return x * y; });
-}
-Tensor div(const Tensor& a, const Tensor& b) {
-  return binary("div", a, b, false, [](auto x, auto y) { return x / y; });
-}
+Tensor add(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Add, "add", a, b, true); }
+Tensor sub(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Sub, "sub", a, b, true); }
+Tensor mul(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Mul, "mul", a, b, true); }
+Tensor div(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Div, "div", a, b, false); }
 
-// out = f(a) for a floating tensor.
-template <typename F>
-static Tensor map_floating(const char* op, const Tensor& a, F f) {
+// out = a op s for a floating tensor.
+static Tensor apply_scalar(ScalarOp op, const char* name, const Tensor& a, double s) {
   Tensor out(a.shape(), a.dtype(), a.device());
-  dispatch(a, op, [&](auto dev, auto zero) {
+  dispatch(a, name, [&](auto dev, auto zero) {
     using T = decltype(zero);
-    map_contiguous(dev, out.data<T>(), a.data<T>(), a.numel(), [&](T v) { return f(v); });
+    scalar_op(dev, op, out.data<T>(), a.data<T>(), T(s), a.numel());
   });
   return out;
 }
 
 Tensor add_scalar(const Tensor& a, double s) {
-  return map_floating("add_scalar", a, [s](auto v) { return v + decltype(v)(s); });
+  return apply_scalar(ScalarOp::Add, "add_scalar", a, s);
 }
 Tensor mul_scalar(const Tensor& a, double s) {
-  return map_floating("mul_scalar", a, [s](auto v) { return v * decltype(v)(s); });
+  return apply_scalar(ScalarOp::Mul, "mul_scalar", a, s);
 }
 Tensor pow_scalar(const Tensor& a, double exponent) {
-  return map_floating("pow_scalar", a, [exponent](auto v) { return pow_forward(v, decltype(v)(exponent)); });
+  return apply_scalar(ScalarOp::Pow, "pow_scalar", a, exponent);
 }
 
 Tensor sum_to(const Tensor& grad, const Shape& shape) {
@@ -257,7 +217,7 @@ void add_(Tensor& dst, const Tensor& src) {
   dispatch_all_dtypes({dst, src}, "add_", [&](auto dev, auto zero) {
     using T = decltype(zero);
     T* d = dst.data<T>();
-    zip_contiguous(dev, d, d, src.data<T>(), dst.numel(), [](T u, T v) { return u + v; });
+    binary_contiguous(dev, BinaryOp::Add, d, d, src.data<T>(), dst.numel());
   });
 }
 
@@ -265,18 +225,15 @@ void axpy_(Tensor& dst, double alpha, const Tensor& src) {
   check_same_layout(dst, src, "axpy_");
   dispatch({dst, src}, "axpy_", [&](auto dev, auto zero) {
     using T = decltype(zero);
-    const T a = T(alpha);
-    T* d = dst.data<T>();
-    zip_contiguous(dev, d, d, src.data<T>(), dst.numel(), [a](T u, T v) { return u + a * v; });
+    axpy(dev, dst.data<T>(), T(alpha), src.data<T>(), dst.numel());
   });
 }
 
 void scale_(Tensor& dst, double alpha) {
   dispatch(dst, "scale_", [&](auto dev, auto zero) {
     using T = decltype(zero);
-    const T a = T(alpha);
     T* d = dst.data<T>();
-    map_contiguous(dev, d, d, dst.numel(), [a](T v) { return a * v; });
+    scalar_op(dev, ScalarOp::Mul, d, d, T(alpha), dst.numel());
   });
 }
 

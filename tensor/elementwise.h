@@ -1,24 +1,25 @@
 // Elementwise raw ops (no gradients) with PyTorch broadcasting, and the helpers their
 // backward needs. Every scalar function and its derivative is written once, in
-// tensor/scalar_math.h, and fed to one CPU loop (tensor/cpu/) per op kind.
+// tensor/scalar_math.h, named by an op enum (tensor/elementwise_ops.h) and fed to one loop per
+// op kind and device (tensor/cpu/elementwise.h, tensor/cuda/elementwise.cu).
 //
 //   Tensor y = add(x, bias);             // x [B, N, D] + bias [D] -> [B, N, D]
 //   Tensor g = sum_to(grad_y, {D});      // reduce a broadcast gradient back to bias's shape
 #pragma once
+#include "tensor/elementwise_ops.h"
 #include "tensor/tensor.h"
 
 namespace neat {
 
-enum class UnaryOp { Neg, Exp, Log, Sqrt, Tanh, Sigmoid, Relu, Gelu, Sin, Sin2Pi, Identity };
 const char* unary_op_name(UnaryOp op);
 
 // y = f(x)
 Tensor unary(UnaryOp op, const Tensor& x);
 // dx = dy * f'(x); y = f(x) is passed too, since some derivatives are cheaper from y (exp, tanh,
 // sigmoid, sqrt).
+// unary_derivative_uses_output(op) (tensor/elementwise_ops.h) says which: then x, else y, may
+// be undefined.
 Tensor unary_backward(UnaryOp op, const Tensor& grad_y, const Tensor& x, const Tensor& y);
-// True for the ops whose unary_backward reads y (then x may be undefined); false: it reads x.
-bool unary_derivative_uses_output(UnaryOp op);
 
 Tensor neg(const Tensor& x);
 Tensor exp(const Tensor& x);

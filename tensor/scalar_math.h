@@ -14,12 +14,7 @@
 #include <cstdint>
 #include <cstring>
 
-// The one macro besides NEAT_CHECK: lets CUDA kernels call these functions on the device.
-#ifdef __CUDACC__
-#define NEAT_HOST_DEVICE __host__ __device__
-#else
-#define NEAT_HOST_DEVICE
-#endif
+#include "tensor/host_device.h"
 
 namespace neat {
 

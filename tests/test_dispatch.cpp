@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "tensor/cpu/elementwise.h"
+#include "tensor/cuda/elementwise.h"
 #include "tensor/cross_entropy.h"
 #include "tensor/dispatch.h"
 #include "tensor/elementwise.h"
@@ -14,7 +15,6 @@
 #include "tensor/layer_norm.h"
 #include "tensor/matmul.h"
 #include "tensor/reduce.h"
-#include "tensor/scalar_math.h"
 #include "tensor/shape_ops.h"
 #include "tensor/softmax.h"
 #include "tests/op_test_util.h"
@@ -29,8 +29,7 @@ TEST_CASE("dispatch.h usage example") {
     Tensor y(x.shape(), x.dtype(), x.device());
     dispatch(x, "exp", [&](auto dev, auto zero) {
       using T = decltype(zero);
-      map_contiguous(dev, y.data<T>(), x.data<T>(), x.numel(),
-                     [](T v) { return exp_forward(v); });
+      unary_forward(dev, UnaryOp::Exp, y.data<T>(), x.data<T>(), x.numel());
     });
     CHECK(y.at({1}) == doctest::Approx(std::exp(1.0)).epsilon(1e-6));
   }

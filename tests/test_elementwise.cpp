@@ -164,6 +164,42 @@ TEST_CASE("elementwise unary_backward reads x or y") {
   CHECK(mentions(thrown_message([&] { unary_backward(UnaryOp::Tanh, dy, x, Tensor()); }), {"tanh", "output"}));
 }
 
+TEST_CASE("every UnaryOp runs its own scalar function and derivative (tensor/elementwise_ops.h)") {
+  // The enum -> functor table is written once for both devices; a wrong row would give one op
+  // another's math everywhere. x > 0, so that log and sqrt are defined; float64, so every
+  // value is compared exactly (the derivatives from the output equal those from the input here).
+  struct Case {
+    UnaryOp op;
+    double (*f)(double);
+    double (*df)(double);
+  };
+  const Case cases[] = {
+      {UnaryOp::Neg, neg_forward<double>, neg_derivative<double>},
+      {UnaryOp::Exp, exp_forward<double>, exp_derivative<double>},
+      {UnaryOp::Log, log_forward<double>, log_derivative<double>},
+      {UnaryOp::Sqrt, sqrt_forward<double>, sqrt_derivative<double>},
+      {UnaryOp::Tanh, tanh_forward<double>, tanh_derivative<double>},
+      {UnaryOp::Sigmoid, sigmoid_forward<double>, sigmoid_derivative<double>},
+      {UnaryOp::Relu, relu_forward<double>, relu_derivative<double>},
+      {UnaryOp::Gelu, gelu_forward<double>, gelu_derivative<double>},
+      {UnaryOp::Sin, sin_forward<double>, sin_derivative<double>},
+      {UnaryOp::Sin2Pi, sin2pi_forward<double>, sin2pi_derivative<double>},
+      {UnaryOp::Identity, identity_forward<double>, identity_derivative<double>},
+  };
+  const std::vector<double> xs = {0.3, 1.7, 2.5}, dys = {1.0, -2.0, 0.5};
+  const Tensor x = from_vector(xs), dy = from_vector(dys);
+  for (const Case& c : cases) {
+    CAPTURE(unary_op_name(c.op));
+    const Tensor y = unary(c.op, x);
+    const std::vector<double> got_y = y.to_vector<double>();
+    const std::vector<double> got_dx = unary_backward(c.op, dy, x, y).to_vector<double>();
+    for (size_t i = 0; i < xs.size(); ++i) {
+      CHECK(got_y[i] == c.f(xs[i]));
+      CHECK(got_dx[i] == dys[i] * c.df(xs[i]));
+    }
+  }
+}
+
 TEST_CASE("elementwise binary values and broadcasting") {
   Tensor a = f32({1, 2, 3, 4, 5, 6}, {2, 3});
   CHECK(add(a, f32({10, 20, 30})).to_vector<float>() == std::vector<float>{11, 22, 33, 14, 25, 36});

@@ -1,8 +1,15 @@
-// CPU kernels of the elementwise ops (tensor/elementwise.cpp). Each loop is a template over the element type and the
-// scalar function, passed as a lambda that calls tensor/scalar_math.h, so the function is
-// inlined into the loop: no per-element indirect call. Contiguous loops are plain `for i` loops
-// the compiler vectorises; broadcast loops walk the output one row (last dim) at a time.
-// Loops over at least kParallelThreshold elements are split across OpenMP threads.
+// CPU kernels of the elementwise ops (tensor/elementwise.cpp). The entry points take the op as
+// a value (tensor/elementwise_ops.h) and turn it into a functor type, so each loop below is a
+// template over the element type and the functor, and the scalar function
+// (tensor/scalar_math.h) is inlined into the loop: no per-element indirect call. Contiguous
+// loops are plain `for i` loops the compiler vectorises; broadcast loops walk the output one row
+// (last dim) at a time. Loops over at least kParallelThreshold elements are split across OpenMP
+// threads. The same entry points on the GPU: tensor/cuda/elementwise.cu.
+//
+//   unary_forward:     y [n] = f(x)                  unary_backward: dx [n] = dy * f'(v)
+//   binary_contiguous: out [n] = a op b              binary_broadcast: the same, broadcast
+//   scalar_op:         y [n] = x op s                axpy: y [n] += alpha x
+//   expand_broadcast:  out = x repeated              count_nonfinite: *count = #NaN/inf of x [n]
 //
 // Broadcast layout (made by tensor/elementwise.cpp after merging dims): the output is
 // contiguous with sizes shape[0..rank); an operand is read at sum_d index_d * stride[d], with
@@ -12,19 +19,20 @@
 #include <cstdint>
 
 #include "tensor/cpu/device.h"
+#include "tensor/elementwise_ops.h"
 
 namespace neat::cpu {
 
 // y[i] = f(x[i]), i < n.
-template <typename Out, typename In, typename F>
-void map_contiguous(Cpu, Out* y, const In* x, int64_t n, F f) {
+template <typename T, typename F>
+void map_contiguous(T* y, const T* x, int64_t n, F f) {
 #pragma omp parallel for schedule(static) if (n >= kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
 }
 
 // out[i] = f(a[i], b[i]), i < n. out may be a (in-place updates).
 template <typename T, typename F>
-void zip_contiguous(Cpu, T* out, const T* a, const T* b, int64_t n, F f) {
+void zip_contiguous(T* out, const T* a, const T* b, int64_t n, F f) {
 #pragma omp parallel for schedule(static) if (n >= kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) out[i] = f(a[i], b[i]);
 }
@@ -41,7 +49,7 @@ inline int64_t row_offset(int64_t row, int64_t rank, const int64_t* shape, const
 
 // out = f(a, b) with broadcasting; out has shape[0..rank), a and b strides stride_a / stride_b.
 template <typename T, typename F>
-void zip_broadcast(Cpu, T* out, const T* a, const T* b, int64_t rank, const int64_t* shape,
+void zip_broadcast(T* out, const T* a, const T* b, int64_t rank, const int64_t* shape,
                    const int64_t* stride_a, const int64_t* stride_b, F f) {
   const int64_t inner = shape[rank - 1];
   int64_t rows = 1;
@@ -66,6 +74,42 @@ void zip_broadcast(Cpu, T* out, const T* a, const T* b, int64_t rank, const int6
       for (int64_t j = 0; j < inner; ++j) o[j] = v;
     }
   }
+}
+
+// ---- entry points (tensor/elementwise.cpp calls these; the same in tensor/cuda/elementwise.h)
+
+template <typename T>
+void unary_forward(Cpu, UnaryOp op, T* y, const T* x, int64_t n) {
+  with_unary_forward(op, [&](auto f) { map_contiguous(y, x, n, f); });
+}
+
+// v is y or x, as unary_derivative_uses_output(op) says.
+template <typename T>
+void unary_backward(Cpu, UnaryOp op, T* dx, const T* dy, const T* v, int64_t n) {
+  with_unary_backward(op, [&](auto f) { zip_contiguous(dx, dy, v, n, f); });
+}
+
+// out may be a (in-place updates).
+template <typename T>
+void binary_contiguous(Cpu, BinaryOp op, T* out, const T* a, const T* b, int64_t n) {
+  with_binary(op, [&](auto f) { zip_contiguous(out, a, b, n, f); });
+}
+
+template <typename T>
+void binary_broadcast(Cpu, BinaryOp op, T* out, const T* a, const T* b, int64_t rank,
+                      const int64_t* shape, const int64_t* stride_a, const int64_t* stride_b) {
+  with_binary(op, [&](auto f) { zip_broadcast(out, a, b, rank, shape, stride_a, stride_b, f); });
+}
+
+// y may be x (in place).
+template <typename T>
+void scalar_op(Cpu, ScalarOp op, T* y, const T* x, T s, int64_t n) {
+  with_scalar(op, s, [&](auto f) { map_contiguous(y, x, n, f); });
+}
+
+template <typename T>
+void axpy(Cpu, T* y, T alpha, const T* x, int64_t n) {
+  zip_contiguous(y, y, x, n, Axpy<T>{alpha});
 }
 
 // out = x repeated along the dims x is broadcast over (x read with `stride`).
