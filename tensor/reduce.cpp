@@ -1,10 +1,11 @@
 // Reductions: normalise the dims, view the input as [outer, R, inner] per block of consecutive
-// reduced dims, and run the kernels in tensor/cpu/reduce.h.
+// reduced dims, and run the kernels in tensor/cpu/reduce.h or tensor/cuda/reduce.h.
 #include "tensor/reduce.h"
 
 #include <algorithm>
 
 #include "tensor/cpu/reduce.h"
+#include "tensor/cuda/reduce.h"
 #include "tensor/dispatch.h"
 #include "tensor/elementwise.h"
 

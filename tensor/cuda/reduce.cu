@@ -1,0 +1,182 @@
+// CUDA kernels of the reductions (tensor/cuda/reduce.h), the math of tensor/cpu/reduce.h:
+//   sum:             out [outer, inner] = sum over r of x [outer, R, inner]
+//   max:             values / indices [outer, inner] = max / first argmax over r (a NaN wins, the
+//                    first NaN over later ones, like torch.max)
+//   max_backward:    dx [outer, R, inner] = 0 except dx[o, indices[o, j], j] = grad [o, j]
+//   sum of squares:  *total += x[0]^2 + ... + x[n-1]^2, accumulated in double
+// Every sum adds in an order fixed by the sizes alone (no floating-point atomics), so the same
+// input gives the same bits on every run:
+//   inner == 1:  one block per output (the row is contiguous), threads striding it, block_sum
+//   inner > 1:   one thread per output column, reading rows r in order (neighbouring threads
+//                read neighbouring columns: coalesced). With few columns the rows are cut into
+//                chunks, each summed by its own threads into a scratch buffer, and a second
+//                kernel adds the chunks in order.
+//   squares:     a fixed grid of blocks writes one partial sum each, one block adds them.
+#include <algorithm>
+
+#include "tensor/cuda/reduce.h"
+#include "tensor/cuda/runtime.cuh"
+#include "tensor/cuda/scratch.cuh"
+#include "tensor/cuda/warp_reduce.cuh"
+
+namespace neat::cuda {
+
+namespace {
+
+// Column sums aim for about this many threads in flight; a chunk has at least kMinChunkRows rows.
+constexpr int64_t kTargetThreads = int64_t(1) << 17;
+constexpr int64_t kMaxChunks = 64, kMinChunkRows = 16;
+// Blocks of the first pass of the sum of squares.
+constexpr int64_t kSquaresBlocks = 1024;
+
+template <typename T>
+__global__ void sum_rows(T* out, const T* x, int64_t outer, int64_t R) {
+  for (int64_t o = blockIdx.x; o < outer; o += gridDim.x) {  // the whole block takes the same o
+    T s = 0;
+    for (int64_t r = threadIdx.x; r < R; r += blockDim.x) s += x[o * R + r];
+    s = block_sum(s);
+    if (threadIdx.x == 0) out[o] = s;
+  }
+}
+
+// partial [chunks, outer * inner]: chunk c = blockIdx.y sums rows [R c / chunks, R (c+1) / chunks).
+template <typename T>
+__global__ void sum_columns(T* partial, const T* x, int64_t outer, int64_t R, int64_t inner,
+                            int64_t chunks) {
+  const int64_t outputs = outer * inner, c = blockIdx.y;
+  const int64_t r0 = R * c / chunks, r1 = R * (c + 1) / chunks;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < outputs; i += int64_t(gridDim.x) * blockDim.x) {
+    const T* column = x + (i / inner) * R * inner + i % inner;
+    T s = 0;
+    for (int64_t r = r0; r < r1; ++r) s += column[r * inner];
+    partial[c * outputs + i] = s;
+  }
+}
+
+// out [outputs] = sum over c, in order, of partial [chunks, outputs].
+template <typename T>
+__global__ void sum_chunks(T* out, const T* partial, int64_t outputs, int64_t chunks) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < outputs; i += int64_t(gridDim.x) * blockDim.x) {
+    T s = 0;
+    for (int64_t c = 0; c < chunks; ++c) s += partial[c * outputs + i];
+    out[i] = s;
+  }
+}
+
+template <typename T>
+__global__ void max_columns(T* values, int64_t* indices, const T* x, int64_t outer, int64_t R,
+                            int64_t inner) {
+  const int64_t outputs = outer * inner;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < outputs; i += int64_t(gridDim.x) * blockDim.x) {
+    const T* column = x + (i / inner) * R * inner + i % inner;
+    T best = column[0];
+    int64_t where = 0;
+    for (int64_t r = 1; r < R; ++r) {
+      const T v = column[r * inner];
+      if (v > best || (v != v && best == best)) {
+        best = v;
+        where = r;
+      }
+    }
+    values[i] = best;
+    indices[i] = where;
+  }
+}
+
+template <typename T>
+__global__ void scatter_max_grad(T* dx, const T* grad, const int64_t* indices, int64_t outer,
+                                 int64_t R, int64_t inner) {
+  const int64_t outputs = outer * inner;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < outputs; i += int64_t(gridDim.x) * blockDim.x)
+    dx[((i / inner) * R + indices[i]) * inner + i % inner] = grad[i];
+}
+
+// partial[block] = the sum of x^2 over the elements this block's threads visit.
+template <typename T>
+__global__ void sum_of_squares_partial(const T* x, int64_t n, double* partial) {
+  double s = 0;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    s += double(x[i]) * double(x[i]);
+  s = block_sum(s);
+  if (threadIdx.x == 0) partial[blockIdx.x] = s;
+}
+
+// One block: *total += partial[0] + ... + partial[count-1].
+__global__ void add_partials(const double* partial, int64_t count, double* total) {
+  double s = 0;
+  for (int64_t i = threadIdx.x; i < count; i += blockDim.x) s += partial[i];
+  s = block_sum(s);
+  if (threadIdx.x == 0) *total += s;
+}
+
+}  // namespace
+
+template <typename T>
+void sum_kernel(Cuda, T* out, const T* x, int64_t outer, int64_t R, int64_t inner) {
+  const int64_t outputs = outer * inner;
+  if (outputs == 0) return;
+  if (R == 0) {
+    NEAT_CUDA_CHECK(cudaMemsetAsync(out, 0, size_t(outputs) * sizeof(T), stream()));  // 0 bits = 0
+    return;
+  }
+  if (inner == 1) {
+    sum_rows<<<blocks_for(outer, 1), kThreads, 0, stream()>>>(out, x, outer, R);
+    NEAT_CUDA_CHECK(cudaGetLastError());
+    return;
+  }
+  const int64_t chunks =
+      std::max<int64_t>(1, std::min({kMaxChunks, kTargetThreads / outputs, R / kMinChunkRows}));
+  const dim3 grid(blocks_for(outputs), unsigned(chunks));
+  if (chunks == 1) {
+    sum_columns<<<grid, kThreads, 0, stream()>>>(out, x, outer, R, inner, chunks);
+    NEAT_CUDA_CHECK(cudaGetLastError());
+    return;
+  }
+  Scratch<T> partial(chunks * outputs);
+  sum_columns<<<grid, kThreads, 0, stream()>>>(partial.data(), x, outer, R, inner, chunks);
+  NEAT_CUDA_CHECK(cudaGetLastError());
+  sum_chunks<<<blocks_for(outputs), kThreads, 0, stream()>>>(out, partial.data(), outputs, chunks);
+  NEAT_CUDA_CHECK(cudaGetLastError());
+}
+
+template <typename T>
+void max_kernel(Cuda, T* values, int64_t* indices, const T* x, int64_t outer, int64_t R, int64_t inner) {
+  const int64_t outputs = outer * inner;
+  if (outputs == 0) return;
+  max_columns<<<blocks_for(outputs), kThreads, 0, stream()>>>(values, indices, x, outer, R, inner);
+  NEAT_CUDA_CHECK(cudaGetLastError());
+}
+
+template <typename T>
+void max_backward_kernel(Cuda, T* dx, const T* grad, const int64_t* indices, int64_t outer,
+                         int64_t R, int64_t inner) {
+  const int64_t outputs = outer * inner;
+  if (outputs * R == 0) return;
+  NEAT_CUDA_CHECK(cudaMemsetAsync(dx, 0, size_t(outputs * R) * sizeof(T), stream()));
+  scatter_max_grad<<<blocks_for(outputs), kThreads, 0, stream()>>>(dx, grad, indices, outer, R, inner);
+  NEAT_CUDA_CHECK(cudaGetLastError());
+}
+
+template <typename T>
+void add_sum_of_squares(Cuda, const T* x, int64_t n, double* total) {
+  if (n == 0) return;
+  const int64_t blocks = std::min<int64_t>(blocks_for(n), kSquaresBlocks);
+  Scratch<double> partial(blocks);
+  sum_of_squares_partial<<<unsigned(blocks), kThreads, 0, stream()>>>(x, n, partial.data());
+  NEAT_CUDA_CHECK(cudaGetLastError());
+  add_partials<<<1, kThreads, 0, stream()>>>(partial.data(), blocks, total);
+  NEAT_CUDA_CHECK(cudaGetLastError());
+}
+
+template void sum_kernel(Cuda, float*, const float*, int64_t, int64_t, int64_t);
+template void sum_kernel(Cuda, double*, const double*, int64_t, int64_t, int64_t);
+template void sum_kernel(Cuda, int64_t*, const int64_t*, int64_t, int64_t, int64_t);
+template void max_kernel(Cuda, float*, int64_t*, const float*, int64_t, int64_t, int64_t);
+template void max_kernel(Cuda, double*, int64_t*, const double*, int64_t, int64_t, int64_t);
+template void max_kernel(Cuda, int64_t*, int64_t*, const int64_t*, int64_t, int64_t, int64_t);
+template void max_backward_kernel(Cuda, float*, const float*, const int64_t*, int64_t, int64_t, int64_t);
+template void max_backward_kernel(Cuda, double*, const double*, const int64_t*, int64_t, int64_t, int64_t);
+template void add_sum_of_squares(Cuda, const float*, int64_t, double*);
+template void add_sum_of_squares(Cuda, const double*, int64_t, double*);
+
+}  // namespace neat::cuda
