@@ -1,8 +1,10 @@
 // Fused layer norm over the last dim: checks and allocation here, the kernels (with the math)
-// in tensor/cpu/layer_norm.h, the derivation of the backward in docs/layer_norm.md.
+// in tensor/cpu/layer_norm.h and tensor/cuda/layer_norm.cu, the derivation of the backward in
+// docs/layer_norm.md.
 #include "tensor/layer_norm.h"
 
 #include "tensor/cpu/layer_norm.h"
+#include "tensor/cuda/layer_norm.h"
 #include "tensor/dispatch.h"
 
 namespace neat {
