@@ -1,12 +1,13 @@
 // Cross-entropy on integer labels: log-softmax and the negative log-likelihood in one op, mean
 // over the batch, with label smoothing as torch.nn.functional.cross_entropy. Checks and
-// allocation here, the kernels (with the math) in tensor/cpu/cross_entropy.h, the derivation
-// of the backward in docs/softmax_cross_entropy.md.
+// allocation here, the kernels (with the math) in tensor/cpu/cross_entropy.h and
+// tensor/cuda/cross_entropy.cu, the derivation of the backward in docs/softmax_cross_entropy.md.
 //
 //   logits, log_probs, dlogits [N, C]; labels [N] int64; loss 0-d
 #include "tensor/cross_entropy.h"
 
 #include "tensor/cpu/cross_entropy.h"
+#include "tensor/cuda/cross_entropy.h"
 #include "tensor/dispatch.h"
 #include "tensor/softmax.h"
 

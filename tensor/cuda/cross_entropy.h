@@ -1,0 +1,20 @@
+// CUDA kernels of cross-entropy on integer labels (tensor/cuda/cross_entropy.cu); the same
+// signatures and math as tensor/cpu/cross_entropy.h:
+//   log_probs, dlogits [N, C]; labels [N] int64; loss, grad_loss 0-d; first_bad [1] int64, all
+//   device memory. *first_bad = the index of the first label outside [0, C), or -1 (then the op
+//   ran).
+#pragma once
+#include <cstdint>
+
+#include "tensor/cuda/device.h"
+
+namespace neat::cuda {
+
+template <typename T>
+void cross_entropy_forward(Cuda, const T* log_probs, const int64_t* labels, T* loss,
+                           int64_t* first_bad, int64_t N, int64_t C, double eps);
+template <typename T>
+void cross_entropy_backward(Cuda, const T* grad_loss, const T* log_probs, const int64_t* labels,
+                            T* dlogits, int64_t* first_bad, int64_t N, int64_t C, double eps);
+
+}  // namespace neat::cuda
