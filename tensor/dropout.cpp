@@ -1,7 +1,10 @@
-// Dropout mask: the check here, the kernel (inverted dropout) in tensor/cpu/dropout.h.
+// Dropout mask: the check here, the kernel (inverted dropout) in tensor/cpu/dropout.h and
+// tensor/cuda/dropout.cu. Element i is the generator's i-th draw after its current state
+// (tensor/random.h), so both devices make the same mask; the generator then moves on by n.
 #include "tensor/dropout.h"
 
 #include "tensor/cpu/dropout.h"
+#include "tensor/cuda/dropout.h"
 #include "tensor/dispatch.h"
 
 namespace neat {
@@ -11,8 +14,9 @@ Tensor dropout_mask(const Shape& shape, double p, Generator& gen, DType dtype, D
   Tensor mask(shape, dtype, device);
   dispatch(mask, "dropout", [&](auto dev, auto zero) {
     using T = decltype(zero);
-    dropout_mask(dev, mask.data<T>(), mask.numel(), p, gen);
+    dropout_mask(dev, mask.data<T>(), mask.numel(), p, gen.state());
   });
+  gen.skip(uint64_t(mask.numel()));
   return mask;
 }
 

@@ -146,6 +146,29 @@ TEST_CASE("dropout mask: values, rate, reproducibility") {
   CHECK(thrown_message([&] { dropout(x, 1.5, true, gen); }).find("dropout: probability 1.5 must be in [0, 1]") == 0);
 }
 
+TEST_CASE("dropout mask: element i is the generator's i-th draw, and the generator moves on by n") {
+  // The mask is made from counter-based draws (tensor/random.h), in parallel on the CPU and on
+  // the GPU; it must equal the mask of sequential draws, on any number of threads (a mask of
+  // 40000 elements is split across the OpenMP threads).
+  for (double p : {0.0, 0.1, 0.5, 1.0}) {
+    Generator gen(123), sequential(123);
+    gen.uniform();  // a state that is not the seed
+    sequential.uniform();
+    const Tensor mask = dropout_mask({200, 200}, p, gen, f64);
+    const double keep = p < 1 ? 1.0 / (1.0 - p) : 0.0;
+    std::vector<double> want(40000);
+    for (double& m : want) m = sequential.uniform() < p ? 0.0 : keep;
+    CHECK(mask.to_vector<double>() == want);
+    CHECK(gen.state() == sequential.state());
+    CHECK(gen.next_u64() == sequential.next_u64());
+  }
+  Generator g(5);
+  const uint64_t start = g.state();
+  const uint64_t first = g.next_u64(), second = g.next_u64();
+  CHECK(splitmix64_draw(start, 0) == first);
+  CHECK(splitmix64_draw(start, 1) == second);
+}
+
 TEST_CASE("scaled_dot_product_attention forward matches PyTorch") {
   // torch 1.13 (no F.scaled_dot_product_attention yet), float64:
   //   (torch.softmax(q @ k.T / 2**0.5 + m, -1) @ v)

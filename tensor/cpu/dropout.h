@@ -1,7 +1,8 @@
 // CPU kernel of the dropout mask (inverted dropout, as PyTorch): each element is 0 with
 // probability p, else 1 / (1 - p), so the expected value of x * mask is x.
-//   mask [n]; element i is drawn i-th from the generator (row-major), so the same seed gives
-//   the same mask on any number of threads.
+//   mask [n]; element i is 0 when u_i < p, u_i = uniform_from_bits(splitmix64_draw(state, i)),
+//   the generator's i-th draw after `state` (tensor/random.h): the same mask on any number of
+//   threads, and on the GPU (tensor/cuda/dropout.cu).
 #pragma once
 #include <cstdint>
 
@@ -11,9 +12,11 @@
 namespace neat::cpu {
 
 template <typename T>
-void dropout_mask(Cpu, T* mask, int64_t n, double p, Generator& gen) {
+void dropout_mask(Cpu, T* mask, int64_t n, double p, uint64_t state) {
   const T keep = p < 1 ? T(1.0 / (1.0 - p)) : T(0);
-  for (int64_t i = 0; i < n; ++i) mask[i] = gen.uniform() < p ? T(0) : keep;
+#pragma omp parallel for schedule(static) if (n >= kParallelThreshold)
+  for (int64_t i = 0; i < n; ++i)
+    mask[i] = uniform_from_bits(splitmix64_draw(state, uint64_t(i))) < p ? T(0) : keep;
 }
 
 }  // namespace neat::cpu
