@@ -6,53 +6,17 @@
 //   broadcast:  out[i] = a[offset_a(i)] op b[offset_b(i)], offset_k(i) = sum_d index_d(i) stride_k[d]
 //   expand:     out[i] = x[offset(i)]                       count_nonfinite: #NaN/inf of x
 // Every kernel is a grid-stride loop over the output, one element a thread and step. The
-// broadcast layout travels to the kernel by value, at most kMaxDims dims after merging (the raw
-// op merges neighbouring dims, so a layout of more than 2 or 3 dims is already rare).
+// broadcast layout travels to the kernel by value (tensor/cuda/strided.cuh).
 #include <cmath>
 
-#include "tensor/check.h"
 #include "tensor/cuda/elementwise.h"
 #include "tensor/cuda/runtime.cuh"
+#include "tensor/cuda/strided.cuh"
 #include "tensor/cuda/warp_reduce.cuh"
 
 namespace neat::cuda {
 
 namespace {
-
-constexpr int kMaxDims = 16;
-
-// The output sizes and, per operand k < K, its strides (0 along broadcast dims).
-template <int K>
-struct Layout {
-  int rank;
-  int64_t shape[kMaxDims];
-  int64_t stride[K][kMaxDims];
-};
-
-template <int K>
-Layout<K> layout_of(int64_t rank, const int64_t* shape, const int64_t* const (&strides)[K],
-                    const char* op) {
-  NEAT_CHECK(rank >= 1 && rank <= kMaxDims, op, ": a broadcast over ", rank,
-             " dims (after merging) is more than the CUDA kernel's ", kMaxDims);
-  Layout<K> l{};
-  l.rank = int(rank);
-  for (int d = 0; d < l.rank; ++d) {
-    l.shape[d] = shape[d];
-    for (int k = 0; k < K; ++k) l.stride[k][d] = strides[k][d];
-  }
-  return l;
-}
-
-// offset[k] = where output element i is read in operand k.
-template <int K>
-__device__ inline void offsets_of(int64_t i, const Layout<K>& l, int64_t (&offset)[K]) {
-  for (int k = 0; k < K; ++k) offset[k] = 0;
-  for (int d = l.rank - 1; d >= 0; --d) {
-    const int64_t index = i % l.shape[d];
-    i /= l.shape[d];
-    for (int k = 0; k < K; ++k) offset[k] += index * l.stride[k][d];
-  }
-}
 
 template <typename T, typename F>
 __global__ void map_kernel(T* y, const T* x, int64_t n, F f) {
@@ -67,7 +31,7 @@ __global__ void zip_kernel(T* out, const T* a, const T* b, int64_t n, F f) {
 }
 
 template <typename T, typename F>
-__global__ void zip_broadcast_kernel(T* out, const T* a, const T* b, int64_t n, Layout<2> l, F f) {
+__global__ void zip_broadcast_kernel(T* out, const T* a, const T* b, int64_t n, Strided<2> l, F f) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
     int64_t offset[2];
     offsets_of(i, l, offset);
@@ -76,7 +40,7 @@ __global__ void zip_broadcast_kernel(T* out, const T* a, const T* b, int64_t n, 
 }
 
 template <typename T>
-__global__ void expand_kernel(T* out, const T* x, int64_t n, Layout<1> l) {
+__global__ void expand_kernel(T* out, const T* x, int64_t n, Strided<1> l) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
     int64_t offset[1];
     offsets_of(i, l, offset);
@@ -138,7 +102,7 @@ void binary_broadcast(Cuda, BinaryOp op, T* out, const T* a, const T* b, int64_t
                       const int64_t* shape, const int64_t* stride_a, const int64_t* stride_b) {
   const int64_t n = numel_of(rank, shape);
   if (n == 0) return;
-  const Layout<2> l = layout_of<2>(rank, shape, {stride_a, stride_b}, "binary_broadcast");
+  const Strided<2> l = strided_layout<2>(rank, shape, {stride_a, stride_b}, "binary_broadcast");
   with_binary(op, [&](auto f) {
     zip_broadcast_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(out, a, b, n, l, f);
     NEAT_CUDA_CHECK(cudaGetLastError());
@@ -160,7 +124,7 @@ void expand_broadcast(Cuda, T* out, const T* x, int64_t rank, const int64_t* sha
                       const int64_t* stride) {
   const int64_t n = numel_of(rank, shape);
   if (n == 0) return;
-  const Layout<1> l = layout_of<1>(rank, shape, {stride}, "expand");
+  const Strided<1> l = strided_layout<1>(rank, shape, {stride}, "expand");
   expand_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(out, x, n, l);
   NEAT_CUDA_CHECK(cudaGetLastError());
 }
