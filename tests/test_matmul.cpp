@@ -11,6 +11,7 @@
 #include "tests/op_test_util.h"
 #include "autograd/matmul.h"
 #include "tensor/cpu/gemm.h"
+#include "tensor/elementwise.h"
 #include "tensor/matmul.h"
 
 using namespace neat;
@@ -61,6 +62,48 @@ TEST_CASE("matmul forward matches hand-computed numbers and a float64 loop") {
   CHECK(matmul(randn({2, 1, 3, 4}, gen), randn({5, 4, 6}, gen)).shape() == Shape{2, 5, 3, 6});
   CHECK(matmul(randn({3, 4, 5}, gen), randn({1, 1, 5, 2}, gen)).shape() == Shape{1, 3, 4, 2});
   CHECK(matmul(zeros({2, 0}), zeros({0, 3})).to_vector<float>() == std::vector<float>(6, 0.0f));
+}
+
+TEST_CASE("matmul_into: c = alpha op(a) op(b) + beta c, every transpose, beta 0 and 1") {
+  // Against matmul then axpy_ in float64, on odd sizes and the batch cases of matmul: plain,
+  // a's batch folded into M, both batched, and batch dims broadcast.
+  Generator gen(17);
+  const double alpha = -0.75;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (double beta : {0.0, 1.0})
+        for (const auto& [a_batch, b_batch] : std::vector<std::pair<Shape, Shape>>{
+                 {{}, {}}, {{3}, {}}, {{2}, {2}}, {{2, 1}, {3}}}) {
+          const Tensor a = randn(stored(a_batch, 7, 9, ta), gen, DType::Float64);
+          const Tensor b = randn(stored(b_batch, 9, 5, tb), gen, DType::Float64);
+          const Tensor product = matmul(a, b, ta, tb);
+          // beta = 0 must not read c: NaNs there would survive a multiply by 0.
+          const Tensor c = beta == 0.0 ? full(product.shape(), std::nan(""), DType::Float64)
+                                       : randn(product.shape(), gen, DType::Float64);
+          Tensor want = beta == 0.0 ? zeros(product.shape(), DType::Float64) : c.clone();
+          axpy_(want, alpha, product);
+          matmul_into(c, a, b, ta, tb, alpha, beta);
+          INFO("a ", shape_str(a.shape()), " trans ", ta, " x b ", shape_str(b.shape()), " trans ",
+               tb, " beta ", beta);
+          CHECK(neat::test::max_abs_diff(c, want) <= 1e-14 * neat::test::max_abs(want));
+          int64_t not_finite = 0;   // max_abs_diff's fmax would skip a NaN
+          for (double v : c.to_vector<double>()) not_finite += !std::isfinite(v);
+          CHECK(not_finite == 0);
+        }
+}
+
+TEST_CASE("matmul_into errors name the output and both operands") {
+  CHECK(thrown_message([] { matmul_into(zeros({2, 2}), zeros({2, 3}), zeros({3, 4}), false, false, 1, 0); })
+            .find("matmul_into: output [2, 2] but [2, 3] x [3, 4] is [2, 4]") == 0);
+  CHECK(thrown_message([] { matmul_into(zeros({2, 4}), zeros({3, 2}), zeros({3, 4}), false, false, 1, 0); })
+            .find("matmul_into: [3, 2] x [3, 4]: inner dimensions 2 and 3 differ") == 0);
+  const Tensor a = zeros({2, 2});
+  CHECK(thrown_message([&] { matmul_into(a, a, zeros({2, 2}), true, false, 1, 1); })
+            .find("matmul_into: output [2, 2] shares memory with an operand ([2, 2]^T x [2, 2])") == 0);
+  const std::string dtype = thrown_message([] {
+    matmul_into(zeros({2, 2}, DType::Float64), zeros({2, 3}), zeros({3, 2}), false, false, 1, 0);
+  });
+  CHECK(dtype.find("matmul_into: dtype mismatch") == 0);
 }
 
 TEST_CASE("matmul errors name the op and both shapes") {
