@@ -9,12 +9,15 @@
 
 #include "tests/op_references.h"
 #include "tests/op_test_util.h"
+#include "tests/skip.h"
 #include "autograd/matmul.h"
 #include "tensor/cpu/gemm.h"
 #include "tensor/elementwise.h"
+#include "tensor/gpu.h"
 #include "tensor/matmul.h"
 
 using namespace neat;
+using neat::test::skip;
 using neat::test::thrown_message;
 
 namespace {
@@ -90,6 +93,30 @@ TEST_CASE("matmul_into: c = alpha op(a) op(b) + beta c, every transpose, beta 0 
           for (double v : c.to_vector<double>()) not_finite += !std::isfinite(v);
           CHECK(not_finite == 0);
         }
+}
+
+TEST_CASE("cuda: matmul_into equals the CPU's (folded, strided-batched, per-entry batches)") {
+  if (!cuda_available()) return skip(cuda_unavailable_reason());
+  // The batch cases reach cuBLAS as: {} and {3} x {} one GEMM (folded unless trans_a, then a
+  // strided batch with b's stride 0), {2} x {2} a strided batch, {2, 1} x {3} one call each.
+  Generator gen(29);
+  for (DType dt : {DType::Float32, DType::Float64})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true})
+        for (double beta : {0.0, 1.0})
+          for (const auto& [a_batch, b_batch] : std::vector<std::pair<Shape, Shape>>{
+                   {{}, {}}, {{3}, {}}, {{2}, {2}}, {{2, 1}, {3}}}) {
+            const Tensor a = randn(stored(a_batch, 7, 9, ta), gen, dt);
+            const Tensor b = randn(stored(b_batch, 9, 5, tb), gen, dt);
+            const Tensor want = randn(matmul(a, b, ta, tb).shape(), gen, dt);
+            const Tensor got = want.to(Device::CUDA);
+            matmul_into(want, a, b, ta, tb, -0.75, beta);
+            matmul_into(got, a.to(Device::CUDA), b.to(Device::CUDA), ta, tb, -0.75, beta);
+            INFO(dtype_name(dt), " a ", shape_str(a.shape()), " trans ", ta, " x b ",
+                 shape_str(b.shape()), " trans ", tb, " beta ", beta);
+            CHECK(neat::test::max_abs_diff(got.to(Device::CPU), want) <=
+                  (dt == DType::Float32 ? 1e-5 : 1e-13) * neat::test::max_abs(want));
+          }
 }
 
 TEST_CASE("matmul_into errors name the output and both operands") {
