@@ -12,8 +12,8 @@
 namespace neat::cuda {
 
 int svd_jacobi(Cuda, const double* a, int64_t m, int64_t n, double* u, double* s, double* v) {
-  std::vector<double> host_a(size_t(m * n)), host_u(size_t(m * n)), host_s(size_t(n)),
-      host_v(size_t(n * n));
+  std::vector<double> host_a(static_cast<size_t>(m * n)), host_u(host_a.size()),
+      host_s(static_cast<size_t>(n)), host_v(static_cast<size_t>(n * n));
   copy_to_host(Cuda{}, host_a.data(), a, host_a.size() * sizeof(double));
   const int sweeps = cpu::svd_jacobi(cpu::Cpu{}, host_a.data(), m, n, host_u.data(),
                                      host_s.data(), host_v.data());
