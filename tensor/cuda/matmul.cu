@@ -15,6 +15,7 @@
 // The double calls ignore it.
 #include <algorithm>
 #include <climits>
+#include <type_traits>
 
 #include "tensor/check.h"
 #include "tensor/cuda/matmul.h"
@@ -26,28 +27,25 @@ namespace {
 
 cublasOperation_t op_of(bool trans) { return trans ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
-// The cuBLAS call for each element type, column-major arguments as cuBLAS names them.
-void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
-          const float* A, int lda, const float* B, int ldb, float beta, float* C, int ldc) {
-  NEAT_CUBLAS_CHECK(cublasSgemm(cublas(), ta, tb, m, n, k, &alpha, A, lda, B, ldb, &beta, C, ldc));
+// The cuBLAS calls for T = float or double, column-major arguments as cuBLAS names them.
+template <typename T>
+void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, T alpha, const T* A,
+          int lda, const T* B, int ldb, T beta, T* C, int ldc) {
+  if constexpr (std::is_same_v<T, float>)
+    NEAT_CUBLAS_CHECK(cublasSgemm(cublas(), ta, tb, m, n, k, &alpha, A, lda, B, ldb, &beta, C, ldc));
+  else
+    NEAT_CUBLAS_CHECK(cublasDgemm(cublas(), ta, tb, m, n, k, &alpha, A, lda, B, ldb, &beta, C, ldc));
 }
-void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, double alpha,
-          const double* A, int lda, const double* B, int ldb, double beta, double* C, int ldc) {
-  NEAT_CUBLAS_CHECK(cublasDgemm(cublas(), ta, tb, m, n, k, &alpha, A, lda, B, ldb, &beta, C, ldc));
-}
-void gemm_strided(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
-                  const float* A, int lda, long long stride_a, const float* B, int ldb,
-                  long long stride_b, float beta, float* C, int ldc, long long stride_c,
-                  int count) {
-  NEAT_CUBLAS_CHECK(cublasSgemmStridedBatched(cublas(), ta, tb, m, n, k, &alpha, A, lda, stride_a, B,
-                                              ldb, stride_b, &beta, C, ldc, stride_c, count));
-}
-void gemm_strided(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, double alpha,
-                  const double* A, int lda, long long stride_a, const double* B, int ldb,
-                  long long stride_b, double beta, double* C, int ldc, long long stride_c,
-                  int count) {
-  NEAT_CUBLAS_CHECK(cublasDgemmStridedBatched(cublas(), ta, tb, m, n, k, &alpha, A, lda, stride_a, B,
-                                              ldb, stride_b, &beta, C, ldc, stride_c, count));
+template <typename T>
+void gemm_strided(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, T alpha,
+                  const T* A, int lda, long long stride_a, const T* B, int ldb, long long stride_b,
+                  T beta, T* C, int ldc, long long stride_c, int count) {
+  if constexpr (std::is_same_v<T, float>)
+    NEAT_CUBLAS_CHECK(cublasSgemmStridedBatched(cublas(), ta, tb, m, n, k, &alpha, A, lda, stride_a,
+                                                B, ldb, stride_b, &beta, C, ldc, stride_c, count));
+  else
+    NEAT_CUBLAS_CHECK(cublasDgemmStridedBatched(cublas(), ta, tb, m, n, k, &alpha, A, lda, stride_a,
+                                                B, ldb, stride_b, &beta, C, ldc, stride_c, count));
 }
 
 // The constant step of index[t] = t step (step >= 0), or -1 when index is not of that form.
