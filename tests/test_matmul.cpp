@@ -67,6 +67,17 @@ TEST_CASE("matmul forward matches hand-computed numbers and a float64 loop") {
   CHECK(matmul(zeros({2, 0}), zeros({0, 3})).to_vector<float>() == std::vector<float>(6, 0.0f));
 }
 
+TEST_CASE("tensor/matmul.h usage example") {
+  Generator gen(19);
+  const Tensor x = randn({4, 3}, gen, DType::Float64), w = randn({5, 3}, gen, DType::Float64);
+  const Tensor z = randn({4, 2}, gen, DType::Float64), v = randn({5, 2}, gen, DType::Float64);
+  Tensor y = matmul(x, w, false, /*trans_b=*/true);             // y = x w^T
+  Tensor want = y.clone();
+  axpy_(want, 0.5, matmul(z, v, false, true));
+  matmul_into(y, z, v, false, /*trans_b=*/true, 0.5, 1.0);       // y += 0.5 z v^T, no temporary
+  CHECK(neat::test::max_abs_diff(y, want) <= 1e-15 * neat::test::max_abs(want));
+}
+
 TEST_CASE("matmul_into: c = alpha op(a) op(b) + beta c, every transpose, beta 0 and 1") {
   // Against matmul then axpy_ in float64, on odd sizes and the batch cases of matmul: plain,
   // a's batch folded into M, both batched, and batch dims broadcast.
