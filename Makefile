@@ -40,7 +40,9 @@ CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 CUDA_ARCH ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=sm_80 \
              -gencode arch=compute_90,code=compute_90
 NVCCFLAGS ?= -O3
-override NVCCFLAGS += -std=c++17 -I. -DNEAT_CUDA $(CUDA_ARCH) -MMD -MP -Xcompiler -Wall
+# -Wno-unknown-pragmas as for g++: a .cu that includes a CPU header (tensor/cuda/svd.cu) sees its
+# OpenMP pragmas, and nvcc compiles without -fopenmp.
+override NVCCFLAGS += -std=c++17 -I. -DNEAT_CUDA $(CUDA_ARCH) -MMD -MP -Xcompiler -Wall,-Wno-unknown-pragmas
 override CXXFLAGS += -DNEAT_CUDA
 LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
 CUDA_SRC := $(wildcard tensor/cuda/*.cu)

@@ -1,7 +1,11 @@
-// AdamW step: checks, then the kernel (with the update's formula) in tensor/cpu/adamw.h.
+// AdamW step: checks, then one kernel call over all parameters of one dtype and device
+// (tensor/cpu/adamw.h: a loop over the parameters; tensor/cuda/adamw.cu: one launch). The
+// update's formula: tensor/adamw_update.h.
 #include "tensor/adamw.h"
 
+#include "tensor/adamw_update.h"
 #include "tensor/cpu/adamw.h"
+#include "tensor/cuda/adamw.h"
 #include "tensor/dispatch.h"
 
 namespace neat {
@@ -26,13 +30,28 @@ void adamw_step_(const std::vector<AdamWParameter>& params, AdamWBetas betas) {
     check_same_device({p.param, p.grad, p.exp_avg, p.exp_avg_sq}, "adamw_step_");
     NEAT_CHECK(p.step >= 1, "adamw_step_: step ", p.step, " of '", p.name, "' must be >= 1");
   }
-  for (const AdamWParameter& p : params) {
-    dispatch({p.param, p.grad, p.exp_avg, p.exp_avg_sq}, "adamw_step_", [&](auto dev, auto zero) {
+  // Runs of consecutive parameters that share a dtype and a device: one kernel call each
+  // (a model's parameters are usually one run).
+  size_t begin = 0;
+  while (begin < params.size()) {
+    const Tensor& first = params[begin].param;
+    size_t end = begin + 1;
+    while (end < params.size() && params[end].param.dtype() == first.dtype() &&
+           params[end].param.device() == first.device())
+      ++end;
+    dispatch(first, "adamw_step_", [&](auto dev, auto zero) {
       using T = decltype(zero);
-      adamw_step(dev, p.param.data<T>(), p.grad.data<T>(), p.exp_avg.data<T>(),
-                 p.exp_avg_sq.data<T>(), p.param.numel(), p.lr, p.weight_decay, betas.beta1,
-                 betas.beta2, betas.eps, p.step);
+      std::vector<AdamWTensor<T>> tensors;
+      for (size_t i = begin; i < end; ++i) {
+        const AdamWParameter& p = params[i];
+        tensors.push_back({p.param.data<T>(), p.grad.data<T>(), p.exp_avg.data<T>(),
+                           p.exp_avg_sq.data<T>(), p.param.numel(),
+                           adamw_scalars<T>(p.lr, p.weight_decay, betas.beta1, betas.beta2,
+                                            betas.eps, p.step)});
+      }
+      adamw_step(dev, tensors.data(), int64_t(tensors.size()));
     });
+    begin = end;
   }
 }
 

@@ -1,15 +1,19 @@
-// matmul: shape checks, batch-dim broadcasting and the dispatch to our GEMM.
+// matmul and matmul_into: shape checks, batch-dim broadcasting and the dispatch to the GEMM
+// (tensor/cpu/matmul.h, tensor/cuda/matmul.cu).
 //
 //   a [..a, M, K] (stored [..a, K, M] with trans_a), b [..b, K, N] (stored [..b, N, K] with
-//   trans_b)  ->  c [broadcast(..a, ..b), M, N]
+//   trans_b)  ->  c [broadcast(..a, ..b), M, N],  c = alpha op(a) op(b) + beta c
+//   (matmul: alpha = 1, beta = 0 into a new c)
 //
-// Three ways to run it, cheapest first:
+// Three ways to run it on the CPU, cheapest first:
 //   1. b has no real batch (2-D, or all batch dims 1) and a is not transposed: a's batch rows
 //      are consecutive in memory, so a [..a, M, K] is one [..a * M, K] matrix and the whole
 //      product is ONE GEMM (Linear's x [B, N, IN] x W^T).
 //   2. many small products (attention's [B, H, N, d] x [B, H, d, N]): one GEMM per batch
 //      entry, the entries spread over the OpenMP threads, each GEMM single-threaded inside.
 //   3. few large products: one GEMM after another, each using all threads itself.
+// On CUDA, 1 is one cuBLAS GEMM, 2 and 3 one strided-batched GEMM when the batch has constant
+// strides (tensor/cuda/matmul.cu).
 #include "tensor/matmul.h"
 
 #include <algorithm>
@@ -17,6 +21,7 @@
 #include <vector>
 
 #include "tensor/cpu/matmul.h"
+#include "tensor/cuda/matmul.h"
 #include "tensor/dispatch.h"
 
 namespace neat {
@@ -34,7 +39,8 @@ struct BatchPlan {
   std::vector<int64_t> a_index, b_index;
 };
 
-BatchPlan plan_batches(const Shape& a_batch, const Shape& b_batch, const std::string& what) {
+BatchPlan plan_batches(const Shape& a_batch, const Shape& b_batch, const std::string& what,
+                       const char* op) {
   const size_t rank = std::max(a_batch.size(), b_batch.size());
   // Right-aligned sizes (missing leading dims are 1) and matrix strides (0 where broadcast).
   std::vector<int64_t> a_size(rank, 1), b_size(rank, 1), a_stride(rank, 0), b_stride(rank, 0);
@@ -44,7 +50,7 @@ BatchPlan plan_batches(const Shape& a_batch, const Shape& b_batch, const std::st
   plan.shape.resize(rank);
   int64_t a_step = 1, b_step = 1;
   for (size_t d = rank; d-- > 0;) {
-    NEAT_CHECK(a_size[d] == b_size[d] || a_size[d] == 1 || b_size[d] == 1, "matmul: ", what,
+    NEAT_CHECK(a_size[d] == b_size[d] || a_size[d] == 1 || b_size[d] == 1, op, ": ", what,
                ": batch dims ", shape_str(a_batch), " and ", shape_str(b_batch),
                " do not broadcast");
     plan.shape[d] = a_size[d] == 1 ? b_size[d] : a_size[d];
@@ -70,42 +76,79 @@ BatchPlan plan_batches(const Shape& a_batch, const Shape& b_batch, const std::st
   return plan;
 }
 
-}  // namespace
+// A product ready to run: the output's shape, the GEMM sizes (rows = M, or a's batch x M when
+// folded) and which matrix of a and of b each output matrix multiplies.
+struct Product {
+  Shape out_shape;
+  int64_t rows = 0, N = 0, K = 0;
+  BatchPlan plan;
+};
 
-Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
-  NEAT_CHECK(a.defined() && b.defined(), "matmul: an operand is undefined");
+Product plan_product(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
+                     const char* op) {
+  NEAT_CHECK(a.defined() && b.defined(), op, ": an operand is undefined");
   const std::string what = operand_str(a, trans_a) + " x " + operand_str(b, trans_b);
-  NEAT_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul: ", what,
+  NEAT_CHECK(a.dim() >= 2 && b.dim() >= 2, op, ": ", what,
              ": both operands need at least 2 dims (reshape a vector to [1, n] or [n, 1])");
-  check_same_dtype(a, b, "matmul");
+  check_same_dtype(a, b, op);
 
   const int64_t M = a.size(trans_a ? -1 : -2), K = a.size(trans_a ? -2 : -1);
   const int64_t Kb = b.size(trans_b ? -1 : -2), N = b.size(trans_b ? -2 : -1);
-  NEAT_CHECK(K == Kb, "matmul: ", what, ": inner dimensions ", K, " and ", Kb, " differ");
+  NEAT_CHECK(K == Kb, op, ": ", what, ": inner dimensions ", K, " and ", Kb, " differ");
 
   const Shape a_batch(a.shape().begin(), a.shape().end() - 2);
   const Shape b_batch(b.shape().begin(), b.shape().end() - 2);
-  BatchPlan plan = plan_batches(a_batch, b_batch, what);
-  Shape out_shape = plan.shape;
-  out_shape.push_back(M);
-  out_shape.push_back(N);
-  Tensor c(out_shape, a.dtype(), a.device());
-
+  Product p;
+  p.plan = plan_batches(a_batch, b_batch, what, op);
+  p.out_shape = p.plan.shape;
+  p.out_shape.push_back(M);
+  p.out_shape.push_back(N);
+  p.N = N;
+  p.K = K;
   // Case 1: fold a's batch into M. Valid when b has one matrix, so the output's batch entries
   // are exactly a's matrices in a's order.
   const bool fold = !trans_a && shape_numel(b_batch) == 1;
   if (fold) {
-    plan.a_index = {0};
-    plan.b_index = {0};
+    p.plan.a_index = {0};
+    p.plan.b_index = {0};
   }
-  const int64_t rows = fold ? shape_numel(a_batch) * M : M;
-  dispatch({a, b}, "matmul", [&](auto dev, auto zero) {
+  p.rows = fold ? shape_numel(a_batch) * M : M;
+  return p;
+}
+
+// c = alpha op(a) op(b) + beta c, c of p.out_shape.
+void run_product(const Product& p, const Tensor& c, const Tensor& a, const Tensor& b,
+                 bool trans_a, bool trans_b, double alpha, double beta, const char* op) {
+  dispatch({a, b, c}, op, [&](auto dev, auto zero) {
     using T = decltype(zero);
     if (c.numel() == 0) return;
-    matmul_forward(dev, trans_a, trans_b, rows, N, K, a.data<T>(), b.data<T>(), c.data<T>(),
-                   plan.a_index.data(), plan.b_index.data(), int64_t(plan.a_index.size()));
+    matmul_forward(dev, trans_a, trans_b, p.rows, p.N, p.K, T(alpha), a.data<T>(), b.data<T>(),
+                   T(beta), c.data<T>(), p.plan.a_index.data(), p.plan.b_index.data(),
+                   int64_t(p.plan.a_index.size()));
   });
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+  const Product p = plan_product(a, b, trans_a, trans_b, "matmul");
+  Tensor c(p.out_shape, a.dtype(), a.device());
+  run_product(p, c, a, b, trans_a, trans_b, 1.0, 0.0, "matmul");
   return c;
+}
+
+void matmul_into(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
+                 double alpha, double beta) {
+  const Product p = plan_product(a, b, trans_a, trans_b, "matmul_into");
+  NEAT_CHECK(c.defined(), "matmul_into: the output is undefined");
+  NEAT_CHECK(c.shape() == p.out_shape, "matmul_into: output ", shape_str(c.shape()), " but ",
+             operand_str(a, trans_a), " x ", operand_str(b, trans_b), " is ",
+             shape_str(p.out_shape));
+  check_same_dtype(c, a, "matmul_into");
+  NEAT_CHECK(c.numel() == 0 || (c.raw_data() != a.raw_data() && c.raw_data() != b.raw_data()),
+             "matmul_into: output ", shape_str(c.shape()), " shares memory with an operand (",
+             operand_str(a, trans_a), " x ", operand_str(b, trans_b), ")");
+  run_product(p, c, a, b, trans_a, trans_b, alpha, beta, "matmul_into");
 }
 
 }  // namespace neat

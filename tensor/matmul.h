@@ -1,14 +1,24 @@
-// Matrix products on tensors, backed by our blocked GEMM (tensor/cpu/gemm.h).
+// Matrix products on tensors: our blocked GEMM on the CPU (tensor/cpu/gemm.h), cuBLAS on CUDA
+// (tensor/cuda/matmul.cu).
 //
 //   a [..., M, K] (or [..., K, M] with trans_a), b [..., K, N] (or [..., N, K] with trans_b)
 //   -> [..., M, N], batch dims broadcast like torch.matmul.
 // A 2-D b with a batched a folds a's batch into M: one large GEMM (Linear's case).
 // 1-D operands are not supported (reshape them to 2-D).
+//
+//   Tensor y = matmul(x, w, false, /*trans_b=*/true);             // y = x w^T
+//   matmul_into(y, z, v, false, /*trans_b=*/true, 0.5, 1.0);       // y += 0.5 z v^T, no temporary
 #pragma once
 #include "tensor/tensor.h"
 
 namespace neat {
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+
+// c = alpha op(a) op(b) + beta c in place (BLAS's gemm on tensors): c is preallocated with
+// matmul(a, b, trans_a, trans_b)'s shape, dtype and device, and shares no memory with a or b.
+// beta = 0 overwrites c without reading it (NaNs in c do not survive).
+void matmul_into(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
+                 double alpha, double beta);
 
 }  // namespace neat

@@ -1,8 +1,10 @@
-// Shape ops: checks and output shapes here, the copying kernels in tensor/cpu/shape_ops.h.
+// Shape ops: checks and output shapes here, the copying kernels in tensor/cpu/shape_ops.h and
+// tensor/cuda/shape_ops.cu.
 // Every op works on every dtype (it only moves elements), except index_add which adds.
 #include "tensor/shape_ops.h"
 
 #include "tensor/cpu/shape_ops.h"
+#include "tensor/cuda/shape_ops.h"
 #include "tensor/dispatch.h"
 
 namespace neat {

@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include "tensor/cpu/sparse_idft2.h"
+#include "tensor/cuda/sparse_idft2.h"
 #include "tensor/dispatch.h"
 #include "tensor/matmul.h"
 
@@ -22,13 +23,15 @@ SpectrumPositions spectrum_positions(const Tensor& rows, const Tensor& cols, int
   p.in_features = in_features;
   p.rows = rows;
   p.cols = cols;
+  // The grouping is done on the host, once per layer; its results go to rows' device.
+  const std::vector<int64_t> row_of = rows.to_vector<int64_t>(), col_of = cols.to_vector<int64_t>();
   const int64_t n = rows.numel();
-  p.slot = Tensor({n}, DType::Int64);
+  std::vector<int64_t> slot(static_cast<size_t>(n));
   std::unordered_map<int64_t, int64_t> slot_of;
   std::unordered_set<int64_t> seen;
   std::vector<int64_t> distinct;
   for (int64_t k = 0; k < n; ++k) {
-    const int64_t u = rows.data<int64_t>()[k], v = cols.data<int64_t>()[k];
+    const int64_t u = row_of[size_t(k)], v = col_of[size_t(k)];
     NEAT_CHECK(u >= 0 && u < out_features && v >= 0 && v < in_features,
                "spectrum_positions: position (", u, ", ", v, ") outside ", out_features, " x ",
                in_features);
@@ -39,9 +42,10 @@ SpectrumPositions spectrum_positions(const Tensor& rows, const Tensor& cols, int
       it = slot_of.emplace(u, int64_t(distinct.size())).first;
       distinct.push_back(u);
     }
-    p.slot.data<int64_t>()[k] = it->second;
+    slot[size_t(k)] = it->second;
   }
-  p.distinct_rows = from_vector(distinct, {int64_t(distinct.size())});
+  p.slot = from_vector(slot, {n}).to(rows.device());
+  p.distinct_rows = from_vector(distinct, {int64_t(distinct.size())}).to(rows.device());
   return p;
 }
 

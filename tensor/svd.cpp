@@ -1,6 +1,7 @@
 #include "tensor/svd.h"
 
 #include "tensor/cpu/svd_jacobi.h"
+#include "tensor/cuda/svd.h"
 #include "tensor/dispatch.h"
 #include "tensor/shape_ops.h"
 

@@ -9,11 +9,15 @@
 
 #include "tests/op_references.h"
 #include "tests/op_test_util.h"
+#include "tests/skip.h"
 #include "autograd/matmul.h"
 #include "tensor/cpu/gemm.h"
+#include "tensor/elementwise.h"
+#include "tensor/gpu.h"
 #include "tensor/matmul.h"
 
 using namespace neat;
+using neat::test::skip;
 using neat::test::thrown_message;
 
 namespace {
@@ -61,6 +65,83 @@ TEST_CASE("matmul forward matches hand-computed numbers and a float64 loop") {
   CHECK(matmul(randn({2, 1, 3, 4}, gen), randn({5, 4, 6}, gen)).shape() == Shape{2, 5, 3, 6});
   CHECK(matmul(randn({3, 4, 5}, gen), randn({1, 1, 5, 2}, gen)).shape() == Shape{1, 3, 4, 2});
   CHECK(matmul(zeros({2, 0}), zeros({0, 3})).to_vector<float>() == std::vector<float>(6, 0.0f));
+}
+
+TEST_CASE("tensor/matmul.h usage example") {
+  Generator gen(19);
+  const Tensor x = randn({4, 3}, gen, DType::Float64), w = randn({5, 3}, gen, DType::Float64);
+  const Tensor z = randn({4, 2}, gen, DType::Float64), v = randn({5, 2}, gen, DType::Float64);
+  Tensor y = matmul(x, w, false, /*trans_b=*/true);             // y = x w^T
+  Tensor want = y.clone();
+  axpy_(want, 0.5, matmul(z, v, false, true));
+  matmul_into(y, z, v, false, /*trans_b=*/true, 0.5, 1.0);       // y += 0.5 z v^T, no temporary
+  CHECK(neat::test::max_abs_diff(y, want) <= 1e-15 * neat::test::max_abs(want));
+}
+
+TEST_CASE("matmul_into: c = alpha op(a) op(b) + beta c, every transpose, beta 0 and 1") {
+  // Against matmul then axpy_ in float64, on odd sizes and the batch cases of matmul: plain,
+  // a's batch folded into M, both batched, and batch dims broadcast.
+  Generator gen(17);
+  const double alpha = -0.75;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (double beta : {0.0, 1.0})
+        for (const auto& [a_batch, b_batch] : std::vector<std::pair<Shape, Shape>>{
+                 {{}, {}}, {{3}, {}}, {{2}, {2}}, {{2, 1}, {3}}}) {
+          const Tensor a = randn(stored(a_batch, 7, 9, ta), gen, DType::Float64);
+          const Tensor b = randn(stored(b_batch, 9, 5, tb), gen, DType::Float64);
+          const Tensor product = matmul(a, b, ta, tb);
+          // beta = 0 must not read c: NaNs there would survive a multiply by 0.
+          const Tensor c = beta == 0.0 ? full(product.shape(), std::nan(""), DType::Float64)
+                                       : randn(product.shape(), gen, DType::Float64);
+          Tensor want = beta == 0.0 ? zeros(product.shape(), DType::Float64) : c.clone();
+          axpy_(want, alpha, product);
+          matmul_into(c, a, b, ta, tb, alpha, beta);
+          INFO("a ", shape_str(a.shape()), " trans ", ta, " x b ", shape_str(b.shape()), " trans ",
+               tb, " beta ", beta);
+          CHECK(neat::test::max_abs_diff(c, want) <= 1e-14 * neat::test::max_abs(want));
+          int64_t not_finite = 0;   // max_abs_diff's fmax would skip a NaN
+          for (double v : c.to_vector<double>()) not_finite += !std::isfinite(v);
+          CHECK(not_finite == 0);
+        }
+}
+
+TEST_CASE("cuda: matmul_into equals the CPU's (folded, strided-batched, per-entry batches)") {
+  if (!cuda_available()) return skip(cuda_unavailable_reason());
+  // The batch cases reach cuBLAS as: {} and {3} x {} one GEMM (folded unless trans_a, then a
+  // strided batch with b's stride 0), {2} x {2} a strided batch, {2, 1} x {3} one call each.
+  Generator gen(29);
+  for (DType dt : {DType::Float32, DType::Float64})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true})
+        for (double beta : {0.0, 1.0})
+          for (const auto& [a_batch, b_batch] : std::vector<std::pair<Shape, Shape>>{
+                   {{}, {}}, {{3}, {}}, {{2}, {2}}, {{2, 1}, {3}}}) {
+            const Tensor a = randn(stored(a_batch, 7, 9, ta), gen, dt);
+            const Tensor b = randn(stored(b_batch, 9, 5, tb), gen, dt);
+            const Tensor want = randn(matmul(a, b, ta, tb).shape(), gen, dt);
+            const Tensor got = want.to(Device::CUDA);
+            matmul_into(want, a, b, ta, tb, -0.75, beta);
+            matmul_into(got, a.to(Device::CUDA), b.to(Device::CUDA), ta, tb, -0.75, beta);
+            INFO(dtype_name(dt), " a ", shape_str(a.shape()), " trans ", ta, " x b ",
+                 shape_str(b.shape()), " trans ", tb, " beta ", beta);
+            CHECK(neat::test::max_abs_diff(got.to(Device::CPU), want) <=
+                  (dt == DType::Float32 ? 1e-5 : 1e-13) * neat::test::max_abs(want));
+          }
+}
+
+TEST_CASE("matmul_into errors name the output and both operands") {
+  CHECK(thrown_message([] { matmul_into(zeros({2, 2}), zeros({2, 3}), zeros({3, 4}), false, false, 1, 0); })
+            .find("matmul_into: output [2, 2] but [2, 3] x [3, 4] is [2, 4]") == 0);
+  CHECK(thrown_message([] { matmul_into(zeros({2, 4}), zeros({3, 2}), zeros({3, 4}), false, false, 1, 0); })
+            .find("matmul_into: [3, 2] x [3, 4]: inner dimensions 2 and 3 differ") == 0);
+  const Tensor a = zeros({2, 2});
+  CHECK(thrown_message([&] { matmul_into(a, a, zeros({2, 2}), true, false, 1, 1); })
+            .find("matmul_into: output [2, 2] shares memory with an operand ([2, 2]^T x [2, 2])") == 0);
+  const std::string dtype = thrown_message([] {
+    matmul_into(zeros({2, 2}, DType::Float64), zeros({2, 3}), zeros({3, 2}), false, false, 1, 0);
+  });
+  CHECK(dtype.find("matmul_into: dtype mismatch") == 0);
 }
 
 TEST_CASE("matmul errors name the op and both shapes") {

@@ -5,6 +5,9 @@
 #include <cmath>
 
 #include "tensor/adamw.h"
+#include "tensor/gpu.h"
+#include "tests/op_test_util.h"
+#include "tests/skip.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
 
@@ -95,6 +98,56 @@ TEST_CASE("adamw_step_, the raw op under AdamW, matches torch.optim.AdamW by its
                        doctest::Contains("adamw_step_: gradient of 'w' is [2] float32, parameter is [3] float32"),
                        std::runtime_error);
   CHECK(q.flat(0) == 1.0);
+}
+
+TEST_CASE("adamw_step_ over parameters of two dtypes: one call per run, each as if alone") {
+  // float32, float64, float32: three runs of one kernel call each; every parameter must end as
+  // it would after a step of its own.
+  Generator gen(37);
+  std::vector<AdamWParameter> together, alone;
+  for (DType dt : {DType::Float32, DType::Float64, DType::Float32})
+    for (int64_t k = 0; k < 2; ++k) {
+      const Tensor p = randn({5 + k}, gen, dt), g = randn({5 + k}, gen, dt);
+      const Tensor m = randn({5 + k}, gen, dt), v = rand({5 + k}, gen, dt);
+      together.push_back({"p", p.clone(), g, m.clone(), v.clone(), 2 + k, 0.01, 0.1});
+      alone.push_back({"p", p.clone(), g, m.clone(), v.clone(), 2 + k, 0.01, 0.1});
+    }
+  adamw_step_(together, {0.9, 0.999, 1e-8});
+  for (size_t i = 0; i < alone.size(); ++i) {
+    adamw_step_({alone[i]}, {0.9, 0.999, 1e-8});
+    CHECK(together[i].param.to_vector<double>() == alone[i].param.to_vector<double>());
+    CHECK(together[i].exp_avg_sq.to_vector<double>() == alone[i].exp_avg_sq.to_vector<double>());
+  }
+}
+
+TEST_CASE("cuda: adamw_step_ over 70 parameters (three launches) equals the CPU's") {
+  if (!cuda_available()) return neat::test::skip(cuda_unavailable_reason());
+  // Sizes from 0 to ~9000 (several 4096-element chunks, most not whole), steps, learning
+  // rates and weight decays varying per parameter.
+  Generator gen(41);
+  for (DType dt : {DType::Float32, DType::Float64}) {
+    std::vector<AdamWParameter> cpu, gpu;
+    for (int64_t k = 0; k < 70; ++k) {
+      const int64_t n = k == 3 ? 0 : (k * 1237) % 9001 + 1;
+      const Tensor p = randn({n}, gen, dt), g = randn({n}, gen, dt);
+      const Tensor m = randn({n}, gen, dt), v = rand({n}, gen, dt);
+      const int64_t step = 1 + k % 3;
+      const double lr = 1e-3 * double(1 + k % 4), wd = 0.01 * double(k % 3);
+      cpu.push_back({"p", p, g, m, v, step, lr, wd});
+      gpu.push_back({"p", p.to(Device::CUDA), g.to(Device::CUDA), m.to(Device::CUDA),
+                     v.to(Device::CUDA), step, lr, wd});
+    }
+    adamw_step_(cpu, {0.9, 0.999, 1e-8});
+    adamw_step_(gpu, {0.9, 0.999, 1e-8});
+    const double tol = dt == DType::Float32 ? 1e-6 : 1e-14;
+    for (size_t k = 0; k < cpu.size(); ++k) {
+      CAPTURE(k);
+      for (auto [got, want] : {std::pair{gpu[k].param, cpu[k].param},
+                               std::pair{gpu[k].exp_avg, cpu[k].exp_avg},
+                               std::pair{gpu[k].exp_avg_sq, cpu[k].exp_avg_sq}})
+        CHECK(neat::test::max_abs_diff(got.to(Device::CPU), want) <= tol * neat::test::max_abs(want));
+    }
+  }
 }
 
 TEST_CASE("AdamW state lives on the parameter's device and dtype") {

@@ -4,7 +4,9 @@
 
 #include "autograd/elementwise.h"
 #include "autograd/shape_ops.h"
+#include "tensor/gpu.h"
 #include "tests/op_test_util.h"
+#include "tests/skip.h"
 
 using namespace neat;
 using namespace neat::test;
@@ -115,4 +117,46 @@ TEST_CASE("autograd reshape is a view") {
   CHECK(y.shape() == Shape{2, 3});
   CHECK(y.data().raw_data() == x.data().raw_data());
   CHECK(std::string(y.grad_fn()->name()) == "reshape");
+}
+
+TEST_CASE("cuda: permute, narrow, concat, index_select and index_add equal the CPU's, bit for bit") {
+  if (!cuda_available()) return skip(cuda_unavailable_reason());
+  Generator gen(31);
+  // Values, not just positions: every element differs, so a misplaced copy shows.
+  auto same = [](const Tensor& got, const Tensor& want) {
+    return got.device() == Device::CUDA && got.shape() == want.shape() &&
+           got.to(Device::CPU).to_vector<double>() == want.to_vector<double>();
+  };
+  for (DType dt : {DType::Float32, DType::Float64, DType::Int64}) {
+    CAPTURE(dtype_name(dt));
+    const Shape shape{3, 5, 34, 33};   // odd, and not whole 32 x 32 tiles
+    const Tensor x = dt == DType::Int64 ? arange(shape_numel(shape), dt).reshape(shape)
+                                        : randn(shape, gen, dt);
+    const Tensor xg = x.to(Device::CUDA);
+    // {0, 2, 1, 3} keeps the last dim (a gather of rows); the others tile a transpose.
+    for (const std::vector<int64_t>& dims : std::vector<std::vector<int64_t>>{
+             {0, 2, 1, 3}, {3, 2, 1, 0}, {1, 0, 3, 2}, {0, 1, 3, 2}, {2, 3, 0, 1}}) {
+      CAPTURE(shape_str(dims));
+      CHECK(same(permute(xg, dims), permute(x, dims)));
+    }
+    CHECK(same(narrow(xg, 2, 3, 20), narrow(x, 2, 3, 20)));
+    CHECK(same(narrow_backward(narrow(xg, 1, 1, 3), shape, 1, 1),
+               narrow_backward(narrow(x, 1, 1, 3), shape, 1, 1)));
+    CHECK(same(concat({xg, narrow(xg, 1, 0, 2)}, 1), concat({x, narrow(x, 1, 0, 2)}, 1)));
+    // Repeated indices add up in the CPU's order on the GPU too.
+    const Tensor index = from_vector(std::vector<int64_t>{4, 0, 4, 2, 4, 32, 4});
+    const Tensor index_g = index.to(Device::CUDA);
+    const Tensor picked = index_select(x, 3, index);
+    CHECK(same(index_select(xg, 3, index_g), picked));
+    CHECK(same(index_add(shape, 3, index_g, picked.to(Device::CUDA)), index_add(shape, 3, index, picked)));
+  }
+  const Tensor xg = zeros({2, 3}).to(Device::CUDA);
+  CHECK(mentions(thrown_message([&] {
+                   index_select(xg, 1, from_vector(std::vector<int64_t>{0, 3, -1}).to(Device::CUDA));
+                 }),
+                 {"index_select", "index 3", "dim 1", "[2, 3]"}));
+  CHECK(mentions(thrown_message([&] {
+                   index_add({2, 3}, 0, from_vector(std::vector<int64_t>{1, -1}).to(Device::CUDA), zeros({2, 3}).to(Device::CUDA));
+                 }),
+                 {"index_add", "index -1", "dim 0", "[2, 3]"}));
 }

@@ -6,7 +6,10 @@
 
 #include "autograd/gradcheck.h"
 #include "autograd/sparse_idft2.h"
+#include "tensor/gpu.h"
 #include "tensor/torch_randperm.h"
+#include "tests/op_test_util.h"
+#include "tests/skip.h"
 
 using namespace neat;
 
@@ -90,4 +93,28 @@ TEST_CASE("torch_randperm reproduces torch's CPU randperm") {
         std::vector<int64_t>{542, 618, 816, 68, 94, 215, 60, 585});
   CHECK(torch_randperm(1, 5) == std::vector<int64_t>{0});
   CHECK(torch_randperm(0, 5).empty());
+}
+
+TEST_CASE("cuda: sparse_idft2_real and its backward equal the CPU's") {
+  if (!cuda_available()) return neat::test::skip(cuda_unavailable_reason());
+  Generator gen(43);
+  for (auto [o, i, n] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+           {7, 5, 9}, {16, 12, 40}, {33, 70, 200}}) {
+    CAPTURE(o);
+    CAPTURE(i);
+    const SpectrumPositions pos = random_positions(o, i, n, uint64_t(o + i));
+    const SpectrumPositions pos_gpu = spectrum_positions(pos.rows.to(Device::CUDA),
+                                                         pos.cols.to(Device::CUDA), o, i);
+    for (DType dt : {DType::Float32, DType::Float64}) {
+      const double tol = dt == DType::Float32 ? 1e-5 : 1e-12;
+      const Tensor coef = randn({n}, gen, dt), grad = randn({o, i}, gen, dt);
+      const Tensor dw = sparse_idft2_real(coef, pos);
+      const Tensor dcoef = sparse_idft2_real_backward(grad, pos);
+      const Tensor dw_gpu = sparse_idft2_real(coef.to(Device::CUDA), pos_gpu).to(Device::CPU);
+      const Tensor dcoef_gpu =
+          sparse_idft2_real_backward(grad.to(Device::CUDA), pos_gpu).to(Device::CPU);
+      CHECK(neat::test::max_abs_diff(dw_gpu, dw) <= tol * neat::test::max_abs(dw));
+      CHECK(neat::test::max_abs_diff(dcoef_gpu, dcoef) <= tol * neat::test::max_abs(dcoef));
+    }
+  }
 }

@@ -6,11 +6,13 @@
 #include <cmath>
 #include <filesystem>
 
+#include "tensor/gpu.h"
 #include "tensor/matmul.h"
 #include "tensor/safetensors.h"
 #include "tensor/shape_ops.h"
 #include "tensor/svd.h"
 #include "tests/peft_test_util.h"
+#include "tests/skip.h"
 
 using namespace neat;
 
@@ -118,4 +120,17 @@ TEST_CASE("svd agrees with numpy's on odd, wide, tall and rank-deficient matrice
     ++checked;
   }
   CHECK(checked == 5);
+}
+
+TEST_CASE("cuda: svd of a GPU matrix is the CPU's, bit for bit, on the GPU") {
+  if (!cuda_available()) return neat::test::skip(cuda_unavailable_reason());
+  Generator gen(47);
+  for (const Shape& shape : {Shape{9, 4}, Shape{5, 12}}) {   // tall, and wide (transposed)
+    const Tensor a = randn(shape, gen, DType::Float64);
+    const Svd want = svd(a), got = svd(a.to(Device::CUDA));
+    CHECK(got.U.device() == Device::CUDA);
+    CHECK(got.U.to(Device::CPU).to_vector<double>() == want.U.to_vector<double>());
+    CHECK(got.S.to(Device::CPU).to_vector<double>() == want.S.to_vector<double>());
+    CHECK(got.Vh.to(Device::CPU).to_vector<double>() == want.Vh.to_vector<double>());
+  }
 }

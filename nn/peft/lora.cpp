@@ -4,6 +4,7 @@
 #include "autograd/matmul.h"
 #include "autograd/nn_functional.h"
 #include "nn/init.h"
+#include "tensor/matmul.h"
 
 namespace neat {
 
@@ -55,15 +56,16 @@ Tensor Lora::delta_weight() const {
 
 void Lora::merge() {
   NEAT_CHECK(!merged_, "Lora: merge of an already merged layer");
-  Tensor w = weight.data();
-  add_(w, delta_weight());
+  // W0 += scaling B A, accumulated in place (no OUT x IN temporary).
+  matmul_into(weight.data(), lora_B->weight.data(), lora_A->weight.data(), false, false,
+              scaling(), 1.0);
   merged_ = true;
 }
 
 void Lora::unmerge() {
   NEAT_CHECK(merged_, "Lora: unmerge of a layer that is not merged");
-  Tensor w = weight.data();
-  axpy_(w, -1.0, delta_weight());
+  matmul_into(weight.data(), lora_B->weight.data(), lora_A->weight.data(), false, false,
+              -scaling(), 1.0);
   merged_ = false;
 }
 

@@ -2,6 +2,7 @@
 
 #include "autograd/matmul.h"
 #include "nn/init.h"
+#include "tensor/matmul.h"
 
 namespace neat {
 
@@ -63,16 +64,17 @@ void Neat::merge() {
   NoGradGuard no_grad;
   NeatStack stack = neat_m_forward(weight.data(), neat_A->weight.data(),
                                    data_of(layer_weights()), options_.spec());
-  Tensor w = weight.data();
-  add_(w, neat_delta_weight(stack.M(), neat_B->weight.data(), options_.scale));
+  // W0 += s B M^T, accumulated in place (no OUT x IN temporary).
+  matmul_into(weight.data(), neat_B->weight.data(), stack.M(), false, /*trans_b=*/true,
+              options_.scale, 1.0);
   set_buffer("merged_M", stack.M());
 }
 
 void Neat::unmerge() {
   NEAT_CHECK(merged(), "Neat: unmerge of a layer that is not merged");
   NoGradGuard no_grad;
-  Tensor w = weight.data();
-  axpy_(w, -1.0, neat_delta_weight(buffer("merged_M"), neat_B->weight.data(), options_.scale));
+  matmul_into(weight.data(), neat_B->weight.data(), buffer("merged_M"), false, /*trans_b=*/true,
+              -options_.scale, 1.0);
   set_buffer("merged_M", Tensor());
 }
 

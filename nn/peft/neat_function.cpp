@@ -140,7 +140,7 @@ Variable neat_linear(const Variable& x, const Variable& weight, const Variable& 
   NeatStack stack = neat_m_forward(weight.data(), A.data(), layer_data, spec);
   Tensor z = matmul(x2, stack.M());
   Tensor y = matmul(x2, weight.data(), false, /*trans_b=*/true);
-  axpy_(y, spec.scale, matmul(z, B.data(), false, /*trans_b=*/true));
+  matmul_into(y, z, B.data(), false, /*trans_b=*/true, spec.scale, 1.0);   // y += s z B^T
   if (bias.defined()) y = add(y, bias.data());
   Shape out_shape = x.shape();
   out_shape.back() = out;
@@ -219,7 +219,7 @@ std::vector<Tensor> NeatNode::backward(const Tensor& grad_y) {
   }
   if (needs_grad(kX)) {
     Tensor dx = matmul(dy, weight);
-    add_(dx, matmul(dz, stack.M(), false, /*trans_b=*/true));
+    matmul_into(dx, dz, stack.M(), false, /*trans_b=*/true, 1.0, 1.0);   // dx += dz M^T
     grads[kX] = dx.reshape(input_shape(kX));
   }
   if (needs_grad(kBias)) grads[kBias] = sum(dy, {0});

@@ -6,7 +6,7 @@
 // then (depth-2)/2 "encoder" layers h = act(h E^T) and as many "decoder" layers
 // h = act(h D^T) + skip, where skip is the value saved before the matching encoder (U-Net
 // style, in reverse order). M is computed once per forward, independent of the batch; the full
-// OUT x IN update s B M^T is never formed (only neat_delta_weight, for merging, forms it).
+// OUT x IN update s B M^T is never formed (only neat_delta_weight, for delta_weight(), forms it).
 //
 //   NeatSpec spec;  spec.depth = 4;  spec.activation = NeatActivation::Sin2Pi;
 //   Variable y = neat_linear(x, W0, b, A, B, {E1, D1}, spec);   // layers: encoders, decoders

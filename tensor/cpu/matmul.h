@@ -1,5 +1,7 @@
-// CPU kernel of matmul: a batch of products, each one call of our GEMM (tensor/cpu/gemm.h).
-//   C [count, M, N], C[t] = op(A[a_index[t]]) op(B[b_index[t]]); op(A) [M, K], op(B) [K, N]
+// CPU kernel of matmul and matmul_into: a batch of products, each one call of our GEMM
+// (tensor/cpu/gemm.h).
+//   C [count, M, N], C[t] = alpha op(A[a_index[t]]) op(B[b_index[t]]) + beta C[t]
+//   op(A) [M, K], op(B) [K, N]; beta = 0 writes C without reading it
 // tensor/matmul.cpp plans the batch (broadcasting, folding a's batch into M) and the two ways
 // to spread it over threads are chosen here.
 #pragma once
@@ -14,23 +16,25 @@ namespace neat::cpu {
 // them runs one GEMM per thread instead (about a 128^3 product).
 constexpr int64_t kSmallGemm = int64_t(1) << 21;
 
-// One product op(A) op(B) -> C on raw pointers; A, B, C contiguous row-major matrices.
+// One product C = alpha op(A) op(B) + beta C on raw pointers; A, B, C contiguous row-major.
 //   op(A) [M, K]: A is [M, K], or [K, M] when ta;  op(B) [K, N]: B is [K, N], or [N, K] when tb.
 template <typename T>
-void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, const T* B, T* C) {
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, const T* B,
+          T beta, T* C) {
   const int64_t lda = ta ? M : K, ldb = tb ? K : N;
-  if constexpr (sizeof(T) == 4) sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, N);
-  else dgemm(ta, tb, M, N, K, 1.0, A, lda, B, ldb, 0.0, C, N);
+  if constexpr (sizeof(T) == 4) sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, N);
+  else dgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, N);
 }
 
-// C [count, M, N]: C[t] = op(A[a_index[t]]) op(B[b_index[t]]), A and B arrays of [M, K] and
-// [K, N] matrices (stored transposed when ta / tb).
+// C [count, M, N]: C[t] = alpha op(A[a_index[t]]) op(B[b_index[t]]) + beta C[t], A and B
+// arrays of [M, K] and [K, N] matrices (stored transposed when ta / tb).
 template <typename T>
-void matmul_forward(Cpu, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A,
-                    const T* B, T* C, const int64_t* a_index, const int64_t* b_index,
+void matmul_forward(Cpu, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+                    const T* B, T beta, T* C, const int64_t* a_index, const int64_t* b_index,
                     int64_t count) {
   auto product = [&](int64_t t) {
-    gemm<T>(ta, tb, M, N, K, A + a_index[t] * M * K, B + b_index[t] * K * N, C + t * M * N);
+    gemm<T>(ta, tb, M, N, K, alpha, A + a_index[t] * M * K, B + b_index[t] * K * N, beta,
+            C + t * M * N);
   };
   // Small products: one per thread (the GEMM sees omp_in_parallel() and stays on its thread).
   // Large ones: one after another, each GEMM using every thread. Not an `if` clause on one

@@ -1,0 +1,93 @@
+// CUDA kernel of matmul and matmul_into (tensor/cuda/matmul.h): cuBLAS GEMMs.
+//   C [count, M, N], C[t] = alpha op(A[a_index[t]]) op(B[b_index[t]]) + beta C[t]
+//
+// cuBLAS is column-major and our matrices are row-major. A row-major [R, S] matrix is the
+// column-major [S, R] matrix with the same bytes, its transpose; so the row-major product
+// C = op(A) op(B) is the column-major product C^T = op(B)^T op(A)^T, which cuBLAS computes with
+// B as its first operand and A as its second, transposed exactly when we say so:
+//   cublas gemm(op_b, op_a, m = N, n = M, k = K, B, ldb = tb ? K : N, A, lda = ta ? M : K, C, N).
+// A batch whose entries sit at constant strides (a_index[t] = t sa, b_index[t] = t sb; a stride
+// of 0 repeats one matrix) is one strided-batched call; any other batch plan, one call per entry.
+//
+// TF32: the handle's math mode follows cuda_set_allow_tf32 (tensor/cuda/runtime.cu), and
+// CUBLAS_TF32_TENSOR_OP_MATH "allows accelerating single precision routines using TF32 tensor
+// cores" (cublas_api.h): cublasSgemm and cublasSgemmStridedBatched, the two float calls here.
+// The double calls ignore it.
+#include <algorithm>
+#include <climits>
+#include <type_traits>
+
+#include "tensor/check.h"
+#include "tensor/cuda/matmul.h"
+#include "tensor/cuda/runtime.cuh"
+
+namespace neat::cuda {
+
+namespace {
+
+cublasOperation_t op_of(bool trans) { return trans ? CUBLAS_OP_T : CUBLAS_OP_N; }
+
+// The cuBLAS calls for T = float or double, column-major arguments as cuBLAS names them.
+template <typename T>
+void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, T alpha, const T* A,
+          int lda, const T* B, int ldb, T beta, T* C, int ldc) {
+  if constexpr (std::is_same_v<T, float>)
+    NEAT_CUBLAS_CHECK(cublasSgemm(cublas(), ta, tb, m, n, k, &alpha, A, lda, B, ldb, &beta, C, ldc));
+  else
+    NEAT_CUBLAS_CHECK(cublasDgemm(cublas(), ta, tb, m, n, k, &alpha, A, lda, B, ldb, &beta, C, ldc));
+}
+template <typename T>
+void gemm_strided(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, T alpha,
+                  const T* A, int lda, long long stride_a, const T* B, int ldb, long long stride_b,
+                  T beta, T* C, int ldc, long long stride_c, int count) {
+  if constexpr (std::is_same_v<T, float>)
+    NEAT_CUBLAS_CHECK(cublasSgemmStridedBatched(cublas(), ta, tb, m, n, k, &alpha, A, lda, stride_a,
+                                                B, ldb, stride_b, &beta, C, ldc, stride_c, count));
+  else
+    NEAT_CUBLAS_CHECK(cublasDgemmStridedBatched(cublas(), ta, tb, m, n, k, &alpha, A, lda, stride_a,
+                                                B, ldb, stride_b, &beta, C, ldc, stride_c, count));
+}
+
+// The constant step of index[t] = t step (step >= 0), or -1 when index is not of that form.
+int64_t constant_step(const int64_t* index, int64_t count) {
+  const int64_t step = count > 1 ? index[1] - index[0] : 0;
+  if (index[0] != 0 || step < 0) return -1;
+  for (int64_t t = 0; t < count; ++t)
+    if (index[t] != t * step) return -1;
+  return step;
+}
+
+// cuBLAS takes int sizes and leading dimensions.
+int int_size(int64_t v, const char* what) {
+  NEAT_CHECK(v <= INT_MAX, "matmul: ", what, " = ", v, " exceeds cuBLAS's int range");
+  return int(v);
+}
+
+}  // namespace
+
+template <typename T>
+void matmul_forward(Cuda, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+                    const T* B, T beta, T* C, const int64_t* a_index, const int64_t* b_index,
+                    int64_t count) {
+  if (count == 0 || M == 0 || N == 0) return;
+  const int m = int_size(N, "N"), n = int_size(M, "M"), k = int_size(K, "K");
+  // Leading dimensions of the stored matrices, at least 1 as cuBLAS asks (K may be 0).
+  const int ldb = int_size(std::max<int64_t>(1, tb ? K : N), "ldb");
+  const int lda = int_size(std::max<int64_t>(1, ta ? M : K), "lda");
+  const int64_t sa = constant_step(a_index, count), sb = constant_step(b_index, count);
+  if (sa >= 0 && sb >= 0) {
+    gemm_strided(op_of(tb), op_of(ta), m, n, k, alpha, B, ldb, (long long)(sb * K * N), A, lda,
+                 (long long)(sa * M * K), beta, C, m, (long long)(M * N), int_size(count, "batch"));
+    return;
+  }
+  for (int64_t t = 0; t < count; ++t)
+    gemm(op_of(tb), op_of(ta), m, n, k, alpha, B + b_index[t] * K * N, ldb,
+         A + a_index[t] * M * K, lda, beta, C + t * M * N, m);
+}
+
+template void matmul_forward(Cuda, bool, bool, int64_t, int64_t, int64_t, float, const float*,
+                             const float*, float, float*, const int64_t*, const int64_t*, int64_t);
+template void matmul_forward(Cuda, bool, bool, int64_t, int64_t, int64_t, double, const double*,
+                             const double*, double, double*, const int64_t*, const int64_t*, int64_t);
+
+}  // namespace neat::cuda
