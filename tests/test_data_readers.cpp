@@ -372,6 +372,13 @@ TEST_CASE("png: an empty IDAT chunk decodes as without it (stb's null memcpy, a 
                                 3, "fuzz.png");
                  }),
                  "cannot decode fuzz.png"));
+  // The second find: the file ends inside an empty IDAT chunk (after its length and type).
+  CHECK(contains(thrown_message([&] {
+                   decode_image(hex_bytes("89504e470d0a1a0a0000000d494844520000000200000002080000"
+                                          "0000010000000000000049444154785e61"),
+                                3, "cut.png");
+                 }),
+                 "cannot decode cut.png"));
   // A valid PNG with an empty IDAT inserted after IHDR gives the same pixels.
   TempDir tmp;
   Generator gen(3);
