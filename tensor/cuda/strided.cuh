@@ -1,4 +1,5 @@
-// A strided read pattern passed to a kernel by value: a contiguous output of sizes
+// A strided read pattern passed to a kernel by value (the broadcasts and expand of
+// tensor/cuda/elementwise.cu, permute in tensor/cuda/shape_ops.cu): a contiguous output of sizes
 // shape[0..rank) and, per operand k < K, the element strides it is read with (0 along the dims
 // it is broadcast over). Output element i is read in operand k at
 //   offset_k(i) = sum_d index_d(i) stride[k][d],   index_d(i) = i's coordinate along dim d.
