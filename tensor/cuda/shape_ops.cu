@@ -27,15 +27,6 @@ namespace neat::cuda {
 
 namespace {
 
-template <typename T>
-__global__ void permute_gather(T* out, const T* x, int64_t n, Strided<1> l) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    int64_t offset[1];
-    offsets_of(i, l, offset);
-    out[i] = x[offset[0]];
-  }
-}
-
 constexpr int kTile = 32;      // a tile is kTile x kTile elements
 constexpr int kTileRows = 8;   // threads per block: kTile x kTileRows, each copies 4 elements
 
@@ -138,7 +129,7 @@ void permute_kernel(Cuda, T* out, const T* x, int64_t rank, const int64_t* shape
   int64_t n = 1;
   for (int d = 0; d < l.rank; ++d) n *= l.shape[d];
   if (n == 0) return;
-  permute_gather<<<blocks_for(n), kThreads, 0, stream()>>>(out, x, n, l);
+  strided_gather<<<blocks_for(n), kThreads, 0, stream()>>>(out, x, n, l);
   NEAT_CUDA_CHECK(cudaGetLastError());
 }
 
