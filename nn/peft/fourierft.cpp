@@ -32,14 +32,25 @@ FourierFT::FourierFT(const Linear& base, const FourierOptions& options)
                                               : randn({options.n_frequency}, gen, weight.dtype()));
 }
 
+const SpectrumPositions& FourierFT::positions_on_device() const {
+  const Device device = fourierft_spectrum.data().device();
+  if (positions_.rows.device() != device) {
+    positions_.rows = positions_.rows.to(device);
+    positions_.cols = positions_.cols.to(device);
+    positions_.slot = positions_.slot.to(device);
+    positions_.distinct_rows = positions_.distinct_rows.to(device);
+  }
+  return positions_;
+}
+
 Variable FourierFT::forward(const Variable& x) {
   if (merged()) return linear(x, weight, bias);
-  Variable delta = sparse_idft2_real(fourierft_spectrum, positions_) * options_.scaling;
+  Variable delta = sparse_idft2_real(fourierft_spectrum, positions_on_device()) * options_.scaling;
   return linear(x, weight, bias) + linear(x, delta, Variable());
 }
 
 Tensor FourierFT::delta_weight() const {
-  Tensor delta = sparse_idft2_real(fourierft_spectrum.data(), positions_);
+  Tensor delta = sparse_idft2_real(fourierft_spectrum.data(), positions_on_device());
   scale_(delta, options_.scaling);
   return delta;
 }

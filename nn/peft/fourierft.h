@@ -48,8 +48,12 @@ class FourierFT : public AdditiveAdapter {
   Variable fourierft_spectrum;  // [n]
 
  private:
+  // The fixed positions are registered nowhere, so Module::to does not move them: they follow
+  // the spectrum's device when first used there (moved once).
+  const SpectrumPositions& positions_on_device() const;
+
   FourierOptions options_;
-  SpectrumPositions positions_;
+  mutable SpectrumPositions positions_;
 };
 
 }  // namespace neat

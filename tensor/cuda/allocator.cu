@@ -150,7 +150,7 @@ class PinnedAllocator {
       live_[block.data] = block;
       return block.data;
     }
-    stream();  // a clear error when there is no GPU
+    NEAT_CHECK(cuda_available(), "pinned memory: ", cuda_unavailable_reason());
     Block block;
     block.size = size;
     NEAT_CUDA_CHECK(cudaHostAlloc(&block.data, size, cudaHostAllocDefault));

@@ -33,8 +33,13 @@ Runtime& runtime_state() {
     const cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess || count == 0) {
       cudaGetLastError();  // clear it: the process goes on without a GPU
-      r->why_not = std::string("no CUDA GPU is visible (") +
-                   (e != cudaSuccess ? cudaGetErrorString(e) : "the driver reports 0 devices") + ")";
+      // Without an NVIDIA driver at all the runtime reports an "insufficient" driver.
+      const std::string what = e == cudaSuccess ? "the driver reports 0 devices"
+                               : e == cudaErrorInsufficientDriver
+                                   ? std::string(cudaGetErrorString(e)) +
+                                         ": no NVIDIA driver here, or one too old for this CUDA"
+                                   : cudaGetErrorString(e);
+      r->why_not = "no CUDA GPU is visible (" + what + ")";
       return r;
     }
     cudaDeviceProp prop;
