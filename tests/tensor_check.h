@@ -82,4 +82,11 @@ inline double normalized_mse(const Tensor& got, const Tensor& want) {
   return error / norm;
 }
 
+// normalized_mse of a result made on the GPU (copied to the CPU here) against the CPU's result;
+// infinity when got is not a CUDA tensor or differs from want in dtype (0 is then bit for bit).
+inline double cuda_nmse(const Tensor& got, const Tensor& want) {
+  if (got.device() != Device::CUDA || got.dtype() != want.dtype()) return INFINITY;
+  return normalized_mse(got.to(Device::CPU), want);
+}
+
 }  // namespace neat::test

@@ -9,8 +9,11 @@
 
 #include "autograd/elementwise.h"
 #include "autograd/reduce.h"
+#include "tensor/gpu.h"
 #include "tensor/scalar_math.h"
 #include "tests/op_test_util.h"
+#include "tests/skip.h"
+#include "tests/tensor_check.h"
 
 using namespace neat;
 using namespace neat::test;
@@ -302,6 +305,78 @@ TEST_CASE("elementwise in-place helpers and all_finite") {
   big.set({99999}, std::nan(""));
   CHECK_FALSE(all_finite(big));
   CHECK(all_finite(from_vector(std::vector<int64_t>{1})));
+}
+
+TEST_CASE("cuda: elementwise ops equal the CPU's (every unary op, broadcasts, int64, in place)") {
+  if (!cuda_available()) return skip(cuda_unavailable_reason());
+  const UnaryOp ops[] = {UnaryOp::Neg,     UnaryOp::Exp,  UnaryOp::Log,  UnaryOp::Sqrt,
+                         UnaryOp::Tanh,    UnaryOp::Sigmoid, UnaryOp::Relu, UnaryOp::Gelu,
+                         UnaryOp::Sin,     UnaryOp::Sin2Pi, UnaryOp::Identity};
+  for (DType dt : {DType::Float32, DType::Float64}) {
+    CAPTURE(dtype_name(dt));
+    // The same functions on both devices; float differs in the last bits where the GPU fuses a
+    // multiply-add, double also where the GPU's libm rounds otherwise.
+    const double tol = dt == DType::Float32 ? 1e-12 : 1e-24;
+    // 27090 elements (many blocks), x > 0 so that log and sqrt are defined.
+    const Tensor x = random64({3, 70, 129}, 1, 0.1, 2.1).to(dt), dy = random64({3, 70, 129}, 2).to(dt);
+    const Tensor xg = x.to(Device::CUDA), dyg = dy.to(Device::CUDA);
+    for (UnaryOp op : ops) {
+      CAPTURE(unary_op_name(op));
+      const Tensor y = unary(op, x), yg = unary(op, xg);
+      CHECK(cuda_nmse(yg, y) < tol);
+      CHECK(cuda_nmse(unary_backward(op, dyg, xg, yg), unary_backward(op, dy, x, y)) < tol);
+    }
+    CHECK(cuda_nmse(add_scalar(xg, 0.3), add_scalar(x, 0.3)) == 0.0);
+    CHECK(cuda_nmse(mul_scalar(xg, -1.7), mul_scalar(x, -1.7)) == 0.0);
+    CHECK(cuda_nmse(pow_scalar(xg, 1.5), pow_scalar(x, 1.5)) < tol);
+    // One IEEE operation per element: bit for bit, in every broadcast pattern (after merging:
+    // rows + a vector, a column, both sides broadcast, a 0-d operand, equal shapes).
+    const std::vector<std::pair<Shape, Shape>> pairs = {
+        {{300, 1000}, {1000}}, {{7, 33, 65}, {7, 33, 1}}, {{4, 1, 6}, {1, 5, 6}},
+        {{3, 1, 5}, {2, 3, 4, 5}}, {{}, {5, 1, 3}}, {{2, 3, 4, 5}, {2, 3, 4, 5}}};
+    for (const auto& pair : pairs) {
+      const Shape& shape_a = pair.first;
+      const Shape& shape_b = pair.second;
+      CAPTURE(shape_str(shape_a));
+      CAPTURE(shape_str(shape_b));
+      const Tensor a = random64(shape_a, 3, 0.5, 2).to(dt), b = random64(shape_b, 4, 0.5, 2).to(dt);
+      const Tensor ag = a.to(Device::CUDA), bg = b.to(Device::CUDA);
+      CHECK(cuda_nmse(add(ag, bg), add(a, b)) == 0.0);
+      CHECK(cuda_nmse(sub(bg, ag), sub(b, a)) == 0.0);
+      CHECK(cuda_nmse(mul(ag, bg), mul(a, b)) == 0.0);
+      CHECK(cuda_nmse(div(ag, bg), div(a, b)) == 0.0);
+    }
+    const Tensor c = random64({3, 1, 5}, 5).to(dt);
+    CHECK(cuda_nmse(expand(c.to(Device::CUDA), {2, 3, 4, 5}), expand(c, {2, 3, 4, 5})) == 0.0);
+    // In place: d = 1.3 (x + dy - 0.75 dy).
+    Tensor d = x.clone(), dg = xg.clone();
+    add_(d, dy);
+    add_(dg, dyg);
+    axpy_(d, -0.75, dy);
+    axpy_(dg, -0.75, dyg);
+    scale_(d, 1.3);
+    scale_(dg, 1.3);
+    CHECK(cuda_nmse(dg, d) < tol);
+    // all_finite over a million elements, a NaN or an inf in one block among many.
+    Tensor big = zeros({1 << 20}, dt);
+    CHECK(all_finite(big.to(Device::CUDA)));
+    big.set({654321}, std::nan(""));
+    CHECK_FALSE(all_finite(big.to(Device::CUDA)));
+    big.set({654321}, 0.0);
+    big.set({17}, -std::numeric_limits<double>::infinity());
+    CHECK_FALSE(all_finite(big.to(Device::CUDA)));
+  }
+  // int64: add, sub, mul (with broadcasting), add_ and expand.
+  const Tensor i = arange(60, DType::Int64).reshape({3, 4, 5}), j = arange(5, DType::Int64);
+  const Tensor ig = i.to(Device::CUDA), jg = j.to(Device::CUDA);
+  CHECK(cuda_nmse(add(ig, jg), add(i, j)) == 0.0);
+  CHECK(cuda_nmse(sub(jg, ig), sub(j, i)) == 0.0);
+  CHECK(cuda_nmse(mul(ig, ig), mul(i, i)) == 0.0);
+  CHECK(cuda_nmse(expand(jg, {3, 4, 5}), expand(j, {3, 4, 5})) == 0.0);
+  Tensor k = i.clone(), kg = ig.clone();
+  add_(k, i);
+  add_(kg, ig);
+  CHECK(cuda_nmse(kg, k) == 0.0);
 }
 
 TEST_CASE("elementwise errors name the op and the shapes") {

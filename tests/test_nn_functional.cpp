@@ -9,13 +9,19 @@
 #include <string>
 
 #include "tests/op_test_util.h"
+#include "tests/skip.h"
+#include "tests/tensor_check.h"
 #include "autograd/nn_functional.h"
+#include "tensor/gpu.h"
 #include "tensor/cross_entropy.h"
 #include "tensor/dropout.h"
 #include "tensor/layer_norm.h"
 #include "tensor/softmax.h"
 
 using namespace neat;
+using neat::test::cuda_nmse;
+using neat::test::random64;
+using neat::test::skip;
 using neat::test::thrown_message;
 
 namespace {
@@ -123,6 +129,74 @@ TEST_CASE("cross_entropy errors name the label and the number of classes") {
             .find("cross_entropy: labels int64 [2] must be int64 [3]") == 0);
   CHECK(thrown_message([&] { cross_entropy_forward(zeros({5}), from_vector(std::vector<int64_t>{0})); })
             .find("cross_entropy: logits [5] must be [N, C]") == 0);
+}
+
+TEST_CASE("cuda: layer_norm and cross_entropy equal the CPU's; dw and db the same bits every run") {
+  if (!cuda_available()) return skip(cuda_unavailable_reason());
+  auto gpu = [](const Tensor& t) { return t.defined() ? t.to(Device::CUDA) : t; };
+  for (DType dt : {DType::Float32, DType::Float64}) {
+    CAPTURE(dtype_name(dt));
+    // Both devices accumulate in double, in other orders.
+    const double tol = dt == DType::Float32 ? 1e-12 : 1e-24;
+    // Rows fewer than a warp's block, a few, and 3000 (dw / db from many row chunks).
+    for (const Shape& shape : {Shape{5, 7}, Shape{2, 20, 33}, Shape{3000, 96}}) {
+      for (bool affine : {true, false}) {
+        CAPTURE(shape_str(shape));
+        CAPTURE(affine);
+        const int64_t D = shape.back();
+        const Tensor x = random64(shape, 20, -2, 3).to(dt), dy = random64(shape, 21).to(dt);
+        const Tensor w = affine ? random64({D}, 22).to(dt) : Tensor();
+        const Tensor b = affine ? random64({D}, 23).to(dt) : Tensor();
+        const LayerNormForward want = layer_norm_forward(x, w, b, 1e-5);
+        const LayerNormForward got = layer_norm_forward(gpu(x), gpu(w), gpu(b), 1e-5);
+        CHECK(cuda_nmse(got.y, want.y) < tol);
+        CHECK(cuda_nmse(got.mean, want.mean) < tol);
+        CHECK(cuda_nmse(got.rstd, want.rstd) < tol);
+        const LayerNormGrads want_g = layer_norm_backward(dy, x, w, want.mean, want.rstd, true, affine, affine);
+        const LayerNormGrads got_g =
+            layer_norm_backward(gpu(dy), gpu(x), gpu(w), got.mean, got.rstd, true, affine, affine);
+        CHECK(cuda_nmse(got_g.x, want_g.x) < tol);
+        if (!affine) continue;
+        CHECK(cuda_nmse(got_g.weight, want_g.weight) < tol);
+        CHECK(cuda_nmse(got_g.bias, want_g.bias) < tol);
+        const LayerNormGrads again =
+            layer_norm_backward(gpu(dy), gpu(x), gpu(w), got.mean, got.rstd, false, true, true);
+        CHECK(cuda_nmse(again.weight, got_g.weight.to(Device::CPU)) == 0.0);
+        CHECK(cuda_nmse(again.bias, got_g.bias.to(Device::CPU)) == 0.0);
+      }
+    }
+    // cross_entropy: one row and class count below a warp, and 2000 rows (many per warp). The
+    // log-probabilities come from each device's own exp and log (a few ulps apart in float).
+    const double ce_tol = dt == DType::Float32 ? 1e-10 : 1e-22;
+    for (const auto& sizes : std::vector<std::pair<int64_t, int64_t>>{{3, 5}, {2000, 37}}) {
+      const int64_t N = sizes.first, C = sizes.second;
+      for (double eps : {0.0, 0.1}) {
+        CAPTURE(N);
+        CAPTURE(eps);
+        const Tensor logits = random64({N, C}, 24, -3, 3).to(dt);
+        std::vector<int64_t> label_values(static_cast<size_t>(N));
+        for (int64_t i = 0; i < N; ++i) label_values[size_t(i)] = (i * 7) % C;
+        const Tensor labels = from_vector(label_values), grad = full({}, 0.7, dt);
+        const CrossEntropyForward want = cross_entropy_forward(logits, labels, eps);
+        const CrossEntropyForward got = cross_entropy_forward(gpu(logits), gpu(labels), eps);
+        CHECK(cuda_nmse(got.loss, want.loss) < ce_tol);
+        CHECK(cuda_nmse(got.log_probs, want.log_probs) < ce_tol);
+        CHECK(cuda_nmse(cross_entropy_backward(gpu(grad), got.log_probs, gpu(labels), eps),
+                        cross_entropy_backward(grad, want.log_probs, labels, eps)) < ce_tol);
+      }
+    }
+  }
+  // A bad label on the GPU is named as on the CPU: the first of two, in different threads.
+  std::vector<int64_t> label_values(2000, 1);
+  label_values[700] = 37;
+  label_values[1500] = -1;
+  const Tensor logits = zeros({2000, 37}, DType::Float32, Device::CUDA);
+  const Tensor labels = from_vector(label_values).to(Device::CUDA);
+  CHECK(thrown_message([&] { cross_entropy_forward(logits, labels); })
+            .find("cross_entropy: label 37 at index 700 is out of range for C = 37 classes") == 0);
+  CHECK(thrown_message([&] {
+          cross_entropy_backward(full({}, 1.0, DType::Float32, Device::CUDA), logits, labels, 0.0);
+        }).find("cross_entropy_backward: label 37 at index 700") == 0);
 }
 
 TEST_CASE("dropout mask: values, rate, reproducibility") {

@@ -6,7 +6,10 @@
 #include <cmath>
 
 #include "autograd/reduce.h"
+#include "tensor/gpu.h"
 #include "tests/op_test_util.h"
+#include "tests/skip.h"
+#include "tests/tensor_check.h"
 
 using namespace neat;
 using namespace neat::test;
@@ -110,6 +113,74 @@ TEST_CASE("reduce expand_reduced") {
   CHECK(all.to_vector<float>() == std::vector<float>{5, 5, 5, 5});
   CHECK(mentions(thrown_message([&] { expand_reduced(g, {2, 4}, {0}, false); }),
                  {"expand_reduced", "[3]", "[2, 4]"}));
+}
+
+TEST_CASE("cuda: reductions equal the CPU's (every sum path, int64, max with ties and NaN, squared_norm)") {
+  if (!cuda_available()) return skip(cuda_unavailable_reason());
+  for (DType dt : {DType::Float32, DType::Float64, DType::Int64}) {
+    CAPTURE(dtype_name(dt));
+    auto values = [dt](const Shape& shape, uint64_t seed) {
+      return dt == DType::Int64 ? arange(shape_numel(shape), DType::Int64).reshape(shape)
+                                : random64(shape, seed).to(dt);
+    };
+    // The sums add in another order on the GPU: float within ~1e-6 of the scale, int64 exact.
+    const double tol = dt == DType::Float32 ? 1e-10 : dt == DType::Float64 ? 1e-24 : 0.0;
+    const Tensor x = values({6, 37, 300}, 5), xg = x.to(Device::CUDA);
+    for (const std::vector<int64_t>& dims : std::vector<std::vector<int64_t>>{
+             {2}, {0}, {1}, {0, 1}, {0, 2}, {1, 2}, {}}) {
+      CAPTURE(shape_str(dims));
+      CHECK(cuda_nmse(sum(xg, dims), sum(x, dims)) <= tol);
+    }
+    // Column sums of few columns over many rows (rows cut into chunks, then a second pass), of
+    // many columns (one pass), and one long row (one block); each the same bits every run.
+    for (const Shape& shape : {Shape{4000, 96}, Shape{20, 5000}, Shape{1, 300000}}) {
+      CAPTURE(shape_str(shape));
+      const Tensor big = values(shape, 6), bigg = big.to(Device::CUDA);
+      const int64_t dim = shape[0] == 1 ? 1 : 0;
+      CHECK(cuda_nmse(sum(bigg, {dim}), sum(big, {dim})) <= 100 * tol);
+      CHECK(cuda_nmse(sum(bigg, {dim}), sum(bigg, {dim}).to(Device::CPU)) == 0.0);
+    }
+    CHECK(cuda_nmse(sum(values({4, 0, 3}, 7).to(Device::CUDA), {1}), sum(values({4, 0, 3}, 7), {1})) == 0.0);
+  }
+  // max: ties (the first index wins) and NaNs (the first NaN wins), over each dim.
+  Tensor m = random64({4, 5, 6}, 8);
+  for (int64_t k = 0; k < 6; ++k) {
+    m.set({0, 1, k}, 5.0);
+    m.set({0, 3, k}, 5.0);
+  }
+  m.set({1, 2, 3}, std::nan(""));
+  m.set({1, 4, 3}, std::nan(""));
+  m.set({2, 0, 0}, std::nan(""));
+  auto same_values = [](const Tensor& got, const Tensor& want) {
+    const std::vector<double> g = got.to_vector<double>(), w = want.to_vector<double>();
+    bool same = g.size() == w.size();
+    for (size_t i = 0; same && i < g.size(); ++i)
+      same = (std::isnan(g[i]) && std::isnan(w[i])) || g[i] == w[i];
+    return same;
+  };
+  for (DType dt : {DType::Float32, DType::Float64, DType::Int64}) {
+    CAPTURE(dtype_name(dt));
+    const Tensor x = dt == DType::Int64 ? arange(120, DType::Int64).reshape({4, 5, 6}) : m.to(dt);
+    for (int64_t dim : {0, 1, 2}) {
+      CAPTURE(dim);
+      const MaxResult want = max(x, dim), got = max(x.to(Device::CUDA), dim);
+      CHECK(got.values.device() == Device::CUDA);
+      CHECK(same_values(got.values, want.values));
+      CHECK(cuda_nmse(got.indices, want.indices) == 0.0);
+      if (dt == DType::Int64) continue;
+      const Tensor grad = random64(want.values.shape(), 9).to(dt);
+      CHECK(cuda_nmse(max_backward(grad.to(Device::CUDA), got.indices, x.shape(), dim, false),
+                      max_backward(grad, want.indices, x.shape(), dim, false)) == 0.0);
+    }
+  }
+  // squared_norm: double partial sums in another order, so equal to ~1e-15.
+  const std::vector<Tensor> parts = {random64({1000, 300}, 10).to(DType::Float32),
+                                     random64({77}, 11).to(DType::Float32)};
+  const double want = squared_norm(parts).item();
+  const Tensor got = squared_norm({parts[0].to(Device::CUDA), parts[1].to(Device::CUDA)});
+  CHECK(got.device() == Device::CUDA);
+  CHECK(got.dtype() == DType::Float64);
+  CHECK(std::abs(got.item() - want) <= 1e-12 * want);
 }
 
 TEST_CASE("reduce errors") {

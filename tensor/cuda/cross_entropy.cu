@@ -4,35 +4,24 @@
 //   target_ic = (1 - eps) onehot(y_i) + eps / C                 (eps = label smoothing)
 //   forward:   loss = (1/N) sum_i [(1 - eps)(-lp_{i,y_i}) + eps mean_c(-lp_ic)]
 //   backward:  dlogits_ic = grad_loss / N (exp(lp_ic) - target_ic)
-// Both first run check_labels (one block: each thread finds its first label outside [0, C), a
-// block minimum gives the first of all) and then do nothing when *first_bad >= 0. The forward's
-// loss is one block too: a warp per row, the row losses summed in double across the warps by
-// block_sum, in an order fixed by the sizes (the same bits on every run). The backward is one
-// thread per element.
+// Both first check the labels as index_select checks its indices (first_out_of_range, from
+// tensor/cuda/shape_ops.h, as the CPU's from tensor/cpu/shape_ops.h) and then do nothing when
+// *first_bad >= 0. The forward's loss is one block: a warp per row, the row losses summed in
+// double across the warps by block_sum, in an order fixed by the sizes (the same bits on every
+// run). The backward is one thread per element.
 #include <cmath>
 
 #include "tensor/cuda/cross_entropy.h"
 #include "tensor/cuda/runtime.cuh"
+#include "tensor/cuda/shape_ops.h"
 #include "tensor/cuda/warp_reduce.cuh"
 
 namespace neat::cuda {
 
 namespace {
 
-// Threads of the one-block kernels (32 warps).
+// Threads of the loss kernel, one block (32 warps).
 constexpr int kBlockThreads = 1024;
-
-__global__ void check_labels(const int64_t* labels, int64_t N, int64_t C, int64_t* first_bad) {
-  int64_t first = N;
-  for (int64_t i = threadIdx.x; i < N; i += blockDim.x) {
-    if (labels[i] < 0 || labels[i] >= C) {
-      first = i;
-      break;
-    }
-  }
-  first = block_min(first, N);
-  if (threadIdx.x == 0) *first_bad = first < N ? first : -1;
-}
 
 template <typename T>
 __global__ void forward_loss(const T* log_probs, const int64_t* labels, T* loss,
@@ -64,17 +53,12 @@ __global__ void backward_elements(const T* grad_loss, const T* log_probs, const 
   }
 }
 
-void launch_check_labels(const int64_t* labels, int64_t N, int64_t C, int64_t* first_bad) {
-  check_labels<<<1, kBlockThreads, 0, stream()>>>(labels, N, C, first_bad);
-  NEAT_CUDA_CHECK(cudaGetLastError());
-}
-
 }  // namespace
 
 template <typename T>
 void cross_entropy_forward(Cuda, const T* log_probs, const int64_t* labels, T* loss,
                            int64_t* first_bad, int64_t N, int64_t C, double eps) {
-  launch_check_labels(labels, N, C, first_bad);
+  first_out_of_range(Cuda{}, labels, N, C, first_bad);
   forward_loss<<<1, kBlockThreads, 0, stream()>>>(log_probs, labels, loss, first_bad, N, C, eps);
   NEAT_CUDA_CHECK(cudaGetLastError());
 }
@@ -82,7 +66,7 @@ void cross_entropy_forward(Cuda, const T* log_probs, const int64_t* labels, T* l
 template <typename T>
 void cross_entropy_backward(Cuda, const T* grad_loss, const T* log_probs, const int64_t* labels,
                             T* dlogits, int64_t* first_bad, int64_t N, int64_t C, double eps) {
-  launch_check_labels(labels, N, C, first_bad);
+  first_out_of_range(Cuda{}, labels, N, C, first_bad);
   if (N * C == 0) return;
   const double off = eps / double(C), on = 1 - eps + off;
   backward_elements<<<blocks_for(N * C), kThreads, 0, stream()>>>(grad_loss, log_probs, labels,

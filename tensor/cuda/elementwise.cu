@@ -39,15 +39,6 @@ __global__ void zip_broadcast_kernel(T* out, const T* a, const T* b, int64_t n, 
   }
 }
 
-template <typename T>
-__global__ void expand_kernel(T* out, const T* x, int64_t n, Strided<1> l) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    int64_t offset[1];
-    offsets_of(i, l, offset);
-    out[i] = x[offset[0]];
-  }
-}
-
 // Each block counts its elements' NaN / inf and adds its count to *count (integer atomics: the
 // total does not depend on their order).
 template <typename T>
@@ -125,7 +116,7 @@ void expand_broadcast(Cuda, T* out, const T* x, int64_t rank, const int64_t* sha
   const int64_t n = numel_of(rank, shape);
   if (n == 0) return;
   const Strided<1> l = strided_layout<1>(rank, shape, {stride}, "expand");
-  expand_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(out, x, n, l);
+  strided_gather<<<blocks_for(n), kThreads, 0, stream()>>>(out, x, n, l);
   NEAT_CUDA_CHECK(cudaGetLastError());
 }
 

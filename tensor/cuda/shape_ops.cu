@@ -20,41 +20,12 @@
 #include "tensor/check.h"
 #include "tensor/cuda/runtime.cuh"
 #include "tensor/cuda/shape_ops.h"
+#include "tensor/cuda/strided.cuh"
+#include "tensor/cuda/warp_reduce.cuh"
 
 namespace neat::cuda {
 
 namespace {
-
-// The output's sizes and the matching input strides, passed to a kernel by value.
-struct Layout {
-  int rank = 0;
-  int64_t shape[kMaxPermuteDims] = {};
-  int64_t stride[kMaxPermuteDims] = {};
-};
-
-Layout layout_of(int64_t rank, const int64_t* shape, const int64_t* stride) {
-  NEAT_CHECK(rank >= 1 && rank <= kMaxPermuteDims, "permute: ", rank,
-             " dims after merging neighbours; the CUDA kernel takes at most ", kMaxPermuteDims);
-  Layout l;
-  l.rank = int(rank);
-  for (int d = 0; d < l.rank; ++d) {
-    l.shape[d] = shape[d];
-    l.stride[d] = stride[d];
-  }
-  return l;
-}
-
-template <typename T>
-__global__ void permute_gather(T* out, const T* x, int64_t n, Layout l) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    int64_t rest = i, offset = 0;
-    for (int d = l.rank - 1; d >= 0; --d) {
-      offset += (rest % l.shape[d]) * l.stride[d];
-      rest /= l.shape[d];
-    }
-    out[i] = x[offset];
-  }
-}
 
 constexpr int kTile = 32;      // a tile is kTile x kTile elements
 constexpr int kTileRows = 8;   // threads per block: kTile x kTileRows, each copies 4 elements
@@ -63,8 +34,8 @@ constexpr int kTileRows = 8;   // threads per block: kTile x kTileRows, each cop
 // the last dim (size L) is strided by step_l in x and contiguous in out. `outer` counts the
 // indices of the other dims, whose offsets in x and out the kernel finds from in / out_stride.
 struct TransposeLayout {
-  Layout in;
-  int64_t out_stride[kMaxPermuteDims] = {};
+  Strided<1> in;
+  int64_t out_stride[kMaxDims] = {};
   int k = 0;
   int64_t K = 0, L = 0, step_l = 0, outer = 1, tiles_l = 0;
 };
@@ -84,7 +55,7 @@ __global__ void transpose_tiles(T* out, const T* x, TransposeLayout t) {
       if (d == t.k) continue;
       const int64_t i = rest % t.in.shape[d];
       rest /= t.in.shape[d];
-      in_base += i * t.in.stride[d];
+      in_base += i * t.in.stride[0][d];
       out_base += i * t.out_stride[d];
     }
     for (int r = threadIdx.y; r < kTile; r += kTileRows) {
@@ -113,22 +84,11 @@ __global__ void copy_rows_kernel(T* dst, int64_t dst_row, const T* src, int64_t 
 // takes the smallest. *first_bad = that position, or -1 when every index is in [0, size).
 __global__ void first_out_of_range_kernel(const int64_t* index, int64_t count, int64_t size,
                                           int64_t* first_bad) {
-  __shared__ int64_t first[kThreads];
   int64_t mine = count;   // "none"
   for (int64_t i = threadIdx.x; i < count && mine == count; i += blockDim.x)
     if (index[i] < 0 || index[i] >= size) mine = i;
-  first[threadIdx.x] = mine;
-  __syncthreads();
-  for (int half = kThreads / 2; half > 0; half /= 2) {
-    if (threadIdx.x < half) first[threadIdx.x] = min(first[threadIdx.x], first[threadIdx.x + half]);
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) *first_bad = first[0] == count ? -1 : first[0];
-}
-
-void check_indices(const int64_t* index, int64_t count, int64_t size, int64_t* first_bad) {
-  first_out_of_range_kernel<<<1, kThreads, 0, stream()>>>(index, count, size, first_bad);
-  NEAT_CUDA_CHECK(cudaGetLastError());
+  const int64_t first = block_min(mine, count);
+  if (threadIdx.x == 0) *first_bad = first == count ? -1 : first;
 }
 
 template <typename T>
@@ -156,14 +116,20 @@ __global__ void index_add_columns(T* dx, const T* src, const int64_t* index, int
 
 }  // namespace
 
+void first_out_of_range(Cuda, const int64_t* index, int64_t count, int64_t size,
+                        int64_t* first_bad) {
+  first_out_of_range_kernel<<<1, kThreads, 0, stream()>>>(index, count, size, first_bad);
+  NEAT_CUDA_CHECK(cudaGetLastError());
+}
+
 template <typename T>
 void permute_kernel(Cuda, T* out, const T* x, int64_t rank, const int64_t* shape,
                     const int64_t* stride) {
-  const Layout l = layout_of(rank, shape, stride);
+  const Strided<1> l = strided_layout<1>(rank, shape, {stride}, "permute");
   int64_t n = 1;
   for (int d = 0; d < l.rank; ++d) n *= l.shape[d];
   if (n == 0) return;
-  permute_gather<<<blocks_for(n), kThreads, 0, stream()>>>(out, x, n, l);
+  strided_gather<<<blocks_for(n), kThreads, 0, stream()>>>(out, x, n, l);
   NEAT_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -171,7 +137,7 @@ template <typename T>
 void transpose_kernel(Cuda, T* out, const T* x, int64_t rank, const int64_t* shape,
                       const int64_t* stride, int64_t k) {
   TransposeLayout t;
-  t.in = layout_of(rank, shape, stride);
+  t.in = strided_layout<1>(rank, shape, {stride}, "permute");
   t.out_stride[rank - 1] = 1;   // the output is contiguous
   for (int64_t d = rank - 2; d >= 0; --d) t.out_stride[d] = t.out_stride[d + 1] * shape[d + 1];
   t.k = int(k);
@@ -201,7 +167,7 @@ void copy_rows(Cuda, T* dst, int64_t dst_row, const T* src, int64_t src_row, int
 template <typename T>
 void index_select_kernel(Cuda, T* out, const T* x, const int64_t* index, int64_t* first_bad,
                          int64_t outer, int64_t size, int64_t count, int64_t inner) {
-  check_indices(index, count, size, first_bad);
+  first_out_of_range(Cuda{}, index, count, size, first_bad);
   const int64_t n = outer * count * inner;
   if (n == 0) return;
   index_select_gather<<<blocks_for(n), kThreads, 0, stream()>>>(out, x, index, outer, size, count, inner);
@@ -211,7 +177,7 @@ void index_select_kernel(Cuda, T* out, const T* x, const int64_t* index, int64_t
 template <typename T>
 void index_add_kernel(Cuda, T* dx, const T* src, const int64_t* index, int64_t* first_bad,
                       int64_t outer, int64_t size, int64_t count, int64_t inner) {
-  check_indices(index, count, size, first_bad);
+  first_out_of_range(Cuda{}, index, count, size, first_bad);
   if (outer * inner == 0 || count == 0) return;
   index_add_columns<<<blocks_for(outer * inner), kThreads, 0, stream()>>>(dx, src, index, outer, size, count, inner);
   NEAT_CUDA_CHECK(cudaGetLastError());

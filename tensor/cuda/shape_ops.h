@@ -1,7 +1,7 @@
 // CUDA kernels of the ops that move data between shapes (tensor/cuda/shape_ops.cu); the same
 // signatures and meaning as tensor/cpu/shape_ops.h. T: float, double, int64_t. shape and
-// stride are host arrays of `rank` entries (at most kMaxPermuteDims after merging), index and
-// first_bad device memory.
+// stride are host arrays of `rank` entries (at most kMaxDims after merging,
+// tensor/cuda/strided.cuh), index and first_bad device memory.
 //   permute:        out contiguous [shape], x read with strides (the permuted input strides),
 //                   tiled when the output's last dim is not contiguous in x
 //   narrow/concat:  rows of `length` elements copied between row strides
@@ -14,8 +14,10 @@
 
 namespace neat::cuda {
 
-// The most dims a permute kernel takes (after merging neighbouring dims; a ViT needs 4).
-constexpr int kMaxPermuteDims = 8;
+// *first_bad = the position of the first of index[0..count) outside [0, size), or -1 (the
+// check before index_select / index_add, and cross-entropy's label check).
+void first_out_of_range(Cuda, const int64_t* index, int64_t count, int64_t size,
+                        int64_t* first_bad);
 
 template <typename T>
 void permute_kernel(Cuda, T* out, const T* x, int64_t rank, const int64_t* shape,

@@ -1,4 +1,5 @@
-// A strided read pattern passed to a kernel by value: a contiguous output of sizes
+// A strided read pattern passed to a kernel by value (the broadcasts and expand of
+// tensor/cuda/elementwise.cu, permute in tensor/cuda/shape_ops.cu): a contiguous output of sizes
 // shape[0..rank) and, per operand k < K, the element strides it is read with (0 along the dims
 // it is broadcast over). Output element i is read in operand k at
 //   offset_k(i) = sum_d index_d(i) stride[k][d],   index_d(i) = i's coordinate along dim d.
@@ -7,6 +8,8 @@
 //
 //   const Strided<2> l = strided_layout<2>(rank, shape, {stride_a, stride_b}, "add");
 //   ... in the kernel:  int64_t offset[2];  offsets_of(i, l, offset);
+//
+// strided_gather is the copy through a one-operand layout that expand and permute launch.
 #pragma once
 #include <cstdint>
 
@@ -45,6 +48,16 @@ __device__ inline void offsets_of(int64_t i, const Strided<K>& l, int64_t (&offs
     const int64_t index = i % l.shape[d];
     i /= l.shape[d];
     for (int k = 0; k < K; ++k) offset[k] += index * l.stride[k][d];
+  }
+}
+
+// out[i] = x[offset(i)], i < n: a copy through a one-operand layout (expand, permute).
+template <typename T>
+__global__ void strided_gather(T* out, const T* x, int64_t n, Strided<1> l) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t offset[1];
+    offsets_of(i, l, offset);
+    out[i] = x[offset[0]];
   }
 }
 
