@@ -12,6 +12,7 @@
 
 #include "autograd/variable.h"
 #include "tensor/elementwise.h"
+#include "tensor/profile.h"
 
 namespace neat {
 
@@ -63,7 +64,12 @@ void Variable::backward(const Tensor& grad_output, bool retain_graph) const {
     NEAT_CHECK(!node->released, "backward: ", node->name(), " belongs to a graph whose "
                "saved tensors an earlier backward already freed; run the forward again, or pass "
                "retain_graph = true to the first backward");
-    std::vector<Tensor> grads = node->backward(grad_out);
+    std::vector<Tensor> grads;
+    {
+      const ProfileScope profile(ProfilePhase::Backward, node->name());
+      grads = node->backward(grad_out);
+    }
+    const ProfileScope profile(ProfilePhase::Backward, "grad accumulation");
     NEAT_CHECK(grads.size() == node->edges.size(), "backward: ", node->name(), " returned ",
                grads.size(), " gradients for ", node->edges.size(), " inputs");
     for (size_t i = 0; i < grads.size(); ++i) {

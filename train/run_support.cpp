@@ -91,6 +91,7 @@ int train_with_flags(const std::string& program, const TrainOptions& t, const st
   settings.clip_grad = t.clip_grad;
   settings.seed = uint64_t(t.seed);
   settings.max_steps = t.max_steps;
+  settings.profile_steps = t.profile_steps;
   settings.save_every = t.save_every;
   settings.save = save;
   settings.on_epoch_end = [&](const TrainState& s) { write_log_files(dir, title, s.history); };
