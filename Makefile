@@ -2,6 +2,9 @@
 #   make            library + programs (train_vit, vit_step), -O3 -march=native -fopenmp
 #   make test       build and run every unit test (prints "N passed, M failed, K skipped" last)
 #   make bench      build and run the benchmarks in bench/ (figures only, never pass/fail)
+#   make bench-compare  our ViT step beside PyTorch's (Debian's, and .venv-bench's when
+#                   scripts/install_deps.sh --bench made it) in one run, one table;
+#                   CASES="cifar-vit:neat-qv:1 vit-b16-1L" picks rows (default: all)
 #   make debug-test the tests under AddressSanitizer + UndefinedBehaviorSanitizer, then ~10 s of
 #                   each fuzzer (make fuzz-smoke)
 #   make fuzz       libFuzzer harnesses of every file reader and the flag parser (clang; fuzz/README.md)
@@ -82,7 +85,7 @@ endif
 DEP_HEADERS := /usr/include/doctest/doctest.h /usr/include/stb/stb_image.h /usr/include/zlib.h
 MISSING_DEPS := $(filter-out $(wildcard $(DEP_HEADERS)),$(DEP_HEADERS))
 
-.PHONY: all deps test bench debug-test fuzz fuzz-binaries fuzz-corpus fuzz-smoke run demo run-text clean
+.PHONY: all deps test bench bench-compare debug-test fuzz fuzz-binaries fuzz-corpus fuzz-smoke run demo run-text clean
 all: $(PROG_BIN)
 
 deps:
@@ -121,6 +124,9 @@ $(BUILD)/bench/%: bench/%.cpp $(LIB)
 
 bench: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+bench-compare: $(BUILD)/bench/bench_vit_step
+	@python3 bench/compare_vit_step.py $(BUILD)/bench/bench_vit_step $(CASES)
 
 # Sanitizers: a separate build tree so the optimised objects are kept.
 debug-test:
