@@ -85,23 +85,25 @@ def main():
                 if line.startswith("model name")), "unknown CPU")
     print(f"ViT training step, median ms (lower is better), on {cpu}, "
           f"{os.cpu_count()} cores; ratio = ours / the faster PyTorch; RSS = peak MiB")
+    widths = [max(8, len(label)) for label, _ in frameworks]
+    rss_widths = [len("RSS " + label) for label, _ in frameworks]
     header = f"{'case':<22s} {'thr':>3s} {'ours':>8s}"
-    for label, _ in frameworks:
-        header += f" {label:>14s}"
+    for (label, _), w in zip(frameworks, widths):
+        header += f" {label:>{w}s}"
     header += f" {'ratio':>6s} {'RSS ours':>8s}"
-    for label, _ in frameworks:
-        header += f" {'RSS ' + label:>18s}"
+    for (label, _), w in zip(frameworks, rss_widths):
+        header += f" {'RSS ' + label:>{w}s}"
     print(header)
     for model, method, threads in cases(sys.argv[2:]):
         ms, rss = ours(binary, model, method, threads)
         theirs = [pytorch(python, model, method, threads) for _, python in frameworks]
         line = f"{model + ' ' + method:<22s} {threads:3d} {ms:8.1f}"
-        for t_ms, _ in theirs:
-            line += f" {t_ms:14.1f}"
+        for (t_ms, _), w in zip(theirs, widths):
+            line += f" {t_ms:{w}.1f}"
         ratio = ms / min(t for t, _ in theirs) if theirs else float("nan")
         line += f" {ratio:6.2f} {rss:8.0f}"
-        for _, t_rss in theirs:
-            line += f" {t_rss:18.0f}"
+        for (_, t_rss), w in zip(theirs, rss_widths):
+            line += f" {t_rss:{w}.0f}"
         print(line, flush=True)
 
 

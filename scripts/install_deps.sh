@@ -54,7 +54,7 @@ if [ "${1:-}" = "--bench" ]; then
   cd "$(dirname "$0")/.."
   if ! .venv-bench/bin/python -c "import torch" 2>/dev/null; then
     python3 -m venv .venv-bench
-    .venv-bench/bin/pip install --quiet torch
+    .venv-bench/bin/pip install --quiet torch numpy
   fi
   echo "make deps: $(.venv-bench/bin/python -c 'import torch; print("torch", torch.__version__)') in .venv-bench"
 fi
