@@ -21,7 +21,7 @@ const std::vector<std::string> kResumeFreeFlags = {
 
 Json resumable_config(const Json& saved) {
   static const std::vector<std::string> invocation_only = {"resume", "eval-only", "max-steps",
-                                                           "overwrite", "predict"};
+                                                           "overwrite", "predict", "profile"};
   Json kept = Json::object();
   for (const auto& [key, value] : saved.as_object())
     if (std::find(invocation_only.begin(), invocation_only.end(), key) == invocation_only.end())

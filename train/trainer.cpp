@@ -179,9 +179,7 @@ TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
         ++state.step;
         if (profile_enabled() && state.step - step_at_start == 1 + settings_.profile_steps) {
           profile_stop();
-          std::string report = profile_report();
-          report.pop_back();   // the final newline: line() adds one
-          progress_.line(report);
+          progress_.requested(profile_report());
         }
         state.batch = batch_step + 1;
         state.images_seen += group_images;
