@@ -5,15 +5,18 @@ load: Debian's PyTorch (/usr/bin/python3) and, when scripts/install_deps.sh --be
 current PyTorch from .venv-bench. One table: case, threads, ms per step of each, ratio (ours /
 the faster PyTorch) and peak RSS of each. Figures only, never pass/fail.
 
-    bench/compare_vit_step.py BENCH_VIT_STEP [MODEL[:METHOD[:THREADS]] ...]
+    bench/compare_vit_step.py [--repeat N] BENCH_VIT_STEP [MODEL[:METHOD[:THREADS]] ...]
 
 With no case every model x method at 1 thread and at all cores; "cifar-vit" alone is each of
 its methods and thread counts, "cifar-vit:neat-qv:1" one row. Each case is a fresh process on
 each side (its own peak RSS); PyTorch's cases run as pytorch_vit_step.py's driver runs them
-(OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = threads, OMP_WAIT_POLICY=passive).
+(OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = threads, OMP_WAIT_POLICY=passive). --repeat N
+runs each case's processes N times, in turns (ours, each PyTorch, ours, ...), and reports each
+side's median: on a shared machine a single run can be off by 2x.
 """
 import json
 import os
+import statistics
 import subprocess
 import sys
 
@@ -69,9 +72,14 @@ def cases(specs):
 
 
 def main():
-    if len(sys.argv) < 2:
-        sys.exit("usage: compare_vit_step.py BENCH_VIT_STEP [MODEL[:METHOD[:THREADS]] ...]")
-    binary = sys.argv[1]
+    args = sys.argv[1:]
+    repeat = 1
+    if len(args) >= 2 and args[0] == "--repeat":
+        repeat = int(args[1])
+        args = args[2:]
+    if not args or repeat < 1:
+        sys.exit("usage: compare_vit_step.py [--repeat N] BENCH_VIT_STEP [MODEL[:METHOD[:THREADS]] ...]")
+    binary = args[0]
     frameworks = []   # (label, python)
     for python in ["/usr/bin/python3", VENV_PYTHON]:
         if os.path.exists(python):
@@ -84,7 +92,8 @@ def main():
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
                 if line.startswith("model name")), "unknown CPU")
     print(f"ViT training step, median ms (lower is better), on {cpu}, "
-          f"{os.cpu_count()} cores; ratio = ours / the faster PyTorch; RSS = peak MiB")
+          f"{os.cpu_count()} cores; ratio = ours / the faster PyTorch; RSS = peak MiB"
+          + (f"; median of {repeat} runs each, in turns" if repeat > 1 else ""))
     widths = [max(8, len(label)) for label, _ in frameworks]
     rss_widths = [len("RSS " + label) for label, _ in frameworks]
     header = f"{'case':<22s} {'thr':>3s} {'ours':>8s}"
@@ -94,9 +103,14 @@ def main():
     for (label, _), w in zip(frameworks, rss_widths):
         header += f" {'RSS ' + label:>{w}s}"
     print(header)
-    for model, method, threads in cases(sys.argv[2:]):
-        ms, rss = ours(binary, model, method, threads)
-        theirs = [pytorch(python, model, method, threads) for _, python in frameworks]
+    for model, method, threads in cases(args[1:]):
+        runs = []   # per round: [ours, each PyTorch], each (ms, rss)
+        for _ in range(repeat):
+            runs.append([ours(binary, model, method, threads)] +
+                        [pytorch(python, model, method, threads) for _, python in frameworks])
+        medians = [(statistics.median(r[i][0] for r in runs), max(r[i][1] for r in runs))
+                   for i in range(len(runs[0]))]
+        (ms, rss), theirs = medians[0], medians[1:]
         line = f"{model + ' ' + method:<22s} {threads:3d} {ms:8.1f}"
         for (t_ms, _), w in zip(theirs, widths):
             line += f" {t_ms:{w}.1f}"
