@@ -2,9 +2,12 @@
 // STREAM's copy (c = a) and triad (a = b + s c) over 64 MiB float arrays, far larger than any
 // cache, at 1 thread and at all threads; GB/s counts the bytes each kernel reads and writes.
 // An elementwise op of a training step (gelu, add, a layer_norm pass) can go no faster than
-// this. Figures only.
+// this. Also the cost of touching freshly mapped memory (a page fault and the kernel zeroing
+// the page: what a step pays for every new page its tensors get). Figures only.
 //
 //   build/bench/bench_memory
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -60,5 +63,20 @@ int main() {
     std::printf("BENCH {\"name\":\"memory\",\"threads\":%d,\"copy_gb_per_s\":%.2f,"
                 "\"triad_gb_per_s\":%.2f}\n", threads, copy_gb, triad_gb);
   }
+  // First touch: map 256 MiB, write one byte per 4 KiB page, best of 3.
+  const size_t bytes = size_t(256) << 20, page = 4096;
+  double best_us = 1e30;
+  for (int rep = 0; rep < 3; ++rep) {
+    void* mapped = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapped == MAP_FAILED) break;
+    volatile char* p = static_cast<char*>(mapped);
+    const auto start = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < bytes; i += page) p[i] = 1;
+    const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+    best_us = std::min(best_us, us / double(bytes / page));
+    munmap(mapped, bytes);
+  }
+  std::printf("first touch of a fresh 4 KiB page: %.2f us\n", best_us);
+  std::printf("BENCH {\"name\":\"page_fault\",\"us_per_page\":%.3f}\n", best_us);
   return 0;
 }
