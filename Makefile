@@ -2,6 +2,10 @@
 #   make            library + programs (train_vit, vit_step), -O3 -march=native -fopenmp
 #   make test       build and run every unit test (prints "N passed, M failed, K skipped" last)
 #   make bench      build and run the benchmarks in bench/ (figures only, never pass/fail)
+#   make bench-compare  our ViT step beside PyTorch's (Debian's, and .venv-bench's when
+#                   scripts/install_deps.sh --bench made it) in one run, one table;
+#                   CASES="cifar-vit:neat-qv:1 vit-b16-1L" picks rows (default: all); REPEAT=3
+#                   takes each side's median of 3 runs in turns (a shared machine is noisy)
 #   make debug-test the tests under AddressSanitizer + UndefinedBehaviorSanitizer, then ~10 s of
 #                   each fuzzer (make fuzz-smoke)
 #   make fuzz       libFuzzer harnesses of every file reader and the flag parser (clang; fuzz/README.md)
@@ -17,8 +21,12 @@
 CXX      ?= g++
 # -O3 -march=native: the GEMM micro-kernel relies on AVX2/AVX-512 being available to the compiler.
 # No -ffast-math anywhere: it changes erf/exp/NaN semantics that the gradient checks rely on.
+# -fno-trapping-math changes no result (we never unmask floating-point exceptions): it lets the
+# compiler evaluate both sides of a select, which AVX2 needs to vectorise the clamps in
+# tensor/scalar_math.h's exp and erf (without it, GELU and softmax run scalar on AVX2: 4-5x
+# slower; AVX-512's masked instructions did not need it). Clang's default.
 CXXFLAGS ?= -O3 -march=native
-override CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-unknown-pragmas -I. -MMD -MP
+override CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-unknown-pragmas -fno-trapping-math -I. -MMD -MP
 LDLIBS   += -lz -lpthread
 ifneq ($(NO_OMP),1)
 override CXXFLAGS += -fopenmp
@@ -84,7 +92,7 @@ endif
 DEP_HEADERS := /usr/include/doctest/doctest.h /usr/include/stb/stb_image.h /usr/include/zlib.h
 MISSING_DEPS := $(filter-out $(wildcard $(DEP_HEADERS)),$(DEP_HEADERS))
 
-.PHONY: all deps test bench debug-test fuzz fuzz-binaries fuzz-corpus fuzz-smoke run demo run-text clean
+.PHONY: all deps test bench bench-compare debug-test fuzz fuzz-binaries fuzz-corpus fuzz-smoke run demo run-text clean
 all: $(PROG_BIN)
 
 deps:
@@ -123,6 +131,9 @@ $(BUILD)/bench/%: bench/%.cpp $(LIB)
 
 bench: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+bench-compare: $(BUILD)/bench/bench_vit_step
+	@python3 bench/compare_vit_step.py --repeat $(or $(REPEAT),1) $(BUILD)/bench/bench_vit_step $(CASES)
 
 # Sanitizers: a separate build tree so the optimised objects are kept.
 debug-test:

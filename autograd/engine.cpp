@@ -5,13 +5,15 @@
 //    use its output, so a Node runs only once all the gradient flowing into it has been summed.
 // 2. Walk that order: pop the Node's summed output gradient, call its backward, and for each
 //    edge that needs a gradient either add it to the producer Node's pending sum or, for a
-//    leaf, accumulate it into leaf.grad (+=). Then free what the Node saved (unless
+//    leaf, accumulate it into leaf.grad (+=), in place and without copies where no other
+//    tensor shares the memory. Then free what the Node saved (unless
 //    retain_graph): memory held by the graph shrinks as the walk goes.
 #include <unordered_map>
 #include <unordered_set>
 
 #include "autograd/variable.h"
 #include "tensor/elementwise.h"
+#include "tensor/profile.h"
 
 namespace neat {
 
@@ -63,7 +65,12 @@ void Variable::backward(const Tensor& grad_output, bool retain_graph) const {
     NEAT_CHECK(!node->released, "backward: ", node->name(), " belongs to a graph whose "
                "saved tensors an earlier backward already freed; run the forward again, or pass "
                "retain_graph = true to the first backward");
-    std::vector<Tensor> grads = node->backward(grad_out);
+    std::vector<Tensor> grads;
+    {
+      const ProfileScope profile(ProfilePhase::Backward, node->name());
+      grads = node->backward(grad_out);
+    }
+    const ProfileScope profile(ProfilePhase::Backward, "grad accumulation");
     NEAT_CHECK(grads.size() == node->edges.size(), "backward: ", node->name(), " returned ",
                grads.size(), " gradients for ", node->edges.size(), " inputs");
     for (size_t i = 0; i < grads.size(); ++i) {
@@ -73,10 +80,17 @@ void Variable::backward(const Tensor& grad_output, bool retain_graph) const {
       NEAT_CHECK(grads[i].shape() == edge.shape, "backward: ", node->name(),
                  " gave a gradient of shape ", shape_str(grads[i].shape()), " for input ", i,
                  " of shape ", shape_str(edge.shape));
-      if (edge.leaf) accumulate_grad(edge.leaf->grad, grads[i]);
-      else {
+      // A gradient whose storage nothing else holds is taken as it is (no copy), and summed
+      // into in place; one shared with another tensor (add's backward gives its gradient to
+      // both inputs) is copied or summed into a new tensor.
+      if (edge.leaf) {
+        Tensor& leaf_grad = edge.leaf->grad;
+        if (!leaf_grad.defined() && grads[i].storage_use_count() == 1) leaf_grad = std::move(grads[i]);
+        else accumulate_grad(leaf_grad, grads[i]);
+      } else {
         Tensor& slot = pending[edge.grad_fn.get()];
         if (!slot.defined()) slot = grads[i];
+        else if (slot.storage_use_count() == 1) add_(slot, grads[i]);
         else slot = add(slot, grads[i]);
       }
     }

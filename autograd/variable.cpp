@@ -1,6 +1,7 @@
 #include "autograd/variable.h"
 
 #include "tensor/elementwise.h"
+#include "tensor/profile.h"
 
 namespace neat {
 
@@ -65,6 +66,7 @@ bool any_requires_grad(const std::vector<Variable>& inputs) {
 }
 
 Variable record(Tensor output, std::shared_ptr<Node> node, const std::vector<Variable>& inputs) {
+  const char* op = node->name();
   Variable result(std::move(output));
   if (any_requires_grad(inputs)) {
     node->edges.reserve(inputs.size());
@@ -83,6 +85,7 @@ Variable record(Tensor output, std::shared_ptr<Node> node, const std::vector<Var
     result.impl_->requires_grad = true;
     result.impl_->grad_fn = std::move(node);
   }
+  profile_forward_op(op);
   return result;
 }
 

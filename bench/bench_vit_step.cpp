@@ -5,6 +5,8 @@
 //
 //   build/bench/bench_vit_step                                # every model x method x threads
 //   build/bench/bench_vit_step --case cifar-vit neat-qv 1     # one case (what the driver runs)
+//   build/bench/bench_vit_step --profile                      # each case's profile after the table
+//   build/bench/bench_vit_step --case cifar-vit neat-qv 1 --profile   # one case's profile
 //
 // Models (10 classes, random pixels and labels, dropout 0):
 //   cifar-vit    image 32, patch 4 (65 tokens), hidden 192, depth 6, heads 3, mlp 768, batch 32
@@ -21,6 +23,8 @@
 // which does not grow with the batch: over every adapted layer, neat_m_forward
 // (M = act(W0^T A^T) ...) plus the layer's backward for ONE input row (the M network's
 // backward to A, the batch-dependent GEMMs shrunk to one row); median of several repetitions.
+// --profile: after the timed steps, 5 more steps under the step profiler (tensor/profile.h):
+// ms per op (forward and backward) and per category, with the share of the step.
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,6 +44,7 @@
 #include "models/vit.h"
 #include "nn/peft/attach.h"
 #include "tensor/check.h"
+#include "tensor/profile.h"
 #include "train/optimizer.h"
 #include "train/system.h"
 
@@ -93,6 +98,7 @@ struct Result {
   int64_t trainable = 0, total = 0;
   double rss_mib = 0;   // peak resident set of the child process
   double m_ms = -1;     // Neat's M network per step (forward + backward), -1 when no Neat
+  std::string profile;  // the profile report (--profile), else empty
 };
 
 double elapsed_ms(std::chrono::steady_clock::time_point start) {
@@ -116,7 +122,7 @@ double median_ms(const std::function<double()>& timed_run, int warmup, double bu
 }
 
 // The child: builds the model, attaches the method, times the step (and Neat's M network).
-Result run_case(const ModelCase& mc, const PeftConfig& peft, int threads) {
+Result run_case(const ModelCase& mc, const PeftConfig& peft, int threads, bool profile) {
   const ScopedThreads scoped(threads);
   ViTForImageClassification model(mc.config);
   const PeftReport report = attach_peft(model, peft);
@@ -133,14 +139,22 @@ Result run_case(const ModelCase& mc, const PeftConfig& peft, int threads) {
   AdamW optimizer({{"trainable", model.named_parameters(/*trainable_only=*/true), 1e-4, 1e-2}});
   auto step = [&] {
     const auto start = std::chrono::steady_clock::now();
+    profile_step_begin();
     const Variable loss = cross_entropy(model.forward(Variable(pixels)), labels);
     loss.backward();
     optimizer.step();
     optimizer.zero_grad();
+    profile_step_end();
     return elapsed_ms(start);
   };
   Result r;
   r.ms = median_ms(step, /*warmup=*/2, /*budget_ms=*/1000);
+  if (profile) {
+    profile_start();
+    for (int i = 0; i < 5; ++i) step();
+    profile_stop();
+    r.profile = profile_report();
+  }
   r.trainable = report.trainable;
   r.total = report.total;
 
@@ -176,9 +190,9 @@ Result run_case(const ModelCase& mc, const PeftConfig& peft, int threads) {
 
 // The driver's side: runs this program with --case in a child process and reads its RESULT.
 Result run_child(const std::string& self, const std::string& model, const std::string& method,
-                 int threads) {
-  const std::string command =
-      "'" + self + "' --case " + model + " " + method + " " + std::to_string(threads);
+                 int threads, bool profile) {
+  const std::string command = "'" + self + "' --case " + model + " " + method + " " +
+                              std::to_string(threads) + (profile ? " --profile" : "");
   FILE* pipe = popen(command.c_str(), "r");
   NEAT_CHECK(pipe != nullptr, "bench_vit_step: cannot run '", command, "'");
   Result r;
@@ -191,6 +205,8 @@ Result run_child(const std::string& self, const std::string& model, const std::s
       r.trainable = trainable;
       r.total = total;
       found = true;
+    } else {
+      r.profile += line;
     }
   }
   const int status = pclose(pipe);
@@ -261,6 +277,8 @@ const T& find_case(const std::vector<T>& cases, const std::string& name,
 int main_checked(int argc, char** argv) {
   const auto models = model_cases();
   const auto methods = method_cases();
+  const bool profile = argc > 1 && std::string(argv[argc - 1]) == "--profile";
+  if (profile) --argc;
   if (argc == 5 && std::string(argv[1]) == "--case") {
     const ModelCase& mc = find_case<ModelCase>(models, argv[2], [](const ModelCase& m) {
       return m.name;
@@ -269,12 +287,12 @@ int main_checked(int argc, char** argv) {
     const Method& method = find_case<Method>(methods, argv[3], [](const Method& m) {
       return m.first;
     });
-    const Result r = run_case(mc, method.second, std::stoi(argv[4]));
-    std::printf("RESULT %.4f %lld %lld %.2f %.4f\n", r.ms, (long long)r.trainable,
-                (long long)r.total, r.rss_mib, r.m_ms);
+    const Result r = run_case(mc, method.second, std::stoi(argv[4]), profile);
+    std::printf("RESULT %.4f %lld %lld %.2f %.4f\n%s", r.ms, (long long)r.trainable,
+                (long long)r.total, r.rss_mib, r.m_ms, r.profile.c_str());
     return 0;
   }
-  NEAT_CHECK(argc == 1, "usage: bench_vit_step [--case MODEL METHOD THREADS]");
+  NEAT_CHECK(argc == 1, "usage: bench_vit_step [--case MODEL METHOD THREADS] [--profile]");
 
   char self[4096];
   const ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -294,8 +312,14 @@ int main_checked(int argc, char** argv) {
     std::map<std::pair<std::string, int>, Result> results;
     for (int threads : thread_counts)
       for (const auto& [method, peft] : methods)
-        results[{method, threads}] = run_child(self, mc.name, method, threads);
+        results[{method, threads}] = run_child(self, mc.name, method, threads, profile);
     print_model(mc, thread_counts, results);
+    for (int threads : thread_counts)
+      for (const auto& [method, peft] : methods)
+        if (!results[{method, threads}].profile.empty())
+          std::printf("\n%s %s, %d threads (median %.1f ms/step unprofiled)\n%s", mc.name.c_str(),
+                      method.c_str(), threads, results[{method, threads}].ms,
+                      results[{method, threads}].profile.c_str());
   }
   return 0;
 }
@@ -303,6 +327,7 @@ int main_checked(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  neat::use_passive_openmp_wait(argv);   // as the programs (train/system.h); the children inherit it
   try {
     return main_checked(argc, argv);
   } catch (const std::exception& e) {

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages neat.cpp needs to build, test and run its out-of-the-box demo.
 # Called by `make` / `make test` when a header is missing; safe to run again.
+# --bench: the packages of the benchmarks' references instead: OpenBLAS, and a current PyTorch
+# in .venv-bench/ for make bench-compare.
 set -eu
 
 # ---- text models: all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0) for train_text ------
@@ -43,3 +45,16 @@ else SUDO=""; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q $packages
+
+# ---- --bench: a current PyTorch for make bench-compare ----------------------------------------
+# .venv-bench/ beside Debian's python3-torch, with PyPI's torch (its Linux wheel brings the CUDA
+# libraries it links, a few GB; the benchmark runs it on the CPU). bench/compare_vit_step.py
+# runs the twin under both when this venv exists.
+if [ "${1:-}" = "--bench" ]; then
+  cd "$(dirname "$0")/.."
+  if ! .venv-bench/bin/python -c "import torch" 2>/dev/null; then
+    python3 -m venv .venv-bench
+    .venv-bench/bin/pip install --quiet torch numpy
+  fi
+  echo "make deps: $(.venv-bench/bin/python -c 'import torch; print("torch", torch.__version__)') in .venv-bench"
+fi

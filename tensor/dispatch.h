@@ -16,6 +16,7 @@
 #pragma once
 #include "tensor/cpu/device.h"
 #include "tensor/cuda/device.h"
+#include "tensor/profile.h"
 #include "tensor/tensor.h"
 
 namespace neat {
@@ -46,6 +47,7 @@ void dispatch_device(Device device, const char* op, Fn&& fn) {
 template <typename Fn>
 void dispatch(Operands operands, const char* op, Fn&& fn) {
   check_same_device(operands, op);
+  const KernelTimer timer(op);   // the step profile's "by kernel" table (tensor/profile.h)
   const Tensor& first = operands.begin()->get();
   switch (first.dtype()) {
     case DType::Float32: dispatch_device(first.device(), op, [&](auto dev) { fn(dev, float(0)); }); return;
@@ -59,6 +61,7 @@ void dispatch(Operands operands, const char* op, Fn&& fn) {
 template <typename Fn>
 void dispatch_all_dtypes(Operands operands, const char* op, Fn&& fn) {
   check_same_device(operands, op);
+  const KernelTimer timer(op);
   const Tensor& first = operands.begin()->get();
   switch (first.dtype()) {
     case DType::Float32: dispatch_device(first.device(), op, [&](auto dev) { fn(dev, float(0)); }); return;

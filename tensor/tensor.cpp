@@ -9,6 +9,7 @@
 #include "tensor/cuda/tensor.h"
 #include "tensor/dispatch.h"
 #include "tensor/gpu.h"
+#include "tensor/profile.h"
 
 namespace neat {
 
@@ -41,11 +42,13 @@ Storage::Storage(size_t nbytes, Device dev, bool pin) : bytes(nbytes), device(de
     return;
   }
   if (nbytes == 0 && dev != Device::CPU) return;
+  const AllocationTimer timer(nbytes, /*is_release=*/false);
   dispatch_device(dev, "Tensor", [&](auto d) { data = allocate(d, nbytes); });
 }
 
 Storage::~Storage() {
   if (!data) return;
+  const AllocationTimer timer(bytes, /*is_release=*/true);
   if (pinned) cuda_release_pinned(data);
   else dispatch_device(device, "Tensor", [&](auto d) { release(d, data); });
 }

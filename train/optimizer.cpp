@@ -4,6 +4,7 @@
 
 #include "tensor/adamw.h"
 #include "tensor/elementwise.h"
+#include "tensor/profile.h"
 #include "tensor/reduce.h"
 
 namespace neat {
@@ -30,6 +31,7 @@ AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions options)
 // decay, and each one's step count; the update itself is one raw op over all of them. State is
 // created on the parameter's device and dtype, and kept only once the step succeeded.
 void AdamW::step() {
+  const ProfileScope profile(ProfilePhase::Optimizer, "adamw_step");
   std::vector<AdamWParameter> update;
   for (const ParamGroup& group : groups_) {
     for (const auto& [name, p] : group.params) {
@@ -48,6 +50,7 @@ void AdamW::step() {
 }
 
 void AdamW::zero_grad() {
+  const ProfileScope profile(ProfilePhase::Optimizer, "zero_grad");
   for (ParamGroup& group : groups_)
     for (auto& named : group.params) named.second.zero_grad();
 }
@@ -108,6 +111,7 @@ void AdamW::load_state_dict(const std::map<std::string, Tensor>& state) {
 }
 
 double clip_grad_norm(const std::vector<Variable>& parameters, double max_norm) {
+  const ProfileScope profile(ProfilePhase::Optimizer, "clip_grad_norm");
   std::vector<Tensor> grads;
   for (const Variable& p : parameters)
     if (p.grad().defined()) grads.push_back(p.grad());

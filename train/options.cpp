@@ -129,6 +129,9 @@ void add_run_flags(ArgParser& args, TrainOptions& o) {
   args.section("Run");
   args.add("--seed", &o.seed, "N", "seed of init, data order, augmentation and dropout");
   args.add("--threads", &o.threads, "N", "compute threads; 0 = all cores");
+  args.add("--profile", &o.profile_steps, "N",
+           "print where the time of N optimizer steps goes (per op and category, after the "
+           "first step); 0 = off");
   args.add("--device", &o.device, "cpu|cuda",
            "where to compute (cuda: the first GPU; a CUDA build, made where nvcc is found)",
            {"cpu", "cuda"});
@@ -260,8 +263,9 @@ void check_run_options(const TrainOptions& o) {
   require(o.warmup_ratio >= 0 && o.warmup_ratio <= 1, "--warmup-ratio must be in [0, 1]");
   require(o.clip_grad >= 0, "--clip-grad must be >= 0");
   check_threads(o.threads);
-  require(o.save_every >= 0 && o.max_steps >= 0 && o.train_limit >= 0 && o.log_every >= 1,
-          "--save-every, --max-steps and --train-limit must be >= 0, --log-every >= 1");
+  require(o.save_every >= 0 && o.max_steps >= 0 && o.profile_steps >= 0 && o.train_limit >= 0 &&
+              o.log_every >= 1,
+          "--save-every, --max-steps, --profile and --train-limit must be >= 0, --log-every >= 1");
   require(o.seed >= 0, "--seed must be >= 0");
   require(!o.tf32 || o.device == "cuda", "--tf32 needs --device cuda");
 }

@@ -83,6 +83,7 @@ struct TrainOptions {
   bool eval_only = false;
   std::vector<std::string> predict;   // images to classify (no training, no test set)
   int64_t max_steps = 0;          // stop after this many optimizer steps (0 = no limit)
+  int64_t profile_steps = 0;      // --profile N: profile N steps after the first (0 = off)
   bool merge = false;
   bool quiet = false;
   int64_t log_every = 50;         // steps between log lines when not on a terminal

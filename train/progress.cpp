@@ -47,6 +47,11 @@ void Progress::warning(const std::string& text) {
   os_ << "warning: " << text << "\n" << std::flush;
 }
 
+void Progress::requested(const std::string& text) {
+  finish();
+  os_ << text << std::flush;
+}
+
 void Progress::eval(const std::string& what, int64_t done, int64_t total) {
   if (quiet_) return;
   const std::string text = what + " " + std::to_string(done) + "/" + std::to_string(total) + " batches";

@@ -7,6 +7,7 @@
 //   progress.line("epoch 1: val accuracy 0.912");   // clears the bar first
 //   progress.eval("test", 3, 40);                    // batches evaluated of how many
 //   progress.warning("--lora-r does not apply to --method neat");   // even with quiet
+//   progress.requested(profile_report());            // asked for by a flag: even with quiet
 #pragma once
 #include <cstdint>
 #include <ostream>
@@ -34,6 +35,8 @@ class Progress {
   void line(const std::string& text);
   // "warning: <text>" on its own line, shown even with quiet.
   void warning(const std::string& text);
+  // Lines a flag asked for (--profile's report), shown even with quiet.
+  void requested(const std::string& text);
   // Evaluation progress ("val 12/40 batches"): a bar on a terminal (at most 10 redraws a second),
   // a line every log_every batches and at the end otherwise, nothing with quiet.
   void eval(const std::string& what, int64_t done, int64_t total);

@@ -23,7 +23,7 @@ const std::vector<std::string> kResumeFreeFlags = {
 
 Json resumable_config(const Json& saved) {
   static const std::vector<std::string> invocation_only = {"resume", "eval-only", "max-steps",
-                                                           "overwrite", "predict"};
+                                                           "overwrite", "predict", "profile"};
   Json kept = Json::object();
   for (const auto& [key, value] : saved.as_object())
     if (std::find(invocation_only.begin(), invocation_only.end(), key) == invocation_only.end())
@@ -100,6 +100,7 @@ int train_with_flags(const std::string& program, const TrainOptions& t, const st
   settings.clip_grad = t.clip_grad;
   settings.seed = uint64_t(t.seed);
   settings.max_steps = t.max_steps;
+  settings.profile_steps = t.profile_steps;
   settings.save_every = t.save_every;
   settings.save = save;
   settings.on_epoch_end = [&](const TrainState& s) { write_log_files(dir, title, s.history); };

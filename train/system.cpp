@@ -8,6 +8,7 @@
 #include <csignal>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -97,6 +98,14 @@ ScopedThreads::ScopedThreads(int64_t threads) {
 ScopedThreads::~ScopedThreads() {
 #ifdef _OPENMP
   omp_set_num_threads(previous_);
+#endif
+}
+
+void use_passive_openmp_wait(char** argv) {
+#ifdef _OPENMP
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr) return;
+  ::setenv("OMP_WAIT_POLICY", "passive", /*overwrite=*/0);
+  ::execv("/proc/self/exe", argv);   // returns only on failure: then run on, spinning
 #endif
 }
 

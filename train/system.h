@@ -35,6 +35,15 @@ class ScopedThreads {
   [[maybe_unused]] int previous_ = 0;   // unused without OpenMP
 };
 
+// OpenMP's idle threads spin at each fork-join barrier by default (libgomp: 300,000 spins
+// before they sleep). When another process holds one of the cores, the thread a barrier waits
+// for is descheduled while the spinning one burns the time it needs: 2 threads then run several
+// times slower than 1 (docs/performance.md). Passive waiting (a futex sleep) keeps 2 threads
+// ahead of 1 on a busy machine. libgomp reads OMP_WAIT_POLICY once, when it is loaded, so this
+// sets it and re-executes the program (argv as main got it) when neither OMP_WAIT_POLICY nor
+// GOMP_SPINCOUNT is set; a user's own setting is kept. Call it first thing in main.
+void use_passive_openmp_wait(char** argv);
+
 int64_t peak_rss_bytes();
 int64_t physical_memory_bytes();   // the machine's RAM (sysconf)
 bool stderr_is_terminal();

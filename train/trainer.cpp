@@ -7,6 +7,7 @@
 #include "autograd/elementwise.h"
 #include "autograd/nn_functional.h"
 #include "tensor/gpu.h"
+#include "tensor/profile.h"
 #include "tensor/reduce.h"
 #include "train/system.h"
 
@@ -152,6 +153,11 @@ TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
         int64_t group_images = 0;
         for (int64_t b = first; b <= last; ++b) group_images += batch_images(b, n, batch_size);
         const int64_t images = labels.numel();
+        // --profile N: the N optimizer steps after this session's first (warm-up) one.
+        if (batch_step == first) {
+          if (settings_.profile_steps > 0 && state.step - step_at_start == 1) profile_start();
+          profile_step_begin();
+        }
 
         dropout_.set_state(derive_seed(derive_seed(settings_.seed, uint64_t(state.step)),
                                        uint64_t(batch_step - first)));
@@ -170,7 +176,12 @@ TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
         if (!std::isfinite(grad_norm)) return non_finite("gradient norm", grad_norm);
         optimizer_.step();
         optimizer_.zero_grad();
+        profile_step_end();
         ++state.step;
+        if (profile_enabled() && state.step - step_at_start == 1 + settings_.profile_steps) {
+          profile_stop();
+          progress_.requested(profile_report());
+        }
         state.batch = batch_step + 1;
         state.images_seen += group_images;
         state.epoch_loss_sum += group_loss;

@@ -38,6 +38,9 @@ struct TrainerSettings {
   double clip_grad = 0;  // 0 = no clipping
   uint64_t seed = 0;
   int64_t max_steps = 0;   // 0 = no limit
+  // Profiles this many optimizer steps after the session's first one and prints the report
+  // (tensor/profile.h) through the progress display, even when quiet; 0 = no profile.
+  int64_t profile_steps = 0;
   int64_t save_every = 0;  // 0 = only when fit() returns
   // Writes a checkpoint of the given state (the trainer calls it every save_every steps and
   // before returning, except after a non-finite loss).

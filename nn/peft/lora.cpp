@@ -1,10 +1,11 @@
 #include "nn/peft/lora.h"
 
-#include "autograd/elementwise.h"
 #include "autograd/matmul.h"
-#include "autograd/nn_functional.h"
 #include "nn/init.h"
+#include "tensor/dropout.h"
+#include "tensor/elementwise.h"
 #include "tensor/matmul.h"
+#include "tensor/reduce.h"
 
 namespace neat {
 
@@ -34,12 +35,104 @@ int64_t Lora::parameter_count(int64_t in_features, int64_t out_features,
   return options.rank * (in_features + out_features);
 }
 
+namespace {
+
+// Input order of the recorded node (and of its backward's result).
+enum LoraInput : size_t { kX = 0, kWeight = 1, kBias = 2, kA = 3, kB = 4 };
+
+struct LoraNode : Node {
+  double scaling = 1;
+  // Saved by the forward, each only when a needed gradient reads it:
+  Tensor x;        // [ROWS, IN]: dW0 = dy^T x
+  Tensor kept;     // dropout(x) [ROWS, IN]: dA = dz^T kept
+  Tensor mask;     // the dropout mask [ROWS, IN] (undefined without dropout): dx
+  Tensor z;        // kept A^T [ROWS, R]: dB
+  Tensor weight;   // W0: dx
+  Tensor A;        // dx
+  Tensor B;        // dz = s dy B
+  const char* name() const override { return "lora_linear"; }
+  std::vector<Tensor> backward(const Tensor& grad_y) override;
+  void release_saved() override { x = kept = mask = z = weight = A = B = Tensor(); }
+};
+
+}  // namespace
+
+// One fused node, as Neat's (nn/peft/neat_function.cpp): x [ROWS, IN] (leading dims folded),
+// kept = dropout(x), z = kept A^T [ROWS, R]:   y = x W0^T + b + s z B^T
+// The update s z B^T is added into x W0^T in place, so the forward makes no [ROWS, OUT]
+// temporaries beyond y, and the backward sums dx in one buffer.
 Variable lora_linear(const Variable& x, const Variable& weight, const Variable& bias,
                      const Variable& A, const Variable& B, double scaling, double dropout_p,
                      bool training, Generator& gen) {
-  Variable h = dropout(x, dropout_p, training, gen);
-  Variable update = linear(linear(h, A, Variable()), B, Variable());   // [.., R] -> [.., OUT]
-  return linear(x, weight, bias) + update * scaling;
+  NEAT_CHECK(dropout_p >= 0 && dropout_p <= 1, "lora_linear: dropout probability ", dropout_p,
+             " must be in [0, 1]");
+  NEAT_CHECK(weight.dim() == 2, "lora_linear: W0 must be [OUT, IN], got ",
+             shape_str(weight.shape()));
+  const int64_t out = weight.size(0), in = weight.size(1);
+  NEAT_CHECK(x.dim() >= 1 && x.size(-1) == in, "lora_linear: input ", shape_str(x.shape()),
+             " does not end in IN = ", in, " (W0 ", shape_str(weight.shape()), ")");
+  NEAT_CHECK(A.dim() == 2 && A.size(1) == in, "lora_linear: A must be [R, IN = ", in, "], got ",
+             shape_str(A.shape()));
+  const int64_t r = A.size(0);
+  NEAT_CHECK(B.shape() == Shape({out, r}), "lora_linear: B must be [OUT, R] = ",
+             shape_str({out, r}), ", got ", shape_str(B.shape()));
+  NEAT_CHECK(!bias.defined() || bias.shape() == Shape({out}), "lora_linear: bias must be [",
+             out, "], got ", shape_str(bias.shape()));
+  check_same_dtype(x.data(), weight.data(), "lora_linear");
+
+  auto node = std::make_shared<LoraNode>();
+  node->scaling = scaling;
+  const Tensor x2 = x.data().reshape({-1, in});
+  Tensor kept = x2;
+  if (training && dropout_p > 0) {
+    node->mask = dropout_mask(x.shape(), dropout_p, gen, x2.dtype(), x2.device()).reshape({-1, in});
+    kept = mul(x2, node->mask);
+  }
+  Tensor z = matmul(kept, A.data(), false, /*trans_b=*/true);   // [ROWS, R]
+  Tensor y = matmul(x2, weight.data(), false, /*trans_b=*/true);
+  matmul_into(y, z, B.data(), false, /*trans_b=*/true, scaling, 1.0);   // y += s z B^T
+  if (bias.defined()) y = add(y, bias.data());
+  Shape out_shape = x.shape();
+  out_shape.back() = out;
+
+  if (weight.requires_grad()) node->x = x2;
+  if (A.requires_grad()) node->kept = kept;
+  if (!x.requires_grad()) node->mask = Tensor();
+  if (B.requires_grad()) node->z = z;
+  if (x.requires_grad()) {
+    node->weight = weight.data();
+    node->A = A.data();
+  }
+  if (x.requires_grad() || A.requires_grad()) node->B = B.data();
+  return record(y.reshape(out_shape), std::move(node), {x, weight, bias, A, B});
+}
+
+// In the forward pass this was y = x W0^T + b + s z B^T with z = kept A^T, kept = x * mask
+// (kept = x without dropout), so now we have
+//   dB = s dy^T z [OUT, R],  dz = s dy B [ROWS, R],  dA = dz^T kept [R, IN],
+//   dx = dy W0 + (dz A) * mask [ROWS, IN],  dW0 = dy^T x,  db = sum_rows dy.
+std::vector<Tensor> LoraNode::backward(const Tensor& grad_y) {
+  const int64_t out = grad_y.size(-1);
+  std::vector<Tensor> grads(num_inputs());
+  const Tensor dy = grad_y.reshape({-1, out});
+  if (needs_grad(kB)) {
+    grads[kB] = matmul(dy, z, /*trans_a=*/true);
+    scale_(grads[kB], scaling);
+  }
+  if (needs_grad(kX) || needs_grad(kA)) {
+    Tensor dz = matmul(dy, B);
+    scale_(dz, scaling);
+    if (needs_grad(kA)) grads[kA] = matmul(dz, kept, /*trans_a=*/true);
+    if (needs_grad(kX)) {
+      Tensor dx = matmul(dy, weight);
+      if (mask.defined()) add_(dx, mul(matmul(dz, A), mask));
+      else matmul_into(dx, dz, A, false, false, 1.0, 1.0);   // dx += dz A
+      grads[kX] = dx.reshape(input_shape(kX));
+    }
+  }
+  if (needs_grad(kWeight)) grads[kWeight] = matmul(dy, x, /*trans_a=*/true);
+  if (needs_grad(kBias)) grads[kBias] = sum(dy, {0});
+  return grads;
 }
 
 Variable Lora::forward(const Variable& x) {

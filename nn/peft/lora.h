@@ -8,8 +8,8 @@
 //                                // lora_A.weight [8, IN], lora_B.weight [OUT, 8]
 //
 // A starts kaiming-uniform (a = sqrt 5, torch.nn.Linear's default), B at zero, so the layer
-// starts as the pre-trained one. Composed from differentiable primitives (linear, dropout):
-// with W0 frozen no weight-gradient GEMM runs for it.
+// starts as the pre-trained one. lora_linear is one fused autograd node (as Neat's), written
+// with raw tensor ops; with W0 frozen no weight-gradient GEMM runs for it.
 #pragma once
 #include <memory>
 

@@ -16,6 +16,7 @@
 #include <limits>
 
 #include "tensor/cpu/device.h"
+#include "tensor/scalar_math.h"
 
 namespace neat::cpu {
 
@@ -24,47 +25,68 @@ inline int64_t softmax_row_start(int64_t r, int64_t n, int64_t inner) {
   return (r / inner) * n * inner + r % inner;
 }
 
+// One row of the forward: n values `inner` apart. Contiguous (the last dim, inner = 1) makes
+// the stride a constant 1, so every loop vectorises, exp included (scalar_exp is plain
+// arithmetic for float).
+template <bool Contiguous, typename T>
+void softmax_forward_row(const T* xr, T* yr, int64_t n, int64_t inner, bool log_output) {
+  const int64_t s = Contiguous ? 1 : inner;
+  T m = -std::numeric_limits<T>::infinity();
+#pragma omp simd reduction(max : m)
+  for (int64_t j = 0; j < n; ++j) m = std::max(m, xr[j * s]);
+  for (int64_t j = 0; j < n; ++j) yr[j * s] = scalar_exp(xr[j * s] - m);
+  double sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < n; ++j) sum += yr[j * s];
+  if (log_output) {
+    const T log_sum = m + T(std::log(sum));
+    for (int64_t j = 0; j < n; ++j) yr[j * s] = xr[j * s] - log_sum;
+  } else {
+    const T inv = T(1.0 / sum);
+    for (int64_t j = 0; j < n; ++j) yr[j * s] *= inv;
+  }
+}
+
 template <typename T>
 void softmax_forward(Cpu, const T* x, T* y, int64_t outer, int64_t n, int64_t inner,
                      bool log_output) {
-  const int64_t rows = outer * inner, s = inner;
+  const int64_t rows = outer * inner;
 #pragma omp parallel for schedule(static) if (rows * n >= kParallelThreshold)
   for (int64_t r = 0; r < rows; ++r) {
-    const T* xr = x + softmax_row_start(r, n, inner);
-    T* yr = y + softmax_row_start(r, n, inner);
-    T m = -std::numeric_limits<T>::infinity();
-#pragma omp simd reduction(max : m)
-    for (int64_t j = 0; j < n; ++j) m = std::max(m, xr[j * s]);
-    for (int64_t j = 0; j < n; ++j) yr[j * s] = std::exp(xr[j * s] - m);
-    double sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < n; ++j) sum += yr[j * s];
-    if (log_output) {
-      const T log_sum = m + T(std::log(sum));
-      for (int64_t j = 0; j < n; ++j) yr[j * s] = xr[j * s] - log_sum;
-    } else {
-      const T inv = T(1.0 / sum);
-      for (int64_t j = 0; j < n; ++j) yr[j * s] *= inv;
-    }
+    const int64_t o = softmax_row_start(r, n, inner);
+    if (inner == 1) softmax_forward_row<true>(x + o, y + o, n, inner, log_output);
+    else softmax_forward_row<false>(x + o, y + o, n, inner, log_output);
+  }
+}
+
+// One row of the backward, as the forward's.
+template <bool Contiguous, typename T>
+void softmax_backward_row(const T* dy, const T* y, T* dx, int64_t n, int64_t inner,
+                          bool log_output) {
+  const int64_t s = Contiguous ? 1 : inner;
+  double dot = 0;
+  if (log_output) {   // the branch outside the loops: else both sides would be vectorised
+#pragma omp simd reduction(+ : dot)
+    for (int64_t j = 0; j < n; ++j) dot += double(dy[j * s]);
+    const T d = T(dot);
+    for (int64_t j = 0; j < n; ++j) dx[j * s] = dy[j * s] - scalar_exp(y[j * s]) * d;
+  } else {
+#pragma omp simd reduction(+ : dot)
+    for (int64_t j = 0; j < n; ++j) dot += double(dy[j * s]) * y[j * s];
+    const T d = T(dot);
+    for (int64_t j = 0; j < n; ++j) dx[j * s] = y[j * s] * (dy[j * s] - d);
   }
 }
 
 template <typename T>
 void softmax_backward(Cpu, const T* dy, const T* y, T* dx, int64_t outer, int64_t n,
                       int64_t inner, bool log_output) {
-  const int64_t rows = outer * inner, s = inner;
+  const int64_t rows = outer * inner;
 #pragma omp parallel for schedule(static) if (rows * n >= kParallelThreshold)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t o = softmax_row_start(r, n, inner);
-    double dot = 0;
-#pragma omp simd reduction(+ : dot)
-    for (int64_t j = 0; j < n; ++j)
-      dot += log_output ? double(dy[o + j * s]) : double(dy[o + j * s]) * y[o + j * s];
-    const T d = T(dot);
-    for (int64_t j = 0; j < n; ++j) {
-      const int64_t i = o + j * s;
-      dx[i] = log_output ? dy[i] - std::exp(y[i]) * d : y[i] * (dy[i] - d);
-    }
+    if (inner == 1) softmax_backward_row<true>(dy + o, y + o, dx + o, n, inner, log_output);
+    else softmax_backward_row<false>(dy + o, y + o, dx + o, n, inner, log_output);
   }
 }
 

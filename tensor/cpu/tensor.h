@@ -1,12 +1,16 @@
 // CPU kernels of the Tensor class itself: memory, fill, and the copy behind clone / to / copy_from.
 //   allocate / release: `bytes` of 64-byte aligned host memory (so the SIMD kernels may use
-//                       aligned loads on fresh tensors)
+//                       aligned loads on fresh tensors); freed memory stays in the process
+//                       for the next step (keep_freed_memory)
 //   fill:               x [n] = value
 //   copy_convert:       dst [n] = src [n] converted element by element (a memcpy when the types match)
 //   copy_to_host / copy_from_host: `bytes` between this device and the host, which for the CPU
 //                       is a memcpy (the counterparts of tensor/cuda/tensor.h's; the seam needs
 //                       one for every device, though copy_from never calls the CPU's)
 #pragma once
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -17,7 +21,23 @@
 
 namespace neat::cpu {
 
+// glibc hands a freed block above its mmap threshold (128 KiB, rising with the frees it sees)
+// back to the system at once, and trims the top of its heap: the next step's tensors of the
+// same sizes then fault their pages in again, zeroed by the kernel (3.5 us a 4 KiB page in this
+// project's VMs: ~50 ms of a ViT-B layer's 800 ms step, docs/performance.md). The first
+// allocation sets the threshold to glibc's largest (32 MiB) and the trim threshold to 1 GiB, so
+// steady-state steps reuse the memory freed by the step before.
+inline bool keep_freed_memory() {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+  return true;
+}
+
 inline void* allocate(Cpu, size_t bytes) {
+  static const bool kept = keep_freed_memory();
+  (void)kept;
   const size_t rounded = (bytes + 63) / 64 * 64;
   void* data = std::aligned_alloc(64, rounded ? rounded : 64);
   NEAT_CHECK(data != nullptr, "Tensor: out of memory allocating ", bytes, " bytes");
