@@ -54,22 +54,27 @@ std::string failure(const uint8_t* p, size_t n) {
   return "a truncated or corrupt " + format + " file (" + reason + ")";
 }
 
-// The PNG without its zero-length IDAT chunks (they hold no data), also one cut short after
-// its length and type. stb_image's PNG reader passes a null buffer to memcpy for an empty first
-// IDAT, undefined behaviour that the sanitizers stop on (found twice by fuzz/image.cpp); the
-// pixels are the same without them.
-std::vector<uint8_t> without_empty_idat(const std::vector<uint8_t>& png) {
+// The PNG as stb_image may read it, or an error naming `name`. Checked here, chunk by chunk up
+// to IEND (length (4), type (4), data (length), CRC (4)), for two finds of fuzz/image.cpp:
+//  - a chunk claiming more bytes than the file has left is an error: stb_image grows its buffer
+//    to a chunk's claimed length before reading it (a 90-byte file asked for 2 GiB);
+//  - zero-length IDAT chunks are dropped (they hold no data): for an empty first IDAT stb_image
+//    passes a null buffer to memcpy, undefined behaviour the sanitizers stop on.
+std::vector<uint8_t> png_for_stb(const std::vector<uint8_t>& png, const std::string& name) {
   std::vector<uint8_t> out(png.begin(), png.begin() + std::min<size_t>(8, png.size()));
   size_t at = 8;
-  while (at + 8 <= png.size()) {   // a chunk: length (4), type (4), data (length), CRC (4)
+  while (at + 8 <= png.size()) {
     const uint32_t length = uint32_t(png[at]) << 24 | uint32_t(png[at + 1]) << 16 |
                             uint32_t(png[at + 2]) << 8 | uint32_t(png[at + 3]);
+    const std::string type(png.begin() + std::ptrdiff_t(at + 4), png.begin() + std::ptrdiff_t(at + 8));
     const uint64_t chunk = uint64_t(length) + 12;
-    const size_t end = chunk <= png.size() - at ? at + size_t(chunk) : png.size();
-    const bool empty_idat = length == 0 && std::equal(png.begin() + std::ptrdiff_t(at + 4),
-                                                      png.begin() + std::ptrdiff_t(at + 8), "IDAT");
-    if (!empty_idat) out.insert(out.end(), png.begin() + std::ptrdiff_t(at), png.begin() + std::ptrdiff_t(end));
-    at = end;
+    NEAT_CHECK(chunk <= png.size() - at, "image: cannot decode ", name,
+               ": a truncated or corrupt PNG file (its chunk at byte ", at, " claims ", length,
+               " bytes, ", png.size() - at - std::min<size_t>(png.size() - at, 12), " are left)");
+    if (!(length == 0 && type == "IDAT"))
+      out.insert(out.end(), png.begin() + std::ptrdiff_t(at), png.begin() + std::ptrdiff_t(at + chunk));
+    at += size_t(chunk);
+    if (type == "IEND") break;
   }
   out.insert(out.end(), png.begin() + std::ptrdiff_t(std::min(at, png.size())), png.end());
   return out;
@@ -110,7 +115,7 @@ Image decode_image(const std::vector<uint8_t>& encoded, int64_t channels, const 
   NEAT_CHECK(channels >= 0 && channels <= 4, "image: channels must be 0..4, got ", channels);
   check_image_header(encoded, name);
   const std::vector<uint8_t> cleaned =
-      format_from_magic(encoded.data(), encoded.size()) == "PNG" ? without_empty_idat(encoded) : encoded;
+      format_from_magic(encoded.data(), encoded.size()) == "PNG" ? png_for_stb(encoded, name) : encoded;
   int w = 0, h = 0, stored = 0;
   // stb's failure reason is thread-local (STBI_THREAD_LOCAL), so workers may decode in parallel.
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(

@@ -379,6 +379,16 @@ TEST_CASE("png: an empty IDAT chunk decodes as without it (stb's null memcpy, a 
                                 3, "cut.png");
                  }),
                  "cannot decode cut.png"));
+  // The third: an IDAT chunk claiming 1.1 GB in a 90-byte file made stb_image allocate 2 GiB
+  // before reading it (libFuzzer's out-of-memory). Now an error before stb_image sees it.
+  const std::string huge_chunk = thrown_message([&] {
+    decode_image(hex_bytes("89504e470d0a1a0a0000000d49484452000000040000000308020000003b9639"
+                           "91000000144944415478000d49484452000000040000000308020000003b9634"
+                           "91424d5a1449444154785e636410d148008500f56f1318010000000000000000"
+                           "49454e44ae426082"),
+                 3, "big.png");
+  });
+  CHECK(contains(huge_chunk, "cannot decode big.png: a truncated or corrupt PNG file (its chunk at byte"));
   // A valid PNG with an empty IDAT inserted after IHDR gives the same pixels.
   TempDir tmp;
   Generator gen(3);
