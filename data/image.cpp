@@ -113,9 +113,17 @@ ImageHeader read_image_header(const std::string& path) {
 
 Image decode_image(const std::vector<uint8_t>& encoded, int64_t channels, const std::string& name) {
   NEAT_CHECK(channels >= 0 && channels <= 4, "image: channels must be 0..4, got ", channels);
-  check_image_header(encoded, name);
-  const std::vector<uint8_t> cleaned =
-      format_from_magic(encoded.data(), encoded.size()) == "PNG" ? png_for_stb(encoded, name) : encoded;
+  const ImageHeader header = check_image_header(encoded, name);
+  const std::string format = format_from_magic(encoded.data(), encoded.size());
+  // stb_image converts the channels of a 16-bit PGM/PPM with its 8-bit converter and so reads
+  // past its buffer (a heap overflow found by fuzz/image.cpp): such a file is decoded only at its
+  // own channel count.
+  NEAT_CHECK(format != "PNM" || channels == 0 || channels == header.channels ||
+                 !stbi_is_16_bit_from_memory(encoded.data(), int(encoded.size())),
+             "image: cannot decode ", name, ": a 16-bit PGM/PPM file with ", header.channels,
+             " channel(s), but ", channels, " are asked for (stb_image converts those wrongly; "
+             "convert the file to PNG)");
+  const std::vector<uint8_t> cleaned = format == "PNG" ? png_for_stb(encoded, name) : encoded;
   int w = 0, h = 0, stored = 0;
   // stb's failure reason is thread-local (STBI_THREAD_LOCAL), so workers may decode in parallel.
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(

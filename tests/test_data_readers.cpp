@@ -351,6 +351,19 @@ TEST_CASE("image headers: read without decoding; a truncated JPEG says so, not '
                  "huge.png: its header says 12000x12000 pixels, more than the 134217728"));
 }
 
+TEST_CASE("pnm: a 16-bit PGM asked for another channel count is an error (stb's overflow, a fuzz find)") {
+  // Found by fuzz/image.cpp: stb_image converted a 16-bit PGM to RGB with its 8-bit converter
+  // and read past its buffer (AddressSanitizer: heap-buffer-overflow in stbi__convert_16_to_8).
+  // "P5" "2\n2522\n25252\n2": 2 x 2522 pixels, maxval 25252 (16 bits), 1 data byte.
+  const std::vector<uint8_t> pgm16 = {'P', '5', '2', '\n', '2', '5', '2', '2', '\n', '2', '5',
+                                      '2', '5', '2', '\n', '2'};
+  CHECK(contains(thrown_message([&] { decode_image(pgm16, 3, "deep.pgm"); }),
+                 "cannot decode deep.pgm: a 16-bit PGM/PPM file with 1 channel(s), but 3 are asked for"));
+  // At its own channel count it decodes (a 1x1 16-bit PGM, maxval 65535).
+  const std::vector<uint8_t> one = {'P', '5', ' ', '1', ' ', '1', ' ', '6', '5', '5', '3', '5', '\n', 0x80, 0x00};
+  CHECK(decode_image(one, 1, "one.pgm").pixels.size() == 1);
+}
+
 TEST_CASE("idx: a header whose dimensions multiply past int64 is a truncation error (fuzz crash)") {
   // Found by fuzz/idx.cpp: 3 dimensions 0x00feff00 x 0x0200faff x 0x02001020 overflowed the
   // element count (undefined behaviour) before the size check.
