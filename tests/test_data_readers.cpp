@@ -364,6 +364,18 @@ TEST_CASE("pnm: a 16-bit PGM asked for another channel count is an error (stb's 
   CHECK(decode_image(one, 1, "one.pgm").pixels.size() == 1);
 }
 
+TEST_CASE("pnm: a header number of more than 9 digits is an error (stb's int overflow, a fuzz find)") {
+  // Found by fuzz/image.cpp: stb_image read "P5" "2333...330" into an int, a signed overflow.
+  std::string text = "P5" + std::string(70, '3') + "0*";
+  const std::vector<uint8_t> pgm(text.begin(), text.end());
+  CHECK(contains(thrown_message([&] { check_image_header(pgm, "long.pgm"); }),
+                 "cannot decode long.pgm: a corrupt PNM header (a number of 71 digits)"));
+  CHECK(contains(thrown_message([&] { decode_image(pgm, 3, "long.pgm"); }), "a number of 71 digits"));
+  TempDir tmp;
+  write_bytes(tmp / "long.pgm", pgm);
+  CHECK(contains(thrown_message([&] { read_image_header(tmp / "long.pgm"); }), "a number of 71 digits"));
+}
+
 TEST_CASE("idx: a header whose dimensions multiply past int64 is a truncation error (fuzz crash)") {
   // Found by fuzz/idx.cpp: 3 dimensions 0x00feff00 x 0x0200faff x 0x02001020 overflowed the
   // element count (undefined behaviour) before the size check.
