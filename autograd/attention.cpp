@@ -1,5 +1,6 @@
 // Scaled dot-product attention as one fused node: forward and backward written with raw
 // tensor ops (two batched GEMMs and a softmax each way). Derivation: docs/attention.md.
+// Below it, the same on packed heads: one raw op each way (tensor/packed_attention.h).
 //
 //   q [.., Nq, d], k [.., Nk, d], v [.., Nk, dv], mask broadcastable to [.., Nq, Nk]
 //   S = q k^T / sqrt(d) + mask  [.., Nq, Nk]      P = softmax(S) over Nk      O = P v  [.., Nq, dv]
@@ -10,6 +11,7 @@
 #include "autograd/nn_functional.h"
 #include "tensor/elementwise.h"
 #include "tensor/matmul.h"
+#include "tensor/packed_attention.h"
 #include "tensor/softmax.h"
 
 namespace neat {
@@ -81,6 +83,39 @@ std::vector<Tensor> AttentionNode::backward(const Tensor& grad) {
     if (needs_grad(1)) grad_k = sum_to(matmul(grad_s, q, true, false), input_shape(1));
   }
   return {grad_q, grad_k, grad_v};
+}
+
+namespace {
+struct PackedAttentionNode : Node {
+  int64_t heads = 1;
+  Tensor q, k, v, p;
+  const char* name() const override { return "packed_multi_head_attention"; }
+  std::vector<Tensor> backward(const Tensor& grad) override;
+  void release_saved() override { q = k = v = p = Tensor(); }
+};
+}  // namespace
+
+// Per head: S = Q K^T / sqrt(d) + mask, P = softmax(S), O = P V (tensor/packed_attention.h)
+Variable packed_multi_head_attention(const Variable& q, const Variable& k, const Variable& v,
+                                     int64_t heads, const Tensor& mask) {
+  PackedAttentionForward f = packed_attention_forward(q.data(), k.data(), v.data(), heads, mask);
+  auto node = std::make_shared<PackedAttentionNode>();
+  node->heads = heads;
+  node->p = std::move(f.probs);
+  // dq and dk read all three (dS needs V). dv alone reads only P and dO, but the raw op takes
+  // its sizes from q, k and v, so all three are kept.
+  node->q = q.data();
+  node->k = k.data();
+  node->v = v.data();
+  return record(std::move(f.out), std::move(node), {q, k, v});
+}
+
+//   dV = P^T dO      dP = dO V^T      dS = P * (dP - rowsum(dP * P))
+//   dQ = dS K / sqrt(d)      dK = dS^T Q / sqrt(d)
+std::vector<Tensor> PackedAttentionNode::backward(const Tensor& grad) {
+  PackedAttentionGradients g =
+      packed_attention_backward(grad, q, k, v, p, heads, needs_grad(0), needs_grad(1), needs_grad(2));
+  return {g.q, g.k, g.v};
 }
 
 }  // namespace neat

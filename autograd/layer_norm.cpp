@@ -15,8 +15,8 @@ struct LayerNormNode : Node {
 }  // namespace
 
 Variable layer_norm(const Variable& x, const Variable& weight, const Variable& bias, double eps) {
-  const Tensor w = weight.defined() ? weight.data() : Tensor();
-  const Tensor b = bias.defined() ? bias.data() : Tensor();
+  const Tensor w = weight.data_or_undefined();
+  const Tensor b = bias.data_or_undefined();
   LayerNormForward f = layer_norm_forward(x.data(), w, b, eps);
   auto node = std::make_shared<LayerNormNode>();
   node->x = x.data();

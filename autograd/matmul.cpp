@@ -92,13 +92,10 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
 
   // x [.., IN] -> x2 [rows, IN]: every leading dim folds into one GEMM.
   Tensor x2 = x.data().reshape({-1, in});
-  Tensor y = matmul(x2, w, false, true);  // [rows, OUT]
-  if (bias.defined()) {
-    const Tensor& b = bias.data();
-    NEAT_CHECK(b.shape() == Shape{out}, "linear: bias ", shape_str(b.shape()),
+  if (bias.defined())
+    NEAT_CHECK(bias.shape() == Shape{out}, "linear: bias ", shape_str(bias.shape()),
                " does not match weight ", shape_str(w.shape()), " (want [", out, "])");
-    y = add(y, b);
-  }
+  Tensor y = linear_forward(x2, w, bias.data_or_undefined());  // [rows, OUT]
   Shape y_shape = x.shape();
   y_shape.back() = out;
 

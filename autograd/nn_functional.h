@@ -1,5 +1,6 @@
 // Differentiable neural-network functions with fused forward and backward kernels:
-// softmax, log_softmax, layer_norm, cross_entropy, dropout, scaled dot-product attention.
+// softmax, log_softmax, layer_norm, cross_entropy, dropout, scaled dot-product attention (on
+// [.., N, d] heads, and on heads packed side by side).
 #pragma once
 #include "autograd/variable.h"
 
@@ -18,5 +19,10 @@ Variable dropout(const Variable& x, double p, bool training, Generator& gen);
 // (0 or -inf style), as torch's attn_mask for float masks.
 Variable scaled_dot_product_attention(const Variable& q, const Variable& k, const Variable& v,
                                       const Tensor& mask = Tensor());
+// The same per head on packed heads, as the projections write them (tensor/packed_attention.h):
+// q [B, Nq, heads*d], k [B, Nk, heads*d], v [B, Nk, heads*dv] -> [B, Nq, heads*dv], mask
+// broadcastable to [B, heads, Nq, Nk]. What multi_head_attention runs: no head is permuted.
+Variable packed_multi_head_attention(const Variable& q, const Variable& k, const Variable& v,
+                                     int64_t heads, const Tensor& mask = Tensor());
 
 }  // namespace neat

@@ -43,6 +43,8 @@ class Variable {
 
   bool defined() const { return impl_ != nullptr; }
   const Tensor& data() const;
+  // data(), or an undefined Tensor for an undefined Variable (an optional bias or weight).
+  Tensor data_or_undefined() const { return defined() ? data() : Tensor(); }
   // Replaces the value in place (optimizer steps, loading weights); keeps grad and flags.
   void set_data(const Tensor& data);
   const Tensor& grad() const;

@@ -98,6 +98,36 @@ void check_pnm_numbers(const uint8_t* p, size_t n, const std::string& name) {
   }
 }
 
+// Refuses a JPEG Huffman table (in a DHT segment) of more than 256 codes: stb_image fills a
+// 257-entry size list from the 16 code counts without a bound, a write past the array (found by
+// fuzz/image.cpp). The walk visits every marker as stb_image does: segments are skipped by their
+// length, and between them (entropy-coded data, fill bytes) a marker is 0xFF followed by a byte
+// other than 0x00 (a stuffed 0xFF) and the restart markers 0xD0-0xD7. Other faults are stb's to
+// report.
+void check_jpeg_huffman_tables(const uint8_t* p, size_t n, const std::string& name) {
+  auto byte = [&](size_t at) -> size_t { return at < n ? p[at] : 0; };   // stb reads 0 past the end
+  size_t at = 2;   // after SOI (0xFFD8)
+  while (at < n) {
+    if (p[at++] != 0xFF) continue;
+    while (at < n && p[at] == 0xFF) ++at;   // fill bytes
+    if (at >= n) return;
+    const uint8_t marker = p[at++];
+    if (marker == 0x00 || marker == 0x01 || marker == 0xD8 || (marker >= 0xD0 && marker <= 0xD7)) continue;
+    if (marker == 0xD9) return;   // EOI
+    const size_t end = at + (byte(at) << 8 | byte(at + 1));
+    if (marker == 0xC4) {
+      for (size_t table = at + 2; table < end && table < n; ) {
+        size_t codes = 0;
+        for (size_t i = 1; i <= 16; ++i) codes += byte(table + i);
+        NEAT_CHECK(codes <= 256, "image: cannot decode ", name, ": a corrupt JPEG file (its Huffman "
+                   "table at byte ", table, " has ", codes, " codes, at most 256 are allowed)");
+        table += 17 + codes;
+      }
+    }
+    at = end;
+  }
+}
+
 ImageHeader checked_header(int ok, int w, int h, int c, const uint8_t* p, size_t n,
                            const std::string& name) {
   NEAT_CHECK(ok != 0, "image: cannot decode ", name, ": ", failure(p, n));
@@ -112,8 +142,9 @@ ImageHeader checked_header(int ok, int w, int h, int c, const uint8_t* p, size_t
 ImageHeader check_image_header(const std::vector<uint8_t>& encoded, const std::string& name) {
   NEAT_CHECK(!encoded.empty(), "image: cannot decode ", name, ": the file is empty");
   NEAT_CHECK(encoded.size() <= size_t(INT32_MAX), "image: ", name, " is larger than 2 GiB");
-  if (format_from_magic(encoded.data(), encoded.size()) == "PNM")
-    check_pnm_numbers(encoded.data(), encoded.size(), name);
+  const std::string format = format_from_magic(encoded.data(), encoded.size());
+  if (format == "PNM") check_pnm_numbers(encoded.data(), encoded.size(), name);
+  if (format == "JPEG") check_jpeg_huffman_tables(encoded.data(), encoded.size(), name);
   int w = 0, h = 0, c = 0;
   const int ok = stbi_info_from_memory(encoded.data(), int(encoded.size()), &w, &h, &c);
   return checked_header(ok, w, h, c, encoded.data(), encoded.size(), name);
@@ -125,7 +156,9 @@ ImageHeader read_image_header(const std::string& path) {
   uint8_t magic[4] = {0, 0, 0, 0};
   const size_t n = std::fread(magic, 1, sizeof magic, file.get());
   NEAT_CHECK(n > 0, "image: cannot decode ", path, ": the file is empty");
-  if (format_from_magic(magic, n) == "PNM") return check_image_header(read_file_bytes(path, "image"), path);
+  const std::string format = format_from_magic(magic, n);
+  // PNM and JPEG headers are checked before stb_image reads them (see above), on the whole file.
+  if (format == "PNM" || format == "JPEG") return check_image_header(read_file_bytes(path, "image"), path);
   std::rewind(file.get());
   int w = 0, h = 0, c = 0;
   const int ok = stbi_info_from_file(file.get(), &w, &h, &c);

@@ -21,19 +21,16 @@ Variable multi_head_attention(const Variable& q, const Variable& k, const Variab
                               int64_t heads, double dropout_p, bool training, Generator* gen,
                               const Tensor& mask) {
   NEAT_CHECK(heads > 0, "multi_head_attention: heads must be positive, got ", heads);
+  // Without dropout: one fused op that reads the heads where the projections wrote them.
+  if (!training || dropout_p == 0) return packed_multi_head_attention(q, k, v, heads, mask);
+  // HF drops attention probabilities, which the fused op does not expose: compose it.
+  NEAT_CHECK(gen != nullptr, "multi_head_attention: dropout needs a generator");
   Variable qh = split_heads(q, heads), kh = split_heads(k, heads), vh = split_heads(v, heads);
-  Variable context;
-  if (training && dropout_p > 0) {
-    // HF drops attention probabilities, which the fused op does not expose: compose it.
-    NEAT_CHECK(gen != nullptr, "multi_head_attention: dropout needs a generator");
-    double scale = 1.0 / std::sqrt(double(qh.size(3)));
-    Variable scores = mul_scalar(matmul(qh, kh, false, true), scale);
-    if (mask.defined()) scores = add(scores, Variable(mask));
-    Variable probs = softmax(scores, -1);
-    context = matmul(dropout(probs, dropout_p, true, *gen), vh);
-  } else {
-    context = scaled_dot_product_attention(qh, kh, vh, mask);
-  }
+  double scale = 1.0 / std::sqrt(double(qh.size(3)));
+  Variable scores = mul_scalar(matmul(qh, kh, false, true), scale);
+  if (mask.defined()) scores = add(scores, Variable(mask));
+  Variable probs = softmax(scores, -1);
+  Variable context = matmul(dropout(probs, dropout_p, true, *gen), vh);
   // [B, H, N, Dh] -> [B, N, H*Dh]
   Variable merged = permute(context, {0, 2, 1, 3});
   return reshape(merged, {merged.size(0), merged.size(1), merged.size(2) * merged.size(3)});

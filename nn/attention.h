@@ -21,7 +21,7 @@ namespace neat {
 // The attention core shared by every attention module: q, k, v [B, N, D] (already projected)
 // -> context [B, N, D] with H heads. With training and p > 0 the attention probabilities go
 // through dropout (composed softmax path, as HF's attention_probs dropout); otherwise one
-// fused scaled_dot_product_attention. mask (optional): additive, broadcastable to the scores
+// fused packed_multi_head_attention, which reads the heads in place. mask (optional): additive, broadcastable to the scores
 // [B, H, N, N], e.g. key_padding_mask(...) [B, 1, 1, N].
 Variable multi_head_attention(const Variable& q, const Variable& k, const Variable& v,
                               int64_t heads, double dropout_p = 0.0, bool training = false,

@@ -23,6 +23,7 @@
 #include "tensor/cpu/matmul.h"
 #include "tensor/cuda/matmul.h"
 #include "tensor/dispatch.h"
+#include "tensor/elementwise.h"
 
 namespace neat {
 
@@ -149,6 +150,16 @@ void matmul_into(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a
              "matmul_into: output ", shape_str(c.shape()), " shares memory with an operand (",
              operand_str(a, trans_a), " x ", operand_str(b, trans_b), ")");
   run_product(p, c, a, b, trans_a, trans_b, alpha, beta, "matmul_into");
+}
+
+Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  if (!bias.defined()) return matmul(x, weight, false, /*trans_b=*/true);
+  NEAT_CHECK(x.dim() == 2 && weight.dim() == 2 && bias.shape() == Shape({weight.size(0)}),
+             "linear_forward: x ", shape_str(x.shape()), ", weight ", shape_str(weight.shape()),
+             ", bias ", shape_str(bias.shape()), " are not [rows, IN], [OUT, IN], [OUT]");
+  Tensor y = expand(bias, {x.size(0), weight.size(0)});   // every row starts as the bias
+  matmul_into(y, x, weight, false, /*trans_b=*/true, 1.0, 1.0);
+  return y;
 }
 
 }  // namespace neat

@@ -21,4 +21,9 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans
 void matmul_into(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
                  double alpha, double beta);
 
+// y = x weight^T + bias: x [rows, IN], weight [OUT, IN], bias [OUT] (undefined: none) -> y
+// [rows, OUT]. The GEMM starts from the bias rows (beta = 1): one pass over y instead of the
+// GEMM's and then add(y, bias)'s. Linear, LoRA and Neat forwards use it.
+Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias);
+
 }  // namespace neat

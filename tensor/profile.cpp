@@ -149,7 +149,8 @@ const char* category_of(const std::string& op, ProfilePhase phase) {
   static const std::map<std::string, const char*> categories = {
       {"matmul", "GEMM"}, {"linear", "GEMM"}, {"neat_linear", "GEMM"},
       {"lora_linear", "GEMM"},
-      {"scaled_dot_product_attention", "attention"}, {"softmax", "attention"},
+      {"scaled_dot_product_attention", "attention"}, {"packed_multi_head_attention", "attention"},
+      {"softmax", "attention"},
       {"layer_norm", "normalisation"},
       {"permute", "copies/permutes"}, {"transpose", "copies/permutes"},
       {"reshape", "copies/permutes"}, {"concat", "copies/permutes"},

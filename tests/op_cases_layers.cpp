@@ -1,7 +1,7 @@
 // The op table's cases of the fused layer ops: scaled dot-product attention (plain, masked,
-// per-head masks), Neat's fused linear (every activation, depths 2, 4 and 6, with and without
-// bias) and LoRA's (with and without dropout), each against a forward composed from plain
-// loops or primitives.
+// per-head masks; on [.., N, d] heads and on packed heads), Neat's fused linear (every
+// activation, depths 2, 4 and 6, with and without bias) and LoRA's (with and without
+// dropout), each against a forward composed from plain loops or primitives.
 #include "tests/op_cases_layers.h"
 
 #include <cmath>
@@ -12,6 +12,7 @@
 #include "nn/peft/neat_function.h"
 #include "nn/peft/neat_reference.h"
 #include "tensor/dropout.h"
+#include "tensor/shape_ops.h"
 #include "tensor/softmax.h"
 #include "tests/op_references.h"
 #include "tests/op_test_util.h"
@@ -60,6 +61,46 @@ std::vector<OpCase> attention_cases() {
            {random64({2, 2, 3, 4}, 48), random64({2, 1, 5, 4}, 49), random64({2, 1, 5, 3}, 50)},
            heads,
            heads_ref}};
+}
+
+// Packed heads against the per-head op's reference: split [B, N, H*d] into [B, H, N, d],
+// attend, merge back.
+std::vector<OpCase> packed_attention_cases() {
+  auto reference = [](int64_t heads, Tensor mask) {
+    return [heads, mask](const Tensors& in) {
+      auto split = [heads](const Tensor& x) {
+        return permute(x.reshape({x.size(0), x.size(1), heads, x.size(2) / heads}), {0, 2, 1, 3});
+      };
+      Tensor o = permute(attention_composed(split(in[0]), split(in[1]), split(in[2]), mask), {0, 2, 1, 3});
+      return o.reshape({o.size(0), o.size(1), o.size(2) * o.size(3)});
+    };
+  };
+  auto op = [](int64_t heads, Tensor mask) {
+    return [heads, mask](const Vars& in) { return packed_multi_head_attention(in[0], in[1], in[2], heads, mask); };
+  };
+  // Padding keys (-inf) per batch entry, as key_padding_mask makes them: [B, 1, 1, Nk].
+  Tensor padding = zeros({2, 1, 1, 5}, DType::Float64);
+  padding.set({0, 0, 0, 4}, -kInf);
+  padding.set({1, 0, 0, 0}, -kInf);
+  padding.set({1, 0, 0, 3}, -kInf);
+  // A mask per head and query row, shared by the batch: [H, Nq, Nk].
+  Tensor per_head = random64({3, 3, 5}, 71);
+  Tensor rows = random64({3, 5}, 72);   // [Nq, Nk]
+  return {{"self-attention, 2 heads of 3: q, k, v [2,4,6]",
+           {random64({2, 4, 6}, 73), random64({2, 4, 6}, 74), random64({2, 4, 6}, 75)},
+           op(2, Tensor()), reference(2, Tensor())},
+          {"1 head, q [1,3,4], k [1,5,4], v [1,5,2]",
+           {random64({1, 3, 4}, 76), random64({1, 5, 4}, 77), random64({1, 5, 2}, 78)},
+           op(1, Tensor()), reference(1, Tensor())},
+          {"key padding [2,1,1,5], 3 heads: q [2,3,6], k [2,5,6], v [2,5,9] (dv 3 != d 2)",
+           {random64({2, 3, 6}, 79), random64({2, 5, 6}, 80), random64({2, 5, 9}, 81)},
+           op(3, padding), reference(3, padding)},
+          {"mask per head [3,3,5], 3 heads: q [2,3,6], k [2,5,6], v [2,5,3]",
+           {random64({2, 3, 6}, 82), random64({2, 5, 6}, 83), random64({2, 5, 3}, 84)},
+           op(3, per_head), reference(3, per_head)},
+          {"mask [3,5] on every head, 3 heads: q [2,3,6], k [2,5,6], v [2,5,3]",
+           {random64({2, 3, 6}, 85), random64({2, 5, 6}, 86), random64({2, 5, 3}, 87)},
+           op(3, rows), reference(3, rows)}};
 }
 
 // Neat's fused op against its composition from primitives (nn/peft/neat_reference.h):

@@ -376,6 +376,23 @@ TEST_CASE("pnm: a header number of more than 9 digits is an error (stb's int ove
   CHECK(contains(thrown_message([&] { read_image_header(tmp / "long.pgm"); }), "a number of 71 digits"));
 }
 
+TEST_CASE("jpeg: a Huffman table of more than 256 codes is an error (stb's write past an array, a fuzz find)") {
+  // Found by fuzz/image.cpp: a DHT segment whose 16 code counts sum to 552 made stb_image write
+  // past its 257-entry size list (UBSan: index 257 out of bounds in stbi__build_huffman).
+  const std::vector<uint8_t> jpeg = hex_bytes("ffd8ffc401000000615000046d3c84180e2000000000001b05003500000080");
+  const std::string expected = "cannot decode dht.jpg: a corrupt JPEG file (its Huffman table at byte 6 has 552 codes";
+  CHECK(contains(thrown_message([&] { check_image_header(jpeg, "dht.jpg"); }), expected));
+  CHECK(contains(thrown_message([&] { decode_image(jpeg, 3, "dht.jpg"); }), expected));
+  TempDir tmp;
+  write_bytes(tmp / "dht.jpg", jpeg);
+  CHECK(contains(thrown_message([&] { read_image_header(tmp / "dht.jpg"); }), "has 552 codes"));
+  // The same table after a first scan's entropy-coded data (as in a progressive JPEG) is found too:
+  // the stuffed 0xFF00 and a restart marker inside the data are not segments.
+  const std::vector<uint8_t> later = hex_bytes("ffd8ffda000801010000003f00" "12ff0034ffd056"
+                                               "ffc401000000615000046d3c84180e2000000000001b05003500000080");
+  CHECK(contains(thrown_message([&] { check_image_header(later, "late.jpg"); }), "has 552 codes"));
+}
+
 TEST_CASE("idx: a header whose dimensions multiply past int64 is a truncation error (fuzz crash)") {
   // Found by fuzz/idx.cpp: 3 dimensions 0x00feff00 x 0x0200faff x 0x02001020 overflowed the
   // element count (undefined behaviour) before the size check.

@@ -353,7 +353,7 @@ TEST_CASE("nn: MultiHeadSelfAttention equals the composed per-head computation")
   for (Variable p : attn->parameters()) vars.push_back(p);
   check_same(attn->forward(x), want, vars);
   CHECK(thrown_message([] { make_attention(6, 4)->forward(Variable(zeros({1, 2, 6}))); })
-            .find("not [B, N, D] with D divisible by 4 heads") != std::string::npos);
+            .find("q [1, 2, 6] and v [1, 2, 6] do not split into 4 heads") != std::string::npos);
 }
 
 TEST_CASE("nn: attention-probability dropout: composed path in training, fused otherwise") {

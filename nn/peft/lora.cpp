@@ -89,9 +89,8 @@ Variable lora_linear(const Variable& x, const Variable& weight, const Variable& 
     kept = mul(x2, node->mask);
   }
   Tensor z = matmul(kept, A.data(), false, /*trans_b=*/true);   // [ROWS, R]
-  Tensor y = matmul(x2, weight.data(), false, /*trans_b=*/true);
+  Tensor y = linear_forward(x2, weight.data(), bias.data_or_undefined());   // x W^T + b
   matmul_into(y, z, B.data(), false, /*trans_b=*/true, scaling, 1.0);   // y += s z B^T
-  if (bias.defined()) y = add(y, bias.data());
   Shape out_shape = x.shape();
   out_shape.back() = out;
 

@@ -139,9 +139,8 @@ Variable neat_linear(const Variable& x, const Variable& weight, const Variable& 
   const Tensor x2 = x.data().reshape({-1, in});
   NeatStack stack = neat_m_forward(weight.data(), A.data(), layer_data, spec);
   Tensor z = matmul(x2, stack.M());
-  Tensor y = matmul(x2, weight.data(), false, /*trans_b=*/true);
+  Tensor y = linear_forward(x2, weight.data(), bias.data_or_undefined());   // x W0^T + b
   matmul_into(y, z, B.data(), false, /*trans_b=*/true, spec.scale, 1.0);   // y += s z B^T
-  if (bias.defined()) y = add(y, bias.data());
   Shape out_shape = x.shape();
   out_shape.back() = out;
 

@@ -14,6 +14,14 @@ void dgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double a
            const double* A, int64_t lda, const double* B, int64_t ldb, double beta, double* C,
            int64_t ldc);
 
+// sgemm or dgemm, chosen by T (float or double).
+template <typename T>
+void typed_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+                int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  if constexpr (sizeof(T) == 4) sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else dgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 // How many GEMM calls have run since start (sgemm + dgemm). Lets tests prove that a frozen
 // weight's gradient GEMM never runs, without timing anything.
 int64_t gemm_call_count();

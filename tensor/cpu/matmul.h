@@ -22,8 +22,7 @@ template <typename T>
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, const T* B,
           T beta, T* C) {
   const int64_t lda = ta ? M : K, ldb = tb ? K : N;
-  if constexpr (sizeof(T) == 4) sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, N);
-  else dgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, N);
+  typed_gemm<T>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, N);
 }
 
 // C [count, M, N]: C[t] = alpha op(A[a_index[t]]) op(B[b_index[t]]) + beta C[t], A and B

@@ -18,6 +18,7 @@
 #include <type_traits>
 
 #include "tensor/check.h"
+#include "tensor/cuda/gemm.cuh"
 #include "tensor/cuda/matmul.h"
 #include "tensor/cuda/runtime.cuh"
 
@@ -66,25 +67,42 @@ int int_size(int64_t v, const char* what) {
 }  // namespace
 
 template <typename T>
+void gemm_batched_rows(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+                       int64_t lda, int64_t sa, const T* B, int64_t ldb, int64_t sb, T beta, T* C,
+                       int64_t ldc, int64_t sc, int64_t count) {
+  if (count == 0 || M == 0 || N == 0) return;
+  // Leading dimensions at least 1, as cuBLAS asks (K may be 0).
+  gemm_strided(op_of(tb), op_of(ta), int_size(N, "N"), int_size(M, "M"), int_size(K, "K"), alpha,
+               B, int_size(std::max<int64_t>(1, ldb), "ldb"), (long long)sb, A,
+               int_size(std::max<int64_t>(1, lda), "lda"), (long long)sa, beta, C,
+               int_size(std::max<int64_t>(1, ldc), "ldc"), (long long)sc, int_size(count, "batch"));
+}
+
+template <typename T>
 void matmul_forward(Cuda, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
                     const T* B, T beta, T* C, const int64_t* a_index, const int64_t* b_index,
                     int64_t count) {
   if (count == 0 || M == 0 || N == 0) return;
-  const int m = int_size(N, "N"), n = int_size(M, "M"), k = int_size(K, "K");
-  // Leading dimensions of the stored matrices, at least 1 as cuBLAS asks (K may be 0).
-  const int ldb = int_size(std::max<int64_t>(1, tb ? K : N), "ldb");
-  const int lda = int_size(std::max<int64_t>(1, ta ? M : K), "lda");
+  const int64_t lda = ta ? M : K, ldb = tb ? K : N;
   const int64_t sa = constant_step(a_index, count), sb = constant_step(b_index, count);
   if (sa >= 0 && sb >= 0) {
-    gemm_strided(op_of(tb), op_of(ta), m, n, k, alpha, B, ldb, (long long)(sb * K * N), A, lda,
-                 (long long)(sa * M * K), beta, C, m, (long long)(M * N), int_size(count, "batch"));
+    gemm_batched_rows(ta, tb, M, N, K, alpha, A, lda, sa * M * K, B, ldb, sb * K * N, beta, C, N,
+                      M * N, count);
     return;
   }
+  const int m = int_size(N, "N"), n = int_size(M, "M"), k = int_size(K, "K");
   for (int64_t t = 0; t < count; ++t)
-    gemm(op_of(tb), op_of(ta), m, n, k, alpha, B + b_index[t] * K * N, ldb,
-         A + a_index[t] * M * K, lda, beta, C + t * M * N, m);
+    gemm(op_of(tb), op_of(ta), m, n, k, alpha, B + b_index[t] * K * N,
+         int_size(std::max<int64_t>(1, ldb), "ldb"), A + a_index[t] * M * K,
+         int_size(std::max<int64_t>(1, lda), "lda"), beta, C + t * M * N, m);
 }
 
+template void gemm_batched_rows(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
+                                int64_t, const float*, int64_t, int64_t, float, float*, int64_t,
+                                int64_t, int64_t);
+template void gemm_batched_rows(bool, bool, int64_t, int64_t, int64_t, double, const double*,
+                                int64_t, int64_t, const double*, int64_t, int64_t, double, double*,
+                                int64_t, int64_t, int64_t);
 template void matmul_forward(Cuda, bool, bool, int64_t, int64_t, int64_t, float, const float*,
                              const float*, float, float*, const int64_t*, const int64_t*, int64_t);
 template void matmul_forward(Cuda, bool, bool, int64_t, int64_t, int64_t, double, const double*,

@@ -1,0 +1,82 @@
+// CPU kernels of multi-head attention on packed heads (the layout and the math:
+// tensor/packed_attention_layout.h, tensor/packed_attention.h).
+//
+// Each (b, h) pair is one task, and the tasks are spread over the threads: every product reads
+// its head in place through the GEMM's row stride (H d) and writes where the result belongs, so
+// no head is copied, and one head's [Nq, Nk] scores stay in cache between the GEMM that writes
+// them, the softmax and the GEMM that reads them. Inside a task the GEMM sees omp_in_parallel()
+// and stays on its thread; each output element is computed by one task in a fixed order, so the
+// results are the same bits on any number of threads.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "tensor/cpu/device.h"
+#include "tensor/cpu/gemm.h"
+#include "tensor/cpu/softmax.h"
+#include "tensor/packed_attention_layout.h"
+
+namespace neat::cpu {
+
+// p [B, H, Nq, Nk] <- softmax(Q K^T scale + mask), out [B, Nq, H*dv] <- P V, head by head.
+template <typename T>
+void packed_attention_forward(Cpu, const PackedAttentionLayout& l, const T* q, const T* k,
+                              const T* v, AttentionMask<T> mask, T* p, T* out) {
+  const int64_t qk_ld = l.heads * l.d, v_ld = l.heads * l.dv;
+  // Always a parallel region (no `if`): a GEMM inside a switched-off region would start its own
+  // team of threads (tensor/cpu/matmul.h).
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < l.pairs(); ++t) {
+    const int64_t b = t / l.heads, h = t % l.heads;
+    T* pt = p + l.p_offset(b, h);
+    typed_gemm<T>(false, true, l.nq, l.nk, l.d, T(l.scale), q + l.q_offset(b, h), qk_ld,
+                         k + l.k_offset(b, h), qk_ld, T(0), pt, l.nk);
+    for (int64_t i = 0; i < l.nq; ++i) {
+      T* row = pt + i * l.nk;
+      if (mask.data != nullptr) {
+        const T* mask_row = mask.data + b * mask.sb + h * mask.sh + i * mask.si;
+        for (int64_t j = 0; j < l.nk; ++j) row[j] += mask_row[j * mask.sj];
+      }
+      softmax_forward_row<true>(row, row, l.nk, 1, false);   // in place: row by row
+    }
+    typed_gemm<T>(false, false, l.nq, l.dv, l.nk, T(1), pt, l.nk, v + l.v_offset(b, h), v_ld,
+                         T(0), out + l.out_offset(b, h), v_ld);
+  }
+}
+
+// dv = P^T dO, dS = softmax_backward(dO V^T, P), dq = dS K scale, dk = dS^T Q scale, head by
+// head; a null gradient pointer is not computed. dS lives in one [Nq, Nk] buffer per thread.
+template <typename T>
+void packed_attention_backward(Cpu, const PackedAttentionLayout& l, const T* q, const T* k,
+                               const T* v, const T* p, const T* grad_out, T* grad_q, T* grad_k,
+                               T* grad_v) {
+  const int64_t qk_ld = l.heads * l.d, v_ld = l.heads * l.dv;
+  const T scale = T(l.scale);
+#pragma omp parallel
+  {
+    std::vector<T> grad_s(grad_q != nullptr || grad_k != nullptr ? size_t(l.nq * l.nk) : 0);
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < l.pairs(); ++t) {
+      const int64_t b = t / l.heads, h = t % l.heads;
+      const T* pt = p + l.p_offset(b, h);
+      const T* dout = grad_out + l.out_offset(b, h);
+      if (grad_v != nullptr)
+        typed_gemm<T>(true, false, l.nk, l.dv, l.nq, T(1), pt, l.nk, dout, v_ld, T(0),
+                             grad_v + l.v_offset(b, h), v_ld);
+      if (grad_s.empty()) continue;
+      T* ds = grad_s.data();
+      typed_gemm<T>(false, true, l.nq, l.nk, l.dv, T(1), dout, v_ld, v + l.v_offset(b, h),
+                           v_ld, T(0), ds, l.nk);
+      for (int64_t i = 0; i < l.nq; ++i)   // in place: dS row i from dP row i and P row i
+        softmax_backward_row<true>(ds + i * l.nk, pt + i * l.nk, ds + i * l.nk, l.nk, 1, false);
+      if (grad_q != nullptr)
+        typed_gemm<T>(false, false, l.nq, l.d, l.nk, scale, ds, l.nk, k + l.k_offset(b, h),
+                             qk_ld, T(0), grad_q + l.q_offset(b, h), qk_ld);
+      if (grad_k != nullptr)
+        typed_gemm<T>(true, false, l.nk, l.d, l.nq, scale, ds, l.nk, q + l.q_offset(b, h),
+                             qk_ld, T(0), grad_k + l.k_offset(b, h), qk_ld);
+    }
+  }
+}
+
+}  // namespace neat::cpu

@@ -1,0 +1,18 @@
+// CUDA kernels of multi-head attention on packed heads (tensor/cuda/packed_attention.cu); the
+// same signatures and math as tensor/cpu/packed_attention.h. All pointers are device memory;
+// a null gradient pointer is not computed.
+#pragma once
+#include "tensor/cuda/device.h"
+#include "tensor/packed_attention_layout.h"
+
+namespace neat::cuda {
+
+template <typename T>
+void packed_attention_forward(Cuda, const PackedAttentionLayout& l, const T* q, const T* k,
+                              const T* v, AttentionMask<T> mask, T* p, T* out);
+template <typename T>
+void packed_attention_backward(Cuda, const PackedAttentionLayout& l, const T* q, const T* k,
+                               const T* v, const T* p, const T* grad_out, T* grad_q, T* grad_k,
+                               T* grad_v);
+
+}  // namespace neat::cuda
