@@ -36,7 +36,11 @@ namespace {
 std::string format_from_magic(const uint8_t* p, size_t n) {
   auto starts = [&](const char* magic, size_t len) { return n >= len && std::equal(p, p + len, reinterpret_cast<const uint8_t*>(magic)); };
   if (starts("\x89PNG", 4)) return "PNG";
-  if (starts("\xff\xd8\xff", 3)) return "JPEG";
+  if (n >= 1 && p[0] == 0xFF) {   // stb_image, as the JPEG standard, skips 0xFF fill bytes before SOI
+    size_t at = 1;
+    while (at < n && p[at] == 0xFF) ++at;
+    if (at == n || p[at] == 0xD8) return "JPEG";
+  }
   if (starts("GIF8", 4)) return "GIF";
   if (starts("BM", 2)) return "BMP";
   if (n >= 2 && p[0] == 'P' && p[1] >= '1' && p[1] <= '6') return "PNM";
@@ -106,7 +110,7 @@ void check_pnm_numbers(const uint8_t* p, size_t n, const std::string& name) {
 // report.
 void check_jpeg_huffman_tables(const uint8_t* p, size_t n, const std::string& name) {
   auto byte = [&](size_t at) -> size_t { return at < n ? p[at] : 0; };   // stb reads 0 past the end
-  size_t at = 2;   // after SOI (0xFFD8)
+  size_t at = 0;   // SOI (0xFFD8, after any fill bytes) is a marker like the others
   while (at < n) {
     if (p[at++] != 0xFF) continue;
     while (at < n && p[at] == 0xFF) ++at;   // fill bytes

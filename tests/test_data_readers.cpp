@@ -379,7 +379,8 @@ TEST_CASE("pnm: a header number of more than 9 digits is an error (stb's int ove
 TEST_CASE("jpeg: a Huffman table of more than 256 codes is an error (stb's write past an array, a fuzz find)") {
   // Found by fuzz/image.cpp: a DHT segment whose 16 code counts sum to 552 made stb_image write
   // past its 257-entry size list (UBSan: index 257 out of bounds in stbi__build_huffman).
-  const std::vector<uint8_t> jpeg = hex_bytes("ffd8ffc401000000615000046d3c84180e2000000000001b05003500000080");
+  const std::string dht_hex = "ffd8ffc401000000615000046d3c84180e2000000000001b05003500000080";
+  const std::vector<uint8_t> jpeg = hex_bytes(dht_hex);
   const std::string expected = "cannot decode dht.jpg: a corrupt JPEG file (its Huffman table at byte 6 has 552 codes";
   CHECK(contains(thrown_message([&] { check_image_header(jpeg, "dht.jpg"); }), expected));
   CHECK(contains(thrown_message([&] { decode_image(jpeg, 3, "dht.jpg"); }), expected));
@@ -391,6 +392,12 @@ TEST_CASE("jpeg: a Huffman table of more than 256 codes is an error (stb's write
   const std::vector<uint8_t> later = hex_bytes("ffd8ffda000801010000003f00" "12ff0034ffd056"
                                                "ffc401000000615000046d3c84180e2000000000001b05003500000080");
   CHECK(contains(thrown_message([&] { check_image_header(later, "late.jpg"); }), "has 552 codes"));
+  // The long run's second find: stb_image (as the JPEG standard) skips 0xFF fill bytes before
+  // SOI, so a file starting ff ff ff ff ff ff d8 is a JPEG too, and its tables are checked.
+  const std::vector<uint8_t> filled = hex_bytes("ffffffff" + dht_hex);
+  CHECK(contains(thrown_message([&] { decode_image(filled, 3, "fill.jpg"); }), "has 552 codes"));
+  write_bytes(tmp / "fill.jpg", filled);
+  CHECK(contains(thrown_message([&] { read_image_header(tmp / "fill.jpg"); }), "has 552 codes"));
 }
 
 TEST_CASE("idx: a header whose dimensions multiply past int64 is a truncation error (fuzz crash)") {
