@@ -52,7 +52,9 @@ NVCCFLAGS ?= -O3
 # OpenMP pragmas, and nvcc compiles without -fopenmp.
 override NVCCFLAGS += -std=c++17 -I. -DNEAT_CUDA $(CUDA_ARCH) -MMD -MP -Xcompiler -Wall,-Wno-unknown-pragmas
 override CXXFLAGS += -DNEAT_CUDA
-LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
+# cuBLAS is not linked: tensor/cuda/cublas_library.cu opens it when a GPU is first used (a linked
+# libcublas adds ~215 MiB to the resident memory of every run, CPU-only ones included).
+LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -ldl
 CUDA_SRC := $(wildcard tensor/cuda/*.cu)
 NO_CUDA_SRC := tensor/cuda_absent.cpp
 $(info neat.cpp: CUDA found ($(NVCC), $(shell $(NVCC) --version | grep -o 'release [0-9.]*')): building tensor/cuda/ ($(CUDA_ARCH)))

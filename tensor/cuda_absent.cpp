@@ -14,6 +14,9 @@ std::string cuda_unavailable_reason() {
 std::string cuda_device_description() {
   NEAT_CHECK(false, "cuda: ", cuda_unavailable_reason());
 }
+std::string cuda_blas_description() {
+  NEAT_CHECK(false, "cuBLAS: ", cuda_unavailable_reason());
+}
 CudaMemoryStats cuda_memory_stats() { return {}; }
 void cuda_reset_peak_memory() {}
 void cuda_empty_cache() {}

@@ -21,6 +21,9 @@ bool cuda_available();
 std::string cuda_unavailable_reason();
 // "NVIDIA H100 80GB HBM3 (sm_90, 79.1 GiB)" of the GPU in use; cuda_available() must be true.
 std::string cuda_device_description();
+// "cuBLAS 13.1.0 (libcublas.so.13)": opens cuBLAS if no GPU use has yet (it is loaded on first
+// use, not linked: tensor/cuda/cublas_library.cuh); an error says why it cannot be loaded.
+std::string cuda_blas_description();
 
 // The caching allocator's figures, in bytes. allocated: held by live tensors; reserved: taken
 // from the driver (allocated + cached free blocks); the peaks since start or the last

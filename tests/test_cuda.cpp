@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <memory>
 
 #include "autograd/nn_functional.h"
@@ -108,6 +110,21 @@ TEST_CASE("cuda: asking for CUDA without a GPU is one clear line") {
   CHECK(run.code == 1);
   CHECK(mentions(run.err, {"train_vit: error: --device cuda: ", reason}));
   CHECK(std::count(run.err.begin(), run.err.end(), '\n') == 1);
+}
+
+TEST_CASE("cuda: cuBLAS is opened on first use, not linked, so a CPU run does not carry it") {
+  if (!cuda_built()) return skip(cuda_unavailable_reason());
+  auto mapped_cublas = [] {
+    std::ifstream maps("/proc/self/maps");
+    const std::string text((std::istreambuf_iterator<char>(maps)), std::istreambuf_iterator<char>());
+    return text.find("libcublas") != std::string::npos;
+  };
+  // Without a GPU nothing has opened it (a linked libcublas adds ~215 MiB to every process).
+  if (!cuda_available()) CHECK_FALSE(mapped_cublas());
+  const std::string blas = cuda_blas_description();   // opens it, GPU or not
+  CAPTURE(blas);
+  CHECK(mentions(blas, {"cuBLAS 1", "(libcublas.so.1"}));
+  CHECK(mapped_cublas());
 }
 
 TEST_CASE("cuda: an op on mixed devices names both devices and both shapes") {

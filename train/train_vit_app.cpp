@@ -240,7 +240,8 @@ int Run::execute() {
   }
   if (device != Device::CPU) {
     model.to(device);   // the optimizer below keeps its state beside the parameters
-    progress.line("device: " + cuda_device_description() + (t.tf32 ? ", TF32 GEMMs" : ""));
+    progress.line("device: " + cuda_device_description() + ", " + cuda_blas_description() +
+                  (t.tf32 ? ", TF32 GEMMs" : ""));
   }
   AdamW optimizer(parameter_groups(model, t));
   if (!t.predict.empty()) {

@@ -11,7 +11,8 @@
 //
 // TF32: the handle's math mode follows cuda_set_allow_tf32 (tensor/cuda/runtime.cu), and
 // CUBLAS_TF32_TENSOR_OP_MATH "allows accelerating single precision routines using TF32 tensor
-// cores" (cublas_api.h): cublasSgemm and cublasSgemmStridedBatched, the two float calls here.
+// cores" (cublas_api.h): cublasSgemm and cublasSgemmStridedBatched, the two float calls here
+// (through tensor/cuda/cublas_library.cuh: cuBLAS is loaded, not linked).
 // The double calls ignore it.
 #include <algorithm>
 #include <climits>
@@ -33,20 +34,24 @@ template <typename T>
 void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, T alpha, const T* A,
           int lda, const T* B, int ldb, T beta, T* C, int ldc) {
   if constexpr (std::is_same_v<T, float>)
-    NEAT_CUBLAS_CHECK(cublasSgemm(cublas(), ta, tb, m, n, k, &alpha, A, lda, B, ldb, &beta, C, ldc));
+    NEAT_CUBLAS_CHECK(
+        cublas_library().sgemm(cublas(), ta, tb, m, n, k, &alpha, A, lda, B, ldb, &beta, C, ldc));
   else
-    NEAT_CUBLAS_CHECK(cublasDgemm(cublas(), ta, tb, m, n, k, &alpha, A, lda, B, ldb, &beta, C, ldc));
+    NEAT_CUBLAS_CHECK(
+        cublas_library().dgemm(cublas(), ta, tb, m, n, k, &alpha, A, lda, B, ldb, &beta, C, ldc));
 }
 template <typename T>
 void gemm_strided(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, T alpha,
                   const T* A, int lda, long long stride_a, const T* B, int ldb, long long stride_b,
                   T beta, T* C, int ldc, long long stride_c, int count) {
   if constexpr (std::is_same_v<T, float>)
-    NEAT_CUBLAS_CHECK(cublasSgemmStridedBatched(cublas(), ta, tb, m, n, k, &alpha, A, lda, stride_a,
-                                                B, ldb, stride_b, &beta, C, ldc, stride_c, count));
+    NEAT_CUBLAS_CHECK(cublas_library().sgemm_strided_batched(cublas(), ta, tb, m, n, k, &alpha, A,
+                                                             lda, stride_a, B, ldb, stride_b, &beta,
+                                                             C, ldc, stride_c, count));
   else
-    NEAT_CUBLAS_CHECK(cublasDgemmStridedBatched(cublas(), ta, tb, m, n, k, &alpha, A, lda, stride_a,
-                                                B, ldb, stride_b, &beta, C, ldc, stride_c, count));
+    NEAT_CUBLAS_CHECK(cublas_library().dgemm_strided_batched(cublas(), ta, tb, m, n, k, &alpha, A,
+                                                             lda, stride_a, B, ldb, stride_b, &beta,
+                                                             C, ldc, stride_c, count));
 }
 
 // The constant step of index[t] = t step (step >= 0), or -1 when index is not of that form.

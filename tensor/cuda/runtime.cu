@@ -50,9 +50,9 @@ Runtime& runtime_state() {
                   double(prop.totalGlobalMem) / (1u << 30));
     r->description = text;
     NEAT_CUDA_CHECK(cudaStreamCreateWithFlags(&r->stream, cudaStreamNonBlocking));
-    NEAT_CUBLAS_CHECK(cublasCreate(&r->cublas));
-    NEAT_CUBLAS_CHECK(cublasSetStream(r->cublas, r->stream));
-    NEAT_CUBLAS_CHECK(cublasSetMathMode(r->cublas, CUBLAS_DEFAULT_MATH));
+    NEAT_CUBLAS_CHECK(cublas_library().create(&r->cublas));
+    NEAT_CUBLAS_CHECK(cublas_library().set_stream(r->cublas, r->stream));
+    NEAT_CUBLAS_CHECK(cublas_library().set_math_mode(r->cublas, CUBLAS_DEFAULT_MATH));
     r->available = true;
     return r;
   }();
@@ -96,7 +96,7 @@ void cuda_synchronize() {
 void cuda_set_allow_tf32(bool allow) {
   cuda::Runtime& r = cuda::usable();
   r.allow_tf32 = allow;
-  NEAT_CUBLAS_CHECK(cublasSetMathMode(r.cublas, allow ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  NEAT_CUBLAS_CHECK(cuda::cublas_library().set_math_mode(r.cublas, allow ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
 }
 bool cuda_allow_tf32() { return cuda_available() && cuda::runtime_state().allow_tf32; }
 

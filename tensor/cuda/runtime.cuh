@@ -15,6 +15,7 @@
 
 #include <cstdint>
 
+#include "tensor/cuda/cublas_library.cuh"
 #include "tensor/cuda/device.h"
 
 namespace neat::cuda {
@@ -48,5 +49,6 @@ inline unsigned blocks_for(int64_t n, int threads = kThreads) {
   do {                                                                                          \
     const cublasStatus_t neat_cublas_status = (call);                                           \
     if (neat_cublas_status != CUBLAS_STATUS_SUCCESS)                                            \
-      ::neat::cuda::fail(#call, cublasGetStatusString(neat_cublas_status), __FILE__, __LINE__); \
+      ::neat::cuda::fail(#call, ::neat::cuda::cublas_library().status_string(neat_cublas_status), \
+                         __FILE__, __LINE__);                                                   \
   } while (0)

@@ -1,0 +1,65 @@
+// cuBLAS opened with dlopen (tensor/cuda/cublas_library.cuh says why).
+#include <dlfcn.h>
+
+#include <string>
+
+#include "tensor/check.h"
+#include "tensor/cuda/cublas_library.cuh"
+#include "tensor/gpu.h"
+
+namespace neat::cuda {
+
+namespace {
+
+// The same major version as the headers, found through the programs' run path (the Makefile's
+// -rpath to the CUDA libraries) or the usual library search.
+const std::string kLibrary = "libcublas.so." + std::to_string(CUBLAS_VER_MAJOR);
+
+template <typename F>
+void load(void* library, const char* name, F& function) {
+  function = reinterpret_cast<F>(dlsym(library, name));
+  NEAT_CHECK(function != nullptr, "cuBLAS: ", kLibrary, " has no function ", name, " (", dlerror(), ")");
+}
+
+CublasLibrary open_cublas() {
+  void* library = dlopen(kLibrary.c_str(), RTLD_NOW | RTLD_LOCAL);
+  NEAT_CHECK(library != nullptr, "cuBLAS: cannot load ", kLibrary, " (", dlerror(),
+             "); it comes with the CUDA toolkit this program was built with");
+  CublasLibrary l;
+  load(library, "cublasCreate_v2", l.create);
+  load(library, "cublasSetStream_v2", l.set_stream);
+  load(library, "cublasSetMathMode", l.set_math_mode);
+  load(library, "cublasGetStatusString", l.status_string);
+  load(library, "cublasGetProperty", l.get_property);
+  load(library, "cublasSgemm_v2", l.sgemm);
+  load(library, "cublasDgemm_v2", l.dgemm);
+  load(library, "cublasSgemmStridedBatched", l.sgemm_strided_batched);
+  load(library, "cublasDgemmStridedBatched", l.dgemm_strided_batched);
+  return l;   // the library stays open for the life of the process
+}
+
+}  // namespace
+
+const CublasLibrary& cublas_library() {
+  static const CublasLibrary library = open_cublas();
+  return library;
+}
+
+const std::string& cublas_library_name() { return kLibrary; }
+
+}  // namespace neat::cuda
+
+namespace neat {
+
+std::string cuda_blas_description() {
+  const cuda::CublasLibrary& l = cuda::cublas_library();
+  int version[3] = {0, 0, 0};
+  const libraryPropertyType parts[3] = {MAJOR_VERSION, MINOR_VERSION, PATCH_LEVEL};
+  for (int i = 0; i < 3; ++i)
+    NEAT_CHECK(l.get_property(parts[i], &version[i]) == CUBLAS_STATUS_SUCCESS,
+               "cuBLAS: cublasGetProperty failed in ", cuda::cublas_library_name());
+  return "cuBLAS " + std::to_string(version[0]) + "." + std::to_string(version[1]) + "." +
+         std::to_string(version[2]) + " (" + cuda::cublas_library_name() + ")";
+}
+
+}  // namespace neat
