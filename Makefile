@@ -25,8 +25,10 @@ CXX      ?= g++
 # compiler evaluate both sides of a select, which AVX2 needs to vectorise the clamps in
 # tensor/scalar_math.h's exp and erf (without it, GELU and softmax run scalar on AVX2: 4-5x
 # slower; AVX-512's masked instructions did not need it). Clang's default.
+# -fno-math-errno changes no result either (nothing reads errno after a math function): without
+# it std::sqrt may set errno, a branch that kept AdamW's update loop scalar.
 CXXFLAGS ?= -O3 -march=native
-override CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-unknown-pragmas -fno-trapping-math -I. -MMD -MP
+override CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-unknown-pragmas -fno-trapping-math -fno-math-errno -I. -MMD -MP
 LDLIBS   += -lz -lpthread
 ifneq ($(NO_OMP),1)
 override CXXFLAGS += -fopenmp
