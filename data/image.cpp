@@ -132,6 +132,52 @@ void check_jpeg_huffman_tables(const uint8_t* p, size_t n, const std::string& na
   }
 }
 
+uint32_t little_endian(const uint8_t* p, int bytes) {
+  uint32_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = v << 8 | p[i];
+  return v;
+}
+
+// Refuses a BMP or TGA file that ends before its pixels do: stb_image reads zeros past the end
+// of these two formats, so a truncated file decoded as an image of partly zero pixels (found
+// by fuzz/image.cpp: 18 bytes of TGA header decoded as 48 x 17632 pixels). The layouts are
+// stb_image's: BMP rows of ceil(width * bits / 32) * 4 bytes from the header's data offset; TGA
+// pixels of ceil(bits / 8) bytes after the id field and the palette, either stored as they are
+// or in RLE packets (a byte n: 128 + count - 1 then one pixel, or count - 1 then count pixels).
+// Other faults, and the other formats, are stb's to report.
+void check_pixel_data(const std::string& format, const uint8_t* p, size_t n,
+                      const ImageHeader& header, const std::string& name) {
+  const uint64_t w = uint64_t(header.width), h = uint64_t(header.height);
+  if (format == "BMP" && n >= 30) {
+    const uint32_t offset = little_endian(p + 10, 4), info_size = little_endian(p + 14, 4);
+    const uint64_t bits = info_size == 12 ? little_endian(p + 24, 2) : little_endian(p + 28, 2);
+    const uint64_t needed = std::max<uint64_t>(offset, 14 + uint64_t(info_size)) + (w * bits + 31) / 32 * 4 * h;
+    NEAT_CHECK(needed <= n, "image: cannot decode ", name, ": a truncated BMP file (its ", w, "x", h,
+               " pixels end at byte ", needed, ", the file has ", n, ")");
+  }
+  const uint8_t type = n >= 18 ? p[2] : 0;
+  if (format.empty() && (type == 1 || type == 2 || type == 3 || type == 9 || type == 10 || type == 11)) {
+    const uint64_t pixel_bytes = (uint64_t(p[16]) + 7) / 8;
+    uint64_t at = 18 + uint64_t(p[0]);   // after the header and the image id
+    if (p[1] != 0)   // a palette: stb skips "first entry" bytes, then reads the entries
+      at += little_endian(p + 3, 2) + uint64_t(little_endian(p + 5, 2)) * ((uint64_t(p[7]) + 7) / 8);
+    uint64_t pixels = 0;
+    if (type < 8) {
+      at += w * h * pixel_bytes;
+      pixels = w * h;
+    } else {
+      while (pixels < w * h && at < n) {
+        const uint8_t packet = p[at++];
+        const uint64_t count = (packet & 0x7f) + 1;
+        at += (packet & 0x80) ? pixel_bytes : count * pixel_bytes;
+        pixels += count;
+      }
+    }
+    NEAT_CHECK(pixels >= w * h && at <= n, "image: cannot decode ", name, ": a truncated TGA file (its ",
+               w, "x", h, " pixels need more than the ", n, " bytes it has)");
+  }
+}
+
 ImageHeader checked_header(int ok, int w, int h, int c, const uint8_t* p, size_t n,
                            const std::string& name) {
   NEAT_CHECK(ok != 0, "image: cannot decode ", name, ": ", failure(p, n));
@@ -151,7 +197,9 @@ ImageHeader check_image_header(const std::vector<uint8_t>& encoded, const std::s
   if (format == "JPEG") check_jpeg_huffman_tables(encoded.data(), encoded.size(), name);
   int w = 0, h = 0, c = 0;
   const int ok = stbi_info_from_memory(encoded.data(), int(encoded.size()), &w, &h, &c);
-  return checked_header(ok, w, h, c, encoded.data(), encoded.size(), name);
+  const ImageHeader header = checked_header(ok, w, h, c, encoded.data(), encoded.size(), name);
+  check_pixel_data(format, encoded.data(), encoded.size(), header, name);
+  return header;
 }
 
 ImageHeader read_image_header(const std::string& path) {
@@ -161,8 +209,9 @@ ImageHeader read_image_header(const std::string& path) {
   const size_t n = std::fread(magic, 1, sizeof magic, file.get());
   NEAT_CHECK(n > 0, "image: cannot decode ", path, ": the file is empty");
   const std::string format = format_from_magic(magic, n);
-  // PNM and JPEG headers are checked before stb_image reads them (see above), on the whole file.
-  if (format == "PNM" || format == "JPEG") return check_image_header(read_file_bytes(path, "image"), path);
+  // PNM and JPEG headers are checked before stb_image reads them, and BMP and TGA files for
+  // their length (see above): on the whole file.
+  if (format != "PNG" && format != "GIF") return check_image_header(read_file_bytes(path, "image"), path);
   std::rewind(file.get());
   int w = 0, h = 0, c = 0;
   const int ok = stbi_info_from_file(file.get(), &w, &h, &c);

@@ -400,6 +400,33 @@ TEST_CASE("jpeg: a Huffman table of more than 256 codes is an error (stb's write
   CHECK(contains(thrown_message([&] { read_image_header(tmp / "fill.jpg"); }), "has 552 codes"));
 }
 
+TEST_CASE("bmp, tga: a file that ends before its pixels is an error, not zero pixels (a fuzz find)") {
+  // stb_image reads zeros past the end of a BMP or TGA file: a truncated download decoded as an
+  // image of partly zero pixels. Found by fuzz/image.cpp: an 18-byte TGA header (RLE, 32 bits)
+  // decoded as 48 x 17632 pixels.
+  const std::vector<uint8_t> header_only = hex_bytes("00000a1d0000000227052dcce04430002000");
+  CHECK(contains(thrown_message([&] { decode_image(header_only, 3, "h.tga"); }),
+                 "cannot decode h.tga: a truncated TGA file (its 17632x48 pixels need more than the 18 bytes"));
+  TempDir tmp;
+  Generator gen(5);
+  const Image rgb = random_image(20, 30, 3, gen);
+  for (const std::string ext : {"tga", "bmp"}) {
+    save_image(tmp / ("x." + ext), rgb);
+    const std::vector<uint8_t> whole = read_file_bytes(tmp / ("x." + ext), "test");
+    CHECK(same_pixels(decode_image(whole, 3, "x." + ext), rgb));   // complete: as before
+    for (size_t keep : {whole.size() - 1, whole.size() / 2, size_t(60)}) {
+      CAPTURE(ext);
+      CAPTURE(keep);
+      const std::vector<uint8_t> cut(whole.begin(), whole.begin() + std::ptrdiff_t(keep));
+      const std::string expected = ext == "tga" ? "a truncated TGA file" : "a truncated BMP file";
+      CHECK(contains(thrown_message([&] { decode_image(cut, 3, "cut." + ext); }), expected));
+      CHECK(contains(thrown_message([&] { check_image_header(cut, "cut." + ext); }), expected));
+      write_bytes(tmp / ("cut." + ext), cut);
+      CHECK(contains(thrown_message([&] { read_image_header(tmp / ("cut." + ext)); }), expected));
+    }
+  }
+}
+
 TEST_CASE("idx: a header whose dimensions multiply past int64 is a truncation error (fuzz crash)") {
   // Found by fuzz/idx.cpp: 3 dimensions 0x00feff00 x 0x0200faff x 0x02001020 overflowed the
   // element count (undefined behaviour) before the size check.
