@@ -203,6 +203,15 @@ TEST_CASE("AdamW state_dict round-trips: a restored optimizer continues bit for 
   bad["nope.step"] = from_vector(std::vector<int64_t>{1});
   CHECK_THROWS_WITH_AS(second.load_state_dict(bad), doctest::Contains("unknown parameter 'nope'"),
                        std::runtime_error);
+  // A step that is no step count: out of int64's range (found by fuzz/checkpoint.cpp: 6.6e180,
+  // whose conversion was undefined behaviour), NaN, a fraction, zero.
+  for (double step : {6.58231e180, std::nan(""), 2.5, 0.0, -3.0}) {
+    CAPTURE(step);
+    bad = first.state_dict();
+    bad["a.step"] = from_vector(std::vector<double>{step});
+    CHECK_THROWS_WITH_AS(second.load_state_dict(bad), doctest::Contains("not a step count"),
+                         std::runtime_error);
+  }
 }
 
 TEST_CASE("set_lr_multiplier scales each group's base lr") {

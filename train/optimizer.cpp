@@ -91,7 +91,13 @@ void AdamW::load_state_dict(const std::map<std::string, Tensor>& state) {
     State& s = loaded[name];
     if (field == "step") {
       NEAT_CHECK(tensor.numel() == 1, "AdamW::load_state_dict: '", key, "' must hold one value");
-      s.step = int64_t(tensor.flat(0));
+      // Checked before the conversion: a double outside int64's range (or NaN) converted to an
+      // int64 is undefined behaviour (found by fuzz/checkpoint.cpp: a step of 6.6e180).
+      const double step = tensor.flat(0);
+      NEAT_CHECK(step >= 1 && step <= 9007199254740992.0 && step == std::floor(step),
+                 "AdamW::load_state_dict: '", key, "' is ", step,
+                 ", not a step count (a whole number from 1 to 2^53)");
+      s.step = int64_t(step);
       continue;
     }
     NEAT_CHECK(field == "exp_avg" || field == "exp_avg_sq", "AdamW::load_state_dict: unknown field '",
