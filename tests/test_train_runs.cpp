@@ -202,6 +202,31 @@ TEST_CASE("balanced_subset: seeded, class-balanced, the same for any dataset ord
   CHECK(balanced_subset(data, 100, 7).size() == labels.size());
 }
 
+TEST_CASE("train_vit: the run's size, then a measured estimate; over an hour on the CPU, a warning") {
+  // 100000 epochs of 10 steps: the estimate after the first 3 steps is far over an hour.
+  TempDir dir("estimate");
+  const Result long_run = train(tiny({"--method", "head", "--epochs", "100000", "--max-steps", "4",
+                                      "--out", dir / "long"}));
+  REQUIRE(long_run.code == 0);
+  const std::string all = long_run.out + long_run.err;
+  CAPTURE(all);
+  CHECK(contains(all, "this run takes about"));   // a warning: shown even with --quiet
+  CHECK(contains(all, "--weights"));
+  CHECK(contains(all, "--device cuda"));
+  // Without --quiet the size line and the estimate itself are printed; a short run has no warning.
+  const Result short_run = train({"--data", "synthetic", "--model", "custom", "--dim", "32", "--depth", "2",
+                                  "--heads", "2", "--image-size", "16", "--patch", "4", "--batch-size", "32",
+                                  "--train-limit", "320", "--threads", "1", "--method", "head", "--epochs", "1",
+                                  "--out", dir / "short"});
+  REQUIRE(short_run.code == 0);
+  const std::string text = short_run.out + short_run.err;
+  CAPTURE(text);
+  CHECK(contains(text, "training: 320 samples x 1 epochs = 10 steps"));
+  CHECK(contains(text, "estimate: "));
+  CHECK(contains(text, "samples/s over the first 3 steps"));
+  CHECK_FALSE(contains(text, "this run takes about"));
+}
+
 TEST_CASE("train_vit: --resume keeps the run's --threads and --workers unless given again") {
   TempDir dir("resume_threads");
   REQUIRE(train(tiny({"--method", "head", "--max-steps", "1", "--workers", "0", "--out", dir / "run"})).code == 0);
