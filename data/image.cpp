@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
-#include <cstdio>
 #include <fstream>
 #include <memory>
 
@@ -138,44 +137,48 @@ uint32_t little_endian(const uint8_t* p, int bytes) {
   return v;
 }
 
-// Refuses a BMP or TGA file that ends before its pixels do: stb_image reads zeros past the end
-// of these two formats, so a truncated file decoded as an image of partly zero pixels (found
+// BMP and TGA files that end before their pixels do are refused: stb_image reads zeros past the
+// end of these two formats, so a truncated file decoded as an image of partly zero pixels (found
 // by fuzz/image.cpp: 18 bytes of TGA header decoded as 48 x 17632 pixels). The layouts are
-// stb_image's: BMP rows of ceil(width * bits / 32) * 4 bytes from the header's data offset; TGA
-// pixels of ceil(bits / 8) bytes after the id field and the palette, either stored as they are
-// or in RLE packets (a byte n: 128 + count - 1 then one pixel, or count - 1 then count pixels).
-// Other faults, and the other formats, are stb's to report.
-void check_pixel_data(const std::string& format, const uint8_t* p, size_t n,
-                      const ImageHeader& header, const std::string& name) {
+// stb_image's. Other faults, and the other formats, are stb's to report.
+//
+// BMP: rows of ceil(width * bits / 32) * 4 bytes from the header's data offset. p holds the
+// first 30 bytes at least; file_size is the whole file's.
+void check_bmp_length(const uint8_t* p, uint64_t file_size, const ImageHeader& header,
+                      const std::string& name) {
   const uint64_t w = uint64_t(header.width), h = uint64_t(header.height);
-  if (format == "BMP" && n >= 30) {
-    const uint32_t offset = little_endian(p + 10, 4), info_size = little_endian(p + 14, 4);
-    const uint64_t bits = info_size == 12 ? little_endian(p + 24, 2) : little_endian(p + 28, 2);
-    const uint64_t needed = std::max<uint64_t>(offset, 14 + uint64_t(info_size)) + (w * bits + 31) / 32 * 4 * h;
-    NEAT_CHECK(needed <= n, "image: cannot decode ", name, ": a truncated BMP file (its ", w, "x", h,
-               " pixels end at byte ", needed, ", the file has ", n, ")");
-  }
+  const uint32_t offset = little_endian(p + 10, 4), info_size = little_endian(p + 14, 4);
+  const uint64_t bits = info_size == 12 ? little_endian(p + 24, 2) : little_endian(p + 28, 2);
+  const uint64_t end = std::max<uint64_t>(offset, 14 + uint64_t(info_size)) + (w * bits + 31) / 32 * 4 * h;
+  NEAT_CHECK(end <= file_size, "image: cannot decode ", name, ": a truncated BMP file (its ", w, "x",
+             h, " pixels end at byte ", end, ", the file has ", file_size, ")");
+}
+
+// TGA (no magic number: what stb_image tries last): pixels of ceil(bits / 8) bytes after the id
+// field and the palette, either as they are or in RLE packets (a byte 128 + count - 1 then one
+// pixel, or count - 1 then count pixels). p holds the whole file (n bytes).
+void check_tga_length(const uint8_t* p, size_t n, const ImageHeader& header, const std::string& name) {
   const uint8_t type = n >= 18 ? p[2] : 0;
-  if (format.empty() && (type == 1 || type == 2 || type == 3 || type == 9 || type == 10 || type == 11)) {
-    const uint64_t pixel_bytes = (uint64_t(p[16]) + 7) / 8;
-    uint64_t at = 18 + uint64_t(p[0]);   // after the header and the image id
-    if (p[1] != 0)   // a palette: stb skips "first entry" bytes, then reads the entries
-      at += little_endian(p + 3, 2) + uint64_t(little_endian(p + 5, 2)) * ((uint64_t(p[7]) + 7) / 8);
-    uint64_t pixels = 0;
-    if (type < 8) {
-      at += w * h * pixel_bytes;
-      pixels = w * h;
-    } else {
-      while (pixels < w * h && at < n) {
-        const uint8_t packet = p[at++];
-        const uint64_t count = (packet & 0x7f) + 1;
-        at += (packet & 0x80) ? pixel_bytes : count * pixel_bytes;
-        pixels += count;
-      }
+  if (!(type == 1 || type == 2 || type == 3 || type == 9 || type == 10 || type == 11)) return;
+  const uint64_t w = uint64_t(header.width), h = uint64_t(header.height);
+  const uint64_t pixel_bytes = (uint64_t(p[16]) + 7) / 8;
+  uint64_t at = 18 + uint64_t(p[0]);   // after the header and the image id
+  if (p[1] != 0)   // a palette: stb skips "first entry" bytes, then reads the entries
+    at += little_endian(p + 3, 2) + uint64_t(little_endian(p + 5, 2)) * ((uint64_t(p[7]) + 7) / 8);
+  uint64_t pixels = 0;
+  if (type < 8) {
+    at += w * h * pixel_bytes;
+    pixels = w * h;
+  } else {
+    while (pixels < w * h && at < n) {
+      const uint8_t packet = p[at++];
+      const uint64_t count = (packet & 0x7f) + 1;
+      at += (packet & 0x80) ? pixel_bytes : count * pixel_bytes;
+      pixels += count;
     }
-    NEAT_CHECK(pixels >= w * h && at <= n, "image: cannot decode ", name, ": a truncated TGA file (its ",
-               w, "x", h, " pixels need more than the ", n, " bytes it has)");
   }
+  NEAT_CHECK(pixels >= w * h && at <= n, "image: cannot decode ", name, ": a truncated TGA file (its ",
+             w, "x", h, " pixels need more than the ", n, " bytes it has)");
 }
 
 ImageHeader checked_header(int ok, int w, int h, int c, const uint8_t* p, size_t n,
@@ -198,24 +201,39 @@ ImageHeader check_image_header(const std::vector<uint8_t>& encoded, const std::s
   int w = 0, h = 0, c = 0;
   const int ok = stbi_info_from_memory(encoded.data(), int(encoded.size()), &w, &h, &c);
   const ImageHeader header = checked_header(ok, w, h, c, encoded.data(), encoded.size(), name);
-  check_pixel_data(format, encoded.data(), encoded.size(), header, name);
+  if (format == "BMP" && encoded.size() >= 30) check_bmp_length(encoded.data(), encoded.size(), header, name);
+  if (format.empty()) check_tga_length(encoded.data(), encoded.size(), header, name);
   return header;
 }
 
+// The first bytes of a file, enough for the header stb_image reads before the pixels of every
+// format; a JPEG whose APP segments (EXIF thumbnails, ICC profiles) push SOF further is read whole.
+constexpr size_t kHeaderBytes = size_t(256) << 10;
+
 ImageHeader read_image_header(const std::string& path) {
-  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), std::fclose);
-  NEAT_CHECK(file != nullptr, "image: cannot open ", path);
-  uint8_t magic[4] = {0, 0, 0, 0};
-  const size_t n = std::fread(magic, 1, sizeof magic, file.get());
-  NEAT_CHECK(n > 0, "image: cannot decode ", path, ": the file is empty");
-  const std::string format = format_from_magic(magic, n);
-  // PNM and JPEG headers are checked before stb_image reads them, and BMP and TGA files for
-  // their length (see above): on the whole file.
-  if (format != "PNG" && format != "GIF") return check_image_header(read_file_bytes(path, "image"), path);
-  std::rewind(file.get());
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  NEAT_CHECK(in.good(), "image: cannot open ", path);
+  const std::streamsize size = in.tellg();
+  NEAT_CHECK(size > 0, "image: cannot decode ", path, ": the file is empty");
+  if (size_t(size) <= kHeaderBytes) return check_image_header(read_file_bytes(path, "image"), path);
+  std::vector<uint8_t> head(kHeaderBytes);
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(head.data()), std::streamsize(head.size()));
+  NEAT_CHECK(in.good(), "image: read error in ", path);
+  const std::string format = format_from_magic(head.data(), head.size());
+  // A TGA's RLE pixels are walked to the end of the file (check_tga_length): read it whole.
+  if (format.empty()) return check_image_header(read_file_bytes(path, "image"), path);
+  // The checks that come before stb_image's, on the part of the file stb_image's header
+  // reader sees (it stops at a JPEG's SOF).
+  if (format == "PNM") check_pnm_numbers(head.data(), head.size(), path);
+  if (format == "JPEG") check_jpeg_huffman_tables(head.data(), head.size(), path);
   int w = 0, h = 0, c = 0;
-  const int ok = stbi_info_from_file(file.get(), &w, &h, &c);
-  return checked_header(ok, w, h, c, magic, n, path);
+  // A header past the first bytes (or a damaged file): the whole file decides, and names why.
+  if (!stbi_info_from_memory(head.data(), int(head.size()), &w, &h, &c))
+    return check_image_header(read_file_bytes(path, "image"), path);
+  const ImageHeader header = checked_header(1, w, h, c, head.data(), head.size(), path);
+  if (format == "BMP") check_bmp_length(head.data(), uint64_t(size), header, path);
+  return header;
 }
 
 Image decode_image(const std::vector<uint8_t>& encoded, int64_t channels, const std::string& name) {

@@ -427,6 +427,41 @@ TEST_CASE("bmp, tga: a file that ends before its pixels is an error, not zero pi
   }
 }
 
+TEST_CASE("image headers of files over 256 KiB: read from the first bytes, checked like small ones") {
+  // read_image_header reads the first 256 KiB of a larger file: every format's header is there,
+  // a BMP's length is checked against the file's size, and a TGA or a header stb cannot find
+  // in those bytes makes it read the whole file.
+  TempDir tmp;
+  Generator gen(6);
+  const Image big = random_image(300, 400, 3, gen);   // 360,000 bytes of pixels
+  for (const std::string ext : {"bmp", "png", "tga"}) {
+    CAPTURE(ext);
+    save_image(tmp / ("big." + ext), big);
+    const ImageHeader header = read_image_header(tmp / ("big." + ext));
+    CHECK(header.height == 300);
+    CHECK(header.width == 400);
+    CHECK(same_pixels(read_image(tmp / ("big." + ext), 3), big));
+  }
+  std::vector<uint8_t> bmp = read_file_bytes(tmp / "big.bmp", "test");
+  REQUIRE(bmp.size() > (size_t(256) << 10));
+  bmp.resize(bmp.size() - 1000);
+  write_bytes(tmp / "cut.bmp", bmp);
+  CHECK(contains(thrown_message([&] { read_image_header(tmp / "cut.bmp"); }), "a truncated BMP file"));
+  // A JPEG whose SOF lies past the first 256 KiB (a large APP1 segment before it, as EXIF
+  // thumbnails make them): the header is still found.
+  std::vector<uint8_t> jpeg = hex_bytes(kGradientJpeg);
+  std::vector<uint8_t> padded(jpeg.begin(), jpeg.begin() + 2);   // SOI
+  for (int segment = 0; segment < 5; ++segment) {   // 5 x 65,535 bytes of APP1
+    padded.insert(padded.end(), {0xff, 0xe1, 0xff, 0xff});
+    padded.insert(padded.end(), 65533, uint8_t(segment));
+  }
+  padded.insert(padded.end(), jpeg.begin() + 2, jpeg.end());
+  write_bytes(tmp / "exif.jpg", padded);
+  const ImageHeader jpeg_header = read_image_header(tmp / "exif.jpg");
+  CHECK(jpeg_header.width == 8);
+  CHECK(jpeg_header.height == 8);
+}
+
 TEST_CASE("idx: a header whose dimensions multiply past int64 is a truncation error (fuzz crash)") {
   // Found by fuzz/idx.cpp: 3 dimensions 0x00feff00 x 0x0200faff x 0x02001020 overflowed the
   // element count (undefined behaviour) before the size check.
