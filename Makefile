@@ -108,11 +108,13 @@ ifneq ($(MISSING_DEPS),)
 $(LIB_OBJ) $(TEST_OBJ) $(PROG_OBJ) $(BENCH_BIN): | deps
 endif
 
-$(BUILD)/%.o: %.cpp
+# Every object also depends on this Makefile: a changed flag (such as -fno-math-errno) rebuilds
+# the objects made with the old one instead of mixing the two.
+$(BUILD)/%.o: %.cpp Makefile
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
-$(BUILD)/%.o: %.cu
+$(BUILD)/%.o: %.cu Makefile
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
