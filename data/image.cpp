@@ -131,25 +131,25 @@ void check_jpeg_huffman_tables(const uint8_t* p, size_t n, const std::string& na
   }
 }
 
-uint32_t little_endian(const uint8_t* p, int bytes) {
-  uint32_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i) v = v << 8 | p[i];
-  return v;
-}
-
 // BMP and TGA files that end before their pixels do are refused: stb_image reads zeros past the
 // end of these two formats, so a truncated file decoded as an image of partly zero pixels (found
-// by fuzz/image.cpp: 18 bytes of TGA header decoded as 48 x 17632 pixels). The layouts are
-// stb_image's. Other faults, and the other formats, are stb's to report.
+// by fuzz/image.cpp: 18 bytes of TGA header decoded as 48 x 17632 pixels, and a 17-byte one as
+// 65317 x 1). The layouts are stb_image's. Other faults, and the other formats, are stb's.
 //
 // BMP: rows of ceil(width * bits / 32) * 4 bytes from the header's data offset. p holds the
-// first 30 bytes at least; file_size is the whole file's.
-void check_bmp_length(const uint8_t* p, uint64_t file_size, const ImageHeader& header,
-                      const std::string& name) {
+// first `available` bytes of the file (a header cut short reads as zeros, as stb reads it);
+// file_size is the whole file's.
+void check_bmp_length(const uint8_t* p, size_t available, uint64_t file_size,
+                      const ImageHeader& header, const std::string& name) {
+  auto field = [&](size_t at, int bytes) {   // little-endian
+    uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; --i) v = v << 8 | (at + size_t(i) < available ? p[at + size_t(i)] : 0);
+    return v;
+  };
   const uint64_t w = uint64_t(header.width), h = uint64_t(header.height);
-  const uint32_t offset = little_endian(p + 10, 4), info_size = little_endian(p + 14, 4);
-  const uint64_t bits = info_size == 12 ? little_endian(p + 24, 2) : little_endian(p + 28, 2);
-  const uint64_t end = std::max<uint64_t>(offset, 14 + uint64_t(info_size)) + (w * bits + 31) / 32 * 4 * h;
+  const uint64_t offset = field(10, 4), info_size = field(14, 4);
+  const uint64_t bits = info_size == 12 ? field(24, 2) : field(28, 2);
+  const uint64_t end = std::max<uint64_t>(offset, 14 + info_size) + (w * bits + 31) / 32 * 4 * h;
   NEAT_CHECK(end <= file_size, "image: cannot decode ", name, ": a truncated BMP file (its ", w, "x",
              h, " pixels end at byte ", end, ", the file has ", file_size, ")");
 }
@@ -158,20 +158,21 @@ void check_bmp_length(const uint8_t* p, uint64_t file_size, const ImageHeader& h
 // field and the palette, either as they are or in RLE packets (a byte 128 + count - 1 then one
 // pixel, or count - 1 then count pixels). p holds the whole file (n bytes).
 void check_tga_length(const uint8_t* p, size_t n, const ImageHeader& header, const std::string& name) {
-  const uint8_t type = n >= 18 ? p[2] : 0;
+  auto byte = [&](uint64_t at) -> uint64_t { return at < n ? p[at] : 0; };   // stb reads 0 past the end
+  const uint64_t type = byte(2);
   if (!(type == 1 || type == 2 || type == 3 || type == 9 || type == 10 || type == 11)) return;
   const uint64_t w = uint64_t(header.width), h = uint64_t(header.height);
-  const uint64_t pixel_bytes = (uint64_t(p[16]) + 7) / 8;
-  uint64_t at = 18 + uint64_t(p[0]);   // after the header and the image id
-  if (p[1] != 0)   // a palette: stb skips "first entry" bytes, then reads the entries
-    at += little_endian(p + 3, 2) + uint64_t(little_endian(p + 5, 2)) * ((uint64_t(p[7]) + 7) / 8);
+  const uint64_t pixel_bytes = (byte(16) + 7) / 8;
+  uint64_t at = 18 + byte(0);   // after the header (even one cut short) and the image id
+  if (byte(1) != 0)   // a palette: stb skips "first entry" bytes, then reads the entries
+    at += (byte(3) | byte(4) << 8) + (byte(5) | byte(6) << 8) * ((byte(7) + 7) / 8);
   uint64_t pixels = 0;
   if (type < 8) {
     at += w * h * pixel_bytes;
     pixels = w * h;
   } else {
     while (pixels < w * h && at < n) {
-      const uint8_t packet = p[at++];
+      const uint64_t packet = p[at++];
       const uint64_t count = (packet & 0x7f) + 1;
       at += (packet & 0x80) ? pixel_bytes : count * pixel_bytes;
       pixels += count;
@@ -201,7 +202,7 @@ ImageHeader check_image_header(const std::vector<uint8_t>& encoded, const std::s
   int w = 0, h = 0, c = 0;
   const int ok = stbi_info_from_memory(encoded.data(), int(encoded.size()), &w, &h, &c);
   const ImageHeader header = checked_header(ok, w, h, c, encoded.data(), encoded.size(), name);
-  if (format == "BMP" && encoded.size() >= 30) check_bmp_length(encoded.data(), encoded.size(), header, name);
+  if (format == "BMP") check_bmp_length(encoded.data(), encoded.size(), encoded.size(), header, name);
   if (format.empty()) check_tga_length(encoded.data(), encoded.size(), header, name);
   return header;
 }
@@ -232,7 +233,7 @@ ImageHeader read_image_header(const std::string& path) {
   if (!stbi_info_from_memory(head.data(), int(head.size()), &w, &h, &c))
     return check_image_header(read_file_bytes(path, "image"), path);
   const ImageHeader header = checked_header(1, w, h, c, head.data(), head.size(), path);
-  if (format == "BMP") check_bmp_length(head.data(), uint64_t(size), header, path);
+  if (format == "BMP") check_bmp_length(head.data(), head.size(), uint64_t(size), header, path);
   return header;
 }
 

@@ -407,6 +407,14 @@ TEST_CASE("bmp, tga: a file that ends before its pixels is an error, not zero pi
   const std::vector<uint8_t> header_only = hex_bytes("00000a1d0000000227052dcce04430002000");
   CHECK(contains(thrown_message([&] { decode_image(header_only, 3, "h.tga"); }),
                  "cannot decode h.tga: a truncated TGA file (its 17632x48 pixels need more than the 18 bytes"));
+  // The long run's next find: a header cut short (17 bytes: uncompressed 16-bit gray, 65317 x 1).
+  const std::vector<uint8_t> short_header = hex_bytes("0100031c3d0a00ff00ff40fd25ff010010");
+  CHECK(contains(thrown_message([&] { decode_image(short_header, 3, "s.tga"); }),
+                 "a truncated TGA file (its 65317x1 pixels need more than the 17 bytes"));
+  // A BMP that is only its header (OS/2 header, 2 x 2 pixels of 24 bits, 26 bytes).
+  const std::vector<uint8_t> bmp_header = hex_bytes("424d1a000000000000001a0000000c0000000200020001001800");
+  CHECK(contains(thrown_message([&] { decode_image(bmp_header, 3, "h.bmp"); }),
+                 "a truncated BMP file (its 2x2 pixels end at byte 42, the file has 26)"));
   TempDir tmp;
   Generator gen(5);
   const Image rgb = random_image(20, 30, 3, gen);
