@@ -86,19 +86,38 @@ std::vector<uint8_t> png_for_stb(const std::vector<uint8_t>& png, const std::str
 // Refuses a PGM/PPM header number (width, height, maxval) of more than 9 digits: stb_image
 // reads them into an int with no bound, a signed overflow (found by fuzz/image.cpp). Other
 // faults of the header are stb's to report.
-void check_pnm_numbers(const uint8_t* p, size_t n, const std::string& name) {
+struct PnmHeader {
+  size_t data_start = 0;   // the first pixel byte
+  uint64_t maxval = 0;
+};
+// Read as stb_image reads it: each number ends at the first byte that is not a digit, which is
+// consumed; a number with no digits is 0; the pixels start after the byte that ended maxval.
+PnmHeader check_pnm_numbers(const uint8_t* p, size_t n, const std::string& name) {
   size_t at = 2;   // after "P5"
+  uint64_t value = 0;
   for (int number = 0; number < 3; ++number) {
     while (at < n && (std::isspace(p[at]) || p[at] == '#')) {   // whitespace and # comments
       if (p[at] != '#') ++at;
       else while (at < n && p[at] != '\n' && p[at] != '\r') ++at;
     }
     size_t digits = 0;
-    for (; at < n && std::isdigit(p[at]); ++at) ++digits;
+    for (value = 0; at < n && std::isdigit(p[at]); ++at, ++digits) value = value * 10 + uint64_t(p[at] - '0');
     NEAT_CHECK(digits <= 9, "image: cannot decode ", name, ": a corrupt PNM header (a number of ",
                digits, " digits)");
-    if (digits == 0) return;
   }
+  return {std::min(at + 1, n), value};
+}
+
+// Refuses a binary PGM/PPM whose pixels run past the end of the file: stb_image reads zeros
+// there, so a truncated file decoded as partly zero pixels (found by fuzz/image.cpp: 13 bytes
+// decoded as 2 x 511513 pixels). Pixels are channels x (1 byte, or 2 when maxval > 255).
+void check_pnm_length(const PnmHeader& pnm, uint64_t file_size, const ImageHeader& header,
+                      const std::string& name) {
+  const uint64_t end = pnm.data_start + uint64_t(header.height) * uint64_t(header.width) *
+                                            uint64_t(header.channels) * (pnm.maxval > 255 ? 2 : 1);
+  NEAT_CHECK(end <= file_size, "image: cannot decode ", name, ": a truncated PGM/PPM file (its ",
+             header.width, "x", header.height, " pixels end at byte ", end, ", the file has ",
+             file_size, ")");
 }
 
 // Refuses a JPEG Huffman table (in a DHT segment) of more than 256 codes: stb_image fills a
@@ -197,12 +216,13 @@ ImageHeader check_image_header(const std::vector<uint8_t>& encoded, const std::s
   NEAT_CHECK(!encoded.empty(), "image: cannot decode ", name, ": the file is empty");
   NEAT_CHECK(encoded.size() <= size_t(INT32_MAX), "image: ", name, " is larger than 2 GiB");
   const std::string format = format_from_magic(encoded.data(), encoded.size());
-  if (format == "PNM") check_pnm_numbers(encoded.data(), encoded.size(), name);
+  const PnmHeader pnm = format == "PNM" ? check_pnm_numbers(encoded.data(), encoded.size(), name) : PnmHeader{};
   if (format == "JPEG") check_jpeg_huffman_tables(encoded.data(), encoded.size(), name);
   int w = 0, h = 0, c = 0;
   const int ok = stbi_info_from_memory(encoded.data(), int(encoded.size()), &w, &h, &c);
   const ImageHeader header = checked_header(ok, w, h, c, encoded.data(), encoded.size(), name);
   if (format == "BMP") check_bmp_length(encoded.data(), encoded.size(), encoded.size(), header, name);
+  if (format == "PNM") check_pnm_length(pnm, encoded.size(), header, name);
   if (format.empty()) check_tga_length(encoded.data(), encoded.size(), header, name);
   return header;
 }
@@ -226,7 +246,7 @@ ImageHeader read_image_header(const std::string& path) {
   if (format.empty()) return check_image_header(read_file_bytes(path, "image"), path);
   // The checks that come before stb_image's, on the part of the file stb_image's header
   // reader sees (it stops at a JPEG's SOF).
-  if (format == "PNM") check_pnm_numbers(head.data(), head.size(), path);
+  const PnmHeader pnm = format == "PNM" ? check_pnm_numbers(head.data(), head.size(), path) : PnmHeader{};
   if (format == "JPEG") check_jpeg_huffman_tables(head.data(), head.size(), path);
   int w = 0, h = 0, c = 0;
   // A header past the first bytes (or a damaged file): the whole file decides, and names why.
@@ -234,6 +254,7 @@ ImageHeader read_image_header(const std::string& path) {
     return check_image_header(read_file_bytes(path, "image"), path);
   const ImageHeader header = checked_header(1, w, h, c, head.data(), head.size(), path);
   if (format == "BMP") check_bmp_length(head.data(), head.size(), uint64_t(size), header, path);
+  if (format == "PNM") check_pnm_length(pnm, uint64_t(size), header, path);
   return header;
 }
 

@@ -354,9 +354,10 @@ TEST_CASE("image headers: read without decoding; a truncated JPEG says so, not '
 TEST_CASE("pnm: a 16-bit PGM asked for another channel count is an error (stb's overflow, a fuzz find)") {
   // Found by fuzz/image.cpp: stb_image converted a 16-bit PGM to RGB with its 8-bit converter
   // and read past its buffer (AddressSanitizer: heap-buffer-overflow in stbi__convert_16_to_8).
-  // "P5" "2\n2522\n25252\n2": 2 x 2522 pixels, maxval 25252 (16 bits), 1 data byte.
-  const std::vector<uint8_t> pgm16 = {'P', '5', '2', '\n', '2', '5', '2', '2', '\n', '2', '5',
-                                      '2', '5', '2', '\n', '2'};
+  // The fuzz input was "P5" "2\n2522\n25252\n2" (2 x 2522 pixels, maxval 25252: 16 bits) with
+  // 1 data byte, now refused as truncated first; here the same header shape, complete: 2 x 2.
+  std::vector<uint8_t> pgm16 = {'P', '5', '2', '\n', '2', '\n', '2', '5', '2', '5', '2', '\n'};
+  pgm16.resize(pgm16.size() + 8, 0x10);
   CHECK(contains(thrown_message([&] { decode_image(pgm16, 3, "deep.pgm"); }),
                  "cannot decode deep.pgm: a 16-bit PGM/PPM file with 1 channel(s), but 3 are asked for"));
   // At its own channel count it decodes (a 1x1 16-bit PGM, maxval 65535).
@@ -411,6 +412,10 @@ TEST_CASE("bmp, tga: a file that ends before its pixels is an error, not zero pi
   const std::vector<uint8_t> short_header = hex_bytes("0100031c3d0a00ff00ff40fd25ff010010");
   CHECK(contains(thrown_message([&] { decode_image(short_header, 3, "s.tga"); }),
                  "a truncated TGA file (its 65317x1 pixels need more than the 17 bytes"));
+  // A PGM that is its header and one byte (the image run's last slow unit): 2 x 511513 pixels.
+  const std::vector<uint8_t> pgm = {'P', '5', '2', ' ', '5', '1', '1', '5', '1', '3', 0x00, '3', 0x00};
+  CHECK(contains(thrown_message([&] { decode_image(pgm, 1, "p.pgm"); }),
+                 "a truncated PGM/PPM file (its 2x511513 pixels end at byte 1023037, the file has 13)"));
   // A BMP that is only its header (OS/2 header, 2 x 2 pixels of 24 bits, 26 bytes).
   const std::vector<uint8_t> bmp_header = hex_bytes("424d1a000000000000001a0000000c0000000200020001001800");
   CHECK(contains(thrown_message([&] { decode_image(bmp_header, 3, "h.bmp"); }),
