@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <fstream>
 #include <memory>
+#include <optional>
 
 #include "tensor/check.h"
 
@@ -210,21 +211,34 @@ ImageHeader checked_header(int ok, int w, int h, int c, const uint8_t* p, size_t
   return {h, w, c};
 }
 
+// Every header check on the first `available` bytes of a file of file_size bytes (the whole
+// file, or its first bytes). On a part of a file it gives up, returning nothing, where only the
+// whole can decide: a TGA (its RLE pixels are walked to the end) or a header stb_image does not
+// find in those bytes (a JPEG whose APP segments push SOF further, or a damaged file).
+std::optional<ImageHeader> header_of(const uint8_t* p, size_t available, uint64_t file_size,
+                                     const std::string& name) {
+  const bool part = available < file_size;
+  const std::string format = format_from_magic(p, available);
+  if (part && format.empty()) return std::nullopt;
+  // The checks that come before stb_image's (its header reader stops at a JPEG's SOF).
+  const PnmHeader pnm = format == "PNM" ? check_pnm_numbers(p, available, name) : PnmHeader{};
+  if (format == "JPEG") check_jpeg_huffman_tables(p, available, name);
+  int w = 0, h = 0, c = 0;
+  const int ok = stbi_info_from_memory(p, int(available), &w, &h, &c);
+  if (part && !ok) return std::nullopt;
+  const ImageHeader header = checked_header(ok, w, h, c, p, available, name);
+  if (format == "BMP") check_bmp_length(p, available, file_size, header, name);
+  if (format == "PNM") check_pnm_length(pnm, file_size, header, name);
+  if (format.empty()) check_tga_length(p, available, header, name);
+  return header;
+}
+
 }  // namespace
 
 ImageHeader check_image_header(const std::vector<uint8_t>& encoded, const std::string& name) {
   NEAT_CHECK(!encoded.empty(), "image: cannot decode ", name, ": the file is empty");
   NEAT_CHECK(encoded.size() <= size_t(INT32_MAX), "image: ", name, " is larger than 2 GiB");
-  const std::string format = format_from_magic(encoded.data(), encoded.size());
-  const PnmHeader pnm = format == "PNM" ? check_pnm_numbers(encoded.data(), encoded.size(), name) : PnmHeader{};
-  if (format == "JPEG") check_jpeg_huffman_tables(encoded.data(), encoded.size(), name);
-  int w = 0, h = 0, c = 0;
-  const int ok = stbi_info_from_memory(encoded.data(), int(encoded.size()), &w, &h, &c);
-  const ImageHeader header = checked_header(ok, w, h, c, encoded.data(), encoded.size(), name);
-  if (format == "BMP") check_bmp_length(encoded.data(), encoded.size(), encoded.size(), header, name);
-  if (format == "PNM") check_pnm_length(pnm, encoded.size(), header, name);
-  if (format.empty()) check_tga_length(encoded.data(), encoded.size(), header, name);
-  return header;
+  return *header_of(encoded.data(), encoded.size(), encoded.size(), name);
 }
 
 // The first bytes of a file, enough for the header stb_image reads before the pixels of every
@@ -236,26 +250,15 @@ ImageHeader read_image_header(const std::string& path) {
   NEAT_CHECK(in.good(), "image: cannot open ", path);
   const std::streamsize size = in.tellg();
   NEAT_CHECK(size > 0, "image: cannot decode ", path, ": the file is empty");
-  if (size_t(size) <= kHeaderBytes) return check_image_header(read_file_bytes(path, "image"), path);
-  std::vector<uint8_t> head(kHeaderBytes);
-  in.seekg(0);
-  in.read(reinterpret_cast<char*>(head.data()), std::streamsize(head.size()));
-  NEAT_CHECK(in.good(), "image: read error in ", path);
-  const std::string format = format_from_magic(head.data(), head.size());
-  // A TGA's RLE pixels are walked to the end of the file (check_tga_length): read it whole.
-  if (format.empty()) return check_image_header(read_file_bytes(path, "image"), path);
-  // The checks that come before stb_image's, on the part of the file stb_image's header
-  // reader sees (it stops at a JPEG's SOF).
-  const PnmHeader pnm = format == "PNM" ? check_pnm_numbers(head.data(), head.size(), path) : PnmHeader{};
-  if (format == "JPEG") check_jpeg_huffman_tables(head.data(), head.size(), path);
-  int w = 0, h = 0, c = 0;
-  // A header past the first bytes (or a damaged file): the whole file decides, and names why.
-  if (!stbi_info_from_memory(head.data(), int(head.size()), &w, &h, &c))
-    return check_image_header(read_file_bytes(path, "image"), path);
-  const ImageHeader header = checked_header(1, w, h, c, head.data(), head.size(), path);
-  if (format == "BMP") check_bmp_length(head.data(), head.size(), uint64_t(size), header, path);
-  if (format == "PNM") check_pnm_length(pnm, uint64_t(size), header, path);
-  return header;
+  if (size_t(size) > kHeaderBytes) {
+    std::vector<uint8_t> head(kHeaderBytes);
+    in.seekg(0);
+    in.read(reinterpret_cast<char*>(head.data()), std::streamsize(head.size()));
+    NEAT_CHECK(in.good(), "image: read error in ", path);
+    if (const std::optional<ImageHeader> header = header_of(head.data(), head.size(), uint64_t(size), path))
+      return *header;
+  }
+  return check_image_header(read_file_bytes(path, "image"), path);
 }
 
 Image decode_image(const std::vector<uint8_t>& encoded, int64_t channels, const std::string& name) {
