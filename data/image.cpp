@@ -121,6 +121,10 @@ void check_pnm_length(const PnmHeader& pnm, uint64_t file_size, const ImageHeade
              file_size, ")");
 }
 
+// Byte `at` of a file's first n bytes, 0 past them: what stb_image reads past the end of its
+// input, so the checks below read a header cut short as stb does.
+uint64_t byte_or_zero(const uint8_t* p, size_t n, uint64_t at) { return at < n ? p[at] : 0; }
+
 // Refuses a JPEG Huffman table (in a DHT segment) of more than 256 codes: stb_image fills a
 // 257-entry size list from the 16 code counts without a bound, a write past the array (found by
 // fuzz/image.cpp). The walk visits every marker as stb_image does: segments are skipped by their
@@ -128,7 +132,7 @@ void check_pnm_length(const PnmHeader& pnm, uint64_t file_size, const ImageHeade
 // other than 0x00 (a stuffed 0xFF) and the restart markers 0xD0-0xD7. Other faults are stb's to
 // report.
 void check_jpeg_huffman_tables(const uint8_t* p, size_t n, const std::string& name) {
-  auto byte = [&](size_t at) -> size_t { return at < n ? p[at] : 0; };   // stb reads 0 past the end
+  auto byte = [&](uint64_t at) { return byte_or_zero(p, n, at); };
   size_t at = 0;   // SOI (0xFFD8, after any fill bytes) is a marker like the others
   while (at < n) {
     if (p[at++] != 0xFF) continue;
@@ -161,9 +165,9 @@ void check_jpeg_huffman_tables(const uint8_t* p, size_t n, const std::string& na
 // file_size is the whole file's.
 void check_bmp_length(const uint8_t* p, size_t available, uint64_t file_size,
                       const ImageHeader& header, const std::string& name) {
-  auto field = [&](size_t at, int bytes) {   // little-endian
+  auto field = [&](uint64_t at, int bytes) {   // little-endian
     uint64_t v = 0;
-    for (int i = bytes - 1; i >= 0; --i) v = v << 8 | (at + size_t(i) < available ? p[at + size_t(i)] : 0);
+    for (int i = bytes - 1; i >= 0; --i) v = v << 8 | byte_or_zero(p, available, at + uint64_t(i));
     return v;
   };
   const uint64_t w = uint64_t(header.width), h = uint64_t(header.height);
@@ -178,7 +182,7 @@ void check_bmp_length(const uint8_t* p, size_t available, uint64_t file_size,
 // field and the palette, either as they are or in RLE packets (a byte 128 + count - 1 then one
 // pixel, or count - 1 then count pixels). p holds the whole file (n bytes).
 void check_tga_length(const uint8_t* p, size_t n, const ImageHeader& header, const std::string& name) {
-  auto byte = [&](uint64_t at) -> uint64_t { return at < n ? p[at] : 0; };   // stb reads 0 past the end
+  auto byte = [&](uint64_t at) { return byte_or_zero(p, n, at); };
   const uint64_t type = byte(2);
   if (!(type == 1 || type == 2 || type == 3 || type == 9 || type == 10 || type == 11)) return;
   const uint64_t w = uint64_t(header.width), h = uint64_t(header.height);
