@@ -23,7 +23,6 @@
 #include "tensor/cpu/matmul.h"
 #include "tensor/cuda/matmul.h"
 #include "tensor/dispatch.h"
-#include "tensor/elementwise.h"
 
 namespace neat {
 
@@ -157,8 +156,17 @@ Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias)
   NEAT_CHECK(x.dim() == 2 && weight.dim() == 2 && bias.shape() == Shape({weight.size(0)}),
              "linear_forward: x ", shape_str(x.shape()), ", weight ", shape_str(weight.shape()),
              ", bias ", shape_str(bias.shape()), " are not [rows, IN], [OUT, IN], [OUT]");
-  Tensor y = expand(bias, {x.size(0), weight.size(0)});   // every row starts as the bias
-  matmul_into(y, x, weight, false, /*trans_b=*/true, 1.0, 1.0);
+  check_same_dtype(x, weight, "linear_forward");
+  check_same_dtype(x, bias, "linear_forward");
+  NEAT_CHECK(x.size(1) == weight.size(1), "linear_forward: x ", shape_str(x.shape()),
+             " x weight ", shape_str(weight.shape()), "^T: inner dimensions ", x.size(1), " and ",
+             weight.size(1), " differ");
+  const int64_t rows = x.size(0), out = weight.size(0), in = x.size(1);
+  Tensor y({rows, out}, x.dtype(), x.device());
+  dispatch({x, weight, bias, y}, "linear_forward", [&](auto dev, auto zero) {
+    using T = decltype(zero);
+    linear_forward(dev, rows, out, in, x.data<T>(), weight.data<T>(), bias.data<T>(), y.data<T>());
+  });
   return y;
 }
 

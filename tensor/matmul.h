@@ -22,8 +22,9 @@ void matmul_into(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a
                  double alpha, double beta);
 
 // y = x weight^T + bias: x [rows, IN], weight [OUT, IN], bias [OUT] (undefined: none) -> y
-// [rows, OUT]. The GEMM starts from the bias rows (beta = 1): one pass over y instead of the
-// GEMM's and then add(y, bias)'s. Linear, LoRA and Neat forwards use it.
+// [rows, OUT]. On the CPU the GEMM adds the bias as it stores y (one pass over y instead of
+// the GEMM's and then add(y, bias)'s); on CUDA y starts as the bias rows and the GEMM adds into
+// it. Linear, LoRA and Neat forwards use it.
 Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias);
 
 }  // namespace neat

@@ -1,7 +1,8 @@
 // Tests for our CPU GEMM (tensor/cpu/gemm.h) against a naive float64 triple loop: every
 // transpose combination, odd sizes that leave partial micro-tiles and cross the cache blocks,
 // skinny shapes (one side at most 16, as in a rank-8 adapter) on both skinny kernels, alpha/beta
-// cases, padded leading dimensions, bitwise 1 vs 2 threads, and the call counter.
+// cases, the bias in the store, padded leading dimensions, bitwise 1 vs 2 threads, and the
+// call counter.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -24,12 +25,13 @@ struct Case {
   int64_t M, N, K;
 };
 
-// C = alpha op(A) op(B) + beta C in float64; `scale` gets sum |alpha a b| + |beta c| per
-// element, the magnitude that bounds the rounding error of any summation order.
+// C = alpha op(A) op(B) + beta C (+ bias[j] in every row) in float64; `scale` gets
+// sum |alpha a b| + |beta c| + |bias| per element, the magnitude that bounds the rounding error
+// of any summation order.
 template <typename T>
 void reference(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const T* A,
                int64_t lda, const T* B, int64_t ldb, double beta, const T* C, int64_t ldc,
-               std::vector<double>& out, std::vector<double>& scale) {
+               const T* bias, std::vector<double>& out, std::vector<double>& scale) {
   out.assign(M * N, 0.0);
   scale.assign(M * N, 0.0);
   for (int64_t i = 0; i < M; ++i)
@@ -42,8 +44,9 @@ void reference(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, 
         abs_sum += std::fabs(a * b);
       }
       double c = beta == 0.0 ? 0.0 : beta * double(C[i * ldc + j]);
-      out[i * N + j] = alpha * sum + c;
-      scale[i * N + j] = std::fabs(alpha) * abs_sum + std::fabs(c);
+      double b = bias == nullptr ? 0.0 : double(bias[j]);
+      out[i * N + j] = alpha * sum + c + b;
+      scale[i * N + j] = std::fabs(alpha) * abs_sum + std::fabs(c) + std::fabs(b);
     }
 }
 
@@ -54,32 +57,29 @@ std::vector<T> random_matrix(int64_t rows, int64_t ld, Generator& gen) {
   return m;
 }
 
+// Runs one product with leading dimensions padded by `pad` (and a random bias when with_bias)
+// and checks every element of C against the reference (error within a bound proportional to
+// K eps), and that C's padding columns are untouched.
 template <typename T>
-void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
-          const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
-  if constexpr (sizeof(T) == 4) neat::sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  else neat::dgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
-
-// Runs one product with leading dimensions padded by `pad` and checks every element of C
-// against the reference (error within a bound proportional to K eps), and that C's padding
-// columns are untouched.
-template <typename T>
-void check_case(bool ta, bool tb, Case c, T alpha, T beta, int64_t pad, Generator& gen) {
+void check_case(bool ta, bool tb, Case c, T alpha, T beta, int64_t pad, Generator& gen,
+                bool with_bias = false) {
   const int64_t a_rows = ta ? c.K : c.M, a_cols = ta ? c.M : c.K;
   const int64_t b_rows = tb ? c.N : c.K, b_cols = tb ? c.K : c.N;
   const int64_t lda = a_cols + pad, ldb = b_cols + pad, ldc = c.N + pad;
   auto A = random_matrix<T>(a_rows, lda, gen);
   auto B = random_matrix<T>(b_rows, ldb, gen);
   auto C = random_matrix<T>(c.M, ldc, gen);
+  const auto bias = random_matrix<T>(1, c.N, gen);
+  const T* b = with_bias ? bias.data() : nullptr;
   if (beta == T(0))
     for (auto& v : C) v = std::numeric_limits<T>::quiet_NaN();  // BLAS: beta = 0 ignores C
   for (int64_t i = 0; i < c.M; ++i)
     for (int64_t j = c.N; j < ldc; ++j) C[i * ldc + j] = T(7);  // padding sentinel
   std::vector<double> want, scale;
   reference(ta, tb, c.M, c.N, c.K, double(alpha), A.data(), lda, B.data(), ldb, double(beta),
-            C.data(), ldc, want, scale);
-  gemm<T>(ta, tb, c.M, c.N, c.K, alpha, A.data(), lda, B.data(), ldb, beta, C.data(), ldc);
+            C.data(), ldc, b, want, scale);
+  neat::typed_gemm<T>(ta, tb, c.M, c.N, c.K, alpha, A.data(), lda, B.data(), ldb, beta, C.data(),
+                      ldc, b);
 
   const double eps = std::numeric_limits<T>::epsilon();
   double worst = 0;  // max |got - want| / bound
@@ -95,7 +95,8 @@ void check_case(bool ta, bool tb, Case c, T alpha, T beta, int64_t pad, Generato
   }
   const char* type = sizeof(T) == 4 ? "float" : "double";
   INFO(type, " trans_a=", ta, " trans_b=", tb, " M=", c.M,
-       " N=", c.N, " K=", c.K, " alpha=", alpha, " beta=", beta, " pad=", pad);
+       " N=", c.N, " K=", c.K, " alpha=", alpha, " beta=", beta, " pad=", pad,
+       " bias=", with_bias);
   CHECK(worst <= 1.0);
   CHECK(bad_pad == 0);
 }
@@ -154,6 +155,24 @@ TEST_CASE("dgemm matches a float64 reference for every transpose, odd sizes, alp
   check_all<double>(gen);
 }
 
+// The bias rides on every path: full and edge tiles, K blocks after the first (which must not
+// add it again), the column split (M of 20 rows on 2 threads), both skinny kernels, and
+// alpha = 0 / K = 0, where the GEMM only scales C.
+TEST_CASE("gemm adds a bias to every row of C on every path, transpose and dtype") {
+  Generator gen(5);
+  const Case cases[] = {{65, 65, 64}, {29, 33, 7},  {33, 47, 600}, {20, 900, 100},
+                        {100, 8, 300}, {8, 100, 129}, {100, 1, 8}, {3, 5000, 9}};
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (Case c : cases) {
+        check_case<float>(ta, tb, c, 1.0f, 0.0f, 0, gen, true);
+        check_case<float>(ta, tb, c, -0.75f, 0.5f, 3, gen, true);
+        check_case<double>(ta, tb, c, 1.5, 0.0, 1, gen, true);
+      }
+  check_case<float>(false, true, {7, 9, 0}, 1.0f, 0.5f, 0, gen, true);
+  check_case<double>(false, true, {7, 9, 5}, 0.0, 0.0, 0, gen, true);
+}
+
 TEST_CASE("gemm with K = 0 or alpha = 0 scales C by beta and never reads A or B") {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   std::vector<float> A(6, nan), B(6, nan), C = {1, 2, 3, 4};
@@ -179,14 +198,15 @@ TEST_CASE("gemm_call_count counts each sgemm and dgemm call once") {
   CHECK(neat::gemm_call_count() == before + 3);
 }
 
-// Square-ish (blocked kernel), and skinny N = 8 / M = 8 (both skinny kernels, C and C^T
-// stored), on every transpose: each big enough to run on 2 threads.
+// Square-ish (blocked kernel, split by rows and, at M = 20, by columns), and skinny N = 8 /
+// M = 8 (both skinny kernels, C and C^T stored), on every transpose, with a bias: each big
+// enough to run on 2 threads.
 TEST_CASE("sgemm gives bitwise the same result on 1 and 2 threads") {
 #ifndef _OPENMP
   neat::test::skip("built without OpenMP (NO_OMP=1): there is only one thread");
 #else
   Generator gen(3);
-  const Case cases[] = {{300, 200, 500}, {500, 8, 300}, {8, 500, 300}};
+  const Case cases[] = {{300, 200, 500}, {20, 900, 100}, {500, 8, 300}, {8, 500, 300}};
   const int saved = omp_get_max_threads();
   for (bool ta : {false, true})
     for (bool tb : {false, true})
@@ -194,19 +214,20 @@ TEST_CASE("sgemm gives bitwise the same result on 1 and 2 threads") {
         const int64_t lda = ta ? c.M : c.K, ldb = tb ? c.K : c.N;
         auto A = random_matrix<float>(ta ? c.K : c.M, lda, gen);
         auto B = random_matrix<float>(tb ? c.N : c.K, ldb, gen);
+        const auto bias = random_matrix<float>(1, c.N, gen);
         std::vector<float> C1(c.M * c.N), C2(c.M * c.N);
         omp_set_num_threads(1);
         neat::sgemm(ta, tb, c.M, c.N, c.K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, C1.data(),
-                    c.N);
+                    c.N, bias.data());
         omp_set_num_threads(2);
         neat::sgemm(ta, tb, c.M, c.N, c.K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, C2.data(),
-                    c.N);
+                    c.N, bias.data());
         omp_set_num_threads(saved);
         INFO("trans_a=", ta, " trans_b=", tb, " M=", c.M, " N=", c.N, " K=", c.K);
         CHECK(C1 == C2);
         std::vector<double> want, scale;
         reference(ta, tb, c.M, c.N, c.K, 1.0, A.data(), lda, B.data(), ldb, 0.0, C1.data(), c.N,
-                  want, scale);
+                  bias.data(), want, scale);
         int64_t wrong = 0;
         for (int64_t i = 0; i < c.M * c.N; ++i)
           wrong += std::fabs(C2[i] - want[i]) > 2.0 * (c.K + 2) * 6e-8 * scale[i];

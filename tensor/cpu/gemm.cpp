@@ -13,7 +13,8 @@
 //             micro-kernel: C[ir:+MR, jr:+NR] (+)= A micro-panel^T B micro-panel
 //
 // The micro-kernel (gemm_kernels.h) keeps a 14 x 32 tile of C in 28 registers; each k step
-// reads 2 vectors of B (from L2) and broadcasts 14 values of A (from L1) for 28 FMAs.
+// reads 2 vectors of B (from L2) and broadcasts 14 values of A (from L1) for 28 FMAs. A bias
+// (a Linear's) is added as the first k block's tiles are stored, so it costs no pass over C.
 //
 // Packing is where the transposes are absorbed: the kernel always sees op(A) as MR-row
 // micro-panels and op(B) as NR-column micro-panels, contiguous in k and zero-padded to full
@@ -148,11 +149,14 @@ const T* op_at(const T* X, int64_t ld, bool trans, int64_t row, int64_t col) {
   return trans ? X + col * ld + row : X + row * ld + col;
 }
 
-// C = beta * C, with beta == 0 writing zeros (not 0 * NaN).
+// C = beta * C (+ bias in every row), with beta == 0 writing zeros (not 0 * NaN).
 template <typename T>
-void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
+void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc, const T* bias) {
   for (int64_t i = 0; i < M; ++i)
-    for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
+    for (int64_t j = 0; j < N; ++j) {
+      const T c = beta == T(0) ? T(0) : beta * C[i * ldc + j];
+      C[i * ldc + j] = bias == nullptr ? c : c + bias[j];
+    }
 }
 
 // Threads OpenMP would give a new parallel region here (1 inside another parallel region).
@@ -172,7 +176,8 @@ int threads_for(int64_t M, int64_t N, int64_t K) {
 // One thread's share, serially: C[0:M, 0:N] (+)= op(A) op(B), pointers already offset.
 template <typename T>
 void gemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
-                  const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+                  const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
+                  const T* bias) {
   constexpr int MR = mr<T>(), NR = nr<T>();
   constexpr int64_t KC = Blocks<T>::KC, MC = Blocks<T>::MC, NC = Blocks<T>::NC;
   // Equal-width column blocks (N = 768 -> 2 x 384, not 672 + 96), rounded to NR.
@@ -185,6 +190,7 @@ void gemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T
     for (int64_t pc = 0; pc < K; pc += KC) {
       const int64_t kc = std::min(KC, K - pc);
       const T beta_k = pc == 0 ? beta : T(1);  // later k blocks accumulate onto C
+      const T* bias_k = pc == 0 ? bias : nullptr;  // ... which already holds the bias
       pack_panels<MR>(trans_a, m, kc, op_at(A, lda, trans_a, ic, pc), lda, a_pack);
       for (int64_t jc = 0; jc < N; jc += nc) {
         const int64_t n = std::min(nc, N - jc);
@@ -194,11 +200,13 @@ void gemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T
           for (int64_t jr = 0; jr < n; jr += NR) {
             const int nt = int(std::min<int64_t>(NR, n - jr));
             T* c = C + (ic + ir) * ldc + jc + jr;
+            const T* bias_tile = bias_k == nullptr ? nullptr : bias_k + jc + jr;
             if (mt == MR && nt == NR)
-              micro_kernel<T>(kc, a_pack + ir * kc, b_pack + jr * kc, alpha, beta_k, c, ldc);
+              micro_kernel<T>(kc, a_pack + ir * kc, b_pack + jr * kc, alpha, beta_k, bias_tile, c,
+                              ldc);
             else
-              micro_kernel_edge<T>(kc, a_pack + ir * kc, b_pack + jr * kc, alpha, beta_k, c, ldc,
-                                   mt, nt);
+              micro_kernel_edge<T>(kc, a_pack + ir * kc, b_pack + jr * kc, alpha, beta_k,
+                                   bias_tile, c, ldc, mt, nt);
           }
         }
       }
@@ -279,10 +287,10 @@ void split(int threads, int64_t extent, int64_t tile, const Body& body) {
 
 template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
-          int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+          int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc, const T* bias) {
   calls.fetch_add(1, std::memory_order_relaxed);
   if (M <= 0 || N <= 0) return;
-  if (alpha == T(0) || K <= 0) return scale_c(M, N, beta, C, ldc);  // BLAS: A, B not read
+  if (alpha == T(0) || K <= 0) return scale_c(M, N, beta, C, ldc, bias);  // BLAS: A, B not read
   const int threads = threads_for(M, N, K);
 
   // Skinny products (a side of at most 16, like a rank-8 adapter's): the blocked 14 x 32 tile
@@ -295,6 +303,10 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
   const int64_t narrow = swap ? M : N, wide = swap ? N : M;
   const bool dot = swap ? trans_b : !trans_a;
   if (narrow <= kSkinny && (!dot || K >= 8 * narrow)) {
+    if (bias != nullptr) {  // the skinny kernels have no bias: C starts from it (one pass)
+      scale_c(M, N, beta, C, ldc, bias);
+      beta = T(1);
+    }
     split(threads, wide, sm<T>(), [&](int64_t begin, int64_t end) {
       if (swap)
         gemm_skinny(!trans_b, !trans_a, end - begin, M, K, alpha,
@@ -313,12 +325,13 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
   if (ceil_div(M, MR) >= 2 * threads || M >= N)
     split(threads, M, MR, [&](int64_t begin, int64_t end) {
       gemm_blocked(trans_a, trans_b, end - begin, N, K, alpha, op_at(A, lda, trans_a, begin, 0),
-                   lda, B, ldb, beta, C + begin * ldc, ldc);
+                   lda, B, ldb, beta, C + begin * ldc, ldc, bias);
     });
   else
     split(threads, N, NR, [&](int64_t begin, int64_t end) {
       gemm_blocked(trans_a, trans_b, M, end - begin, K, alpha, A, lda,
-                   op_at(B, ldb, trans_b, 0, begin), ldb, beta, C + begin, ldc);
+                   op_at(B, ldb, trans_b, 0, begin), ldb, beta, C + begin, ldc,
+                   bias == nullptr ? nullptr : bias + begin);
     });
 }
 
@@ -326,14 +339,14 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-           int64_t ldc) {
-  gemm<float>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+           int64_t ldc, const float* bias) {
+  gemm<float>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
 }
 
 void dgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha,
            const double* A, int64_t lda, const double* B, int64_t ldb, double beta, double* C,
-           int64_t ldc) {
-  gemm<double>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+           int64_t ldc, const double* bias) {
+  gemm<double>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
 }
 
 int64_t gemm_call_count() { return calls.load(std::memory_order_relaxed); }

@@ -7,7 +7,8 @@
 //   a: packed A micro-panel, kc x MR (for each p, MR values of one column of op(A))
 //   b: packed B micro-panel, kc x NR (for each p, NR values of one row of op(B))
 //   c: C tile, MR x NR, row stride ldc
-//   C = alpha * a^T b + beta * C; beta == 0 never reads C (BLAS: NaN/Inf in C are ignored).
+//   bias: NR values added to every row of the tile, or null
+//   C = alpha * a^T b + beta * C + bias; beta == 0 never reads C (BLAS: NaN/Inf in C are ignored).
 //
 // Each step p does one rank-1 update of the tile: load NR/W vectors of b, broadcast each of
 // the MR values of a, and fused-multiply-add. Registers are what fix MR x NR:
@@ -56,6 +57,7 @@ struct Vec<float> {
     return _mm512_maskz_loadu_ps(__mmask16((1u << n) - 1), p);
   }
   static void storeu(float* p, Reg x) { _mm512_storeu_ps(p, x); }
+  static Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
   static Reg mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
   static float sum(Reg x) {  // maskz form: see transpose16
@@ -76,6 +78,7 @@ struct Vec<double> {
     return _mm512_maskz_loadu_pd(__mmask8((1u << n) - 1), p);
   }
   static void storeu(double* p, Reg x) { _mm512_storeu_pd(p, x); }
+  static Reg add(Reg a, Reg b) { return _mm512_add_pd(a, b); }
   static Reg mul(Reg a, Reg b) { return _mm512_mul_pd(a, b); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_pd(a, b, c); }
   static double sum(Reg x) {
@@ -100,6 +103,7 @@ struct Vec<float> {
                                                     _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
   }
   static void storeu(float* p, Reg x) { _mm256_storeu_ps(p, x); }
+  static Reg add(Reg a, Reg b) { return _mm256_add_ps(a, b); }
   static Reg mul(Reg a, Reg b) { return _mm256_mul_ps(a, b); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
   static float sum(Reg x) { return hsum(x); }
@@ -117,6 +121,7 @@ struct Vec<double> {
                                                     _mm256_setr_epi64x(0, 1, 2, 3)));
   }
   static void storeu(double* p, Reg x) { _mm256_storeu_pd(p, x); }
+  static Reg add(Reg a, Reg b) { return _mm256_add_pd(a, b); }
   static Reg mul(Reg a, Reg b) { return _mm256_mul_pd(a, b); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_pd(a, b, c); }
   static double sum(Reg x) { return hsum(x); }
@@ -136,6 +141,7 @@ struct Vec {
   static Reg loadu(const T* p) { return *p; }
   static Reg load_first(const T* p, int n) { return n > 0 ? *p : T(0); }
   static void storeu(T* p, Reg x) { *p = x; }
+  static Reg add(Reg a, Reg b) { return a + b; }
   static Reg mul(Reg a, Reg b) { return a * b; }
   static Reg fma(Reg a, Reg b, Reg c) { return a * b + c; }
   static T sum(Reg x) { return x; }
@@ -181,7 +187,8 @@ inline void transpose16(__m512 r[16]) {
 
 // Full MR x NR tile: accumulate a^T b over kc steps in registers, then write C once.
 template <typename T>
-void micro_kernel(int64_t kc, const T* a, const T* b, T alpha, T beta, T* c, int64_t ldc) {
+void micro_kernel(int64_t kc, const T* a, const T* b, T alpha, T beta, const T* bias, T* c,
+                  int64_t ldc) {
   using V = Vec<T>;
   constexpr int MR = mr<T>(), NV = kNV, NR = nr<T>();
   // Ask for the C tile now so its (likely cache-missing) lines arrive during the k loop
@@ -218,6 +225,7 @@ void micro_kernel(int64_t kc, const T* a, const T* b, T alpha, T beta, T* c, int
       T* ci = c + i * ldc + v * V::W;
       typename V::Reg r = V::mul(va, acc[i][v]);
       if (beta != T(0)) r = V::fma(vb, V::loadu(ci), r);
+      if (bias != nullptr) r = V::add(r, V::loadu(bias + v * V::W));
       V::storeu(ci, r);
     }
 }
@@ -225,15 +233,17 @@ void micro_kernel(int64_t kc, const T* a, const T* b, T alpha, T beta, T* c, int
 // Edge tile (m < MR or n < NR rows/columns of C left): the packed panels are zero-padded,
 // so compute the full tile into a scratch buffer and copy only the valid m x n part.
 template <typename T>
-void micro_kernel_edge(int64_t kc, const T* a, const T* b, T alpha, T beta, T* c, int64_t ldc,
-                       int m, int n) {
+void micro_kernel_edge(int64_t kc, const T* a, const T* b, T alpha, T beta, const T* bias, T* c,
+                       int64_t ldc, int m, int n) {
   constexpr int MR = mr<T>(), NR = nr<T>();
   alignas(64) T tile[MR * NR];
-  micro_kernel<T>(kc, a, b, T(1), T(0), tile, NR);
+  micro_kernel<T>(kc, a, b, T(1), T(0), nullptr, tile, NR);
   for (int i = 0; i < m; ++i)
     for (int j = 0; j < n; ++j) {
       T& cij = c[i * ldc + j];
-      cij = beta == T(0) ? alpha * tile[i * NR + j] : alpha * tile[i * NR + j] + beta * cij;
+      T r = beta == T(0) ? alpha * tile[i * NR + j] : alpha * tile[i * NR + j] + beta * cij;
+      if (bias != nullptr) r += bias[j];
+      cij = r;
     }
 }
 

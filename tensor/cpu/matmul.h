@@ -1,5 +1,5 @@
-// CPU kernel of matmul and matmul_into: a batch of products, each one call of our GEMM
-// (tensor/cpu/gemm.h).
+// CPU kernels of matmul and matmul_into (a batch of products, each one call of our GEMM,
+// tensor/cpu/gemm.h) and of linear_forward (one GEMM with the bias in its store).
 //   C [count, M, N], C[t] = alpha op(A[a_index[t]]) op(B[b_index[t]]) + beta C[t]
 //   op(A) [M, K], op(B) [K, N]; beta = 0 writes C without reading it
 // tensor/matmul.cpp plans the batch (broadcasting, folding a's batch into M) and the two ways
@@ -45,6 +45,14 @@ void matmul_forward(Cpu, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T al
   } else {
     for (int64_t t = 0; t < count; ++t) product(t);
   }
+}
+
+// y [rows, OUT] = x [rows, IN] w [OUT, IN]^T + bias [OUT]: the bias is added as the GEMM stores
+// each tile (tensor/cpu/gemm.h), so y is written once.
+template <typename T>
+void linear_forward(Cpu, int64_t rows, int64_t out, int64_t in, const T* x, const T* w,
+                    const T* bias, T* y) {
+  typed_gemm<T>(false, true, rows, out, in, T(1), x, in, w, in, T(0), y, out, bias);
 }
 
 }  // namespace neat::cpu

@@ -102,6 +102,32 @@ void matmul_forward(Cuda, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T a
          int_size(std::max<int64_t>(1, lda), "lda"), beta, C + t * M * N, m);
 }
 
+namespace {
+
+// y[i, j] = bias[j] for i < rows, j < out.
+template <typename T>
+__global__ void bias_rows_kernel(T* y, const T* bias, int64_t rows, int64_t out) {
+  const int64_t n = rows * out;
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n;
+       e += int64_t(gridDim.x) * blockDim.x)
+    y[e] = bias[e % out];
+}
+
+}  // namespace
+
+template <typename T>
+void linear_forward(Cuda, int64_t rows, int64_t out, int64_t in, const T* x, const T* w,
+                    const T* bias, T* y) {
+  if (rows == 0 || out == 0) return;
+  T beta = T(0);
+  if (bias != nullptr) {
+    bias_rows_kernel<<<blocks_for(rows * out), kThreads, 0, stream()>>>(y, bias, rows, out);
+    NEAT_CUDA_CHECK(cudaGetLastError());
+    beta = T(1);
+  }
+  gemm_batched_rows(false, true, rows, out, in, T(1), x, in, 0, w, in, 0, beta, y, out, 0, 1);
+}
+
 template void gemm_batched_rows(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
                                 int64_t, const float*, int64_t, int64_t, float, float*, int64_t,
                                 int64_t, int64_t);
@@ -112,5 +138,10 @@ template void matmul_forward(Cuda, bool, bool, int64_t, int64_t, int64_t, float,
                              const float*, float, float*, const int64_t*, const int64_t*, int64_t);
 template void matmul_forward(Cuda, bool, bool, int64_t, int64_t, int64_t, double, const double*,
                              const double*, double, double*, const int64_t*, const int64_t*, int64_t);
+
+template void linear_forward(Cuda, int64_t, int64_t, int64_t, const float*, const float*,
+                             const float*, float*);
+template void linear_forward(Cuda, int64_t, int64_t, int64_t, const double*, const double*,
+                             const double*, double*);
 
 }  // namespace neat::cuda

@@ -1,5 +1,5 @@
-// CUDA kernel of matmul and matmul_into through cuBLAS (tensor/cuda/matmul.cu); the same
-// signature and meaning as tensor/cpu/matmul.h:
+// CUDA kernels of matmul, matmul_into and linear_forward through cuBLAS (tensor/cuda/matmul.cu);
+// the same signatures and meaning as tensor/cpu/matmul.h:
 //   C [count, M, N], C[t] = alpha op(A[a_index[t]]) op(B[b_index[t]]) + beta C[t]
 // A, B, C device memory; a_index, b_index host arrays of `count` entries. T: float, double.
 #pragma once
@@ -13,5 +13,11 @@ template <typename T>
 void matmul_forward(Cuda, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
                     const T* B, T beta, T* C, const int64_t* a_index, const int64_t* b_index,
                     int64_t count);
+
+// y [rows, OUT] = x [rows, IN] w [OUT, IN]^T + bias [OUT], as tensor/cpu/matmul.h: y starts as
+// the bias rows and the cuBLAS GEMM adds into it (beta = 1). Device pointers.
+template <typename T>
+void linear_forward(Cuda, int64_t rows, int64_t out, int64_t in, const T* x, const T* w,
+                    const T* bias, T* y);
 
 }  // namespace neat::cuda
