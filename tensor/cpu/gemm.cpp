@@ -50,7 +50,7 @@ namespace {
 
 using gemm_detail::kDR;
 using gemm_detail::micro_kernel;
-using gemm_detail::micro_kernel_edge;
+using gemm_detail::kNV;
 using gemm_detail::mr;
 using gemm_detail::nr;
 using gemm_detail::pack_rows;
@@ -108,13 +108,16 @@ class Scratch {
 
 thread_local Scratch a_scratch, b_scratch;
 
-// Copy n values and zero-fill up to `full` (the zero padding of edge micro-panels).
+// Copy n values and zero-fill up to `full` (the zero padding of edge micro-panels), in masked
+// vectors: a 14-float A step is one load and one store, not 8 + 4 + 2 lanes.
 template <int full, typename T>
 void copy_padded(const T* src, int n, T* dst) {
-  if (n == full) {
-    for (int i = 0; i < full; ++i) dst[i] = src[i];  // fixed count: unrolled, vectorised
-  } else {
-    for (int i = 0; i < full; ++i) dst[i] = i < n ? src[i] : T(0);
+  constexpr int W = Vec<T>::W;
+#pragma GCC unroll 4
+  for (int i = 0; i < full; i += W) {
+    const int width = std::min(W, full - i);              // this vector's share of dst
+    const int valid = std::max(0, std::min(width, n - i));  // ... that comes from src
+    Vec<T>::store_first(dst + i, Vec<T>::load_first(src + i, valid), width);
   }
 }
 
@@ -131,16 +134,8 @@ void pack_panels(bool trans, int64_t rows, int64_t kc, const T* X, int64_t ld, T
                        out + i0 * kc + p * P);
     return;
   }
-  for (int64_t i0 = 0; i0 < rows; i0 += P, out += P * kc) {  // X[i, p]: P rows side by side
-    const int m = int(std::min<int64_t>(P, rows - i0));
-    const T* src = X + i0 * ld;
-    if (m == P) {
-      pack_rows<P>(src, ld, kc, out);
-    } else {
-      for (int64_t p = 0; p < kc; ++p)
-        for (int i = 0; i < P; ++i) out[p * P + i] = i < m ? src[i * ld + p] : T(0);
-    }
-  }
+  for (int64_t i0 = 0; i0 < rows; i0 += P, out += P * kc)  // X[i, p]: P rows side by side
+    pack_rows<P>(X + i0 * ld, ld, kc, out, int(std::min<int64_t>(P, rows - i0)));
 }
 
 // Address of op(X)[row, col] for X stored row-major with stride ld.
@@ -201,12 +196,12 @@ void gemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T
             const int nt = int(std::min<int64_t>(NR, n - jr));
             T* c = C + (ic + ir) * ldc + jc + jr;
             const T* bias_tile = bias_k == nullptr ? nullptr : bias_k + jc + jr;
-            if (mt == MR && nt == NR)
-              micro_kernel<T>(kc, a_pack + ir * kc, b_pack + jr * kc, alpha, beta_k, bias_tile, c,
-                              ldc);
-            else
-              micro_kernel_edge<T>(kc, a_pack + ir * kc, b_pack + jr * kc, alpha, beta_k,
+            if (nt > Vec<T>::W)
+              micro_kernel<T, kNV>(kc, a_pack + ir * kc, b_pack + jr * kc, alpha, beta_k,
                                    bias_tile, c, ldc, mt, nt);
+            else  // the right edge, one vector wide: half the FMAs
+              micro_kernel<T, 1>(kc, a_pack + ir * kc, b_pack + jr * kc, alpha, beta_k, bias_tile,
+                                 c, ldc, mt, nt);
           }
         }
       }
@@ -276,8 +271,9 @@ void gemm_skinny(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T 
 // Runs body(begin, end) on `threads` threads, for equal slices of [0, extent) in whole tiles.
 template <typename Body>
 void split(int threads, int64_t extent, int64_t tile, const Body& body) {
+  if (threads == 1) return body(0, extent);  // no region: one costs ~0.3 us, a head's GEMM ~8
   const int64_t tiles = ceil_div(extent, tile);
-#pragma omp parallel for num_threads(threads) schedule(static, 1) if (threads > 1)
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
   for (int t = 0; t < threads; ++t) {
     const int64_t begin = std::min(extent, t * tiles / threads * tile);
     const int64_t end = std::min(extent, (t + 1) * tiles / threads * tile);

@@ -1,6 +1,6 @@
 // The GEMM micro-kernel: one MR x NR tile of C from packed panels of A and B, held in
-// registers for the whole k loop; plus pack_rows, the one packing step that needs SIMD
-// shuffles, and Vec, the SIMD operations that these and the skinny kernels
+// registers for the whole k loop, stored with masks at the edges; plus pack_rows, the one
+// packing step that needs SIMD shuffles, and Vec, the SIMD operations that these and the skinny kernels
 // (gemm_skinny_kernels.h) are written in. Only gemm.cpp includes this (also through
 // gemm_skinny_kernels.h); see there for the blocking.
 //
@@ -57,6 +57,9 @@ struct Vec<float> {
     return _mm512_maskz_loadu_ps(__mmask16((1u << n) - 1), p);
   }
   static void storeu(float* p, Reg x) { _mm512_storeu_ps(p, x); }
+  static void store_first(float* p, Reg x, int n) {  // p[0:n] only
+    _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1), x);
+  }
   static Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
   static Reg mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
@@ -78,6 +81,9 @@ struct Vec<double> {
     return _mm512_maskz_loadu_pd(__mmask8((1u << n) - 1), p);
   }
   static void storeu(double* p, Reg x) { _mm512_storeu_pd(p, x); }
+  static void store_first(double* p, Reg x, int n) {
+    _mm512_mask_storeu_pd(p, __mmask8((1u << n) - 1), x);
+  }
   static Reg add(Reg a, Reg b) { return _mm512_add_pd(a, b); }
   static Reg mul(Reg a, Reg b) { return _mm512_mul_pd(a, b); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_pd(a, b, c); }
@@ -103,6 +109,10 @@ struct Vec<float> {
                                                     _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
   }
   static void storeu(float* p, Reg x) { _mm256_storeu_ps(p, x); }
+  static void store_first(float* p, Reg x, int n) {
+    _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n),
+                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), x);
+  }
   static Reg add(Reg a, Reg b) { return _mm256_add_ps(a, b); }
   static Reg mul(Reg a, Reg b) { return _mm256_mul_ps(a, b); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
@@ -121,6 +131,10 @@ struct Vec<double> {
                                                     _mm256_setr_epi64x(0, 1, 2, 3)));
   }
   static void storeu(double* p, Reg x) { _mm256_storeu_pd(p, x); }
+  static void store_first(double* p, Reg x, int n) {
+    _mm256_maskstore_pd(p, _mm256_cmpgt_epi64(_mm256_set1_epi64x(n),
+                                              _mm256_setr_epi64x(0, 1, 2, 3)), x);
+  }
   static Reg add(Reg a, Reg b) { return _mm256_add_pd(a, b); }
   static Reg mul(Reg a, Reg b) { return _mm256_mul_pd(a, b); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_pd(a, b, c); }
@@ -141,6 +155,9 @@ struct Vec {
   static Reg loadu(const T* p) { return *p; }
   static Reg load_first(const T* p, int n) { return n > 0 ? *p : T(0); }
   static void storeu(T* p, Reg x) { *p = x; }
+  static void store_first(T* p, Reg x, int n) {
+    if (n > 0) *p = x;
+  }
   static Reg add(Reg a, Reg b) { return a + b; }
   static Reg mul(Reg a, Reg b) { return a * b; }
   static Reg fma(Reg a, Reg b, Reg c) { return a * b + c; }
@@ -185,17 +202,21 @@ inline void transpose16(__m512 r[16]) {
 }
 #endif
 
-// Full MR x NR tile: accumulate a^T b over kc steps in registers, then write C once.
-template <typename T>
+// One MR x NV*W tile: accumulate a^T b over kc steps in registers, then write C once: its first
+// m rows and n columns (m <= MR, n <= NV*W), in masked vectors at the right edge. The packed
+// panels are zero-padded to full tiles, so an edge tile costs what a full one does, and an edge
+// of at most W columns takes the NV = 1 kernel (half a tile's FMAs). b steps NR per k step
+// whatever NV is: the panel is NR wide.
+template <typename T, int NV>
 void micro_kernel(int64_t kc, const T* a, const T* b, T alpha, T beta, const T* bias, T* c,
-                  int64_t ldc) {
+                  int64_t ldc, int m, int n) {
   using V = Vec<T>;
-  constexpr int MR = mr<T>(), NV = kNV, NR = nr<T>();
+  constexpr int MR = mr<T>(), NR = nr<T>();
   // Ask for the C tile now so its (likely cache-missing) lines arrive during the k loop
   // instead of stalling the write-back at the end.
-  for (int i = 0; i < MR; ++i) {
+  for (int i = 0; i < m; ++i) {
     __builtin_prefetch(c + i * ldc, 1);
-    __builtin_prefetch(c + i * ldc + NR - 1, 1);
+    __builtin_prefetch(c + i * ldc + n - 1, 1);
   }
   typename V::Reg acc[MR][NV];
 #pragma GCC unroll 16
@@ -222,56 +243,55 @@ void micro_kernel(int64_t kc, const T* a, const T* b, T alpha, T beta, const T* 
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 16
     for (int v = 0; v < NV; ++v) {
+      const int cols = n - v * V::W;  // of this vector's W columns, how many are C's
+      if (i >= m || cols <= 0) continue;
       T* ci = c + i * ldc + v * V::W;
+      const T* bias_v = bias + v * V::W;
       typename V::Reg r = V::mul(va, acc[i][v]);
-      if (beta != T(0)) r = V::fma(vb, V::loadu(ci), r);
-      if (bias != nullptr) r = V::add(r, V::loadu(bias + v * V::W));
-      V::storeu(ci, r);
+      if (cols >= V::W) {
+        if (beta != T(0)) r = V::fma(vb, V::loadu(ci), r);
+        if (bias != nullptr) r = V::add(r, V::loadu(bias_v));
+        V::storeu(ci, r);
+      } else {
+        if (beta != T(0)) r = V::fma(vb, V::load_first(ci, cols), r);
+        if (bias != nullptr) r = V::add(r, V::load_first(bias_v, cols));
+        V::store_first(ci, r, cols);
+      }
     }
 }
 
-// Edge tile (m < MR or n < NR rows/columns of C left): the packed panels are zero-padded,
-// so compute the full tile into a scratch buffer and copy only the valid m x n part.
-template <typename T>
-void micro_kernel_edge(int64_t kc, const T* a, const T* b, T alpha, T beta, const T* bias, T* c,
-                       int64_t ldc, int m, int n) {
-  constexpr int MR = mr<T>(), NR = nr<T>();
-  alignas(64) T tile[MR * NR];
-  micro_kernel<T>(kc, a, b, T(1), T(0), nullptr, tile, NR);
-  for (int i = 0; i < m; ++i)
-    for (int j = 0; j < n; ++j) {
-      T& cij = c[i * ldc + j];
-      T r = beta == T(0) ? alpha * tile[i * NR + j] : alpha * tile[i * NR + j] + beta * cij;
-      if (bias != nullptr) r += bias[j];
-      cij = r;
-    }
-}
-
-// pack_rows: one full panel from P rows of X (row stride ld), transposed so that the P values
-// of each k step are contiguous: dst[p*P + i] = src[i*ld + p] for p < kc. That is P strided
-// reads per step, hence pack_rows_simd, which does a prefix of the k steps and returns how
-// many (none, unless there is a SIMD version for T).
+// pack_rows: one panel from the first m of P rows of X (row stride ld, m <= P), transposed so
+// that the P values of each k step are contiguous: dst[p*P + i] = src[i*ld + p] for p < kc,
+// zero for the rows past m. That is P strided reads per step, hence pack_rows_simd, which does
+// a prefix of the k steps and returns how many (none, unless there is a SIMD version for T).
 template <int P, typename T>
-int64_t pack_rows_simd(const T*, int64_t, int64_t, T*) {
+int64_t pack_rows_simd(const T*, int64_t, int64_t, T*, int) {
   return 0;
 }
 
 #if defined(__AVX512F__)
-// Float, 16 k steps at a time, 16 rows at a time (a short last group, like a 14-row panel's,
-// loads zero rows): transpose, then store the useful values of each of the 16 k steps.
-// ~4x fewer instructions than the scalar loop. Returns the k steps done (a multiple of 16).
+// Float, 16 k steps at a time, 16 rows at a time (rows past m, and a short last group's, like
+// a 14-row panel's, load as zeros): transpose, then store the panel's values of each of the 16
+// k steps. ~4x fewer instructions than the scalar loop. Returns the k steps done (a multiple
+// of 16).
 template <int P>
-int64_t pack_rows_simd(const float* src, int64_t ld, int64_t kc, float* dst) {
+int64_t pack_rows_simd(const float* src, int64_t ld, int64_t kc, float* dst, int m) {
   int64_t p = 0;
   for (; p + 16 <= kc; p += 16)
 #pragma GCC unroll 4
     for (int g = 0; g < P; g += 16) {
-      const int rows = P - g < 16 ? P - g : 16;
+      const int width = P - g < 16 ? P - g : 16;  // this group's share of the panel
+      const int rows = m - g < width ? m - g : width;  // ... that holds rows of X
+      const __mmask16 keep = __mmask16((1u << width) - 1);
+      if (rows <= 0) {  // past the last row: zeros, no loads or shuffles
+        for (int q = 0; q < 16; ++q)
+          _mm512_mask_storeu_ps(dst + (p + q) * P + g, keep, _mm512_setzero_ps());
+        continue;
+      }
       __m512 r[16];
       for (int i = 0; i < 16; ++i)
         r[i] = i < rows ? _mm512_loadu_ps(src + (g + i) * ld + p) : _mm512_setzero_ps();
       transpose16(r);
-      const __mmask16 keep = __mmask16((1u << rows) - 1);
       for (int q = 0; q < 16; ++q) _mm512_mask_storeu_ps(dst + (p + q) * P + g, keep, r[q]);
     }
   return p;
@@ -279,9 +299,15 @@ int64_t pack_rows_simd(const float* src, int64_t ld, int64_t kc, float* dst) {
 #endif
 
 template <int P, typename T>
-void pack_rows(const T* src, int64_t ld, int64_t kc, T* dst) {
-  for (int64_t p = pack_rows_simd<P>(src, ld, kc, dst); p < kc; ++p)
-    for (int i = 0; i < P; ++i) dst[p * P + i] = src[i * ld + p];
+void pack_rows(const T* src, int64_t ld, int64_t kc, T* dst, int m) {
+  int64_t p = pack_rows_simd<P>(src, ld, kc, dst, m);
+  if (m == P) {
+    for (; p < kc; ++p)
+      for (int i = 0; i < P; ++i) dst[p * P + i] = src[i * ld + p];
+  } else {
+    for (; p < kc; ++p)
+      for (int i = 0; i < P; ++i) dst[p * P + i] = i < m ? src[i * ld + p] : T(0);
+  }
 }
 
 }  // namespace neat::gemm_detail
