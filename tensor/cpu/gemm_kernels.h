@@ -224,6 +224,9 @@ void micro_kernel(int64_t kc, const T* a, const T* b, T alpha, T beta, const T* 
 #pragma GCC unroll 16
     for (int v = 0; v < NV; ++v) acc[i][v] = V::zero();
 
+  // Unrolled: on AVX2 a step is 12 FMAs and 8 loads, and the loop's own counter and pointer
+  // updates would otherwise take front-end slots the FMAs need.
+#pragma GCC unroll 4
   for (int64_t p = 0; p < kc; ++p) {
     typename V::Reg bv[NV];
 #pragma GCC unroll 16
@@ -293,6 +296,49 @@ int64_t pack_rows_simd(const float* src, int64_t ld, int64_t kc, float* dst, int
         r[i] = i < rows ? _mm512_loadu_ps(src + (g + i) * ld + p) : _mm512_setzero_ps();
       transpose16(r);
       for (int q = 0; q < 16; ++q) _mm512_mask_storeu_ps(dst + (p + q) * P + g, keep, r[q]);
+    }
+  return p;
+}
+#endif
+
+#if !defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__)
+// In-register transpose of an 8 x 8 float block: r[i][j] -> r[j][i].
+inline void transpose8(__m256 r[8]) {
+  __m256 t[8], u[8];
+  for (int k = 0; k < 4; ++k) {  // per 128-bit lane: interleave rows 2k, 2k+1
+    t[2 * k] = _mm256_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+    t[2 * k + 1] = _mm256_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+  }
+  for (int k = 0; k < 2; ++k) {  // u[4k+c]: column c (low lane), c+4 (high) of rows 4k..4k+3
+    u[4 * k + 0] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
+    u[4 * k + 1] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
+    u[4 * k + 2] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
+    u[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
+  }
+  for (int c = 0; c < 4; ++c) {  // rows 0-3 from u[c], rows 4-7 from u[4+c]
+    r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
+    r[4 + c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
+  }
+}
+
+// Float on AVX2, as the AVX-512 version with 8 x 8 blocks: 8 k steps at a time, 8 rows at a
+// time (a 6-row panel's group stores 6 of each step's 8 values).
+template <int P>
+int64_t pack_rows_simd(const float* src, int64_t ld, int64_t kc, float* dst, int m) {
+  int64_t p = 0;
+  for (; p + 8 <= kc; p += 8)
+#pragma GCC unroll 2
+    for (int g = 0; g < P; g += 8) {
+      const int width = P - g < 8 ? P - g : 8;          // this group's share of the panel
+      const int rows = m - g < width ? m - g : width;  // ... that holds rows of X
+      __m256 r[8];
+      for (int i = 0; i < 8; ++i)
+        r[i] = i < rows ? _mm256_loadu_ps(src + (g + i) * ld + p) : _mm256_setzero_ps();
+      transpose8(r);
+      for (int q = 0; q < 8; ++q) {
+        if (width == 8) _mm256_storeu_ps(dst + (p + q) * P + g, r[q]);
+        else Vec<float>::store_first(dst + (p + q) * P + g, r[q], width);
+      }
     }
   return p;
 }
