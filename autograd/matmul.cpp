@@ -105,16 +105,70 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
   return record(y.reshape(y_shape), std::move(node), {x, weight, bias});
 }
 
+namespace {
+
 // forward: y = x W^T + b   x [rows, IN], W [OUT, IN], b [OUT], y [rows, OUT]
 //   dx = dy W  [rows, IN]      dW = dy^T x  [OUT, IN]      db = sum over rows of dy  [OUT]
-std::vector<Tensor> LinearNode::backward(const Tensor& grad) {
-  const int64_t out = grad.shape().back();
-  Tensor grad2 = grad.reshape({-1, out});
+// grad2 is dy as [rows, OUT]; the gradients of node's inputs (x, W, b) it needs.
+std::vector<Tensor> linear_backward(const Node& node, const Tensor& grad2, const Tensor& x2,
+                                    const Tensor& weight) {
   Tensor grad_x, grad_w, grad_b;
-  if (needs_grad(0)) grad_x = matmul(grad2, weight, false, false).reshape(input_shape(0));
-  if (needs_grad(1)) grad_w = matmul(grad2, x2, true, false);
-  if (needs_grad(2)) grad_b = sum_to(grad2, {out});
+  if (node.needs_grad(0)) grad_x = matmul(grad2, weight, false, false).reshape(node.input_shape(0));
+  if (node.needs_grad(1)) grad_w = matmul(grad2, x2, true, false);
+  if (node.needs_grad(2)) grad_b = sum_to(grad2, {grad2.size(1)});
   return {grad_x, grad_w, grad_b};
+}
+
+}  // namespace
+
+std::vector<Tensor> LinearNode::backward(const Tensor& grad) {
+  return linear_backward(*this, grad.reshape({-1, grad.shape().back()}), x2, weight);
+}
+
+// ---- linear followed by GELU -------------------------------------------------------------
+
+namespace {
+struct LinearGeluNode : Node {
+  Tensor x2, weight;  // as LinearNode's
+  Tensor z;           // x W^T + b [rows, OUT], GELU's input
+  const char* name() const override { return "linear_gelu"; }
+  std::vector<Tensor> backward(const Tensor& grad) override;
+  void release_saved() override { x2 = weight = z = Tensor(); }
+};
+}  // namespace
+
+Variable linear_gelu(const Variable& x, const Variable& weight, const Variable& bias) {
+  const Tensor& w = weight.data();
+  NEAT_CHECK(w.dim() == 2, "linear_gelu: weight ", shape_str(w.shape()), " must be [OUT, IN]");
+  NEAT_CHECK(x.dim() >= 1 && x.size(-1) == w.size(1), "linear_gelu: input ",
+             shape_str(x.shape()), " and weight ", shape_str(w.shape()), ": in_features ",
+             x.dim() >= 1 ? x.size(-1) : 0, " and ", w.size(1), " differ");
+  const int64_t in = w.size(1), out = w.size(0);
+  if (bias.defined())
+    NEAT_CHECK(bias.shape() == Shape{out}, "linear_gelu: bias ", shape_str(bias.shape()),
+               " does not match weight ", shape_str(w.shape()), " (want [", out, "])");
+  Tensor x2 = x.data().reshape({-1, in});
+  Shape y_shape = x.shape();
+  y_shape.back() = out;
+  const bool grad = x.requires_grad() || weight.requires_grad() ||
+                    (bias.defined() && bias.requires_grad());
+  if (!grad)  // evaluation, a frozen MLP: GELU in the GEMM's store (tensor/matmul.h)
+    return Variable(linear_gelu_forward(x2, w, bias.data_or_undefined()).reshape(y_shape));
+  // Training keeps z for the backward: the product, then GELU's pass (measured: computing gelu'
+  // in the GEMM's store instead cost more than the pass it saved; docs/performance.md).
+  auto node = std::make_shared<LinearGeluNode>();
+  node->z = linear_forward(x2, w, bias.data_or_undefined());  // [rows, OUT]
+  if (weight.requires_grad()) node->x2 = x2;
+  if (x.requires_grad()) node->weight = w;
+  Tensor y = gelu(node->z);
+  return record(y.reshape(y_shape), std::move(node), {x, weight, bias});
+}
+
+// forward: y = gelu(z), z = x W^T + b.  dz = dy gelu'(z), then z's gradients as a linear's.
+std::vector<Tensor> LinearGeluNode::backward(const Tensor& grad) {
+  const Tensor grad_z =
+      unary_backward(UnaryOp::Gelu, grad.reshape({-1, grad.shape().back()}), z, Tensor());
+  return linear_backward(*this, grad_z, x2, weight);
 }
 
 }  // namespace neat

@@ -223,7 +223,7 @@ BertIntermediate::BertIntermediate(const BertConfig& config, Generator& gen) {
   register_module("intermediate_act_fn", std::make_shared<GELU>());
 }
 
-Variable BertIntermediate::forward(const Variable& x) { return gelu(dense->forward(x)); }
+Variable BertIntermediate::forward(const Variable& x) { return linear_then_gelu(*dense, x); }
 
 void BertIntermediate::on_child_replaced(const std::string& name,
                                          const std::shared_ptr<Module>& child) {

@@ -149,7 +149,10 @@ ViTDense::ViTDense(std::shared_ptr<Layer> dense_layer, const std::string& post_n
   post = register_module(post_name, std::move(post_layer));
 }
 
-Variable ViTDense::forward(const Variable& x) { return post->forward(dense->forward(x)); }
+Variable ViTDense::forward(const Variable& x) {
+  if (dynamic_cast<GELU*>(post.get()) != nullptr) return linear_then_gelu(*dense, x);  // fused
+  return post->forward(dense->forward(x));
+}
 
 void ViTDense::on_child_replaced(const std::string& name, const std::shared_ptr<Module>& child) {
   if (name == "dense") dense = as_layer(child, name);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "autograd/elementwise.h"
 #include "autograd/matmul.h"
 #include "nn/init.h"
 
@@ -29,6 +30,11 @@ std::shared_ptr<Linear> hf_linear(int64_t in, int64_t out, double initializer_ra
   trunc_normal_(layer->weight, initializer_range, gen);
   zeros_(layer->bias);
   return layer;
+}
+
+Variable linear_then_gelu(Layer& dense, const Variable& x) {
+  if (auto* plain = dynamic_cast<Linear*>(&dense)) return linear_gelu(x, plain->weight, plain->bias);
+  return gelu(dense.forward(x));
 }
 
 }  // namespace neat

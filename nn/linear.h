@@ -25,4 +25,8 @@ class Linear : public Layer {
 std::shared_ptr<Linear> hf_linear(int64_t in, int64_t out, double initializer_range,
                                   Generator& gen);
 
+// gelu(dense(x)): one fused op (linear_gelu, autograd/matmul.h) when dense is a plain Linear,
+// the two ops otherwise (an adapted layer: LoRA, Neat, ...). The same values and gradients.
+Variable linear_then_gelu(Layer& dense, const Variable& x);
+
 }  // namespace neat

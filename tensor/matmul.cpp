@@ -151,21 +151,44 @@ void matmul_into(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a
   run_product(p, c, a, b, trans_a, trans_b, alpha, beta, "matmul_into");
 }
 
+namespace {
+
+// x [rows, IN], weight [OUT, IN], bias [OUT] or undefined, all of one dtype.
+void check_linear(const Tensor& x, const Tensor& weight, const Tensor& bias, const char* op) {
+  NEAT_CHECK(x.dim() == 2 && weight.dim() == 2 &&
+                 (!bias.defined() || bias.shape() == Shape({weight.size(0)})),
+             op, ": x ", shape_str(x.shape()), ", weight ", shape_str(weight.shape()), ", bias ",
+             bias.defined() ? shape_str(bias.shape()) : "none",
+             " are not [rows, IN], [OUT, IN], [OUT]");
+  check_same_dtype(x, weight, op);
+  if (bias.defined()) check_same_dtype(x, bias, op);
+  NEAT_CHECK(x.size(1) == weight.size(1), op, ": x ", shape_str(x.shape()), " x weight ",
+             shape_str(weight.shape()), "^T: inner dimensions ", x.size(1), " and ",
+             weight.size(1), " differ");
+}
+
+}  // namespace
+
 Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   if (!bias.defined()) return matmul(x, weight, false, /*trans_b=*/true);
-  NEAT_CHECK(x.dim() == 2 && weight.dim() == 2 && bias.shape() == Shape({weight.size(0)}),
-             "linear_forward: x ", shape_str(x.shape()), ", weight ", shape_str(weight.shape()),
-             ", bias ", shape_str(bias.shape()), " are not [rows, IN], [OUT, IN], [OUT]");
-  check_same_dtype(x, weight, "linear_forward");
-  check_same_dtype(x, bias, "linear_forward");
-  NEAT_CHECK(x.size(1) == weight.size(1), "linear_forward: x ", shape_str(x.shape()),
-             " x weight ", shape_str(weight.shape()), "^T: inner dimensions ", x.size(1), " and ",
-             weight.size(1), " differ");
+  check_linear(x, weight, bias, "linear_forward");
   const int64_t rows = x.size(0), out = weight.size(0), in = x.size(1);
   Tensor y({rows, out}, x.dtype(), x.device());
   dispatch({x, weight, bias, y}, "linear_forward", [&](auto dev, auto zero) {
     using T = decltype(zero);
     linear_forward(dev, rows, out, in, x.data<T>(), weight.data<T>(), bias.data<T>(), y.data<T>());
+  });
+  return y;
+}
+
+Tensor linear_gelu_forward(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  check_linear(x, weight, bias, "linear_gelu_forward");
+  const int64_t rows = x.size(0), out = weight.size(0), in = x.size(1);
+  Tensor y({rows, out}, x.dtype(), x.device());
+  dispatch({x, weight, bias, y}, "linear_gelu_forward", [&](auto dev, auto zero) {
+    using T = decltype(zero);
+    linear_gelu_forward(dev, rows, out, in, x.data<T>(), weight.data<T>(),
+                        bias.defined() ? bias.data<T>() : nullptr, y.data<T>());
   });
   return y;
 }

@@ -27,4 +27,11 @@ void matmul_into(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a
 // it. Linear, LoRA and Neat forwards use it.
 Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias);
 
+// y = gelu(x weight^T + bias) (bias may be undefined), the exact erf GELU, [rows, OUT]: the same
+// bits as gelu(linear_forward(x, weight, bias)). On the CPU GELU runs on each tile of the
+// product as the GEMM stores it, so the product is never written or read back (one pass over
+// y instead of three); on CUDA it is a pass after the GEMM. For forwards that keep no graph
+// (autograd/matmul.h's linear_gelu: the backward needs the product itself).
+Tensor linear_gelu_forward(const Tensor& x, const Tensor& weight, const Tensor& bias);
+
 }  // namespace neat

@@ -1,7 +1,7 @@
 // Tests for our CPU GEMM (tensor/cpu/gemm.h) against a naive float64 triple loop: every
 // transpose combination, odd sizes that leave partial micro-tiles and cross the cache blocks,
 // skinny shapes (one side at most 16, as in a rank-8 adapter) on both skinny kernels, alpha/beta
-// cases, the bias in the store, padded leading dimensions, bitwise 1 vs 2 threads, and the
+// cases, the epilogue (bias, GELU), padded leading dimensions, bitwise 1 vs 2 threads, and the
 // call counter.
 #include <doctest/doctest.h>
 
@@ -15,6 +15,7 @@
 
 #include "tensor/cpu/gemm.h"
 #include "tensor/random.h"
+#include "tensor/scalar_math.h"
 #include "tests/skip.h"
 
 namespace {
@@ -79,7 +80,7 @@ void check_case(bool ta, bool tb, Case c, T alpha, T beta, int64_t pad, Generato
   reference(ta, tb, c.M, c.N, c.K, double(alpha), A.data(), lda, B.data(), ldb, double(beta),
             C.data(), ldc, b, want, scale);
   neat::typed_gemm<T>(ta, tb, c.M, c.N, c.K, alpha, A.data(), lda, B.data(), ldb, beta, C.data(),
-                      ldc, b);
+                      ldc, {b});
 
   const double eps = std::numeric_limits<T>::epsilon();
   double worst = 0;  // max |got - want| / bound
@@ -173,6 +174,48 @@ TEST_CASE("gemm adds a bias to every row of C on every path, transpose and dtype
   check_case<double>(false, true, {7, 9, 5}, 0.0, 0.0, 0, gen, true);
 }
 
+// The GELU epilogue: C = gelu(z) for z = op(A) op(B) + bias, against the float64 reference
+// through the same function. z's error is the product's bound; gelu moves it by at most
+// |gelu'| <= 1.13, plus the float GELU's own error (erf within 4e-7). On every path: edge
+// tiles, a second K block (GELU only on the finished sums), the column split, both skinny
+// kernels, K = 0.
+template <typename T>
+void check_gelu_epilogue(bool ta, bool tb, Case c, Generator& gen) {
+  const int64_t lda = ta ? c.M : c.K, ldb = tb ? c.K : c.N;
+  auto A = random_matrix<T>(ta ? c.K : c.M, lda, gen);
+  auto B = random_matrix<T>(tb ? c.N : c.K, ldb, gen);
+  const auto bias = random_matrix<T>(1, c.N, gen);
+  std::vector<T> C(c.M * c.N);
+  std::vector<double> z, scale;
+  reference(ta, tb, c.M, c.N, c.K, 1.0, A.data(), lda, B.data(), ldb, 0.0, C.data(), c.N,
+            bias.data(), z, scale);
+  neat::typed_gemm<T>(ta, tb, c.M, c.N, c.K, T(1), A.data(), lda, B.data(), ldb, T(0), C.data(),
+                      c.N, {bias.data(), true});
+  const double eps = std::numeric_limits<T>::epsilon();
+  const double own = sizeof(T) == 4 ? 2e-6 : 1e-14;  // the GELU's own error, per unit of |z|
+  double worst = 0;
+  for (int64_t e = 0; e < c.M * c.N; ++e) {
+    const double z_bound = 2.0 * (c.K + 2) * eps * scale[e] + 1e-300;
+    const double tol = own * (1 + std::fabs(z[e]));
+    worst = std::max(worst, std::fabs(C[e] - neat::gelu_forward(z[e])) / (1.2 * z_bound + tol));
+  }
+  const char* type = sizeof(T) == 4 ? "float" : "double";
+  INFO(type, " trans_a=", ta, " trans_b=", tb, " M=", c.M, " N=", c.N, " K=", c.K);
+  CHECK(worst <= 1.0);
+}
+
+TEST_CASE("gemm's GELU epilogue gives gelu(z) on every path") {
+  Generator gen(6);
+  const Case cases[] = {{65, 65, 64}, {33, 47, 600}, {20, 900, 100}, {100, 8, 300},
+                        {8, 100, 129}, {7, 9, 0}};
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (Case c : cases) {
+        check_gelu_epilogue<float>(ta, tb, c, gen);
+        check_gelu_epilogue<double>(ta, tb, c, gen);
+      }
+}
+
 TEST_CASE("gemm with K = 0 or alpha = 0 scales C by beta and never reads A or B") {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   std::vector<float> A(6, nan), B(6, nan), C = {1, 2, 3, 4};
@@ -218,10 +261,10 @@ TEST_CASE("sgemm gives bitwise the same result on 1 and 2 threads") {
         std::vector<float> C1(c.M * c.N), C2(c.M * c.N);
         omp_set_num_threads(1);
         neat::sgemm(ta, tb, c.M, c.N, c.K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, C1.data(),
-                    c.N, bias.data());
+                    c.N, {bias.data()});
         omp_set_num_threads(2);
         neat::sgemm(ta, tb, c.M, c.N, c.K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, C2.data(),
-                    c.N, bias.data());
+                    c.N, {bias.data()});
         omp_set_num_threads(saved);
         INFO("trans_a=", ta, " trans_b=", tb, " M=", c.M, " N=", c.N, " K=", c.K);
         CHECK(C1 == C2);

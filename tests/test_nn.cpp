@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <memory>
+#include <tuple>
 
 #include "autograd/elementwise.h"
 #include "autograd/matmul.h"
@@ -304,6 +305,34 @@ TEST_CASE("nn: GELU is the exact x * Phi(x)") {
     double v = x.data().flat(i);
     CHECK(y.flat(i) == doctest::Approx(0.5 * v * (1 + std::erf(v / std::sqrt(2.0)))).epsilon(1e-14));
   }
+}
+
+// The fused linear_gelu (one pass over the output) against linear then gelu in float32: the
+// same bits forward and backward, at sizes that take edge tiles and two K blocks; with nothing
+// needing a gradient it records no node. linear_then_gelu takes it for a plain Linear only.
+TEST_CASE("nn: linear_gelu is gelu(linear(...)) to the bit; linear_then_gelu fuses a plain Linear") {
+  for (auto [rows, in, out] : {std::tuple{37, 29, 45}, std::tuple{70, 400, 33}}) {
+    auto leaf = [](Shape shape, uint64_t seed) {
+      return Variable(random64(shape, seed).to(DType::Float32), true);
+    };
+    Variable x = leaf({rows, in}, 1), w = leaf({out, in}, 2), b = leaf({out}, 3);
+    Variable x2 = leaf({rows, in}, 1), w2 = leaf({out, in}, 2), b2 = leaf({out}, 3);
+    Variable fused = linear_gelu(x, w, b), composed = gelu(linear(x2, w2, b2));
+    INFO("rows ", rows, ", in ", in, ", out ", out);
+    CHECK(max_abs_diff(fused.data(), composed.data()) == 0);
+    Tensor dy = random64({rows, out}, 4).to(DType::Float32);
+    fused.backward(dy);
+    composed.backward(dy);
+    CHECK(max_abs_diff(x.grad(), x2.grad()) == 0);
+    CHECK(max_abs_diff(w.grad(), w2.grad()) == 0);
+    CHECK(max_abs_diff(b.grad(), b2.grad()) == 0);
+    Variable frozen = linear_gelu(Variable(x.data()), Variable(w.data()), Variable(b.data()));
+    CHECK(!frozen.requires_grad());
+    CHECK(max_abs_diff(frozen.data(), composed.data()) == 0);
+  }
+  Linear lin(6, 4, true, 3);
+  Variable x(random64({2, 6}, 6).to(DType::Float32), true);
+  CHECK(max_abs_diff(linear_then_gelu(lin, x).data(), gelu(lin.forward(x)).data()) == 0);
 }
 
 TEST_CASE("nn: Dropout is identity in eval, inverted dropout in training, one seeded stream") {

@@ -424,6 +424,20 @@ const std::vector<OpEntry>& op_table() {
                            in[2]);
               }}};
        }},
+      {"linear_gelu",
+       [] {
+         return std::vector<OpCase>{
+             {"x [2,3,5], W [4,5], b [4]",
+              {random64({2, 3, 5}, 135), random64({4, 5}, 136), random64({4}, 137)},
+              [](const Vars& v) { return linear_gelu(v[0], v[1], v[2]); },
+              [](const Tensors& in) {
+                return gelu(add(matmul_loop(in[0], in[1], false, true), in[2]));
+              }},
+             {"x [7,13], W [3,13], no bias",
+              {random64({7, 13}, 138), random64({3, 13}, 139)},
+              [](const Vars& v) { return linear_gelu(v[0], v[1], Variable()); },
+              [](const Tensors& in) { return gelu(matmul_loop(in[0], in[1], false, true)); }}};
+       }},
       // ---- nn functions ----
       {"softmax",
        [] {

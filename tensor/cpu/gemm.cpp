@@ -13,8 +13,9 @@
 //             micro-kernel: C[ir:+MR, jr:+NR] (+)= A micro-panel^T B micro-panel
 //
 // The micro-kernel (gemm_kernels.h) keeps a 14 x 32 tile of C in 28 registers; each k step
-// reads 2 vectors of B (from L2) and broadcasts 14 values of A (from L1) for 28 FMAs. A bias
-// (a Linear's) is added as the first k block's tiles are stored, so it costs no pass over C.
+// reads 2 vectors of B (from L2) and broadcasts 14 values of A (from L1) for 28 FMAs. The
+// epilogue (gemm.h) costs no pass over C: a bias (a Linear's) is added as the first k block's
+// tiles are stored, and GELU runs on each tile of the last k block right after its store.
 //
 // Packing is where the transposes are absorbed: the kernel always sees op(A) as MR-row
 // micro-panels and op(B) as NR-column micro-panels, contiguous in k and zero-padded to full
@@ -43,6 +44,7 @@
 
 #include "tensor/cpu/gemm_kernels.h"
 #include "tensor/cpu/gemm_skinny_kernels.h"
+#include "tensor/scalar_math.h"
 
 namespace neat {
 
@@ -144,6 +146,20 @@ const T* op_at(const T* X, int64_t ld, bool trans, int64_t row, int64_t col) {
   return trans ? X + col * ld + row : X + row * ld + col;
 }
 
+// The epilogue's GELU on an m x n block of C (in cache when it is a tile just stored): the same
+// function as the gelu op's, so the result is the same bits as the product, then gelu.
+template <typename T>
+void gelu_block(int64_t m, int64_t n, T* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = gelu_forward(c[i * ldc + j]);
+}
+
+// The epilogue for the block of C from column col on.
+template <typename T>
+GemmEpilogue<T> epilogue_from(const GemmEpilogue<T>& e, int64_t col) {
+  return {e.bias == nullptr ? nullptr : e.bias + col, e.gelu};
+}
+
 // C = beta * C (+ bias in every row), with beta == 0 writing zeros (not 0 * NaN).
 template <typename T>
 void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc, const T* bias) {
@@ -172,7 +188,7 @@ int threads_for(int64_t M, int64_t N, int64_t K) {
 template <typename T>
 void gemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
                   const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
-                  const T* bias) {
+                  const GemmEpilogue<T>& epilogue) {
   constexpr int MR = mr<T>(), NR = nr<T>();
   constexpr int64_t KC = Blocks<T>::KC, MC = Blocks<T>::MC, NC = Blocks<T>::NC;
   // Equal-width column blocks (N = 768 -> 2 x 384, not 672 + 96), rounded to NR.
@@ -185,7 +201,8 @@ void gemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T
     for (int64_t pc = 0; pc < K; pc += KC) {
       const int64_t kc = std::min(KC, K - pc);
       const T beta_k = pc == 0 ? beta : T(1);  // later k blocks accumulate onto C
-      const T* bias_k = pc == 0 ? bias : nullptr;  // ... which already holds the bias
+      const T* bias_k = pc == 0 ? epilogue.bias : nullptr;  // ... which holds the bias
+      const bool last_k = pc + kc == K;  // the GELU goes on the finished sums
       pack_panels<MR>(trans_a, m, kc, op_at(A, lda, trans_a, ic, pc), lda, a_pack);
       for (int64_t jc = 0; jc < N; jc += nc) {
         const int64_t n = std::min(nc, N - jc);
@@ -202,6 +219,7 @@ void gemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T
             else  // the right edge, one vector wide: half the FMAs
               micro_kernel<T, 1>(kc, a_pack + ir * kc, b_pack + jr * kc, alpha, beta_k, bias_tile,
                                  c, ldc, mt, nt);
+            if (epilogue.gelu && last_k) gelu_block<T>(mt, nt, c, ldc);
           }
         }
       }
@@ -283,10 +301,15 @@ void split(int threads, int64_t extent, int64_t tile, const Body& body) {
 
 template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
-          int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc, const T* bias) {
+          int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
+          const GemmEpilogue<T>& epilogue) {
   calls.fetch_add(1, std::memory_order_relaxed);
   if (M <= 0 || N <= 0) return;
-  if (alpha == T(0) || K <= 0) return scale_c(M, N, beta, C, ldc, bias);  // BLAS: A, B not read
+  if (alpha == T(0) || K <= 0) {  // BLAS: A, B not read
+    scale_c(M, N, beta, C, ldc, epilogue.bias);
+    if (epilogue.gelu) gelu_block(M, N, C, ldc);
+    return;
+  }
   const int threads = threads_for(M, N, K);
 
   // Skinny products (a side of at most 16, like a rank-8 adapter's): the blocked 14 x 32 tile
@@ -299,8 +322,8 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
   const int64_t narrow = swap ? M : N, wide = swap ? N : M;
   const bool dot = swap ? trans_b : !trans_a;
   if (narrow <= kSkinny && (!dot || K >= 8 * narrow)) {
-    if (bias != nullptr) {  // the skinny kernels have no bias: C starts from it (one pass)
-      scale_c(M, N, beta, C, ldc, bias);
+    if (epilogue.bias != nullptr) {  // the skinny kernels have no epilogue: C starts from
+      scale_c(M, N, beta, C, ldc, epilogue.bias);  // the bias, and GELU is a pass at the end
       beta = T(1);
     }
     split(threads, wide, sm<T>(), [&](int64_t begin, int64_t end) {
@@ -312,6 +335,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
                     op_at(A, lda, trans_a, begin, 0), lda, B, ldb, beta, C + begin * ldc, ldc,
                     false);
     });
+    if (epilogue.gelu) gelu_block(M, N, C, ldc);
     return;
   }
 
@@ -321,13 +345,13 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
   if (ceil_div(M, MR) >= 2 * threads || M >= N)
     split(threads, M, MR, [&](int64_t begin, int64_t end) {
       gemm_blocked(trans_a, trans_b, end - begin, N, K, alpha, op_at(A, lda, trans_a, begin, 0),
-                   lda, B, ldb, beta, C + begin * ldc, ldc, bias);
+                   lda, B, ldb, beta, C + begin * ldc, ldc, epilogue);
     });
   else
     split(threads, N, NR, [&](int64_t begin, int64_t end) {
       gemm_blocked(trans_a, trans_b, M, end - begin, K, alpha, A, lda,
                    op_at(B, ldb, trans_b, 0, begin), ldb, beta, C + begin, ldc,
-                   bias == nullptr ? nullptr : bias + begin);
+                   epilogue_from(epilogue, begin));
     });
 }
 
@@ -335,14 +359,14 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-           int64_t ldc, const float* bias) {
-  gemm<float>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+           int64_t ldc, const GemmEpilogue<float>& epilogue) {
+  gemm<float>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue);
 }
 
 void dgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha,
            const double* A, int64_t lda, const double* B, int64_t ldb, double beta, double* C,
-           int64_t ldc, const double* bias) {
-  gemm<double>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+           int64_t ldc, const GemmEpilogue<double>& epilogue) {
+  gemm<double>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue);
 }
 
 int64_t gemm_call_count() { return calls.load(std::memory_order_relaxed); }

@@ -1,7 +1,6 @@
-// Our CPU GEMM: C = alpha * op(A) op(B) + beta * C (+ bias), row-major, op = transpose or not.
+// Our CPU GEMM: C = alpha * op(A) op(B) + beta * C, row-major, op = transpose or not, then an
+// optional epilogue on C.
 //   op(A) is M x K, op(B) is K x N, C is M x N; lda/ldb/ldc are row strides in elements.
-//   bias: null, or N values added to every row of C as it is stored (a Linear's bias: no
-//   separate pass over C).
 // Cache-blocked with packed panels, a register-tiled vectorised micro-kernel and OpenMP
 // threads; see gemm.cpp for the blocking.
 #pragma once
@@ -9,22 +8,33 @@
 
 namespace neat {
 
+// What the GEMM does to C as it stores each tile, while the tile is in cache, so that it costs
+// no pass over C of its own (both off by default):
+//   bias  N values added to every row of C (a Linear's bias);
+//   gelu  then C = gelu(C), the exact erf GELU of tensor/scalar_math.h (a Linear followed by
+//         GELU when no gradient is needed: autograd/matmul.h's linear_gelu).
+template <typename T>
+struct GemmEpilogue {
+  const T* bias = nullptr;
+  bool gelu = false;
+};
+
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-           int64_t ldc, const float* bias = nullptr);
+           int64_t ldc, const GemmEpilogue<float>& epilogue = {});
 void dgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha,
            const double* A, int64_t lda, const double* B, int64_t ldb, double beta, double* C,
-           int64_t ldc, const double* bias = nullptr);
+           int64_t ldc, const GemmEpilogue<double>& epilogue = {});
 
 // sgemm or dgemm, chosen by T (float or double).
 template <typename T>
 void typed_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
                 int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
-                const T* bias = nullptr) {
+                const GemmEpilogue<T>& epilogue = {}) {
   if constexpr (sizeof(T) == 4)
-    sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+    sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue);
   else
-    dgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+    dgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue);
 }
 
 // How many GEMM calls have run since start (sgemm + dgemm). Lets tests prove that a frozen

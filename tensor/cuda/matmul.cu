@@ -22,6 +22,7 @@
 #include "tensor/cuda/gemm.cuh"
 #include "tensor/cuda/matmul.h"
 #include "tensor/cuda/runtime.cuh"
+#include "tensor/scalar_math.h"
 
 namespace neat::cuda {
 
@@ -113,7 +114,24 @@ __global__ void bias_rows_kernel(T* y, const T* bias, int64_t rows, int64_t out)
     y[e] = bias[e % out];
 }
 
+// y[e] = gelu(y[e]), e < n.
+template <typename T>
+__global__ void gelu_in_place_kernel(T* y, int64_t n) {
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n;
+       e += int64_t(gridDim.x) * blockDim.x)
+    y[e] = gelu_forward(y[e]);
+}
+
 }  // namespace
+
+template <typename T>
+void linear_gelu_forward(Cuda, int64_t rows, int64_t out, int64_t in, const T* x, const T* w,
+                         const T* bias, T* y) {
+  linear_forward(Cuda{}, rows, out, in, x, w, bias, y);
+  if (rows == 0 || out == 0) return;
+  gelu_in_place_kernel<<<blocks_for(rows * out), kThreads, 0, stream()>>>(y, rows * out);
+  NEAT_CUDA_CHECK(cudaGetLastError());
+}
 
 template <typename T>
 void linear_forward(Cuda, int64_t rows, int64_t out, int64_t in, const T* x, const T* w,
@@ -143,5 +161,10 @@ template void linear_forward(Cuda, int64_t, int64_t, int64_t, const float*, cons
                              const float*, float*);
 template void linear_forward(Cuda, int64_t, int64_t, int64_t, const double*, const double*,
                              const double*, double*);
+
+template void linear_gelu_forward(Cuda, int64_t, int64_t, int64_t, const float*, const float*,
+                                  const float*, float*);
+template void linear_gelu_forward(Cuda, int64_t, int64_t, int64_t, const double*, const double*,
+                                  const double*, double*);
 
 }  // namespace neat::cuda
