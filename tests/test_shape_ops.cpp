@@ -50,6 +50,36 @@ TEST_CASE("shape transpose and permute values") {
   CHECK(bt.at({17, 3}) == big.at({3, 17}));
 }
 
+// Many rows of a rank-6 permute (a ViT patch embedding's, [B, C, gh, p, gw, p] ->
+// [B, gh, gw, C, p, p]), a rank-3 broadcast add and an expand: the kernels walk the rows in
+// blocks, counting each row's index up from the block's first (tensor/cpu/elementwise.h's
+// RowCursor), so every carry from the last dim to the first is checked against at().
+TEST_CASE("shape permute, broadcast and expand over many rows and every index carry") {
+  Tensor x = arange(2 * 3 * 4 * 5 * 6 * 7).reshape({2, 3, 4, 5, 6, 7});
+  Tensor patches = permute(x, {0, 2, 4, 1, 3, 5});   // 720 rows of 7
+  REQUIRE(patches.shape() == Shape{2, 4, 6, 3, 5, 7});
+  bool same = true;
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t gh = 0; gh < 4; ++gh)
+        for (int64_t ph = 0; ph < 5; ++ph)
+          for (int64_t gw = 0; gw < 6; ++gw)
+            for (int64_t pw = 0; pw < 7; ++pw)
+              same = same && patches.at({b, gh, gw, c, ph, pw}) == x.at({b, c, gh, ph, gw, pw});
+  CHECK(same);
+  Tensor a = arange(9 * 1 * 13).reshape({9, 1, 13}), row = arange(11 * 13).reshape({1, 11, 13});
+  Tensor column = arange(9 * 11).reshape({9, 11, 1});
+  Tensor sum = add(a, row), wide = add(row, column), grown = expand(column, {9, 11, 13});
+  for (int64_t i = 0; i < 9; ++i)
+    for (int64_t j = 0; j < 11; ++j)
+      for (int64_t k = 0; k < 13; ++k) {
+        same = same && sum.at({i, j, k}) == a.at({i, 0, k}) + row.at({0, j, k});
+        same = same && wide.at({i, j, k}) == row.at({0, j, k}) + column.at({i, j, 0});
+        same = same && grown.at({i, j, k}) == column.at({i, j, 0});
+      }
+  CHECK(same);
+}
+
 TEST_CASE("shape narrow, concat and their inverses") {
   Tensor x = arange(24).reshape({2, 3, 4});
   Tensor n = narrow(x, 2, 1, 2);

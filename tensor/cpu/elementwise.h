@@ -15,8 +15,10 @@
 // contiguous with sizes shape[0..rank); an operand is read at sum_d index_d * stride[d], with
 // stride 0 along the dims it is broadcast over. The last dim's strides are 0 or 1.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "tensor/cpu/device.h"
 #include "tensor/elementwise_ops.h"
@@ -37,14 +39,45 @@ void zip_contiguous(T* out, const T* a, const T* b, int64_t n, F f) {
   for (int64_t i = 0; i < n; ++i) out[i] = f(a[i], b[i]);
 }
 
-// Offset of output row `row` (an index over all dims but the last) in an operand.
-inline int64_t row_offset(int64_t row, int64_t rank, const int64_t* shape, const int64_t* stride) {
-  int64_t offset = 0;
-  for (int64_t d = rank - 2; d >= 0; --d) {
-    offset += (row % shape[d]) * stride[d];
-    row /= shape[d];
+// The rows of an output of sizes shape[0..rank) (a row: an index over every dim but the last),
+// walked in order, with each row's offset in an operand of strides `stride`. The first row's
+// index comes from divisions; every next one is counted up, digit by digit (a permute of
+// 16-value rows, a ViT's patch embedding, spent most of its time dividing for every row).
+class RowCursor {
+ public:
+  RowCursor(int64_t row, int64_t rank, const int64_t* shape, const int64_t* stride)
+      : rank_(rank), shape_(shape), stride_(stride), index_(size_t(rank > 1 ? rank - 1 : 0)) {
+    for (int64_t d = rank - 2; d >= 0; --d) {
+      index_[size_t(d)] = row % shape[d];
+      offset_ += index_[size_t(d)] * stride[d];
+      row /= shape[d];
+    }
   }
-  return offset;
+  int64_t offset() const { return offset_; }
+  void next() {  // to the following row
+    for (int64_t d = rank_ - 2; d >= 0; --d) {
+      offset_ += stride_[d];
+      if (++index_[size_t(d)] < shape_[d]) return;
+      offset_ -= index_[size_t(d)] * stride_[d];
+      index_[size_t(d)] = 0;
+    }
+  }
+
+ private:
+  int64_t rank_;
+  const int64_t *shape_, *stride_;
+  std::vector<int64_t> index_;
+  int64_t offset_ = 0;
+};
+
+// fn(begin, end) for blocks of rows covering [0, rows), spread over the threads when the copy
+// has `work` elements or more: one RowCursor per block. Blocks of up to 256 rows, and at least
+// 8 blocks where there are 8 rows (a few long rows still go to every thread).
+template <typename Fn>
+void for_row_blocks(int64_t rows, int64_t work, Fn fn) {
+  const int64_t block = std::max<int64_t>(1, std::min<int64_t>(256, rows / 8));
+#pragma omp parallel for schedule(static) if (work >= kParallelThreshold)
+  for (int64_t begin = 0; begin < rows; begin += block) fn(begin, std::min(rows, begin + block));
 }
 
 // out = f(a, b) with broadcasting; out has shape[0..rank), a and b strides stride_a / stride_b.
@@ -55,25 +88,27 @@ void zip_broadcast(T* out, const T* a, const T* b, int64_t rank, const int64_t* 
   int64_t rows = 1;
   for (int64_t d = 0; d + 1 < rank; ++d) rows *= shape[d];
   const bool a_moves = stride_a[rank - 1] != 0, b_moves = stride_b[rank - 1] != 0;
-#pragma omp parallel for schedule(static) if (rows * inner >= kParallelThreshold)
-  for (int64_t r = 0; r < rows; ++r) {
-    T* o = out + r * inner;
-    const T* pa = a + row_offset(r, rank, shape, stride_a);
-    const T* pb = b + row_offset(r, rank, shape, stride_b);
-    // One loop per case, so each inner loop is contiguous and vectorises.
-    if (a_moves && b_moves) {
-      for (int64_t j = 0; j < inner; ++j) o[j] = f(pa[j], pb[j]);
-    } else if (a_moves) {
-      const T vb = *pb;
-      for (int64_t j = 0; j < inner; ++j) o[j] = f(pa[j], vb);
-    } else if (b_moves) {
-      const T va = *pa;
-      for (int64_t j = 0; j < inner; ++j) o[j] = f(va, pb[j]);
-    } else {
-      const T v = f(*pa, *pb);
-      for (int64_t j = 0; j < inner; ++j) o[j] = v;
+  for_row_blocks(rows, rows * inner, [&](int64_t begin, int64_t end) {
+    RowCursor at_a(begin, rank, shape, stride_a), at_b(begin, rank, shape, stride_b);
+    for (int64_t r = begin; r < end; ++r, at_a.next(), at_b.next()) {
+      T* o = out + r * inner;
+      const T* pa = a + at_a.offset();
+      const T* pb = b + at_b.offset();
+      // One loop per case, so each inner loop is contiguous and vectorises.
+      if (a_moves && b_moves) {
+        for (int64_t j = 0; j < inner; ++j) o[j] = f(pa[j], pb[j]);
+      } else if (a_moves) {
+        const T vb = *pb;
+        for (int64_t j = 0; j < inner; ++j) o[j] = f(pa[j], vb);
+      } else if (b_moves) {
+        const T va = *pa;
+        for (int64_t j = 0; j < inner; ++j) o[j] = f(va, pb[j]);
+      } else {
+        const T v = f(*pa, *pb);
+        for (int64_t j = 0; j < inner; ++j) o[j] = v;
+      }
     }
-  }
+  });
 }
 
 // ---- entry points (tensor/elementwise.cpp calls these; the same in tensor/cuda/elementwise.h)
@@ -119,16 +154,18 @@ void expand_broadcast(Cpu, T* out, const T* x, int64_t rank, const int64_t* shap
   int64_t rows = 1;
   for (int64_t d = 0; d + 1 < rank; ++d) rows *= shape[d];
   const bool moves = stride[rank - 1] != 0;
-#pragma omp parallel for schedule(static) if (rows * inner >= kParallelThreshold)
-  for (int64_t r = 0; r < rows; ++r) {
-    T* o = out + r * inner;
-    const T* p = x + row_offset(r, rank, shape, stride);
-    if (moves) {
-      for (int64_t j = 0; j < inner; ++j) o[j] = p[j];
-    } else {
-      for (int64_t j = 0; j < inner; ++j) o[j] = *p;
+  for_row_blocks(rows, rows * inner, [&](int64_t begin, int64_t end) {
+    RowCursor at(begin, rank, shape, stride);
+    for (int64_t r = begin; r < end; ++r, at.next()) {
+      T* o = out + r * inner;
+      const T* p = x + at.offset();
+      if (moves) {
+        for (int64_t j = 0; j < inner; ++j) o[j] = p[j];
+      } else {
+        for (int64_t j = 0; j < inner; ++j) o[j] = *p;
+      }
     }
-  }
+  });
 }
 
 // *count = the number of NaN / inf elements among x[0..n).

@@ -20,16 +20,18 @@ void permute_kernel(Cpu, T* out, const T* x, int64_t rank, const int64_t* shape,
   const int64_t inner = shape[rank - 1], step = stride[rank - 1];
   int64_t rows = 1;
   for (int64_t d = 0; d + 1 < rank; ++d) rows *= shape[d];
-#pragma omp parallel for schedule(static) if (rows * inner >= kParallelThreshold)
-  for (int64_t r = 0; r < rows; ++r) {
-    T* o = out + r * inner;
-    const T* p = x + row_offset(r, rank, shape, stride);
-    if (step == 1) {
-      std::copy(p, p + inner, o);
-    } else {
-      for (int64_t j = 0; j < inner; ++j) o[j] = p[j * step];
+  for_row_blocks(rows, rows * inner, [&](int64_t begin, int64_t end) {
+    RowCursor at(begin, rank, shape, stride);
+    for (int64_t r = begin; r < end; ++r, at.next()) {
+      T* o = out + r * inner;
+      const T* p = x + at.offset();
+      if (step == 1) {
+        std::copy(p, p + inner, o);
+      } else {
+        for (int64_t j = 0; j < inner; ++j) o[j] = p[j * step];
+      }
     }
-  }
+  });
 }
 
 // The same copy when the output's last dim is strided in x and output dim k (< rank - 1) is x's
