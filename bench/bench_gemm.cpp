@@ -1,10 +1,11 @@
 // GEMM benchmark: our sgemm against OpenBLAS's cblas_sgemm (when built with -DHAVE_OPENBLAS,
 // which the Makefile passes if cblas.h is installed), timed in the same run, on squares, on
-// the ViT shapes and on the rank-R adapter shapes below. Prints a table and one
-// `BENCH {json}` line per row. Figures only.
+// the ViT shapes, on the rank-R adapter shapes and on attention's per-head shapes below.
+// Prints a table and one `BENCH {json}` line per row. Figures only.
 //
 //   build/bench/bench_gemm            # OMP_NUM_THREADS / OPENBLAS_NUM_THREADS pick threads
 //   build/bench/bench_gemm rank       # only the cases whose name contains "rank"
+//   build/bench/bench_gemm head       # attention's per-head products
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -92,6 +93,17 @@ int main(int argc, char** argv) {
     shapes.push_back({"rank_dB", d, r, t, true, false});
     shapes.push_back({"rank_dx", t, d, r, false, true});
     shapes.push_back({"rank_dA", r, d, d, true, true});
+  }
+
+  // Attention's per-head products, d = 64, N = 65 tokens (cifar-vit) and 197 (ViT-B/16): these
+  // are where the tile edges cost most (N = 65 is two 32-wide tiles and one column).
+  //   head_S   S = Q K^T (and dP = dO V^T)   M=N  N=N  K=d   trans_b
+  //   head_O   O = P V   (and dQ = dS K)     M=N  N=d  K=N
+  //   head_dV  dV = P^T dO (and dK = dS^T Q) M=N  N=d  K=N   trans_a
+  for (int64_t n : {65, 197}) {
+    shapes.push_back({"head_S", n, n, 64, false, true});
+    shapes.push_back({"head_O", n, 64, n, false, false});
+    shapes.push_back({"head_dV", n, 64, n, true, false});
   }
 
   std::printf("sgemm, %d thread(s); GFLOP/s = 2*M*N*K / best time\n", threads);
