@@ -272,37 +272,8 @@ int64_t pack_rows_simd(const T*, int64_t, int64_t, T*, int) {
   return 0;
 }
 
-#if defined(__AVX512F__)
-// Float, 16 k steps at a time, 16 rows at a time (rows past m, and a short last group's, like
-// a 14-row panel's, load as zeros): transpose, then store the panel's values of each of the 16
-// k steps. ~4x fewer instructions than the scalar loop. Returns the k steps done (a multiple
-// of 16).
-template <int P>
-int64_t pack_rows_simd(const float* src, int64_t ld, int64_t kc, float* dst, int m) {
-  int64_t p = 0;
-  for (; p + 16 <= kc; p += 16)
-#pragma GCC unroll 4
-    for (int g = 0; g < P; g += 16) {
-      const int width = P - g < 16 ? P - g : 16;  // this group's share of the panel
-      const int rows = m - g < width ? m - g : width;  // ... that holds rows of X
-      const __mmask16 keep = __mmask16((1u << width) - 1);
-      if (rows <= 0) {  // past the last row: zeros, no loads or shuffles
-        for (int q = 0; q < 16; ++q)
-          _mm512_mask_storeu_ps(dst + (p + q) * P + g, keep, _mm512_setzero_ps());
-        continue;
-      }
-      __m512 r[16];
-      for (int i = 0; i < 16; ++i)
-        r[i] = i < rows ? _mm512_loadu_ps(src + (g + i) * ld + p) : _mm512_setzero_ps();
-      transpose16(r);
-      for (int q = 0; q < 16; ++q) _mm512_mask_storeu_ps(dst + (p + q) * P + g, keep, r[q]);
-    }
-  return p;
-}
-#endif
-
 #if !defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__)
-// In-register transpose of an 8 x 8 float block: r[i][j] -> r[j][i].
+// In-register transpose of an 8 x 8 float block: r[i][j] -> r[j][i] (AVX2's transpose16).
 inline void transpose8(__m256 r[8]) {
   __m256 t[8], u[8];
   for (int k = 0; k < 4; ++k) {  // per 128-bit lane: interleave rows 2k, 2k+1
@@ -320,24 +291,37 @@ inline void transpose8(__m256 r[8]) {
     r[4 + c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
   }
 }
+#endif
 
-// Float on AVX2, as the AVX-512 version with 8 x 8 blocks: 8 k steps at a time, 8 rows at a
-// time (a 6-row panel's group stores 6 of each step's 8 values).
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+// The W x W float transpose of this ISA's vectors (W = 16 on AVX-512, 8 on AVX2).
+#if defined(__AVX512F__)
+inline void transpose_block(__m512 r[16]) { transpose16(r); }
+#else
+inline void transpose_block(__m256 r[8]) { transpose8(r); }
+#endif
+
+// Float, W k steps at a time, W rows at a time (rows past m, and a short last group's, like
+// a 14-row panel's, load as zeros): transpose, then store the panel's values of each of the W
+// k steps. ~4x fewer instructions than the scalar loop. Returns the k steps done (a multiple
+// of W).
 template <int P>
 int64_t pack_rows_simd(const float* src, int64_t ld, int64_t kc, float* dst, int m) {
+  using V = Vec<float>;
+  constexpr int W = V::W;
   int64_t p = 0;
-  for (; p + 8 <= kc; p += 8)
-#pragma GCC unroll 2
-    for (int g = 0; g < P; g += 8) {
-      const int width = P - g < 8 ? P - g : 8;          // this group's share of the panel
+  for (; p + W <= kc; p += W)
+#pragma GCC unroll 4
+    for (int g = 0; g < P; g += W) {
+      const int width = P - g < W ? P - g : W;         // this group's share of the panel
       const int rows = m - g < width ? m - g : width;  // ... that holds rows of X
-      __m256 r[8];
-      for (int i = 0; i < 8; ++i)
-        r[i] = i < rows ? _mm256_loadu_ps(src + (g + i) * ld + p) : _mm256_setzero_ps();
-      transpose8(r);
-      for (int q = 0; q < 8; ++q) {
-        if (width == 8) _mm256_storeu_ps(dst + (p + q) * P + g, r[q]);
-        else Vec<float>::store_first(dst + (p + q) * P + g, r[q], width);
+      V::Reg r[W];
+      for (int i = 0; i < W; ++i)
+        r[i] = i < rows ? V::loadu(src + (g + i) * ld + p) : V::zero();
+      if (rows > 0) transpose_block(r);  // past the last row: zeros, no shuffles
+      for (int q = 0; q < W; ++q) {
+        if (width == W) V::storeu(dst + (p + q) * P + g, r[q]);
+        else V::store_first(dst + (p + q) * P + g, r[q], width);
       }
     }
   return p;
