@@ -333,6 +333,15 @@ TEST_CASE("nn: linear_gelu is gelu(linear(...)) to the bit; linear_then_gelu fus
   Linear lin(6, 4, true, 3);
   Variable x(random64({2, 6}, 6).to(DType::Float32), true);
   CHECK(max_abs_diff(linear_then_gelu(lin, x).data(), gelu(lin.forward(x)).data()) == 0);
+  // Bad shapes and dtypes are errors naming them, at the op and at the raw forward.
+  const Tensor x25 = random64({2, 5}, 7), w34 = random64({3, 4}, 8), w35 = random64({3, 5}, 9);
+  CHECK(thrown_message([&] { linear_gelu(Variable(x25), Variable(w34), Variable()); })
+            .find("linear_gelu: input [2, 5] and weight [3, 4]") != std::string::npos);
+  CHECK(thrown_message([&] { linear_gelu_forward(x25, w35, random64({4}, 10)); })
+            .find("linear_gelu_forward: x [2, 5], weight [3, 5], bias [4] are not") !=
+        std::string::npos);
+  CHECK(thrown_message([&] { linear_gelu_forward(x25.to(DType::Float32), w35, Tensor()); })
+            .find("linear_gelu_forward") != std::string::npos);
 }
 
 TEST_CASE("nn: Dropout is identity in eval, inverted dropout in training, one seeded stream") {
