@@ -27,10 +27,12 @@ CXX      ?= g++
 # slower; AVX-512's masked instructions did not need it). Clang's default.
 # -fno-math-errno changes no result either (nothing reads errno after a math function): without
 # it std::sqrt may set errno, a branch that kept AdamW's update loop scalar.
-# -mprefer-vector-width=512 (x86 compilers only; it changes no result): GCC's loops use 256-bit
-# vectors by default even where -march=native has AVX-512; the GEMM's intrinsics are 512 bits
-# anyway, and with this GELU, softmax and layer norm are too (AVX-512 Xeon: cifar-vit lora-qv
-# step -3.5%, the gelu kernel 29.8 -> 22.8 ms). Where there is no AVX-512 it does nothing.
+# -mprefer-vector-width=512 (x86 compilers only): GCC's loops use 256-bit vectors by default
+# even where -march=native has AVX-512; the GEMM's intrinsics are 512 bits anyway, and with this
+# GELU, softmax and layer norm are too (AVX-512 Xeon: cifar-vit lora-qv step -3.5%, the gelu
+# kernel 29.8 -> 22.8 ms). Elementwise results do not change; `omp simd` sums keep their partial
+# sums in twice as many lanes, another order fixed by the build (the same on any thread count).
+# Where there is no AVX-512 it does nothing.
 CXXFLAGS ?= -O3 -march=native
 VECTOR_WIDTH := $(shell $(CXX) -mprefer-vector-width=512 -E -x c++ /dev/null >/dev/null 2>&1 && echo -mprefer-vector-width=512)
 override CXXFLAGS += $(VECTOR_WIDTH) -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-unknown-pragmas -fno-trapping-math -fno-math-errno -I. -MMD -MP
