@@ -81,20 +81,32 @@ struct LinearNode : Node {
 };
 }  // namespace
 
-Variable linear(const Variable& x, const Variable& weight, const Variable& bias) {
+namespace {
+
+// The checks of linear and linear_gelu (op names which): weight [OUT, IN], x [.., IN], bias
+// [OUT] or undefined, one dtype.
+void check_linear_inputs(const Variable& x, const Variable& weight, const Variable& bias,
+                         const char* op) {
   const Tensor& w = weight.data();
-  NEAT_CHECK(w.dim() == 2, "linear: weight ", shape_str(w.shape()), " must be [OUT, IN]");
-  NEAT_CHECK(x.dim() >= 1 && x.size(-1) == w.size(1), "linear: input ", shape_str(x.shape()),
+  NEAT_CHECK(w.dim() == 2, op, ": weight ", shape_str(w.shape()), " must be [OUT, IN]");
+  NEAT_CHECK(x.dim() >= 1 && x.size(-1) == w.size(1), op, ": input ", shape_str(x.shape()),
              " and weight ", shape_str(w.shape()), ": in_features ",
              x.dim() >= 1 ? x.size(-1) : 0, " and ", w.size(1), " differ");
-  check_same_dtype(x.data(), w, "linear");
+  check_same_dtype(x.data(), w, op);
+  if (bias.defined())
+    NEAT_CHECK(bias.shape() == Shape{w.size(0)}, op, ": bias ", shape_str(bias.shape()),
+               " does not match weight ", shape_str(w.shape()), " (want [", w.size(0), "])");
+}
+
+}  // namespace
+
+Variable linear(const Variable& x, const Variable& weight, const Variable& bias) {
+  check_linear_inputs(x, weight, bias, "linear");
+  const Tensor& w = weight.data();
   const int64_t in = w.size(1), out = w.size(0);
 
   // x [.., IN] -> x2 [rows, IN]: every leading dim folds into one GEMM.
   Tensor x2 = x.data().reshape({-1, in});
-  if (bias.defined())
-    NEAT_CHECK(bias.shape() == Shape{out}, "linear: bias ", shape_str(bias.shape()),
-               " does not match weight ", shape_str(w.shape()), " (want [", out, "])");
   Tensor y = linear_forward(x2, w, bias.data_or_undefined());  // [rows, OUT]
   Shape y_shape = x.shape();
   y_shape.back() = out;
@@ -138,15 +150,9 @@ struct LinearGeluNode : Node {
 }  // namespace
 
 Variable linear_gelu(const Variable& x, const Variable& weight, const Variable& bias) {
+  check_linear_inputs(x, weight, bias, "linear_gelu");
   const Tensor& w = weight.data();
-  NEAT_CHECK(w.dim() == 2, "linear_gelu: weight ", shape_str(w.shape()), " must be [OUT, IN]");
-  NEAT_CHECK(x.dim() >= 1 && x.size(-1) == w.size(1), "linear_gelu: input ",
-             shape_str(x.shape()), " and weight ", shape_str(w.shape()), ": in_features ",
-             x.dim() >= 1 ? x.size(-1) : 0, " and ", w.size(1), " differ");
   const int64_t in = w.size(1), out = w.size(0);
-  if (bias.defined())
-    NEAT_CHECK(bias.shape() == Shape{out}, "linear_gelu: bias ", shape_str(bias.shape()),
-               " does not match weight ", shape_str(w.shape()), " (want [", out, "])");
   Tensor x2 = x.data().reshape({-1, in});
   Shape y_shape = x.shape();
   y_shape.back() = out;

@@ -153,8 +153,10 @@ void matmul_into(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a
 
 namespace {
 
-// x [rows, IN], weight [OUT, IN], bias [OUT] or undefined, all of one dtype.
-void check_linear(const Tensor& x, const Tensor& weight, const Tensor& bias, const char* op) {
+// y = x weight^T + bias, then gelu(y) when gelu: x [rows, IN], weight [OUT, IN], bias [OUT] or
+// undefined, all of one dtype; one kernel call (tensor/cpu/matmul.h, tensor/cuda/matmul.h).
+Tensor linear_product(const Tensor& x, const Tensor& weight, const Tensor& bias, bool gelu,
+                      const char* op) {
   NEAT_CHECK(x.dim() == 2 && weight.dim() == 2 &&
                  (!bias.defined() || bias.shape() == Shape({weight.size(0)})),
              op, ": x ", shape_str(x.shape()), ", weight ", shape_str(weight.shape()), ", bias ",
@@ -165,32 +167,24 @@ void check_linear(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   NEAT_CHECK(x.size(1) == weight.size(1), op, ": x ", shape_str(x.shape()), " x weight ",
              shape_str(weight.shape()), "^T: inner dimensions ", x.size(1), " and ",
              weight.size(1), " differ");
+  const int64_t rows = x.size(0), out = weight.size(0), in = x.size(1);
+  Tensor y({rows, out}, x.dtype(), x.device());
+  dispatch({x, weight, bias, y}, op, [&](auto dev, auto zero) {
+    using T = decltype(zero);
+    linear_forward(dev, rows, out, in, x.data<T>(), weight.data<T>(),
+                   bias.defined() ? bias.data<T>() : nullptr, gelu, y.data<T>());
+  });
+  return y;
 }
 
 }  // namespace
 
 Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  if (!bias.defined()) return matmul(x, weight, false, /*trans_b=*/true);
-  check_linear(x, weight, bias, "linear_forward");
-  const int64_t rows = x.size(0), out = weight.size(0), in = x.size(1);
-  Tensor y({rows, out}, x.dtype(), x.device());
-  dispatch({x, weight, bias, y}, "linear_forward", [&](auto dev, auto zero) {
-    using T = decltype(zero);
-    linear_forward(dev, rows, out, in, x.data<T>(), weight.data<T>(), bias.data<T>(), y.data<T>());
-  });
-  return y;
+  return linear_product(x, weight, bias, false, "linear_forward");
 }
 
 Tensor linear_gelu_forward(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  check_linear(x, weight, bias, "linear_gelu_forward");
-  const int64_t rows = x.size(0), out = weight.size(0), in = x.size(1);
-  Tensor y({rows, out}, x.dtype(), x.device());
-  dispatch({x, weight, bias, y}, "linear_gelu_forward", [&](auto dev, auto zero) {
-    using T = decltype(zero);
-    linear_gelu_forward(dev, rows, out, in, x.data<T>(), weight.data<T>(),
-                        bias.defined() ? bias.data<T>() : nullptr, y.data<T>());
-  });
-  return y;
+  return linear_product(x, weight, bias, true, "linear_gelu_forward");
 }
 
 }  // namespace neat

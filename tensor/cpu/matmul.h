@@ -1,6 +1,5 @@
 // CPU kernels of matmul and matmul_into (a batch of products, each one call of our GEMM,
-// tensor/cpu/gemm.h) and of linear_forward and linear_gelu_forward (one GEMM with the bias, and
-// GELU, in its store).
+// tensor/cpu/gemm.h) and of linear_forward (one GEMM with the bias, and GELU, in its store).
 //   C [count, M, N], C[t] = alpha op(A[a_index[t]]) op(B[b_index[t]]) + beta C[t]
 //   op(A) [M, K], op(B) [K, N]; beta = 0 writes C without reading it
 // tensor/matmul.cpp plans the batch (broadcasting, folding a's batch into M) and the two ways
@@ -48,20 +47,13 @@ void matmul_forward(Cpu, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T al
   }
 }
 
-// y [rows, OUT] = x [rows, IN] w [OUT, IN]^T + bias [OUT]: the bias is added as the GEMM stores
-// each tile (tensor/cpu/gemm.h), so y is written once.
+// y [rows, OUT] = x [rows, IN] w [OUT, IN]^T + bias [OUT] (bias may be null), then y = gelu(y)
+// when gelu: the bias and GELU are applied as the GEMM stores each tile (tensor/cpu/gemm.h), so
+// y is written once.
 template <typename T>
 void linear_forward(Cpu, int64_t rows, int64_t out, int64_t in, const T* x, const T* w,
-                    const T* bias, T* y) {
-  typed_gemm<T>(false, true, rows, out, in, T(1), x, in, w, in, T(0), y, out, {bias});
-}
-
-// y = gelu(x w^T + bias) (bias may be null), [rows, OUT]: GELU runs on each tile of the product
-// as the GEMM stores it, so the product itself is never written.
-template <typename T>
-void linear_gelu_forward(Cpu, int64_t rows, int64_t out, int64_t in, const T* x, const T* w,
-                         const T* bias, T* y) {
-  typed_gemm<T>(false, true, rows, out, in, T(1), x, in, w, in, T(0), y, out, {bias, true});
+                    const T* bias, bool gelu, T* y) {
+  typed_gemm<T>(false, true, rows, out, in, T(1), x, in, w, in, T(0), y, out, {bias, gelu});
 }
 
 }  // namespace neat::cpu

@@ -19,10 +19,10 @@
 #include <type_traits>
 
 #include "tensor/check.h"
+#include "tensor/cuda/elementwise.h"
 #include "tensor/cuda/gemm.cuh"
 #include "tensor/cuda/matmul.h"
 #include "tensor/cuda/runtime.cuh"
-#include "tensor/scalar_math.h"
 
 namespace neat::cuda {
 
@@ -103,47 +103,18 @@ void matmul_forward(Cuda, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T a
          int_size(std::max<int64_t>(1, lda), "lda"), beta, C + t * M * N, m);
 }
 
-namespace {
-
-// y[i, j] = bias[j] for i < rows, j < out.
-template <typename T>
-__global__ void bias_rows_kernel(T* y, const T* bias, int64_t rows, int64_t out) {
-  const int64_t n = rows * out;
-  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n;
-       e += int64_t(gridDim.x) * blockDim.x)
-    y[e] = bias[e % out];
-}
-
-// y[e] = gelu(y[e]), e < n.
-template <typename T>
-__global__ void gelu_in_place_kernel(T* y, int64_t n) {
-  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n;
-       e += int64_t(gridDim.x) * blockDim.x)
-    y[e] = gelu_forward(y[e]);
-}
-
-}  // namespace
-
-template <typename T>
-void linear_gelu_forward(Cuda, int64_t rows, int64_t out, int64_t in, const T* x, const T* w,
-                         const T* bias, T* y) {
-  linear_forward(Cuda{}, rows, out, in, x, w, bias, y);
-  if (rows == 0 || out == 0) return;
-  gelu_in_place_kernel<<<blocks_for(rows * out), kThreads, 0, stream()>>>(y, rows * out);
-  NEAT_CUDA_CHECK(cudaGetLastError());
-}
-
 template <typename T>
 void linear_forward(Cuda, int64_t rows, int64_t out, int64_t in, const T* x, const T* w,
-                    const T* bias, T* y) {
+                    const T* bias, bool gelu, T* y) {
   if (rows == 0 || out == 0) return;
   T beta = T(0);
-  if (bias != nullptr) {
-    bias_rows_kernel<<<blocks_for(rows * out), kThreads, 0, stream()>>>(y, bias, rows, out);
-    NEAT_CUDA_CHECK(cudaGetLastError());
+  if (bias != nullptr) {  // every row of y starts as the bias: expand's kernel, stride 0 on rows
+    const int64_t shape[2] = {rows, out}, stride[2] = {0, 1};
+    expand_broadcast(Cuda{}, y, bias, 2, shape, stride);
     beta = T(1);
   }
   gemm_batched_rows(false, true, rows, out, in, T(1), x, in, 0, w, in, 0, beta, y, out, 0, 1);
+  if (gelu) unary_forward(Cuda{}, UnaryOp::Gelu, y, y, rows * out);  // in place
 }
 
 template void gemm_batched_rows(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
@@ -158,13 +129,8 @@ template void matmul_forward(Cuda, bool, bool, int64_t, int64_t, int64_t, double
                              const double*, double, double*, const int64_t*, const int64_t*, int64_t);
 
 template void linear_forward(Cuda, int64_t, int64_t, int64_t, const float*, const float*,
-                             const float*, float*);
+                             const float*, bool, float*);
 template void linear_forward(Cuda, int64_t, int64_t, int64_t, const double*, const double*,
-                             const double*, double*);
-
-template void linear_gelu_forward(Cuda, int64_t, int64_t, int64_t, const float*, const float*,
-                                  const float*, float*);
-template void linear_gelu_forward(Cuda, int64_t, int64_t, int64_t, const double*, const double*,
-                                  const double*, double*);
+                             const double*, bool, double*);
 
 }  // namespace neat::cuda

@@ -1,4 +1,4 @@
-// CUDA kernels of matmul, matmul_into, linear_forward and linear_gelu_forward through cuBLAS (tensor/cuda/matmul.cu);
+// CUDA kernels of matmul, matmul_into and linear_forward through cuBLAS (tensor/cuda/matmul.cu);
 // the same signatures and meaning as tensor/cpu/matmul.h:
 //   C [count, M, N], C[t] = alpha op(A[a_index[t]]) op(B[b_index[t]]) + beta C[t]
 // A, B, C device memory; a_index, b_index host arrays of `count` entries. T: float, double.
@@ -14,15 +14,11 @@ void matmul_forward(Cuda, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T a
                     const T* B, T beta, T* C, const int64_t* a_index, const int64_t* b_index,
                     int64_t count);
 
-// y [rows, OUT] = x [rows, IN] w [OUT, IN]^T + bias [OUT], as tensor/cpu/matmul.h: y starts as
-// the bias rows and the cuBLAS GEMM adds into it (beta = 1). Device pointers.
+// y [rows, OUT] = x [rows, IN] w [OUT, IN]^T + bias [OUT] (bias may be null), then gelu(y) when
+// gelu, as tensor/cpu/matmul.h: y starts as the bias rows, the cuBLAS GEMM adds into it
+// (beta = 1), and GELU is one elementwise pass. Device pointers.
 template <typename T>
 void linear_forward(Cuda, int64_t rows, int64_t out, int64_t in, const T* x, const T* w,
-                    const T* bias, T* y);
-
-// y = gelu(x w^T + bias): linear_forward, then one elementwise pass over y.
-template <typename T>
-void linear_gelu_forward(Cuda, int64_t rows, int64_t out, int64_t in, const T* x, const T* w,
-                         const T* bias, T* y);
+                    const T* bias, bool gelu, T* y);
 
 }  // namespace neat::cuda
