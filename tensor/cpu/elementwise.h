@@ -70,13 +70,15 @@ class RowCursor {
   int64_t offset_ = 0;
 };
 
-// fn(begin, end) for blocks of rows covering [0, rows), spread over the threads when the copy
-// has `work` elements or more: one RowCursor per block. Blocks of up to 256 rows, and at least
-// 8 blocks where there are 8 rows (a few long rows still go to every thread).
+// fn(begin, end) for blocks covering the rows [0, rows) of an output of sizes shape[0..rank),
+// spread over the threads when it is large: one RowCursor per block. Blocks of up to 256 rows,
+// and at least 8 blocks where there are 8 rows (a few long rows still go to every thread).
 template <typename Fn>
-void for_row_blocks(int64_t rows, int64_t work, Fn fn) {
+void for_row_blocks(int64_t rank, const int64_t* shape, Fn fn) {
+  int64_t rows = 1;
+  for (int64_t d = 0; d + 1 < rank; ++d) rows *= shape[d];
   const int64_t block = std::max<int64_t>(1, std::min<int64_t>(256, rows / 8));
-#pragma omp parallel for schedule(static) if (work >= kParallelThreshold)
+#pragma omp parallel for schedule(static) if (rows * shape[rank - 1] >= kParallelThreshold)
   for (int64_t begin = 0; begin < rows; begin += block) fn(begin, std::min(rows, begin + block));
 }
 
@@ -85,10 +87,8 @@ template <typename T, typename F>
 void zip_broadcast(T* out, const T* a, const T* b, int64_t rank, const int64_t* shape,
                    const int64_t* stride_a, const int64_t* stride_b, F f) {
   const int64_t inner = shape[rank - 1];
-  int64_t rows = 1;
-  for (int64_t d = 0; d + 1 < rank; ++d) rows *= shape[d];
   const bool a_moves = stride_a[rank - 1] != 0, b_moves = stride_b[rank - 1] != 0;
-  for_row_blocks(rows, rows * inner, [&](int64_t begin, int64_t end) {
+  for_row_blocks(rank, shape, [&](int64_t begin, int64_t end) {
     RowCursor at_a(begin, rank, shape, stride_a), at_b(begin, rank, shape, stride_b);
     for (int64_t r = begin; r < end; ++r, at_a.next(), at_b.next()) {
       T* o = out + r * inner;
@@ -151,10 +151,8 @@ void axpy(Cpu, T* y, T alpha, const T* x, int64_t n) {
 template <typename T>
 void expand_broadcast(Cpu, T* out, const T* x, int64_t rank, const int64_t* shape, const int64_t* stride) {
   const int64_t inner = shape[rank - 1];
-  int64_t rows = 1;
-  for (int64_t d = 0; d + 1 < rank; ++d) rows *= shape[d];
   const bool moves = stride[rank - 1] != 0;
-  for_row_blocks(rows, rows * inner, [&](int64_t begin, int64_t end) {
+  for_row_blocks(rank, shape, [&](int64_t begin, int64_t end) {
     RowCursor at(begin, rank, shape, stride);
     for (int64_t r = begin; r < end; ++r, at.next()) {
       T* o = out + r * inner;

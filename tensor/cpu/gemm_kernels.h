@@ -1,7 +1,7 @@
 // The GEMM micro-kernel: one MR x NR tile of C from packed panels of A and B, held in
 // registers for the whole k loop, stored with masks at the edges; plus pack_rows, the one
-// packing step that needs SIMD shuffles, and Vec, the SIMD operations that these and the skinny kernels
-// (gemm_skinny_kernels.h) are written in. Only gemm.cpp includes this (also through
+// packing step that needs SIMD shuffles, and Vec, the SIMD operations that these and the skinny
+// kernels (gemm_skinny_kernels.h) are written in. Only gemm.cpp includes this (also through
 // gemm_skinny_kernels.h); see there for the blocking.
 //
 //   a: packed A micro-panel, kc x MR (for each p, MR values of one column of op(A))
@@ -249,15 +249,14 @@ void micro_kernel(int64_t kc, const T* a, const T* b, T alpha, T beta, const T* 
       const int cols = n - v * V::W;  // of this vector's W columns, how many are C's
       if (i >= m || cols <= 0) continue;
       T* ci = c + i * ldc + v * V::W;
-      const T* bias_v = bias + v * V::W;
       typename V::Reg r = V::mul(va, acc[i][v]);
       if (cols >= V::W) {
         if (beta != T(0)) r = V::fma(vb, V::loadu(ci), r);
-        if (bias != nullptr) r = V::add(r, V::loadu(bias_v));
+        if (bias != nullptr) r = V::add(r, V::loadu(bias + v * V::W));
         V::storeu(ci, r);
       } else {
         if (beta != T(0)) r = V::fma(vb, V::load_first(ci, cols), r);
-        if (bias != nullptr) r = V::add(r, V::load_first(bias_v, cols));
+        if (bias != nullptr) r = V::add(r, V::load_first(bias + v * V::W, cols));
         V::store_first(ci, r, cols);
       }
     }

@@ -18,9 +18,7 @@ namespace neat::cpu {
 template <typename T>
 void permute_kernel(Cpu, T* out, const T* x, int64_t rank, const int64_t* shape, const int64_t* stride) {
   const int64_t inner = shape[rank - 1], step = stride[rank - 1];
-  int64_t rows = 1;
-  for (int64_t d = 0; d + 1 < rank; ++d) rows *= shape[d];
-  for_row_blocks(rows, rows * inner, [&](int64_t begin, int64_t end) {
+  for_row_blocks(rank, shape, [&](int64_t begin, int64_t end) {
     RowCursor at(begin, rank, shape, stride);
     for (int64_t r = begin; r < end; ++r, at.next()) {
       T* o = out + r * inner;
