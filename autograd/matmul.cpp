@@ -75,7 +75,8 @@ namespace {
 struct LinearNode : Node {
   Tensor x2;      // x as [rows, IN]; saved only when the weight needs a gradient
   Tensor weight;  // [OUT, IN]; saved only when x needs a gradient
-  const char* name() const override { return "linear"; }
+  bool residual = false;  // linear_add: a fourth input, the residual, added to y
+  const char* name() const override { return residual ? "linear_add" : "linear"; }
   std::vector<Tensor> backward(const Tensor& grad) override;
   void release_saved() override { x2 = weight = Tensor(); }
 };
@@ -117,6 +118,27 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
   return record(y.reshape(y_shape), std::move(node), {x, weight, bias});
 }
 
+Variable linear_add(const Variable& x, const Variable& weight, const Variable& bias,
+                    const Variable& residual) {
+  check_linear_inputs(x, weight, bias, "linear_add");
+  const Tensor& w = weight.data();
+  const int64_t in = w.size(1), out = w.size(0);
+  Shape y_shape = x.shape();
+  y_shape.back() = out;
+  NEAT_CHECK(residual.shape() == y_shape, "linear_add: residual ", shape_str(residual.shape()),
+             " is not the shape of linear's output ", shape_str(y_shape), " (input ",
+             shape_str(x.shape()), ", weight ", shape_str(w.shape()), ")");
+  check_same_dtype(x.data(), residual.data(), "linear_add");
+  Tensor x2 = x.data().reshape({-1, in});
+  Tensor y = linear_add_forward(x2, w, bias.data_or_undefined(),
+                                residual.data().reshape({-1, out}));  // [rows, OUT]
+  auto node = std::make_shared<LinearNode>();
+  node->residual = true;
+  if (weight.requires_grad()) node->x2 = x2;
+  if (x.requires_grad()) node->weight = w;
+  return record(y.reshape(y_shape), std::move(node), {x, weight, bias, residual});
+}
+
 namespace {
 
 // forward: y = x W^T + b   x [rows, IN], W [OUT, IN], b [OUT], y [rows, OUT]
@@ -133,8 +155,13 @@ std::vector<Tensor> linear_backward(const Node& node, const Tensor& grad2, const
 
 }  // namespace
 
+// linear_add: y = x W^T + b + r, so dr = dy (the gradient itself, shared: the engine copies or
+// sums it where it must), the rest as linear's.
 std::vector<Tensor> LinearNode::backward(const Tensor& grad) {
-  return linear_backward(*this, grad.reshape({-1, grad.shape().back()}), x2, weight);
+  std::vector<Tensor> grads =
+      linear_backward(*this, grad.reshape({-1, grad.shape().back()}), x2, weight);
+  if (residual) grads.push_back(needs_grad(3) ? grad : Tensor());
+  return grads;
 }
 
 // ---- linear followed by GELU -------------------------------------------------------------
@@ -158,15 +185,15 @@ Variable linear_gelu(const Variable& x, const Variable& weight, const Variable& 
   y_shape.back() = out;
   const bool grad = x.requires_grad() || weight.requires_grad() ||
                     (bias.defined() && bias.requires_grad());
-  if (!grad)  // evaluation, a frozen MLP: GELU in the GEMM's store (tensor/matmul.h)
+  // GELU in the GEMM's store (tensor/matmul.h); training keeps z for the backward, written in
+  // the same store. (Measured: computing gelu'(z) there as well, for the backward, cost more
+  // than the pass it saved; docs/performance.md.)
+  if (!grad)  // evaluation, a frozen MLP
     return Variable(linear_gelu_forward(x2, w, bias.data_or_undefined()).reshape(y_shape));
-  // Training keeps z for the backward: the product, then GELU's pass (measured: computing gelu'
-  // in the GEMM's store instead cost more than the pass it saved; docs/performance.md).
   auto node = std::make_shared<LinearGeluNode>();
-  node->z = linear_forward(x2, w, bias.data_or_undefined());  // [rows, OUT]
+  Tensor y = linear_gelu_forward(x2, w, bias.data_or_undefined(), &node->z);  // z [rows, OUT]
   if (weight.requires_grad()) node->x2 = x2;
   if (x.requires_grad()) node->weight = w;
-  Tensor y = gelu(node->z);
   return record(y.reshape(y_shape), std::move(node), {x, weight, bias});
 }
 

@@ -154,6 +154,13 @@ Variable ViTDense::forward(const Variable& x) {
   return post->forward(dense->forward(x));
 }
 
+Variable ViTDense::forward_add(const Variable& x, const Variable& residual) {
+  auto* dropout = dynamic_cast<Dropout*>(post.get());
+  if (dropout != nullptr && dropout->is_identity())
+    return linear_then_add(*dense, x, residual);  // fused for a plain Linear
+  return add(forward(x), residual);
+}
+
 void ViTDense::on_child_replaced(const std::string& name, const std::shared_ptr<Module>& child) {
   if (name == "dense") dense = as_layer(child, name);
   else if (name == post_name_) post = as_layer(child, name);
@@ -178,6 +185,10 @@ Variable ViTAttention::forward(const Variable& x) {
   return output->forward(attention->forward(x));
 }
 
+Variable ViTAttention::forward_add(const Variable& x, const Variable& residual) {
+  return output->forward_add(attention->forward(x), residual);
+}
+
 ViTLayer::ViTLayer(const ViTConfig& config, std::shared_ptr<Generator> gen) {
   int64_t D = config.hidden;
   attention = register_module("attention", std::make_shared<ViTAttention>(config, gen));
@@ -197,8 +208,8 @@ ViTLayer::ViTLayer(const ViTConfig& config, std::shared_ptr<Generator> gen) {
 
 // h = h + attention(LN1(h));  h = h + output(intermediate(LN2(h)))      all [B, N+1, D]
 Variable ViTLayer::forward(const Variable& h) {
-  Variable h1 = add(attention->forward(layernorm_before->forward(h)), h);
-  return add(output->forward(intermediate->forward(layernorm_after->forward(h1))), h1);
+  Variable h1 = attention->forward_add(layernorm_before->forward(h), h);
+  return output->forward_add(intermediate->forward(layernorm_after->forward(h1)), h1);
 }
 
 ViTEncoder::ViTEncoder(const ViTConfig& config, std::shared_ptr<Generator> gen) {

@@ -96,6 +96,9 @@ class ViTDense : public Layer {
   ViTDense(std::shared_ptr<Layer> dense, const std::string& post_name, std::shared_ptr<Layer> post,
            const std::string& hf_type);
   Variable forward(const Variable& x) override;
+  // post(dense(x)) + residual (HF's ViTOutput with its input_tensor): one fused op when dense
+  // is a plain Linear and post a Dropout that is the identity now (eval, or p = 0).
+  Variable forward_add(const Variable& x, const Variable& residual);
   std::string type_name() const override { return type_; }
   std::shared_ptr<Layer> dense, post;
 
@@ -112,6 +115,7 @@ class ViTAttention : public Module {
  public:
   ViTAttention(const ViTConfig& config, std::shared_ptr<Generator> gen);
   Variable forward(const Variable& x);
+  Variable forward_add(const Variable& x, const Variable& residual);  // forward(x) + residual
   std::string type_name() const override { return "ViTAttention"; }
   std::shared_ptr<MultiHeadSelfAttention> attention;
   std::shared_ptr<ViTDense> output;

@@ -10,7 +10,7 @@ Dropout::Dropout(double p, std::shared_ptr<Generator> gen) : p_(p), gen_(std::mo
 }
 
 Variable Dropout::forward(const Variable& x) {
-  if (!is_training() || p_ == 0) return x;
+  if (is_identity()) return x;
   return dropout(x, p_, true, *gen_);
 }
 

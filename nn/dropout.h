@@ -19,6 +19,8 @@ class Dropout : public Layer {
   std::string type_name() const override { return "Dropout"; }
 
   double p() const { return p_; }
+  // forward is x itself now: eval mode, or p == 0.
+  bool is_identity() const { return !is_training() || p_ == 0; }
 
  private:
   double p_;

@@ -37,4 +37,10 @@ Variable linear_then_gelu(Layer& dense, const Variable& x) {
   return gelu(dense.forward(x));
 }
 
+Variable linear_then_add(Layer& dense, const Variable& x, const Variable& residual) {
+  if (auto* plain = dynamic_cast<Linear*>(&dense))
+    return linear_add(x, plain->weight, plain->bias, residual);
+  return add(dense.forward(x), residual);
+}
+
 }  // namespace neat

@@ -29,4 +29,8 @@ std::shared_ptr<Linear> hf_linear(int64_t in, int64_t out, double initializer_ra
 // the two ops otherwise (an adapted layer: LoRA, Neat, ...). The same values and gradients.
 Variable linear_then_gelu(Layer& dense, const Variable& x);
 
+// dense(x) + residual: one fused op (linear_add, autograd/matmul.h) when dense is a plain
+// Linear, the two ops otherwise. The same values and gradients.
+Variable linear_then_add(Layer& dense, const Variable& x, const Variable& residual);
+
 }  // namespace neat

@@ -153,10 +153,12 @@ void matmul_into(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a
 
 namespace {
 
-// y = x weight^T + bias, then gelu(y) when gelu: x [rows, IN], weight [OUT, IN], bias [OUT] or
-// undefined, all of one dtype; one kernel call (tensor/cpu/matmul.h, tensor/cuda/matmul.h).
-Tensor linear_product(const Tensor& x, const Tensor& weight, const Tensor& bias, bool gelu,
-                      const char* op) {
+// z = x weight^T + bias + residual, y = gelu(z) when gelu else z: x [rows, IN], weight
+// [OUT, IN], bias [OUT] or undefined, residual [rows, OUT] or undefined, all of one dtype; one
+// kernel call (tensor/cpu/matmul.h, tensor/cuda/matmul.h). With gelu, a non-null `product`
+// receives z as well.
+Tensor linear_product(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                      const Tensor& residual, bool gelu, Tensor* product, const char* op) {
   NEAT_CHECK(x.dim() == 2 && weight.dim() == 2 &&
                  (!bias.defined() || bias.shape() == Shape({weight.size(0)})),
              op, ": x ", shape_str(x.shape()), ", weight ", shape_str(weight.shape()), ", bias ",
@@ -168,11 +170,20 @@ Tensor linear_product(const Tensor& x, const Tensor& weight, const Tensor& bias,
              shape_str(weight.shape()), "^T: inner dimensions ", x.size(1), " and ",
              weight.size(1), " differ");
   const int64_t rows = x.size(0), out = weight.size(0), in = x.size(1);
+  if (residual.defined()) {
+    NEAT_CHECK(residual.shape() == Shape({rows, out}), op, ": residual ",
+               shape_str(residual.shape()), " is not the product's shape [", rows, ", ", out,
+               "] (x ", shape_str(x.shape()), ", weight ", shape_str(weight.shape()), ")");
+    check_same_dtype(x, residual, op);
+  }
   Tensor y({rows, out}, x.dtype(), x.device());
-  dispatch({x, weight, bias, y}, op, [&](auto dev, auto zero) {
+  if (product != nullptr) *product = Tensor({rows, out}, x.dtype(), x.device());
+  dispatch({x, weight, bias, residual, y}, op, [&](auto dev, auto zero) {
     using T = decltype(zero);
     linear_forward(dev, rows, out, in, x.data<T>(), weight.data<T>(),
-                   bias.defined() ? bias.data<T>() : nullptr, gelu, y.data<T>());
+                   bias.defined() ? bias.data<T>() : nullptr,
+                   residual.defined() ? residual.data<T>() : nullptr,
+                   gelu, product != nullptr ? product->data<T>() : nullptr, y.data<T>());
   });
   return y;
 }
@@ -180,11 +191,17 @@ Tensor linear_product(const Tensor& x, const Tensor& weight, const Tensor& bias,
 }  // namespace
 
 Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  return linear_product(x, weight, bias, false, "linear_forward");
+  return linear_product(x, weight, bias, Tensor(), false, nullptr, "linear_forward");
 }
 
-Tensor linear_gelu_forward(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  return linear_product(x, weight, bias, true, "linear_gelu_forward");
+Tensor linear_add_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                          const Tensor& residual) {
+  return linear_product(x, weight, bias, residual, false, nullptr, "linear_add_forward");
+}
+
+Tensor linear_gelu_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                           Tensor* product) {
+  return linear_product(x, weight, bias, Tensor(), true, product, "linear_gelu_forward");
 }
 
 }  // namespace neat

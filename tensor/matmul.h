@@ -27,11 +27,19 @@ void matmul_into(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a
 // it. Linear, LoRA and Neat forwards use it.
 Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias);
 
-// y = gelu(x weight^T + bias) (bias may be undefined), the exact erf GELU, [rows, OUT]: the same
-// bits as gelu(linear_forward(x, weight, bias)). On the CPU GELU runs on each tile of the
-// product as the GEMM stores it, so the product is never written or read back (one pass over
-// y instead of three); on CUDA it is a pass after the GEMM. For forwards that keep no graph
-// (autograd/matmul.h's linear_gelu: the backward needs the product itself).
-Tensor linear_gelu_forward(const Tensor& x, const Tensor& weight, const Tensor& bias);
+// y = x weight^T + bias + residual, residual [rows, OUT]: the same bits as
+// add(linear_forward(x, weight, bias), residual), with the residual added as the GEMM stores y
+// on the CPU (one pass over y instead of two; a residual connection: autograd/matmul.h's
+// linear_add), by an axpy after the GEMM on CUDA.
+Tensor linear_add_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                          const Tensor& residual);
+
+// y = gelu(z), z = x weight^T + bias (bias may be undefined), the exact erf GELU, [rows, OUT]:
+// the same bits as gelu(linear_forward(x, weight, bias)). When `product` is given it receives
+// z too (what GELU's backward needs: autograd/matmul.h's linear_gelu). On the CPU GELU runs on
+// each tile of z as the GEMM stores it, so z is never read back (and, when not kept, never
+// written); on CUDA it is a pass after the GEMM.
+Tensor linear_gelu_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                           Tensor* product = nullptr);
 
 }  // namespace neat

@@ -148,7 +148,7 @@ const char* category_of(const std::string& op, ProfilePhase phase) {
   if (phase == ProfilePhase::Optimizer) return "optimizer";
   static const std::map<std::string, const char*> categories = {
       {"matmul", "GEMM"}, {"linear", "GEMM"}, {"neat_linear", "GEMM"},
-      {"lora_linear", "GEMM"}, {"linear_gelu", "GEMM"},
+      {"lora_linear", "GEMM"}, {"linear_gelu", "GEMM"}, {"linear_add", "GEMM"},
       {"scaled_dot_product_attention", "attention"}, {"packed_multi_head_attention", "attention"},
       {"softmax", "attention"},
       {"layer_norm", "normalisation"},

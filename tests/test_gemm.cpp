@@ -178,7 +178,7 @@ TEST_CASE("gemm adds a bias to every row of C on every path, transpose and dtype
 // through the same function. z's error is the product's bound; gelu moves it by at most
 // |gelu'| <= 1.13, plus the float GELU's own error (erf within 4e-7). On every path: edge
 // tiles, a second K block (GELU only on the finished sums), the column split, both skinny
-// kernels, K = 0.
+// kernels, K = 0; in place and into a separate output (gelu_out).
 template <typename T>
 void check_gelu_epilogue(bool ta, bool tb, Case c, Generator& gen) {
   const int64_t lda = ta ? c.M : c.K, ldb = tb ? c.K : c.N;
@@ -190,7 +190,7 @@ void check_gelu_epilogue(bool ta, bool tb, Case c, Generator& gen) {
   reference(ta, tb, c.M, c.N, c.K, 1.0, A.data(), lda, B.data(), ldb, 0.0, C.data(), c.N,
             bias.data(), z, scale);
   neat::typed_gemm<T>(ta, tb, c.M, c.N, c.K, T(1), A.data(), lda, B.data(), ldb, T(0), C.data(),
-                      c.N, {bias.data(), true});
+                      c.N, {bias.data(), nullptr, true});
   const double eps = std::numeric_limits<T>::epsilon();
   const double own = sizeof(T) == 4 ? 2e-6 : 1e-14;  // the GELU's own error, per unit of |z|
   double worst = 0;
@@ -202,6 +202,16 @@ void check_gelu_epilogue(bool ta, bool tb, Case c, Generator& gen) {
   const char* type = sizeof(T) == 4 ? "float" : "double";
   INFO(type, " trans_a=", ta, " trans_b=", tb, " M=", c.M, " N=", c.N, " K=", c.K);
   CHECK(worst <= 1.0);
+
+  // With gelu_out, C keeps the product (+ bias), the same bits as the GEMM without GELU, and
+  // gelu_out gets the same bits as the in-place GELU above.
+  std::vector<T> product(c.M * c.N), kept(c.M * c.N), out(c.M * c.N);
+  neat::typed_gemm<T>(ta, tb, c.M, c.N, c.K, T(1), A.data(), lda, B.data(), ldb, T(0),
+                      product.data(), c.N, {bias.data()});
+  neat::typed_gemm<T>(ta, tb, c.M, c.N, c.K, T(1), A.data(), lda, B.data(), ldb, T(0),
+                      kept.data(), c.N, {bias.data(), nullptr, true, out.data()});
+  CHECK(kept == product);
+  CHECK(out == C);
 }
 
 TEST_CASE("gemm's GELU epilogue gives gelu(z) on every path") {
@@ -213,6 +223,40 @@ TEST_CASE("gemm's GELU epilogue gives gelu(z) on every path") {
       for (Case c : cases) {
         check_gelu_epilogue<float>(ta, tb, c, gen);
         check_gelu_epilogue<double>(ta, tb, c, gen);
+      }
+}
+
+// The residual epilogue: C = (op(A) op(B) + bias) + R, the same bits as the product with its
+// bias and then the addition, on every path (the residual goes on the finished sums), with C's
+// row stride larger than N so that R is read at the same stride.
+template <typename T>
+void check_residual_epilogue(bool ta, bool tb, Case c, Generator& gen) {
+  const int64_t lda = ta ? c.M : c.K, ldb = tb ? c.K : c.N, ldc = c.N + 3;
+  auto A = random_matrix<T>(ta ? c.K : c.M, lda, gen);
+  auto B = random_matrix<T>(tb ? c.N : c.K, ldb, gen);
+  const auto bias = random_matrix<T>(1, c.N, gen);
+  const auto R = random_matrix<T>(c.M, ldc, gen);
+  std::vector<T> composed(c.M * ldc), fused(c.M * ldc);
+  neat::typed_gemm<T>(ta, tb, c.M, c.N, c.K, T(1), A.data(), lda, B.data(), ldb, T(0),
+                      composed.data(), ldc, {bias.data()});
+  for (int64_t i = 0; i < c.M; ++i)
+    for (int64_t j = 0; j < c.N; ++j) composed[i * ldc + j] += R[i * ldc + j];
+  neat::typed_gemm<T>(ta, tb, c.M, c.N, c.K, T(1), A.data(), lda, B.data(), ldb, T(0),
+                      fused.data(), ldc, {bias.data(), R.data()});
+  INFO((sizeof(T) == 4 ? "float" : "double"), " trans_a=", ta, " trans_b=", tb, " M=", c.M,
+       " N=", c.N, " K=", c.K);
+  CHECK(fused == composed);
+}
+
+TEST_CASE("gemm's residual epilogue adds R to the finished product on every path") {
+  Generator gen(7);
+  const Case cases[] = {{65, 65, 64}, {33, 47, 900}, {20, 900, 100}, {100, 8, 300},
+                        {8, 100, 129}, {7, 9, 0}};
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (Case c : cases) {
+        check_residual_epilogue<float>(ta, tb, c, gen);
+        check_residual_epilogue<double>(ta, tb, c, gen);
       }
 }
 

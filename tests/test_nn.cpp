@@ -344,6 +344,49 @@ TEST_CASE("nn: linear_gelu is gelu(linear(...)) to the bit; linear_then_gelu fus
             .find("linear_gelu_forward") != std::string::npos);
 }
 
+// The fused linear_add (the residual added in the GEMM's store) against linear then add in
+// float32: the same bits forward and backward (the residual's gradient included), at sizes that
+// take edge tiles and two K blocks. linear_then_add takes it for a plain Linear only.
+TEST_CASE("nn: linear_add is add(linear(...), r) to the bit; linear_then_add fuses a plain Linear") {
+  for (auto [rows, in, out] : {std::tuple{37, 29, 45}, std::tuple{70, 400, 33}}) {
+    auto leaf = [](Shape shape, uint64_t seed) {
+      return Variable(random64(shape, seed).to(DType::Float32), true);
+    };
+    Variable x = leaf({rows, in}, 1), w = leaf({out, in}, 2), b = leaf({out}, 3);
+    Variable r = leaf({rows, out}, 5);
+    Variable x2 = leaf({rows, in}, 1), w2 = leaf({out, in}, 2), b2 = leaf({out}, 3);
+    Variable r2 = leaf({rows, out}, 5);
+    Variable fused = linear_add(x, w, b, r), composed = add(linear(x2, w2, b2), r2);
+    INFO("rows ", rows, ", in ", in, ", out ", out);
+    CHECK(max_abs_diff(fused.data(), composed.data()) == 0);
+    Tensor dy = random64({rows, out}, 4).to(DType::Float32);
+    fused.backward(dy);
+    composed.backward(dy);
+    CHECK(max_abs_diff(x.grad(), x2.grad()) == 0);
+    CHECK(max_abs_diff(w.grad(), w2.grad()) == 0);
+    CHECK(max_abs_diff(b.grad(), b2.grad()) == 0);
+    CHECK(max_abs_diff(r.grad(), r2.grad()) == 0);
+  }
+  Linear lin(6, 4, true, 3);
+  Variable x(random64({2, 6}, 6).to(DType::Float32), true);
+  Variable r(random64({2, 4}, 7).to(DType::Float32), true);
+  Variable fused = linear_then_add(lin, x, r);
+  CHECK(std::string(fused.grad_fn()->name()) == "linear_add");
+  CHECK(max_abs_diff(fused.data(), add(lin.forward(x), r).data()) == 0);
+  // Bad shapes and dtypes are errors naming them, at the op and at the raw forward.
+  const Tensor x25 = random64({2, 5}, 7), w35 = random64({3, 5}, 9);
+  CHECK(thrown_message([&] { linear_add(Variable(x25), Variable(w35), Variable(),
+                                        Variable(random64({2, 4}, 8))); })
+            .find("linear_add: residual [2, 4] is not the shape of linear's output [2, 3]") !=
+        std::string::npos);
+  CHECK(thrown_message([&] { linear_add_forward(x25, w35, Tensor(), random64({3, 2}, 8)); })
+            .find("linear_add_forward: residual [3, 2] is not the product's shape [2, 3]") !=
+        std::string::npos);
+  CHECK(thrown_message([&] { linear_add(Variable(x25), Variable(w35), Variable(),
+                                        Variable(random64({2, 3}, 8).to(DType::Float32))); })
+            .find("linear_add") != std::string::npos);
+}
+
 TEST_CASE("nn: Dropout is identity in eval, inverted dropout in training, one seeded stream") {
   auto gen = std::make_shared<Generator>(42);
   Dropout drop(0.25, gen);

@@ -438,6 +438,21 @@ const std::vector<OpEntry>& op_table() {
               [](const Vars& v) { return linear_gelu(v[0], v[1], Variable()); },
               [](const Tensors& in) { return gelu(matmul_loop(in[0], in[1], false, true)); }}};
        }},
+      {"linear_add",
+       [] {
+         return std::vector<OpCase>{
+             {"x [2,3,5], W [4,5], b [4], r [2,3,4]",
+              {random64({2, 3, 5}, 235), random64({4, 5}, 236), random64({4}, 237),
+               random64({2, 3, 4}, 238)},
+              [](const Vars& v) { return linear_add(v[0], v[1], v[2], v[3]); },
+              [](const Tensors& in) {
+                return add(add(matmul_loop(in[0], in[1], false, true), in[2]), in[3]);
+              }},
+             {"x [7,13], W [3,13], no bias, r [7,3]",
+              {random64({7, 13}, 239), random64({3, 13}, 240), random64({7, 3}, 241)},
+              [](const Vars& v) { return linear_add(v[0], v[1], Variable(), v[2]); },
+              [](const Tensors& in) { return add(matmul_loop(in[0], in[1], false, true), in[2]); }}};
+       }},
       // ---- nn functions ----
       {"softmax",
        [] {

@@ -15,7 +15,8 @@
 // The micro-kernel (gemm_kernels.h) keeps a 14 x 32 tile of C in 28 registers; each k step
 // reads 2 vectors of B (from L2) and broadcasts 14 values of A (from L1) for 28 FMAs. The
 // epilogue (gemm.h) costs no pass over C: a bias (a Linear's) is added as the first k block's
-// tiles are stored, and GELU runs on each tile of the last k block right after its store.
+// tiles are stored, a residual as the last k block's are, and GELU runs on each tile of the
+// last k block right after its store.
 //
 // Packing is where the transposes are absorbed: the kernel always sees op(A) as MR-row
 // micro-panels and op(B) as NR-column micro-panels, contiguous in k and zero-padded to full
@@ -146,18 +147,38 @@ const T* op_at(const T* X, int64_t ld, bool trans, int64_t row, int64_t col) {
   return trans ? X + col * ld + row : X + row * ld + col;
 }
 
-// The epilogue's GELU on an m x n block of C (in cache when it is a tile just stored): the same
-// function as the gelu op's, so the result is the same bits as the product, then gelu.
+// The epilogue's GELU on an m x n block of C (in cache when it is a tile just stored), written
+// to out (C itself, or the block's place in gelu_out; row stride ldc): the same function as the
+// gelu op's, so the result is the same bits as the product, then gelu.
 template <typename T>
-void gelu_block(int64_t m, int64_t n, T* c, int64_t ldc) {
+void gelu_block(int64_t m, int64_t n, const T* c, int64_t ldc, T* out) {
   for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = gelu_forward(c[i * ldc + j]);
+    for (int64_t j = 0; j < n; ++j) out[i * ldc + j] = gelu_forward(c[i * ldc + j]);
 }
 
-// The epilogue for the block of C from column col on.
+// Where gelu_block writes the block of C at (row, col).
 template <typename T>
-GemmEpilogue<T> epilogue_from(const GemmEpilogue<T>& e, int64_t col) {
-  return {e.bias == nullptr ? nullptr : e.bias + col, e.gelu};
+T* gelu_target(const GemmEpilogue<T>& e, T* C, int64_t ldc, int64_t row, int64_t col) {
+  return (e.gelu_out == nullptr ? C : e.gelu_out) + row * ldc + col;
+}
+
+// The epilogue for the block of C from (row, col) on.
+template <typename T>
+GemmEpilogue<T> epilogue_at(const GemmEpilogue<T>& e, int64_t ldc, int64_t row, int64_t col) {
+  return {e.bias == nullptr ? nullptr : e.bias + col,
+          e.residual == nullptr ? nullptr : e.residual + row * ldc + col, e.gelu,
+          e.gelu_out == nullptr ? nullptr : e.gelu_out + row * ldc + col};
+}
+
+// The epilogue's steps after the product, on the whole of C, as passes: for the paths whose
+// kernels have no epilogue (the skinny kernels, alpha = 0 or K = 0). The bias is theirs to add
+// first.
+template <typename T>
+void finish_c(int64_t M, int64_t N, T* C, int64_t ldc, const GemmEpilogue<T>& e) {
+  if (e.residual != nullptr)
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] += e.residual[i * ldc + j];
+  if (e.gelu) gelu_block(M, N, C, ldc, gelu_target(e, C, ldc, 0, 0));
 }
 
 // C = beta * C (+ bias in every row), with beta == 0 writing zeros (not 0 * NaN).
@@ -202,7 +223,7 @@ void gemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T
       const int64_t kc = std::min(KC, K - pc);
       const T beta_k = pc == 0 ? beta : T(1);  // later k blocks accumulate onto C
       const T* bias_k = pc == 0 ? epilogue.bias : nullptr;  // ... which holds the bias
-      const bool last_k = pc + kc == K;  // the GELU goes on the finished sums
+      const bool last_k = pc + kc == K;  // the residual and GELU go on the finished sums
       pack_panels<MR>(trans_a, m, kc, op_at(A, lda, trans_a, ic, pc), lda, a_pack);
       for (int64_t jc = 0; jc < N; jc += nc) {
         const int64_t n = std::min(nc, N - jc);
@@ -213,13 +234,17 @@ void gemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T
             const int nt = int(std::min<int64_t>(NR, n - jr));
             T* c = C + (ic + ir) * ldc + jc + jr;
             const T* bias_tile = bias_k == nullptr ? nullptr : bias_k + jc + jr;
+            const T* residual_tile = epilogue.residual == nullptr || !last_k
+                                         ? nullptr
+                                         : epilogue.residual + (ic + ir) * ldc + jc + jr;
             if (nt > Vec<T>::W)
               micro_kernel<T, kNV>(kc, a_pack + ir * kc, b_pack + jr * kc, alpha, beta_k,
-                                   bias_tile, c, ldc, mt, nt);
+                                   bias_tile, residual_tile, c, ldc, mt, nt);
             else  // the right edge, one vector wide: half the FMAs
               micro_kernel<T, 1>(kc, a_pack + ir * kc, b_pack + jr * kc, alpha, beta_k, bias_tile,
-                                 c, ldc, mt, nt);
-            if (epilogue.gelu && last_k) gelu_block<T>(mt, nt, c, ldc);
+                                 residual_tile, c, ldc, mt, nt);
+            if (epilogue.gelu && last_k)
+              gelu_block<T>(mt, nt, c, ldc, gelu_target(epilogue, C, ldc, ic + ir, jc + jr));
           }
         }
       }
@@ -307,7 +332,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
   if (M <= 0 || N <= 0) return;
   if (alpha == T(0) || K <= 0) {  // BLAS: A, B not read
     scale_c(M, N, beta, C, ldc, epilogue.bias);
-    if (epilogue.gelu) gelu_block(M, N, C, ldc);
+    finish_c(M, N, C, ldc, epilogue);
     return;
   }
   const int threads = threads_for(M, N, K);
@@ -323,7 +348,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
   const bool dot = swap ? trans_b : !trans_a;
   if (narrow <= kSkinny && (!dot || K >= 8 * narrow)) {
     if (epilogue.bias != nullptr) {  // the skinny kernels have no epilogue: C starts from
-      scale_c(M, N, beta, C, ldc, epilogue.bias);  // the bias, and GELU is a pass at the end
+      scale_c(M, N, beta, C, ldc, epilogue.bias);  // the bias, the rest is finish_c's
       beta = T(1);
     }
     split(threads, wide, sm<T>(), [&](int64_t begin, int64_t end) {
@@ -335,7 +360,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
                     op_at(A, lda, trans_a, begin, 0), lda, B, ldb, beta, C + begin * ldc, ldc,
                     false);
     });
-    if (epilogue.gelu) gelu_block(M, N, C, ldc);
+    finish_c(M, N, C, ldc, epilogue);
     return;
   }
 
@@ -345,13 +370,13 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
   if (ceil_div(M, MR) >= 2 * threads || M >= N)
     split(threads, M, MR, [&](int64_t begin, int64_t end) {
       gemm_blocked(trans_a, trans_b, end - begin, N, K, alpha, op_at(A, lda, trans_a, begin, 0),
-                   lda, B, ldb, beta, C + begin * ldc, ldc, epilogue);
+                   lda, B, ldb, beta, C + begin * ldc, ldc, epilogue_at(epilogue, ldc, begin, 0));
     });
   else
     split(threads, N, NR, [&](int64_t begin, int64_t end) {
       gemm_blocked(trans_a, trans_b, M, end - begin, K, alpha, A, lda,
                    op_at(B, ldb, trans_b, 0, begin), ldb, beta, C + begin, ldc,
-                   epilogue_from(epilogue, begin));
+                   epilogue_at(epilogue, ldc, 0, begin));
     });
 }
 

@@ -9,14 +9,21 @@
 namespace neat {
 
 // What the GEMM does to C as it stores each tile, while the tile is in cache, so that it costs
-// no pass over C of its own (both off by default):
-//   bias  N values added to every row of C (a Linear's bias);
-//   gelu  then C = gelu(C), the exact erf GELU of tensor/scalar_math.h (a Linear followed by
-//         GELU when no gradient is needed: autograd/matmul.h's linear_gelu).
+// no pass over C of its own (all off by default), in this order:
+//   bias      N values added to every row of C (a Linear's bias);
+//   residual  an M x N matrix, with C's row stride, added to the finished C (a residual
+//             connection: autograd/matmul.h's linear_add), so C is the same bits as the
+//             product, then add(C, residual);
+//   gelu      then gelu(C), the exact erf GELU of tensor/scalar_math.h (autograd/matmul.h's
+//             linear_gelu, a Linear followed by GELU), written to ...
+//   gelu_out  ... this M x N matrix, with C's row stride, so that C keeps the product (what
+//             GELU's backward needs); null: over C itself.
 template <typename T>
 struct GemmEpilogue {
   const T* bias = nullptr;
+  const T* residual = nullptr;
   bool gelu = false;
+  T* gelu_out = nullptr;
 };
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,

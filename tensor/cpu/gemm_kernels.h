@@ -8,7 +8,9 @@
 //   b: packed B micro-panel, kc x NR (for each p, NR values of one row of op(B))
 //   c: C tile, MR x NR, row stride ldc
 //   bias: NR values added to every row of the tile, or null
-//   C = alpha * a^T b + beta * C + bias; beta == 0 never reads C (BLAS: NaN/Inf in C are ignored).
+//   residual: an MR x NR tile added last (row stride ldc, like c), or null
+//   C = alpha * a^T b + beta * C + bias + residual; beta == 0 never reads C (BLAS: NaN/Inf in C
+//   are ignored).
 //
 // Each step p does one rank-1 update of the tile: load NR/W vectors of b, broadcast each of
 // the MR values of a, and fused-multiply-add. Registers are what fix MR x NR:
@@ -208,8 +210,8 @@ inline void transpose16(__m512 r[16]) {
 // of at most W columns takes the NV = 1 kernel (half a tile's FMAs). b steps NR per k step
 // whatever NV is: the panel is NR wide.
 template <typename T, int NV>
-void micro_kernel(int64_t kc, const T* a, const T* b, T alpha, T beta, const T* bias, T* c,
-                  int64_t ldc, int m, int n) {
+void micro_kernel(int64_t kc, const T* a, const T* b, T alpha, T beta, const T* bias,
+                  const T* residual, T* c, int64_t ldc, int m, int n) {
   using V = Vec<T>;
   constexpr int MR = mr<T>(), NR = nr<T>();
   // Ask for the C tile now so its (likely cache-missing) lines arrive during the k loop
@@ -249,14 +251,17 @@ void micro_kernel(int64_t kc, const T* a, const T* b, T alpha, T beta, const T* 
       const int cols = n - v * V::W;  // of this vector's W columns, how many are C's
       if (i >= m || cols <= 0) continue;
       T* ci = c + i * ldc + v * V::W;
+      const T* ri = residual + i * ldc + v * V::W;  // used only when residual is not null
       typename V::Reg r = V::mul(va, acc[i][v]);
       if (cols >= V::W) {
         if (beta != T(0)) r = V::fma(vb, V::loadu(ci), r);
         if (bias != nullptr) r = V::add(r, V::loadu(bias + v * V::W));
+        if (residual != nullptr) r = V::add(r, V::loadu(ri));
         V::storeu(ci, r);
       } else {
         if (beta != T(0)) r = V::fma(vb, V::load_first(ci, cols), r);
         if (bias != nullptr) r = V::add(r, V::load_first(bias + v * V::W, cols));
+        if (residual != nullptr) r = V::add(r, V::load_first(ri, cols));
         V::store_first(ci, r, cols);
       }
     }

@@ -47,13 +47,16 @@ void matmul_forward(Cpu, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T al
   }
 }
 
-// y [rows, OUT] = x [rows, IN] w [OUT, IN]^T + bias [OUT] (bias may be null), then y = gelu(y)
-// when gelu: the bias and GELU are applied as the GEMM stores each tile (tensor/cpu/gemm.h), so
-// y is written once.
+// z = x [rows, IN] w [OUT, IN]^T + bias [OUT] + residual [rows, OUT] (bias, residual may be
+// null); y [rows, OUT] = gelu(z) when gelu, else z. With gelu, `product` (null: not kept) also
+// receives z, for GELU's backward. The bias, residual and GELU are applied as the GEMM stores
+// each tile (tensor/cpu/gemm.h), so each output is written once and z is never read back.
 template <typename T>
 void linear_forward(Cpu, int64_t rows, int64_t out, int64_t in, const T* x, const T* w,
-                    const T* bias, bool gelu, T* y) {
-  typed_gemm<T>(false, true, rows, out, in, T(1), x, in, w, in, T(0), y, out, {bias, gelu});
+                    const T* bias, const T* residual, bool gelu, T* product, T* y) {
+  T* z = gelu && product != nullptr ? product : y;
+  typed_gemm<T>(false, true, rows, out, in, T(1), x, in, w, in, T(0), z, out,
+                {bias, residual, gelu, z == y ? nullptr : y});
 }
 
 }  // namespace neat::cpu

@@ -105,16 +105,18 @@ void matmul_forward(Cuda, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T a
 
 template <typename T>
 void linear_forward(Cuda, int64_t rows, int64_t out, int64_t in, const T* x, const T* w,
-                    const T* bias, bool gelu, T* y) {
+                    const T* bias, const T* residual, bool gelu, T* product, T* y) {
   if (rows == 0 || out == 0) return;
+  T* z = gelu && product != nullptr ? product : y;
   T beta = T(0);
-  if (bias != nullptr) {  // every row of y starts as the bias: expand's kernel, stride 0 on rows
+  if (bias != nullptr) {  // every row of z starts as the bias: expand's kernel, stride 0 on rows
     const int64_t shape[2] = {rows, out}, stride[2] = {0, 1};
-    expand_broadcast(Cuda{}, y, bias, 2, shape, stride);
+    expand_broadcast(Cuda{}, z, bias, 2, shape, stride);
     beta = T(1);
   }
-  gemm_batched_rows(false, true, rows, out, in, T(1), x, in, 0, w, in, 0, beta, y, out, 0, 1);
-  if (gelu) unary_forward(Cuda{}, UnaryOp::Gelu, y, y, rows * out);  // in place
+  gemm_batched_rows(false, true, rows, out, in, T(1), x, in, 0, w, in, 0, beta, z, out, 0, 1);
+  if (residual != nullptr) axpy(Cuda{}, z, T(1), residual, rows * out);
+  if (gelu) unary_forward(Cuda{}, UnaryOp::Gelu, y, z, rows * out);
 }
 
 template void gemm_batched_rows(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
@@ -129,8 +131,8 @@ template void matmul_forward(Cuda, bool, bool, int64_t, int64_t, int64_t, double
                              const double*, double, double*, const int64_t*, const int64_t*, int64_t);
 
 template void linear_forward(Cuda, int64_t, int64_t, int64_t, const float*, const float*,
-                             const float*, bool, float*);
+                             const float*, const float*, bool, float*, float*);
 template void linear_forward(Cuda, int64_t, int64_t, int64_t, const double*, const double*,
-                             const double*, bool, double*);
+                             const double*, const double*, bool, double*, double*);
 
 }  // namespace neat::cuda

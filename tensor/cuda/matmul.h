@@ -14,11 +14,13 @@ void matmul_forward(Cuda, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T a
                     const T* B, T beta, T* C, const int64_t* a_index, const int64_t* b_index,
                     int64_t count);
 
-// y [rows, OUT] = x [rows, IN] w [OUT, IN]^T + bias [OUT] (bias may be null), then gelu(y) when
-// gelu, as tensor/cpu/matmul.h: y starts as the bias rows, the cuBLAS GEMM adds into it
-// (beta = 1), and GELU is one elementwise pass. Device pointers.
+// z = x [rows, IN] w [OUT, IN]^T + bias [OUT] + residual [rows, OUT] (bias, residual may be
+// null); y = gelu(z) when gelu, else z; with gelu, `product` (null: not kept) also receives z.
+// As tensor/cpu/matmul.h, but z starts as the bias rows, the cuBLAS GEMM adds into it
+// (beta = 1), the residual is an axpy and GELU one elementwise pass (in place when z is not
+// kept). Device pointers.
 template <typename T>
 void linear_forward(Cuda, int64_t rows, int64_t out, int64_t in, const T* x, const T* w,
-                    const T* bias, bool gelu, T* y);
+                    const T* bias, const T* residual, bool gelu, T* product, T* y);
 
 }  // namespace neat::cuda
