@@ -151,6 +151,37 @@ void matmul_into(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a
   run_product(p, c, a, b, trans_a, trans_b, alpha, beta, "matmul_into");
 }
 
+Tensor matmul_sum(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, const Tensor& a2,
+                  const Tensor& b2, bool trans_a2, bool trans_b2, double scale,
+                  const Tensor& bias) {
+  const char* op = "matmul_sum";
+  NEAT_CHECK(a.dim() == 2 && b.dim() == 2 && a2.dim() == 2 && b2.dim() == 2, op,
+             ": operands must be 2-D, got ", operand_str(a, trans_a), " x ",
+             operand_str(b, trans_b), " + ", operand_str(a2, trans_a2), " x ",
+             operand_str(b2, trans_b2));
+  const int64_t M = trans_a ? a.size(1) : a.size(0), K = trans_a ? a.size(0) : a.size(1);
+  const int64_t N = trans_b ? b.size(0) : b.size(1);
+  const int64_t M2 = trans_a2 ? a2.size(1) : a2.size(0), K2 = trans_a2 ? a2.size(0) : a2.size(1);
+  const int64_t N2 = trans_b2 ? b2.size(0) : b2.size(1);
+  const int64_t Kb = trans_b ? b.size(1) : b.size(0), K2b = trans_b2 ? b2.size(1) : b2.size(0);
+  NEAT_CHECK(K == Kb && K2 == K2b && M == M2 && N == N2, op, ": ", operand_str(a, trans_a), " x ",
+             operand_str(b, trans_b), " + ", operand_str(a2, trans_a2), " x ",
+             operand_str(b2, trans_b2),
+             ": inner dimensions must agree in each product and both products be [M, N]");
+  NEAT_CHECK(!bias.defined() || bias.shape() == Shape({N}), op, ": bias ",
+             bias.defined() ? shape_str(bias.shape()) : "none", " is not [N] = [", N, "]");
+  for (const Tensor* t : {&b, &a2, &b2}) check_same_dtype(a, *t, op);
+  if (bias.defined()) check_same_dtype(a, bias, op);
+  Tensor c({M, N}, a.dtype(), a.device());
+  dispatch({a, b, a2, b2, bias, c}, op, [&](auto dev, auto zero) {
+    using T = decltype(zero);
+    matmul_sum_forward(dev, trans_a, trans_b, M, N, K, a.data<T>(), b.data<T>(), trans_a2,
+                       trans_b2, K2, T(scale), a2.data<T>(), b2.data<T>(),
+                       bias.defined() ? bias.data<T>() : nullptr, c.data<T>());
+  });
+  return c;
+}
+
 namespace {
 
 // z = x weight^T + bias + residual, y = gelu(z) when gelu else z: x [rows, IN], weight

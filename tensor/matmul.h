@@ -21,6 +21,14 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans
 void matmul_into(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
                  double alpha, double beta);
 
+// c [M, N] = op(a) op(b) + scale op(a2) op(b2) (+ bias [N] in every row), all 2-D: two products
+// of one shape as one GEMM. On the CPU the second product's k steps follow the first's in the
+// same tiles (no pass over c of its own; a rank-r adapter's update beside its frozen weight:
+// LoRA's and Neat's forward and dx); on CUDA two cuBLAS GEMMs, the second adding into c.
+Tensor matmul_sum(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, const Tensor& a2,
+                  const Tensor& b2, bool trans_a2, bool trans_b2, double scale,
+                  const Tensor& bias = Tensor());
+
 // y = x weight^T + bias: x [rows, IN], weight [OUT, IN], bias [OUT] (undefined: none) -> y
 // [rows, OUT]. On the CPU the GEMM adds the bias as it stores y (one pass over y instead of
 // the GEMM's and then add(y, bias)'s); on CUDA y starts as the bias rows and the GEMM adds into

@@ -260,6 +260,65 @@ TEST_CASE("gemm's residual epilogue adds R to the finished product on every path
       }
 }
 
+// The second product: C = alpha (op(A) op(B) + scale op(A2) op(B2)) + beta C + bias + R, then
+// GELU into a separate output, against float64 (each product's error bound, summed), for every
+// transpose of either product: one K block and several (the second product's steps go on the
+// last), the row and column splits, the skinny and K = 0 / alpha = 0 paths (where it is a
+// GEMM of its own before the residual and GELU).
+struct SecondCase {
+  int64_t M, N, K, K2;
+  float alpha;
+};
+
+template <typename T>
+void check_second_product(bool ta, bool tb, bool ta2, bool tb2, SecondCase c, Generator& gen) {
+  const int64_t lda = ta ? c.M : c.K, ldb = tb ? c.K : c.N;
+  const int64_t lda2 = ta2 ? c.M : c.K2, ldb2 = tb2 ? c.K2 : c.N;
+  auto A = random_matrix<T>(ta ? c.K : c.M, lda, gen);
+  auto B = random_matrix<T>(tb ? c.N : c.K, ldb, gen);
+  auto A2 = random_matrix<T>(ta2 ? c.K2 : c.M, lda2, gen);
+  auto B2 = random_matrix<T>(tb2 ? c.N : c.K2, ldb2, gen);
+  const auto bias = random_matrix<T>(1, c.N, gen);
+  const auto R = random_matrix<T>(c.M, c.N, gen);
+  std::vector<T> C = random_matrix<T>(c.M, c.N, gen), out(c.M * c.N);
+  const double beta = 0.5, scale = 0.3;
+  std::vector<double> z1, s1, z2, s2;
+  reference(ta, tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, beta, C.data(), c.N,
+            bias.data(), z1, s1);
+  reference(ta2, tb2, c.M, c.N, c.K2, double(c.alpha) * scale, A2.data(), lda2, B2.data(), ldb2,
+            0.0, C.data(), c.N, static_cast<const T*>(nullptr), z2, s2);
+  neat::typed_gemm<T>(ta, tb, c.M, c.N, c.K, T(c.alpha), A.data(), lda, B.data(), ldb, T(beta),
+                      C.data(), c.N, {bias.data(), R.data(), true, out.data()},
+                      {A2.data(), lda2, ta2, B2.data(), ldb2, tb2, c.K2, T(scale)});
+  const double eps = std::numeric_limits<T>::epsilon();
+  const double own = sizeof(T) == 4 ? 2e-6 : 1e-14;  // GELU's own error, per unit of |z|
+  double worst = 0, worst_gelu = 0;
+  for (int64_t e = 0; e < c.M * c.N; ++e) {
+    const double z = z1[e] + z2[e] + R[e];
+    const double bound = 2.0 * (c.K + c.K2 + 4) * eps * (s1[e] + s2[e] + std::fabs(R[e])) + 1e-300;
+    worst = std::max(worst, std::fabs(C[e] - z) / bound);
+    worst_gelu = std::max(worst_gelu, std::fabs(out[e] - neat::gelu_forward(z)) /
+                                          (1.2 * bound + own * (1 + std::fabs(z))));
+  }
+  INFO((sizeof(T) == 4 ? "float" : "double"), " trans ", ta, tb, " second trans ", ta2, tb2,
+       " M=", c.M, " N=", c.N, " K=", c.K, " K2=", c.K2, " alpha=", c.alpha);
+  CHECK(worst <= 1.0);
+  CHECK(worst_gelu <= 1.0);
+}
+
+TEST_CASE("gemm's second product sums into the same C on every path and transpose") {
+  Generator gen(8);
+  const SecondCase cases[] = {{65, 65, 64, 8, 1}, {33, 47, 900, 8, 1},   {20, 900, 100, 5, 0.75f},
+                              {100, 8, 300, 8, 1}, {8, 100, 129, 3, 1}, {7, 9, 0, 4, 1},
+                              {30, 40, 50, 6, 0}};
+  for (int flags = 0; flags < 16; ++flags)
+    for (SecondCase c : cases) {
+      const bool ta = flags & 1, tb = flags & 2, ta2 = flags & 4, tb2 = flags & 8;
+      check_second_product<float>(ta, tb, ta2, tb2, c, gen);
+      check_second_product<double>(ta, tb, ta2, tb2, c, gen);
+    }
+}
+
 TEST_CASE("gemm with K = 0 or alpha = 0 scales C by beta and never reads A or B") {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   std::vector<float> A(6, nan), B(6, nan), C = {1, 2, 3, 4};

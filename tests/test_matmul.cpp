@@ -144,6 +144,71 @@ TEST_CASE("matmul_into errors name the output and both operands") {
   CHECK(dtype.find("matmul_into: dtype mismatch") == 0);
 }
 
+namespace {
+
+// The products matmul_sum's tests run: every transpose of either product, with and without a
+// bias, in float64 (row-major operands stored transposed where the flag is set).
+struct SumCase {
+  bool ta, tb, ta2, tb2;
+  Tensor a, b, a2, b2, bias;
+};
+
+std::vector<SumCase> sum_cases() {
+  Generator gen(31);
+  auto stored = [&](int64_t rows, int64_t cols, bool trans) {
+    return randn(trans ? Shape{cols, rows} : Shape{rows, cols}, gen, DType::Float64);
+  };
+  std::vector<SumCase> cases;
+  for (int flags = 0; flags < 16; ++flags)
+    for (bool with_bias : {false, true}) {
+      const bool ta = flags & 1, tb = flags & 2, ta2 = flags & 4, tb2 = flags & 8;
+      cases.push_back({ta, tb, ta2, tb2, stored(37, 50, ta), stored(50, 45, tb),
+                       stored(37, 6, ta2), stored(6, 45, tb2),
+                       with_bias ? randn({45}, gen, DType::Float64) : Tensor()});
+    }
+  return cases;
+}
+
+}  // namespace
+
+// matmul_sum against its composition (both orders of summation agree to rounding), and its
+// errors, which name the op and every operand.
+TEST_CASE("matmul_sum is op(a) op(b) + scale op(a2) op(b2) + bias") {
+  for (const SumCase& c : sum_cases()) {
+    Tensor want = matmul(c.a, c.b, c.ta, c.tb);
+    matmul_into(want, c.a2, c.b2, c.ta2, c.tb2, -0.5, 1.0);
+    if (c.bias.defined()) want = add(want, c.bias);
+    const Tensor got = matmul_sum(c.a, c.b, c.ta, c.tb, c.a2, c.b2, c.ta2, c.tb2, -0.5, c.bias);
+    INFO("trans ", c.ta, c.tb, " second ", c.ta2, c.tb2, " bias ", c.bias.defined());
+    CHECK(neat::test::max_abs_diff(got, want) <= 1e-13 * neat::test::max_abs(want));
+  }
+  CHECK(thrown_message([] {
+          matmul_sum(zeros({2, 3}), zeros({3, 4}), false, false, zeros({2, 5}), zeros({6, 4}),
+                     false, false, 1.0);
+        }).find("matmul_sum: [2, 3] x [3, 4] + [2, 5] x [6, 4]: inner dimensions") == 0);
+  CHECK(thrown_message([] {
+          matmul_sum(zeros({2, 3}), zeros({3, 4}), false, false, zeros({2, 5}), zeros({5, 4}),
+                     false, false, 1.0, zeros({3}));
+        }).find("matmul_sum: bias [3] is not [N] = [4]") == 0);
+  CHECK(thrown_message([] {
+          matmul_sum(zeros({2, 3}), zeros({3}), false, false, zeros({2, 5}), zeros({5, 4}),
+                     false, false, 1.0);
+        }).find("matmul_sum: operands must be 2-D") == 0);
+}
+
+TEST_CASE("cuda: matmul_sum equals the CPU's") {
+  if (!cuda_available()) return skip(cuda_unavailable_reason());
+  auto cuda = [](const Tensor& t) { return t.defined() ? t.to(Device::CUDA) : t; };
+  for (const SumCase& c : sum_cases()) {
+    const Tensor want = matmul_sum(c.a, c.b, c.ta, c.tb, c.a2, c.b2, c.ta2, c.tb2, -0.5, c.bias);
+    const Tensor got = matmul_sum(cuda(c.a), cuda(c.b), c.ta, c.tb, cuda(c.a2), cuda(c.b2), c.ta2,
+                                  c.tb2, -0.5, cuda(c.bias));
+    INFO("trans ", c.ta, c.tb, " second ", c.ta2, c.tb2, " bias ", c.bias.defined());
+    CHECK(neat::test::max_abs_diff(got.to(Device::CPU), want) <=
+          1e-13 * neat::test::max_abs(want));
+  }
+}
+
 TEST_CASE("matmul errors name the op and both shapes") {
   CHECK(thrown_message([] { matmul(zeros({2, 3}), zeros({4, 5})); })
             .find("matmul: [2, 3] x [4, 5]: inner dimensions 3 and 4 differ") == 0);

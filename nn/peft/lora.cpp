@@ -59,8 +59,8 @@ struct LoraNode : Node {
 
 // One fused node, as Neat's (nn/peft/neat_function.cpp): x [ROWS, IN] (leading dims folded),
 // kept = dropout(x), z = kept A^T [ROWS, R]:   y = x W0^T + b + s z B^T
-// The update s z B^T is added into x W0^T in place, so the forward makes no [ROWS, OUT]
-// temporaries beyond y, and the backward sums dx in one buffer.
+// The update s z B^T is summed into x W0^T inside one GEMM (matmul_sum), so the forward makes
+// no [ROWS, OUT] temporaries beyond y, and the backward sums dx the same way.
 Variable lora_linear(const Variable& x, const Variable& weight, const Variable& bias,
                      const Variable& A, const Variable& B, double scaling, double dropout_p,
                      bool training, Generator& gen) {
@@ -89,8 +89,9 @@ Variable lora_linear(const Variable& x, const Variable& weight, const Variable& 
     kept = mul(x2, node->mask);
   }
   Tensor z = matmul(kept, A.data(), false, /*trans_b=*/true);   // [ROWS, R]
-  Tensor y = linear_forward(x2, weight.data(), bias.data_or_undefined());   // x W^T + b
-  matmul_into(y, z, B.data(), false, /*trans_b=*/true, scaling, 1.0);   // y += s z B^T
+  // y = x W^T + s z B^T + b, one GEMM (tensor/matmul.h)
+  Tensor y = matmul_sum(x2, weight.data(), false, /*trans_b=*/true, z, B.data(), false,
+                        /*trans_b2=*/true, scaling, bias.data_or_undefined());
   Shape out_shape = x.shape();
   out_shape.back() = out;
 
@@ -123,9 +124,13 @@ std::vector<Tensor> LoraNode::backward(const Tensor& grad_y) {
     scale_(dz, scaling);
     if (needs_grad(kA)) grads[kA] = matmul(dz, kept, /*trans_a=*/true);
     if (needs_grad(kX)) {
-      Tensor dx = matmul(dy, weight);
-      if (mask.defined()) add_(dx, mul(matmul(dz, A), mask));
-      else matmul_into(dx, dz, A, false, false, 1.0, 1.0);   // dx += dz A
+      Tensor dx;
+      if (mask.defined()) {
+        dx = matmul(dy, weight);
+        add_(dx, mul(matmul(dz, A), mask));
+      } else {
+        dx = matmul_sum(dy, weight, false, false, dz, A, false, false, 1.0);   // dy W0 + dz A
+      }
       grads[kX] = dx.reshape(input_shape(kX));
     }
   }

@@ -139,8 +139,9 @@ Variable neat_linear(const Variable& x, const Variable& weight, const Variable& 
   const Tensor x2 = x.data().reshape({-1, in});
   NeatStack stack = neat_m_forward(weight.data(), A.data(), layer_data, spec);
   Tensor z = matmul(x2, stack.M());
-  Tensor y = linear_forward(x2, weight.data(), bias.data_or_undefined());   // x W0^T + b
-  matmul_into(y, z, B.data(), false, /*trans_b=*/true, spec.scale, 1.0);   // y += s z B^T
+  // y = x W0^T + s z B^T + b, one GEMM (tensor/matmul.h)
+  Tensor y = matmul_sum(x2, weight.data(), false, /*trans_b=*/true, z, B.data(), false,
+                        /*trans_b2=*/true, spec.scale, bias.data_or_undefined());
   Shape out_shape = x.shape();
   out_shape.back() = out;
 
@@ -217,8 +218,8 @@ std::vector<Tensor> NeatNode::backward(const Tensor& grad_y) {
     scale_(dz, spec.scale);
   }
   if (needs_grad(kX)) {
-    Tensor dx = matmul(dy, weight);
-    matmul_into(dx, dz, stack.M(), false, /*trans_b=*/true, 1.0, 1.0);   // dx += dz M^T
+    Tensor dx = matmul_sum(dy, weight, false, false, dz, stack.M(), false, /*trans_b2=*/true,
+                           1.0);   // dy W0 + dz M^T
     grads[kX] = dx.reshape(input_shape(kX));
   }
   if (needs_grad(kBias)) grads[kBias] = sum(dy, {0});

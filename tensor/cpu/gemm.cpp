@@ -125,19 +125,21 @@ void copy_padded(const T* src, int n, T* dst) {
 }
 
 // Pack op(X)[0:rows, 0:kc] (X already offset to the block) into P-row panels, contiguous in k:
-// out[panel][p][i] = op(X)[panel*P + i, p], rows past `rows` zero. op(A) is packed as MR-row
-// panels; op(B) as NR-column panels, which are the NR-row panels of op(B)^T.
+// out[panel][p][i] = op(X)[panel*P + i, p], rows past `rows` zero, each panel `steps` k steps
+// long (kc, or more when a second product's steps follow in the same panel). op(A) is packed
+// as MR-row panels; op(B) as NR-column panels, which are the NR-row panels of op(B)^T.
 // Both cases walk the source in its memory order, so reads stream from DRAM.
 template <int P, typename T>
-void pack_panels(bool trans, int64_t rows, int64_t kc, const T* X, int64_t ld, T* out) {
+void pack_panels(bool trans, int64_t rows, int64_t kc, const T* X, int64_t ld, T* out,
+                 int64_t steps) {
   if (trans) {  // op(X)[i, p] = X[p, i]: row p of X feeds step p of every panel
     for (int64_t p = 0; p < kc; ++p)
       for (int64_t i0 = 0; i0 < rows; i0 += P)
         copy_padded<P>(X + p * ld + i0, int(std::min<int64_t>(P, rows - i0)),
-                       out + i0 * kc + p * P);
+                       out + i0 * steps + p * P);
     return;
   }
-  for (int64_t i0 = 0; i0 < rows; i0 += P, out += P * kc)  // X[i, p]: P rows side by side
+  for (int64_t i0 = 0; i0 < rows; i0 += P, out += P * steps)  // X[i, p]: P rows side by side
     pack_rows<P>(X + i0 * ld, ld, kc, out, int(std::min<int64_t>(P, rows - i0)));
 }
 
@@ -168,6 +170,17 @@ GemmEpilogue<T> epilogue_at(const GemmEpilogue<T>& e, int64_t ldc, int64_t row, 
   return {e.bias == nullptr ? nullptr : e.bias + col,
           e.residual == nullptr ? nullptr : e.residual + row * ldc + col, e.gelu,
           e.gelu_out == nullptr ? nullptr : e.gelu_out + row * ldc + col};
+}
+
+// The second product from (row, col) of C on.
+template <typename T>
+GemmSecondProduct<T> second_at(const GemmSecondProduct<T>& s, int64_t row, int64_t col) {
+  GemmSecondProduct<T> at = s;
+  if (s.a != nullptr) {
+    at.a = op_at(s.a, s.lda, s.trans_a, row, 0);
+    at.b = op_at(s.b, s.ldb, s.trans_b, 0, col);
+  }
+  return at;
 }
 
 // The epilogue's steps after the product, on the whole of C, as passes: for the paths whose
@@ -205,17 +218,20 @@ int threads_for(int64_t M, int64_t N, int64_t K) {
   return double(M) * double(N) * double(K) >= 262144.0 ? max_threads() : 1;
 }
 
-// One thread's share, serially: C[0:M, 0:N] (+)= op(A) op(B), pointers already offset.
+// One thread's share, serially: C[0:M, 0:N] (+)= op(A) op(B) (+ scale op(A2) op(B2)),
+// pointers already offset. The second product's k2 steps extend the last k block's panels, so
+// the micro-kernel sums them into the same registers as the first product's.
 template <typename T>
 void gemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
                   const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
-                  const GemmEpilogue<T>& epilogue) {
+                  const GemmEpilogue<T>& epilogue, const GemmSecondProduct<T>& second) {
   constexpr int MR = mr<T>(), NR = nr<T>();
   constexpr int64_t KC = Blocks<T>::KC, MC = Blocks<T>::MC, NC = Blocks<T>::NC;
   // Equal-width column blocks (N = 768 -> 2 x 384, not 672 + 96), rounded to NR.
   const int64_t nc = std::min(NC, round_up(ceil_div(N, ceil_div(N, NC)), NR));
-  T* a_pack = a_scratch.get<T>(round_up(std::min(MC, M), MR) * std::min(KC, K));
-  T* b_pack = b_scratch.get<T>(std::min(KC, K) * nc);
+  const int64_t k2 = second.a == nullptr ? 0 : second.k;
+  T* a_pack = a_scratch.get<T>(round_up(std::min(MC, M), MR) * (std::min(KC, K) + k2));
+  T* b_pack = b_scratch.get<T>((std::min(KC, K) + k2) * nc);
 
   for (int64_t ic = 0; ic < M; ic += MC) {
     const int64_t m = std::min(MC, M - ic);
@@ -224,10 +240,22 @@ void gemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T
       const T beta_k = pc == 0 ? beta : T(1);  // later k blocks accumulate onto C
       const T* bias_k = pc == 0 ? epilogue.bias : nullptr;  // ... which holds the bias
       const bool last_k = pc + kc == K;  // the residual and GELU go on the finished sums
-      pack_panels<MR>(trans_a, m, kc, op_at(A, lda, trans_a, ic, pc), lda, a_pack);
+      const int64_t extra = last_k ? k2 : 0;  // ... and the second product on the last block
+      const int64_t steps = kc + extra;
+      pack_panels<MR>(trans_a, m, kc, op_at(A, lda, trans_a, ic, pc), lda, a_pack, steps);
+      if (extra > 0) {  // op(A2)'s rows after op(A)'s in each panel, times scale
+        pack_panels<MR>(second.trans_a, m, extra, op_at(second.a, second.lda, second.trans_a, ic, 0),
+                        second.lda, a_pack + MR * kc, steps);
+        for (int64_t panel = 0; panel < round_up(m, MR); panel += MR)
+          for (int64_t e = 0; e < MR * extra; ++e) a_pack[panel * steps + MR * kc + e] *= second.scale;
+      }
       for (int64_t jc = 0; jc < N; jc += nc) {
         const int64_t n = std::min(nc, N - jc);
-        pack_panels<NR>(!trans_b, n, kc, op_at(B, ldb, trans_b, pc, jc), ldb, b_pack);
+        pack_panels<NR>(!trans_b, n, kc, op_at(B, ldb, trans_b, pc, jc), ldb, b_pack, steps);
+        if (extra > 0)
+          pack_panels<NR>(!second.trans_b, n, extra,
+                          op_at(second.b, second.ldb, second.trans_b, 0, jc), second.ldb,
+                          b_pack + NR * kc, steps);
         for (int64_t ir = 0; ir < m; ir += MR) {
           const int mt = int(std::min<int64_t>(MR, m - ir));
           for (int64_t jr = 0; jr < n; jr += NR) {
@@ -238,11 +266,11 @@ void gemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T
                                          ? nullptr
                                          : epilogue.residual + (ic + ir) * ldc + jc + jr;
             if (nt > Vec<T>::W)
-              micro_kernel<T, kNV>(kc, a_pack + ir * kc, b_pack + jr * kc, alpha, beta_k,
-                                   bias_tile, residual_tile, c, ldc, mt, nt);
+              micro_kernel<T, kNV>(steps, a_pack + ir * steps, b_pack + jr * steps, alpha,
+                                   beta_k, bias_tile, residual_tile, c, ldc, mt, nt);
             else  // the right edge, one vector wide: half the FMAs
-              micro_kernel<T, 1>(kc, a_pack + ir * kc, b_pack + jr * kc, alpha, beta_k, bias_tile,
-                                 residual_tile, c, ldc, mt, nt);
+              micro_kernel<T, 1>(steps, a_pack + ir * steps, b_pack + jr * steps, alpha, beta_k,
+                                 bias_tile, residual_tile, c, ldc, mt, nt);
             if (epilogue.gelu && last_k)
               gelu_block<T>(mt, nt, c, ldc, gelu_target(epilogue, C, ldc, ic + ir, jc + jr));
           }
@@ -290,7 +318,7 @@ void gemm_skinny(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T 
   // the next strip finds the lines the hardware fetched beside this one (+15% at K = 4160).
   constexpr int64_t KS = 256;
   T* b_pack = b_scratch.get<T>(K * round_up(N, SN));
-  pack_panels<SN>(!trans_b, N, K, B, ldb, b_pack);
+  pack_panels<SN>(!trans_b, N, K, B, ldb, b_pack, K);
   for (int64_t pc = 0; pc < K; pc += KS) {
     const int64_t kc = std::min(KS, K - pc);
     const T beta_k = pc == 0 ? beta : T(1);  // later k blocks accumulate onto C
@@ -300,7 +328,7 @@ void gemm_skinny(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T 
       int64_t a_step = lda;
       if (m < SM) {  // the last rows: a zero-padded copy, so the kernel reads no further than A
         T* a_pack = a_scratch.get<T>(SM * kc);
-        pack_panels<SM>(true, m, kc, a, lda, a_pack);
+        pack_panels<SM>(true, m, kc, a, lda, a_pack, kc);
         a = a_pack;
         a_step = SM;
       }
@@ -324,12 +352,34 @@ void split(int threads, int64_t extent, int64_t tile, const Body& body) {
   }
 }
 
+// Skinny products (a side of at most 16, like a rank-8 adapter's): the blocked 14 x 32 tile
+// would waste most of its columns and pack A for a single use, so the skinny kernels read op(A)
+// unpacked (gemm_skinny_kernels.h; docs/gemm.md has the measurements). N is made the small
+// side, as C^T = op(B)^T op(A)^T when M is the smaller one. Where op(A)'s rows are contiguous,
+// the dot kernel pays a fixed cost per row that only K >= 8 N repays; below that the blocked
+// path is faster.
+bool takes_skinny(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K) {
+  const bool swap = M < N;
+  const int64_t narrow = swap ? M : N;
+  const bool dot = swap ? trans_b : !trans_a;
+  return narrow <= kSkinny && (!dot || K >= 8 * narrow);
+}
+
 template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
           int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
-          const GemmEpilogue<T>& epilogue) {
-  calls.fetch_add(1, std::memory_order_relaxed);
+          const GemmEpilogue<T>& epilogue, const GemmSecondProduct<T>& second) {
   if (M <= 0 || N <= 0) return;
+  const bool blocked = alpha != T(0) && K > 0 && !takes_skinny(trans_a, trans_b, M, N, K);
+  if (second.a != nullptr && second.k > 0 && !blocked) {
+    // Only the blocked kernel takes more k steps: here the second product is a GEMM of its own
+    // onto C, which then gets the epilogue's last steps.
+    gemm<T>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, {epilogue.bias}, {});
+    gemm<T>(second.trans_a, second.trans_b, M, N, second.k, alpha * second.scale, second.a,
+            second.lda, second.b, second.ldb, T(1), C, ldc,
+            {nullptr, epilogue.residual, epilogue.gelu, epilogue.gelu_out}, {});
+    return;
+  }
   if (alpha == T(0) || K <= 0) {  // BLAS: A, B not read
     scale_c(M, N, beta, C, ldc, epilogue.bias);
     finish_c(M, N, C, ldc, epilogue);
@@ -337,16 +387,9 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
   }
   const int threads = threads_for(M, N, K);
 
-  // Skinny products (a side of at most 16, like a rank-8 adapter's): the blocked 14 x 32 tile
-  // would waste most of its columns and pack A for a single use, so the skinny kernels read
-  // op(A) unpacked (gemm_skinny_kernels.h; docs/gemm.md has the measurements). N is made the
-  // small side, as C^T = op(B)^T op(A)^T when M is the smaller one. Where op(A)'s rows are
-  // contiguous, the dot kernel pays a fixed cost per row that only K >= 8 N repays; below
-  // that the blocked path is faster.
-  const bool swap = M < N;
-  const int64_t narrow = swap ? M : N, wide = swap ? N : M;
-  const bool dot = swap ? trans_b : !trans_a;
-  if (narrow <= kSkinny && (!dot || K >= 8 * narrow)) {
+  if (!blocked) {  // skinny
+    const bool swap = M < N;
+    const int64_t wide = swap ? N : M;
     if (epilogue.bias != nullptr) {  // the skinny kernels have no epilogue: C starts from
       scale_c(M, N, beta, C, ldc, epilogue.bias);  // the bias, the rest is finish_c's
       beta = T(1);
@@ -370,13 +413,14 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
   if (ceil_div(M, MR) >= 2 * threads || M >= N)
     split(threads, M, MR, [&](int64_t begin, int64_t end) {
       gemm_blocked(trans_a, trans_b, end - begin, N, K, alpha, op_at(A, lda, trans_a, begin, 0),
-                   lda, B, ldb, beta, C + begin * ldc, ldc, epilogue_at(epilogue, ldc, begin, 0));
+                   lda, B, ldb, beta, C + begin * ldc, ldc, epilogue_at(epilogue, ldc, begin, 0),
+                   second_at(second, begin, 0));
     });
   else
     split(threads, N, NR, [&](int64_t begin, int64_t end) {
       gemm_blocked(trans_a, trans_b, M, end - begin, K, alpha, A, lda,
                    op_at(B, ldb, trans_b, 0, begin), ldb, beta, C + begin, ldc,
-                   epilogue_at(epilogue, ldc, 0, begin));
+                   epilogue_at(epilogue, ldc, 0, begin), second_at(second, 0, begin));
     });
 }
 
@@ -384,14 +428,18 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-           int64_t ldc, const GemmEpilogue<float>& epilogue) {
-  gemm<float>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue);
+           int64_t ldc, const GemmEpilogue<float>& epilogue,
+           const GemmSecondProduct<float>& second) {
+  calls.fetch_add(1, std::memory_order_relaxed);
+  gemm<float>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue, second);
 }
 
 void dgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha,
            const double* A, int64_t lda, const double* B, int64_t ldb, double beta, double* C,
-           int64_t ldc, const GemmEpilogue<double>& epilogue) {
-  gemm<double>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue);
+           int64_t ldc, const GemmEpilogue<double>& epilogue,
+           const GemmSecondProduct<double>& second) {
+  calls.fetch_add(1, std::memory_order_relaxed);
+  gemm<double>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue, second);
 }
 
 int64_t gemm_call_count() { return calls.load(std::memory_order_relaxed); }

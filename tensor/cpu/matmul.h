@@ -47,6 +47,19 @@ void matmul_forward(Cpu, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T al
   }
 }
 
+// C [M, N] = op(A) op(B) + scale op(A2) op(B2) + bias [N] (bias may be null), all contiguous
+// row-major (op(A) [M, K], op(B) [K, N], op(A2) [M, K2], op(B2) [K2, N]): one GEMM, the second
+// product's K2 k steps summed into the same tiles as the first's (tensor/cpu/gemm.h's
+// GemmSecondProduct), so C is written once.
+template <typename T>
+void matmul_sum_forward(Cpu, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A,
+                        const T* B, bool ta2, bool tb2, int64_t K2, T scale, const T* A2,
+                        const T* B2, const T* bias, T* C) {
+  const int64_t lda = ta ? M : K, ldb = tb ? K : N, lda2 = ta2 ? M : K2, ldb2 = tb2 ? K2 : N;
+  typed_gemm<T>(ta, tb, M, N, K, T(1), A, lda, B, ldb, T(0), C, N, {bias},
+                {A2, lda2, ta2, B2, ldb2, tb2, K2, scale});
+}
+
 // z = x [rows, IN] w [OUT, IN]^T + bias [OUT] + residual [rows, OUT] (bias, residual may be
 // null); y [rows, OUT] = gelu(z) when gelu, else z. With gelu, `product` (null: not kept) also
 // receives z, for GELU's backward. The bias, residual and GELU are applied as the GEMM stores

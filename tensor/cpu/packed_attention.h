@@ -31,14 +31,13 @@ void packed_attention_forward(Cpu, const PackedAttentionLayout& l, const T* q, c
     T* pt = p + l.p_offset(b, h);
     typed_gemm<T>(false, true, l.nq, l.nk, l.d, T(l.scale), q + l.q_offset(b, h), qk_ld,
                          k + l.k_offset(b, h), qk_ld, T(0), pt, l.nk);
-    for (int64_t i = 0; i < l.nq; ++i) {
-      T* row = pt + i * l.nk;
-      if (mask.data != nullptr) {
+    if (mask.data != nullptr)
+      for (int64_t i = 0; i < l.nq; ++i) {
+        T* row = pt + i * l.nk;
         const T* mask_row = mask.data + b * mask.sb + h * mask.sh + i * mask.si;
         for (int64_t j = 0; j < l.nk; ++j) row[j] += mask_row[j * mask.sj];
       }
-      softmax_forward_row<true>(row, row, l.nk, 1, false);   // in place: row by row
-    }
+    softmax_forward_rows(pt, l.nq, l.nk);   // in place
     typed_gemm<T>(false, false, l.nq, l.dv, l.nk, T(1), pt, l.nk, v + l.v_offset(b, h), v_ld,
                          T(0), out + l.out_offset(b, h), v_ld);
   }

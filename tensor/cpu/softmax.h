@@ -48,6 +48,31 @@ void softmax_forward_row(const T* xr, T* yr, int64_t n, int64_t inner, bool log_
   }
 }
 
+// Softmax of `rows` contiguous rows of n values each, in place (one attention head's
+// [Nq, Nk] scores): the same bits as softmax_forward_row on each row, with the exps in one loop
+// over the whole block. Row by row, a row of a few dozen values left most of exp's long
+// dependency chain exposed; over the block, several vectors' exps are in flight at once
+// (measured on 65 x 65 blocks: 128 -> 100 ns a row; docs/performance.md).
+template <typename T>
+void softmax_forward_rows(T* s, int64_t rows, int64_t n) {
+  for (int64_t i = 0; i < rows; ++i) {   // s - max of its row
+    T* row = s + i * n;
+    T m = -std::numeric_limits<T>::infinity();
+#pragma omp simd reduction(max : m)
+    for (int64_t j = 0; j < n; ++j) m = row[j] > m ? row[j] : m;
+    for (int64_t j = 0; j < n; ++j) row[j] -= m;
+  }
+  for (int64_t e = 0; e < rows * n; ++e) s[e] = scalar_exp(s[e]);
+  for (int64_t i = 0; i < rows; ++i) {   // / the row's sum
+    T* row = s + i * n;
+    double sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < n; ++j) sum += row[j];
+    const T inv = T(1.0 / sum);
+    for (int64_t j = 0; j < n; ++j) row[j] *= inv;
+  }
+}
+
 template <typename T>
 void softmax_forward(Cpu, const T* x, T* y, int64_t outer, int64_t n, int64_t inner,
                      bool log_output) {

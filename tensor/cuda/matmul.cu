@@ -103,17 +103,37 @@ void matmul_forward(Cuda, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T a
          int_size(std::max<int64_t>(1, lda), "lda"), beta, C + t * M * N, m);
 }
 
+namespace {
+
+// C [rows, cols] starts as the bias rows (expand's kernel, stride 0 on rows); returns the beta
+// for the first GEMM into C: 1, or 0 (C overwritten) when bias is null.
+template <typename T>
+T start_from_bias(T* C, const T* bias, int64_t rows, int64_t cols) {
+  if (bias == nullptr) return T(0);
+  const int64_t shape[2] = {rows, cols}, stride[2] = {0, 1};
+  expand_broadcast(Cuda{}, C, bias, 2, shape, stride);
+  return T(1);
+}
+
+}  // namespace
+
+template <typename T>
+void matmul_sum_forward(Cuda, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A,
+                        const T* B, bool ta2, bool tb2, int64_t K2, T scale, const T* A2,
+                        const T* B2, const T* bias, T* C) {
+  if (M == 0 || N == 0) return;
+  const T beta = start_from_bias(C, bias, M, N);
+  gemm_batched_rows(ta, tb, M, N, K, T(1), A, ta ? M : K, 0, B, tb ? K : N, 0, beta, C, N, 0, 1);
+  gemm_batched_rows(ta2, tb2, M, N, K2, scale, A2, ta2 ? M : K2, 0, B2, tb2 ? K2 : N, 0, T(1), C,
+                    N, 0, 1);
+}
+
 template <typename T>
 void linear_forward(Cuda, int64_t rows, int64_t out, int64_t in, const T* x, const T* w,
                     const T* bias, const T* residual, bool gelu, T* product, T* y) {
   if (rows == 0 || out == 0) return;
   T* z = gelu && product != nullptr ? product : y;
-  T beta = T(0);
-  if (bias != nullptr) {  // every row of z starts as the bias: expand's kernel, stride 0 on rows
-    const int64_t shape[2] = {rows, out}, stride[2] = {0, 1};
-    expand_broadcast(Cuda{}, z, bias, 2, shape, stride);
-    beta = T(1);
-  }
+  const T beta = start_from_bias(z, bias, rows, out);
   gemm_batched_rows(false, true, rows, out, in, T(1), x, in, 0, w, in, 0, beta, z, out, 0, 1);
   if (residual != nullptr) axpy(Cuda{}, z, T(1), residual, rows * out);
   if (gelu) unary_forward(Cuda{}, UnaryOp::Gelu, y, z, rows * out);
@@ -130,6 +150,12 @@ template void matmul_forward(Cuda, bool, bool, int64_t, int64_t, int64_t, float,
 template void matmul_forward(Cuda, bool, bool, int64_t, int64_t, int64_t, double, const double*,
                              const double*, double, double*, const int64_t*, const int64_t*, int64_t);
 
+template void matmul_sum_forward(Cuda, bool, bool, int64_t, int64_t, int64_t, const float*,
+                                 const float*, bool, bool, int64_t, float, const float*,
+                                 const float*, const float*, float*);
+template void matmul_sum_forward(Cuda, bool, bool, int64_t, int64_t, int64_t, const double*,
+                                 const double*, bool, bool, int64_t, double, const double*,
+                                 const double*, const double*, double*);
 template void linear_forward(Cuda, int64_t, int64_t, int64_t, const float*, const float*,
                              const float*, const float*, bool, float*, float*);
 template void linear_forward(Cuda, int64_t, int64_t, int64_t, const double*, const double*,

@@ -14,6 +14,13 @@ void matmul_forward(Cuda, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T a
                     const T* B, T beta, T* C, const int64_t* a_index, const int64_t* b_index,
                     int64_t count);
 
+// C [M, N] = op(A) op(B) + scale op(A2) op(B2) + bias [N] (bias may be null), as
+// tensor/cpu/matmul.h: C starts as the bias rows, then two cuBLAS GEMMs add into it.
+template <typename T>
+void matmul_sum_forward(Cuda, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A,
+                        const T* B, bool ta2, bool tb2, int64_t K2, T scale, const T* A2,
+                        const T* B2, const T* bias, T* C);
+
 // z = x [rows, IN] w [OUT, IN]^T + bias [OUT] + residual [rows, OUT] (bias, residual may be
 // null); y = gelu(z) when gelu, else z; with gelu, `product` (null: not kept) also receives z.
 // As tensor/cpu/matmul.h, but z starts as the bias rows, the cuBLAS GEMM adds into it
