@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 
 #include "autograd/elementwise.h"
@@ -95,6 +97,28 @@ TEST_CASE("scalar_math float exp and erf match libm") {
     CHECK(close(sigmoid_forward(x), sigmoid_forward(double(x))));
     CHECK(close(exp_forward(x), exp_forward(double(x))));
   }
+}
+
+// exp_nonpositive is exp_poly to the bit wherever e^x is a normal float (every 97th float of
+// [-87.34, 0], and the ends), 0 below; GELU's derivative uses it.
+TEST_CASE("scalar_math exp_nonpositive is exp_poly down to the smallest normal, then 0") {
+  const float lo = -87.3365478515625f;   // ln(2^-126)
+  int64_t checked = 0, differ = 0;
+  uint32_t bits_lo;
+  std::memcpy(&bits_lo, &lo, sizeof(float));
+  for (uint32_t bits = 0x80000000u; bits <= bits_lo; bits += 97) {   // -0 down to lo
+    float x;
+    std::memcpy(&x, &bits, sizeof(float));
+    differ += exp_nonpositive(x) != exp_poly(x);
+    ++checked;
+  }
+  CHECK(checked > 10000000);
+  CHECK(differ == 0);
+  CHECK(exp_nonpositive(0.0f) == 1.0f);
+  CHECK(exp_nonpositive(lo) == exp_poly(lo));
+  CHECK(exp_nonpositive(std::nextafter(lo, -200.0f)) == 0.0f);
+  CHECK(exp_nonpositive(-std::numeric_limits<float>::infinity()) == 0.0f);
+  CHECK(std::isfinite(exp_nonpositive(std::nanf(""))));
 }
 
 TEST_CASE("scalar_math derivatives match finite differences") {
