@@ -347,7 +347,7 @@ TEST_CASE("nn: linear_gelu is gelu(linear(...)) to the bit; linear_then_gelu fus
 // The fused linear_add (the residual added in the GEMM's store) against linear then add in
 // float32: the same bits forward and backward (the residual's gradient included), at sizes that
 // take edge tiles and two K blocks. linear_then_add takes it for a plain Linear only.
-TEST_CASE("nn: linear_add is add(linear(...), r) to the bit; linear_then_add fuses a plain Linear") {
+TEST_CASE("nn: linear_add is add(linear(...), r) to the bit; linear_then_add fuses a Linear") {
   for (auto [rows, in, out] : {std::tuple{37, 29, 45}, std::tuple{70, 400, 33}}) {
     auto leaf = [](Shape shape, uint64_t seed) {
       return Variable(random64(shape, seed).to(DType::Float32), true);

@@ -451,7 +451,9 @@ const std::vector<OpEntry>& op_table() {
              {"x [7,13], W [3,13], no bias, r [7,3]",
               {random64({7, 13}, 239), random64({3, 13}, 240), random64({7, 3}, 241)},
               [](const Vars& v) { return linear_add(v[0], v[1], Variable(), v[2]); },
-              [](const Tensors& in) { return add(matmul_loop(in[0], in[1], false, true), in[2]); }}};
+              [](const Tensors& in) {
+                return add(matmul_loop(in[0], in[1], false, true), in[2]);
+              }}};
        }},
       // ---- nn functions ----
       {"softmax",

@@ -243,11 +243,14 @@ void gemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T
       const int64_t extra = last_k ? k2 : 0;  // ... and the second product on the last block
       const int64_t steps = kc + extra;
       pack_panels<MR>(trans_a, m, kc, op_at(A, lda, trans_a, ic, pc), lda, a_pack, steps);
-      if (extra > 0) {  // op(A2)'s rows after op(A)'s in each panel, times scale
-        pack_panels<MR>(second.trans_a, m, extra, op_at(second.a, second.lda, second.trans_a, ic, 0),
-                        second.lda, a_pack + MR * kc, steps);
-        for (int64_t panel = 0; panel < round_up(m, MR); panel += MR)
-          for (int64_t e = 0; e < MR * extra; ++e) a_pack[panel * steps + MR * kc + e] *= second.scale;
+      if (extra > 0) {  // op(A2)'s steps after op(A)'s in each panel, times scale
+        pack_panels<MR>(second.trans_a, m, extra,
+                        op_at(second.a, second.lda, second.trans_a, ic, 0), second.lda,
+                        a_pack + MR * kc, steps);
+        for (int64_t row = 0; row < round_up(m, MR); row += MR) {  // panel by panel
+          T* a2 = a_pack + row * steps + MR * kc;
+          for (int64_t e = 0; e < MR * extra; ++e) a2[e] *= second.scale;
+        }
       }
       for (int64_t jc = 0; jc < N; jc += nc) {
         const int64_t n = std::min(nc, N - jc);
