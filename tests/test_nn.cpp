@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <tuple>
 
@@ -307,29 +308,46 @@ TEST_CASE("nn: GELU is the exact x * Phi(x)") {
   }
 }
 
-// The fused linear_gelu (one pass over the output) against linear then gelu in float32: the
-// same bits forward and backward, at sizes that take edge tiles and two K blocks; with nothing
-// needing a gradient it records no node. linear_then_gelu takes it for a plain Linear only.
-TEST_CASE("nn: linear_gelu is gelu(linear(...)) to the bit; linear_then_gelu fuses a plain Linear") {
+namespace {
+
+// A fused linear op (inputs x [rows, in], W [out, in], b [out], then r [rows, out] when it
+// takes a residual) against its composition in float32, at sizes that take edge tiles and two
+// K blocks: the same bits forward and backward, every input's gradient included.
+void check_fused_linear(const std::function<Variable(const std::vector<Variable>&)>& fused,
+                        const std::function<Variable(const std::vector<Variable>&)>& composed,
+                        bool residual) {
   for (auto [rows, in, out] : {std::tuple{37, 29, 45}, std::tuple{70, 400, 33}}) {
-    auto leaf = [](Shape shape, uint64_t seed) {
-      return Variable(random64(shape, seed).to(DType::Float32), true);
-    };
-    Variable x = leaf({rows, in}, 1), w = leaf({out, in}, 2), b = leaf({out}, 3);
-    Variable x2 = leaf({rows, in}, 1), w2 = leaf({out, in}, 2), b2 = leaf({out}, 3);
-    Variable fused = linear_gelu(x, w, b), composed = gelu(linear(x2, w2, b2));
+    std::vector<Shape> shapes{{rows, in}, {out, in}, {out}};
+    if (residual) shapes.push_back({rows, out});
+    std::vector<Variable> a, b;
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      a.emplace_back(random64(shapes[i], i + 1).to(DType::Float32), true);
+      b.emplace_back(a.back().data().clone(), true);
+    }
+    Variable y = fused(a), want = composed(b);
     INFO("rows ", rows, ", in ", in, ", out ", out);
-    CHECK(max_abs_diff(fused.data(), composed.data()) == 0);
-    Tensor dy = random64({rows, out}, 4).to(DType::Float32);
-    fused.backward(dy);
-    composed.backward(dy);
-    CHECK(max_abs_diff(x.grad(), x2.grad()) == 0);
-    CHECK(max_abs_diff(w.grad(), w2.grad()) == 0);
-    CHECK(max_abs_diff(b.grad(), b2.grad()) == 0);
-    Variable frozen = linear_gelu(Variable(x.data()), Variable(w.data()), Variable(b.data()));
-    CHECK(!frozen.requires_grad());
-    CHECK(max_abs_diff(frozen.data(), composed.data()) == 0);
+    CHECK(max_abs_diff(y.data(), want.data()) == 0);
+    const Tensor dy = random64({rows, out}, 9).to(DType::Float32);
+    y.backward(dy);
+    want.backward(dy);
+    for (size_t i = 0; i < a.size(); ++i) CHECK(max_abs_diff(a[i].grad(), b[i].grad()) == 0);
+    // Nothing needs a gradient: no node, the same values.
+    std::vector<Variable> frozen;
+    for (const Variable& v : a) frozen.emplace_back(v.data());
+    Variable y_frozen = fused(frozen);
+    CHECK(!y_frozen.requires_grad());
+    CHECK(max_abs_diff(y_frozen.data(), want.data()) == 0);
   }
+}
+
+}  // namespace
+
+// linear_gelu (GELU in the GEMM's store; in training the product kept beside it) against
+// linear then gelu. linear_then_gelu takes it for a plain Linear only.
+TEST_CASE("nn: linear_gelu is gelu(linear(...)) to the bit; linear_then_gelu fuses a plain Linear") {
+  check_fused_linear([](const std::vector<Variable>& v) { return linear_gelu(v[0], v[1], v[2]); },
+                     [](const std::vector<Variable>& v) { return gelu(linear(v[0], v[1], v[2])); },
+                     false);
   Linear lin(6, 4, true, 3);
   Variable x(random64({2, 6}, 6).to(DType::Float32), true);
   CHECK(max_abs_diff(linear_then_gelu(lin, x).data(), gelu(lin.forward(x)).data()) == 0);
@@ -344,29 +362,12 @@ TEST_CASE("nn: linear_gelu is gelu(linear(...)) to the bit; linear_then_gelu fus
             .find("linear_gelu_forward") != std::string::npos);
 }
 
-// The fused linear_add (the residual added in the GEMM's store) against linear then add in
-// float32: the same bits forward and backward (the residual's gradient included), at sizes that
-// take edge tiles and two K blocks. linear_then_add takes it for a plain Linear only.
+// linear_add (the residual added in the GEMM's store) against linear then add, the residual's
+// gradient included. linear_then_add takes it for a plain Linear only.
 TEST_CASE("nn: linear_add is add(linear(...), r) to the bit; linear_then_add fuses a Linear") {
-  for (auto [rows, in, out] : {std::tuple{37, 29, 45}, std::tuple{70, 400, 33}}) {
-    auto leaf = [](Shape shape, uint64_t seed) {
-      return Variable(random64(shape, seed).to(DType::Float32), true);
-    };
-    Variable x = leaf({rows, in}, 1), w = leaf({out, in}, 2), b = leaf({out}, 3);
-    Variable r = leaf({rows, out}, 5);
-    Variable x2 = leaf({rows, in}, 1), w2 = leaf({out, in}, 2), b2 = leaf({out}, 3);
-    Variable r2 = leaf({rows, out}, 5);
-    Variable fused = linear_add(x, w, b, r), composed = add(linear(x2, w2, b2), r2);
-    INFO("rows ", rows, ", in ", in, ", out ", out);
-    CHECK(max_abs_diff(fused.data(), composed.data()) == 0);
-    Tensor dy = random64({rows, out}, 4).to(DType::Float32);
-    fused.backward(dy);
-    composed.backward(dy);
-    CHECK(max_abs_diff(x.grad(), x2.grad()) == 0);
-    CHECK(max_abs_diff(w.grad(), w2.grad()) == 0);
-    CHECK(max_abs_diff(b.grad(), b2.grad()) == 0);
-    CHECK(max_abs_diff(r.grad(), r2.grad()) == 0);
-  }
+  check_fused_linear(
+      [](const std::vector<Variable>& v) { return linear_add(v[0], v[1], v[2], v[3]); },
+      [](const std::vector<Variable>& v) { return add(linear(v[0], v[1], v[2]), v[3]); }, true);
   Linear lin(6, 4, true, 3);
   Variable x(random64({2, 6}, 6).to(DType::Float32), true);
   Variable r(random64({2, 4}, 7).to(DType::Float32), true);
