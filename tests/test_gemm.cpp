@@ -345,8 +345,8 @@ TEST_CASE("gemm_call_count counts each sgemm and dgemm call once") {
 }
 
 // Square-ish (blocked kernel, split by rows and, at M = 20, by columns), and skinny N = 8 /
-// M = 8 (both skinny kernels, C and C^T stored), on every transpose, with a bias: each big
-// enough to run on 2 threads.
+// M = 8 (both skinny kernels, C and C^T stored), on every transpose, with a bias (and then a
+// residual and a second product as well): each big enough to run on 2 threads.
 TEST_CASE("sgemm gives bitwise the same result on 1 and 2 threads") {
 #ifndef _OPENMP
   neat::test::skip("built without OpenMP (NO_OMP=1): there is only one thread");
@@ -368,9 +368,22 @@ TEST_CASE("sgemm gives bitwise the same result on 1 and 2 threads") {
         omp_set_num_threads(2);
         neat::sgemm(ta, tb, c.M, c.N, c.K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, C2.data(),
                     c.N, {bias.data()});
+        // ... and with a residual and a rank-8 second product, which follow the split too.
+        const auto R = random_matrix<float>(c.M, c.N, gen);
+        const auto A2 = random_matrix<float>(c.M, 8, gen), B2 = random_matrix<float>(8, c.N, gen);
+        const neat::GemmSecondProduct<float> second{A2.data(), 8, false,
+                                                    B2.data(), c.N, false, 8, 0.5f};
+        std::vector<float> D1(c.M * c.N), D2(c.M * c.N);
+        omp_set_num_threads(1);
+        neat::sgemm(ta, tb, c.M, c.N, c.K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, D1.data(),
+                    c.N, {bias.data(), R.data()}, second);
+        omp_set_num_threads(2);
+        neat::sgemm(ta, tb, c.M, c.N, c.K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, D2.data(),
+                    c.N, {bias.data(), R.data()}, second);
         omp_set_num_threads(saved);
         INFO("trans_a=", ta, " trans_b=", tb, " M=", c.M, " N=", c.N, " K=", c.K);
         CHECK(C1 == C2);
+        CHECK(D1 == D2);
         std::vector<double> want, scale;
         reference(ta, tb, c.M, c.N, c.K, 1.0, A.data(), lda, B.data(), ldb, 0.0, C1.data(), c.N,
                   bias.data(), want, scale);
