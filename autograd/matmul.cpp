@@ -125,6 +125,8 @@ Variable linear_add(const Variable& x, const Variable& weight, const Variable& b
   const int64_t in = w.size(1), out = w.size(0);
   Shape y_shape = x.shape();
   y_shape.back() = out;
+  NEAT_CHECK(residual.defined(), "linear_add: the residual is undefined (want ",
+             shape_str(y_shape), ")");
   NEAT_CHECK(residual.shape() == y_shape, "linear_add: residual ", shape_str(residual.shape()),
              " is not the shape of linear's output ", shape_str(y_shape), " (input ",
              shape_str(x.shape()), ", weight ", shape_str(w.shape()), ")");

@@ -227,6 +227,7 @@ Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias)
 
 Tensor linear_add_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                           const Tensor& residual) {
+  NEAT_CHECK(residual.defined(), "linear_add_forward: the residual is undefined");
   return linear_product(x, weight, bias, residual, false, nullptr, "linear_add_forward");
 }
 

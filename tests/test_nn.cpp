@@ -380,6 +380,9 @@ TEST_CASE("nn: linear_add is add(linear(...), r) to the bit; linear_then_add fus
                                         Variable(random64({2, 4}, 8))); })
             .find("linear_add: residual [2, 4] is not the shape of linear's output [2, 3]") !=
         std::string::npos);
+  CHECK(thrown_message([&] { linear_add(Variable(x25), Variable(w35), Variable(), Variable()); })
+            .find("linear_add: the residual is undefined (want [2, 3])") !=
+        std::string::npos);
   CHECK(thrown_message([&] { linear_add_forward(x25, w35, Tensor(), random64({3, 2}, 8)); })
             .find("linear_add_forward: residual [3, 2] is not the product's shape [2, 3]") !=
         std::string::npos);
