@@ -1,6 +1,6 @@
-// CPU kernels of the fused layer norm over the last dim: one pass per row forward, one pass per
-// row backward. The derivation of the backward, from the forward formula to this code:
-// docs/layer_norm.md.
+// CPU kernels of the fused layer norm over the last dim: two passes per row forward (the sums,
+// then y), two per row backward. The derivation of the backward, from the forward formula to
+// this code: docs/layer_norm.md.
 //
 //   x, y, dy, dx [rows, D] (all leading dims fold into rows), w, b, dw, db [D], mean, rstd [rows]
 //   forward:   mean = sum_j x_j / D      var = sum_j (x_j - mean)^2 / D (biased, as PyTorch)
@@ -33,14 +33,22 @@ void layer_norm_forward(Cpu, const T* x, const T* w, const T* b, T* y, T* mean, 
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * D;
     T* yr = y + r * D;
-    double sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < D; ++j) sum += xr[j];
-    const double mu = sum / double(D);
-    double sq = 0;
-#pragma omp simd reduction(+ : sq)
-    for (int64_t j = 0; j < D; ++j) sq += (xr[j] - mu) * (xr[j] - mu);
-    const double rs = 1.0 / std::sqrt(sq / double(D) + eps);
+    // mean and var from one pass over c_j = x_j - x_0: two independent sums in one loop, where
+    // sum-then-squares took two loops of one dependent chain each (a row is only D / W vectors
+    // long, so the chains' latency was the time). Shifted by x_0, the cancellation in var costs
+    // a relative (mean - x_0)^2 / var times double's epsilon:
+    //   mean = x_0 + S1 / D,   var = (S2 - S1^2 / D) / D,   S1 = sum c_j,   S2 = sum c_j^2
+    const double shift = xr[0];
+    double s1 = 0, s2 = 0;
+#pragma omp simd reduction(+ : s1, s2)
+    for (int64_t j = 0; j < D; ++j) {
+      const double c = double(xr[j]) - shift;
+      s1 += c;
+      s2 += c * c;
+    }
+    const double mu = shift + s1 / double(D);
+    const double var = std::max(0.0, (s2 - s1 * s1 / double(D)) / double(D));  // >= 0 in rounding
+    const double rs = 1.0 / std::sqrt(var + eps);
     mean[r] = T(mu);
     rstd[r] = T(rs);
     for (int64_t j = 0; j < D; ++j) {
