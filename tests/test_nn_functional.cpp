@@ -77,6 +77,32 @@ TEST_CASE("layer_norm forward values and saved statistics") {
   CHECK(plain.y.at({0, 2}) == doctest::Approx((4 - 1.3) * f.rstd.flat(0)).epsilon(1e-14));
 }
 
+// The CPU kernel's one-pass sums are shifted by each row's first value: rows whose mean is far
+// from 0, and a row whose first value is an outlier (the shift far from the mean), keep mean
+// and rstd to double's rounding against a two-pass long double reference, in float64.
+TEST_CASE("layer_norm's statistics hold for large offsets and an outlier as the first value") {
+  Generator gen(5);
+  const int64_t D = 192;
+  std::vector<double> values;
+  for (double offset : {0.0, 1e4, -3e7})
+    for (int64_t j = 0; j < D; ++j) values.push_back(offset + gen.uniform(-0.1, 0.1));
+  for (int64_t j = 0; j < D; ++j) values.push_back(j == 0 ? 1e8 : gen.uniform(-1.0, 1.0));
+  const int64_t rows = int64_t(values.size()) / D;
+  const LayerNormForward f =
+      layer_norm_forward(from_vector(values, {rows, D}), Tensor(), Tensor(), 1e-5);
+  for (int64_t r = 0; r < rows; ++r) {
+    const double* row = values.data() + r * D;
+    long double sum = 0, sq = 0;
+    for (int64_t j = 0; j < D; ++j) sum += row[j];
+    const long double mean = sum / D;
+    for (int64_t j = 0; j < D; ++j) sq += (row[j] - mean) * (row[j] - mean);
+    const double rstd = double(1 / std::sqrt(sq / D + 1e-5L));
+    CAPTURE(r);
+    CHECK(f.mean.flat(r) == doctest::Approx(double(mean)).epsilon(1e-13));
+    CHECK(f.rstd.flat(r) == doctest::Approx(rstd).epsilon(1e-12));
+  }
+}
+
 TEST_CASE("layer_norm backward: large inputs give the same result as small-chunk sums") {
   // 600 x 64 crosses the parallel threshold; compare dw, db with plain float64 sums.
   Generator gen(5);
