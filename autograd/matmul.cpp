@@ -72,22 +72,55 @@ std::vector<Tensor> MatmulNode::backward(const Tensor& grad) {
 // ---- linear --------------------------------------------------------------------------------
 
 namespace {
-struct LinearNode : Node {
-  Tensor x2;      // x as [rows, IN]; saved only when the weight needs a gradient
-  Tensor weight;  // [OUT, IN]; saved only when x needs a gradient
+
+// What every linear node (linear, linear_add, linear_gelu) keeps for its backward, each saved
+// only when a gradient needs it, and the gradients of x, W and b from dy:
+//   forward: y = x W^T + b   x [rows, IN], W [OUT, IN], b [OUT], y [rows, OUT]
+//   dx = dy W  [rows, IN]      dW = dy^T x  [OUT, IN]      db = sum over rows of dy  [OUT]
+struct LinearBase : Node {
+  Tensor x2;      // x as [rows, IN]: read by dW
+  Tensor weight;  // [OUT, IN]: read by dx
+  void save(const Variable& x, const Variable& w, const Tensor& x_rows) {
+    if (w.requires_grad()) x2 = x_rows;
+    if (x.requires_grad()) weight = w.data();
+  }
+  void release_saved() override { x2 = weight = Tensor(); }
+  // grad2 is dy as [rows, OUT]; the gradients of inputs 0-2 (x, W, b) this node needs.
+  std::vector<Tensor> linear_backward(const Tensor& grad2) const {
+    Tensor grad_x, grad_w, grad_b;
+    if (needs_grad(0)) grad_x = matmul(grad2, weight, false, false).reshape(input_shape(0));
+    if (needs_grad(1)) grad_w = matmul(grad2, x2, true, false);
+    if (needs_grad(2)) grad_b = sum_to(grad2, {grad2.size(1)});
+    return {grad_x, grad_w, grad_b};
+  }
+};
+
+struct LinearNode : LinearBase {
   bool residual = false;  // linear_add: a fourth input, the residual, added to y
   const char* name() const override { return residual ? "linear_add" : "linear"; }
   std::vector<Tensor> backward(const Tensor& grad) override;
-  void release_saved() override { x2 = weight = Tensor(); }
 };
-}  // namespace
 
-namespace {
+struct LinearGeluNode : LinearBase {
+  Tensor z;  // x W^T + b [rows, OUT], GELU's input
+  const char* name() const override { return "linear_gelu"; }
+  std::vector<Tensor> backward(const Tensor& grad) override;
+  void release_saved() override {
+    LinearBase::release_saved();
+    z = Tensor();
+  }
+};
 
-// The checks of linear and linear_gelu (op names which): weight [OUT, IN], x [.., IN], bias
-// [OUT] or undefined, one dtype.
-void check_linear_inputs(const Variable& x, const Variable& weight, const Variable& bias,
-                         const char* op) {
+// A linear's operands after the checks every linear op shares (op names which: weight
+// [OUT, IN], x [.., IN], bias [OUT] or undefined, one dtype): x as x2 [rows, IN] (every leading
+// dim folds into one GEMM) and the output's shape y_shape [.., OUT].
+struct LinearOperands {
+  Tensor x2;
+  Shape y_shape;
+};
+
+LinearOperands linear_operands(const Variable& x, const Variable& weight, const Variable& bias,
+                               const char* op) {
   const Tensor& w = weight.data();
   NEAT_CHECK(w.dim() == 2, op, ": weight ", shape_str(w.shape()), " must be [OUT, IN]");
   NEAT_CHECK(x.dim() >= 1 && x.size(-1) == w.size(1), op, ": input ", shape_str(x.shape()),
@@ -97,113 +130,70 @@ void check_linear_inputs(const Variable& x, const Variable& weight, const Variab
   if (bias.defined())
     NEAT_CHECK(bias.shape() == Shape{w.size(0)}, op, ": bias ", shape_str(bias.shape()),
                " does not match weight ", shape_str(w.shape()), " (want [", w.size(0), "])");
+  Shape y_shape = x.shape();
+  y_shape.back() = w.size(0);
+  return {x.data().reshape({-1, w.size(1)}), y_shape};
 }
 
 }  // namespace
 
 Variable linear(const Variable& x, const Variable& weight, const Variable& bias) {
-  check_linear_inputs(x, weight, bias, "linear");
-  const Tensor& w = weight.data();
-  const int64_t in = w.size(1), out = w.size(0);
-
-  // x [.., IN] -> x2 [rows, IN]: every leading dim folds into one GEMM.
-  Tensor x2 = x.data().reshape({-1, in});
-  Tensor y = linear_forward(x2, w, bias.data_or_undefined());  // [rows, OUT]
-  Shape y_shape = x.shape();
-  y_shape.back() = out;
-
+  const LinearOperands in = linear_operands(x, weight, bias, "linear");
+  Tensor y = linear_forward(in.x2, weight.data(), bias.data_or_undefined());  // [rows, OUT]
   auto node = std::make_shared<LinearNode>();
-  if (weight.requires_grad()) node->x2 = x2;
-  if (x.requires_grad()) node->weight = w;
-  return record(y.reshape(y_shape), std::move(node), {x, weight, bias});
+  node->save(x, weight, in.x2);
+  return record(y.reshape(in.y_shape), std::move(node), {x, weight, bias});
 }
 
 Variable linear_add(const Variable& x, const Variable& weight, const Variable& bias,
                     const Variable& residual) {
-  check_linear_inputs(x, weight, bias, "linear_add");
-  const Tensor& w = weight.data();
-  const int64_t in = w.size(1), out = w.size(0);
-  Shape y_shape = x.shape();
-  y_shape.back() = out;
+  const LinearOperands in = linear_operands(x, weight, bias, "linear_add");
   NEAT_CHECK(residual.defined(), "linear_add: the residual is undefined (want ",
-             shape_str(y_shape), ")");
-  NEAT_CHECK(residual.shape() == y_shape, "linear_add: residual ", shape_str(residual.shape()),
-             " is not the shape of linear's output ", shape_str(y_shape), " (input ",
-             shape_str(x.shape()), ", weight ", shape_str(w.shape()), ")");
+             shape_str(in.y_shape), ")");
+  NEAT_CHECK(residual.shape() == in.y_shape, "linear_add: residual ",
+             shape_str(residual.shape()), " is not the shape of linear's output ",
+             shape_str(in.y_shape), " (input ", shape_str(x.shape()), ", weight ",
+             shape_str(weight.shape()), ")");
   check_same_dtype(x.data(), residual.data(), "linear_add");
-  Tensor x2 = x.data().reshape({-1, in});
-  Tensor y = linear_add_forward(x2, w, bias.data_or_undefined(),
-                                residual.data().reshape({-1, out}));  // [rows, OUT]
+  Tensor y = linear_add_forward(in.x2, weight.data(), bias.data_or_undefined(),
+                                residual.data().reshape({-1, weight.size(0)}));  // [rows, OUT]
   auto node = std::make_shared<LinearNode>();
   node->residual = true;
-  if (weight.requires_grad()) node->x2 = x2;
-  if (x.requires_grad()) node->weight = w;
-  return record(y.reshape(y_shape), std::move(node), {x, weight, bias, residual});
+  node->save(x, weight, in.x2);
+  return record(y.reshape(in.y_shape), std::move(node), {x, weight, bias, residual});
 }
-
-namespace {
-
-// forward: y = x W^T + b   x [rows, IN], W [OUT, IN], b [OUT], y [rows, OUT]
-//   dx = dy W  [rows, IN]      dW = dy^T x  [OUT, IN]      db = sum over rows of dy  [OUT]
-// grad2 is dy as [rows, OUT]; the gradients of node's inputs (x, W, b) it needs.
-std::vector<Tensor> linear_backward(const Node& node, const Tensor& grad2, const Tensor& x2,
-                                    const Tensor& weight) {
-  Tensor grad_x, grad_w, grad_b;
-  if (node.needs_grad(0)) grad_x = matmul(grad2, weight, false, false).reshape(node.input_shape(0));
-  if (node.needs_grad(1)) grad_w = matmul(grad2, x2, true, false);
-  if (node.needs_grad(2)) grad_b = sum_to(grad2, {grad2.size(1)});
-  return {grad_x, grad_w, grad_b};
-}
-
-}  // namespace
 
 // linear_add: y = x W^T + b + r, so dr = dy (the gradient itself, shared: the engine copies or
 // sums it where it must), the rest as linear's.
 std::vector<Tensor> LinearNode::backward(const Tensor& grad) {
-  std::vector<Tensor> grads =
-      linear_backward(*this, grad.reshape({-1, grad.shape().back()}), x2, weight);
+  std::vector<Tensor> grads = linear_backward(grad.reshape({-1, grad.shape().back()}));
   if (residual) grads.push_back(needs_grad(3) ? grad : Tensor());
   return grads;
 }
 
 // ---- linear followed by GELU -------------------------------------------------------------
 
-namespace {
-struct LinearGeluNode : Node {
-  Tensor x2, weight;  // as LinearNode's
-  Tensor z;           // x W^T + b [rows, OUT], GELU's input
-  const char* name() const override { return "linear_gelu"; }
-  std::vector<Tensor> backward(const Tensor& grad) override;
-  void release_saved() override { x2 = weight = z = Tensor(); }
-};
-}  // namespace
-
 Variable linear_gelu(const Variable& x, const Variable& weight, const Variable& bias) {
-  check_linear_inputs(x, weight, bias, "linear_gelu");
-  const Tensor& w = weight.data();
-  const int64_t in = w.size(1), out = w.size(0);
-  Tensor x2 = x.data().reshape({-1, in});
-  Shape y_shape = x.shape();
-  y_shape.back() = out;
+  const LinearOperands in = linear_operands(x, weight, bias, "linear_gelu");
   const bool grad = x.requires_grad() || weight.requires_grad() ||
                     (bias.defined() && bias.requires_grad());
   // GELU in the GEMM's store (tensor/matmul.h); training keeps z for the backward, written in
   // the same store. (Measured: computing gelu'(z) there as well, for the backward, cost more
   // than the pass it saved; docs/performance.md.)
   if (!grad)  // evaluation, a frozen MLP
-    return Variable(linear_gelu_forward(x2, w, bias.data_or_undefined()).reshape(y_shape));
+    return Variable(
+        linear_gelu_forward(in.x2, weight.data(), bias.data_or_undefined()).reshape(in.y_shape));
   auto node = std::make_shared<LinearGeluNode>();
-  Tensor y = linear_gelu_forward(x2, w, bias.data_or_undefined(), &node->z);  // z [rows, OUT]
-  if (weight.requires_grad()) node->x2 = x2;
-  if (x.requires_grad()) node->weight = w;
-  return record(y.reshape(y_shape), std::move(node), {x, weight, bias});
+  Tensor y = linear_gelu_forward(in.x2, weight.data(), bias.data_or_undefined(),
+                                 &node->z);  // z [rows, OUT]
+  node->save(x, weight, in.x2);
+  return record(y.reshape(in.y_shape), std::move(node), {x, weight, bias});
 }
 
 // forward: y = gelu(z), z = x W^T + b.  dz = dy gelu'(z), then z's gradients as a linear's.
 std::vector<Tensor> LinearGeluNode::backward(const Tensor& grad) {
-  const Tensor grad_z =
-      unary_backward(UnaryOp::Gelu, grad.reshape({-1, grad.shape().back()}), z, Tensor());
-  return linear_backward(*this, grad_z, x2, weight);
+  return linear_backward(
+      unary_backward(UnaryOp::Gelu, grad.reshape({-1, grad.shape().back()}), z, Tensor()));
 }
 
 }  // namespace neat
