@@ -214,16 +214,24 @@ void check_gelu_epilogue(bool ta, bool tb, Case c, Generator& gen) {
   CHECK(out == C);
 }
 
-TEST_CASE("gemm's GELU epilogue gives gelu(z) on every path") {
-  Generator gen(6);
-  const Case cases[] = {{65, 65, 64}, {33, 47, 600}, {20, 900, 100}, {100, 8, 300},
+// check(ta, tb, c) on every path an epilogue has, for every transpose: edge tiles and the row
+// split (65 x 65 x 64), K blocks after the first with the column split (33 x 47 x 900), the
+// column split (20 x 900), both skinny kernels (N = 8, M = 8) and K = 0.
+template <typename Check>
+void on_every_epilogue_path(const Check& check) {
+  const Case cases[] = {{65, 65, 64}, {33, 47, 900}, {20, 900, 100}, {100, 8, 300},
                         {8, 100, 129}, {7, 9, 0}};
   for (bool ta : {false, true})
     for (bool tb : {false, true})
-      for (Case c : cases) {
-        check_gelu_epilogue<float>(ta, tb, c, gen);
-        check_gelu_epilogue<double>(ta, tb, c, gen);
-      }
+      for (Case c : cases) check(ta, tb, c);
+}
+
+TEST_CASE("gemm's GELU epilogue gives gelu(z) on every path") {
+  Generator gen(6);
+  on_every_epilogue_path([&](bool ta, bool tb, Case c) {
+    check_gelu_epilogue<float>(ta, tb, c, gen);
+    check_gelu_epilogue<double>(ta, tb, c, gen);
+  });
 }
 
 // The residual epilogue: C = (op(A) op(B) + bias) + R, the same bits as the product with its
@@ -250,14 +258,10 @@ void check_residual_epilogue(bool ta, bool tb, Case c, Generator& gen) {
 
 TEST_CASE("gemm's residual epilogue adds R to the finished product on every path") {
   Generator gen(7);
-  const Case cases[] = {{65, 65, 64}, {33, 47, 900}, {20, 900, 100}, {100, 8, 300},
-                        {8, 100, 129}, {7, 9, 0}};
-  for (bool ta : {false, true})
-    for (bool tb : {false, true})
-      for (Case c : cases) {
-        check_residual_epilogue<float>(ta, tb, c, gen);
-        check_residual_epilogue<double>(ta, tb, c, gen);
-      }
+  on_every_epilogue_path([&](bool ta, bool tb, Case c) {
+    check_residual_epilogue<float>(ta, tb, c, gen);
+    check_residual_epilogue<double>(ta, tb, c, gen);
+  });
 }
 
 // The second product: C = alpha (op(A) op(B) + scale op(A2) op(B2)) + beta C + bias + R, then
