@@ -6,11 +6,19 @@
 //
 //   build/bench/bench_gpu_vit_step                    # every case; says so and exits 0 without a GPU
 //   build/bench/bench_gpu_vit_step --steps 5          # fewer timed steps
+//   CUDA_LAUNCH_BLOCKING=1 build/bench/bench_gpu_vit_step --profile   # where each step's time goes
 //
 // Timing: 3 warm-up steps (the first allocates AdamW's state and fills the allocator's cache),
 // then the median of --steps steps (default 10), each ended by a synchronisation. Random
 // weights, pixels ~ N(0, 1) and labels (a step costs the same as with pretrained weights).
 // Each case prints a `BENCH {json}` line with "framework": "neat.cpp".
+//
+// --profile: after the timed steps, 3 more steps under the step profiler (tensor/profile.h),
+// whose report follows the case's line. The profiler reads the host's clock, and kernel launches
+// return before the kernels finish: run it with CUDA_LAUNCH_BLOCKING=1, which makes every launch
+// wait for its kernel, so that each op's time is its kernels' (plus one launch's latency each).
+// The timed steps of a profiled run are slower for the same reason: compare them with a run
+// without --profile.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -22,6 +30,7 @@
 #include "nn/peft/attach.h"
 #include "tensor/check.h"
 #include "tensor/gpu.h"
+#include "tensor/profile.h"
 #include "train/optimizer.h"
 
 namespace {
@@ -50,9 +59,10 @@ PeftConfig peft_for(const std::string& method) {
 struct Figures {
   double ms = 0, peak_gib = 0;
   int64_t trainable = 0;
+  std::string profile;   // the step profiler's report (--profile), else empty
 };
 
-Figures run_case(const Case& c, int64_t batch, int steps) {
+Figures run_case(const Case& c, int64_t batch, int steps, bool profile) {
   cuda_set_allow_tf32(c.tf32);
   ViTConfig config = vit_config("vit-base");
   config.num_classes = 10;
@@ -62,7 +72,7 @@ Figures run_case(const Case& c, int64_t batch, int steps) {
   model.train();
   Generator gen(7);
   const Tensor pixels = randn({batch, 3, 224, 224}, gen).to(Device::CUDA);
-  std::vector<int64_t> label_values(size_t(batch));
+  std::vector<int64_t> label_values(static_cast<size_t>(batch));
   for (auto& l : label_values) l = int64_t(gen.below(10));
   const Tensor labels = from_vector(label_values, {batch}).to(Device::CUDA);
   AdamW optimizer({{"trainable", model.named_parameters(/*trainable_only=*/true), 1e-4, 1e-2}});
@@ -70,11 +80,13 @@ Figures run_case(const Case& c, int64_t batch, int steps) {
   auto step = [&] {
     cuda_synchronize();
     const auto start = std::chrono::steady_clock::now();
+    profile_step_begin();
     const Variable loss = cross_entropy(model.forward(Variable(pixels)), labels);
     loss.backward();
     optimizer.step();
     optimizer.zero_grad();
     cuda_synchronize();
+    profile_step_end();
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   };
   for (int i = 0; i < 3; ++i) step();
@@ -86,16 +98,27 @@ Figures run_case(const Case& c, int64_t batch, int steps) {
   f.ms = times[times.size() / 2];
   f.peak_gib = double(cuda_memory_stats().peak_allocated) / double(1 << 30);
   f.trainable = report.trainable;
+  if (profile) {
+    profile_start();
+    for (int i = 0; i < 3; ++i) step();
+    profile_stop();
+    f.profile = profile_report();
+  }
   return f;
 }
 
 int main_checked(int argc, char** argv) {
   int steps = 10;
   int64_t batch = 64;
+  bool profile = false;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
+    if (flag == "--profile") {
+      profile = true;
+      continue;
+    }
     NEAT_CHECK(i + 1 < argc && (flag == "--steps" || flag == "--batch"),
-               "usage: bench_gpu_vit_step [--steps N] [--batch B]");
+               "usage: bench_gpu_vit_step [--steps N] [--batch B] [--profile]");
     if (flag == "--steps") steps = std::stoi(argv[++i]);
     else batch = std::stoll(argv[++i]);
     NEAT_CHECK(steps >= 1 && batch >= 1, "bench_gpu_vit_step: --steps and --batch must be >= 1");
@@ -110,7 +133,7 @@ int main_checked(int argc, char** argv) {
               "trainable");
   for (const Case& c : {Case{"neat-qv-r7", false}, Case{"neat-qv-r7", true}, Case{"full", false},
                         Case{"full", true}}) {
-    const Figures f = run_case(c, batch, steps);
+    const Figures f = run_case(c, batch, steps, profile);
     const double images = double(batch) * 1000.0 / f.ms;
     const char* math = c.tf32 ? "tf32" : "fp32";
     std::printf("%-11s %-8s %9.1f %9.1f %9.2f %11lld\n", c.method.c_str(), math, f.ms, images,
@@ -120,6 +143,7 @@ int main_checked(int argc, char** argv) {
                 "\"images_per_second\":%.1f,\"peak_gpu_gib\":%.3f,\"trainable_params\":%lld}\n",
                 c.method.c_str(), math, (long long)batch, f.ms, images, f.peak_gib,
                 (long long)f.trainable);
+    std::fputs(f.profile.c_str(), stdout);
     std::fflush(stdout);
   }
   return 0;

@@ -7,7 +7,10 @@ delta^T = neat_B(act(neat_A(W0^T))), then x @ delta^T) and for full fine-tuning,
 with TF32 matmuls. Prints the same table and `BENCH {json}` lines with "framework": "pytorch".
 Figures only; random weights (no download).
 
-    python3 bench/pytorch_gpu_vit_step.py [--steps 10] [--batch 64]
+    python3 bench/pytorch_gpu_vit_step.py [--steps 10] [--batch 64] [--profile]
+
+--profile: after the timed steps, 3 more under torch.profiler; the CUDA kernels' time per op
+(the 25 largest) is printed before each case's line, beside bench_gpu_vit_step --profile's table.
 
 Needs torch with CUDA and transformers; says why and exits 0 without them or without a GPU.
 """
@@ -36,7 +39,12 @@ def build(method, batch, device):
     for p in model.parameters():
         p.requires_grad_(method == "full")
     if method == "neat-qv-r7":
-        for name in ref.target_names(model, "qv"):
+        names = ref.target_names(model, "qv")
+        if len(names) != 2 * config.num_hidden_layers:  # a module naming this script does not know
+            sys.exit(f"pytorch_gpu_vit_step: error: found {len(names)} query/value projections "
+                     f"in transformers {transformers.__version__}'s ViT, expected "
+                     f"{2 * config.num_hidden_layers}: {names[:4]}")
+        for name in names:
             adapter = ref.NeatLinear(model.get_submodule(name), 7, 2, "relu", 1.0).to(device)
             torch.nn.init.zeros_(adapter.neat_B.weight)
             ref.replace(model, name, adapter)
@@ -51,7 +59,7 @@ def build(method, batch, device):
     return model, optimizer, pixels, labels, sum(p.numel() for p in trainable)
 
 
-def run_case(method, tf32, batch, steps):
+def run_case(method, tf32, batch, steps, profile):
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
     device = torch.device("cuda")
@@ -72,6 +80,12 @@ def run_case(method, tf32, batch, steps):
     torch.cuda.reset_peak_memory_stats()
     ms = statistics.median(step() for _ in range(steps))
     peak_gib = torch.cuda.max_memory_allocated() / 2**30
+    if profile:
+        activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+        with torch.profiler.profile(activities=activities) as prof:
+            for _ in range(3):
+                step()
+        print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25), flush=True)
     del model, optimizer, pixels, labels
     torch.cuda.empty_cache()
     return ms, peak_gib, trainable
@@ -81,6 +95,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     if not torch.cuda.is_available():
         print("pytorch_gpu_vit_step: skipped: torch sees no CUDA GPU")
@@ -94,7 +109,7 @@ def main():
           f"{args.batch}, median of {args.steps} steps")
     print(f"{'method':<11} {'math':<8} {'ms/step':>9} {'images/s':>9} {'peak GiB':>9} {'trainable':>11}")
     for method, tf32 in (("neat-qv-r7", False), ("neat-qv-r7", True), ("full", False), ("full", True)):
-        ms, peak, trainable = run_case(method, tf32, args.batch, args.steps)
+        ms, peak, trainable = run_case(method, tf32, args.batch, args.steps, args.profile)
         math = "tf32" if tf32 else "fp32"
         images = args.batch * 1000.0 / ms
         print(f"{method:<11} {math:<8} {ms:9.1f} {images:9.1f} {peak:9.2f} {trainable:11d}")

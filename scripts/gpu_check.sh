@@ -5,10 +5,14 @@
 # then the ViT-B/16 step benchmark (Neat rank 7 qv and full, float32 and TF32) in neat.cpp and,
 # when `python3 -c "import torch, transformers"` works, in PyTorch in the same run. Prints one
 # summary table; the full log goes to LOG_DIR (default gpu_check_logs/). Exit status: the tests'.
+# --prebuilt runs the programs built on another machine and carried here (build/run_tests,
+# build/bench/bench_gpu_vit_step, ./train_vit) without make, whose object files stayed behind.
 #
-#   scripts/gpu_check.sh [LOG_DIR]
+#   scripts/gpu_check.sh [--prebuilt] [LOG_DIR]
 set -uo pipefail
 cd "$(dirname "$0")/.."
+prebuilt=0
+if [ "${1:-}" = "--prebuilt" ]; then prebuilt=1; shift; fi
 log_dir=${1:-gpu_check_logs}
 mkdir -p "$log_dir"
 log=$log_dir/gpu_check.log
@@ -18,8 +22,16 @@ say() { echo "$@" | tee -a "$log"; }
 say "== gpu_check $(date -u +%FT%TZ) on $(hostname)"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | tee -a "$log"
 
-say "== build (make -j$(nproc))"
-if ! make -j"$(nproc)" build/run_tests train_vit build/bench/bench_gpu_vit_step >>"$log" 2>&1; then
+programs="build/run_tests train_vit build/bench/bench_gpu_vit_step"
+if [ $prebuilt = 1 ]; then
+  say "== prebuilt programs (no build)"
+  for p in $programs; do
+    if [ ! -x "$p" ]; then say "gpu_check: --prebuilt: $p is missing"; exit 1; fi
+  done
+else
+  say "== build (make -j$(nproc))"
+fi
+if [ $prebuilt = 0 ] && ! make -j"$(nproc)" $programs >>"$log" 2>&1; then
   tail -30 "$log"
   say "gpu_check: the build failed (log: $log)"
   exit 1

@@ -36,7 +36,7 @@ std::vector<OpCase> attention_cases() {
   mask.set({2, 0}, -kInf);
   mask.set({2, 1}, -kInf);
   Op masked = [mask](const Vars& in) {
-    return scaled_dot_product_attention(in[0], in[1], in[2], mask);
+    return scaled_dot_product_attention(in[0], in[1], in[2], beside(mask, in[0].data()));
   };
   Reference masked_ref = [mask](const Tensors& in) {
     return attention_composed(in[0], in[1], in[2], mask);
@@ -44,7 +44,7 @@ std::vector<OpCase> attention_cases() {
   // Keys / values shared across heads (batch broadcast), one mask row per head.
   Tensor head_mask = random64({2, 1, 5}, 41);
   Op heads = [head_mask](const Vars& in) {
-    return scaled_dot_product_attention(in[0], in[1], in[2], head_mask);
+    return scaled_dot_product_attention(in[0], in[1], in[2], beside(head_mask, in[0].data()));
   };
   Reference heads_ref = [head_mask](const Tensors& in) {
     return attention_composed(in[0], in[1], in[2], head_mask);
@@ -76,7 +76,9 @@ std::vector<OpCase> packed_attention_cases() {
     };
   };
   auto op = [](int64_t heads, Tensor mask) {
-    return [heads, mask](const Vars& in) { return packed_multi_head_attention(in[0], in[1], in[2], heads, mask); };
+    return [heads, mask](const Vars& in) {
+      return packed_multi_head_attention(in[0], in[1], in[2], heads, beside(mask, in[0].data()));
+    };
   };
   // Padding keys (-inf) per batch entry, as key_padding_mask makes them: [B, 1, 1, Nk].
   Tensor padding = zeros({2, 1, 1, 5}, DType::Float64);

@@ -39,6 +39,17 @@ inline std::string num(double x) {
   return text;
 }
 
+// A constant that an op case captures (a mask, an index), made to sit beside the op's input x: on
+// x's device, and in x's dtype when both are floating point. The device comparison runs each
+// case in float32 on another device, with the same captured constants. An undefined constant (no
+// mask) stays undefined.
+inline Tensor beside(const Tensor& constant, const Tensor& x) {
+  if (!constant.defined()) return constant;
+  const Tensor on_device = constant.to(x.device());
+  return is_floating(constant.dtype()) && is_floating(x.dtype()) ? on_device.to(x.dtype())
+                                                                 : on_device;
+}
+
 // float64 values uniform in [low, high), from a fixed seed.
 inline Tensor random64(Shape shape, uint64_t seed, double low = -1.0, double high = 1.0) {
   Generator gen(seed);

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <memory>
 
 #include "autograd/nn_functional.h"
@@ -186,10 +187,24 @@ TEST_CASE("cuda: a tiny ViT step gives the CPU's loss and gradients (neat qv, lo
     const auto cpu_params = cpu.model->named_parameters(true);
     const auto gpu_params = gpu.model->named_parameters(true);
     REQUIRE(cpu_params.size() == gpu_params.size());
+    std::map<std::string, Tensor> cpu_grads;
+    for (const auto& [name, p] : cpu_params) cpu_grads[name] = p.grad();
     for (size_t i = 0; i < cpu_params.size(); ++i) {
-      INFO("gradient of ", cpu_params[i].first);
-      CHECK(gpu_params[i].second.grad().device() == Device::CUDA);
-      CHECK(relative_error(gpu_params[i].second.grad(), cpu_params[i].second.grad()) < 1e-4);
+      const std::string& name = cpu_params[i].first;
+      INFO("gradient of ", name);
+      const Tensor got = gpu_params[i].second.grad(), want = cpu_grads[name];
+      CHECK(got.device() == Device::CUDA);
+      const std::string key_bias = "key.bias";
+      if (name.size() > key_bias.size() &&
+          name.compare(name.size() - key_bias.size(), key_bias.size(), key_bias) == 0) {
+        // Zero in exact arithmetic (q . b_k adds the same number to every score of a row, and
+        // softmax ignores it): both devices hold rounding noise, so the error is measured
+        // against the gradient of the same layer's key weight.
+        const Tensor key_weight = cpu_grads.at(name.substr(0, name.size() - 4) + "weight");
+        CHECK(max_abs_diff(got.to(Device::CPU), want) <= 1e-4 * max_abs(key_weight));
+        continue;
+      }
+      CHECK(relative_error(got, want) < 1e-4);
     }
   }
 }

@@ -364,11 +364,15 @@ const std::vector<OpEntry>& op_table() {
          return std::vector<OpCase>{
              {"rows [6] of [5,3]",
               {random64({5, 3}, 33)},
-              [rows](const Vars& v) { return index_select(v[0], 0, rows); },
+              [rows](const Vars& v) {
+                return index_select(v[0], 0, beside(rows, v[0].data()));
+              },
               [ref, rows](const Tensors& in) { return ref(in[0], 0, rows); }},
              {"index [3,1] along dim 1 of [2,3,3]",
               {random64({2, 3, 3}, 34)},
-              [cols](const Vars& v) { return index_select(v[0], 1, cols); },
+              [cols](const Vars& v) {
+                return index_select(v[0], 1, beside(cols, v[0].data()));
+              },
               [ref, cols](const Tensors& in) { return ref(in[0], 1, cols); }}};
        }},
       // ---- matrix products ----

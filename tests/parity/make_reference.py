@@ -57,10 +57,13 @@ CASES = [
 # BERT: attention.self.*); a target matches a module whose dotted name ends with its parts,
 # "*" matching any one part (the MLP's output is layer.N.output.dense, never
 # attention.output.dense).
+# transformers 4 names the ViT's projections attention.attention.{query,value}, intermediate.dense
+# and output.dense; transformers 5 attention.{q_proj,v_proj} and mlp.{fc1,fc2}.
 TARGETS = {
-    "qv": ["attention.*.query", "attention.*.value"],
+    "qv": ["attention.*.query", "attention.*.value", "attention.q_proj", "attention.v_proj"],
     "qvmlp": ["attention.*.query", "attention.*.value", "intermediate.dense",
-              "layer.*.output.dense"],
+              "layer.*.output.dense", "attention.q_proj", "attention.v_proj", "mlp.fc1",
+              "mlp.fc2"],
 }
 
 
