@@ -6,6 +6,7 @@
 //
 //   build/bench/bench_gpu_vit_step                    # every case; says so and exits 0 without a GPU
 //   build/bench/bench_gpu_vit_step --steps 5          # fewer timed steps
+//   build/bench/bench_gpu_vit_step --case neat-qv-r7 tf32   # one case (e.g. under ncu)
 //   CUDA_LAUNCH_BLOCKING=1 build/bench/bench_gpu_vit_step --profile   # where each step's time goes
 //
 // Timing: 3 warm-up steps (the first allocates AdamW's state and fills the allocator's cache),
@@ -111,14 +112,26 @@ int main_checked(int argc, char** argv) {
   int steps = 10;
   int64_t batch = 64;
   bool profile = false;
+  std::string only_method, only_math;   // --case METHOD MATH
+  const char* usage =
+      "usage: bench_gpu_vit_step [--steps N] [--batch B] [--case neat-qv-r7|full fp32|tf32] "
+      "[--profile]";
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--profile") {
       profile = true;
       continue;
     }
-    NEAT_CHECK(i + 1 < argc && (flag == "--steps" || flag == "--batch"),
-               "usage: bench_gpu_vit_step [--steps N] [--batch B] [--profile]");
+    if (flag == "--case") {
+      NEAT_CHECK(i + 2 < argc, usage);
+      only_method = argv[++i];
+      only_math = argv[++i];
+      NEAT_CHECK((only_method == "neat-qv-r7" || only_method == "full") &&
+                     (only_math == "fp32" || only_math == "tf32"),
+                 usage);
+      continue;
+    }
+    NEAT_CHECK(i + 1 < argc && (flag == "--steps" || flag == "--batch"), usage);
     if (flag == "--steps") steps = std::stoi(argv[++i]);
     else batch = std::stoll(argv[++i]);
     NEAT_CHECK(steps >= 1 && batch >= 1, "bench_gpu_vit_step: --steps and --batch must be >= 1");
@@ -133,9 +146,10 @@ int main_checked(int argc, char** argv) {
               "trainable");
   for (const Case& c : {Case{"neat-qv-r7", false}, Case{"neat-qv-r7", true}, Case{"full", false},
                         Case{"full", true}}) {
+    const char* math = c.tf32 ? "tf32" : "fp32";
+    if (!only_method.empty() && (c.method != only_method || math != only_math)) continue;
     const Figures f = run_case(c, batch, steps, profile);
     const double images = double(batch) * 1000.0 / f.ms;
-    const char* math = c.tf32 ? "tf32" : "fp32";
     std::printf("%-11s %-8s %9.1f %9.1f %9.2f %11lld\n", c.method.c_str(), math, f.ms, images,
                 f.peak_gib, (long long)f.trainable);
     std::printf("BENCH {\"name\":\"gpu_vit_step\",\"framework\":\"neat.cpp\",\"model\":\"vit-b16\","
