@@ -8,13 +8,16 @@
 //   backward:  g_j = dy_j w_j
 //              dx_j = rstd (g_j - mean_k g_k - xhat_j mean_k(g_k xhat_k))
 //              dw_j = sum over rows of dy_j xhat_j      db_j = sum over rows of dy_j
-// Sums are accumulated in double, as `omp simd` reductions (partial sums in vector lanes).
-// Backward keeps only mean and rstd from the forward and recomputes xhat, so no [rows, D]
-// tensor is saved besides x itself. w and b may be null (no affine parameters).
+// A row's sums are accumulated in double, in kRowSumLanes partial sums (value j goes to lane
+// j mod 8) added by one fixed tree: a vector's worth of independent chains, and the same bits
+// on every build (AVX2, AVX-512, or none). The elementwise passes (y, dx) run in T, as
+// PyTorch's do. Backward keeps only mean and rstd from the forward and recomputes xhat, so no
+// [rows, D] tensor is saved besides x itself. w and b may be null (no affine parameters).
 #pragma once
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "tensor/cpu/device.h"
@@ -25,6 +28,32 @@ namespace neat::cpu {
 // does not depend on the thread count), each chunk sums into its own buffer, and the buffers
 // are added in chunk order: the result is the same bits on any number of threads.
 constexpr int64_t kLayerNormMaxChunks = 32;
+
+// A row's two sums in double, sum_j terms(j).first and sum_j terms(j).second, over
+// kRowSumLanes partial sums.
+constexpr int kRowSumLanes = 8;
+template <typename Terms>
+inline void row_sums(int64_t D, Terms terms, double* sum1, double* sum2) {
+  double a1[kRowSumLanes] = {}, a2[kRowSumLanes] = {};
+  const int64_t full = D - D % kRowSumLanes;
+  for (int64_t j = 0; j < full; j += kRowSumLanes)
+#pragma omp simd
+    for (int l = 0; l < kRowSumLanes; ++l) {
+      const std::pair<double, double> t = terms(j + l);
+      a1[l] += t.first;
+      a2[l] += t.second;
+    }
+  for (int64_t j = full; j < D; ++j) {
+    const std::pair<double, double> t = terms(j);
+    a1[j - full] += t.first;
+    a2[j - full] += t.second;
+  }
+  auto tree = [](const double* a) {
+    return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+  };
+  *sum1 = tree(a1);
+  *sum2 = tree(a2);
+}
 
 template <typename T>
 void layer_norm_forward(Cpu, const T* x, const T* w, const T* b, T* y, T* mean, T* rstd,
@@ -39,21 +68,23 @@ void layer_norm_forward(Cpu, const T* x, const T* w, const T* b, T* y, T* mean, 
     // a relative (mean - x_0)^2 / var times double's epsilon:
     //   mean = x_0 + S1 / D,   var = (S2 - S1^2 / D) / D,   S1 = sum c_j,   S2 = sum c_j^2
     const double shift = xr[0];
-    double s1 = 0, s2 = 0;
-#pragma omp simd reduction(+ : s1, s2)
-    for (int64_t j = 0; j < D; ++j) {
+    double s1, s2;
+    row_sums(D, [&](int64_t j) {
       const double c = double(xr[j]) - shift;
-      s1 += c;
-      s2 += c * c;
-    }
+      return std::pair<double, double>(c, c * c);
+    }, &s1, &s2);
     const double mu = shift + s1 / double(D);
     const double var = std::max(0.0, (s2 - s1 * s1 / double(D)) / double(D));  // >= 0 in rounding
     const double rs = 1.0 / std::sqrt(var + eps);
     mean[r] = T(mu);
     rstd[r] = T(rs);
-    for (int64_t j = 0; j < D; ++j) {
-      const double xhat = (xr[j] - mu) * rs;
-      yr[j] = T(xhat * (w ? double(w[j]) : 1.0) + (b ? double(b[j]) : 0.0));
+    const T mu_t = T(mu), rs_t = T(rs);
+    if (w && b) {
+#pragma omp simd
+      for (int64_t j = 0; j < D; ++j) yr[j] = (xr[j] - mu_t) * rs_t * w[j] + b[j];
+    } else {
+      for (int64_t j = 0; j < D; ++j)
+        yr[j] = (xr[j] - mu_t) * rs_t * (w ? w[j] : T(1)) + (b ? b[j] : T(0));
     }
   }
 }
@@ -72,24 +103,25 @@ void layer_norm_backward(Cpu, const T* dy, const T* x, const T* w, const T* mean
     for (int64_t r = rows * c / chunks; r < rows * (c + 1) / chunks; ++r) {
       const T* dyr = dy + r * D;
       const T* xr = x + r * D;
-      const double mu = mean[r], rs = rstd[r];
+      const T mu = mean[r], rs = rstd[r];
       if (dx) {
-        double sum_g = 0, sum_gx = 0;
-#pragma omp simd reduction(+ : sum_g, sum_gx)
-        for (int64_t j = 0; j < D; ++j) {
-          const double g = dyr[j] * (w ? double(w[j]) : 1.0);
-          sum_g += g;
-          sum_gx += g * (xr[j] - mu) * rs;
-        }
-        const double mean_g = sum_g / double(D), mean_gx = sum_gx / double(D);
+        double sum_g, sum_gx;
+        row_sums(D, [&](int64_t j) {
+          const double g = w ? dyr[j] * w[j] : dyr[j];
+          return std::pair<double, double>(g, g * double((xr[j] - mu) * rs));
+        }, &sum_g, &sum_gx);
+        const T mean_g = T(sum_g / double(D)), mean_gx = T(sum_gx / double(D));
         T* dxr = dx + r * D;
-        for (int64_t j = 0; j < D; ++j) {
-          const double g = dyr[j] * (w ? double(w[j]) : 1.0);
-          dxr[j] = T(rs * (g - mean_g - (xr[j] - mu) * rs * mean_gx));
+        if (w) {
+#pragma omp simd
+          for (int64_t j = 0; j < D; ++j)
+            dxr[j] = rs * (dyr[j] * w[j] - mean_g - (xr[j] - mu) * rs * mean_gx);
+        } else {
+          for (int64_t j = 0; j < D; ++j) dxr[j] = rs * (dyr[j] - mean_g - (xr[j] - mu) * rs * mean_gx);
         }
       }
       if (dw)
-        for (int64_t j = 0; j < D; ++j) pw[j] += dyr[j] * (xr[j] - mu) * rs;
+        for (int64_t j = 0; j < D; ++j) pw[j] += double(dyr[j]) * double((xr[j] - mu) * rs);
       if (db)
         for (int64_t j = 0; j < D; ++j) pb[j] += dyr[j];
     }
