@@ -9,8 +9,8 @@
 //              dx_j = rstd (g_j - mean_k g_k - xhat_j mean_k(g_k xhat_k))
 //              dw_j = sum over rows of dy_j xhat_j      db_j = sum over rows of dy_j
 // A row's sums are accumulated in double, in kRowSumLanes partial sums (value j goes to lane
-// j mod 8) added by one fixed tree: a vector's worth of independent chains, and the same bits
-// on every build (AVX2, AVX-512, or none). The elementwise passes (y, dx) run in T, as
+// j mod 8) added by one fixed tree: a vector's worth of independent chains, in one order on
+// every build, whatever its vector width. The elementwise passes (y, dx) run in T, as
 // PyTorch's do. Backward keeps only mean and rstd from the forward and recomputes xhat, so no
 // [rows, D] tensor is saved besides x itself. w and b may be null (no affine parameters).
 #pragma once
