@@ -117,7 +117,8 @@ void layer_norm_backward(Cpu, const T* dy, const T* x, const T* w, const T* mean
           for (int64_t j = 0; j < D; ++j)
             dxr[j] = rs * (dyr[j] * w[j] - mean_g - (xr[j] - mu) * rs * mean_gx);
         } else {
-          for (int64_t j = 0; j < D; ++j) dxr[j] = rs * (dyr[j] - mean_g - (xr[j] - mu) * rs * mean_gx);
+          for (int64_t j = 0; j < D; ++j)
+            dxr[j] = rs * (dyr[j] - mean_g - (xr[j] - mu) * rs * mean_gx);
         }
       }
       if (dw)
