@@ -123,6 +123,25 @@ TEST_CASE("layer_norm backward: large inputs give the same result as small-chunk
             .find("layer_norm: weight [63] does not match input [600, 64]") == 0);
 }
 
+TEST_CASE("layer_norm: equal values give y = b, and D = 1 gives dx = 0, exactly") {
+  // xhat is 0 in a row whose values are all equal, so y = b with nothing left over; with D = 1
+  // also g_j = mean(g), so dx = rstd (g_j - mean(g)) = 0, in float32 as in float64 (the GPU
+  // kernel gives exact 0s; a dx pass that rounded dy w differently from its sums left noise
+  // rstd times float's rounding on the CPU).
+  Generator gen(9);
+  for (DType dtype : {DType::Float32, DType::Float64})
+    for (int64_t D : {1, 5, 192}) {
+      CAPTURE(D);
+      const Tensor x = full({3, D}, 0.37, dtype), w = randn({D}, gen, dtype),
+                   b = randn({D}, gen, dtype), dy = randn({3, D}, gen, dtype);
+      const LayerNormForward f = layer_norm_forward(x, w, b, 1e-5);
+      for (int64_t i = 0; i < x.numel(); ++i) CHECK(f.y.flat(i) == b.flat(i % D));
+      if (D != 1) continue;
+      const LayerNormGrads g = layer_norm_backward(dy, x, w, f.mean, f.rstd, true, false, false);
+      for (int64_t i = 0; i < x.numel(); ++i) CHECK(g.x.flat(i) == 0.0);
+    }
+}
+
 TEST_CASE("cross_entropy forward matches PyTorch") {
   // torch.nn.functional.cross_entropy(logits, labels[, label_smoothing=...]) in float64.
   Tensor logits = from_vector(std::vector<double>{2, -1, 0.5, 0.1, 0.2, 0.3, -3, 4, 1, 1.5, 1.5, -0.5},

@@ -105,21 +105,23 @@ void layer_norm_backward(Cpu, const T* dy, const T* x, const T* w, const T* mean
       const T* xr = x + r * D;
       const T mu = mean[r], rs = rstd[r];
       if (dx) {
+        // g_j = dy_j w_j is written to dx first and read back by both passes, so that the sums
+        // and the dx pass see the same rounded g_j (computed twice, the dx pass's dy_j w_j -
+        // mean_g could be contracted to one fused multiply-add, and differ). A row whose xhat
+        // is 0 (D = 1, or all values equal) then gets dx = 0 exactly, as on the GPU.
+        T* dxr = dx + r * D;
+        const T* g = w ? dxr : dyr;
+        if (w)
+#pragma omp simd
+          for (int64_t j = 0; j < D; ++j) dxr[j] = dyr[j] * w[j];
         double sum_g, sum_gx;
         row_sums(D, [&](int64_t j) {
-          const double g = w ? dyr[j] * w[j] : dyr[j];
-          return std::pair<double, double>(g, g * double((xr[j] - mu) * rs));
+          return std::pair<double, double>(g[j], double(g[j]) * double((xr[j] - mu) * rs));
         }, &sum_g, &sum_gx);
         const T mean_g = T(sum_g / double(D)), mean_gx = T(sum_gx / double(D));
-        T* dxr = dx + r * D;
-        if (w) {
 #pragma omp simd
-          for (int64_t j = 0; j < D; ++j)
-            dxr[j] = rs * (dyr[j] * w[j] - mean_g - (xr[j] - mu) * rs * mean_gx);
-        } else {
-          for (int64_t j = 0; j < D; ++j)
-            dxr[j] = rs * (dyr[j] - mean_g - (xr[j] - mu) * rs * mean_gx);
-        }
+        for (int64_t j = 0; j < D; ++j)
+          dxr[j] = rs * (g[j] - mean_g - (xr[j] - mu) * rs * mean_gx);
       }
       if (dw)
         for (int64_t j = 0; j < D; ++j) pw[j] += double(dyr[j]) * double((xr[j] - mu) * rs);
