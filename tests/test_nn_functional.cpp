@@ -16,6 +16,7 @@
 #include "tensor/cross_entropy.h"
 #include "tensor/dropout.h"
 #include "tensor/layer_norm.h"
+#include "tensor/packed_attention.h"
 #include "tensor/softmax.h"
 
 using namespace neat;
@@ -54,6 +55,37 @@ TEST_CASE("softmax and log_softmax forward values") {
   for (int64_t o = 0; o < 2; ++o)
     for (int64_t i = 0; i < 2; ++i)
       CHECK(y.at({o, 0, i}) + y.at({o, 1, i}) + y.at({o, 2, i}) == doctest::Approx(1.0).epsilon(1e-14));
+}
+
+TEST_CASE("softmax: rows with NaN or an infinite max give NaN, as PyTorch; float32 flushes e^-101") {
+  // torch.softmax: a NaN anywhere in a row, a +inf, or a row that is all -inf make the whole
+  // row NaN. Each input runs through the generic op (one row at a time) and through attention's
+  // in-place block of rows, whose scores are exactly the input: q = 0, so Q K^T is 0 and the
+  // additive mask is all there is.
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::nan("");
+  auto both_paths = [](const Tensor& x) {
+    const Tensor q = zeros({1, x.size(0), 2}, x.dtype()), kv = zeros({1, x.size(1), 2}, x.dtype());
+    return std::vector<Tensor>{softmax(x, 1),
+                               packed_attention_forward(q, kv, kv, 1, x).probs.reshape(x.shape())};
+  };
+  for (DType dtype : {DType::Float32, DType::Float64}) {
+    CAPTURE(dtype_name(dtype));
+    const Tensor bad = from_vector(std::vector<double>{0.5, nan, 1.0, 2.0,       // NaN inside
+                                                       inf, 1.0, -1.0, 0.0,      // +inf
+                                                       -inf, -inf, -inf, -inf},  // all masked
+                                   {3, 4}).to(dtype);
+    for (const Tensor& y : both_paths(bad))
+      for (int64_t i = 0; i < y.numel(); ++i) CHECK(std::isnan(y.flat(i)));
+    // An ordinary row: one masked key, one whose weight e^-101 / (1 + e^-1 + e^-101) is below
+    // float's smallest normal (1.2e-38): 0 in float32 (no subnormal), itself in float64.
+    const Tensor row = from_vector(std::vector<double>{0.0, -100.0, -inf, 1.0}, {1, 4}).to(dtype);
+    const double tiny = std::exp(-101.0) / (1 + std::exp(-1.0) + std::exp(-101.0));
+    for (const Tensor& y : both_paths(row)) {
+      CHECK(y.flat(1) == (dtype == DType::Float32 ? 0.0 : doctest::Approx(tiny).epsilon(1e-12)));
+      CHECK(y.flat(2) == 0.0);
+      CHECK(y.flat(0) + y.flat(3) == doctest::Approx(1.0).epsilon(1e-6));
+    }
+  }
 }
 
 TEST_CASE("layer_norm forward values and saved statistics") {
