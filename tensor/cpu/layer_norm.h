@@ -1,6 +1,6 @@
 // CPU kernels of the fused layer norm over the last dim: two passes per row forward (the sums,
-// then y), two per row backward. The derivation of the backward, from the forward formula to
-// this code: docs/layer_norm.md.
+// then y), three per row backward (g = dy w, the sums, dx). The derivation of the backward,
+// from the forward formula to this code: docs/layer_norm.md.
 //
 //   x, y, dy, dx [rows, D] (all leading dims fold into rows), w, b, dw, db [D], mean, rstd [rows]
 //   forward:   mean = sum_j x_j / D      var = sum_j (x_j - mean)^2 / D (biased, as PyTorch)
