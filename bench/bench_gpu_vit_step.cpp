@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -116,25 +117,29 @@ int main_checked(int argc, char** argv) {
   const char* usage =
       "usage: bench_gpu_vit_step [--steps N] [--batch B] [--case neat-qv-r7|full fp32|tf32] "
       "[--profile]";
+  auto bad_usage = [&] {   // a bad flag: the usage line and exit status 2
+    std::fprintf(stderr, "%s\n", usage);
+    return 2;
+  };
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--profile") {
       profile = true;
-      continue;
-    }
-    if (flag == "--case") {
-      NEAT_CHECK(i + 2 < argc, usage);
+    } else if (flag == "--case" && i + 2 < argc) {
       only_method = argv[++i];
       only_math = argv[++i];
-      NEAT_CHECK((only_method == "neat-qv-r7" || only_method == "full") &&
-                     (only_math == "fp32" || only_math == "tf32"),
-                 usage);
-      continue;
+      if ((only_method != "neat-qv-r7" && only_method != "full") ||
+          (only_math != "fp32" && only_math != "tf32"))
+        return bad_usage();
+    } else if ((flag == "--steps" || flag == "--batch") && i + 1 < argc) {
+      char* end = nullptr;
+      const long long value = std::strtoll(argv[++i], &end, 10);
+      if (*end != '\0' || value < 1 || value > (1 << 20)) return bad_usage();
+      if (flag == "--steps") steps = int(value);
+      else batch = value;
+    } else {
+      return bad_usage();
     }
-    NEAT_CHECK(i + 1 < argc && (flag == "--steps" || flag == "--batch"), usage);
-    if (flag == "--steps") steps = std::stoi(argv[++i]);
-    else batch = std::stoll(argv[++i]);
-    NEAT_CHECK(steps >= 1 && batch >= 1, "bench_gpu_vit_step: --steps and --batch must be >= 1");
   }
   if (!cuda_available()) {
     std::printf("bench_gpu_vit_step: skipped: %s\n", cuda_unavailable_reason().c_str());
