@@ -32,6 +32,7 @@ constexpr int64_t kLayerNormMaxChunks = 32;
 // A row's two sums in double, sum_j terms(j).first and sum_j terms(j).second, over
 // kRowSumLanes partial sums.
 constexpr int kRowSumLanes = 8;
+static_assert(kRowSumLanes == 8, "row_sums' tree adds exactly 8 lanes");
 template <typename Terms>
 inline void row_sums(int64_t D, Terms terms, double* sum1, double* sum2) {
   double a1[kRowSumLanes] = {}, a2[kRowSumLanes] = {};

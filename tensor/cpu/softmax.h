@@ -31,28 +31,33 @@ inline int64_t softmax_row_start(int64_t r, int64_t n, int64_t inner) {
   return (r / inner) * n * inner + r % inner;
 }
 
-// One row of the forward: n values `inner` apart. Contiguous (the last dim, inner = 1) makes
-// the stride a constant 1, so every loop vectorises, exp included (scalar_exp is plain
-// arithmetic for float).
-// True when every x_j - m is <= 0 or -inf (no NaN, m finite): exp_nonpositive may be used.
+// The max m of a row (n values s apart), and whether every x_j - m is <= 0 or -inf, so that
+// exp_nonpositive may take them: the row has no NaN and m is finite (+inf, or -inf for a row
+// that is all -inf, would make x_j - m NaN).
 template <typename T>
-bool nonpositive_after_shift(T m, int nans) {
-  return nans == 0 && m > -std::numeric_limits<T>::infinity() &&
-         m < std::numeric_limits<T>::infinity();
-}
-
-template <bool Contiguous, typename T>
-void softmax_forward_row(const T* xr, T* yr, int64_t n, int64_t inner, bool log_output) {
-  const int64_t s = Contiguous ? 1 : inner;
+inline T row_max(const T* x, int64_t n, int64_t s, bool* nonpositive) {
   T m = -std::numeric_limits<T>::infinity();
   int nans = 0;
   // A select, not std::max: GCC kept the std::max form scalar (vmaxss), a third of the row.
 #pragma omp simd reduction(max : m) reduction(+ : nans)
   for (int64_t j = 0; j < n; ++j) {
-    m = xr[j * s] > m ? xr[j * s] : m;
-    nans += xr[j * s] != xr[j * s];
+    m = x[j * s] > m ? x[j * s] : m;
+    nans += x[j * s] != x[j * s];
   }
-  if (nonpositive_after_shift(m, nans)) {
+  *nonpositive = nans == 0 && m > -std::numeric_limits<T>::infinity() &&
+                 m < std::numeric_limits<T>::infinity();
+  return m;
+}
+
+// One row of the forward: n values `inner` apart. Contiguous (the last dim, inner = 1) makes
+// the stride a constant 1, so every loop vectorises, exp included (scalar_exp is plain
+// arithmetic for float).
+template <bool Contiguous, typename T>
+void softmax_forward_row(const T* xr, T* yr, int64_t n, int64_t inner, bool log_output) {
+  const int64_t s = Contiguous ? 1 : inner;
+  bool nonpositive;
+  const T m = row_max(xr, n, s, &nonpositive);
+  if (nonpositive) {
     for (int64_t j = 0; j < n; ++j) yr[j * s] = scalar_exp_nonpositive(xr[j * s] - m);
   } else {
     for (int64_t j = 0; j < n; ++j) yr[j * s] = scalar_exp(xr[j * s] - m);
@@ -76,17 +81,12 @@ void softmax_forward_row(const T* xr, T* yr, int64_t n, int64_t inner, bool log_
 // (measured on 65 x 65 blocks: 128 -> 100 ns a row; docs/performance.md).
 template <typename T>
 void softmax_forward_rows(T* s, int64_t rows, int64_t n) {
-  bool nonpositive = true;
+  bool nonpositive = true;   // every row's, for the block's exp loop
   for (int64_t i = 0; i < rows; ++i) {   // s - max of its row
     T* row = s + i * n;
-    T m = -std::numeric_limits<T>::infinity();
-    int nans = 0;
-#pragma omp simd reduction(max : m) reduction(+ : nans)
-    for (int64_t j = 0; j < n; ++j) {
-      m = row[j] > m ? row[j] : m;
-      nans += row[j] != row[j];
-    }
-    nonpositive = nonpositive && nonpositive_after_shift(m, nans);
+    bool row_nonpositive;
+    const T m = row_max(row, n, 1, &row_nonpositive);
+    nonpositive = nonpositive && row_nonpositive;
     for (int64_t j = 0; j < n; ++j) row[j] -= m;
   }
   if (nonpositive) {
