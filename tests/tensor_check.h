@@ -66,6 +66,18 @@ inline TensorComparison check_tensor(const std::string& label, const Tensor& got
   return c;
 }
 
+// The key projection's bias gets a gradient that is zero in exact arithmetic (q . b_k adds the
+// same number to every score of a row, and softmax ignores it), so both sides of a comparison
+// hold only rounding noise; tests measure it at the scale of the same layer's key weight's
+// gradient. For a parameter named "<...>.key.bias" this is that weight's name; "" otherwise.
+inline std::string key_weight_of_key_bias(const std::string& name) {
+  const std::string suffix = ".key.bias";
+  if (name.size() < suffix.size() ||
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return "";
+  return name.substr(0, name.size() - 4) + "weight";
+}
+
 // ggml's normalised mean squared error: sum (got - want)^2 / sum want^2. Scale-free: 0 for equal
 // tensors, 1 for got = 0, the same for both tensors multiplied by any factor. A reference that is
 // all zeros gives 0 when got is all zeros too and infinity otherwise.

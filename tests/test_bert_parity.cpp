@@ -83,14 +83,12 @@ TEST_CASE("parity with transformers: BERT and RoBERTa logits, loss, gradients pe
         relative_error(name + " logits", logits.data(), ref.get(name + ".logits"), 1e-5);
     relative_error(name + " loss", loss.data().reshape({1}), ref.get(name + ".loss"), 1e-5);
     double worst = 0;
-    const std::string key_bias = "attention.self.key.bias";
     for (auto& [n, p] : model.named_parameters(true)) {
       REQUIRE_MESSAGE(p.grad().defined(), n, " got no gradient");
-      if (n.size() > key_bias.size() && n.substr(n.size() - key_bias.size()) == key_bias) {
-        // Exactly zero in exact arithmetic (q . b_k adds the same to every score of a row, and
-        // softmax ignores it): both sides hold only rounding noise (~1e-18 in float64, ~1e-9
-        // here), so the scale is the gradient of the same layer's key weight.
-        const std::string weight = n.substr(0, n.size() - 4) + "weight";
+      const std::string weight = test::key_weight_of_key_bias(n);
+      if (!weight.empty()) {
+        // Rounding noise on both sides (~1e-18 in float64, ~1e-9 here): measured at the scale
+        // of the same layer's key weight's gradient.
         double scale = 0, got = 0;
         for (double x : ref.get(grad + weight).to_vector<double>()) scale = std::max(scale, std::abs(x));
         for (double x : p.grad().to_vector<double>()) got = std::max(got, std::abs(x));

@@ -24,6 +24,7 @@
 #include "tensor/reduce.h"
 #include "tests/op_test_util.h"
 #include "tests/skip.h"
+#include "tests/tensor_check.h"
 #include "tests/tiny_vit.h"
 #include "train/optimizer.h"
 #include "train/run_support.h"
@@ -194,14 +195,9 @@ TEST_CASE("cuda: a tiny ViT step gives the CPU's loss and gradients (neat qv, lo
       INFO("gradient of ", name);
       const Tensor got = gpu_params[i].second.grad(), want = cpu_grads[name];
       CHECK(got.device() == Device::CUDA);
-      const std::string key_bias = "key.bias";
-      if (name.size() > key_bias.size() &&
-          name.compare(name.size() - key_bias.size(), key_bias.size(), key_bias) == 0) {
-        // Zero in exact arithmetic (q . b_k adds the same number to every score of a row, and
-        // softmax ignores it): both devices hold rounding noise, so the error is measured
-        // against the gradient of the same layer's key weight.
-        const Tensor key_weight = cpu_grads.at(name.substr(0, name.size() - 4) + "weight");
-        CHECK(max_abs_diff(got.to(Device::CPU), want) <= 1e-4 * max_abs(key_weight));
+      const std::string key_weight = key_weight_of_key_bias(name);
+      if (!key_weight.empty()) {   // rounding noise on both devices
+        CHECK(max_abs_diff(got.to(Device::CPU), want) <= 1e-4 * max_abs(cpu_grads.at(key_weight)));
         continue;
       }
       CHECK(relative_error(got, want) < 1e-4);
