@@ -1,6 +1,6 @@
 // Differentiable neural-network functions with fused forward and backward kernels:
-// softmax, log_softmax, layer_norm, cross_entropy, dropout, scaled dot-product attention (on
-// [.., N, d] heads, and on heads packed side by side).
+// softmax, log_softmax, layer_norm, cross_entropy, mse_loss, dropout, embedding, scaled
+// dot-product attention (on [.., N, d] heads, and on heads packed side by side).
 #pragma once
 #include "autograd/variable.h"
 
@@ -12,6 +12,12 @@ Variable log_softmax(const Variable& x, int64_t dim);
 Variable layer_norm(const Variable& x, const Variable& weight, const Variable& bias, double eps);
 // logits [N, C], labels int64 [N]; mean over N.
 Variable cross_entropy(const Variable& logits, const Tensor& labels, double label_smoothing = 0.0);
+// Mean of (input - target)^2 over every element, as torch.nn.functional.mse_loss; target has
+// input's shape and dtype (no broadcasting) and gets no gradient.
+Variable mse_loss(const Variable& input, const Tensor& target);
+// Rows of weight [V, D] at int64 ids [..] -> [.., D], as torch.nn.functional.embedding: the
+// gradient of the row padding_idx (-1: none) is exactly 0, however often it is looked up.
+Variable embedding(const Variable& weight, const Tensor& ids, int64_t padding_idx = -1);
 // Inverted dropout; identity when !training or p == 0.
 Variable dropout(const Variable& x, double p, bool training, Generator& gen);
 // softmax(Q K^T / sqrt(d) + mask) V.  q [.., Nq, d], k [.., Nk, d], v [.., Nk, dv];

@@ -1,10 +1,12 @@
 #include "models/bert.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include "autograd/elementwise.h"
+#include "autograd/nn_functional.h"
 #include "autograd/shape_ops.h"
 #include "nn/activation.h"
 #include "nn/attention.h"
@@ -42,6 +44,19 @@ void BertConfig::validate() const {
              attention_dropout);
   NEAT_CHECK(layer_norm_eps >= 0 && initializer_range > 0,
              "BertConfig: need layer_norm_eps >= 0 and initializer_range > 0");
+  NEAT_CHECK(!classifier_dropout || (*classifier_dropout >= 0 && *classifier_dropout < 1),
+             "BertConfig: classifier_dropout ", classifier_dropout.value_or(0),
+             " must be in [0, 1)");
+  NEAT_CHECK(problem_type.empty() || problem_type == "regression" ||
+                 problem_type == "single_label_classification",
+             "BertConfig: problem_type '", problem_type, "' is not supported (only ",
+             "single_label_classification and regression; multi_label_classification's ",
+             "binary cross-entropy is not implemented)");
+  NEAT_CHECK(problem_type != "regression" || num_labels == 1, "BertConfig: problem_type ",
+             "regression needs num_labels 1 (one score), got ", num_labels);
+  NEAT_CHECK(problem_type != "single_label_classification" || num_labels > 1, "BertConfig: ",
+             "problem_type single_label_classification needs num_labels > 1, got ", num_labels,
+             " (num_labels 1 is regression)");
 }
 
 std::string BertConfig::str() const {
@@ -50,10 +65,50 @@ std::string BertConfig::str() const {
     << ", heads " << heads << ", intermediate " << intermediate << ", positions "
     << max_positions << ", token types " << type_vocab_size << ", labels " << num_labels
     << ", dropout " << dropout << ", attention dropout " << attention_dropout;
+  if (classifier_dropout) s << ", classifier dropout " << *classifier_dropout;
+  if (regression()) s << ", regression";
   return s.str();
 }
 
+namespace {
+
+// The config.json fields that change transformers' computation and that this model does not
+// implement: each must be absent or have the value the model computes (docs/text.md lists
+// every BertConfig / RobertaConfig field and what is done with it).
+void refuse_unimplemented(const Json& json) {
+  auto text = [&](const char* key, const char* want, const char* why) {
+    if (!json.contains(key) || json[key].is_null()) return;
+    const Json& v = json[key];
+    NEAT_CHECK(v.is_string() && v.as_string() == want, "bert config: ", key, " ",
+               v.is_string() ? "'" + v.as_string() + "'" : v.dump(), " is not supported (only '",
+               want, "': ", why, ")");
+  };
+  auto off = [&](const char* key, const char* why) {
+    if (!json.contains(key) || json[key].is_null()) return;
+    const Json& v = json[key];
+    NEAT_CHECK(v.kind() == Json::Kind::Bool && !v.as_bool(), "bert config: ", key, " ", v.dump(),
+               " is not supported (only false: ", why, ")");
+  };
+  text("hidden_act", "gelu", "the exact erf GELU");
+  text("position_embedding_type", "absolute",
+       "relative_key and relative_key_query attention scores are not implemented");
+  off("is_decoder", "a causal decoder is not implemented");
+  off("add_cross_attention", "cross-attention is not implemented");
+  off("is_encoder_decoder", "an encoder-decoder is not implemented");
+  if (json.contains("pruned_heads") && !json["pruned_heads"].is_null()) {
+    const Json& heads = json["pruned_heads"];
+    NEAT_CHECK(heads.is_object() && heads.size() == 0, "bert config: pruned_heads ",
+               heads.dump(), " is not supported (only {}: every layer keeps all its heads)");
+  }
+  NEAT_CHECK(!json.contains("pad_token_id") || !json["pad_token_id"].is_null(),
+             "bert config: pad_token_id null is not supported (the padding row and RoBERTa's ",
+             "positions need a padding id)");
+}
+
+}  // namespace
+
 BertConfig bert_config_from_json(const Json& json) {
+  refuse_unimplemented(json);
   BertConfig c;
   auto integer = [&](const char* key, int64_t& field) {
     if (json.contains(key)) field = json[key].as_int();
@@ -74,13 +129,12 @@ BertConfig bert_config_from_json(const Json& json) {
   number("attention_probs_dropout_prob", c.attention_dropout);
   number("layer_norm_eps", c.layer_norm_eps);
   number("initializer_range", c.initializer_range);
+  if (json.contains("classifier_dropout") && !json["classifier_dropout"].is_null())
+    c.classifier_dropout = json["classifier_dropout"].as_number();
+  if (json.contains("problem_type") && !json["problem_type"].is_null())
+    c.problem_type = json["problem_type"].as_string();
   if (json.contains("id2label")) c.num_labels = int64_t(json["id2label"].size());
   integer("num_labels", c.num_labels);
-  if (json.contains("hidden_act")) {
-    const std::string& act = json["hidden_act"].as_string();
-    NEAT_CHECK(act == "gelu", "bert config: hidden_act '", act,
-               "' is not supported (only \"gelu\", the exact erf GELU)");
-  }
   c.validate();
   return c;
 }
@@ -115,9 +169,13 @@ std::vector<std::string> bert_parameter_names(const BertConfig& config) {
 
 namespace {
 
-std::shared_ptr<Embedding> hf_embedding(int64_t rows, const BertConfig& config, Generator& gen) {
-  auto table = std::make_shared<Embedding>(rows, config.hidden);
+// HF's nn.Embedding(rows, hidden, padding_idx) initialised by _init_weights: normal, then the
+// padding row zero.
+std::shared_ptr<Embedding> hf_embedding(int64_t rows, const BertConfig& config, Generator& gen,
+                                        std::optional<int64_t> padding_idx = std::nullopt) {
+  auto table = std::make_shared<Embedding>(rows, config.hidden, 0, padding_idx);
   trunc_normal_(table->weight, config.initializer_range, gen);
+  table->zero_padding_row();
   return table;
 }
 
@@ -146,19 +204,19 @@ void check_ids(const Tensor& ids, const char* what, const Shape& shape) {
 
 BertEmbeddings::BertEmbeddings(const BertConfig& config, std::shared_ptr<Generator> gen)
     : roberta_(config.is_roberta()), pad_token_id_(config.pad_token_id) {
-  word_embeddings = register_module("word_embeddings",
-                                    hf_embedding(config.vocab_size, config, *gen));
-  position_embeddings = register_module("position_embeddings",
-                                        hf_embedding(config.max_positions, config, *gen));
+  // HF's padding_idx: the word table's pad_token_id row (BERT and RoBERTa) and RoBERTa's
+  // position row pad_token_id (the position of every padding token) get no gradient.
+  const std::optional<int64_t> position_padding =
+      roberta_ ? std::optional<int64_t>(pad_token_id_) : std::nullopt;
+  word_embeddings = register_module(
+      "word_embeddings", hf_embedding(config.vocab_size, config, *gen, config.pad_token_id));
+  position_embeddings = register_module(
+      "position_embeddings", hf_embedding(config.max_positions, config, *gen, position_padding));
   token_type_embeddings = register_module("token_type_embeddings",
                                           hf_embedding(config.type_vocab_size, config, *gen));
   layer_norm = register_module("LayerNorm",
                                std::make_shared<LayerNorm>(config.hidden, config.layer_norm_eps));
   dropout = register_module("dropout", std::make_shared<Dropout>(config.dropout, gen));
-  // HF zeroes the padding row of the word table (nn.Embedding padding_idx).
-  NoGradGuard no_grad;
-  Tensor words = word_embeddings->weight.data();
-  for (int64_t d = 0; d < config.hidden; ++d) words.set({config.pad_token_id, d}, 0.0);
 }
 
 // BERT: pos[b, n] = n.  RoBERTa: pos[b, n] = pad + (number of real tokens in ids[b, 0..n])
@@ -291,7 +349,7 @@ RobertaClassificationHead::RobertaClassificationHead(const BertConfig& config,
                                                      std::shared_ptr<Generator> gen) {
   dense = register_module<Layer>(
       "dense", hf_linear(config.hidden, config.hidden, config.initializer_range, *gen));
-  dropout = register_module("dropout", std::make_shared<Dropout>(config.dropout, gen));
+  dropout = register_module("dropout", std::make_shared<Dropout>(config.head_dropout(), gen));
   out_proj = register_module<Layer>(
       "out_proj", hf_linear(config.hidden, config.num_labels, config.initializer_range, *gen));
 }
@@ -314,7 +372,7 @@ BertForSequenceClassification::BertForSequenceClassification(const BertConfig& c
     classifier = register_module<Layer>(
         "classifier", std::make_shared<RobertaClassificationHead>(config, gen_));
   } else {
-    register_module("dropout", std::make_shared<Dropout>(config.dropout, gen_));
+    register_module("dropout", std::make_shared<Dropout>(config.head_dropout(), gen_));
     classifier = register_module<Layer>(
         "classifier", hf_linear(config.hidden, config.num_labels, config.initializer_range, *gen_));
   }
@@ -339,6 +397,29 @@ Variable BertForSequenceClassification::forward(const Tensor& input_ids,
 void BertForSequenceClassification::on_child_replaced(const std::string& name,
                                                       const std::shared_ptr<Module>& child) {
   if (name == "classifier") classifier = as_layer(child, name);
+}
+
+// ---- the loss --------------------------------------------------------------------------------
+
+Variable regression_loss(const Variable& logits, const Tensor& targets) {
+  NEAT_CHECK(logits.dim() == 2 && logits.size(1) == 1, "regression_loss: logits ",
+             shape_str(logits.shape()), " are not [B, 1] (regression has one output)");
+  NEAT_CHECK(targets.defined() && is_floating(targets.dtype()) &&
+                 targets.shape() == Shape{logits.size(0)},
+             "regression_loss: targets ", targets.defined() ? dtype_name(targets.dtype()) : "",
+             " ", targets.defined() ? shape_str(targets.shape()) : "undefined",
+             " are not float [", logits.size(0), "], one score per example");
+  const Tensor t = targets.to(logits.dtype()).to(logits.device());
+  return mse_loss(reshape(logits, {logits.size(0)}), t);
+}
+
+Variable sequence_classification_loss(const BertConfig& config, const Variable& logits,
+                                      const Tensor& targets) {
+  if (config.regression()) return regression_loss(logits, targets);
+  NEAT_CHECK(targets.defined() && targets.dtype() == DType::Int64, "sequence_classification_",
+             "loss: a classification of ", config.num_labels, " labels takes int64 labels, got ",
+             targets.defined() ? dtype_name(targets.dtype()) : "undefined");
+  return cross_entropy(logits, targets);
 }
 
 // ---- weights ---------------------------------------------------------------------------------

@@ -11,7 +11,9 @@
 // mask: attention_mask [B, N] (1 token, 0 padding) becomes an additive key-padding mask, so no
 // position attends to padding (nn/attention.h key_padding_mask). Positions: BERT 0..N-1;
 // RoBERTa counts real tokens from pad_token_id + 1 and gives padding pad_token_id (HF's
-// create_position_ids_from_input_ids); RoBERTa has one token type, always 0.
+// create_position_ids_from_input_ids); RoBERTa has one token type, always 0. As HF's
+// nn.Embedding(padding_idx=pad_token_id), the word row pad_token_id (and RoBERTa's position row
+// pad_token_id) gets no gradient, however often padding tokens are attended.
 //
 //   BertConfig config = bert_config_from_json(Json::parse(read_file("minilm/config.json")));
 //   config.num_labels = 26;
@@ -33,6 +35,7 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,25 +62,41 @@ struct BertConfig {
   int64_t type_vocab_size = 2;      // RoBERTa: 1
   int64_t pad_token_id = 0;         // RoBERTa: 1 (also its position padding_idx)
   int64_t num_labels = 2;
-  double dropout = 0.1;             // hidden_dropout_prob (and classifier_dropout when unset)
+  double dropout = 0.1;             // hidden_dropout_prob
   double attention_dropout = 0.1;   // attention_probs_dropout_prob
+  std::optional<double> classifier_dropout;  // the head's dropout; unset: hidden_dropout_prob
+  // "" (inferred as transformers does: num_labels 1 is regression, more labels
+  // single_label_classification), "regression" or "single_label_classification".
+  std::string problem_type;
   double layer_norm_eps = 1e-12;
   double initializer_range = 0.02;
   uint64_t seed = 0;                // init, then the dropout stream
 
   bool is_roberta() const { return model_type == "roberta"; }
+  // transformers' problem_type "regression": one output, trained with MSE (regression_loss).
+  bool regression() const {
+    return problem_type == "regression" || (problem_type.empty() && num_labels == 1);
+  }
+  double head_dropout() const { return classifier_dropout.value_or(dropout); }
   // "bert" or "roberta": the prefix of the backbone's parameter names.
   const std::string& prefix() const { return model_type; }
-  // Errors naming the field: sizes positive, hidden divisible by heads, a known model_type.
+  // Errors naming the field: sizes positive, hidden divisible by heads, a known model_type,
+  // a problem_type this model computes and that fits num_labels.
   void validate() const;
   std::string str() const;  // "bert: vocab 30522, hidden 768, layers 12, ..."
 };
 
 // From a Hugging Face config.json (vocab_size, hidden_size, num_hidden_layers,
 // num_attention_heads, intermediate_size, max_position_embeddings, type_vocab_size,
-// pad_token_id, hidden_dropout_prob, attention_probs_dropout_prob, layer_norm_eps,
-// num_labels or id2label, model_type). hidden_act must be "gelu" (the exact erf GELU), else
-// an error naming it. Missing fields keep BertConfig's defaults.
+// pad_token_id, hidden_dropout_prob, attention_probs_dropout_prob, classifier_dropout,
+// layer_norm_eps, initializer_range, num_labels or id2label, problem_type, model_type).
+// A field that changes transformers' computation in a way this model does not implement is an
+// error naming it and its value: hidden_act other than "gelu", position_embedding_type other
+// than "absolute", is_decoder / add_cross_attention / is_encoder_decoder true, pruned_heads,
+// pad_token_id null, problem_type multi_label_classification (docs/text.md lists every field).
+// Missing fields keep BertConfig's defaults; fields without effect on an encoder classifier
+// (use_cache, bos/eos_token_id, chunk_size_feed_forward, ...) and unknown ones are ignored, as
+// transformers ignores them.
 BertConfig bert_config_from_json(const Json& json);
 
 // The Hugging Face parameter names of a *ForSequenceClassification with this config, in
@@ -180,8 +199,8 @@ class RobertaClassificationHead : public Layer {
 class BertForSequenceClassification : public Module {
  public:
   // Initialised like HF (normal std initializer_range truncated at +-2, zero biases, the
-  // padding row of word_embeddings zero, LayerNorm 1/0) from Generator(config.seed); the same
-  // generator then drives every Dropout.
+  // padding rows zero: word_embeddings' row pad_token_id, and RoBERTa's position row too;
+  // LayerNorm 1/0) from Generator(config.seed); the same generator then drives every Dropout.
   explicit BertForSequenceClassification(const BertConfig& config);
   // -> logits [B, num_labels]
   Variable forward(const Tensor& input_ids, const Tensor& attention_mask = Tensor(),
@@ -208,6 +227,17 @@ class BertForSequenceClassification : public Module {
   BertConfig config_;
   std::shared_ptr<Generator> gen_;
 };
+
+// ---- the loss, as transformers' *ForSequenceClassification computes it -------------------
+
+// problem_type "regression" (num_labels 1): MSE of logits.squeeze(-1) [B] against float
+// targets [B] (any float dtype and device: converted to the logits').
+Variable regression_loss(const Variable& logits, const Tensor& targets);
+// By config.regression(): regression_loss on float targets [B], else cross_entropy on int64
+// labels [B] (single_label_classification). The wrong kind of targets is an error saying which.
+//   Variable loss = sequence_classification_loss(model.config(), model.forward(ids, mask), y);
+Variable sequence_classification_loss(const BertConfig& config, const Variable& logits,
+                                      const Tensor& targets);
 
 // ---- pretrained weights ----------------------------------------------------------------------
 

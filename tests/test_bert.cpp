@@ -7,11 +7,15 @@
 
 #include "autograd/shape_ops.h"
 #include "models/bert.h"
+#include "tensor/embedding.h"
+#include "tensor/gpu.h"
+#include "tensor/shape_ops.h"
 #include "nn/attention.h"
 #include "nn/peft/attach.h"
 #include "tensor/json.h"
 #include "autograd/gradcheck.h"
 #include "tests/op_test_util.h"
+#include "tests/skip.h"
 
 using namespace neat;
 using neat::test::max_abs_diff;
@@ -70,6 +74,50 @@ TEST_CASE("Embedding: rows of the table, errors, gradient") {
   CHECK_MESSAGE(r.ok, r.report);
 }
 
+TEST_CASE("Embedding: padding_idx, as torch: the row is looked up, its gradient is exactly 0") {
+  // torch.nn.Embedding(5, 3, padding_idx=2): the padding row starts at zero and gets no
+  // gradient however often it is looked up; the other rows get index_add's sums.
+  Embedding table(5, 3, 1, /*padding_idx=*/2);
+  CHECK(table.padding_idx() == 2);
+  for (int64_t d = 0; d < 3; ++d) CHECK(table.weight.data().at({2, d}) == 0.0);
+  table.to(DType::Float64);
+  {
+    NoGradGuard no_grad;  // a non-zero padding vector, as a pretrained table has
+    for (int64_t d = 0; d < 3; ++d) table.weight.data().set({2, d}, 0.5 + double(d));
+  }
+  const Tensor ids = ids_tensor({{2, 4, 2}, {1, 2, 4}});
+  Variable out = table.forward(ids);
+  CHECK(out.data().at({0, 0, 1}) == 1.5);  // the padding vector is looked up as it is
+  const Tensor dy = random64({2, 3, 3}, 5);
+  out.backward(dy);
+  const Tensor want = index_add({5, 3}, 0, ids.reshape({6}), dy.reshape({6, 3}));
+  const Tensor got = table.weight.grad();
+  for (int64_t v = 0; v < 5; ++v)
+    for (int64_t d = 0; d < 3; ++d) {
+      CAPTURE(v);
+      CHECK(got.at({v, d}) == (v == 2 ? 0.0 : want.at({v, d})));
+    }
+  CHECK(want.at({2, 0}) != 0.0);  // without padding_idx the row would have had a gradient
+  CHECK(mentions(thrown_message([] { Embedding(5, 3, 0, 5); }), {"padding_idx 5", "5"}));
+  CHECK(mentions(thrown_message([&] { embedding_backward(dy.reshape({6, 3}), ids.reshape({6}), 5, 7); }),
+                 {"padding_idx 7"}));
+  CHECK(mentions(thrown_message([&] {
+                   embedding_backward(dy.reshape({6, 3}), from_vector(std::vector<int64_t>{0, 1, 2, 3, 9, 0}), 5, -1);
+                 }),
+                 {"id 9 at position 4", "5 rows"}));
+}
+
+TEST_CASE("Embedding: padding_idx on CUDA gives the CPU's gradient, the padding row 0") {
+  if (!cuda_available()) return neat::test::skip(cuda_unavailable_reason());
+  const Tensor ids = ids_tensor({{3, 0, 3, 3}, {1, 3, 0, 2}}).reshape({8});
+  const Tensor dy = random64({8, 70}, 9).to(DType::Float32);
+  const Tensor want = embedding_backward(dy, ids, 4, 3);
+  const Tensor got = embedding_backward(dy.to(Device::CUDA), ids.to(Device::CUDA), 4, 3);
+  CHECK(max_abs_diff(got.to(Device::CPU).to(DType::Float64), want.to(DType::Float64)) == 0.0);
+  const std::vector<double> g = got.to(Device::CPU).to_vector<double>();
+  for (int64_t d = 0; d < 70; ++d) CHECK(g[size_t(3 * 70 + d)] == 0.0);
+}
+
 TEST_CASE("key_padding_mask: 0 for tokens, the dtype's lowest for padding") {
   Tensor m = key_padding_mask(ids_tensor({{1, 1, 0}, {1, 0, 0}}), DType::Float64);
   REQUIRE(m.shape() == Shape{2, 1, 1, 3});
@@ -120,9 +168,16 @@ TEST_CASE("bert: Hugging Face names for BERT and RoBERTa, in registration order"
   std::vector<std::string> r = bert_parameter_names(tiny("roberta"));
   CHECK(r.back() == "classifier.out_proj.bias");
   CHECK(std::find(r.begin(), r.end(), "roberta.pooler.dense.weight") == r.end());
-  // The padding row of the word table starts at zero, like HF's padding_idx.
-  BertForSequenceClassification roberta(tiny("roberta"));
+  // The padding rows start at zero, like HF's padding_idx: the word row, and RoBERTa's
+  // position row; BERT's position table has none.
+  BertForSequenceClassification roberta(tiny("roberta")), bert(tiny("bert"));
   CHECK(roberta.parameter("roberta.embeddings.word_embeddings.weight").data().at({1, 4}) == 0.0);
+  CHECK(roberta.parameter("roberta.embeddings.position_embeddings.weight").data().at({1, 4}) == 0.0);
+  CHECK(roberta.backbone->embeddings->position_embeddings->padding_idx() == 1);
+  CHECK(roberta.backbone->embeddings->word_embeddings->padding_idx() == 1);
+  CHECK(bert.backbone->embeddings->word_embeddings->padding_idx() == 0);
+  CHECK(!bert.backbone->embeddings->position_embeddings->padding_idx());
+  CHECK(!bert.backbone->embeddings->token_type_embeddings->padding_idx());
 }
 
 TEST_CASE("bert: RoBERTa positions count real tokens from pad + 1") {
@@ -231,11 +286,82 @@ TEST_CASE("bert: config.json fields, and errors") {
   CHECK(mentions(thrown_message([] {
                    bert_config_from_json(Json::parse(R"({"hidden_act": "relu"})"));
                  }),
-                 {"hidden_act 'relu'"}));
+                 {"hidden_act 'relu' is not supported"}));
   CHECK(mentions(thrown_message([] {
                    bert_config_from_json(Json::parse(R"({"hidden_size": 10, "num_attention_heads": 3})"));
                  }),
                  {"hidden 10 is not divisible by heads 3"}));
+}
+
+TEST_CASE("bert: config fields the model does not compute are refused with name and value") {
+  auto refused = [](const std::string& field, const std::vector<std::string>& says) {
+    CAPTURE(field);
+    CHECK(mentions(thrown_message([&] { bert_config_from_json(Json::parse("{" + field + "}")); }),
+                   says));
+  };
+  refused(R"("position_embedding_type": "relative_key")",
+          {"position_embedding_type 'relative_key' is not supported", "absolute"});
+  refused(R"("position_embedding_type": "relative_key_query")", {"'relative_key_query'"});
+  refused(R"("is_decoder": true)", {"is_decoder true"});
+  refused(R"("add_cross_attention": true)", {"add_cross_attention true"});
+  refused(R"("is_encoder_decoder": true)", {"is_encoder_decoder true"});
+  refused(R"("pruned_heads": {"0": [1]})", {"pruned_heads"});
+  refused(R"("pad_token_id": null)", {"pad_token_id null"});
+  refused(R"("hidden_act": "gelu_new")", {"hidden_act 'gelu_new'"});
+  refused(R"("problem_type": "multi_label_classification")",
+          {"problem_type 'multi_label_classification'"});
+  refused(R"("problem_type": "regression", "num_labels": 3)", {"regression needs num_labels 1"});
+  refused(R"("problem_type": "single_label_classification", "num_labels": 1)",
+          {"num_labels > 1"});
+  refused(R"("classifier_dropout": 1.5)", {"classifier_dropout 1.5"});
+
+  // What the model computes, or what changes nothing in an encoder classifier, is accepted:
+  // MiniLM's config.json fields, RoBERTa's token ids, chunked feed-forward (the same math).
+  BertConfig c = bert_config_from_json(Json::parse(R"({"position_embedding_type": "absolute",
+      "is_decoder": false, "add_cross_attention": false, "use_cache": true, "bos_token_id": 0,
+      "eos_token_id": 2, "chunk_size_feed_forward": 64, "gradient_checkpointing": false,
+      "architectures": ["BertModel"], "transformers_version": "4.8.2", "torch_dtype": "float32",
+      "pruned_heads": {}, "classifier_dropout": null, "tie_word_embeddings": true})"));
+  CHECK(!c.classifier_dropout);
+  CHECK(!c.regression());
+  CHECK(c.head_dropout() == c.dropout);
+  // problem_type: num_labels 1 is regression, as transformers infers it; classifier_dropout
+  // sets the head's dropout (BERT's "dropout" before the classifier, RoBERTa's head).
+  c = bert_config_from_json(Json::parse(R"({"num_labels": 1, "classifier_dropout": 0.3})"));
+  CHECK(c.regression());
+  CHECK(c.head_dropout() == 0.3);
+  CHECK(bert_config_from_json(Json::parse(R"({"problem_type": "regression", "num_labels": 1})"))
+            .regression());
+  for (const char* type : {"bert", "roberta"}) {
+    BertConfig t = tiny(type);
+    t.dropout = 0.1;
+    t.classifier_dropout = 0.4;
+    BertForSequenceClassification model(t);
+    auto head = std::static_pointer_cast<Dropout>(
+        model.module(t.is_roberta() ? "classifier.dropout" : "dropout"));
+    CHECK(head->p() == 0.4);
+  }
+}
+
+TEST_CASE("bert: num_labels 1 is regression, MSE on logits.squeeze(-1) as transformers") {
+  Variable logits(from_vector(std::vector<double>{0.5, -1.0, 2.0}, {3, 1}), true);
+  const Tensor scores = from_vector(std::vector<float>{1.5f, 0.0f, 2.5f});
+  BertConfig c = tiny("bert");
+  c.num_labels = 1;
+  Variable loss = sequence_classification_loss(c, logits, scores);
+  // ((0.5 - 1.5)^2 + (-1 - 0)^2 + (2 - 2.5)^2) / 3 = 2.25 / 3; d/dz = 2 (z - t) / 3
+  CHECK(loss.data().item() == doctest::Approx(0.75).epsilon(1e-15));
+  loss.backward();
+  const std::vector<double> want = {2 * -1.0 / 3, 2 * -1.0 / 3, 2 * -0.5 / 3};
+  const std::vector<double> got = logits.grad().to_vector<double>();
+  for (size_t i = 0; i < 3; ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-15));
+  CHECK(mentions(thrown_message([&] { regression_loss(logits, from_vector(std::vector<int64_t>{1, 0, 2})); }),
+                 {"targets int64 [3]", "float [3]"}));
+  CHECK(mentions(thrown_message([&] { regression_loss(Variable(zeros({3, 2})), scores); }),
+                 {"logits [3, 2]", "[B, 1]"}));
+  c.num_labels = 3;
+  CHECK(mentions(thrown_message([&] { sequence_classification_loss(c, Variable(zeros({3, 3})), scores); }),
+                 {"3 labels takes int64 labels, got float32"}));
 }
 
 TEST_CASE("bert: attach_peft qv and qvmlp find BERT's query/value and MLP Linears") {

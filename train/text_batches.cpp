@@ -1,6 +1,7 @@
 #include "train/text_batches.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "data/dataset.h"
@@ -11,14 +12,19 @@ namespace neat {
 TextBatches::TextBatches(BertForSequenceClassification& model, const Tokenizer& tokenizer,
                          const std::vector<TextExample>& examples, int64_t max_len,
                          int64_t batch_size, bool shuffle, uint64_t seed)
-    : model_(model), batch_size_(batch_size), pad_id_(tokenizer.special().pad),
+    : model_(model), regression_(model.config().regression()), batch_size_(batch_size),
+      pad_id_(tokenizer.special().pad),
       shuffle_(shuffle), seed_(seed) {
   NEAT_CHECK(batch_size > 0 && !examples.empty(), "TextBatches: need a positive batch size and ",
              "at least one example, got ", batch_size, " and ", examples.size());
   for (const TextExample& e : examples) {
-    NEAT_CHECK(e.label >= 0, "TextBatches: an example has no label (a GLUE test file?)");
+    if (regression_)
+      NEAT_CHECK(std::isfinite(e.score), "TextBatches: a regression model (num_labels 1) needs ",
+                 "a score for every example; example ", targets_.size(), " has none");
+    else
+      NEAT_CHECK(e.label >= 0, "TextBatches: an example has no label (a GLUE test file?)");
     encoded_.push_back(tokenizer.encode(e.a, e.b.empty() ? nullptr : &e.b, max_len));
-    labels_.push_back(e.label);
+    targets_.push_back(regression_ ? e.score : double(e.label));
   }
 }
 
@@ -40,14 +46,17 @@ TextBatches::Inputs TextBatches::batch(const std::vector<int64_t>& order, int64_
   int64_t N = 0;
   for (int64_t b = 0; b < B; ++b) N = std::max(N, encoded_[size_t(order[first + b])].size());
   Inputs in{Tensor({B, N}, DType::Int64), Tensor({B, N}, DType::Int64),
-            Tensor({B, N}, DType::Int64), Tensor({B}, DType::Int64)};
+            Tensor({B, N}, DType::Int64),
+            Tensor({B}, regression_ ? DType::Float32 : DType::Int64)};
   for (int64_t b = 0; b < B; ++b) {
     Encoding e = encoded_[size_t(order[first + b])];
     pad_to(e, N, pad_id_);
     std::copy(e.ids.begin(), e.ids.end(), in.ids.data<int64_t>() + b * N);
     std::copy(e.attention_mask.begin(), e.attention_mask.end(), in.mask.data<int64_t>() + b * N);
     std::copy(e.type_ids.begin(), e.type_ids.end(), in.types.data<int64_t>() + b * N);
-    in.labels.data<int64_t>()[b] = labels_[size_t(order[first + b])];
+    const double target = targets_[size_t(order[first + b])];
+    if (regression_) in.labels.data<float>()[b] = float(target);
+    else in.labels.data<int64_t>()[b] = int64_t(target);
   }
   return in;
 }

@@ -17,7 +17,10 @@ namespace neat {
 
 class TextBatches : public ClassifierBatches {
  public:
-  // Examples with label -1 (unlabelled test files) are an error naming the split.
+  // Targets follow the model's config: class labels (int64), or for a regression model
+  // (num_labels 1, BertConfig::regression()) the examples' scores (float32), as
+  // sequence_classification_loss (models/bert.h) takes them. An example without its target
+  // (label -1 or score NaN: an unlabelled test file) is an error.
   TextBatches(BertForSequenceClassification& model, const Tokenizer& tokenizer,
               const std::vector<TextExample>& examples, int64_t max_len, int64_t batch_size,
               bool shuffle, uint64_t seed);
@@ -28,7 +31,7 @@ class TextBatches : public ClassifierBatches {
   Variable logits() override;
 
   // The model inputs of batch `step` of the order: ids, attention mask, token types [B, N]
-  // int64 and labels [B].
+  // int64 and labels [B] (int64 classes, or float32 scores for a regression model).
   struct Inputs {
     Tensor ids, mask, types, labels;
   };
@@ -37,7 +40,8 @@ class TextBatches : public ClassifierBatches {
  private:
   BertForSequenceClassification& model_;
   std::vector<Encoding> encoded_;
-  std::vector<int64_t> labels_;
+  bool regression_;
+  std::vector<double> targets_;  // class indices, or scores for a regression model
   int64_t batch_size_, pad_id_;
   bool shuffle_;
   uint64_t seed_;

@@ -1,0 +1,17 @@
+// CUDA kernel of the embedding table's gradient with padding_idx (tensor/cuda/embedding.cu);
+// the same signature and math as tensor/cpu/embedding.h:
+//   dy [count, D], ids [count] int64, dweight [V, D] (zero on entry), first_bad [1], all device
+//   memory.  dweight[ids[i]] += dy[i] for every i with ids[i] != padding_idx (-1: none);
+//   *first_bad = the position of the first id outside [0, V), or -1.
+#pragma once
+#include <cstdint>
+
+#include "tensor/cuda/device.h"
+
+namespace neat::cuda {
+
+template <typename T>
+void embedding_backward(Cuda, T* dweight, const T* dy, const int64_t* ids, int64_t* first_bad,
+                        int64_t count, int64_t rows, int64_t dim, int64_t padding_idx);
+
+}  // namespace neat::cuda

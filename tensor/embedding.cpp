@@ -1,0 +1,39 @@
+// The embedding table's gradient with padding_idx: checks and allocation here, the kernels in
+// tensor/cpu/embedding.h and tensor/cuda/embedding.cu.
+//
+//   grad [count, D], ids [count] int64  ->  dweight [V, D]
+#include "tensor/embedding.h"
+
+#include "tensor/cpu/embedding.h"
+#include "tensor/cuda/embedding.h"
+#include "tensor/dispatch.h"
+
+namespace neat {
+
+Tensor embedding_backward(const Tensor& grad, const Tensor& ids, int64_t num_embeddings,
+                          int64_t padding_idx) {
+  NEAT_CHECK(grad.defined() && ids.defined(), "embedding_backward: an input is undefined");
+  NEAT_CHECK(ids.dtype() == DType::Int64 && ids.dim() == 1, "embedding_backward: ids ",
+             dtype_name(ids.dtype()), " ", shape_str(ids.shape()), " must be int64 [count]");
+  NEAT_CHECK(grad.dim() == 2 && grad.size(0) == ids.size(0), "embedding_backward: gradient ",
+             shape_str(grad.shape()), " is not [", ids.size(0), ", D], one row per id");
+  NEAT_CHECK(num_embeddings > 0, "embedding_backward: the table needs rows, got ",
+             num_embeddings);
+  NEAT_CHECK(padding_idx >= -1 && padding_idx < num_embeddings, "embedding_backward: ",
+             "padding_idx ", padding_idx, " is neither -1 (none) nor a row of the table of ",
+             num_embeddings);
+  const int64_t count = ids.size(0), dim = grad.size(1);
+  Tensor dweight = zeros({num_embeddings, dim}, grad.dtype(), grad.device());
+  Tensor first_bad({1}, DType::Int64, grad.device());
+  dispatch({grad, ids}, "embedding_backward", [&](auto dev, auto zero) {
+    using T = decltype(zero);
+    embedding_backward(dev, dweight.data<T>(), grad.data<T>(), ids.data<int64_t>(),
+                       first_bad.data<int64_t>(), count, num_embeddings, dim, padding_idx);
+  });
+  const int64_t i = int64_t(first_bad.item());
+  NEAT_CHECK(i < 0, "embedding_backward: id ", int64_t(ids.flat(i)), " at position ", i,
+             " is outside the table of ", num_embeddings, " rows");
+  return dweight;
+}
+
+}  // namespace neat
