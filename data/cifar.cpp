@@ -1,8 +1,8 @@
 #include "data/cifar.h"
 
 #include <filesystem>
-#include <fstream>
 
+#include "data/text_lines.h"
 #include "tensor/check.h"
 
 namespace neat {
@@ -65,10 +65,9 @@ std::vector<std::string> read_class_names(const std::string& path, int64_t expec
     for (int64_t c = 0; c < expected; ++c) names.push_back(std::to_string(c));
     return names;
   }
-  std::ifstream in(path);
-  NEAT_CHECK(in.good(), "class names: cannot open ", path);
+  TextLines lines(path, "class names");
   std::string line;
-  while (std::getline(in, line)) {
+  while (lines.next(line)) {
     size_t first = line.find_first_not_of(" \t\r"), last = line.find_last_not_of(" \t\r");
     if (first != std::string::npos) names.push_back(line.substr(first, last - first + 1));
   }

@@ -23,7 +23,8 @@ std::shared_ptr<ArrayDataset> read_cifar100(const std::string& file, CifarLabels
                                             std::vector<std::string> class_names);
 
 // Non-empty lines of a text file (batches.meta.txt, fine_label_names.txt, ...), which must
-// number `expected`; when the file does not exist: "0", "1", ..., "expected-1".
+// number `expected`; when the file does not exist: "0", "1", ..., "expected-1". A byte that is
+// not UTF-8 (the names go into JSON files) is an error naming the file, line and column.
 std::vector<std::string> read_class_names(const std::string& path, int64_t expected);
 
 }  // namespace neat

@@ -1,9 +1,11 @@
 #include "data/glue.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
-#include <fstream>
+#include <filesystem>
 
+#include "data/text_lines.h"
 #include "tensor/check.h"
 
 namespace neat {
@@ -63,19 +65,39 @@ std::vector<std::string> split_tabs(const std::string& line) {
   return fields;
 }
 
+// The byte offset in line of field k (0-based) of a tab-separated row.
+size_t field_offset(const std::string& line, size_t k) {
+  size_t at = 0;
+  for (size_t i = 0; i < k; ++i) at = line.find('\t', at) + 1;
+  return at;
+}
+
+// Rows with fewer fields than the columns read are skipped and counted: QQP's official train
+// file has a few (HF's run_glue skips them too). The note names the file, the count and the
+// first lines, so they are reported, never dropped in silence.
+struct ShortRows {
+  int64_t count = 0;
+  std::string lines;  // the first few line numbers
+  void add(int64_t line) {
+    if (++count <= 5) lines += (lines.empty() ? "" : ", ") + std::to_string(line);
+  }
+  std::string note(const std::string& path, int64_t needed) const {
+    return "glue: " + path + ": skipped " + std::to_string(count) + " row" +
+           (count == 1 ? "" : "s") + " with fewer than " + std::to_string(needed) +
+           " tab-separated fields (line" + (count == 1 ? " " : "s ") + lines +
+           (count > 5 ? ", ..." : "") + ")";
+  }
+};
+
 // One split. CoLA's train and dev files have no header: source, label, notation, sentence.
-std::vector<TextExample> read_split(const GlueTask& task, const std::string& path, bool labelled) {
-  std::ifstream in(path);
-  NEAT_CHECK(in.good(), "glue: cannot open ", path, " (scripts/get_data.sh glue ", task.name, ")");
+std::vector<TextExample> read_split(const GlueTask& task, const std::string& path, bool labelled,
+                                    std::vector<std::string>& notes) {
+  TextLines lines(path, "glue", std::string("scripts/get_data.sh glue ") + task.name);
   const bool headerless = std::string(task.name) == "cola" && labelled;
   std::string line;
   int64_t a = 3, b = -1, label = 1;
-  int64_t number = 0;
   if (!headerless) {
-    NEAT_CHECK(std::getline(in, line), "glue: ", path, " is empty");
-    ++number;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a UTF-8 byte order mark
+    NEAT_CHECK(lines.next(line), "glue: ", path, " is empty");
     const std::vector<std::string> header = split_tabs(line);
     auto column = [&](const std::string& name) {
       for (size_t i = 0; i < header.size(); ++i)
@@ -88,31 +110,34 @@ std::vector<TextExample> read_split(const GlueTask& task, const std::string& pat
   }
   const int64_t needed = std::max<int64_t>({a, b, label}) + 1;
   std::vector<TextExample> out;
-  while (std::getline(in, line)) {
-    ++number;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
+  ShortRows short_rows;
+  while (lines.next(line)) {
     if (line.empty()) continue;
     const std::vector<std::string> f = split_tabs(line);
-    if (int64_t(f.size()) < needed) continue;  // a broken line (QQP has a few)
+    if (int64_t(f.size()) < needed) {
+      short_rows.add(lines.number());
+      continue;
+    }
     TextExample e;
     e.a = f[size_t(a)];
     if (b >= 0) e.b = f[size_t(b)];
     if (label >= 0) {
       const std::string& value = f[size_t(label)];
+      const std::string at = lines.where(field_offset(line, size_t(label)));
       if (task.labels.empty()) {
         char* end = nullptr;
         e.score = std::strtod(value.c_str(), &end);
-        NEAT_CHECK(end != value.c_str() && *end == 0, "glue: ", path, ": line ", number,
-                   ": score '", value, "' is not a number");
+        NEAT_CHECK(end != value.c_str() && *end == 0 && std::isfinite(e.score), at, ": ",
+                   task.label, " '", value, "' is not a number");
       } else {
         for (size_t k = 0; k < task.labels.size(); ++k)
           if (value == task.labels[k]) e.label = int64_t(k);
-        NEAT_CHECK(e.label >= 0, "glue: ", path, ": line ", number, ": unknown label '", value,
-                   "'");
+        NEAT_CHECK(e.label >= 0, at, ": unknown ", task.label, " '", value, "'");
       }
     }
     out.push_back(std::move(e));
   }
+  if (short_rows.count > 0) notes.push_back(short_rows.note(path, needed));
   NEAT_CHECK(!out.empty(), "glue: ", path, " holds no examples");
   return out;
 }
@@ -135,9 +160,10 @@ TextDataset read_glue(const std::string& task_name, const std::string& dir) {
   d.pair = *task.text_b != 0;
   d.regression = task.labels.empty();
   d.metric = task.metric;
-  d.train = read_split(task, dir + "/train.tsv", true);
-  d.validation = read_split(task, dir + "/" + task.dev_file, true);
-  d.test = read_split(task, dir + "/" + task.test_file, false);
+  d.train = read_split(task, dir + "/train.tsv", true, d.notes);
+  d.validation = read_split(task, dir + "/" + task.dev_file, true, d.notes);
+  const std::string test = dir + "/" + task.test_file;  // unlabelled, never trained on
+  if (std::filesystem::exists(test)) d.test = read_split(task, test, false, d.notes);
   return d;
 }
 

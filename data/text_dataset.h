@@ -6,6 +6,7 @@
 //   TextScores s = score_predictions(d.metric, predictions, gold);
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -14,7 +15,7 @@ namespace neat {
 struct TextExample {
   std::string a, b;      // b empty for single-sentence tasks
   int64_t label = -1;    // class index; -1 when the split has no labels (GLUE test files)
-  double score = 0;      // regression target (STS-B)
+  double score = std::numeric_limits<double>::quiet_NaN();  // regression target (STS-B); NaN: none
 };
 
 // What a task reports: accuracy; accuracy and F1 of class 1 (MRPC, QQP); Matthews correlation
@@ -28,6 +29,9 @@ struct TextDataset {
   bool regression = false;
   TextMetric metric = TextMetric::kAccuracy;
   std::vector<TextExample> train, validation, test;
+  // What the reader skipped and why, one line each (e.g. GLUE rows with too few fields):
+  // programs print them before training.
+  std::vector<std::string> notes;
   int64_t num_labels() const { return regression ? 1 : int64_t(labels.size()); }
 };
 

@@ -2,10 +2,10 @@
 
 #include <cctype>
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <sstream>
 
+#include "data/text_lines.h"
 #include "tensor/check.h"
 #include "tensor/random.h"
 
@@ -72,9 +72,7 @@ TextDataset wordnet_supersenses(const std::string& part, uint64_t seed, const st
   NEAT_CHECK(part == "noun" || part == "verb", "wordnet: part must be noun or verb, got '",
              part, "'");
   const std::string path = dir + "/data." + part;
-  std::ifstream in(path);
-  NEAT_CHECK(in.good(), "wordnet: cannot open ", path,
-             " (Debian: apt-get install wordnet-base, or make deps)");
+  TextLines lines(path, "wordnet", "Debian: apt-get install wordnet-base, or make deps");
   const std::vector<std::string>& files = wordnet_lexicographer_files();
   TextDataset d;
   d.name = "wordnet-" + part + "s";
@@ -86,7 +84,7 @@ TextDataset wordnet_supersenses(const std::string& part, uint64_t seed, const st
     }
   std::vector<TextExample> all;
   std::string line;
-  for (int64_t number = 1; std::getline(in, line); ++number) {
+  while (lines.next(line)) {
     if (line.rfind("  ", 0) == 0 || line.empty()) continue;
     std::istringstream fields(line);
     std::string offset, type, count_hex;
@@ -102,8 +100,8 @@ TextDataset wordnet_supersenses(const std::string& part, uint64_t seed, const st
       words.push_back(word);
     }
     const size_t bar = line.find(" | ");
-    NEAT_CHECK(fields && bar != std::string::npos && class_of_file.count(file), path, ": line ",
-               number, " is not a ", part, " synset (offset, lexicographer file, ... | gloss)");
+    NEAT_CHECK(fields && bar != std::string::npos && class_of_file.count(file), lines.where(),
+               " is not a ", part, " synset (offset, lexicographer file, ... | gloss)");
     TextExample e;
     e.a = definition_of(line.substr(bar + 3));
     for (const std::string& word : words) e.a = blank_out(e.a, word);

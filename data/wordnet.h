@@ -18,7 +18,9 @@
 namespace neat {
 
 // part: "noun" (26 classes) or "verb" (15). dir: the directory holding data.noun / data.verb.
-// Errors name the file and the line for a missing file or a malformed line.
+// Errors name the file for a missing file, the file and line for a malformed line (an error,
+// not a skip: the data files are generated, so a malformed line means a damaged file), and the
+// file, line and column for a byte that is not UTF-8.
 TextDataset wordnet_supersenses(const std::string& part, uint64_t seed,
                                 const std::string& dir = "/usr/share/wordnet");
 

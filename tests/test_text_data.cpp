@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "data/cifar.h"
 #include "data/glue.h"
 #include "data/wordnet.h"
 #include "tests/test_data_util.h"
@@ -146,7 +147,10 @@ TEST_CASE("glue: every task's real TSV layout, labels, test files without labels
   CHECK(cola.train[1].label == 0);
   CHECK(cola.metric == TextMetric::kMatthews);
   TextDataset qqp = read_glue("qqp", dir / "QQP");
-  CHECK(qqp.train.size() == 1);  // the broken line is skipped
+  CHECK(qqp.train.size() == 1);  // the broken line is skipped, and reported
+  REQUIRE(qqp.notes.size() == 1);
+  CHECK(mentions(qqp.notes[0], {"QQP/train.tsv: skipped 1 row with fewer than 6 tab-separated "
+                                "fields (line 3)"}));
   CHECK(qqp.train[0].b == "Which level of prepration is enough?");
   TextDataset sts = read_glue("stsb", dir / "STS-B");
   CHECK(sts.regression);
@@ -163,9 +167,59 @@ TEST_CASE("glue: every task's real TSV layout, labels, test files without labels
                  {"/nope/train.tsv", "scripts/get_data.sh glue rte"}));
   write_text(task_dir("RTE") + "/dev.tsv", "index\tsentence1\tsentence2\tlabel\n0\tA\tB\tmaybe\n");
   CHECK(mentions(thrown_message([&] { read_glue("rte", dir / "RTE"); }),
-                 {"dev.tsv: line 2: unknown label 'maybe'"}));
+                 {"dev.tsv: line 2, column 7: unknown label 'maybe'"}));
   write_text(task_dir("RTE") + "/dev.tsv", "index\tpremise\tsentence2\tlabel\n");
   CHECK(mentions(thrown_message([&] { read_glue("rte", dir / "RTE"); }), {"no column 'sentence1'"}));
+}
+
+TEST_CASE("glue: a bad byte names the file, line and column; test.tsv is optional") {
+  TempDir dir;
+  const std::string rte = dir / "RTE";
+  write_text(rte + "/train.tsv", "index\tsentence1\tsentence2\tlabel\n"
+                                 "0\tWhen?\tIn 1990.\tentailment\n");
+  write_text(rte + "/dev.tsv", "index\tsentence1\tsentence2\tlabel\n0\tA\tB\tentailment\n");
+  // No test.tsv: never used, so not needed.
+  TextDataset d = read_glue("rte", rte);
+  CHECK(d.train.size() == 1);
+  CHECK(d.test.empty());
+  CHECK(d.notes.empty());
+  // Latin-1 "caf\xE9" on line 3: the message names the file, the line and the byte's column
+  // (today's tokenizer message had only "utf8: invalid continuation byte at offset 4").
+  write_text(rte + "/train.tsv", "index\tsentence1\tsentence2\tlabel\n"
+                                 "0\tWhen?\tIn 1990.\tentailment\n1\tcaf\xE9\tB\tentailment\n");
+  CHECK(mentions(thrown_message([&] { read_glue("rte", rte); }),
+                 {"RTE/train.tsv: line 3, column 6: invalid continuation byte 0x9 after 0xE9",
+                  "not UTF-8"}));
+  // A broken continuation byte, and a byte order mark shifting line 1's columns by 3.
+  write_text(rte + "/train.tsv", "\xEF\xBB\xBFindex\tsentence1\xC3(\tsentence2\tlabel\n");
+  CHECK(mentions(thrown_message([&] { read_glue("rte", rte); }),
+                 {"train.tsv: line 1, column 19: invalid continuation byte 0x28 after 0xC3"}));
+  // STS-B: a score that is not a number names its column; unlabelled rows have no score.
+  const std::string sts = dir / "STS-B";
+  const std::string header = "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\t"
+                             "sentence1\tsentence2";
+  write_text(sts + "/train.tsv", header + "\tscore\n0\tg\tf\ty\t1\tn\tn\tA.\tB.\t4.2\n");
+  write_text(sts + "/dev.tsv", header + "\tscore\n0\tg\tf\ty\t1\tn\tn\tA.\tB.\tfive\n");
+  CHECK(mentions(thrown_message([&] { read_glue("stsb", sts); }),
+                 {"STS-B/dev.tsv: line 2, column 21: score 'five' is not a number"}));
+  write_text(sts + "/dev.tsv", header + "\tscore\n0\tg\tf\ty\t1\tn\tn\tA.\tB.\t1.5\n");
+  write_text(sts + "/test.tsv", header + "\n0\tg\tf\ty\t1\tn\tn\tA.\tB.\n");
+  TextDataset s = read_glue("stsb", sts);
+  CHECK(s.train[0].score == 4.2);
+  REQUIRE(s.test.size() == 1);
+  CHECK(std::isnan(s.test[0].score));
+}
+
+TEST_CASE("text readers: WordNet and class names name the file, line and column of a bad byte") {
+  TempDir dir;
+  write_text(dir / "data.noun", "  1 license line\n"
+                                "00001740 03 n 01 entity 0 003 ~ 00001930 n 0000 | that which "
+                                "is perceiv\xFF\xFE" "ed  \n");
+  CHECK(mentions(thrown_message([&] { wordnet_supersenses("noun", 1, dir.path()); }),
+                 {"wordnet: ", "data.noun: line 2, column 72: invalid byte 0xFF"}));
+  write_text(dir / "names.txt", "cat\ndog\n\x80" "bird\n");
+  CHECK(mentions(thrown_message([&] { read_class_names(dir / "names.txt", 3); }),
+                 {"class names: ", "names.txt: line 3, column 1: invalid byte 0x80"}));
 }
 
 TEST_CASE("text metrics: accuracy, F1, Matthews, Pearson, Spearman with ties") {
@@ -187,6 +241,12 @@ TEST_CASE("text metrics: accuracy, F1, Matthews, Pearson, Spearman with ties") {
   TextScores r = score_regression({1, 2, 3, 4}, {1, 2, 3, 5});
   CHECK(r.spearman == doctest::Approx(1.0));
   CHECK(r.main == r.pearson);
+  // scipy.stats.pearsonr / spearmanr (scipy 1.x, average ranks for ties on both sides):
+  //   x = [3.1, 0.5, 2.2, 2.2, 4.8, 0.5, 1.0, 2.2], y = [2.0, 1.0, 3.5, 3.5, 4.0, 0.0, 1.0, 2.5]
+  const std::vector<double> x{3.1, 0.5, 2.2, 2.2, 4.8, 0.5, 1.0, 2.2},
+      y{2.0, 1.0, 3.5, 3.5, 4.0, 0.0, 1.0, 2.5};
+  CHECK(pearson_correlation(x, y) == doctest::Approx(0.8043596776159336).epsilon(1e-14));
+  CHECK(spearman_correlation(x, y) == doctest::Approx(0.8138058888328231).epsilon(1e-14));
   CHECK(mentions(thrown_message([] { score_classes(TextMetric::kAccuracy, {1}, {1, 0}); }),
                  {"1 predictions for 2 labels"}));
 }

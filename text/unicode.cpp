@@ -74,27 +74,58 @@ bool is_white_space(char32_t c) {
          c == 0x205F || c == 0x3000;
 }
 
+namespace {
+
+// Decodes the character at byte i of s[0, n): its code point and length, or a message saying
+// what is wrong there (the byte, or the code point) and length 0.
+std::string decode_at(const unsigned char* s, size_t n, size_t i, char32_t& c, int& length) {
+  const unsigned char b = s[i];
+  length = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
+  if (length == 0 || i + length > n) {
+    length = 0;
+    return "invalid byte " + hex(b);
+  }
+  c = length == 1 ? b : b & (0x7F >> length);
+  for (int k = 1; k < length; ++k) {
+    if ((s[i + k] & 0xC0) != 0x80) {
+      length = 0;
+      return "invalid continuation byte " + hex(s[i + k]) + " after " + hex(b);
+    }
+    c = (c << 6) | (s[i + k] & 0x3F);
+  }
+  const char32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (c < smallest[length] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) {
+    length = 0;
+    return "invalid code point " + hex(c);
+  }
+  return "";
+}
+
+}  // namespace
+
 std::u32string utf8_decode(const std::string& text) {
   std::u32string out;
   out.reserve(text.size());
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  const size_t n = text.size();
-  for (size_t i = 0; i < n;) {
-    const unsigned char b = s[i];
-    int length = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
-    NEAT_CHECK(length > 0 && i + length <= n, "utf8: invalid byte ", hex(b), " at offset ", i);
-    char32_t c = length == 1 ? b : b & (0x7F >> length);
-    for (int k = 1; k < length; ++k) {
-      NEAT_CHECK((s[i + k] & 0xC0) == 0x80, "utf8: invalid continuation byte at offset ", i + k);
-      c = (c << 6) | (s[i + k] & 0x3F);
-    }
-    const char32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
-    NEAT_CHECK(c >= smallest[length] && c <= 0x10FFFF && !(c >= 0xD800 && c <= 0xDFFF),
-               "utf8: invalid code point ", hex(c), " at offset ", i);
+  char32_t c = 0;
+  int length = 0;
+  for (size_t i = 0; i < text.size(); i += size_t(length)) {
+    const std::string wrong = decode_at(s, text.size(), i, c, length);
+    NEAT_CHECK(wrong.empty(), "utf8: ", wrong, " at offset ", i);
     out.push_back(c);
-    i += length;
   }
   return out;
+}
+
+Utf8Error find_invalid_utf8(const std::string& text) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  char32_t c = 0;
+  int length = 0;
+  for (size_t i = 0; i < text.size(); i += size_t(length)) {
+    std::string wrong = decode_at(s, text.size(), i, c, length);
+    if (!wrong.empty()) return {i, std::move(wrong)};
+  }
+  return {};
 }
 
 std::string utf8_encode(char32_t c) {

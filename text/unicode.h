@@ -29,6 +29,14 @@ bool is_white_space(char32_t c);
 
 // Strict UTF-8 (no overlongs, surrogates or values past U+10FFFF): error naming the byte offset.
 std::u32string utf8_decode(const std::string& text);
+// The first invalid sequence of text without throwing (for readers that name the file, line
+// and column): its byte offset and what is wrong ("invalid byte 0xFF"); offset npos when the
+// whole text is valid UTF-8.
+struct Utf8Error {
+  size_t offset = std::string::npos;
+  std::string what;
+};
+Utf8Error find_invalid_utf8(const std::string& text);
 std::string utf8_encode(const std::u32string& text);
 std::string utf8_encode(char32_t c);
 
