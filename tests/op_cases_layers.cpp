@@ -1,7 +1,8 @@
 // The op table's cases of the fused layer ops: scaled dot-product attention (plain, masked,
 // per-head masks; on [.., N, d] heads and on packed heads), Neat's fused linear (every
 // activation, depths 2, 4 and 6, with and without bias) and LoRA's (with and without
-// dropout), each against a forward composed from plain loops or primitives.
+// dropout), and the text models' mse_loss and embedding, each against a forward composed from
+// plain loops or primitives.
 #include "tests/op_cases_layers.h"
 
 #include <cmath>
@@ -175,6 +176,46 @@ std::vector<OpCase> lora_cases() {
                      op,
                      ref});
   }
+  return cases;
+}
+
+// mean((x - t)^2) against a plain sum; the target is data (not perturbed by the gradcheck).
+std::vector<OpCase> mse_loss_cases() {
+  Reference ref = [](const Tensors& in) {
+    double total = 0;
+    for (int64_t i = 0; i < in[0].numel(); ++i)
+      total += (in[0].flat(i) - in[1].flat(i)) * (in[0].flat(i) - in[1].flat(i));
+    return scalar_tensor(total / double(in[0].numel()), DType::Float64);
+  };
+  const Tensor matrix = random64({5, 3}, 86), vector = random64({7}, 89);
+  return {{"[5,3]", {random64({5, 3}, 87)},
+           [matrix](const Vars& v) { return mse_loss(v[0], beside(matrix, v[0].data())); },
+           [ref, matrix](const Tensors& in) { return ref({in[0], matrix}); }},
+          {"[7] (a regression's squeezed logits)", {random64({7}, 88)},
+           [vector](const Vars& v) { return mse_loss(v[0], beside(vector, v[0].data())); },
+           [ref, vector](const Tensors& in) { return ref({in[0], vector}); }}};
+}
+
+// Rows of the table at the ids; repeated ids sum their gradients. A padding_idx that is never
+// looked up changes nothing; a used padding row's gradient is 0 by definition, not by
+// differences (tests/test_bert.cpp checks it).
+std::vector<OpCase> embedding_cases() {
+  Reference ref = [](const Tensors& in) {
+    const Tensor& w = in[0];
+    const Tensor& ids = in[1];
+    Shape out = ids.shape();
+    out.push_back(w.size(1));
+    return tabulate(out, [&](const Index& i) {
+      return w.at({int64_t(ids.flat(i[0] * ids.size(1) + i[1])), i[2]});
+    });
+  };
+  const Tensor ids = from_vector(std::vector<int64_t>{4, 0, 4, 2, 1, 4}, {2, 3});
+  std::vector<OpCase> cases;
+  for (int64_t padding : {-1, 3})
+    cases.push_back({"ids [2,3] of [5,70], padding_idx " + std::to_string(padding),
+                     {random64({5, 70}, 90), ids},
+                     [padding](const Vars& v) { return embedding(v[0], v[1].data(), padding); },
+                     ref});
   return cases;
 }
 

@@ -516,45 +516,8 @@ const std::vector<OpEntry>& op_table() {
                 [s](const Tensors& in) { return cross_entropy_loop(in[0], in[1], s); }});
          return cases;
        }},
-      {"mse_loss",
-       [] {
-         Reference ref = [](const Tensors& in) {
-           double total = 0;
-           for (int64_t i = 0; i < in[0].numel(); ++i)
-             total += (in[0].flat(i) - in[1].flat(i)) * (in[0].flat(i) - in[1].flat(i));
-           return scalar_tensor(total / double(in[0].numel()), DType::Float64);
-         };
-         const Tensor target = random64({5, 3}, 86);  // data: passed to the op, not perturbed
-         return std::vector<OpCase>{
-             {"[5,3]", {random64({5, 3}, 87)},
-              [target](const Vars& v) { return mse_loss(v[0], beside(target, v[0].data())); },
-              [ref, target](const Tensors& in) { return ref({in[0], target}); }},
-             {"[7] (a regression's squeezed logits)", {random64({7}, 88)},
-              [](const Vars& v) { return mse_loss(v[0], beside(random64({7}, 89), v[0].data())); },
-              [ref](const Tensors& in) { return ref({in[0], random64({7}, 89)}); }}};
-       }},
-      {"embedding",
-       [] {
-         // Repeated ids sum; a padding_idx that is never looked up changes nothing (a used
-         // padding row's gradient is 0 by definition, not by differences: tests/test_bert.cpp).
-         Reference ref = [](const Tensors& in) {
-           const Tensor& w = in[0];
-           const Tensor& ids = in[1];
-           Shape out = ids.shape();
-           out.push_back(w.size(1));
-           return tabulate(out, [&](const Index& i) {
-             return w.at({int64_t(ids.flat(i[0] * ids.size(1) + i[1])), i[2]});
-           });
-         };
-         const Tensor ids = int64s({4, 0, 4, 2, 1, 4}, {2, 3});
-         std::vector<OpCase> cases;
-         for (int64_t padding : {-1, 3})
-           cases.push_back({"ids [2,3] of [5,70], padding_idx " + std::to_string(padding),
-                            {random64({5, 70}, 90), ids},
-                            [padding](const Vars& v) { return embedding(v[0], v[1].data(), padding); },
-                            ref});
-         return cases;
-       }},
+      {"mse_loss", mse_loss_cases},
+      {"embedding", embedding_cases},
       {"dropout",
        [] {  // a fresh Generator(99) per call: the same mask on every evaluation
          return std::vector<OpCase>{
