@@ -9,6 +9,7 @@
 #include <fstream>
 #include <functional>
 
+#include "tensor/half.h"
 #include "tensor/json.h"
 
 namespace neat {
@@ -64,36 +65,6 @@ const char* file_dtype_name(DType dtype) {
     case DType::Int64: return "I64";
   }
   return "?";
-}
-
-// IEEE half: 1 sign, 5 exponent (bias 15), 10 mantissa bits. Subnormals are renormalised.
-float half_to_float(uint16_t h) {
-  uint32_t sign = uint32_t(h & 0x8000) << 16;
-  uint32_t exponent = (h >> 10) & 0x1F;
-  uint32_t mantissa = h & 0x3FF;
-  uint32_t bits;
-  if (exponent == 0x1F) {
-    bits = sign | 0x7F800000u | (mantissa << 13);  // inf / nan
-  } else if (exponent != 0) {
-    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);  // 112 = 127 - 15
-  } else if (mantissa == 0) {
-    bits = sign;  // +-0
-  } else {
-    int shift = 0;  // subnormal: value = mantissa * 2^-24
-    while (!(mantissa & 0x400)) { mantissa <<= 1; ++shift; }
-    bits = sign | (uint32_t(113 - shift) << 23) | ((mantissa & 0x3FF) << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-// bfloat16 is the top half of a float32.
-float bf16_to_float(uint16_t b) {
-  uint32_t bits = uint32_t(b) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
 }
 
 // Decodes n elements of `type` from raw disk bytes into dst (the in-memory dtype's storage).
