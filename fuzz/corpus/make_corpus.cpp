@@ -114,6 +114,11 @@ int main(int argc, char** argv) {
   }
   std::remove(tmp.c_str());
 
+  // gguf: neat writes no GGUF; the seeds are the files gguf-py wrote for tests/test_gguf.cpp
+  // (tests/parity/make_gguf_fixtures.py).
+  for (const char* name : {"types.gguf", "tiny_v2.gguf"})
+    seed("gguf", name, read_file(std::string("tests/parity/gguf/") + name));
+
   // flags: NUL-separated command lines.
   auto command = [](std::vector<std::string> args) {
     std::string joined;
