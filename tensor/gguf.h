@@ -69,7 +69,7 @@ class GgufFile {
   const GgufValue& at(const std::string& key) const;      // error naming file and key
   // Typed getters: error naming the file, the key, the expected and the stored type.
   std::string get_string(const std::string& key) const;
-  int64_t get_int(const std::string& key) const;           // any integer type (uint64 > int64 max: error)
+  int64_t get_int(const std::string& key) const;   // any integer type (a uint64 > int64 max: error)
   double get_float(const std::string& key) const;          // float32/64 (and integers)
   bool get_bool(const std::string& key) const;
   std::vector<std::string> get_strings(const std::string& key) const;

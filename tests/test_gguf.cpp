@@ -247,9 +247,17 @@ TEST_CASE("gguf: damaged files: each fault gives an error naming the file and th
        {"tensor 't'", "data offset 40 is not a multiple of the alignment 32"}},
       {"overlapping tensors", [](GgufBuilder& b) { b.tensor("t", {4}, 0, 32); },
        {"tensor 't' at data offset 32 overlaps tensor 'q'"}},
-      {"duplicate tensor name", [](GgufBuilder& b) { b.tensor("a", {1}, 0, 96); b.data += std::string(64, 0); },
+      {"duplicate tensor name",
+       [](GgufBuilder& b) {
+         b.tensor("a", {1}, 0, 96);
+         b.data += std::string(64, 0);
+       },
        {"tensor info 2", "'a' appears twice"}},
-      {"tensor name past the end", [](GgufBuilder& b) { b.infos += std::string("\xff\xff", 2); ++b.tensor_count; },
+      {"tensor name past the end",
+       [](GgufBuilder& b) {
+         b.infos += std::string("\xff\xff", 2);
+         ++b.tensor_count;
+       },
        {"tensor info 2 of 3", "tensor name at offset"}},
   };
   for (const Fault& fault : faults) {

@@ -91,7 +91,8 @@ TEST_CASE("gguf quants: the header example (two Q4_1 blocks)") {
     CHECK(w[size_t(j)] == 0.5f * float(j) - 1);             // low nibbles: elements 0-15
     CHECK(w[size_t(16 + j)] == 0.5f * float(15 - j) - 1);   // high nibbles: elements 16-31
   }
-  CHECK(std::vector<float>(w.begin() + 32, w.end()) == std::vector<float>(w.begin(), w.begin() + 32));
+  CHECK(std::vector<float>(w.begin() + 32, w.end()) ==
+        std::vector<float>(w.begin(), w.begin() + 32));
 }
 
 TEST_CASE("gguf quants: Q8_0 and Q4_0 blocks written by hand") {

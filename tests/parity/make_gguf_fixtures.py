@@ -81,7 +81,8 @@ def write_types(rng):
     x = rng.standard_normal((3, 64)).astype(np.float32)
     tensors["f32"] = (rng.standard_normal((2, 3, 4)).astype(np.float32), None)
     special = [1.0, -0.0, 6.0e-8, 6.1e-5, 65504.0, -2.0, 0.333]  # a subnormal, the largest half
-    tensors["f16"] = (np.array(special + list(rng.standard_normal(9)), np.float16).reshape(4, 4), None)
+    f16 = np.array(special + list(rng.standard_normal(9)), np.float16).reshape(4, 4)
+    tensors["f16"] = (f16, None)
     tensors["bf16"] = (quantize(rng.standard_normal((2, 8)).astype(np.float32), T.BF16), T.BF16)
     tensors["q8_0"] = (quantize(x, T.Q8_0), T.Q8_0)
     tensors["q4_0"] = (quantize(x, T.Q4_0), T.Q4_0)
@@ -124,7 +125,7 @@ def write_tiny_v2(rng):
 
 def checksum(arr):
     """sum over i of bits[i] * (2 i + 1) mod 2^64, bits[i] the float32's bit pattern: any change
-    of one value changes it (an odd factor is invertible mod 2^64), and numpy computes it at once."""
+    of one value changes it (an odd factor is invertible mod 2^64); numpy computes it at once."""
     bits = np.ascontiguousarray(arr, "<f4").view("<u4").ravel().astype(np.uint64)
     weights = np.arange(bits.size, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
     return int(np.sum(bits * weights, dtype=np.uint64))
