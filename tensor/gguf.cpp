@@ -236,12 +236,15 @@ GgufTensorInfo read_tensor_info(Cursor& in) {
     const uint32_t n_dims = in.u32("n_dims");
     NEAT_CHECK(n_dims <= kMaxDims, "n_dims ", n_dims, " at offset ", dims_at, " is more than ",
                kMaxDims);
-    uint64_t numel = 1;
+    // The product of the nonzero sizes stays below 2^62, so no product of the sizes in any
+    // order overflows (an empty tensor's other sizes too: shape_numel multiplies them).
+    uint64_t numel = 1, nonzero = 1;
     for (uint32_t d = 0; d < n_dims; ++d) {
       const uint64_t size = in.u64("dimension");
-      // Sizes below 2^62 each; stop before the product can overflow.
-      NEAT_CHECK(size < (uint64_t(1) << 62) && (size == 0 || numel <= (uint64_t(1) << 62) / size),
-                 "dimension ", d, " (", size, ") makes the tensor too large");
+      const uint64_t factor = std::max<uint64_t>(size, 1);
+      NEAT_CHECK(nonzero <= (uint64_t(1) << 62) / factor, "dimension ", d, " (", size,
+                 ") makes the tensor too large");
+      nonzero *= factor;
       numel *= size;
       t.shape.insert(t.shape.begin(), int64_t(size));  // innermost first on disk: reversed
     }
@@ -487,7 +490,7 @@ void GgufFile::read_data(uint64_t offset, uint64_t n, char* dst) const {
 std::string GgufFile::raw_bytes(const std::string& name) const {
   const GgufTensorInfo& t = info(name);
   std::string bytes(size_t(t.nbytes), '\0');
-  read_data(t.offset, t.nbytes, bytes.data());
+  if (t.nbytes > 0) read_data(t.offset, t.nbytes, bytes.data());
   return bytes;
 }
 

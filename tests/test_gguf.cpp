@@ -62,6 +62,19 @@ TEST_CASE("gguf: the builder's example parses") {
   CHECK(f.tensor("w").to_vector<float>() == std::vector<float>(64, 0.0f));
 }
 
+TEST_CASE("gguf: an empty tensor and a 0-d one") {
+  GgufBuilder b;
+  b.tensor("empty", {0, 3}, GgmlType::Q4_K, 0);   // shape [3, 0]: rows of 0 blocks
+  b.tensor("scalar", {}, GgmlType::F32, 0);
+  b.data = std::string("\x00\x00\xc0\x3f", 4);   // 1.5f
+  GgufFile f = parse_gguf(b.bytes(), "built.gguf");
+  CHECK(f.info("empty").shape == std::vector<int64_t>{3, 0});
+  CHECK(f.info("empty").nbytes == 0);
+  CHECK(f.tensor("empty").numel() == 0);
+  CHECK(f.info("scalar").shape.empty());
+  CHECK(f.tensor("scalar").to_vector<float>() == std::vector<float>{1.5f});
+}
+
 TEST_CASE("gguf: metadata of every value type written by gguf-py") {
   GgufFile f = read_gguf(kTypes);
   CHECK(f.version == 3);
@@ -237,6 +250,8 @@ TEST_CASE("gguf: damaged files: each fault gives an error naming the file and th
        {"tensor 't'", "n_dims 5"}},
       {"dims product overflows", [&](GgufBuilder& b) { b.tensor("t", {huge, huge}, 0, 128); },
        {"tensor 't'", "dimension 1", "too large"}},
+      {"empty but too large", [&](GgufBuilder& b) { b.tensor("t", {0, huge, huge}, 0, 128); },
+       {"tensor 't'", "dimension 2", "too large"}},
       {"rows not whole blocks", [](GgufBuilder& b) { b.tensor("t", {33}, GgmlType::Q8_0, 128); },
        {"tensor 't'", "rows of 33 elements", "Q8_0 blocks of 32"}},
       {"tensor offset past the end", [](GgufBuilder& b) { b.tensor("t", {4}, 0, 1 << 20); },
