@@ -68,6 +68,9 @@ void add_method_flags(ArgParser& args, MethodOptions& o) {
   args.add("--lora-dropout", &o.lora_dropout, "P", "dropout on the LoRA branch's input");
   args.add("--lora-targets", &o.lora_targets, "qv|qvmlp", "adapted linears, as --neat-targets",
            {"qv", "qvmlp"});
+  args.add("--pissa-niter", &o.pissa_niter, "N",
+           "pissa only: start from a randomized SVD with N subspace iterations (peft's "
+           "init_lora_weights=\"pissa_niter_N\", faster on large weights); -1 = the exact SVD");
   args.add("--vera-r", &o.vera_r, "R", "VeRA rank of the shared random projections");
   args.add("--vera-d-initial", &o.vera_d_initial, "D", "VeRA lambda_d's initial value");
   args.add("--vera-seed", &o.vera_seed, "N", "seed of VeRA's shared projections");
@@ -206,6 +209,8 @@ PeftConfig peft_config_from(const MethodOptions& o) {
   require(o.vera_r >= 1 && o.fourier_n >= 1 && o.adapter_size >= 1,
           "--vera-r, --fourier-n and --adapter-size must be at least 1");
   require(o.vera_seed >= 0 && o.fourier_seed >= 0, "--vera-seed and --fourier-seed must be >= 0");
+  require(o.pissa_niter >= -1, "--pissa-niter must be -1 (the exact SVD) or >= 0");
+  require(o.pissa_niter == -1 || o.method == "pissa", "--pissa-niter applies to --method pissa only");
   PeftConfig c;
   c.method = o.method;
   c.targets = o.method == "vera"        ? o.vera_targets
@@ -219,6 +224,7 @@ PeftConfig peft_config_from(const MethodOptions& o) {
   c.lora.rank = o.lora_r;
   c.lora.alpha = o.lora_alpha;
   c.lora.dropout = o.lora_dropout;
+  c.pissa_niter = o.pissa_niter;
   c.vera.rank = o.vera_r;
   c.vera.d_initial = o.vera_d_initial;
   c.vera.projection_seed = uint64_t(o.vera_seed);

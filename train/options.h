@@ -42,6 +42,7 @@ struct MethodOptions {
   double lora_alpha = 8.0;
   double lora_dropout = 0.0;
   std::string lora_targets = "qv";    // also dora, pissa and milora
+  int64_t pissa_niter = -1;           // PiSSA's fast SVD: -1 = the exact one (nn/peft/pissa.h)
   int64_t vera_r = 256;
   double vera_d_initial = 0.1;
   int64_t vera_seed = 0;

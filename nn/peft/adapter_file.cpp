@@ -1,5 +1,7 @@
 #include "nn/peft/adapter_file.h"
 
+#include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 
@@ -30,6 +32,13 @@ static Json config_json(const PeftConfig& c, bool with_dropout = true) {
     j.set("rank", c.lora.rank);
     j.set("alpha", c.lora.alpha);
     if (with_dropout) j.set("dropout", c.lora.dropout);
+    // PiSSA's randomized start: the residual W0 - s B A depends on the test matrix, so the
+    // seed it was drawn with is part of the adapter (a decimal string: JSON numbers are
+    // doubles, which do not hold every 64-bit seed).
+    if (c.method == "pissa" && c.pissa_niter >= 0) {
+      j.set("pissa_niter", c.pissa_niter);
+      j.set("svd_seed", std::to_string(c.lora.seed));
+    }
   } else if (c.method == "vera") {
     j.set("targets", c.targets);
     j.set("rank", c.vera.rank);
@@ -63,6 +72,17 @@ static PeftConfig config_from_json(const Json& j) {
     c.lora.rank = j["rank"].as_int();
     c.lora.alpha = j["alpha"].as_number();
     c.lora.dropout = j["dropout"].as_number();
+    if (c.method == "pissa" && j.contains("pissa_niter")) {
+      c.pissa_niter = j["pissa_niter"].as_int();
+      NEAT_CHECK(c.pissa_niter >= 0, "pissa_niter ", c.pissa_niter, " must be >= 0");
+      const std::string seed = j["svd_seed"].as_string();
+      NEAT_CHECK(!seed.empty() && seed.size() <= 20 &&
+                     seed.find_first_not_of("0123456789") == std::string::npos,
+                 "svd_seed '", seed, "' is not a decimal 64-bit seed");
+      errno = 0;
+      c.lora.seed = std::strtoull(seed.c_str(), nullptr, 10);
+      NEAT_CHECK(errno == 0, "svd_seed '", seed, "' is out of the 64-bit range");
+    }
   } else if (c.method == "vera") {
     c.targets = j["targets"].as_string();
     c.vera.rank = j["rank"].as_int();

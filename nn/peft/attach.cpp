@@ -80,6 +80,9 @@ static std::string settings_of(const PeftConfig& c) {
   else if (c.method == "lora" || c.method == "dora" || c.method == "pissa" ||
            c.method == "milora")
     s << "rank " << c.lora.rank << ", alpha " << c.lora.alpha << ", dropout " << c.lora.dropout
+      << (c.method == "pissa" && c.pissa_niter >= 0
+              ? ", randomized SVD niter " + std::to_string(c.pissa_niter)
+              : "")
       << ", targets " << c.targets;
   else if (c.method == "vera")
     s << "rank " << c.vera.rank << ", d_initial " << c.vera.d_initial << ", projection seed "
@@ -190,6 +193,7 @@ static std::vector<std::string> wrap_targets(Module& model, const PeftConfig& co
                                                        : config.lora.seed;
   Generator seeds(seed);
   std::vector<std::string> adapted;
+  std::vector<Lora*> svd_layers;   // pissa, milora: started from the SVD once all are in place
   for (auto& [name, linear] : found) {
     const uint64_t layer_seed = seeds.next_u64();
     std::shared_ptr<Layer> adapter;
@@ -215,14 +219,16 @@ static std::vector<std::string> wrap_targets(Module& model, const PeftConfig& co
       LoraOptions o = config.lora;
       o.seed = layer_seed;
       auto lora = std::make_shared<Lora>(*linear, o);
-      if (config.method == "pissa") init_lora_from_svd(*lora, SvdInit::Principal);
-      if (config.method == "milora") init_lora_from_svd(*lora, SvdInit::Minor);
+      if (config.method == "pissa" || config.method == "milora") svd_layers.push_back(lora.get());
       adapter = lora;
     }
     adapter->train(model.is_training());
     model.replace_module(name, adapter);
     adapted.push_back(name);
   }
+  if (!svd_layers.empty())
+    init_loras_from_svd(svd_layers, config.method == "pissa" ? SvdInit::Principal : SvdInit::Minor,
+                        config.method == "pissa" ? config.pissa_niter : -1, config.progress);
   return adapted;
 }
 

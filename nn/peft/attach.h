@@ -21,6 +21,7 @@
 // "vit.encoder.layer.0.attention.attention.query"; "layer.*.output.dense" matches the MLP's
 // "vit.encoder.layer.3.output.dense" but not "vit.encoder.layer.3.attention.output.dense".
 #pragma once
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,10 @@ struct PeftConfig {
   std::string targets = "qv";    // for the wrapping methods: "qv", "qvmlp" or a list (see above)
   NeatOptions neat;
   LoraOptions lora;              // lora, dora, pissa, milora
+  int64_t pissa_niter = -1;      // pissa: -1 the exact SVD, n >= 0 peft's "pissa_niter_n" (pissa.h)
+  // Where a slow start (PiSSA's and MiLoRA's SVDs) says what it does and how long it took;
+  // null: nowhere.
+  std::ostream* progress = &std::cerr;
   VeraOptions vera;
   FourierOptions fourier;
   HoulsbyOptions adapter;
