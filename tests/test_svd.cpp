@@ -176,12 +176,12 @@ TEST_CASE("svd: 1 x N and N x 1 rows, and the sign convention") {
 #ifdef _OPENMP
 TEST_CASE("svd: the same bits on 1 and 2 threads") {
   // Every parallel loop (bidiagonalisation, forming Q and P, the rotations) threaded, on a
-  // tall and a wide matrix.
+  // tall, a wide and a much taller matrix (factored as Q R first).
   Generator gen(9);
   const int64_t saved_work = cpu::svd_parallel_work();
   cpu::svd_parallel_work() = 0;
   const int saved = omp_get_max_threads();
-  for (const Shape& shape : {Shape{90, 70}, Shape{50, 83}}) {
+  for (const Shape& shape : {Shape{90, 70}, Shape{50, 83}, Shape{150, 60}}) {
     const Tensor a = randn(shape, gen, DType::Float64);
     omp_set_num_threads(1);
     const Svd one = svd(a);

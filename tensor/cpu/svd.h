@@ -20,16 +20,41 @@
 
 namespace neat::cpu {
 
+// work [m, n] (m >= n; overwritten) -> qt = U^T [n, m], d [n] (>= 0, unsorted), pt = V^T
+// [n, n]. A matrix at least twice as tall as wide is first factored as Q1 R (svd_qr_factor),
+// so that the bidiagonalisation and the rotations work on the square R, and U^T = U_R^T Q1^T
+// is one GEMM (LAPACK's dgesvd does the same from m >= 1.6 n).
+inline void svd_unsorted(double* work, int64_t m, int64_t n, double* qt, double* d, double* pt) {
+  if (m >= 2 * n) {
+    std::vector<double> tau(static_cast<size_t>(n)), r(static_cast<size_t>(n * n), 0.0);
+    svd_qr_factor(work, m, n, tau.data());
+    for (int64_t i = 0; i < n; ++i) std::copy(work + i * n + i, work + (i + 1) * n, r.data() + i * n + i);
+    std::vector<double> qt_r(static_cast<size_t>(n * n)), q1t(static_cast<size_t>(n * m));
+    svd_unsorted(r.data(), n, n, qt_r.data(), d, pt);
+    svd_form_qt(work, m, n, tau.data(), q1t.data());
+    dgemm(false, false, n, m, n, 1.0, qt_r.data(), n, q1t.data(), m, 0.0, qt, m);
+    return;
+  }
+  std::vector<double> e(static_cast<size_t>(std::max<int64_t>(n - 1, 1)));
+  std::vector<double> tau_q(static_cast<size_t>(n)), tau_p(static_cast<size_t>(n), 0.0);
+  svd_bidiagonalize(work, m, n, d, e.data(), tau_q.data(), tau_p.data());
+  svd_form_qt(work, m, n, tau_q.data(), qt);
+  svd_form_pt(work, n, tau_p.data(), pt);
+  // The singular values first (no rotations kept: O(n^2)), as perfect shifts for the sweeps
+  // that also rotate Q^T and P^T (svd_bidiagonal_qr).
+  std::vector<double> known(d, d + n), e_copy(e);
+  SvdRotations none{nullptr, n, 0, {}, {}, {}};
+  svd_bidiagonal_qr(known.data(), e_copy.data(), n, none, none);
+  std::sort(known.begin(), known.end());
+  SvdRotations left{qt, n, m, {}, {}, {}}, right{pt, n, n, {}, {}, {}};
+  svd_bidiagonal_qr(d, e.data(), n, left, right, &known);
+}
+
 inline void svd_tall(Cpu, const double* a, int64_t m, int64_t n, double* u, double* s,
                      double* vt) {
-  std::vector<double> work(a, a + m * n), d(static_cast<size_t>(n)), e(static_cast<size_t>(std::max<int64_t>(n - 1, 1)));
-  std::vector<double> tau_q(static_cast<size_t>(n)), tau_p(static_cast<size_t>(n), 0.0);
-  svd_bidiagonalize(work.data(), m, n, d.data(), e.data(), tau_q.data(), tau_p.data());
+  std::vector<double> work(a, a + m * n), d(static_cast<size_t>(n));
   std::vector<double> qt(static_cast<size_t>(n * m)), pt(static_cast<size_t>(n * n));
-  svd_form_qt(work.data(), m, n, tau_q.data(), qt.data());
-  svd_form_pt(work.data(), n, tau_p.data(), pt.data());
-  SvdRotations left{qt.data(), n, m, {}, {}, {}}, right{pt.data(), n, n, {}, {}, {}};
-  svd_bidiagonal_qr(d.data(), e.data(), n, left, right);
+  svd_unsorted(work.data(), m, n, qt.data(), d.data(), pt.data());
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tensor/cpu/device.h"
+#include "tensor/cpu/gemm.h"
 
 namespace neat::cpu {
 
@@ -59,84 +60,170 @@ inline double svd_norm(const double* x, int64_t n, int64_t stride) {
 }
 
 // The reflector H = I - tau v v^T, v = (1, x'), with H (alpha, x) = (beta, 0) (LAPACK's
-// dlarfg): x [n] at stride `stride` is overwritten by x' and alpha by beta; returns tau
-// (0 when x is already zero: H = I).
-inline double svd_reflector(double& alpha, double* x, int64_t n, int64_t stride) {
+// dlarfg): x [n] at stride `stride` is overwritten by x' = x * scale and alpha by beta; returns
+// tau (0, and scale 0, when x is already zero: H = I).
+inline double svd_reflector(double& alpha, double* x, int64_t n, int64_t stride, double& scale) {
+  scale = 0;
   const double xnorm = svd_norm(x, n, stride);
   if (xnorm == 0) return 0;
   const double big = std::max(std::abs(alpha), xnorm);
   const double beta = -std::copysign(big * std::hypot(alpha / big, xnorm / big), alpha);
-  const double tau = (beta - alpha) / beta, scale = 1 / (alpha - beta);
+  const double tau = (beta - alpha) / beta;
+  scale = 1 / (alpha - beta);
   for (int64_t i = 0; i < n; ++i) x[i * stride] *= scale;
   alpha = beta;
   return tau;
 }
 
+// One pass over the rows first_row..m-1 of a [m, n]: update(i) on each row, then (rows below
+// col) raw[j] = sum over i > col of a[i][col] a[i][col+1+j], the next left reflector's
+// product with the matrix before its column is scaled into v. The rows go in fixed chunks of
+// kRows, each summing into its own partial (spread over the threads), added in chunk order:
+// the same bits for any thread count.
+template <typename Update>
+void svd_rows_pass(double* a, int64_t m, int64_t n, int64_t first_row, int64_t col, double* raw,
+                   std::vector<double>& partial, const Update& update) {
+  constexpr int64_t kRows = 64;
+  const int64_t len = std::max<int64_t>(n - col - 1, 0);
+  const int64_t chunks = (m - first_row + kRows - 1) / kRows;
+  partial.assign(size_t(std::max<int64_t>(chunks, 0) * len), 0.0);
+#pragma omp parallel for schedule(static) if ((m - first_row) * (n - col) >= svd_parallel_work())
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t i0 = first_row + c * kRows, i1 = std::min(m, i0 + kRows);
+    double* acc = partial.data() + c * len;
+    for (int64_t i = i0; i < i1; ++i) {
+      update(i);
+      if (i > col) svd_axpy(a[i * n + col], a + i * n + col + 1, acc, len);
+    }
+  }
+  std::fill(raw, raw + len, 0.0);
+  for (int64_t c = 0; c < chunks; ++c) svd_axpy(1.0, partial.data() + c * len, raw, len);
+}
+
 // a [m, n] (m >= n) -> d [n], e [n-1], and the reflectors in place: v_k below a[k][k] (tau_q[k]),
 // u_k right of a[k][k+1] (tau_p[k]). With bidiagonal = false no right reflectors are made: a
 // Householder QR, a = Q R with R's diagonal in d and the rest of R above a's diagonal.
+// Each step is one pass over the rows below it (svd_rows_pass): the left and right updates of
+// this step, and the product the next step's left reflector needs, while the row is in cache.
 inline void svd_bidiagonalize(double* a, int64_t m, int64_t n, double* d, double* e,
                               double* tau_q, double* tau_p, bool bidiagonal = true) {
   std::vector<double> w(static_cast<size_t>(n)), v(static_cast<size_t>(m));
+  std::vector<double> raw(static_cast<size_t>(n)), partial;
+  svd_rows_pass(a, m, n, 1, 0, raw.data(), partial, [](int64_t) {});
   for (int64_t k = 0; k < n; ++k) {
-    // Left: v = (1, a[k+1..m)[k]) zeroes column k below the diagonal.
-    tau_q[k] = svd_reflector(a[k * n + k], a + (k + 1) * n + k, m - k - 1, n);
+    // Left: v = (1, a[k+1..m)[k] * scale) zeroes column k below the diagonal.
+    double scale;
+    const double tq = svd_reflector(a[k * n + k], a + (k + 1) * n + k, m - k - 1, n, scale);
+    tau_q[k] = tq;
     d[k] = a[k * n + k];
-    v[size_t(k)] = 1;
     for (int64_t i = k + 1; i < m; ++i) v[size_t(i)] = a[i * n + k];
     const int64_t c0 = k + 1, width = n - c0;
     if (width == 0) break;
-    // w = v^T a[k.., c0..], one column block per thread (rows in order within each block).
-    const double tq = tau_q[k];
-    constexpr int64_t kBlock = 256;
-#pragma omp parallel for schedule(static) if ((m - k) * width >= svd_parallel_work())
-    for (int64_t b = c0; b < n; b += kBlock) {
-      const int64_t len = std::min(kBlock, n - b);
-      std::fill(w.begin() + b, w.begin() + b + len, 0.0);
-      if (tq != 0)
-        for (int64_t i = k; i < m; ++i) svd_axpy(v[size_t(i)], a + i * n + b, w.data() + b, len);
-    }
-    // Row k: H's update, then the right reflector from what it leaves right of the diagonal.
+    // w = v^T a[k.., c0..] = a[k][c0..] + scale raw.
     double* row_k = a + k * n + c0;
-    svd_axpy(-tq, w.data() + c0, row_k, width);
-    const double tp =
-        bidiagonal && width > 1 ? svd_reflector(row_k[0], row_k + 1, width - 1, 1) : 0.0;
+    for (int64_t j = 0; j < width; ++j) w[size_t(j)] = row_k[j] + scale * raw[size_t(j)];
+    // Row k: H's update, then the right reflector from what it leaves right of the diagonal.
+    svd_axpy(-tq, w.data(), row_k, width);
+    double unused;
+    const double tp = bidiagonal && width > 1
+                          ? svd_reflector(row_k[0], row_k + 1, width - 1, 1, unused)
+                          : 0.0;
     tau_p[k] = tp;
-    if (k + 1 < n) e[k] = row_k[0];
-    // Rows below: H's update and G's (u = (1, row_k[1..])) while the row is in cache.
+    e[k] = row_k[0];
+    // Rows below: H's update and G's (u = (1, row_k[1..])).
     const double saved = row_k[0];
     row_k[0] = 1;
-#pragma omp parallel for schedule(static) if ((m - k) * width >= svd_parallel_work())
-    for (int64_t i = k + 1; i < m; ++i) {
+    svd_rows_pass(a, m, n, k + 1, k + 1, raw.data(), partial, [&](int64_t i) {
       double* row = a + i * n + c0;
-      if (tq != 0) svd_axpy(-tq * v[size_t(i)], w.data() + c0, row, width);
+      if (tq != 0) svd_axpy(-tq * v[size_t(i)], w.data(), row, width);
       if (tp != 0) svd_axpy(-tp * svd_dot(row, row_k, width), row_k, row, width);
-    }
+    });
     row_k[0] = saved;
+  }
+}
+
+// The compact WY form of nb reflectors (LAPACK's dlarft): R_{k0} ... R_{k0+nb-1} = I - V T V^T,
+// V [width, nb] with column j = x_{k0+j} from its row j on (1 there, then tail(k0 + j, i) for
+// i = 0, 1, ...), T [nb, nb] upper triangular: T[j][j] = tau_j,
+// T[0:j][j] = -tau_j T[0:j][0:j] (V[:, 0:j]^T x_j).
+template <typename Tail>
+void svd_wy(int64_t width, int64_t nb, int64_t k0, const double* tau, const Tail& tail,
+            std::vector<double>& v, std::vector<double>& t) {
+  v.assign(size_t(width * nb), 0.0);
+  for (int64_t j = 0; j < nb; ++j) {
+    v[size_t(j * nb + j)] = 1;
+    for (int64_t i = j + 1; i < width; ++i) v[size_t(i * nb + j)] = tail(k0 + j, i - j - 1);
+  }
+  std::vector<double> gram(size_t(nb * nb));
+  dgemm(true, false, nb, nb, width, 1.0, v.data(), nb, v.data(), nb, 0.0, gram.data(), nb);
+  t.assign(size_t(nb * nb), 0.0);
+  for (int64_t j = 0; j < nb; ++j) {
+    const double tj = tau[k0 + j];
+    t[size_t(j * nb + j)] = tj;
+    for (int64_t i = 0; i < j; ++i) {
+      double sum = 0;
+      for (int64_t l = i; l < j; ++l) sum += t[size_t(i * nb + l)] * gram[size_t(l * nb + j)];
+      t[size_t(i * nb + j)] = -tj * sum;
+    }
+  }
+}
+
+// Householder QR of a tall a [m, n] (LAPACK's dgeqrf): R above and on the diagonal, the
+// reflectors' tails below it (as svd_bidiagonalize's left ones), tau [n]. Blocked: each panel
+// of kPanel columns is reduced column by column, then applied to the columns right of it as
+// H_{k1-1} ... H_{k0} A = (I - V T V^T)^T A = A - V (T^T (V^T A)), two GEMMs and a small one.
+inline void svd_qr_factor(double* a, int64_t m, int64_t n, double* tau) {
+  constexpr int64_t kPanel = 32;
+  std::vector<double> w(static_cast<size_t>(kPanel)), v, t, w1, w2;
+  for (int64_t k0 = 0; k0 < n; k0 += kPanel) {
+    const int64_t k1 = std::min(n, k0 + kPanel), nb = k1 - k0;
+    for (int64_t j = k0; j < k1; ++j) {
+      double scale;
+      tau[j] = svd_reflector(a[j * n + j], a + (j + 1) * n + j, m - j - 1, n, scale);
+      const int64_t c0 = j + 1, width = k1 - c0;
+      if (tau[j] == 0 || width == 0) continue;
+      std::copy(a + j * n + c0, a + j * n + k1, w.begin());   // v^T A[j.., c0..k1), v_j = 1
+      for (int64_t i = j + 1; i < m; ++i) svd_axpy(a[i * n + j], a + i * n + c0, w.data(), width);
+      svd_axpy(-tau[j], w.data(), a + j * n + c0, width);
+      for (int64_t i = j + 1; i < m; ++i) svd_axpy(-tau[j] * a[i * n + j], w.data(), a + i * n + c0, width);
+    }
+    const int64_t rest = n - k1, height = m - k0;
+    if (rest == 0) continue;
+    svd_wy(height, nb, k0, tau, [&](int64_t k, int64_t i) { return a[(k + 1 + i) * n + k]; }, v, t);
+    double* trail = a + k0 * n + k1;
+    w1.assign(size_t(nb * rest), 0.0);
+    w2.assign(size_t(nb * rest), 0.0);
+    dgemm(true, false, nb, rest, height, 1.0, v.data(), nb, trail, n, 0.0, w1.data(), rest);
+    dgemm(true, false, nb, rest, nb, 1.0, t.data(), nb, w1.data(), rest, 0.0, w2.data(), rest);
+    dgemm(false, false, height, rest, nb, -1.0, v.data(), nb, w2.data(), rest, 1.0, trail, n);
   }
 }
 
 // Applies reflectors to the rows of the identity to form a transposed factor:
 // out [rows, len] = [I 0] R_{count-1} ... R_0, R_k = I - tau[k] x_k x_k^T acting on columns
-// k+shift.. of out, x_k = (1, the k-th vector's tail). tail(k, i) is the i-th entry of that
-// tail. Rows below k+shift only change for R_k (the rows above still hold unit vectors that are
-// zero where R_k acts), and each row is updated in one pass while it is in cache.
+// k+shift.. of out, x_k = (1, the k-th vector's tail); tail(k, i) is the i-th entry of that
+// tail. Blocked as LAPACK's dorgbr, so that the work is three GEMMs per panel of kPanel
+// reflectors in their WY form (svd_wy):
+//   out <- out R_{k1-1} ... R_{k0} = out (I - V T V^T)^T = out - ((out V) T^T) V^T,
+// applied to the rows and columns from k0+shift on (the rows above still hold unit vectors that
+// are zero there).
 template <typename Tail>
 void svd_form_factor(double* out, int64_t rows, int64_t len, int64_t count, int64_t shift,
                      const double* tau, const Tail& tail) {
+  constexpr int64_t kPanel = 32;
   std::fill(out, out + rows * len, 0.0);
   for (int64_t r = 0; r < rows; ++r) out[r * len + r] = 1;
-  std::vector<double> x(static_cast<size_t>(len));
-  for (int64_t k = count - 1; k >= 0; --k) {
-    if (tau[k] == 0) continue;
-    const int64_t c0 = k + shift, width = len - c0;
-    x[0] = 1;
-    for (int64_t i = 1; i < width; ++i) x[size_t(i)] = tail(k, i - 1);
-#pragma omp parallel for schedule(static) if ((rows - c0) * width >= svd_parallel_work())
-    for (int64_t r = c0; r < rows; ++r) {
-      double* row = out + r * len + c0;
-      svd_axpy(-tau[k] * svd_dot(row, x.data(), width), x.data(), row, width);
-    }
+  std::vector<double> v, t, w1, w2;
+  for (int64_t k1 = count; k1 > 0; k1 -= kPanel) {
+    const int64_t k0 = std::max<int64_t>(0, k1 - kPanel), nb = k1 - k0;
+    const int64_t c0 = k0 + shift, width = len - c0, height = rows - c0;
+    svd_wy(width, nb, k0, tau, tail, v, t);
+    double* sub = out + c0 * len + c0;
+    w1.assign(size_t(height * nb), 0.0);
+    w2.assign(size_t(height * nb), 0.0);
+    dgemm(false, false, height, nb, width, 1.0, sub, len, v.data(), nb, 0.0, w1.data(), nb);
+    dgemm(false, true, height, nb, nb, 1.0, w1.data(), nb, t.data(), nb, 0.0, w2.data(), nb);
+    dgemm(false, true, height, width, nb, -1.0, w2.data(), nb, v.data(), nb, 1.0, sub, len);
   }
 }
 

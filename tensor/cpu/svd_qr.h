@@ -33,6 +33,7 @@ struct SvdRotations {
   std::vector<double> c, s;
 
   void add(int64_t j, double cj, double sj) {
+    if (len == 0) return;   // singular values only
     index.push_back(j);
     c.push_back(cj);
     s.push_back(sj);
@@ -62,17 +63,28 @@ struct SvdRotations {
   }
 };
 
-// (c, s, r) with [c s; -s c] (f, g) = (r, 0), r of f's sign (LAPACK 3.10's dlartg).
+// (c, s, r) with [c s; -s c] (f, g) = (r, 0), r of f's sign (LAPACK 3.10's dlartg): sqrt(f^2 +
+// g^2) directly where neither square can under- or overflow, scaled otherwise.
 inline void svd_rotation(double f, double g, double& c, double& s, double& r) {
+  constexpr double safmin = 2.2250738585072014e-308, safmax = 1 / safmin;
+  constexpr double rtmin = 1.4916681462400413e-154, rtmax = 4.7403759540545887e+153;
+  const double f1 = std::abs(f), g1 = std::abs(g);
   if (g == 0) {
     c = 1, s = 0, r = f;
   } else if (f == 0) {
-    c = 0, s = g > 0 ? 1 : -1, r = std::abs(g);
-  } else {
-    const double big = std::max(std::abs(f), std::abs(g));
-    r = std::copysign(big * std::hypot(f / big, g / big), f);
-    c = f / r;
+    c = 0, s = g > 0 ? 1 : -1, r = g1;
+  } else if (f1 > rtmin && f1 < rtmax && g1 > rtmin && g1 < rtmax) {
+    const double d = std::sqrt(f * f + g * g);
+    c = f1 / d;
+    r = std::copysign(d, f);
     s = g / r;
+  } else {
+    const double u = std::min(safmax, std::max({safmin, f1, g1}));
+    const double fs = f / u, gs = g / u, d = std::sqrt(fs * fs + gs * gs);
+    c = std::abs(fs) / d;
+    r = std::copysign(d, f);
+    s = gs / r;
+    r *= u;
   }
 }
 
@@ -254,7 +266,13 @@ inline bool svd_qr_negligible(double* d, double* e, int64_t lo, int64_t hi, bool
 // Diagonalises B = diag(d) + superdiag(e) [n, n]: on return d holds B's singular values
 // (>= 0, unsorted) and u, v have received every rotation (v's rows are negated where a value
 // was). Errors when it has not converged after 6 n^2 inner steps (LAPACK's limit).
-inline void svd_bidiagonal_qr(double* d, double* e, int64_t n, SvdRotations& u, SvdRotations& v) {
+// known (optional): B's singular values, ascending, from a first call without rotations
+// (len 0: O(n^2)). The first sweep on each new block then shifts by the known value nearest
+// to the usual shift, a perfect shift that (in exact arithmetic) deflates the block's end in
+// one sweep; the next sweep on the same block, if one is needed, takes the usual shift. For a
+// 768 x 768 Gaussian matrix this saves a quarter of the rotations.
+inline void svd_bidiagonal_qr(double* d, double* e, int64_t n, SvdRotations& u, SvdRotations& v,
+                              const std::vector<double>* known = nullptr) {
   const double eps = 1.1102230246251565e-16, unfl = 2.2250738585072014e-308;
   const double tol = std::max(10.0, std::min(100.0, std::pow(eps, -0.125))) * eps;
   // thresh: below it an e is zero in absolute terms (tol times an estimate of the smallest
@@ -272,7 +290,7 @@ inline void svd_bidiagonal_qr(double* d, double* e, int64_t n, SvdRotations& u, 
   const double thresh = std::max(tol * smin_estimate / std::sqrt(double(n)),
                                  6.0 * double(n) * (double(n) * unfl));
   const int64_t max_steps = 6 * n * n;
-  int64_t steps = 0, old_lo = -1, old_hi = -1, hi = n - 1;
+  int64_t steps = 0, old_lo = -1, old_hi = -1, hi = n - 1, last_lo = -1, last_hi = -1;
   bool down = true;
   const size_t batch = size_t(std::max<int64_t>(64, 8 * n));
   while (hi > 0) {
@@ -313,7 +331,13 @@ inline void svd_bidiagonal_qr(double* d, double* e, int64_t n, SvdRotations& u, 
       shift = down ? svd_smaller_2x2(d[hi - 1], e[hi - 1], d[hi])
                    : svd_smaller_2x2(d[lo], e[lo], d[lo + 1]);
       if (end > 0 && (shift / end) * (shift / end) < eps) shift = 0;
+      if (shift != 0 && known && !known->empty() && (lo != last_lo || hi != last_hi)) {
+        auto it = std::lower_bound(known->begin(), known->end(), shift);
+        if (it == known->end() || (it != known->begin() && shift - *(it - 1) < *it - shift)) --it;
+        shift = *it;
+      }
     }
+    last_lo = lo, last_hi = hi;
     steps += hi - lo;
     svd_qr_sweep(d, e, lo, hi, shift, down, u, v);
     const int64_t last = down ? hi - 1 : lo;
