@@ -30,6 +30,7 @@
 #include "tests/op_test_util.h"
 #include "tests/peft_test_util.h"
 #include "tests/skip.h"
+#include "train/options.h"
 
 using namespace neat;
 
@@ -338,4 +339,19 @@ TEST_CASE("pissa niter: unchanged output at step 0, recorded in the adapter file
   const std::string line = progress.str();
   CHECK(line.rfind("pissa: SVD of 3 weights (5 x 6, 5 x 7) ... ", 0) == 0);
   CHECK(line.substr(line.size() - 3) == " s\n");
+}
+
+TEST_CASE("--pissa-niter: parsed into the PiSSA config, refused with another method or below -1") {
+  MethodOptions o;
+  o.method = "pissa";
+  CHECK(peft_config_from(o).pissa_niter == -1);   // the exact SVD by default
+  o.pissa_niter = 4;
+  CHECK(peft_config_from(o).pissa_niter == 4);
+  o.method = "milora";
+  CHECK_THROWS_WITH_AS(peft_config_from(o), doctest::Contains("applies to --method pissa only"),
+                       UsageError);
+  o.method = "pissa";
+  o.pissa_niter = -2;
+  CHECK_THROWS_WITH_AS(peft_config_from(o), doctest::Contains("--pissa-niter must be -1"),
+                       UsageError);
 }

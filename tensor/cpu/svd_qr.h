@@ -263,20 +263,10 @@ inline bool svd_qr_negligible(double* d, double* e, int64_t lo, int64_t hi, bool
   return false;
 }
 
-// Diagonalises B = diag(d) + superdiag(e) [n, n]: on return d holds B's singular values
-// (>= 0, unsorted) and u, v have received every rotation (v's rows are negated where a value
-// was). Errors when it has not converged after 6 n^2 inner steps (LAPACK's limit).
-// known (optional): B's singular values, ascending, from a first call without rotations
-// (len 0: O(n^2)). The first sweep on each new block then shifts by the known value nearest
-// to the usual shift, a perfect shift that (in exact arithmetic) deflates the block's end in
-// one sweep; the next sweep on the same block, if one is needed, takes the usual shift. For a
-// 768 x 768 Gaussian matrix this saves a quarter of the rotations.
-inline void svd_bidiagonal_qr(double* d, double* e, int64_t n, SvdRotations& u, SvdRotations& v,
-                              const std::vector<double>* known = nullptr) {
-  const double eps = 1.1102230246251565e-16, unfl = 2.2250738585072014e-308;
-  const double tol = std::max(10.0, std::min(100.0, std::pow(eps, -0.125))) * eps;
-  // thresh: below it an e is zero in absolute terms (tol times an estimate of the smallest
-  // singular value, so that relative accuracy is kept).
+// Below this an e is zero in absolute terms: tol times an estimate of B's smallest singular
+// value (so that relative accuracy is kept), or an underflow guard.
+inline double svd_qr_threshold(const double* d, const double* e, int64_t n, double tol) {
+  const double unfl = 2.2250738585072014e-308;
   double smin_estimate = 0;
   if (n > 0 && d[0] != 0) {
     double mu = std::abs(d[0]);
@@ -287,12 +277,26 @@ inline void svd_bidiagonal_qr(double* d, double* e, int64_t n, SvdRotations& u, 
       if (smin_estimate == 0) break;
     }
   }
-  const double thresh = std::max(tol * smin_estimate / std::sqrt(double(n)),
-                                 6.0 * double(n) * (double(n) * unfl));
+  return std::max(tol * smin_estimate / std::sqrt(double(n)), 6.0 * double(n) * (double(n) * unfl));
+}
+
+// Diagonalises B = diag(d) + superdiag(e) [n, n]: on return d holds B's singular values
+// (>= 0, unsorted) and u, v have received every rotation (v's rows are negated where a value
+// was). Errors when it has not converged after 6 n^2 inner steps (LAPACK's limit).
+// known (optional): B's singular values, ascending, from a first call without rotations
+// (len 0: O(n^2)). The first sweep on each new block then shifts by the known value nearest
+// to the usual shift, a perfect shift that (in exact arithmetic) deflates the block's end in
+// one sweep; the next sweep on the same block, if one is needed, takes the usual shift. For a
+// 768 x 768 Gaussian matrix this saves a quarter of the rotations.
+inline void svd_bidiagonal_qr(double* d, double* e, int64_t n, SvdRotations& u, SvdRotations& v,
+                              const std::vector<double>* known = nullptr) {
+  const double eps = 1.1102230246251565e-16;
+  const double tol = std::max(10.0, std::min(100.0, std::pow(eps, -0.125))) * eps;
+  const double thresh = svd_qr_threshold(d, e, n, tol);
   const int64_t max_steps = 6 * n * n;
   int64_t steps = 0, old_lo = -1, old_hi = -1, hi = n - 1, last_lo = -1, last_hi = -1;
   bool down = true;
-  const size_t batch = size_t(std::max<int64_t>(64, 8 * n));
+  const size_t batch = size_t(std::max<int64_t>(64, 32 * n));
   while (hi > 0) {
     NEAT_CHECK(steps <= max_steps, "svd: the bidiagonal QR did not converge in ", max_steps,
                " steps (n = ", n, ")");
