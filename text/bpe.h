@@ -2,12 +2,11 @@
 // RobertaProcessing), from vocab.json (token -> id) and merges.txt (one "left right" pair a
 // line, in priority order; a first "#version" line is skipped).
 //
-//   1. pre-tokenise with GPT-2's pattern, written out by hand (pretokenize below):
-//        's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+//   1. pre-tokenise with GPT-2's pattern (text/pretokenize.h, PreSplit::kGpt2)
 //      (optionally with a space put in front of the text first: add_prefix_space)
-//   2. each piece's UTF-8 bytes become printable characters (bytes_to_unicode: the 188
-//      printable Latin-1 bytes stand for themselves, the others map to U+0100 onwards)
+//   2. each piece's UTF-8 bytes become printable characters (text/byte_level.h)
 //   3. merge adjacent symbols, always the pair earliest in merges.txt, until none applies
+//      (text/bpe_merge.h)
 //   4. look each symbol up in vocab.json (error naming it when absent: byte-level
 //      vocabularies hold every byte)
 //
@@ -17,9 +16,9 @@
 #pragma once
 #include <map>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "text/bpe_merge.h"
 #include "text/encoding.h"
 
 namespace neat {
@@ -37,11 +36,6 @@ class ByteLevelBPE : public Tokenizer {
   static ByteLevelBPE from_files(const std::string& vocab_json, const std::string& merges_txt,
                                  BPEOptions options = {});
 
-  // GPT-2's pre-tokenising split of UTF-8 text (before the byte mapping).
-  static std::vector<std::string> pretokenize(const std::string& text);
-  // The printable character standing for byte b (bytes_to_unicode), as UTF-8.
-  static std::string byte_symbol(unsigned char b);
-
   std::vector<std::string> tokenize(const std::string& text) const;
   std::vector<int64_t> ids(const std::string& text) const;
   // <s> a </s> (</s> b </s>), every token type 0, truncated to max_len when > 0.
@@ -53,9 +47,8 @@ class ByteLevelBPE : public Tokenizer {
   const SpecialTokens& special() const override { return special_; }
 
  private:
-  std::vector<std::string> merge(const std::string& piece) const;
   std::map<std::string, int64_t> vocab_;
-  std::unordered_map<std::string, int64_t> ranks_;  // "left right" -> priority
+  MergeRanks ranks_;
   BPEOptions options_;
   SpecialTokens special_;
 };
