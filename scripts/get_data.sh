@@ -4,10 +4,14 @@
 #
 #   scripts/get_data.sh cifar10|cifar100|fashion-mnist [DATA_DIR]     (DATA_DIR: ./data)
 #   scripts/get_data.sh glue TASK [DATA_DIR]     (GLUE text tasks: see scripts/get_glue.sh)
+#   scripts/get_data.sh llama-vocab [DATA_DIR]   (llama.cpp's tokenizer test vocabularies)
 #
 #   DATA_DIR/cifar-10-batches-bin/  data_batch_{1..5}.bin test_batch.bin batches.meta.txt
 #   DATA_DIR/cifar-100-binary/      train.bin test.bin fine_label_names.txt coarse_label_names.txt
 #   DATA_DIR/fashion-mnist/         {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz
+#   DATA_DIR/llama-vocab/           ggml-vocab-*.gguf (+ .gguf.inp / .gguf.out test vectors), from
+#                                   the PyPI source archive of llama-cpp-python 0.3.36 (77 MB,
+#                                   sha256-checked; MIT), vendor/llama.cpp/models/
 #
 # Fashion-MNIST is also a Debian package (apt-get install dataset-fashion-mnist), which the
 # programs find in /usr/share/datasets/fashion-mnist without any download.
@@ -16,15 +20,18 @@ set -euo pipefail
 # ---- GLUE: scripts/get_data.sh glue TASK [DATA_DIR] (scripts/get_glue.sh) -------------------
 if [ "${1:-}" = glue ]; then exec "$(dirname "$0")/get_glue.sh" "${@:2}"; fi
 
-usage() { echo "usage: $0 cifar10|cifar100|fashion-mnist [DATA_DIR]" >&2; exit 2; }
+usage() { echo "usage: $0 cifar10|cifar100|fashion-mnist|llama-vocab [DATA_DIR]" >&2; exit 2; }
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
 name=$1
 dir=${2:-data}
 
-# fetch URL FILE MD5: download (curl or wget) unless FILE is already there with that MD5.
+# fetch URL FILE SUM: download (curl or wget) unless FILE is already there with that checksum
+# (an MD5, or a SHA-256 when SUM has 64 digits).
 fetch() {
-  local url=$1 file=$2 md5=$3
-  if [ -f "$file" ] && echo "$md5  $file" | md5sum -c --status; then
+  local url=$1 file=$2 sum=$3
+  local tool=md5sum
+  [ ${#sum} -eq 64 ] && tool=sha256sum
+  if [ -f "$file" ] && echo "$sum  $file" | $tool -c --status; then
     echo "$file: already downloaded, checksum ok"
     return
   fi
@@ -32,8 +39,8 @@ fetch() {
   if command -v curl >/dev/null 2>&1; then curl -fL --retry 3 -o "$file.part" "$url"
   elif command -v wget >/dev/null 2>&1; then wget -O "$file.part" "$url"
   else echo "$0: need curl or wget" >&2; exit 1; fi
-  if ! echo "$md5  $file.part" | md5sum -c --status; then
-    echo "$0: checksum mismatch for $url (expected md5 $md5); removed the download" >&2
+  if ! echo "$sum  $file.part" | $tool -c --status; then
+    echo "$0: checksum mismatch for $url (expected $tool $sum); removed the download" >&2
     rm -f "$file.part"
     exit 1
   fi
@@ -64,5 +71,13 @@ t10k-images-idx3-ubyte.gz bef4ecab320f06d8554ea6380940ec79
 t10k-labels-idx1-ubyte.gz bb300cfdad3c16e7a12a480ee83cd310
 LIST
     echo "Fashion-MNIST is in $dir/fashion-mnist" ;;
+  llama-vocab)
+    fetch https://files.pythonhosted.org/packages/ec/e9/e7de2b0463ea3ffbf0ede6cb21b58c1258a8f6521aae45ca773a59fe7cf3/llama_cpp_python-0.3.36.tar.gz \
+          "$dir/llama_cpp_python-0.3.36.tar.gz" \
+          832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
+    mkdir -p "$dir/llama-vocab"
+    tar -xzf "$dir/llama_cpp_python-0.3.36.tar.gz" -C "$dir/llama-vocab" --strip-components=4 \
+        --wildcards 'llama_cpp_python-0.3.36/vendor/llama.cpp/models/ggml-vocab-*.gguf*'
+    echo "llama.cpp's vocabularies and test vectors are in $dir/llama-vocab" ;;
   *) usage ;;
 esac
