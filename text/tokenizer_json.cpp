@@ -255,16 +255,16 @@ BPEVocab parse_tokenizer_json(const std::string& text, const std::string& path) 
   const bool normalized = read_normalizer(root, v);
   read_pre_tokenizer(root, normalized, v);
   if (root.has("post_processor")) read_post_processor(root["post_processor"], v);
-  try {
-    BPETokenizer check(v);  // every other check of the vocabulary, once, with the file named
-  } catch (const std::exception& e) {
-    NEAT_CHECK(false, path, ": ", e.what());
-  }
   return v;
 }
 
-BPEVocab load_tokenizer_json(const std::string& path) {
-  return parse_tokenizer_json(read_text_file(path, "tokenizer"), path);
+BPETokenizer load_tokenizer_json(const std::string& path) {
+  BPEVocab v = parse_tokenizer_json(read_text_file(path, "tokenizer"), path);
+  try {
+    return BPETokenizer(std::move(v));
+  } catch (const std::exception& e) {
+    NEAT_CHECK(false, path, ": ", e.what());
+  }
 }
 
 }  // namespace neat

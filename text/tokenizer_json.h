@@ -13,8 +13,9 @@
 // tokenizer.json does not say which token ends a turn: set vocab.eos from the model's
 // configuration (generation_config.json) when it is needed.
 //
-//   BPETokenizer tok(load_tokenizer_json("SmolLM2/tokenizer.json"));   // pre "smollm"
-//   // damaged: "SmolLM2/tokenizer.json: field 'model.merges[3]': ..."
+//   BPETokenizer tok = load_tokenizer_json("SmolLM2/tokenizer.json");   // pre "smollm"
+//   // damaged: "SmolLM2/tokenizer.json: field 'model.merges[3]' is not ..."
+//   BPEVocab v = parse_tokenizer_json(text, "tokenizer.json");  v.eos = ...;  BPETokenizer t(v);
 #pragma once
 #include <string>
 
@@ -22,9 +23,10 @@
 
 namespace neat {
 
-// The text of a tokenizer.json; `path` names it in errors.
+// The vocabulary a tokenizer.json's text describes; `path` names it in errors.
 BPEVocab parse_tokenizer_json(const std::string& text, const std::string& path);
-BPEVocab load_tokenizer_json(const std::string& path);
+// The tokenizer of a tokenizer.json file; the vocabulary's own checks also name the file.
+BPETokenizer load_tokenizer_json(const std::string& path);
 
 // The exact regex strings of the pre-tokenizers that Split steps may name.
 extern const char* const kGpt2Regex;
