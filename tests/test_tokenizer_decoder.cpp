@@ -148,6 +148,18 @@ TEST_CASE("sentencepiece: merges by score, the ▁ prefix, byte fallback, decode
   CHECK(mentions(thrown_message([&] { tok.decode({5000}); }), {"token id 5000", "outside"}));
 }
 
+TEST_CASE("byte-level bpe: a byte that is no token becomes unk, or is dropped without one") {
+  BPEVocab v;
+  for (int b = 0; b < 256; ++b)
+    if (b != 4) v.tokens.push_back(byte_symbol(static_cast<unsigned char>(b)));
+  const BPETokenizer drop(v);
+  CHECK(drop.encode("a\x04" "b") == std::vector<int64_t>{'a' - 1, 'b' - 1});
+  v.tokens.push_back("<unk>");
+  v.unk = 255;
+  const BPETokenizer unk(v);
+  CHECK(unk.encode("a\x04" "b") == std::vector<int64_t>{'a' - 1, 255, 'b' - 1});
+}
+
 TEST_CASE("decoder tokenizers agree with Hugging Face tokenizers on the tricky strings") {
   const Json ref = Json::parse(read_text_file(kDir + "reference.json", "reference"));
   int checked = 0, exact = 0;

@@ -91,12 +91,7 @@ void BPETokenizer::check_vocab() const {
   for (const auto& [left, right] : vocab_.merges)
     NEAT_CHECK(ids_.count(left + right), "tokenizer: the merge '", left, " ", right,
                "' makes '", left + right, "', which is not a token");
-  if (vocab_.kind == BPEKind::kByteLevel) {
-    for (int b = 0; b < 256; ++b)
-      NEAT_CHECK(ids_.count(byte_symbol(static_cast<unsigned char>(b))) || vocab_.unk >= 0,
-                 "tokenizer: byte-level vocabulary without the byte 0x", std::hex, b,
-                 " (its symbol '", byte_symbol(static_cast<unsigned char>(b)), "') nor an unk");
-  } else {
+  if (vocab_.kind == BPEKind::kSentencePiece) {
     NEAT_CHECK(!vocab_.merges.empty() || !vocab_.scores.empty(),
                "tokenizer: a SentencePiece vocabulary needs merges or scores");
     if (vocab_.byte_fallback)
@@ -122,8 +117,9 @@ TokenType BPETokenizer::type(int64_t id) const {
   return vocab_.types[size_t(id)];
 }
 
-// A merged symbol's id; one that is no token: its bytes as <0xXX> tokens (byte fallback),
-// else unk, else an error.
+// A merged symbol's id. One that is no token: SentencePiece, its bytes as <0xXX> tokens (byte
+// fallback), else unk, else an error; byte-level (a vocabulary without some rare byte, such as
+// SmolLM2's 0x04), unk, else nothing (HF's BPE without unk_token and llama.cpp drop it).
 void BPETokenizer::push_symbol(const std::string& symbol, std::vector<int64_t>& out) const {
   const int64_t id = id_of(symbol);
   if (id >= 0) {
@@ -138,9 +134,35 @@ void BPETokenizer::push_symbol(const std::string& symbol, std::vector<int64_t>& 
       return;
     }
   }
+  if (vocab_.unk < 0 && vocab_.kind == BPEKind::kByteLevel) return;
   NEAT_CHECK(vocab_.unk >= 0, "tokenizer: the symbol '", symbol,
              "' is not in the vocabulary and there is no unk token");
   out.push_back(vocab_.unk);
+}
+
+// A byte-level piece: its bytes' symbols merged (or the whole piece, with ignore_merges).
+void BPETokenizer::encode_piece(const std::string& piece, std::vector<int64_t>& out) const {
+  {
+    std::lock_guard<std::mutex> lock(cache_->mutex);
+    auto it = cache_->ids.find(piece);
+    if (it != cache_->ids.end()) {
+      out.insert(out.end(), it->second.begin(), it->second.end());
+      return;
+    }
+  }
+  std::vector<int64_t> ids;
+  const std::string symbols = byte_level_encode(piece);
+  const int64_t whole = vocab_.ignore_merges ? id_of(symbols) : -1;
+  if (whole >= 0) {
+    ids.push_back(whole);
+  } else {
+    for (const std::string& s : merge_symbols(characters(symbols), ranks_.priority()))
+      push_symbol(s, ids);
+  }
+  out.insert(out.end(), ids.begin(), ids.end());
+  std::lock_guard<std::mutex> lock(cache_->mutex);
+  if (cache_->ids.size() >= kCacheSize) cache_->ids.clear();
+  cache_->ids.emplace(piece, std::move(ids));
 }
 
 // One stretch of text between added tokens. `first`: it starts the text; `after_special`: it
@@ -149,16 +171,7 @@ void BPETokenizer::encode_text(std::string text, bool first, bool after_special,
                                std::vector<int64_t>& out) const {
   if (vocab_.kind == BPEKind::kByteLevel) {
     if (vocab_.add_prefix_space && text[0] != ' ') text = " " + text;
-    for (const std::string& piece : pretokenize(text, pre_)) {
-      const std::string symbols = byte_level_encode(piece);
-      const int64_t whole = vocab_.ignore_merges ? id_of(symbols) : -1;
-      if (whole >= 0) {
-        out.push_back(whole);
-        continue;
-      }
-      for (const std::string& s : merge_symbols(characters(symbols), ranks_.priority()))
-        push_symbol(s, out);
-    }
+    for (const std::string& piece : pretokenize(text, pre_)) encode_piece(piece, out);
     return;
   }
   if ((vocab_.space_prefix == SpacePrefix::kFirst && first) ||

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes tests/parity/decoder_tokenizer/smollm2_reference.json: Hugging Face `tokenizers`' ids
-for a few strings under SmolLM2-135M-Instruct's tokenizer, rebuilt from the GGUF file's own
+and decoded texts for a few strings under SmolLM2-135M-Instruct's tokenizer, rebuilt from the GGUF file's own
 metadata (tokenizer.ggml.tokens / merges / token_type, pre "smollm"), and its ChatML prompt.
 
 Needs `gguf` and `tokenizers`: `/usr/bin/python3 -m venv .venv && .venv/bin/pip install gguf
@@ -25,6 +25,7 @@ STRINGS = [
     "Crème brûlée, naïve café; 中文 日本語 한국어 😀👍🏽",
     "<|im_start|>user\nWhat is 12*34?<|im_end|>\n<|im_start|>assistant\n",
     "def f(x):\n    return x ** 2  # square\n",
+    "end of text\x04 (0x04 is no token of this vocabulary: dropped)",
 ]
 
 
@@ -58,9 +59,12 @@ def main():
     out = {"tokenizers_version": tokenizers.__version__,
            "gguf": os.path.basename(sys.argv[1]),
            "chat_template": field(reader, "tokenizer.chat_template"),
-           "cases": [{"text": s, "ids": tok.encode(s).ids} for s in STRINGS]}
+           "cases": []}
+    for s in STRINGS:
+        ids = tok.encode(s).ids
+        out["cases"].append({"text": s, "ids": ids, "decoded": tok.decode(ids)})
     with open(os.path.join(HERE, "smollm2_reference.json"), "w", encoding="utf-8") as f:
-        json.dump(out, f, ensure_ascii=True, indent=1)
+        json.dump(out, f, ensure_ascii=True)
     print("wrote", os.path.join(HERE, "smollm2_reference.json"))
 
 
