@@ -62,7 +62,7 @@ def main():
            "cases": []}
     for s in STRINGS:
         ids = tok.encode(s).ids
-        out["cases"].append({"text": s, "ids": ids, "decoded": tok.decode(ids)})
+        out["cases"].append({"text": s, "ids": ids, "decoded": tok.decode(ids, skip_special_tokens=False)})
     with open(os.path.join(HERE, "smollm2_reference.json"), "w", encoding="utf-8") as f:
         json.dump(out, f, ensure_ascii=True)
     print("wrote", os.path.join(HERE, "smollm2_reference.json"))
