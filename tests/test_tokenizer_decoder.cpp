@@ -208,6 +208,8 @@ TEST_CASE("tokenizer.json: what each file configures, errors naming the file and
                  {"bad.json", "'pre_tokenizer'", "Whitespace pre-tokenizer"}));
   CHECK(mentions(damaged("\"merges\":[", "\"merges\":[\"abc\","),
                  {"bad.json", "'model.merges[0]'", "'abc'"}));
+  CHECK(mentions(damaged("\"lstrip\":false", "\"lstrip\":true"),
+                 {"bad.json", "'added_tokens[0].lstrip' is set"}));
   CHECK(mentions(damaged("\"merges\":[", "\"merges\":[[\"a\"],"),
                  {"bad.json", "'model.merges[0]'", "pair"}));
   CHECK(mentions(damaged("\"vocab\":{", "\"vocab\":{\"zz\":9999,"),

@@ -58,6 +58,7 @@ struct Field {
 };
 
 // The tokens by id from model.vocab and added_tokens; every id in 0..n-1 must be given once.
+// Added tokens are matched in the raw text, whole (no lstrip / rstrip / single_word).
 void read_tokens(const Field& root, BPEVocab& v) {
   std::map<int64_t, std::pair<std::string, TokenType>> by_id;
   const Field vocab = root["model"]["vocab"];
@@ -69,6 +70,11 @@ void read_tokens(const Field& root, BPEVocab& v) {
     for (size_t i = 0; i < added.size(); ++i) {
       const int64_t id = added[i]["id"].integer();
       const std::string content = added[i]["content"].str();
+      for (const char* option : {"lstrip", "rstrip", "single_word"})
+        if (added[i].flag(option, false)) added[i][option].fail("is set: not supported");
+      // matched after the normalizer (which puts "▁" for spaces): not supported
+      if (root.has("normalizer") && added[i].flag("normalized", false))
+        added[i]["normalized"].fail("is true beside a normalizer: not supported");
       auto it = by_id.find(id);
       if (it != by_id.end() && it->second.first != content)
         added[i].fail("gives id " + std::to_string(id) + " to '" + content + "', the vocab to '" +
