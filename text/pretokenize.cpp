@@ -87,9 +87,10 @@ void split_into(const std::u32string& s, PreSplit step, std::vector<std::string>
 PreTokenizer pre_tokenizer_by_name(const std::string& name) {
   if (name == "gpt2" || name == "gpt-2" || name == "default") return {name, {PreSplit::kGpt2}};
   if (name == "llama3" || name == "llama-bpe") return {name, {PreSplit::kLlama3}};
-  if (name == "smollm") return {name, {PreSplit::kDigits, PreSplit::kGpt2}};
+  if (name == "smollm" || name == "starcoder" || name == "refact")
+    return {name, {PreSplit::kDigits, PreSplit::kGpt2}};
   NEAT_CHECK(false, "pre-tokenizer: unknown name '", name,
-             "' (known: gpt2, gpt-2, default, llama3, llama-bpe, smollm)");
+             "' (known: gpt2, gpt-2, default, llama3, llama-bpe, smollm, starcoder, refact)");
 }
 
 std::vector<std::string> pre_split(const std::string& text, PreSplit step) {

@@ -7,6 +7,7 @@
 //   llama3  (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
 //            ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
 //   smollm  \p{N} (every digit alone, HF's Digits(individual_digits)), then gpt2 on the rest
+//           (llama.cpp's "starcoder" and "refact" are the same)
 //
 //   PreTokenizer p = pre_tokenizer_by_name("llama3");    // also llama.cpp's "llama-bpe"
 //   pretokenize("I'LL pay 12345!\n\n", p)   // {"I", "'LL", " pay", " ", "123", "45", "!\n\n"}
@@ -25,8 +26,8 @@ struct PreTokenizer {
   std::vector<PreSplit> steps;
 };
 
-// "gpt2" (also "gpt-2", "default"), "llama3" (also "llama-bpe"), "smollm"; error naming an
-// unknown name and the known ones.
+// "gpt2" (also "gpt-2", "default"), "llama3" (also "llama-bpe"), "smollm" (also "starcoder",
+// "refact"); error naming an unknown name and the known ones.
 PreTokenizer pre_tokenizer_by_name(const std::string& name);
 
 // The pieces of UTF-8 `text` (they concatenate back to it); invalid UTF-8: error naming the offset.
