@@ -148,6 +148,26 @@ TEST_CASE("sentencepiece: merges by score, the ▁ prefix, byte fallback, decode
   CHECK(mentions(thrown_message([&] { tok.decode({5000}); }), {"token id 5000", "outside"}));
 }
 
+TEST_CASE("byte-level bpe: the header's example, bos, control tokens shown or skipped") {
+  BPEVocab v;  // every byte's symbol (id = the byte), then "<s>" (control, bos) and 4 merges
+  v.pre_tokenizer = "gpt2";
+  for (int b = 0; b < 256; ++b) v.tokens.push_back(byte_symbol(static_cast<unsigned char>(b)));
+  v.tokens.insert(v.tokens.end(), {"<s>", "\xC4\xA0w", "or", "orl", "orld"});
+  v.types.assign(v.tokens.size(), TokenType::kNormal);
+  v.types[256] = TokenType::kControl;
+  v.merges = {{"\xC4\xA0", "w"}, {"o", "r"}, {"or", "l"}, {"orl", "d"}};  // Ġw or orl orld
+  v.bos = 256;
+  const BPETokenizer tok(std::move(v));
+  const std::vector<int64_t> ids = tok.encode("Hello world", {/*add_bos=*/true});
+  CHECK(ids == std::vector<int64_t>{256, 'H', 'e', 'l', 'l', 'o', 257, 260});  // <s> Hello Ġw orld
+  CHECK(tok.decode(ids) == "<s>Hello world");
+  CHECK(tok.decode(ids, /*skip_special=*/true) == "Hello world");
+  CHECK(tok.encode("<s>a") == std::vector<int64_t>{256, 'a'});
+  CHECK(tok.encode("<s>a", {false, false, /*parse_special=*/false}).size() == 4);
+  CHECK(mentions(thrown_message([&] { tok.encode("x", {false, true}); }),
+                 {"add_eos", "no eos"}));
+}
+
 TEST_CASE("byte-level bpe: a byte that is no token becomes unk, or is dropped without one") {
   BPEVocab v;
   for (int b = 0; b < 256; ++b)
