@@ -19,8 +19,8 @@
 # test accuracy of the best validation epoch averaged over seeds 7, 77, 777, 7777, 77777;
 # train_vit reports the final model's, so set SEEDS and compare best_val_accuracy too.
 #
-# Environment: DEVICE (default cuda; this build has no CUDA backend yet, so train_vit refuses
-# it; DEVICE=cpu works but takes days), SEEDS (default "7"), RUNS (default runs), EXTRA (more
+# Environment: DEVICE (default cuda: a build where nvcc was found, on a machine with a GPU;
+# DEVICE=cpu works but takes days), SEEDS (default "7"), RUNS (default runs), EXTRA (more
 # train_vit flags, e.g. "--threads 16").
 set -eu
 cd "$(dirname "$0")/.."

@@ -316,7 +316,10 @@ static void dump_string(std::string& out, const std::string& s) {
 }
 
 static void dump_number(std::string& out, double x) {
-  NEAT_CHECK(std::isfinite(x), "json: cannot write the non-finite number ", x);
+  if (!std::isfinite(x)) {   // JSON has no NaN or infinity: null, as Python's json does not
+    out += "null";
+    return;
+  }
   char buf[32];
   if (std::floor(x) == x && std::fabs(x) < 1e15) {
     std::snprintf(buf, sizeof buf, "%.0f", x);

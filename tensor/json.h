@@ -53,7 +53,8 @@ class Json {
   void push_back(Json value);                           // array only
 
   // Compact with indent < 0, else pretty with that many spaces. Numbers print with full
-  // double precision (17 significant digits), integers without a decimal point.
+  // double precision (17 significant digits), integers without a decimal point; NaN and
+  // infinities, which JSON cannot hold, as null (a diverged run's results stay readable).
   std::string dump(int indent = -1) const;
 
  private:

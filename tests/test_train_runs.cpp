@@ -8,6 +8,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <thread>
+#include <chrono>
+#include <csignal>
+#include <signal.h>
 #include <filesystem>
 
 #include "data/dataset.h"
@@ -95,7 +99,7 @@ TEST_CASE("train_vit: an --out holding another run is refused unless --overwrite
   REQUIRE(train(tiny({"--method", "head", "--max-steps", "1", "--merge", "--out", dir / "run"})).code == 0);
   const Result again = train(tiny({"--method", "head", "--max-steps", "1", "--out", dir / "run"}));
   CHECK(again.code == 2);
-  CHECK(contains(again.err, "--out " + dir / "run" + " already holds a run (results.json"));
+  CHECK(contains(again.err, "--out " + dir / "run" + " already holds a train_vit run (results.json"));
   CHECK(contains(again.err, "--resume " + dir / "run"));
   CHECK(contains(again.err, "usage: train_vit"));
 
@@ -204,16 +208,34 @@ TEST_CASE("balanced_subset: seeded, class-balanced, the same for any dataset ord
 
 TEST_CASE("train_vit: the run's size, then a measured estimate; over an hour on the CPU, a warning") {
   // 10^9 epochs of 10 steps: the estimate after the first 3 steps is over an hour unless a step
-  // took under 0.4 us (this model's take a fraction of a millisecond).
+  // took under 0.4 us (this model's take a fraction of a millisecond). A SIGINT once the
+  // checkpoint of step 4 exists (the estimate is printed by then) stops it.
   TempDir dir("estimate");
-  const Result long_run = train(tiny({"--method", "head", "--epochs", "1000000000", "--max-steps", "4",
+  struct sigaction previous_int;   // doctest's, restored afterwards
+  ::sigaction(SIGINT, nullptr, &previous_int);
+  install_stop_handlers();
+  std::thread stopper([&] {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!file_exists(dir / "long/checkpoint.safetensors") && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ::kill(::getpid(), SIGINT);
+  });
+  const Result long_run = train(tiny({"--method", "head", "--epochs", "1000000000", "--save-every", "4",
                                       "--out", dir / "long"}));
-  REQUIRE(long_run.code == 0);
+  stopper.join();
+  clear_stop_signal();
+  ::sigaction(SIGINT, &previous_int, nullptr);
+  REQUIRE(long_run.code == 128 + SIGINT);
   const std::string all = long_run.out + long_run.err;
   CAPTURE(all);
   CHECK(contains(all, "this run takes about"));   // a warning: shown even with --quiet
   CHECK(contains(all, "--weights"));
   CHECK(contains(all, "--device cuda"));
+  // --max-steps: the estimate is for the steps this invocation runs, no warning (issue 25).
+  const Result capped = train(tiny({"--method", "head", "--epochs", "1000000000", "--max-steps", "4",
+                                    "--out", dir / "capped"}));
+  REQUIRE(capped.code == 0);
+  CHECK_FALSE(contains(capped.err, "this run takes about"));
   // Without --quiet the size line and the estimate itself are printed; a short run has no warning.
   const Result short_run = train({"--data", "synthetic", "--model", "custom", "--dim", "32", "--depth", "2",
                                   "--heads", "2", "--image-size", "16", "--patch", "4", "--batch-size", "32",

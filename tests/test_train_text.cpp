@@ -13,6 +13,7 @@
 #include "train/system.h"
 #include "train/text_step_app.h"
 #include "train/train_text_app.h"
+#include "tests/train_test_util.h"
 
 using namespace neat;
 using neat_test::TempDir;
@@ -69,35 +70,7 @@ TEST_CASE("text_step: transformers' logits and gradients from files (LoRA on RoB
 
 TEST_CASE("train_text: a tiny BERT on WordNet-format data, outputs, resume, errors") {
   TempDir dir;
-  // A tiny BERT over the committed WordPiece vocabulary.
-  BertConfig config;
-  config.vocab_size = 30522;
-  config.hidden = 8;
-  config.layers = 1;
-  config.heads = 2;
-  config.intermediate = 12;
-  config.max_positions = 40;
-  std::filesystem::create_directories(dir / "model");
-  write_text(dir / "model/config.json",
-             R"({"model_type": "bert", "vocab_size": 30522, "hidden_size": 8, "num_hidden_layers": 1,
-                 "num_attention_heads": 2, "intermediate_size": 12, "max_position_embeddings": 40,
-                 "hidden_act": "gelu"})");
-  BertForSequenceClassification tiny(config);
-  std::vector<std::pair<std::string, Tensor>> weights;
-  for (auto& [name, p] : tiny.named_parameters())
-    if (name.rfind("bert.", 0) == 0) weights.emplace_back(name.substr(5), p.data());
-  write_safetensors(dir / "model/model.safetensors", weights);
-  std::filesystem::copy_file("tests/parity/tokenizer/bert_uncased_vocab.txt", dir / "model/vocab.txt");
-  // 60 synsets in two classes: animals ("a dog that ...") and foods ("a dish of ...").
-  std::string noun;
-  for (int i = 0; i < 60; ++i) {
-    char line[160];
-    std::snprintf(line, sizeof line, "%08d %s n 01 word%d 0 000 | %s number %d\n", 1000 + i,
-                  i % 2 ? "05" : "13", i, i % 2 ? "a small dog that barks" : "a sweet dish of rice", i);
-    noun += line;
-  }
-  write_text(dir / "wordnet/data.noun", noun);
-
+  neat_train_test::write_tiny_text_inputs(dir.path());
   const std::vector<std::string> common = {
       "--task", "wordnet-nouns", "--data-dir", dir / "wordnet", "--weights", dir / "model",
       "--epochs", "2", "--batch-size", "8", "--max-len", "16", "--threads", "1", "--quiet"};

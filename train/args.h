@@ -55,6 +55,7 @@ class ArgParser {
   bool help_requested() const { return help_requested_; }
   bool was_set(const std::string& flag) const;
 
+  const std::string& program() const { return program_; }
   std::string usage() const;   // "usage: train_vit <synopsis>  (train_vit --help lists every flag)"
   std::string help() const;    // summary, usage, and every flag with help and default
   // {"method": "neat", "epochs": 10, ...}: every flag's current value, keyed without "--".

@@ -22,6 +22,7 @@ Json state_json(const TrainState& s) {
   j.set("epoch_images", s.epoch_images);
   j.set("history", s.history.to_json());
   j.set("config", s.config);
+  if (!s.program.empty()) j.set("program", s.program);
   return j;
 }
 
@@ -44,6 +45,7 @@ TrainState state_from(const SafetensorsFile& file) {
     s.epoch_images = j["epoch_images"].as_int();
     s.history = History::from_json(j["history"]);
     s.config = j["config"];
+    if (j.contains("program")) s.program = j["program"].as_string();
     NEAT_CHECK(s.step >= 0 && s.epoch >= 0 && s.batch >= 0 && s.config.is_object(),
                "negative counters or no config object");
     return s;

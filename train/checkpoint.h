@@ -4,7 +4,7 @@
 //   tensors   "param.<name>"        every trainable parameter, by its model name
 //             "optim.<name>.<field>" AdamW state (exp_avg, exp_avg_sq, step)
 //   metadata  "format": "neat.cpp checkpoint 1",
-//             "state": JSON {step, epoch, batch, wall_seconds, history, config, ...}
+//             "state": JSON {step, epoch, batch, wall_seconds, history, config, program, ...}
 //   (checkpoints written before dropout was reseeded per step also hold "dropout_rng"; it is
 //   ignored: nothing reads it)
 //
@@ -37,6 +37,7 @@ struct TrainState {
   int64_t epoch_correct = 0, epoch_images = 0;
   History history;
   Json config;            // ArgParser::values() of the run
+  std::string program;    // the program that trains it ("train_vit"); "" in older checkpoints
 };
 
 void save_checkpoint(const std::string& path, const Module& model, const AdamW& optimizer,

@@ -102,10 +102,10 @@ void add_train_flags(ArgParser& args, TrainOptions& o) {
            {"auto", "none", "flip", "crop-flip"});
   args.add("--workers", &o.workers, "N",
            "data loader threads (0 = build batches on the training thread)");
-  add_run_flags(args, o);
+  add_run_flags(args, o, "IMAGE...");
 }
 
-void add_run_flags(ArgParser& args, TrainOptions& o) {
+void add_run_flags(ArgParser& args, TrainOptions& o, const std::string& predict_meta) {
   args.section("Weights");
   args.add("--weights", &o.weights, "FILE",
            "pretrained backbone in safetensors with Hugging Face names (or a model saved by --merge)");
@@ -151,8 +151,8 @@ void add_run_flags(ArgParser& args, TrainOptions& o) {
            "Ctrl-C); 0 = only those");
   args.add("--resume", &o.resume, "DIR", "continue the run whose checkpoint is in DIR");
   args.add_switch("--eval-only", &o.eval_only, "evaluate on the test set, do not train");
-  args.add_list("--predict", &o.predict, "IMAGE...",
-                "print the top classes, by name, of each image (with --weights, --adapter or "
+  args.add_list("--predict", &o.predict, predict_meta,
+                "print the top classes, by name, of each input (with --weights, --adapter or "
                 "--resume; nothing is trained or written)");
   args.add_switch("--merge", &o.merge, "also write the model with adapters merged (model.safetensors)");
   args.add_switch("--quiet", &o.quiet, "print only warnings, errors and the final result");
@@ -276,9 +276,10 @@ void check_run_options(const TrainOptions& o) {
   require(!o.tf32 || o.device == "cuda", "--tf32 needs --device cuda");
 }
 
-std::vector<std::string> ignored_flag_warnings(const TrainVitOptions& o, const ArgParser& args) {
+std::vector<std::string> ignored_flag_warnings(const MethodOptions& m, const TrainOptions& t,
+                                               const ArgParser& args) {
   std::vector<std::string> warnings;
-  const std::string& method = o.method.method;
+  const std::string& method = m.method;
   for (const char* flag : {"--neat-rank", "--neat-depth", "--neat-act", "--neat-targets", "--neat-scale"})
     if (method != "neat" && args.was_set(flag))
       warnings.push_back(std::string(flag) + " does not apply to --method " + method + " (ignored)");
@@ -287,7 +288,7 @@ std::vector<std::string> ignored_flag_warnings(const TrainVitOptions& o, const A
   for (const char* flag : {"--lora-r", "--lora-alpha", "--lora-dropout", "--lora-targets"})
     if (!lora_family && args.was_set(flag))
       warnings.push_back(std::string(flag) + " does not apply to --method " + method + " (ignored)");
-  if (o.train.new_head && o.train.weights.empty())
+  if (t.new_head && t.weights.empty())
     warnings.push_back("--new-head does nothing without --weights (the classifier is new anyway)");
   return warnings;
 }
@@ -318,12 +319,6 @@ void check_train_vit_options(const TrainVitOptions& o, const ArgParser& args) {
   require(o.model.channels == 0 || o.model.channels == 1 || o.model.channels == 3,
           "--channels must be 1 or 3 (0 = the data's), got " + std::to_string(o.model.channels));
   peft_config_from(o.method);
-  require(!o.train.eval_only || !o.train.weights.empty() || !o.train.adapter.empty() ||
-              !o.train.resume.empty(),
-          "--eval-only needs --weights, --adapter or --resume (nothing to evaluate)");
-  require(o.train.predict.empty() || !o.train.weights.empty() || !o.train.adapter.empty() ||
-              !o.train.resume.empty(),
-          "--predict needs --weights, --adapter or --resume (a trained model to predict with)");
 }
 
 }  // namespace neat

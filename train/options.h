@@ -103,7 +103,8 @@ void add_method_flags(ArgParser& args, MethodOptions& options);
 void add_train_flags(ArgParser& args, TrainOptions& options);
 // The flags every training program shares: Weights (--weights, --new-head, --adapter),
 // Optimisation (--epochs ... --max-steps) and Run (--seed ... --log-every).
-void add_run_flags(ArgParser& args, TrainOptions& options);
+// predict_meta: what --predict takes ("IMAGE...", "TEXT...").
+void add_run_flags(ArgParser& args, TrainOptions& options, const std::string& predict_meta);
 
 // The model config: a preset or custom shape, the image size / channels / classes resolved
 // against the data's (native_channels / native_size 0 when unknown). Errors (UsageError) name
@@ -120,13 +121,15 @@ void check_run_options(const TrainOptions& options);
 
 // train_vit's parser: the model, method and train flags bound to `options` (which must outlive it).
 ArgParser train_vit_arguments(TrainVitOptions& options);
-// The checks train_vit runs on a parsed command line before it reads any data or file:
-// check_train_options, peft_config_from, and the combinations of flags (UsageError).
+// train_vit's own checks of a parsed command line before it reads any data or file:
+// check_train_options, peft_config_from, and the model flags' combinations (UsageError); the
+// run skeleton (train/run_skeleton.h) checks those every program shares.
 void check_train_vit_options(const TrainVitOptions& options, const ArgParser& args);
 
 // Flags given that this run ignores, each as a warning: --neat-* with another method than neat,
 // --lora-* with another than lora, --new-head without --weights.
-std::vector<std::string> ignored_flag_warnings(const TrainVitOptions& options, const ArgParser& args);
+std::vector<std::string> ignored_flag_warnings(const MethodOptions& method,
+                                               const TrainOptions& train, const ArgParser& args);
 // UsageError when the method's rank exceeds `width`, the adapted layers' smaller side (the
 // model's hidden size: query, value and the MLP's linears all have it on one side).
 void check_rank(const MethodOptions& options, int64_t width);

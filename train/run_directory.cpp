@@ -9,7 +9,11 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <memory>
+
+#include "tensor/json.h"
+#include "tensor/safetensors.h"
 
 #include "tensor/check.h"
 #include "train/system.h"
@@ -18,7 +22,7 @@ namespace neat {
 
 const std::vector<std::string> kRunFiles = {"results.json", "eval.json", "log.csv", "curves.svg",
                                             "adapter.safetensors", "model.safetensors",
-                                            "checkpoint.safetensors"};
+                                            "config.json", "peft", "checkpoint.safetensors"};
 
 std::string create_unique_directory(const std::string& base) {
   const size_t slash = base.rfind('/');
@@ -40,9 +44,40 @@ std::vector<std::string> run_files_in(const std::string& dir) {
 void remove_run_files(const std::string& dir) {
   for (const std::string& name : run_files_in(dir)) {
     const std::string path = dir + "/" + name;
-    NEAT_CHECK(::unlink(path.c_str()) == 0, "--overwrite: cannot remove ", path, ": ",
-               std::strerror(errno));
+    std::error_code error;
+    std::filesystem::remove_all(path, error);
+    NEAT_CHECK(!error, "--overwrite: cannot remove ", path, ": ", error.message());
   }
+}
+
+namespace {
+
+// The program of a run's saved state or results: its "program", else told by its flags.
+std::string program_in(const Json& record, const Json& config) {
+  if (record.contains("program")) return record["program"].as_string();
+  if (!config.is_object()) return "";
+  return config.contains("task") ? "train_text" : "train_vit";
+}
+
+}  // namespace
+
+std::string run_program_of(const std::string& dir) {
+  try {
+    const std::string checkpoint = dir + "/checkpoint.safetensors";
+    if (file_exists(checkpoint)) {
+      const SafetensorsFile file = read_safetensors(checkpoint);
+      const Json state = Json::parse(file.metadata.at("state"));
+      return program_in(state, state["config"]);
+    }
+    for (const char* name : {"results.json", "eval.json"})
+      if (file_exists(dir + "/" + name)) {
+        const Json results = Json::parse(read_file(dir + "/" + name));
+        return program_in(results, results.contains("config") ? results["config"] : Json());
+      }
+  } catch (const std::exception&) {
+    // An unreadable run is still a run: the caller names its files instead.
+  }
+  return "";
 }
 
 int remove_stale_temp_files(const std::string& dir) {

@@ -7,15 +7,16 @@
 //   RunLock lock(dir);                 // flock on dir/.lock; error naming the pid that holds it
 //   remove_stale_temp_files(dir);      // "*.tmp.<pid>" left by processes that no longer exist
 //
-// A directory "holds a run" when it has any of kRunFiles; train_vit refuses such an --out
-// unless it is resumed (--resume) or replaced (--overwrite, which removes those files first).
+// A directory "holds a run" when it has any of kRunFiles; a training program refuses such an
+// --out unless it is resumed (--resume) or replaced (--overwrite, which removes them all first,
+// peft/ included). run_program_of names the program that wrote a run, for those messages.
 #pragma once
 #include <string>
 #include <vector>
 
 namespace neat {
 
-// The files a run writes (train/train_vit_app.h lists what each holds).
+// The files and folders a run writes (train/train_vit_app.h lists what each holds).
 extern const std::vector<std::string> kRunFiles;
 
 // Creates `base` if it does not exist, else the first of base-2, base-3, ... that does not
@@ -24,8 +25,12 @@ std::string create_unique_directory(const std::string& base);
 
 // The run files present in dir (names from kRunFiles), empty when none.
 std::vector<std::string> run_files_in(const std::string& dir);
-// Removes dir's run files; an error names a file that cannot be removed.
+// Removes dir's run files and folders; an error names one that cannot be removed.
 void remove_run_files(const std::string& dir);
+// The program that wrote the run in dir ("train_vit", "train_text"): the "program" its
+// checkpoint or results.json records, else (runs written before they recorded it) told by
+// their flags (a --task flag: train_text); "" when dir holds no readable run.
+std::string run_program_of(const std::string& dir);
 
 // Removes "<name>.tmp.<pid>" files in dir whose process is gone (kill -9 during an atomic write);
 // returns how many. Files of a live process are kept.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -58,57 +59,79 @@ std::vector<ParamGroup> parameter_groups(const Module& model, const TrainOptions
   return {head, backbone};
 }
 
-int train_with_flags(const std::string& program, const TrainOptions& t, const std::string& dir,
-                     const Json& config, bool resuming, const std::string& title, Module& model,
-                     Generator& dropout, AdamW& optimizer, ClassifierBatches& train,
-                     ClassifierBatches* val, Progress& progress, std::ostream& err,
-                     TrainState& state, TrainRun& run) {
-  const std::string checkpoint_path = join_path(dir, "checkpoint.safetensors");
-  run = TrainRun();
+namespace {
+
+// The checkpoint writer of a run: a checkpoint that cannot be written (a full disk) is a
+// warning; the run goes on, and its results, adapter and logs are still written.
+std::function<void(const TrainState&)> checkpoint_writer(const TrainPlan& plan, Module& model,
+                                                         AdamW& optimizer, std::ostream& err,
+                                                         TrainRun& run) {
+  int64_t trainable = 0;
+  for (const auto& named : model.named_parameters(/*trainable_only=*/true))
+    trainable += named.second.numel();
+  const int64_t checkpoint_bytes = 3 * 4 * trainable;   // parameters + AdamW's two moments
+  return [&plan, &model, &optimizer, &err, &run, checkpoint_bytes](const TrainState& s) {
+    const std::string path = join_path(plan.dir, "checkpoint.safetensors");
+    try {
+      // The logs first: after a kill -9 they reach at least as far as the checkpoint.
+      write_log_files(plan.dir, plan.title, s.history);
+      save_checkpoint(path, model, optimizer, s);
+      run.checkpoint_failed = false;
+    } catch (const std::exception& e) {
+      err << "warning: could not write the checkpoint " << path << " (about "
+          << (checkpoint_bytes >> 20) + 1 << " MB): " << one_line(e.what()) << "\n";
+      run.checkpoint_failed = true;
+    }
+  };
+}
+
+// The run's size, in a progress line; and its last step in this invocation (--max-steps).
+int64_t announce_steps(const TrainOptions& t, const Module& model, ClassifierBatches& train,
+                       const std::string& dir, int64_t steps, int64_t step, Progress& progress) {
   int64_t trainable = 0, total = 0;
   for (const auto& [name, p] : model.named_parameters()) {
     total += p.numel();
     if (p.requires_grad()) trainable += p.numel();
   }
-  // A checkpoint that cannot be written (a full disk) is a warning: the run goes on, and its
-  // results, adapter and logs are still written.
-  const int64_t checkpoint_bytes = 3 * 4 * trainable;   // parameters + AdamW's two moments
-  auto save = [&](const TrainState& s) {
-    try {
-      // The logs first: after a kill -9 they reach at least as far as the checkpoint.
-      write_log_files(dir, title, s.history);
-      save_checkpoint(checkpoint_path, model, optimizer, s);
-      run.checkpoint_failed = false;
-    } catch (const std::exception& e) {
-      err << "warning: could not write the checkpoint " << checkpoint_path << " (about "
-          << (checkpoint_bytes >> 20) + 1 << " MB): " << one_line(e.what()) << "\n";
-      run.checkpoint_failed = true;
-    }
-  };
-  if (resuming) {
-    state = load_checkpoint(checkpoint_path, model, optimizer);
-    progress.line("resumed " + checkpoint_path + " at step " + std::to_string(state.step));
-  }
-  if (t.eval_only) return 0;
-  state.config = config;
+  const int64_t last = t.max_steps > 0 ? std::min(steps, t.max_steps) : steps;
+  progress.line("training: " + std::to_string(train.size()) + " samples x " +
+                std::to_string(t.epochs) + " epochs = " + std::to_string(steps) + " steps (" +
+                std::to_string(train.steps_per_epoch()) + " batches of " +
+                std::to_string(t.batch_size) + " per epoch, grad-accum " +
+                std::to_string(t.grad_accum) + "), " + std::to_string(trainable) + " of " +
+                std::to_string(total) + " parameters train" +
+                (last < steps ? "; this invocation runs to step " + std::to_string(last) +
+                                    " (--max-steps), " + std::to_string(std::max<int64_t>(0, last - step)) +
+                                    " steps"
+                              : "") +
+                "; output in " + dir);
+  return last;
+}
+
+TrainerSettings trainer_settings(const TrainOptions& t, int64_t steps) {
   TrainerSettings settings;
   settings.epochs = t.epochs;
   settings.batch_size = t.batch_size;
   settings.grad_accum = t.grad_accum;
-  const int64_t steps = total_steps(train.steps_per_epoch(), t.grad_accum, t.epochs);
   settings.schedule = {parse_schedule(t.schedule), steps, warmup_steps(steps, t.warmup_ratio)};
   settings.clip_grad = t.clip_grad;
   settings.seed = uint64_t(t.seed);
   settings.max_steps = t.max_steps;
   settings.profile_steps = t.profile_steps;
   settings.save_every = t.save_every;
-  settings.save = save;
-  settings.on_epoch_end = [&](const TrainState& s) { write_log_files(dir, title, s.history); };
-  settings.on_estimate = [&](double samples_per_second, double remaining) {
+  return settings;
+}
+
+// The measured estimate, for the steps this invocation runs.
+std::function<void(double, double)> estimate_reporter(const TrainerSettings& settings,
+                                                      const TrainState& state, int64_t last,
+                                                      Progress& progress) {
+  const int64_t after = settings.estimate_after;
+  return [&state, &progress, after, last](double samples_per_second, double remaining) {
     progress.line("estimate: " + fixed(samples_per_second, 1) + " samples/s over the first " +
-                  std::to_string(settings.estimate_after) + " steps: about " +
-                  format_duration(remaining) + " for the " + std::to_string(steps - state.step) +
-                  " steps left (ETA " + clock_time_after(remaining) + ")");
+                  std::to_string(after) + " steps: about " + format_duration(remaining) +
+                  " for the " + std::to_string(last - state.step) + " steps left (ETA " +
+                  clock_time_after(remaining) + ")");
     if (remaining > 3600)
       progress.warning(
           "this run takes about " + format_duration(remaining) + " on the CPU. Faster: start from "
@@ -116,12 +139,30 @@ int train_with_flags(const std::string& program, const TrainOptions& t, const st
           "then suffice), a smaller --model or --image-size, fewer --epochs, --train-limit N, or "
           "--device cuda on a CUDA build");
   };
-  progress.line("training: " + std::to_string(train.size()) + " samples x " +
-                std::to_string(t.epochs) + " epochs = " + std::to_string(steps) + " steps (" +
-                std::to_string(train.steps_per_epoch()) + " batches of " +
-                std::to_string(t.batch_size) + " per epoch, grad-accum " +
-                std::to_string(t.grad_accum) + "), " + std::to_string(trainable) + " of " +
-                std::to_string(total) + " parameters train; output in " + dir);
+}
+
+}  // namespace
+
+int train_with_flags(const TrainPlan& plan, const TrainOptions& t, Module& model,
+                     Generator& dropout, AdamW& optimizer, ClassifierBatches& train,
+                     ClassifierBatches* val, Progress& progress, std::ostream& err,
+                     TrainState& state, TrainRun& run) {
+  const std::string checkpoint_path = join_path(plan.dir, "checkpoint.safetensors");
+  run = TrainRun();
+  if (plan.resuming) {
+    const std::string program = state.program;
+    state = load_checkpoint(checkpoint_path, model, optimizer);
+    state.program = program;
+    progress.line("resumed " + checkpoint_path + " at step " + std::to_string(state.step));
+  }
+  if (t.eval_only) return 0;
+  state.config = plan.config;
+  const int64_t steps = total_steps(train.steps_per_epoch(), t.grad_accum, t.epochs);
+  TrainerSettings settings = trainer_settings(t, steps);
+  settings.save = checkpoint_writer(plan, model, optimizer, err, run);
+  settings.on_epoch_end = [&](const TrainState& s) { write_log_files(plan.dir, plan.title, s.history); };
+  const int64_t last = announce_steps(t, model, train, plan.dir, steps, state.step, progress);
+  settings.on_estimate = estimate_reporter(settings, state, last, progress);
   install_stop_handlers();
   Trainer trainer(model, dropout, optimizer, train, val, settings, progress);
   std::string message;
@@ -132,32 +173,22 @@ int train_with_flags(const std::string& program, const TrainOptions& t, const st
   } catch (const std::exception& e) {
     // The trainer wrote a checkpoint of the last step before passing the error on.
     const bool saved = state.step > step_before && !run.checkpoint_failed;
-    write_log_files(dir, title, state.history);
+    write_log_files(plan.dir, plan.title, state.history);
     throw std::runtime_error(one_line(e.what()) +
                              (saved ? "; its checkpoint is saved: after fixing that, continue "
-                                      "with: " + program + " --resume " + dir
+                                      "with: " + plan.program + " --resume " + plan.dir
                                     : ""));
   }
-  write_log_files(dir, title, state.history);
-  if (outcome == TrainOutcome::Interrupted) {
-    const int signal = stop_signal();
-    err << program << ": " << message
-        << (run.checkpoint_failed
-                ? "; the checkpoint could not be written"
-                : "; checkpoint saved, continue with: " + program + " --resume " + dir)
-        << "\n";
-    return 128 + signal;
-  }
-  if (outcome == TrainOutcome::NonFinite) {
-    err << program << ": error: " << message;
-    if (file_exists(checkpoint_path))
-      err << "; the last good checkpoint (step " << read_checkpoint_state(checkpoint_path).step
-          << ") is kept in " << dir;
-    err << "\n";
-    return 1;
-  }
+  write_log_files(plan.dir, plan.title, state.history);
   run.train_seconds = state.wall_seconds;
-  return 0;
+  if (outcome == TrainOutcome::NonFinite) run.non_finite = message;
+  if (outcome != TrainOutcome::Interrupted) return 0;
+  err << plan.program << ": " << message
+      << (run.checkpoint_failed ? "; the checkpoint could not be written"
+                                : "; checkpoint saved, continue with: " + plan.program +
+                                      " --resume " + plan.dir)
+      << "\n";
+  return 128 + stop_signal();
 }
 
 void set_run_fields(Json& results, const PeftReport& report, const TrainState& state,

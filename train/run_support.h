@@ -56,20 +56,28 @@ std::vector<std::pair<std::string, Tensor>> step_tensors(const std::string& prog
 int64_t load_trainable(Module& model, const SafetensorsFile& file);
 // What train_with_flags reports besides its exit code.
 struct TrainRun {
-  double train_seconds = 0;        // the training wall time (0 with --eval-only)
+  double train_seconds = 0;        // the training wall time, resumed sessions included
   bool checkpoint_failed = false;  // the last checkpoint could not be written (warned on err)
+  std::string non_finite;          // why training stopped on a NaN / inf, naming the step
 };
-// The training part of a program run, in the run directory dir (created and locked by the
-// caller): resumes from dir/checkpoint.safetensors when resuming, then (unless --eval-only)
-// prints the run's size and, after a few steps, a measured estimate, and trains with the flags'
-// settings (checkpoints there, log.csv and curves.svg with each checkpoint and epoch; a
-// checkpoint that cannot be written is a warning), recording config in the state. Returns 0 to
-// go on to the test (finished, or stopped by --max-steps); otherwise prints why on err,
-// prefixed "program: ", and returns the exit code: 128 + signal when interrupted (checkpoint
-// saved), 1 for a non-finite loss. Another error is rethrown after a checkpoint of the last
-// finished step, its message saying how to resume.
-int train_with_flags(const std::string& program, const TrainOptions& t, const std::string& dir,
-                     const Json& config, bool resuming, const std::string& title, Module& model,
+// A run as train_with_flags needs it: who trains it, where, and its flags.
+struct TrainPlan {
+  std::string program;   // "train_vit": messages say how to continue with it
+  std::string dir;       // the run directory, created and locked by the caller
+  std::string title;     // of curves.svg
+  Json config;           // every flag's value, recorded in the checkpoints
+  bool resuming = false;
+};
+// The training part of a program run in plan.dir: resumes from its checkpoint.safetensors when
+// resuming, then (unless --eval-only) prints the run's size and, after a few steps, a measured
+// estimate of the steps this invocation runs, and trains with the flags' settings (checkpoints
+// there, log.csv and curves.svg with each checkpoint and epoch; a checkpoint that cannot be
+// written is a warning), recording config in the state. Returns 0 to go on to the test
+// (finished, stopped by --max-steps, or stopped by a non-finite loss: run.non_finite says why);
+// when interrupted prints why on err, prefixed "program: ", and returns 128 + signal
+// (checkpoint saved). Another error is rethrown after a checkpoint of the last finished step,
+// its message saying how to resume.
+int train_with_flags(const TrainPlan& plan, const TrainOptions& t, Module& model,
                      Generator& dropout, AdamW& optimizer, ClassifierBatches& train,
                      ClassifierBatches* val, Progress& progress, std::ostream& err,
                      TrainState& state, TrainRun& run);

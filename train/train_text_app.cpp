@@ -9,11 +9,12 @@
 #include "nn/peft/attach.h"
 #include "tensor/safetensors.h"
 #include "train/options.h"
-#include "train/run_directory.h"
+#include "train/run_skeleton.h"
 #include "train/run_support.h"
 #include "train/system.h"
 #include "train/text_batches.h"
 #include "train/text_model.h"
+#include "train/top_classes.h"
 #include "train/trainer.h"
 
 namespace neat {
@@ -26,32 +27,10 @@ struct TextOptions {
   int64_t eval_limit = 0;
 };
 
-struct Options {
-  TextOptions text;
-  MethodOptions method;
-  TrainOptions train;
-};
-
 std::vector<std::string> task_names() {
   std::vector<std::string> names = {"wordnet-nouns", "wordnet-verbs"};
   for (const std::string& t : glue_task_names()) names.push_back("glue-" + t);
   return names;
-}
-
-TextDataset load_task(const Options& o) {
-  const std::string& task = o.text.task;
-  if (task.rfind("wordnet-", 0) == 0) {
-    const std::string dir = o.train.data_dir.empty() ? "/usr/share/wordnet" : o.train.data_dir;
-    return wordnet_supersenses(task == "wordnet-nouns" ? "noun" : "verb", uint64_t(o.train.seed), dir);
-  }
-  const std::string name = task.substr(5);
-  const std::string root = o.train.data_dir.empty() ? "data/glue" : o.train.data_dir;
-  TextDataset d = read_glue(name, root + "/" + glue_folder(name));
-  NEAT_CHECK(!d.regression, "--task ", task, ": a regression task; train_text trains "
-             "classifiers only");
-  // GLUE's test labels are private: the dev set is where a run is scored.
-  d.test = d.validation;
-  return d;
 }
 
 // The first `limit` examples (all when limit is 0).
@@ -61,7 +40,7 @@ std::vector<TextExample> first(const std::vector<TextExample>& all, int64_t limi
 }
 
 // The model's predicted class for every example of a split, in order.
-std::vector<int64_t> predict(BertForSequenceClassification& model, TextBatches& data) {
+std::vector<int64_t> predict_classes(BertForSequenceClassification& model, TextBatches& data) {
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
@@ -82,147 +61,211 @@ std::vector<int64_t> predict(BertForSequenceClassification& model, TextBatches& 
   return out;
 }
 
-int execute(const Options& o, const ArgParser& args, bool resuming, std::ostream& out,
-            std::ostream& err) {
-  const TrainOptions& t = o.train;
-  const ScopedThreads threads(t.threads);
-  Progress progress(err, stderr_is_terminal(), t.quiet, t.log_every);
+// train_text's parts: a pretrained BERT / RoBERTa encoder on a text task, scored by the task's
+// metric.
+class TrainTextProgram : public TrainingProgram {
+ public:
+  TrainTextProgram();
+  std::string name() const override { return "train_text"; }
+  ArgParser& arguments() override { return args_; }
+  MethodOptions& method() override { return method_; }
+  TrainOptions& train() override { return train_; }
+  std::string help_note() const override;
+  std::string data_name() const override { return text_.task; }
+  void check_flags() override;
+  void check_files(std::ostream&) override {}
+  void build(Progress& progress, bool resuming) override;
+  Module& model() override { return *pretrained_.model; }
+  Generator& dropout() override { return pretrained_.model->generator(); }
+  const PeftConfig& peft() const override { return peft_; }
+  const PeftReport& report() const override { return report_; }
+  ClassifierBatches& train_batches() override { return *train_batches_; }
+  ClassifierBatches* val_batches() override { return val_batches_.get(); }
+  TestResult test(Progress& progress) override;
+  void predict(const std::vector<std::string>& texts, std::ostream& out) override;
+  void results_fields(Json& results) const override;
+  std::vector<std::string> class_names() const override { return data_.labels; }
+  std::string rate_key() const override { return "examples_per_second"; }
+  void write_merged(const std::string& dir) override;
 
-  TextDataset data = load_task(o);
-  const std::vector<TextExample> train_set = first(data.train, t.train_limit);
-  const std::vector<TextExample> val_set = first(data.validation, o.text.eval_limit);
-  const std::vector<TextExample> test_set = first(data.test, o.text.eval_limit);
-  progress.line("data: " + data.name + ", " + std::to_string(data.num_labels()) + " classes, " +
-                std::to_string(train_set.size()) + " train / " + std::to_string(val_set.size()) +
-                " val / " + std::to_string(test_set.size()) + " test examples, max-len " +
-                std::to_string(o.text.max_len));
+ private:
+  void load_task(Progress& progress);
+  void build_model(Progress& progress);
 
-  std::string weights = t.weights.empty() ? default_minilm_dir() : t.weights;
-  if (file_exists(weights) && weights.size() > 12 &&
-      weights.substr(weights.size() - 12) == ".safetensors")
-    weights = weights.substr(0, std::max<size_t>(weights.rfind('/'), 1));
-  PretrainedText pretrained = load_pretrained_text(weights, data.num_labels(), uint64_t(t.seed));
-  BertForSequenceClassification& model = *pretrained.model;
-  progress.line("model: " + pretrained.config.str() + " from " + weights);
-  progress.line("weights: " + std::to_string(pretrained.report.loaded) + " tensors");
-  for (const std::string& m : pretrained.report.messages) progress.line("  " + m);
+  TextOptions text_;
+  MethodOptions method_;
+  TrainOptions train_;
+  ArgParser args_;
+  TextDataset data_;
+  std::vector<TextExample> train_set_, val_set_, test_set_;
+  std::string weights_;
+  PretrainedText pretrained_;
+  PeftConfig peft_;
+  PeftReport report_;
+  std::unique_ptr<TextBatches> train_batches_, val_batches_, test_batches_;
+};
 
-  const PeftConfig peft = seeded_peft_config(o.method, uint64_t(t.seed), model.shared_generator());
-  const PeftReport report = attach_peft(model, peft);
-  progress.line("method: " + report.str());
-  if (!t.adapter.empty()) {
-    load_adapter(t.adapter, model, peft);
-    progress.line("adapter: loaded " + t.adapter);
+TrainTextProgram::TrainTextProgram()
+    : args_("train_text", "[--method neat|lora|head|full] [--task NAME] [options]",
+            "Fine-tune a pretrained BERT / RoBERTa encoder (a Hugging Face model directory, "
+            "default all-MiniLM-L6-v2 from make deps) on a text classification task.") {
+  train_.batch_size = 32;
+  train_.epochs = 3;
+  args_.section("Data");
+  args_.add("--task", &text_.task, "NAME",
+            "wordnet-nouns / wordnet-verbs (supersense of a WordNet definition, from "
+            "/usr/share/wordnet) or glue-TASK (scripts/get_data.sh glue TASK)", task_names());
+  args_.add("--data-dir", &train_.data_dir, "DIR",
+            "WordNet's dict directory, or the GLUE root holding <TASK>/ (default data/glue)");
+  args_.add("--train-limit", &train_.train_limit, "N", "use the first N training examples; 0 = all");
+  args_.add("--eval-limit", &text_.eval_limit, "N",
+            "use the first N validation and test examples; 0 = all");
+  args_.add("--max-len", &text_.max_len, "N", "tokens per example, special tokens included");
+  add_method_flags(args_, method_);
+  add_run_flags(args_, train_, "TEXT...");
+}
+
+std::string TrainTextProgram::help_note() const {
+  return "\n--weights is a model directory (config.json, model.safetensors, vocab.txt) or its "
+         "model.safetensors; default " + default_minilm_dir() + "\n--predict takes texts (a "
+         "pair task's two texts separated by a tab)\n";
+}
+
+void TrainTextProgram::check_flags() {
+  if (text_.max_len < 8 || text_.max_len > 512)
+    throw UsageError("--max-len must be in [8, 512], got " + std::to_string(text_.max_len));
+  if (text_.eval_limit < 0) throw UsageError("--eval-limit must be >= 0");
+  if (text_.task == "glue-stsb")
+    throw UsageError("--task glue-stsb: a regression task; train_text trains classifiers only");
+}
+
+void TrainTextProgram::load_task(Progress& progress) {
+  const std::string& task = text_.task;
+  if (task.rfind("wordnet-", 0) == 0) {
+    const std::string dir = train_.data_dir.empty() ? "/usr/share/wordnet" : train_.data_dir;
+    data_ = wordnet_supersenses(task == "wordnet-nouns" ? "noun" : "verb", uint64_t(train_.seed), dir);
+  } else {
+    const std::string name = task.substr(5);
+    const std::string root = train_.data_dir.empty() ? "data/glue" : train_.data_dir;
+    data_ = read_glue(name, root + "/" + glue_folder(name));
+    data_.test = data_.validation;   // GLUE's test labels are private: the dev set scores a run
   }
-  AdamW optimizer(parameter_groups(model, t));
+  train_set_ = first(data_.train, train_.train_limit);
+  val_set_ = first(data_.validation, text_.eval_limit);
+  test_set_ = first(data_.test, text_.eval_limit);
+  progress.line("data: " + data_.name + ", " + std::to_string(data_.num_labels()) + " classes, " +
+                std::to_string(train_set_.size()) + " train / " + std::to_string(val_set_.size()) +
+                " val / " + std::to_string(test_set_.size()) + " test examples, max-len " +
+                std::to_string(text_.max_len));
+}
 
-  const Tokenizer& tokenizer = *pretrained.tokenizer;
-  TextBatches train_batches(model, tokenizer, train_set, o.text.max_len, t.batch_size, true,
-                            uint64_t(t.seed));
-  std::unique_ptr<TextBatches> val_batches;
-  if (!val_set.empty())
-    val_batches = std::make_unique<TextBatches>(model, tokenizer, val_set, o.text.max_len,
-                                                t.batch_size, false, 0);
-  TextBatches test_batches(model, tokenizer, test_set, o.text.max_len, t.batch_size, false, 0);
+void TrainTextProgram::build_model(Progress& progress) {
+  weights_ = train_.weights.empty() ? default_minilm_dir() : train_.weights;
+  if (file_exists(weights_) && weights_.size() > 12 &&
+      weights_.substr(weights_.size() - 12) == ".safetensors")
+    weights_ = weights_.substr(0, std::max<size_t>(weights_.rfind('/'), 1));
+  pretrained_ = load_pretrained_text(weights_, data_.num_labels(), uint64_t(train_.seed));
+  BertForSequenceClassification& model = *pretrained_.model;
+  progress.line("model: " + pretrained_.config.str() + " from " + weights_);
+  progress.line("weights: " + std::to_string(pretrained_.report.loaded) + " tensors");
+  for (const std::string& m : pretrained_.report.messages) progress.line("  " + m);
+  peft_ = seeded_peft_config(method_, uint64_t(train_.seed), model.shared_generator());
+  report_ = attach_peft(model, peft_);
+  progress.line("method: " + report_.str());
+  if (!train_.adapter.empty()) {
+    load_adapter(train_.adapter, model, peft_);
+    progress.line("adapter: loaded " + train_.adapter);
+  }
+}
 
-  const std::string& dir = t.out;
-  make_directories(dir);
-  const RunLock lock(dir);   // one run writes a directory at a time (train/run_directory.h)
-  const std::string title = o.method.method + " on " + o.text.task + " (" + dir + ")";
-  TrainState state;
-  TrainRun run;
-  const int code = train_with_flags("train_text", t, dir, args.values(), resuming, title, model,
-                                    model.generator(), optimizer, train_batches,
-                                    val_batches.get(), progress, err, state, run);
-  if (code != 0) return code;
-  const double train_seconds = run.train_seconds;
+void TrainTextProgram::build(Progress& progress, bool) {
+  load_task(progress);
+  build_model(progress);
+  BertForSequenceClassification& model = *pretrained_.model;
+  const Tokenizer& tokenizer = *pretrained_.tokenizer;
+  const int64_t len = text_.max_len, batch = train_.batch_size;
+  train_batches_ = std::make_unique<TextBatches>(model, tokenizer, train_set_, len, batch, true,
+                                                 uint64_t(train_.seed));
+  if (!val_set_.empty())
+    val_batches_ = std::make_unique<TextBatches>(model, tokenizer, val_set_, len, batch, false, 0);
+  test_batches_ = std::make_unique<TextBatches>(model, tokenizer, test_set_, len, batch, false, 0);
+}
 
+TestResult TrainTextProgram::test(Progress& progress) {
+  const EvalResult eval = evaluate(*pretrained_.model, *test_batches_, [&](int64_t done, int64_t total) {
+    progress.eval("test", done, total);
+  });
+  TestResult r;
+  r.interrupted = eval.interrupted;
+  if (r.interrupted) return r;
   std::vector<int64_t> gold;
-  for (const TextExample& e : test_set) gold.push_back(e.label);
-  const TextScores scores = score_classes(data.metric, predict(model, test_batches), gold);
-  Json results = Json::object();
-  results.set("task", o.text.task);
-  results.set("test_accuracy", scores.accuracy);
-  results.set("test_metric", scores.main);
-  results.set("test_scores", scores.str());
-  Json val_accuracy = Json::array();
-  for (const EpochRecord& e : state.history.epochs)
-    val_accuracy.push_back(e.val_acc >= 0 ? Json(e.val_acc) : Json());
-  results.set("val_accuracy", val_accuracy);
-  set_run_fields(results, report, state, train_seconds, "examples_per_second", args.values());
-  results.set("model", pretrained.config.str());
-  results.set("method", report.str());
-  write_file_atomic(join_path(dir, "results.json"), results.dump(2) + "\n");
-  save_adapter(join_path(dir, "adapter.safetensors"), model, peft);
-  if (t.merge) {
-    merge_peft_layers(model);
-    std::vector<std::pair<std::string, Tensor>> tensors;
-    for (const auto& [name, p] : model.named_parameters()) tensors.emplace_back(name, p.data());
-    write_safetensors(join_path(dir, "model.safetensors"), tensors);
-  }
+  for (const TextExample& e : test_set_) gold.push_back(e.label);
+  const TextScores scores = score_classes(data_.metric, predict_classes(*pretrained_.model, *test_batches_), gold);
+  r.loss = eval.loss;
+  r.fields.set("task", text_.task);
+  r.fields.set("test_accuracy", scores.accuracy);
+  r.fields.set("test_loss", eval.loss);
+  r.fields.set("test_metric", scores.main);
+  r.fields.set("test_scores", scores.str());
   const int64_t correct = int64_t(scores.accuracy * double(gold.size()) + 0.5);
-  out << "test " << scores.str() << " (" << correct << "/" << gold.size() << ")  "
-      << o.method.method << ": trainable " << report.trainable << " / " << report.total << " ("
-      << percent(report.ratio()) << ")  " << fixed(train_seconds, 1) << " s  -> " << dir << "\n";
-  return 0;
+  r.line = "test " + scores.str() + " (" + std::to_string(correct) + "/" + std::to_string(gold.size()) + ")";
+  return r;
+}
+
+// Each text's top classes, by name (print_top_classes); a tab splits a pair task's two texts.
+void TrainTextProgram::predict(const std::vector<std::string>& texts, std::ostream& out) {
+  BertForSequenceClassification& model = *pretrained_.model;
+  std::vector<TextExample> examples;
+  for (const std::string& text : texts) {
+    TextExample e;
+    const size_t tab = text.find('\t');
+    e.a = text.substr(0, tab);
+    if (tab != std::string::npos) e.b = text.substr(tab + 1);
+    e.label = 0;
+    examples.push_back(e);
+  }
+  TextBatches batches(model, *pretrained_.tokenizer, examples, text_.max_len, 1, false, 0);
+  model.eval();
+  NoGradGuard no_grad;
+  batches.start_epoch(0);
+  Tensor labels;
+  int64_t step = 0;
+  for (size_t i = 0; batches.next(labels, step); ++i)
+    print_top_classes(out, texts[i], batches.logits().data().to_vector<float>(), data_.labels);
+}
+
+void TrainTextProgram::results_fields(Json& results) const {
+  results.set("model", pretrained_.config.str());
+  results.set("method", report_.str());
+  results.set("data", data_.name);
+}
+
+// model.safetensors (HF names) and the weights' config.json with this task's labels, which
+// transformers' AutoModelForSequenceClassification.from_pretrained(dir) reads.
+void TrainTextProgram::write_merged(const std::string& dir) {
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (const auto& [name, p] : pretrained_.model->named_parameters()) tensors.emplace_back(name, p.data());
+  write_safetensors(join_path(dir, "model.safetensors"), tensors, {{"format", "pt"}});
+  Json config = Json::parse(read_file(join_path(weights_, "config.json")));
+  Json id2label = Json::object(), label2id = Json::object();
+  for (size_t i = 0; i < data_.labels.size(); ++i) {
+    id2label.set(std::to_string(i), data_.labels[i]);
+    label2id.set(data_.labels[i], int64_t(i));
+  }
+  config.set("id2label", id2label);
+  config.set("label2id", label2id);
+  const bool roberta = pretrained_.config.model_type == "roberta";
+  config.set("architectures", Json::array({Json(roberta ? "RobertaForSequenceClassification"
+                                                        : "BertForSequenceClassification")}));
+  write_file_atomic(join_path(dir, "config.json"), config.dump(2) + "\n");
 }
 
 }  // namespace
 
 int train_text_main(const std::vector<std::string>& arguments, std::ostream& out,
                     std::ostream& err) {
-  Options o;
-  o.train.batch_size = 32;
-  o.train.epochs = 3;
-  ArgParser args("train_text", "[--method neat|lora|head|full] [--task NAME] [options]",
-                 "Fine-tune a pretrained BERT / RoBERTa encoder (a Hugging Face model directory, "
-                 "default all-MiniLM-L6-v2 from make deps) on a text classification task.");
-  args.section("Data");
-  std::string tasks;
-  for (const std::string& n : task_names()) tasks += (tasks.empty() ? "" : ", ") + n;
-  args.add("--task", &o.text.task, "NAME",
-           "wordnet-nouns / wordnet-verbs (supersense of a WordNet definition, from "
-           "/usr/share/wordnet) or glue-TASK (scripts/get_data.sh glue TASK)", task_names());
-  args.add("--data-dir", &o.train.data_dir, "DIR",
-           "WordNet's dict directory, or the GLUE root holding <TASK>/ (default data/glue)");
-  args.add("--train-limit", &o.train.train_limit, "N", "use the first N training examples; 0 = all");
-  args.add("--eval-limit", &o.text.eval_limit, "N",
-           "use the first N validation and test examples; 0 = all");
-  args.add("--max-len", &o.text.max_len, "N", "tokens per example, special tokens included");
-  add_method_flags(args, o.method);
-  add_run_flags(args, o.train);
-  try {
-    try {
-      args.parse(arguments);
-      if (args.help_requested()) {
-        out << args.help() << "\n--weights is a model directory (config.json, model.safetensors, "
-                              "vocab.txt) or its model.safetensors; default "
-            << default_minilm_dir() << "\n";
-        return 0;
-      }
-      const bool resuming = !o.train.resume.empty();
-      if (resuming) {
-        const std::string path = join_path(o.train.resume, "checkpoint.safetensors");
-        NEAT_CHECK(file_exists(path), "--resume ", o.train.resume, ": no checkpoint at ", path);
-        args.restore(resumable_config(read_checkpoint_state(path).config), kResumeFreeFlags);
-        o.train.out = o.train.resume;
-      }
-      check_run_options(o.train);
-      if (o.text.max_len < 8 || o.text.max_len > 512)
-        throw UsageError("--max-len must be in [8, 512], got " + std::to_string(o.text.max_len));
-      if (o.text.eval_limit < 0) throw UsageError("--eval-limit must be >= 0");
-      peft_config_from(o.method);
-      if (o.train.out.empty())
-        o.train.out = "runs/" + o.method.method + "-" + o.text.task + "-" + timestamp();
-      return execute(o, args, resuming, out, err);
-    } catch (const UsageError& e) {
-      err << "train_text: " << e.what() << "\n" << args.usage() << "\n";
-      return 2;
-    }
-  } catch (const std::exception& e) {
-    err << "train_text: error: " << one_line(e.what()) << "\n";
-    return 1;
-  }
+  TrainTextProgram program;
+  return run_training_program(program, arguments, out, err);
 }
 
 }  // namespace neat

@@ -118,6 +118,8 @@ TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
   const int64_t batches = train_.steps_per_epoch();
   const int64_t accum = settings_.grad_accum;
   const int64_t steps = total_steps(batches, accum, settings_.epochs);
+  // The last step of this call: --max-steps ends it early (estimates count to there).
+  const int64_t last_step = settings_.max_steps > 0 ? std::min(steps, settings_.max_steps) : steps;
   NEAT_CHECK(settings_.schedule.total_steps == steps, "Trainer: schedule spans ",
              settings_.schedule.total_steps, " steps, the run has ", steps);
   model_.train();
@@ -204,12 +206,13 @@ TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
         p.loss = state.epoch_loss_sum / double(state.epoch_images);
         p.acc = double(state.epoch_correct) / double(state.epoch_images);
         p.images_per_second = double(state.images_seen) / std::max(1e-9, wall_before + elapsed);
-        p.eta_seconds = elapsed / double(state.step - step_at_start) * double(steps - state.step);
+        p.eta_seconds = elapsed / double(state.step - step_at_start) *
+                        double(std::max<int64_t>(0, last_step - state.step));
         if (model_.device() != Device::CPU)
           p.gpu_gib = double(cuda_memory_stats().peak_allocated) / double(1 << 30);
         progress_.step(p);
         if (settings_.on_estimate && state.step - step_at_start == settings_.estimate_after &&
-            state.step < steps)
+            state.step < last_step)
           settings_.on_estimate(double(state.images_seen - images_at_start) / elapsed, p.eta_seconds);
 
         if (stop_signal() != 0) {

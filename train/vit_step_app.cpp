@@ -1,7 +1,6 @@
 #include "train/vit_step_app.h"
 
 #include <algorithm>
-#include <map>
 #include <memory>
 
 #include "autograd/nn_functional.h"
@@ -10,21 +9,15 @@
 #include "nn/peft/adapter_file.h"
 #include "nn/peft/attach.h"
 #include "tensor/safetensors.h"
+#include "train/command.h"
 #include "train/options.h"
 #include "train/run_support.h"
+#include "train/step_tool.h"
 #include "train/system.h"
 
 namespace neat {
 
 namespace {
-
-struct StepOptions {
-  std::string weights, adapter, batch, out;
-  std::string dtype = "f32";
-  int64_t seed = 0;
-  int64_t threads = 0;
-  std::string device = "cpu";
-};
 
 // The classifier's class count in a weights or adapter file, 0 when it has none.
 int64_t classes_in(const SafetensorsFile* file) {
@@ -33,9 +26,9 @@ int64_t classes_in(const SafetensorsFile* file) {
 }
 
 int run(const ModelOptions& mo, const MethodOptions& me, const StepOptions& so,
-        const ArgParser& args, std::ostream& out) {
+        const std::string& device_name, const ArgParser& args, std::ostream& out) {
   const ScopedThreads threads(so.threads);
-  const Device device = compute_device(so.device, /*tf32=*/false);
+  const Device device = compute_device(device_name, /*tf32=*/false);
   const SafetensorsFile batch = read_safetensors(so.batch);
   const Tensor pixels = batch.get("pixel_values");
   const Tensor labels = batch.get("labels");
@@ -55,7 +48,7 @@ int run(const ModelOptions& mo, const MethodOptions& me, const StepOptions& so,
   config.seed = uint64_t(so.seed);
   ViTForImageClassification model(config);
   // The step's dtype before any file is copied in, so float64 files keep every digit.
-  const DType dtype = so.dtype == "f64" ? DType::Float64 : DType::Float32;
+  const DType dtype = step_dtype(so);
   model.to(dtype);
   std::vector<std::string> notes;
   if (weights) notes = load_vit_weights(model, *weights).messages;
@@ -69,16 +62,10 @@ int run(const ModelOptions& mo, const MethodOptions& me, const StepOptions& so,
   const Variable loss = cross_entropy(logits, labels.to(device));
   loss.backward();
 
-  const auto tensors = step_tensors("vit_step", model, logits, loss);
-  write_safetensors(so.out, tensors,
-                    {{"config", config.str()}, {"method", report.str()}, {"dtype", so.dtype}});
-  for (const std::string& note : notes) out << "weights: " << note << "\n";
   if (config.num_classes == 1)
     out << "note: with 1 class the cross-entropy and every gradient are 0 (Hugging Face's "
            "num_labels=1 means regression, which this program does not do)\n";
-  out << "loss " << loss.item() << "  logits " << shape_str(logits.shape()) << "  "
-      << tensors.size() - 2 << " gradients (" << report.trainable << " values, " << from_adapter
-      << " tensors from --adapter) -> " << so.out << "\n";
+  write_step("vit_step", so, model, config.str(), report, logits, loss, from_adapter, notes, out);
   return 0;
 }
 
@@ -94,40 +81,14 @@ int vit_step_main(const std::vector<std::string>& arguments, std::ostream& out, 
                  "logits, loss and the gradient of every trainable parameter.");
   add_model_flags(args, mo);
   add_method_flags(args, me);
-  args.section("Step");
-  args.add("--weights", &so.weights, "FILE", "backbone in safetensors, Hugging Face names");
-  args.add("--adapter", &so.adapter, "FILE",
-           "trainable tensors by adapter-file names; absent ones keep their seeded init (an "
-           "adapter file train_vit wrote must match the method flags and is loaded whole)");
-  args.add("--batch", &so.batch, "FILE", "safetensors with pixel_values [B,C,H,W] and labels [B]");
-  args.add("--dtype", &so.dtype, "f32|f64", "precision of the step", {"f32", "f64"});
-  args.add("--out", &so.out, "FILE", "where logits, loss and grad.<name> are written");
-  args.add("--seed", &so.seed, "N", "seed of the init of what no file provides");
-  args.add("--threads", &so.threads, "N", "compute threads; 0 = all cores");
-  args.add("--device", &so.device, "cpu|cuda", "where to compute (outputs are written the same)",
+  add_step_flags(args, so, "train_vit", "safetensors with pixel_values [B,C,H,W] and labels [B]");
+  std::string device = "cpu";
+  args.add("--device", &device, "cpu|cuda", "where to compute (outputs are written the same)",
            {"cpu", "cuda"});
-  try {
-    try {
-      args.parse(arguments);
-      if (args.help_requested()) {
-        out << args.help();
-        return 0;
-      }
-      if (so.batch.empty() || so.out.empty()) throw UsageError("--batch and --out are required");
-      if (so.seed < 0) throw UsageError("--seed must be >= 0");
-      check_threads(so.threads);
-      peft_config_from(me);   // bad method values are usage errors before any file is read
-      return run(mo, me, so, args, out);
-    } catch (const UsageError& e) {
-      err << "vit_step: " << e.what() << "\n" << args.usage() << "\n";
-      return 2;
-    }
-  } catch (const std::exception& e) {
-    std::string text = e.what();
-    std::replace(text.begin(), text.end(), '\n', ' ');
-    err << "vit_step: error: " << text << "\n";
-    return 1;
-  }
+  return run_command(args, arguments, out, err, [&] {
+    check_step_options(so, me);
+    return run(mo, me, so, device, args, out);
+  });
 }
 
 }  // namespace neat

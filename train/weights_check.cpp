@@ -79,8 +79,8 @@ bool ViTShape::matches(const ViTConfig& c) const {
          c.patch_size == patch && c.channels == channels;
 }
 
-void check_finite_parameters(const Module& model, const std::string& source) {
-  for (const auto& [name, p] : model.named_parameters()) {
+NonFiniteParameter first_non_finite_parameter(const Module& model, bool trainable_only) {
+  for (const auto& [name, p] : model.named_parameters(trainable_only)) {
     if (!is_floating(p.data().dtype())) continue;
     const Tensor t = p.data().to(Device::CPU);   // read on the host
     int64_t bad = 0;
@@ -91,9 +91,16 @@ void check_finite_parameters(const Module& model, const std::string& source) {
       const double* x = t.data<double>();
       for (int64_t i = 0; i < t.numel(); ++i) bad += !std::isfinite(x[i]);
     }
-    NEAT_CHECK(bad == 0, source, ": tensor '", name, "' holds ", bad, " NaN or Inf value",
-               bad > 1 ? "s" : "", " of ", t.numel(), " (a damaged or badly converted file)");
+    if (bad > 0) return {name, bad, t.numel()};
   }
+  return {};
+}
+
+void check_finite_parameters(const Module& model, const std::string& source) {
+  const NonFiniteParameter bad = first_non_finite_parameter(model, /*trainable_only=*/false);
+  NEAT_CHECK(bad.count == 0, source, ": tensor '", bad.name, "' holds ", bad.count,
+             " NaN or Inf value", bad.count > 1 ? "s" : "", " of ", bad.numel,
+             " (a damaged or badly converted file)");
 }
 
 }  // namespace neat

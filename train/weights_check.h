@@ -34,6 +34,14 @@ struct ViTShape {
 };
 ViTShape vit_shape_in(const SafetensorsFile& file);
 
+// The first parameter (of the trainable ones, or all) holding NaN or Inf, and how many such
+// values it has; count 0 when every value is finite.
+struct NonFiniteParameter {
+  std::string name;
+  int64_t count = 0, numel = 0;
+};
+NonFiniteParameter first_non_finite_parameter(const Module& model, bool trainable_only);
+
 // Error naming the first parameter that holds NaN or Inf, how many such values it has, and the
 // file it came from (a damaged or badly converted file).
 void check_finite_parameters(const Module& model, const std::string& source);

@@ -1,0 +1,276 @@
+// The run skeleton's guarantees (train/run_skeleton.h), each run against every training
+// program: a new program is one more row of kPrograms and gets every test below. Each row runs
+// a tiny model on tiny data (a ViT of width 32 on synthetic images; a BERT of width 8 on 60
+// WordNet-format definitions), so a run takes well under a second.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <functional>
+#include <sstream>
+
+#include "data/image.h"
+#include "tensor/json.h"
+#include "tensor/safetensors.h"
+#include "train/checkpoint.h"
+#include "train/run_directory.h"
+#include "tests/train_test_util.h"
+
+using namespace neat;
+using namespace neat_train_test;
+namespace fs = std::filesystem;
+
+namespace {
+
+using Main = int (*)(const std::vector<std::string>&, std::ostream&, std::ostream&);
+
+struct Program {
+  std::string name;
+  Main main;
+  // A tiny run's flags, its inputs written under dir first.
+  std::function<std::vector<std::string>(const std::string& dir)> tiny;
+  // Flags whose data does not exist under dir: a check that comes first fails before reading it.
+  std::function<std::vector<std::string>(const std::string& dir)> missing_data;
+  // One input for --predict, written under dir.
+  std::function<std::string(const std::string& dir)> predict_input;
+};
+
+std::vector<std::string> tiny_vit(const std::string&) { return tiny({}); }
+
+std::vector<std::string> tiny_text(const std::string& dir) {
+  if (!file_exists(dir + "/model/config.json")) write_tiny_text_inputs(dir);
+  return {"--task", "wordnet-nouns", "--data-dir", dir + "/wordnet", "--weights", dir + "/model",
+          "--epochs", "2", "--batch-size", "8", "--max-len", "16", "--threads", "1", "--quiet"};
+}
+
+std::string vit_image(const std::string& dir) {
+  Image image(16, 16, 3);
+  for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = uint8_t(i * 37 % 256);
+  write_image(dir + "/input.png", image);
+  return dir + "/input.png";
+}
+
+const std::vector<Program> kPrograms = {
+    {"train_vit", train_vit_main, tiny_vit,
+     [](const std::string& dir) {
+       return std::vector<std::string>{"--data", "cifar10", "--data-dir", dir + "/none"};
+     },
+     vit_image},
+    {"train_text", train_text_main, tiny_text,
+     [](const std::string& dir) {
+       return std::vector<std::string>{"--task", "wordnet-nouns", "--data-dir", dir + "/none"};
+     },
+     [](const std::string&) { return std::string("a small dog that barks"); }},
+};
+
+Result run(const Program& p, std::vector<std::string> args) {
+  std::ostringstream out, err;
+  Result r;
+  r.code = p.main(args, out, err);
+  r.out = out.str();
+  r.err = err.str();
+  return r;
+}
+
+std::vector<std::string> plus(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE("run skeleton: impossible combinations are refused before any data is read") {
+  for (const Program& p : kPrograms) {
+    CAPTURE(p.name);
+    TempDir dir("combinations_" + p.name);
+    const std::vector<std::string> missing = p.missing_data(dir.path);
+    const Result merge = run(p, plus(missing, {"--method", "adapter", "--merge"}));
+    CHECK(merge.code == 2);
+    CHECK(contains(merge.err, "--merge: --method adapter (Houlsby bottlenecks, nonlinear) has no merged form"));
+    const Result eval = run(p, plus(missing, {"--eval-only"}));
+    CHECK(eval.code == 2);
+    CHECK(contains(eval.err, "--eval-only needs --weights, --adapter or --resume"));
+  }
+}
+
+TEST_CASE("run skeleton: runs without --out get their own directories, -2 for the second") {
+  for (const Program& p : kPrograms) {
+    CAPTURE(p.name);
+    TempDir dir("default_out_" + p.name);
+    const std::vector<std::string> args = plus(p.tiny(dir.path), {"--method", "head", "--max-steps", "1"});
+    const fs::path previous = fs::current_path();
+    fs::current_path(dir.path);
+    const Result a = run(p, args);
+    const Result b = run(p, args);
+    std::vector<std::string> runs;
+    for (const auto& entry : fs::directory_iterator("runs")) runs.push_back(entry.path().string());
+    fs::current_path(previous);
+    REQUIRE(a.code == 0);
+    REQUIRE(b.code == 0);
+    REQUIRE(runs.size() == 2);
+    std::sort(runs.begin(), runs.end());
+    CHECK(runs[1] == runs[0] + "-2");
+  }
+}
+
+TEST_CASE("run skeleton: an --out holding a run is refused, naming the program that wrote it") {
+  for (const Program& p : kPrograms) {
+    CAPTURE(p.name);
+    TempDir dir("taken_" + p.name);
+    for (const Program& other : kPrograms) {
+      const std::string out = dir / ("by_" + other.name);
+      REQUIRE(run(other, plus(other.tiny(dir.path), {"--method", "head", "--max-steps", "1", "--out", out})).code == 0);
+      const Result again = run(p, plus(p.tiny(dir.path), {"--max-steps", "1", "--out", out}));
+      CHECK(again.code == 2);
+      CHECK(contains(again.err, "--out " + out + " already holds a " + other.name + " run (results.json"));
+      CHECK(contains(again.err, "continue it with " + other.name + " --resume " + out));
+      // --resume of another program's run: refused by name, not read as one's own.
+      const Result resume = run(p, {"--resume", out, "--quiet"});
+      if (other.name == p.name) continue;
+      CHECK(resume.code == 2);
+      CHECK(contains(resume.err, "--resume " + out + " is a " + other.name + " run: continue it with " +
+                                     other.name + " --resume " + out));
+    }
+  }
+}
+
+TEST_CASE("run skeleton: --overwrite removes everything the old run wrote, peft/ and config.json too") {
+  for (const Program& p : kPrograms) {
+    CAPTURE(p.name);
+    TempDir dir("overwrite_" + p.name);
+    const std::string out = dir / "run";
+    const Result first = run(p, plus(p.tiny(dir.path), {"--method", "lora", "--max-steps", "1", "--merge", "--out", out}));
+    REQUIRE_MESSAGE(first.code == 0, first.err);
+    for (const char* f : {"peft/adapter_config.json", "peft/adapter_model.safetensors", "config.json",
+                          "model.safetensors", "adapter.safetensors", "results.json"})
+      CHECK_MESSAGE(file_exists(out + "/" + f), f);
+    const Result over = run(p, plus(p.tiny(dir.path), {"--method", "head", "--max-steps", "2", "--overwrite", "--out", out}));
+    REQUIRE_MESSAGE(over.code == 0, over.err);
+    CHECK_FALSE(file_exists(out + "/peft"));
+    CHECK_FALSE(file_exists(out + "/config.json"));
+    CHECK_FALSE(file_exists(out + "/model.safetensors"));
+    CHECK(Json::parse(read_file(out + "/results.json"))["steps"].as_int() == 2);
+  }
+}
+
+TEST_CASE("run skeleton: a locked run directory is refused before anything is written") {
+  for (const Program& p : kPrograms) {
+    CAPTURE(p.name);
+    TempDir dir("locked_" + p.name);
+    const std::string out = dir / "run";
+    make_directories(out);
+    RunLock lock(out);
+    const Result r = run(p, plus(p.tiny(dir.path), {"--max-steps", "1", "--out", out}));
+    CHECK(r.code == 1);
+    CHECK(contains(r.err, out + " is in use by another run"));
+    CHECK(run_files_in(out).empty());
+  }
+}
+
+TEST_CASE("run skeleton: the estimate counts the steps this invocation runs (--max-steps)") {
+  for (const Program& p : kPrograms) {
+    CAPTURE(p.name);
+    TempDir dir("estimate_" + p.name);
+    std::vector<std::string> args = plus(p.tiny(dir.path), {"--max-steps", "5", "--out", dir / "run"});
+    args.erase(std::find(args.begin(), args.end(), "--quiet"));
+    const Result r = run(p, args);
+    REQUIRE_MESSAGE(r.code == 0, r.err);
+    CHECK(contains(r.err, "this invocation runs to step 5 (--max-steps), 5 steps"));
+    CHECK(contains(r.err, "for the 2 steps left"));   // measured over the first 3
+  }
+}
+
+TEST_CASE("run skeleton: non-finite weights at the last step still write results (null) and the adapter") {
+  for (const Program& p : kPrograms) {
+    CAPTURE(p.name);
+    TempDir dir("non_finite_" + p.name);
+    const std::string out = dir / "run";
+    const Result r = run(p, plus(p.tiny(dir.path), {"--method", "lora", "--max-steps", "2", "--backbone-lr",
+                                                   "1e30", "--head-lr", "1e30", "--warmup-ratio", "0",
+                                                   "--out", out}));
+    CHECK(r.code == 1);
+    CHECK(contains(r.err, p.name + ": error: "));
+    CHECK(contains(r.err, "try a lower learning rate"));
+    CHECK(contains(r.err, "results.json and the adapter in " + out));
+    REQUIRE(file_exists(out + "/results.json"));
+    const Json results = Json::parse(read_file(out + "/results.json"));
+    CHECK(results.contains("error"));
+    CHECK(file_exists(out + "/adapter.safetensors"));
+    CHECK(file_exists(out + "/peft/adapter_config.json"));
+  }
+}
+
+TEST_CASE("run skeleton: --predict prints top classes by name and writes nothing; --eval-only writes eval.json") {
+  for (const Program& p : kPrograms) {
+    CAPTURE(p.name);
+    TempDir dir("predict_" + p.name);
+    const std::string out = dir / "run";
+    const Result trained = run(p, plus(p.tiny(dir.path), {"--method", "lora", "--max-steps", "2", "--out", out}));
+    REQUIRE_MESSAGE(trained.code == 0, trained.err);
+    const std::string results = read_file(out + "/results.json");
+    const Json names = Json::parse(results)["class_names"];
+    REQUIRE(names.size() >= 2);
+    CHECK(read_safetensors(out + "/adapter.safetensors").metadata.at("class_names") == names.dump());
+
+    const std::string input = p.predict_input(dir.path);
+    const Result predicted = run(p, {"--resume", out, "--predict", input, "--quiet"});
+    REQUIRE_MESSAGE(predicted.code == 0, predicted.err);
+    bool named = false;
+    for (const Json& name : names.as_array())
+      named = named || contains(predicted.out, input + ": " + name.as_string() + " 0.");
+    CHECK_MESSAGE(named, predicted.out);
+    CHECK(read_file(out + "/results.json") == results);
+    CHECK_FALSE(file_exists(out + "/eval.json"));
+
+    const Result eval = run(p, {"--resume", out, "--eval-only", "--quiet"});
+    REQUIRE_MESSAGE(eval.code == 0, eval.err);
+    CHECK(Json::parse(read_file(out + "/eval.json"))["program"].as_string() == p.name);
+    CHECK(read_file(out + "/results.json") == results);
+  }
+}
+
+TEST_CASE("run skeleton: --merge writes model.safetensors and a config.json with the class names") {
+  for (const Program& p : kPrograms) {
+    CAPTURE(p.name);
+    TempDir dir("merge_" + p.name);
+    const std::string out = dir / "run";
+    const Result r = run(p, plus(p.tiny(dir.path), {"--method", "lora", "--max-steps", "1", "--merge", "--out", out}));
+    REQUIRE_MESSAGE(r.code == 0, r.err);
+    const Json names = Json::parse(read_file(out + "/results.json"))["class_names"];
+    const Json config = Json::parse(read_file(out + "/config.json"));
+    REQUIRE(config.contains("id2label"));
+    CHECK(config["id2label"]["0"].as_string() == names[0].as_string());
+    CHECK(read_safetensors(out + "/model.safetensors").tensors.size() > 0);
+  }
+}
+
+TEST_CASE("train_vit: a relative --data folder: is stored absolute, so the run resumes from elsewhere") {
+  TempDir dir("relative");
+  for (const char* cls : {"a", "b"})
+    for (int i = 0; i < 6; ++i) {
+      Image image(8, 8, 3);
+      std::fill(image.pixels.begin(), image.pixels.end(), uint8_t(cls[0] == 'a' ? 20 + i : 230 - i));
+      const std::string path = dir / ("images/" + std::string(cls) + "/" + std::to_string(i) + ".png");
+      fs::create_directories(fs::path(path).parent_path());
+      write_image(path, image);
+    }
+  const fs::path previous = fs::current_path();
+  fs::current_path(dir.path);
+  const Result part = train({"--data", "folder:images", "--model", "custom", "--dim", "16", "--depth", "1",
+                             "--heads", "2", "--patch", "4", "--image-size", "8", "--batch-size", "4",
+                             "--epochs", "2", "--threads", "1", "--quiet", "--max-steps", "1",
+                             "--out", "run"});
+  fs::current_path(previous);
+  REQUIRE_MESSAGE(part.code == 0, part.err);
+  const Json config = read_checkpoint_state(dir / "run/checkpoint.safetensors").config;
+  CHECK(config["data"].as_string() == "folder:" + dir / "images");
+  const Result resumed = train({"--resume", dir / "run", "--quiet"});
+  CHECK_MESSAGE(resumed.code == 0, resumed.err);
+}
+
+TEST_CASE("train_text: glue-stsb is refused before any file is read") {
+  TempDir dir("stsb");
+  std::ostringstream out, err;
+  CHECK(train_text_main({"--task", "glue-stsb", "--data-dir", dir / "none", "--weights", dir / "none"},
+                        out, err) == 2);
+  CHECK(contains(err.str(), "--task glue-stsb: a regression task"));
+}

@@ -1,0 +1,43 @@
+#include "train/step_tool.h"
+
+#include "tensor/safetensors.h"
+#include "train/run_support.h"
+
+namespace neat {
+
+void add_step_flags(ArgParser& args, StepOptions& o, const std::string& trainer,
+                    const std::string& batch_help) {
+  args.section("Step");
+  args.add("--weights", &o.weights, "FILE", "weights in safetensors, Hugging Face names");
+  args.add("--adapter", &o.adapter, "FILE",
+           "trainable tensors by adapter-file names; absent ones keep their seeded init (an "
+           "adapter file " + trainer + " wrote must match the method flags and is loaded whole)");
+  args.add("--batch", &o.batch, "FILE", batch_help);
+  args.add("--dtype", &o.dtype, "f32|f64", "precision of the step", {"f32", "f64"});
+  args.add("--out", &o.out, "FILE", "where logits, loss and grad.<name> are written");
+  args.add("--seed", &o.seed, "N", "seed of the init of what no file provides");
+  args.add("--threads", &o.threads, "N", "compute threads; 0 = all cores");
+}
+
+void check_step_options(const StepOptions& o, const MethodOptions& method) {
+  if (o.batch.empty() || o.out.empty()) throw UsageError("--batch and --out are required");
+  if (o.seed < 0) throw UsageError("--seed must be >= 0");
+  check_threads(o.threads);
+  peft_config_from(method);   // bad method values are usage errors before any file is read
+}
+
+DType step_dtype(const StepOptions& o) { return o.dtype == "f64" ? DType::Float64 : DType::Float32; }
+
+void write_step(const std::string& program, const StepOptions& o, const Module& model,
+                const std::string& config, const PeftReport& report, const Variable& logits,
+                const Variable& loss, int64_t from_adapter, const std::vector<std::string>& notes,
+                std::ostream& out) {
+  const auto tensors = step_tensors(program, model, logits, loss);
+  write_safetensors(o.out, tensors, {{"config", config}, {"method", report.str()}, {"dtype", o.dtype}});
+  for (const std::string& note : notes) out << "weights: " << note << "\n";
+  out << "loss " << loss.item() << "  logits " << shape_str(logits.shape()) << "  "
+      << tensors.size() - 2 << " gradients (" << report.trainable << " values, " << from_adapter
+      << " tensors from --adapter) -> " << o.out << "\n";
+}
+
+}  // namespace neat
