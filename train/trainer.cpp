@@ -112,126 +112,133 @@ bool Trainer::run_validation(TrainState& state) {
   return true;
 }
 
-TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
-  const int64_t n = train_.size();
-  const int64_t batch_size = settings_.batch_size;
-  const int64_t batches = train_.steps_per_epoch();
-  const int64_t accum = settings_.grad_accum;
-  const int64_t steps = total_steps(batches, accum, settings_.epochs);
-  // The last step of this call: --max-steps ends it early (estimates count to there).
-  const int64_t last_step = settings_.max_steps > 0 ? std::min(steps, settings_.max_steps) : steps;
-  NEAT_CHECK(settings_.schedule.total_steps == steps, "Trainer: schedule spans ",
-             settings_.schedule.total_steps, " steps, the run has ", steps);
-  model_.train();
-  const double session_start = now_seconds();
-  const double wall_before = state.wall_seconds;
-  const int64_t step_at_start = state.step;
-  const int64_t images_at_start = state.images_seen;
-  auto save = [&] {
-    state.wall_seconds = wall_before + (now_seconds() - session_start);
-    if (settings_.save) settings_.save(state);
-  };
-  auto non_finite = [&](const char* what, double value) {
-    progress_.finish();
-    message = std::string(what) + " is " + (std::isnan(value) ? "NaN" : value > 0 ? "inf" : "-inf") +
-              " at step " + std::to_string(state.step + 1) + " (epoch " +
-              std::to_string(state.epoch + 1) + "); stopped (try a lower learning rate)";
-    return TrainOutcome::NonFinite;
-  };
+void Trainer::save(TrainState& state, const Session& s) {
+  state.wall_seconds = s.wall_before + (now_seconds() - s.start);
+  if (settings_.save) settings_.save(state);
+}
 
+TrainOutcome Trainer::non_finite(const TrainState& state, const char* what, double value,
+                                 std::string& message) {
+  progress_.finish();
+  message = std::string(what) + " is " + (std::isnan(value) ? "NaN" : value > 0 ? "inf" : "-inf") +
+            " at step " + std::to_string(state.step + 1) + " (epoch " +
+            std::to_string(state.epoch + 1) + "); stopped (try a lower learning rate)";
+  return TrainOutcome::NonFinite;
+}
+
+void Trainer::after_step(TrainState& state, const Session& s, const StepGroup& group) {
+  if (profile_enabled() && state.step - s.step_at_start == 1 + settings_.profile_steps) {
+    profile_stop();
+    progress_.requested(profile_report());
+  }
+  state.images_seen += group.images;
+  state.epoch_loss_sum += group.loss;
+  state.epoch_correct += group.correct;
+  state.epoch_images += group.images;
+  const std::vector<ParamGroup>& groups = optimizer_.groups();
+  const double lr = groups.back().params.empty() ? groups.front().lr : groups.back().lr;
+  state.history.steps.push_back({state.step, state.epoch + 1, lr, group.loss / double(group.images),
+                                 double(group.correct) / double(group.images)});
+
+  const double elapsed = now_seconds() - s.start;
+  ProgressState p;
+  p.epoch = state.epoch + 1;
+  p.epochs = settings_.epochs;
+  p.step = state.step;
+  p.steps = s.steps;
+  p.loss = state.epoch_loss_sum / double(state.epoch_images);
+  p.acc = double(state.epoch_correct) / double(state.epoch_images);
+  p.images_per_second = double(state.images_seen) / std::max(1e-9, s.wall_before + elapsed);
+  p.eta_seconds = elapsed / double(state.step - s.step_at_start) *
+                  double(std::max<int64_t>(0, s.last_step - state.step));
+  if (model_.device() != Device::CPU)
+    p.gpu_gib = double(cuda_memory_stats().peak_allocated) / double(1 << 30);
+  progress_.step(p);
+  if (settings_.on_estimate && state.step - s.step_at_start == settings_.estimate_after &&
+      state.step < s.last_step)
+    settings_.on_estimate(double(state.images_seen - s.images_at_start) / elapsed, p.eta_seconds);
+}
+
+bool Trainer::train_epoch(TrainState& state, const Session& s, TrainOutcome& outcome,
+                          std::string& message) {
+  const int64_t n = train_.size(), batches = train_.steps_per_epoch();
+  const int64_t accum = settings_.grad_accum;
+  train_.start_epoch(state.epoch, state.batch);
+  Tensor labels;
+  int64_t batch_step = 0;
+  StepGroup group;
+  while (train_.next(labels, batch_step)) {
+    // The optimizer step this batch belongs to: batches [first, last] of the epoch.
+    const int64_t first = batch_step / accum * accum;
+    const int64_t last = std::min(first + accum, batches) - 1;
+    group.images = 0;
+    for (int64_t b = first; b <= last; ++b) group.images += batch_images(b, n, settings_.batch_size);
+    // --profile N: the N optimizer steps after this session's first (warm-up) one.
+    if (batch_step == first) {
+      if (settings_.profile_steps > 0 && state.step - s.step_at_start == 1) profile_start();
+      profile_step_begin();
+    }
+    dropout_.set_state(derive_seed(derive_seed(settings_.seed, uint64_t(state.step)),
+                                   uint64_t(batch_step - first)));
+    const Variable logits = train_.logits();
+    const Variable loss = cross_entropy(logits, labels);
+    const double loss_value = loss.item();
+    if (!std::isfinite(loss_value)) return outcome = non_finite(state, "loss", loss_value, message), false;
+    mul_scalar(loss, double(labels.numel()) / double(group.images)).backward();
+    group.loss += loss_value * double(labels.numel());
+    group.correct += count_correct(logits.data(), labels);
+    if (batch_step != last) continue;
+
+    // The optimizer step.
+    optimizer_.set_lr_multiplier(settings_.schedule.multiplier(state.step));
+    const double grad_norm = clip_grad_norm(optimizer_.parameters(), settings_.clip_grad);
+    if (!std::isfinite(grad_norm))
+      return outcome = non_finite(state, "gradient norm", grad_norm, message), false;
+    optimizer_.step();
+    optimizer_.zero_grad();
+    profile_step_end();
+    ++state.step;
+    state.batch = batch_step + 1;
+    after_step(state, s, group);
+    group = StepGroup();
+    if (stop_signal() != 0) {
+      save(state, s);
+      progress_.finish();
+      message = std::string(stop_signal() == SIGINT ? "interrupted (SIGINT)" : "terminated") +
+                " after step " + std::to_string(state.step);
+      return outcome = TrainOutcome::Interrupted, false;
+    }
+    if (settings_.max_steps > 0 && state.step >= settings_.max_steps) {
+      save(state, s);
+      progress_.finish();
+      return outcome = TrainOutcome::StoppedEarly, false;
+    }
+    if (settings_.save_every > 0 && state.step % settings_.save_every == 0) save(state, s);
+  }
+  progress_.finish();
+  return true;
+}
+
+TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
+  Session s;
+  s.steps = total_steps(train_.steps_per_epoch(), settings_.grad_accum, settings_.epochs);
+  // The last step of this call: --max-steps ends it early (estimates count to there).
+  s.last_step = settings_.max_steps > 0 ? std::min(s.steps, settings_.max_steps) : s.steps;
+  NEAT_CHECK(settings_.schedule.total_steps == s.steps, "Trainer: schedule spans ",
+             settings_.schedule.total_steps, " steps, the run has ", s.steps);
+  model_.train();
+  s.start = now_seconds();
+  s.wall_before = state.wall_seconds;
+  s.step_at_start = state.step;
+  s.images_at_start = state.images_seen;
   // An error in the middle (an image that does not decode, a full disk) first saves the last
   // finished step, so the work is kept.
   try {
     for (; state.epoch < settings_.epochs; ++state.epoch) {
-      train_.start_epoch(state.epoch, state.batch);
-      Tensor labels;
-      int64_t batch_step = 0;
-      double group_loss = 0;
-      int64_t group_correct = 0;
-      while (train_.next(labels, batch_step)) {
-        // The optimizer step this batch belongs to: batches [first, last] of the epoch.
-        const int64_t first = batch_step / accum * accum;
-        const int64_t last = std::min(first + accum, batches) - 1;
-        int64_t group_images = 0;
-        for (int64_t b = first; b <= last; ++b) group_images += batch_images(b, n, batch_size);
-        const int64_t images = labels.numel();
-        // --profile N: the N optimizer steps after this session's first (warm-up) one.
-        if (batch_step == first) {
-          if (settings_.profile_steps > 0 && state.step - step_at_start == 1) profile_start();
-          profile_step_begin();
-        }
-
-        dropout_.set_state(derive_seed(derive_seed(settings_.seed, uint64_t(state.step)),
-                                       uint64_t(batch_step - first)));
-        const Variable logits = train_.logits();
-        const Variable loss = cross_entropy(logits, labels);
-        const double loss_value = loss.item();
-        if (!std::isfinite(loss_value)) return non_finite("loss", loss_value);
-        mul_scalar(loss, double(images) / double(group_images)).backward();
-        group_loss += loss_value * double(images);
-        group_correct += count_correct(logits.data(), labels);
-        if (batch_step != last) continue;
-
-        // The optimizer step.
-        optimizer_.set_lr_multiplier(settings_.schedule.multiplier(state.step));
-        const double grad_norm = clip_grad_norm(optimizer_.parameters(), settings_.clip_grad);
-        if (!std::isfinite(grad_norm)) return non_finite("gradient norm", grad_norm);
-        optimizer_.step();
-        optimizer_.zero_grad();
-        profile_step_end();
-        ++state.step;
-        if (profile_enabled() && state.step - step_at_start == 1 + settings_.profile_steps) {
-          profile_stop();
-          progress_.requested(profile_report());
-        }
-        state.batch = batch_step + 1;
-        state.images_seen += group_images;
-        state.epoch_loss_sum += group_loss;
-        state.epoch_correct += group_correct;
-        state.epoch_images += group_images;
-        const std::vector<ParamGroup>& groups = optimizer_.groups();
-        const double lr = groups.back().params.empty() ? groups.front().lr : groups.back().lr;
-        state.history.steps.push_back({state.step, state.epoch + 1, lr,
-                                       group_loss / double(group_images),
-                                       double(group_correct) / double(group_images)});
-        group_loss = 0;
-        group_correct = 0;
-
-        const double elapsed = now_seconds() - session_start;
-        ProgressState p;
-        p.epoch = state.epoch + 1;
-        p.epochs = settings_.epochs;
-        p.step = state.step;
-        p.steps = steps;
-        p.loss = state.epoch_loss_sum / double(state.epoch_images);
-        p.acc = double(state.epoch_correct) / double(state.epoch_images);
-        p.images_per_second = double(state.images_seen) / std::max(1e-9, wall_before + elapsed);
-        p.eta_seconds = elapsed / double(state.step - step_at_start) *
-                        double(std::max<int64_t>(0, last_step - state.step));
-        if (model_.device() != Device::CPU)
-          p.gpu_gib = double(cuda_memory_stats().peak_allocated) / double(1 << 30);
-        progress_.step(p);
-        if (settings_.on_estimate && state.step - step_at_start == settings_.estimate_after &&
-            state.step < last_step)
-          settings_.on_estimate(double(state.images_seen - images_at_start) / elapsed, p.eta_seconds);
-
-        if (stop_signal() != 0) {
-          save();
-          progress_.finish();
-          message = std::string(stop_signal() == SIGINT ? "interrupted (SIGINT)" : "terminated") +
-                    " after step " + std::to_string(state.step);
-          return TrainOutcome::Interrupted;
-        }
-        if (settings_.max_steps > 0 && state.step >= settings_.max_steps) {
-          save();
-          progress_.finish();
-          return TrainOutcome::StoppedEarly;
-        }
-        if (settings_.save_every > 0 && state.step % settings_.save_every == 0) save();
-      }
-      progress_.finish();
+      TrainOutcome outcome = TrainOutcome::Finished;
+      if (!train_epoch(state, s, outcome, message)) return outcome;
       if (!run_validation(state)) {
-        save();
+        save(state, s);
         message = std::string(stop_signal() == SIGINT ? "interrupted (SIGINT)" : "terminated") +
                   " during validation after step " + std::to_string(state.step);
         return TrainOutcome::Interrupted;
@@ -244,12 +251,12 @@ TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
     }
   } catch (const std::exception& e) {
     progress_.finish();
-    if (state.step == step_at_start) throw;   // nothing new to keep
-    save();
+    if (state.step == s.step_at_start) throw;   // nothing new to keep
+    save(state, s);
     throw std::runtime_error(std::string(e.what()) + "; stopped after step " +
                              std::to_string(state.step));
   }
-  save();
+  save(state, s);
   return TrainOutcome::Finished;
 }
 

@@ -122,6 +122,27 @@ class Trainer {
   // Validation at the end of an epoch and its history record; false when a stop signal cut it
   // short (no record: a resumed run validates that epoch again).
   bool run_validation(TrainState& state);
+  // This fit() call: when it started, from where, and its extent.
+  struct Session {
+    double start = 0, wall_before = 0;
+    int64_t step_at_start = 0, images_at_start = 0;
+    int64_t steps = 0;       // of the whole run
+    int64_t last_step = 0;   // where this call stops (--max-steps)
+  };
+  // The batches of one optimizer step: their summed loss (times images), correct, images.
+  struct StepGroup {
+    double loss = 0;
+    int64_t correct = 0, images = 0;
+  };
+  // One epoch's batches from state's position, then false when the run stops in it (outcome
+  // and message say why), true when the epoch ended.
+  bool train_epoch(TrainState& state, const Session& session, TrainOutcome& outcome,
+                   std::string& message);
+  // After an optimizer step: the state's sums, the history, progress and the estimate.
+  void after_step(TrainState& state, const Session& session, const StepGroup& group);
+  void save(TrainState& state, const Session& session);
+  TrainOutcome non_finite(const TrainState& state, const char* what, double value,
+                          std::string& message);
 
   Module& model_;
   Generator& dropout_;
