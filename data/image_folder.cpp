@@ -64,6 +64,21 @@ std::vector<fs::path> sorted_entries(const fs::path& dir, bool want_dirs) {
 
 }  // namespace
 
+std::vector<std::string> image_files_under(const std::string& dir) {
+  NEAT_CHECK(fs::is_directory(dir), "image folder: ", dir, " is not a directory");
+  std::vector<std::string> files;
+  auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied);
+  for (; it != fs::recursive_directory_iterator(); ++it) {
+    if (is_hidden(it->path())) {
+      if (it->is_directory()) it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_regular_file() && is_image_file(it->path())) files.push_back(it->path().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
 ImageFolder::ImageFolder(const std::string& root, size_t cache_bytes, std::vector<std::string> classes)
     : class_names_(std::move(classes)), cache_(cache_bytes) {
   NEAT_CHECK(fs::is_directory(root), "image folder: ", root, " is not a directory");

@@ -17,6 +17,10 @@
 
 namespace neat {
 
+// The image files under dir, at any depth, sorted by path (the extensions above; hidden entries
+// skipped): what `train_vit --predict DIR` classifies.
+std::vector<std::string> image_files_under(const std::string& dir);
+
 // Least-recently-used cache of decoded images, bounded in bytes; safe across threads.
 class ImageCache {
  public:

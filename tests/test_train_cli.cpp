@@ -254,6 +254,32 @@ TEST_CASE("train_vit --predict prints each image's top classes by name; names ar
   CHECK(contains(p.out, ", light 0."));   // the runner-up, by name
   CHECK_FALSE(file_exists(dir / "run/eval.json"));
 
+  // Another size is resized and center-cropped (issue 25: an internal shape error), a directory
+  // is walked (it said "out of memory"), and the names come from the run's files, not --data.
+  Image wide(12, 20, 3);
+  std::fill(wide.pixels.begin(), wide.pixels.end(), uint8_t(22));
+  write_image(dir / "wide.png", wide);
+  const Result resized = train({"--resume", dir / "run", "--predict", dir / "wide.png", "--quiet"});
+  INFO(resized.err);
+  CHECK(resized.code == 0);
+  CHECK(contains(resized.out, dir / "wide.png: dark 0."));
+  const Result walked = train({"--resume", dir / "run", "--predict", dir / "images/light", "--quiet"});
+  CHECK(walked.code == 0);
+  CHECK(std::count(walked.out.begin(), walked.out.end(), '\n') == 8);
+  CHECK(contains(walked.out, dir / "images/light/7.png: light 0."));
+  SafetensorsFile adapter = read_safetensors(dir / "run/adapter.safetensors");
+  adapter.metadata["class_names"] = R"(["black","white"])";
+  write_safetensors(dir / "run/adapter.safetensors", adapter.tensors, adapter.metadata);
+  CHECK(contains(train({"--resume", dir / "run", "--predict", dir / "wide.png", "--quiet"}).out,
+                 "wide.png: black 0."));
+  // A classifier no file trained is refused: its predictions would be random.
+  std::vector<std::string> untrained = data;
+  untrained.insert(untrained.end(), {"--weights", dir / "run/model.safetensors", "--num-classes", "3",
+                                     "--predict", dir / "wide.png"});
+  const Result random = train(untrained);
+  CHECK(random.code == 1);
+  CHECK(contains(random.err, "--predict: the classifier is untrained"));
+
   const Result none = train({"--predict"});
   CHECK(none.code == 2);
   CHECK(contains(none.err, "--predict needs at least one value"));

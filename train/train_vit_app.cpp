@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "data/image_folder.h"
 #include "data/load_dataset.h"
 #include "models/vit.h"
 #include "nn/init.h"
@@ -111,6 +112,8 @@ class TrainVitProgram : public TrainingProgram {
   void build_model(Progress& progress, bool resuming);
   void load_weights(Progress& progress);
   void build_loaders();
+  void note_trained_classifier(const std::string& file, bool has_classifier);
+  std::vector<std::string> predict_inputs(const std::vector<std::string>& paths) const;
 
   Options o_;
   ArgParser args_;
@@ -125,7 +128,25 @@ class TrainVitProgram : public TrainingProgram {
   std::unique_ptr<DataLoader> train_loader_, val_loader_, test_loader_;
   std::unique_ptr<ImageBatches> train_batches_, val_batches_;
   std::string memory_hint_;
+  // For --predict: whether a file gave the classifier its weights, and the class names the
+  // model's files record (never the data's).
+  bool classifier_trained_ = false;
+  std::vector<std::string> file_class_names_;
 };
+
+// A file gave the model its classifier (has_classifier): --predict may use it, and takes the
+// class names the file records in its metadata.
+void TrainVitProgram::note_trained_classifier(const std::string& path, bool has_classifier) {
+  if (!has_classifier) return;
+  classifier_trained_ = true;
+  if (!file_exists(path) || is_directory(path)) return;
+  const SafetensorsFile file = read_safetensors(path);
+  const auto names = file.metadata.find("class_names");
+  if (names == file.metadata.end()) return;
+  file_class_names_.clear();
+  const Json list = Json::parse(names->second);
+  for (const Json& name : list.as_array()) file_class_names_.push_back(name.as_string());
+}
 
 void TrainVitProgram::check_flags() {
   check_train_vit_options(o_, args_);
@@ -181,6 +202,7 @@ void TrainVitProgram::load_weights(Progress& progress) {
              in_file.str(), " but this run builds ", config_.str(), ": run with ", in_file.flags());
   const ViTLoadReport loaded = load_vit_weights(*model_, file);
   check_finite_parameters(*model_, weights);
+  note_trained_classifier(weights, loaded.classifier_loaded && !t.new_head);
   progress.line("weights: " + std::to_string(loaded.loaded) + " tensors from " + weights);
   for (const std::string& m : loaded.messages) {
     const bool notice = m.find("keeps its initialisation") != std::string::npos;
@@ -221,6 +243,12 @@ void TrainVitProgram::build_model(Progress& progress, bool resuming) {
   if (!t.adapter.empty()) {
     load_adapter(t.adapter, *model_, peft_);
     check_finite_parameters(*model_, t.adapter);
+    const bool folder = is_directory(t.adapter);
+    const std::string file = folder ? join_path(t.adapter, "adapter_model.safetensors") : t.adapter;
+    bool classifier = false;
+    for (const auto& named : read_safetensors(file).tensors)
+      classifier = classifier || named.first.find("classifier.weight") != std::string::npos;
+    note_trained_classifier(file, classifier);
     progress.line("adapter: loaded " + t.adapter);
   }
   if (device_ != Device::CPU) {
@@ -252,6 +280,9 @@ void TrainVitProgram::build(Progress& progress, bool resuming) {
   device_ = compute_device(o_.train.device, o_.train.tf32);   // before the data: a missing GPU fails fast
   load_data(progress);
   build_model(progress, resuming);
+  // A resumed run's checkpoint holds the classifier (it always trains); its names are in the
+  // adapter file the run wrote when it ended.
+  if (resuming) note_trained_classifier(join_path(o_.train.resume, "adapter.safetensors"), true);
   if (o_.train.predict.empty()) build_loaders();
 }
 
@@ -269,20 +300,42 @@ TestResult TrainVitProgram::test(Progress& progress) {
   return r;
 }
 
-// Each image's top classes, by name (print_top_classes).
-void TrainVitProgram::predict(const std::vector<std::string>& images, std::ostream& out) {
-  const Transform eval_tf = transforms_for(config_, native_size_, "none").second;
+// The images of --predict: files as given, and every image under a directory (sorted).
+std::vector<std::string> TrainVitProgram::predict_inputs(const std::vector<std::string>& paths) const {
+  std::vector<std::string> images;
+  for (const std::string& path : paths) {
+    if (!is_directory(path)) {
+      images.push_back(path);
+      continue;
+    }
+    const std::vector<std::string> found = image_files_under(path);
+    NEAT_CHECK(!found.empty(), "--predict ", path, ": a directory without images (png, jpg, ...)");
+    images.insert(images.end(), found.begin(), found.end());
+  }
+  return images;
+}
+
+// Each image's top classes, by the names the model's files record (print_top_classes). An image
+// of any size is resized (shorter side) and center-cropped to the model's input, as an image
+// processor does.
+void TrainVitProgram::predict(const std::vector<std::string>& paths, std::ostream& out) {
+  NEAT_CHECK(classifier_trained_, "--predict: the classifier is untrained (no --resume, --adapter "
+             "or --weights file gave it weights for ", config_.num_classes, " classes): its "
+             "predictions would be random; predict with a trained run (--resume DIR) or a file "
+             "that holds its classifier");
+  // native size 0: never the stored size, always Resize + CenterCrop to the model's input.
+  const Transform eval_tf = transforms_for(config_, /*native_size=*/0, "none").second;
   model_->eval();
   NoGradGuard no_grad;
-  for (const std::string& path : images) {
-    const Image image = read_image(path, 3);
+  for (const std::string& path : predict_inputs(paths)) {
+    const Image image = read_image(path, config_.channels);
     const auto shape = eval_tf.output_shape(image.height, image.width);
     std::vector<float> pixels(size_t(shape[0] * shape[1] * shape[2]));
     Generator unused(0);
     eval_tf.apply(image, unused, pixels.data());
     const Tensor batch = from_vector(pixels, {1, shape[0], shape[1], shape[2]}).to(model_->device());
     print_top_classes(out, path, model_->forward(Variable(batch)).data().to_vector<float>(),
-                      splits_.class_names);
+                      file_class_names_);
   }
 }
 
