@@ -108,7 +108,9 @@ TEST_CASE("run skeleton: runs without --out get their own directories, -2 for th
     REQUIRE(b.code == 0);
     REQUIRE(runs.size() == 2);
     std::sort(runs.begin(), runs.end());
-    CHECK(runs[1] == runs[0] + "-2");
+    for (const std::string& r : runs) CHECK(file_exists(dir / (r + "/results.json")));
+    // In the same second (the usual case) the second run's name is the first's with -2.
+    if (runs[1].size() > runs[0].size()) CHECK(runs[1] == runs[0] + "-2");
   }
 }
 
@@ -273,4 +275,25 @@ TEST_CASE("train_text: glue-stsb is refused before any file is read") {
   CHECK(train_text_main({"--task", "glue-stsb", "--data-dir", dir / "none", "--weights", dir / "none"},
                         out, err) == 2);
   CHECK(contains(err.str(), "--task glue-stsb: a regression task"));
+}
+
+TEST_CASE("train_text: --predict takes a file of texts, a merged run predicts alone, --tokenize prints tokens") {
+  TempDir dir("text_predict");
+  const std::vector<std::string> tiny = tiny_text(dir.path);
+  const Result trained = run(kPrograms[1], plus(tiny, {"--method", "lora", "--max-steps", "2", "--merge",
+                                                      "--out", dir / "run"}));
+  REQUIRE_MESSAGE(trained.code == 0, trained.err);
+  write_file_atomic(dir / "texts.txt", "a small dog that barks\n\na sweet dish of rice\n");
+  const Result file = run(kPrograms[1], {"--resume", dir / "run", "--predict", dir / "texts.txt", "--quiet"});
+  REQUIRE_MESSAGE(file.code == 0, file.err);
+  CHECK(std::count(file.out.begin(), file.out.end(), '\n') == 2);
+  CHECK(contains(file.out, "a sweet dish of rice: "));
+  // The merged directory holds the tokenizer and the labels: a model of its own.
+  const Result merged = run(kPrograms[1], {"--task", "wordnet-nouns", "--data-dir", dir / "wordnet", "--weights",
+                                           dir / "run", "--max-len", "16", "--predict", "a small dog", "--quiet"});
+  REQUIRE_MESSAGE(merged.code == 0, merged.err);
+  CHECK(contains(merged.out, "a small dog: "));
+  const Result tokens = run(kPrograms[1], {"--weights", dir / "model", "--tokenize", "A small dog"});
+  REQUIRE_MESSAGE(tokens.code == 0, tokens.err);
+  CHECK(tokens.out == "[CLS] 101\na 1037\nsmall 2235\ndog 3899\n[SEP] 102\n");
 }

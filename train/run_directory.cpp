@@ -22,7 +22,10 @@ namespace neat {
 
 const std::vector<std::string> kRunFiles = {"results.json", "eval.json", "log.csv", "curves.svg",
                                             "adapter.safetensors", "model.safetensors",
-                                            "config.json", "peft", "checkpoint.safetensors"};
+                                            "config.json", "peft", "checkpoint.safetensors",
+                                            // a merged text model's tokenizer
+                                            "vocab.txt", "vocab.json", "merges.txt",
+                                            "tokenizer_config.json"};
 
 std::string create_unique_directory(const std::string& base) {
   const size_t slash = base.rfind('/');

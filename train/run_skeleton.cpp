@@ -243,6 +243,7 @@ int run_training_program(TrainingProgram& program, const std::vector<std::string
         const bool resuming = !program.train().resume.empty();
         if (resuming) restore_run(program);
         check_command_line(program, resuming, err);
+        if (program.answer_query(out)) return 0;
         return run_program(program, resuming, out, err);
       },
       program.help_note(), [&] { return program.memory_hint(); });

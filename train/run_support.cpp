@@ -24,7 +24,8 @@ const std::vector<std::string> kResumeFreeFlags = {
 
 Json resumable_config(const Json& saved) {
   static const std::vector<std::string> invocation_only = {"resume", "eval-only", "max-steps",
-                                                           "overwrite", "predict", "profile"};
+                                                           "overwrite", "predict", "profile",
+                                                           "tokenize"};
   Json kept = Json::object();
   for (const auto& [key, value] : saved.as_object())
     if (std::find(invocation_only.begin(), invocation_only.end(), key) == invocation_only.end())

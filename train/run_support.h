@@ -21,7 +21,8 @@ struct SafetensorsFile;
 // given again, the new value counts; left out, the run's saved value does.
 extern const std::vector<std::string> kResumeFreeFlags;
 // A run's saved config without the flags about one invocation only (--resume, --eval-only,
-// --max-steps, --overwrite, --predict), which are never taken from the resumed run.
+// --max-steps, --overwrite, --predict, --profile, --tokenize), which are never taken from the
+// resumed run.
 Json resumable_config(const Json& saved);
 
 // The device of --device NAME ("cpu" or "cuda"), with TF32 GEMMs set as --tf32 asks. For cuda

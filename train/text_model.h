@@ -14,6 +14,7 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "models/bert.h"
 #include "text/encoding.h"
@@ -30,6 +31,13 @@ struct PretrainedText {
 // num_labels replaces the config's; seed initialises the classifier (the backbone comes from
 // the file). Errors name the directory and the missing file (and `make deps` for MiniLM).
 PretrainedText load_pretrained_text(const std::string& dir, int64_t num_labels, uint64_t seed);
+
+// The tokenizer of a model directory alone: vocab.txt (+ tokenizer_config.json), or vocab.json +
+// merges.txt. Errors name the directory.
+std::unique_ptr<Tokenizer> load_text_tokenizer(const std::string& dir);
+// Each token's text by id: WordPiece's vocabulary, or vocab.json's keys (byte-level BPE shows
+// a space as 'Ġ', as transformers' tokenize() does).
+std::vector<std::string> text_vocabulary(const std::string& dir);
 
 // $NEAT_MINILM_DIR when set, else data/all-MiniLM-L6-v2.
 std::string default_minilm_dir();

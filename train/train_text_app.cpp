@@ -25,6 +25,7 @@ struct TextOptions {
   std::string task = "wordnet-nouns";
   int64_t max_len = 64;
   int64_t eval_limit = 0;
+  std::string tokenize;   // --tokenize TEXT: print its tokens and ids, nothing else
 };
 
 std::vector<std::string> task_names() {
@@ -74,6 +75,7 @@ class TrainTextProgram : public TrainingProgram {
   std::string data_name() const override { return text_.task; }
   void check_flags() override;
   void check_files(std::ostream&) override {}
+  bool answer_query(std::ostream& out) override;
   void build(Progress& progress, bool resuming) override;
   Module& model() override { return *pretrained_.model; }
   Generator& dropout() override { return pretrained_.model->generator(); }
@@ -91,6 +93,7 @@ class TrainTextProgram : public TrainingProgram {
  private:
   void load_task(Progress& progress);
   void build_model(Progress& progress);
+  std::string weights_dir() const;   // --weights' model directory
 
   TextOptions text_;
   MethodOptions method_;
@@ -121,14 +124,17 @@ TrainTextProgram::TrainTextProgram()
   args_.add("--eval-limit", &text_.eval_limit, "N",
             "use the first N validation and test examples; 0 = all");
   args_.add("--max-len", &text_.max_len, "N", "tokens per example, special tokens included");
+  args_.add("--tokenize", &text_.tokenize, "TEXT",
+            "print TEXT's tokens and ids under the model's tokenizer (--weights, or the run's "
+            "with --resume), then exit");
   add_method_flags(args_, method_);
   add_run_flags(args_, train_, "TEXT...");
 }
 
 std::string TrainTextProgram::help_note() const {
   return "\n--weights is a model directory (config.json, model.safetensors, vocab.txt) or its "
-         "model.safetensors; default " + default_minilm_dir() + "\n--predict takes texts (a "
-         "pair task's two texts separated by a tab)\n";
+         "model.safetensors; default " + default_minilm_dir() + "\n--predict takes texts, or one "
+         "file with a text a line (a pair task's two texts separated by a tab)\n";
 }
 
 void TrainTextProgram::check_flags() {
@@ -137,6 +143,26 @@ void TrainTextProgram::check_flags() {
   if (text_.eval_limit < 0) throw UsageError("--eval-limit must be >= 0");
   if (text_.task == "glue-stsb")
     throw UsageError("--task glue-stsb: a regression task; train_text trains classifiers only");
+}
+
+std::string TrainTextProgram::weights_dir() const {
+  std::string dir = train_.weights.empty() ? default_minilm_dir() : train_.weights;
+  if (file_exists(dir) && dir.size() > 12 && dir.substr(dir.size() - 12) == ".safetensors")
+    dir = dir.substr(0, std::max<size_t>(dir.rfind('/'), 1));
+  return dir;
+}
+
+// --tokenize TEXT: "token id" a line, special tokens included, as transformers'
+// tokenizer(TEXT) gives them.
+bool TrainTextProgram::answer_query(std::ostream& out) {
+  if (text_.tokenize.empty()) return false;
+  const std::string dir = weights_dir();
+  const Encoding encoding = load_text_tokenizer(dir)->encode(text_.tokenize, nullptr, text_.max_len);
+  const std::vector<std::string> vocabulary = text_vocabulary(dir);
+  for (const int64_t id : encoding.ids)
+    out << (id >= 0 && id < int64_t(vocabulary.size()) ? vocabulary[size_t(id)] : "?") << " " << id
+        << "\n";
+  return true;
 }
 
 void TrainTextProgram::load_task(Progress& progress) {
@@ -160,10 +186,7 @@ void TrainTextProgram::load_task(Progress& progress) {
 }
 
 void TrainTextProgram::build_model(Progress& progress) {
-  weights_ = train_.weights.empty() ? default_minilm_dir() : train_.weights;
-  if (file_exists(weights_) && weights_.size() > 12 &&
-      weights_.substr(weights_.size() - 12) == ".safetensors")
-    weights_ = weights_.substr(0, std::max<size_t>(weights_.rfind('/'), 1));
+  weights_ = weights_dir();
   pretrained_ = load_pretrained_text(weights_, data_.num_labels(), uint64_t(train_.seed));
   BertForSequenceClassification& model = *pretrained_.model;
   progress.line("model: " + pretrained_.config.str() + " from " + weights_);
@@ -213,8 +236,19 @@ TestResult TrainTextProgram::test(Progress& progress) {
 }
 
 // Each text's top classes, by name (print_top_classes); a tab splits a pair task's two texts.
-void TrainTextProgram::predict(const std::vector<std::string>& texts, std::ostream& out) {
+void TrainTextProgram::predict(const std::vector<std::string>& inputs, std::ostream& out) {
   BertForSequenceClassification& model = *pretrained_.model;
+  std::vector<std::string> texts = inputs;
+  if (inputs.size() == 1 && file_exists(inputs[0]) && !is_directory(inputs[0])) {
+    texts.clear();   // a file: one text a line, empty lines skipped
+    const std::string all = read_file(inputs[0]);
+    size_t start = 0;
+    for (size_t end; start < all.size(); start = end + 1) {
+      end = std::min(all.find('\n', start), all.size());
+      if (end > start) texts.push_back(all.substr(start, end - start));
+    }
+    NEAT_CHECK(!texts.empty(), "--predict ", inputs[0], ": an empty file (one text a line)");
+  }
   std::vector<TextExample> examples;
   for (const std::string& text : texts) {
     TextExample e;
@@ -258,6 +292,10 @@ void TrainTextProgram::write_merged(const std::string& dir) {
   config.set("architectures", Json::array({Json(roberta ? "RobertaForSequenceClassification"
                                                         : "BertForSequenceClassification")}));
   write_file_atomic(join_path(dir, "config.json"), config.dump(2) + "\n");
+  // The tokenizer beside it, so the directory is a model --weights and transformers both open.
+  for (const char* file : {"vocab.txt", "vocab.json", "merges.txt", "tokenizer_config.json"})
+    if (file_exists(join_path(weights_, file)))
+      write_file_atomic(join_path(dir, file), read_file(join_path(weights_, file)));
 }
 
 }  // namespace

@@ -9,7 +9,7 @@
 //   return run_training_program(program, arguments, out, err);
 //
 // The skeleton calls, in order: arguments() (parse; --resume restores the run's flags),
-// check_flags(), check_files(), build(), then either predict() or training on train_batches() /
+// check_flags(), check_files(), answer_query() (done when it answers), build(), then either predict() or training on train_batches() /
 // val_batches(), test(), results_fields(), class_names() and, with --merge, write_merged().
 #pragma once
 #include <ostream>
@@ -50,6 +50,9 @@ class TrainingProgram {
   virtual void check_flags() = 0;
   // Files named on the command line, checked before the data is read; warnings on err.
   virtual void check_files(std::ostream& err) = 0;
+  // A query of the program's own that needs no data or training (train_text --tokenize):
+  // prints its answer on out and returns true; false when the command line asks none.
+  virtual bool answer_query(std::ostream& out) { return false; }
   // What the data is, for the run's title and default name ("cifar10", "wordnet-nouns").
   virtual std::string data_name() const = 0;
 
