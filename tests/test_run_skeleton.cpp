@@ -269,13 +269,6 @@ TEST_CASE("train_vit: a relative --data folder: is stored absolute, so the run r
   CHECK_MESSAGE(resumed.code == 0, resumed.err);
 }
 
-TEST_CASE("train_text: glue-stsb is refused before any file is read") {
-  TempDir dir("stsb");
-  std::ostringstream out, err;
-  CHECK(train_text_main({"--task", "glue-stsb", "--data-dir", dir / "none", "--weights", dir / "none"},
-                        out, err) == 2);
-  CHECK(contains(err.str(), "--task glue-stsb: a regression task"));
-}
 
 TEST_CASE("train_text: --predict takes a file of texts, a merged run predicts alone, --tokenize prints tokens") {
   TempDir dir("text_predict");
@@ -296,4 +289,31 @@ TEST_CASE("train_text: --predict takes a file of texts, a merged run predicts al
   const Result tokens = run(kPrograms[1], {"--weights", dir / "model", "--tokenize", "A small dog"});
   REQUIRE_MESSAGE(tokens.code == 0, tokens.err);
   CHECK(tokens.out == "[CLS] 101\na 1037\nsmall 2235\ndog 3899\n[SEP] 102\n");
+}
+
+TEST_CASE("train_text: glue-stsb trains a regression (one output, MSE) scored by Pearson and Spearman") {
+  TempDir dir("stsb");
+  const std::vector<std::string> tiny = tiny_text(dir.path);
+  // 40 pairs scored 0-5: a dog sentence pair scores high, a dog / rice pair low.
+  std::string rows = "index\tsentence1\tsentence2\tscore\n";
+  for (int i = 0; i < 40; ++i)
+    rows += std::to_string(i) + "\ta small dog barks\t" + (i % 2 ? "a dog that barks" : "a dish of rice") +
+            "\t" + (i % 2 ? "4.5" : "0.5") + "\n";
+  make_directories(dir / "glue/STS-B");
+  write_file_atomic(dir / "glue/STS-B/train.tsv", rows);
+  write_file_atomic(dir / "glue/STS-B/dev.tsv", rows);
+  std::vector<std::string> args = tiny;
+  args.erase(args.begin(), args.begin() + 4);   // --task wordnet-nouns --data-dir DIR/wordnet
+  args = plus(args, {"--task", "glue-stsb", "--data-dir", dir / "glue", "--eval-limit", "8", "--out",
+                     dir / "run", "--merge"});
+  const Result r = run(kPrograms[1], args);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(contains(r.out, "test pearson "));
+  const Json results = Json::parse(read_file(dir / "run/results.json"));
+  CHECK(contains(results["test_scores"].as_string(), "spearman"));
+  CHECK(results["test_accuracy"].is_null());
+  CHECK(Json::parse(read_file(dir / "run/config.json"))["problem_type"].as_string() == "regression");
+  const Result predicted = run(kPrograms[1], {"--resume", dir / "run", "--predict", "a dog\ta dog", "--quiet"});
+  REQUIRE_MESSAGE(predicted.code == 0, predicted.err);
+  CHECK(contains(predicted.out, "a dog\ta dog: score "));
 }

@@ -69,6 +69,14 @@ bool TextBatches::next(Tensor& labels, int64_t& step) {
   return true;
 }
 
+Variable TextBatches::loss(const Variable& logits, const Tensor& labels) {
+  return sequence_classification_loss(model_.config(), logits, labels);
+}
+
+int64_t TextBatches::correct(const Tensor& logits, const Tensor& labels) {
+  return regression_ ? 0 : count_correct(logits, labels);
+}
+
 Variable TextBatches::logits() {
   return model_.forward(current_.ids, current_.mask, current_.types);
 }

@@ -29,6 +29,9 @@ class TextBatches : public ClassifierBatches {
   void start_epoch(int64_t epoch, int64_t first_step = 0) override;
   bool next(Tensor& labels, int64_t& step) override;
   Variable logits() override;
+  // sequence_classification_loss: MSE for a regression model, else cross-entropy.
+  Variable loss(const Variable& logits, const Tensor& labels) override;
+  int64_t correct(const Tensor& logits, const Tensor& labels) override;   // 0 for a regression
 
   // The model inputs of batch `step` of the order: ids, attention mask, token types [B, N]
   // int64 and labels [B] (int64 classes, or float32 scores for a regression model).

@@ -40,26 +40,40 @@ std::vector<TextExample> first(const std::vector<TextExample>& all, int64_t limi
   return {all.begin(), all.begin() + limit};
 }
 
-// The model's predicted class for every example of a split, in order.
-std::vector<int64_t> predict_classes(BertForSequenceClassification& model, TextBatches& data) {
+// The model's logits for every example of a split, in order (eval mode, no gradients).
+std::vector<std::vector<float>> all_logits(BertForSequenceClassification& model, TextBatches& data) {
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
-  std::vector<int64_t> out;
+  std::vector<std::vector<float>> out;
   data.start_epoch(0);
   Tensor labels;
   int64_t step = 0;
   while (data.next(labels, step)) {
-    const Tensor logits = data.logits().data();
-    for (int64_t b = 0; b < logits.size(0); ++b) {
-      int64_t best = 0;
-      for (int64_t c = 1; c < logits.size(1); ++c)
-        if (logits.at({b, c}) > logits.at({b, best})) best = c;
-      out.push_back(best);
-    }
+    const Tensor logits = data.logits().data().to(Device::CPU);
+    const std::vector<float> flat = logits.to_vector<float>();
+    const size_t width = size_t(logits.size(1));
+    for (size_t b = 0; b < size_t(logits.size(0)); ++b)
+      out.emplace_back(flat.begin() + std::ptrdiff_t(b * width), flat.begin() + std::ptrdiff_t((b + 1) * width));
   }
   model.train(was_training);
   return out;
+}
+
+// The task's scores of a split's logits: the metric of its classes' argmax, or for a
+// regression (one output) Pearson and Spearman of the outputs against the scores.
+TextScores score_logits(const TextDataset& data, const std::vector<TextExample>& examples,
+                        const std::vector<std::vector<float>>& logits) {
+  std::vector<int64_t> classes, gold;
+  std::vector<double> predicted, scores;
+  for (size_t i = 0; i < examples.size(); ++i) {
+    const std::vector<float>& row = logits[i];
+    classes.push_back(int64_t(std::max_element(row.begin(), row.end()) - row.begin()));
+    predicted.push_back(row[0]);
+    gold.push_back(examples[i].label);
+    scores.push_back(examples[i].score);
+  }
+  return data.regression ? score_regression(predicted, scores) : score_classes(data.metric, classes, gold);
 }
 
 // train_text's parts: a pretrained BERT / RoBERTa encoder on a text task, scored by the task's
@@ -111,7 +125,8 @@ class TrainTextProgram : public TrainingProgram {
 TrainTextProgram::TrainTextProgram()
     : args_("train_text", "[--method neat|lora|head|full] [--task NAME] [options]",
             "Fine-tune a pretrained BERT / RoBERTa encoder (a Hugging Face model directory, "
-            "default all-MiniLM-L6-v2 from make deps) on a text classification task.") {
+            "default all-MiniLM-L6-v2 from make deps) on a text classification task, or STS-B's "
+            "regression (one output, MSE).") {
   train_.batch_size = 32;
   train_.epochs = 3;
   args_.section("Data");
@@ -141,8 +156,6 @@ void TrainTextProgram::check_flags() {
   if (text_.max_len < 8 || text_.max_len > 512)
     throw UsageError("--max-len must be in [8, 512], got " + std::to_string(text_.max_len));
   if (text_.eval_limit < 0) throw UsageError("--eval-limit must be >= 0");
-  if (text_.task == "glue-stsb")
-    throw UsageError("--task glue-stsb: a regression task; train_text trains classifiers only");
 }
 
 std::string TrainTextProgram::weights_dir() const {
@@ -221,17 +234,19 @@ TestResult TrainTextProgram::test(Progress& progress) {
   TestResult r;
   r.interrupted = eval.interrupted;
   if (r.interrupted) return r;
-  std::vector<int64_t> gold;
-  for (const TextExample& e : test_set_) gold.push_back(e.label);
-  const TextScores scores = score_classes(data_.metric, predict_classes(*pretrained_.model, *test_batches_), gold);
+  const TextScores scores = score_logits(data_, test_set_, all_logits(*pretrained_.model, *test_batches_));
   r.loss = eval.loss;
   r.fields.set("task", text_.task);
-  r.fields.set("test_accuracy", scores.accuracy);
+  r.fields.set("test_accuracy", data_.regression ? Json() : Json(scores.accuracy));
   r.fields.set("test_loss", eval.loss);
   r.fields.set("test_metric", scores.main);
   r.fields.set("test_scores", scores.str());
-  const int64_t correct = int64_t(scores.accuracy * double(gold.size()) + 0.5);
-  r.line = "test " + scores.str() + " (" + std::to_string(correct) + "/" + std::to_string(gold.size()) + ")";
+  const size_t n = test_set_.size();
+  r.line = "test " + scores.str() + " (" +
+           (data_.regression ? std::to_string(n) + " examples"
+                             : std::to_string(int64_t(scores.accuracy * double(n) + 0.5)) + "/" +
+                                   std::to_string(n)) +
+           ")";
   return r;
 }
 
@@ -256,6 +271,7 @@ void TrainTextProgram::predict(const std::vector<std::string>& inputs, std::ostr
     e.a = text.substr(0, tab);
     if (tab != std::string::npos) e.b = text.substr(tab + 1);
     e.label = 0;
+    e.score = 0;
     examples.push_back(e);
   }
   TextBatches batches(model, *pretrained_.tokenizer, examples, text_.max_len, 1, false, 0);
@@ -264,8 +280,11 @@ void TrainTextProgram::predict(const std::vector<std::string>& inputs, std::ostr
   batches.start_epoch(0);
   Tensor labels;
   int64_t step = 0;
-  for (size_t i = 0; batches.next(labels, step); ++i)
-    print_top_classes(out, texts[i], batches.logits().data().to_vector<float>(), data_.labels);
+  for (size_t i = 0; batches.next(labels, step); ++i) {
+    const std::vector<float> logits = batches.logits().data().to_vector<float>();
+    if (data_.regression) out << texts[i] << ": score " << fixed(logits[0], 4) << "\n";   // STS-B
+    else print_top_classes(out, texts[i], logits, data_.labels);
+  }
 }
 
 void TrainTextProgram::results_fields(Json& results) const {
@@ -286,8 +305,13 @@ void TrainTextProgram::write_merged(const std::string& dir) {
     id2label.set(std::to_string(i), data_.labels[i]);
     label2id.set(data_.labels[i], int64_t(i));
   }
-  config.set("id2label", id2label);
-  config.set("label2id", label2id);
+  if (data_.regression) {   // transformers: one output, problem_type regression (MSE)
+    config.set("num_labels", 1);
+    config.set("problem_type", "regression");
+  } else {
+    config.set("id2label", id2label);
+    config.set("label2id", label2id);
+  }
   const bool roberta = pretrained_.config.model_type == "roberta";
   config.set("architectures", Json::array({Json(roberta ? "RobertaForSequenceClassification"
                                                         : "BertForSequenceClassification")}));

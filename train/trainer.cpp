@@ -13,9 +13,6 @@
 
 namespace neat {
 
-namespace {
-
-// Correct predictions in a batch: argmax over classes equals the label. logits [B, C], labels [B]
 int64_t count_correct(const Tensor& logits, const Tensor& labels) {
   const std::vector<int64_t> predicted = argmax(logits, 1).to_vector<int64_t>();
   const std::vector<int64_t> truth = labels.to_vector<int64_t>();
@@ -23,6 +20,16 @@ int64_t count_correct(const Tensor& logits, const Tensor& labels) {
   for (size_t i = 0; i < truth.size(); ++i) correct += predicted[i] == truth[i];
   return correct;
 }
+
+Variable ClassifierBatches::loss(const Variable& logits, const Tensor& labels) {
+  return cross_entropy(logits, labels);
+}
+
+int64_t ClassifierBatches::correct(const Tensor& logits, const Tensor& labels) {
+  return count_correct(logits, labels);
+}
+
+namespace {
 
 // Images in batch `b` of an epoch of `n` samples in batches of `batch_size` (the last may be short).
 int64_t batch_images(int64_t b, int64_t n, int64_t batch_size) {
@@ -66,8 +73,8 @@ EvalResult evaluate(Module& model, ClassifierBatches& data,
     }
     const Variable logits = data.logits();
     const int64_t n = labels.numel();
-    loss_sum += cross_entropy(logits, labels).item() * double(n);
-    r.correct += count_correct(logits.data(), labels);
+    loss_sum += data.loss(logits, labels).item() * double(n);
+    r.correct += data.correct(logits.data(), labels);
     r.count += n;
   }
   model.train(was_training);
@@ -181,12 +188,12 @@ bool Trainer::train_epoch(TrainState& state, const Session& s, TrainOutcome& out
     dropout_.set_state(derive_seed(derive_seed(settings_.seed, uint64_t(state.step)),
                                    uint64_t(batch_step - first)));
     const Variable logits = train_.logits();
-    const Variable loss = cross_entropy(logits, labels);
+    const Variable loss = train_.loss(logits, labels);
     const double loss_value = loss.item();
     if (!std::isfinite(loss_value)) return outcome = non_finite(state, "loss", loss_value, message), false;
     mul_scalar(loss, double(labels.numel()) / double(group.images)).backward();
     group.loss += loss_value * double(labels.numel());
-    group.correct += count_correct(logits.data(), labels);
+    group.correct += train_.correct(logits.data(), labels);
     if (batch_step != last) continue;
 
     // The optimizer step.

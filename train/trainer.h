@@ -75,7 +75,15 @@ class ClassifierBatches {
   // Moves to the next batch: its labels [B] int64 and its step in the epoch; false at the end.
   virtual bool next(Tensor& labels, int64_t& step) = 0;
   virtual Variable logits() = 0;   // [B, classes] of the current batch, under the model's mode
+  // The batch's loss on its logits: cross-entropy on class labels unless the data says other
+  // (a regression's MSE: train/text_batches.h).
+  virtual Variable loss(const Variable& logits, const Tensor& labels);
+  // The batch's correct predictions (argmax = label); a regression counts none.
+  virtual int64_t correct(const Tensor& logits, const Tensor& labels);
 };
+
+// Correct predictions in a batch: argmax over classes equals the label. logits [B, C], labels [B]
+int64_t count_correct(const Tensor& logits, const Tensor& labels);
 
 class ImageBatches : public ClassifierBatches {
  public:
