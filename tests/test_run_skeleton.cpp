@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <new>
 #include <sstream>
 
 #include "data/image.h"
@@ -13,6 +14,7 @@
 #include "tensor/safetensors.h"
 #include "train/checkpoint.h"
 #include "train/run_directory.h"
+#include "train/run_skeleton.h"
 #include "tests/train_test_util.h"
 
 using namespace neat;
@@ -316,4 +318,51 @@ TEST_CASE("train_text: glue-stsb trains a regression (one output, MSE) scored by
   const Result predicted = run(kPrograms[1], {"--resume", dir / "run", "--predict", "a dog\ta dog", "--quiet"});
   REQUIRE_MESSAGE(predicted.code == 0, predicted.err);
   CHECK(contains(predicted.out, "a dog\ta dog: score "));
+}
+
+namespace {
+
+// A program that runs out of memory while reading its data: the skeleton names the stage.
+class OutOfMemoryProgram : public TrainingProgram {
+ public:
+  OutOfMemoryProgram() : args_("oom", "", "") {
+    add_method_flags(args_, method_);
+    add_run_flags(args_, train_, "X...");
+  }
+  std::string name() const override { return "oom"; }
+  ArgParser& arguments() override { return args_; }
+  MethodOptions& method() override { return method_; }
+  TrainOptions& train() override { return train_; }
+  void check_flags() override {}
+  void check_files(std::ostream&) override {}
+  std::string data_name() const override { return "huge"; }
+  void build(Progress&, bool) override { throw std::bad_alloc(); }
+  Module& model() override { throw std::logic_error("unused"); }
+  Generator& dropout() override { throw std::logic_error("unused"); }
+  const PeftConfig& peft() const override { return peft_; }
+  const PeftReport& report() const override { return report_; }
+  ClassifierBatches& train_batches() override { throw std::logic_error("unused"); }
+  ClassifierBatches* val_batches() override { return nullptr; }
+  TestResult test(Progress&) override { return {}; }
+  void predict(const std::vector<std::string>&, std::ostream&) override {}
+  void results_fields(Json&) const override {}
+  std::vector<std::string> class_names() const override { return {}; }
+  std::string rate_key() const override { return "x"; }
+  void write_merged(const std::string&) override {}
+
+ private:
+  ArgParser args_;
+  MethodOptions method_;
+  TrainOptions train_;
+  PeftConfig peft_;
+  PeftReport report_;
+};
+
+}  // namespace
+
+TEST_CASE("run skeleton: running out of memory names what the run was doing") {
+  OutOfMemoryProgram program;
+  std::ostringstream out, err;
+  CHECK(run_training_program(program, {"--quiet"}, out, err) == 1);
+  CHECK(err.str() == "oom: error: out of memory: while reading the data (huge) and building the model\n");
 }

@@ -210,11 +210,15 @@ int finish_run(TrainingProgram& p, const std::string& dir, const TrainState& sta
   return 1;
 }
 
-int run_program(TrainingProgram& p, bool resuming, std::ostream& out, std::ostream& err) {
+// stage: what the run is doing, for an out-of-memory message.
+int run_program(TrainingProgram& p, bool resuming, std::string& stage, std::ostream& out,
+                std::ostream& err) {
   const TrainOptions& t = p.train();
   const ScopedThreads threads(t.threads);
   Progress progress(err, stderr_is_terminal(), t.quiet, t.log_every);
+  stage = "reading the data (" + p.data_name() + ") and building the model";
   p.build(progress, resuming);
+  stage = t.predict.empty() ? "training" : "predicting";
   AdamW optimizer(parameter_groups(p.model(), t));
   if (!t.predict.empty()) {
     if (resuming) load_checkpoint(join_path(t.out, "checkpoint.safetensors"), p.model(), optimizer);
@@ -230,6 +234,7 @@ int run_program(TrainingProgram& p, bool resuming, std::ostream& out, std::ostre
   const int code = train_with_flags(plan, t, p.model(), p.dropout(), optimizer, p.train_batches(),
                                     p.val_batches(), progress, err, state, run);
   if (code != 0) return code;
+  stage = "evaluating the test split";
   return finish_run(p, dir.path, state, run, progress, out, err);
 }
 
@@ -237,6 +242,11 @@ int run_program(TrainingProgram& p, bool resuming, std::ostream& out, std::ostre
 
 int run_training_program(TrainingProgram& program, const std::vector<std::string>& arguments,
                          std::ostream& out, std::ostream& err) {
+  std::string stage;
+  auto memory_hint = [&] {
+    const std::string model = program.memory_hint();
+    return stage.empty() ? model : "while " + stage + (model.empty() ? "" : "; " + model);
+  };
   return run_command(
       program.arguments(), arguments, out, err,
       [&] {
@@ -244,9 +254,9 @@ int run_training_program(TrainingProgram& program, const std::vector<std::string
         if (resuming) restore_run(program);
         check_command_line(program, resuming, err);
         if (program.answer_query(out)) return 0;
-        return run_program(program, resuming, out, err);
+        return run_program(program, resuming, stage, out, err);
       },
-      program.help_note(), [&] { return program.memory_hint(); });
+      program.help_note(), memory_hint);
 }
 
 }  // namespace neat
