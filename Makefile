@@ -71,7 +71,7 @@ NO_CUDA_SRC :=
 $(info neat.cpp: CUDA off ($(if $(filter 0,$(CUDA)),CUDA=0,nvcc not found)): CPU-only build)
 endif
 
-PROGRAMS := $(wildcard train/train_vit.cpp train/vit_step.cpp train/train_text.cpp train/text_step.cpp)
+PROGRAMS := $(wildcard train/train_vit.cpp train/vit_step.cpp train/train_text.cpp train/text_step.cpp train/generate.cpp)
 LIB_SRC  := $(filter-out $(PROGRAMS) $(NO_CUDA_SRC),$(wildcard tensor/*.cpp tensor/cpu/*.cpp autograd/*.cpp nn/*.cpp nn/peft/*.cpp models/*.cpp text/*.cpp data/*.cpp train/*.cpp))
 LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/%.o) $(CUDA_SRC:%.cu=$(BUILD)/%.o)
 LIB      := $(BUILD)/libneat.a
@@ -83,8 +83,11 @@ BENCH_BIN := $(BENCH_SRC:bench/%.cpp=$(BUILD)/bench/%)
 PROG_OBJ := $(PROGRAMS:%.cpp=$(BUILD)/%.o)
 PROG_BIN := $(notdir $(PROGRAMS:.cpp=))
 
-# OpenBLAS is only a reference for the benchmarks; the library never links it.
-OPENBLAS_HEADER := $(wildcard /usr/include/x86_64-linux-gnu/cblas.h /usr/include/cblas.h /usr/include/openblas/cblas.h)
+# OpenBLAS is only a reference for the benchmarks; the library never links it. Both its header
+# and its library must be there: Debian's libblas-dev (netlib, pulled in by liblapack-dev) also
+# installs a cblas.h, without libopenblas.so.
+OPENBLAS_LIBRARY := $(filter /%,$(shell $(CXX) -print-file-name=libopenblas.so))
+OPENBLAS_HEADER := $(if $(OPENBLAS_LIBRARY),$(wildcard /usr/include/x86_64-linux-gnu/cblas.h /usr/include/cblas.h /usr/include/openblas/cblas.h))
 ifneq ($(OPENBLAS_HEADER),)
 BENCH_FLAGS := -DHAVE_OPENBLAS
 BENCH_LIBS  := -lopenblas
