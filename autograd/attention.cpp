@@ -87,7 +87,7 @@ std::vector<Tensor> AttentionNode::backward(const Tensor& grad) {
 
 namespace {
 struct PackedAttentionNode : Node {
-  int64_t heads = 1;
+  int64_t heads = 1, kv_heads = 1;
   Tensor q, k, v, p;
   const char* name() const override { return "packed_multi_head_attention"; }
   std::vector<Tensor> backward(const Tensor& grad) override;
@@ -95,12 +95,16 @@ struct PackedAttentionNode : Node {
 };
 }  // namespace
 
-// Per head: S = Q K^T / sqrt(d) + mask, P = softmax(S), O = P V (tensor/packed_attention.h)
+// Per head: S = Q K^T / sqrt(d) + mask (+ causal), P = softmax(S), O = P V
+// (tensor/packed_attention.h)
 Variable packed_multi_head_attention(const Variable& q, const Variable& k, const Variable& v,
-                                     int64_t heads, const Tensor& mask) {
-  PackedAttentionForward f = packed_attention_forward(q.data(), k.data(), v.data(), heads, mask);
+                                     int64_t heads, const Tensor& mask, bool causal,
+                                     int64_t kv_heads) {
+  PackedAttentionForward f =
+      packed_attention_forward(q.data(), k.data(), v.data(), heads, mask, causal, kv_heads);
   auto node = std::make_shared<PackedAttentionNode>();
   node->heads = heads;
+  node->kv_heads = kv_heads;
   node->p = std::move(f.probs);
   // dq and dk read all three (dS needs V). dv alone reads only P and dO, but the raw op takes
   // its sizes from q, k and v, so all three are kept.
@@ -112,9 +116,11 @@ Variable packed_multi_head_attention(const Variable& q, const Variable& k, const
 
 //   dV = P^T dO      dP = dO V^T      dS = P * (dP - rowsum(dP * P))
 //   dQ = dS K / sqrt(d)      dK = dS^T Q / sqrt(d)
+// (a masked or causally hidden key has P = 0, so dS = 0 there: the mask needs no backward; a
+// key / value head shared by G query heads sums their dK and dV)
 std::vector<Tensor> PackedAttentionNode::backward(const Tensor& grad) {
-  PackedAttentionGradients g =
-      packed_attention_backward(grad, q, k, v, p, heads, needs_grad(0), needs_grad(1), needs_grad(2));
+  PackedAttentionGradients g = packed_attention_backward(
+      grad, q, k, v, p, heads, needs_grad(0), needs_grad(1), needs_grad(2), kv_heads);
   return {g.q, g.k, g.v};
 }
 

@@ -188,6 +188,7 @@ Variable sigmoid(const Variable& x) { return unary(UnaryOp::Sigmoid, x); }
 Variable relu(const Variable& x) { return unary(UnaryOp::Relu, x); }
 Variable gelu(const Variable& x) { return unary(UnaryOp::Gelu, x); }
 Variable sin(const Variable& x) { return unary(UnaryOp::Sin, x); }
+Variable silu(const Variable& x) { return unary(UnaryOp::Silu, x); }
 
 Variable operator+(const Variable& a, const Variable& b) { return add(a, b); }
 Variable operator-(const Variable& a, const Variable& b) { return sub(a, b); }

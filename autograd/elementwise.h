@@ -27,6 +27,7 @@ Variable sigmoid(const Variable& x);
 Variable relu(const Variable& x);
 Variable gelu(const Variable& x);
 Variable sin(const Variable& x);
+Variable silu(const Variable& x);   // x * sigmoid(x)
 
 Variable operator+(const Variable& a, const Variable& b);
 Variable operator-(const Variable& a, const Variable& b);

@@ -1,6 +1,7 @@
 // Differentiable neural-network functions with fused forward and backward kernels:
-// softmax, log_softmax, layer_norm, cross_entropy, mse_loss, dropout, embedding, scaled
-// dot-product attention (on [.., N, d] heads, and on heads packed side by side).
+// softmax, log_softmax, layer_norm, rms_norm, cross_entropy, mse_loss, dropout, embedding,
+// scaled dot-product attention (on [.., N, d] heads, and on heads packed side by side, causal
+// and grouped-query included), and the rotary position embedding.
 #pragma once
 #include "autograd/variable.h"
 
@@ -10,6 +11,12 @@ Variable softmax(const Variable& x, int64_t dim);
 Variable log_softmax(const Variable& x, int64_t dim);
 // Over the last dim; weight / bias [D] may be undefined Variables.
 Variable layer_norm(const Variable& x, const Variable& weight, const Variable& bias, double eps);
+// y = x / sqrt(mean(x^2) + eps) * weight over the last dim; weight [D] (tensor/rms_norm.h).
+Variable rms_norm(const Variable& x, const Variable& weight, double eps);
+// The rotary position embedding on packed heads (tensor/rope.h): x [B, N, heads*hd],
+// position_ids int64 [B, N], inv_freq [hd/2] in x's dtype. Differentiable in x.
+Variable rope(const Variable& x, const Tensor& position_ids, const Tensor& inv_freq,
+              int64_t heads);
 // logits [N, C], labels int64 [N]; mean over N.
 Variable cross_entropy(const Variable& logits, const Tensor& labels, double label_smoothing = 0.0);
 // Mean of (input - target)^2 over every element, as torch.nn.functional.mse_loss; target has
@@ -28,7 +35,11 @@ Variable scaled_dot_product_attention(const Variable& q, const Variable& k, cons
 // The same per head on packed heads, as the projections write them (tensor/packed_attention.h):
 // q [B, Nq, heads*d], k [B, Nk, heads*d], v [B, Nk, heads*dv] -> [B, Nq, heads*dv], mask
 // broadcastable to [B, heads, Nq, Nk]. What multi_head_attention runs: no head is permuted.
+// causal: query i sees keys j <= i + Nk - Nq only (a decoder; with a KV cache the Nq new queries
+// are the last ones). kv_heads (0: = heads) < heads is grouped-query attention: k [B, Nk,
+// kv_heads*d], v [B, Nk, kv_heads*dv], query head h reads key / value head h / (heads / kv_heads).
 Variable packed_multi_head_attention(const Variable& q, const Variable& k, const Variable& v,
-                                     int64_t heads, const Tensor& mask = Tensor());
+                                     int64_t heads, const Tensor& mask = Tensor(),
+                                     bool causal = false, int64_t kv_heads = 0);
 
 }  // namespace neat

@@ -26,6 +26,7 @@ const char* unary_op_name(UnaryOp op) {
     case UnaryOp::Gelu: return "gelu";
     case UnaryOp::Sin: return "sin";
     case UnaryOp::Sin2Pi: return "sin2pi";
+    case UnaryOp::Silu: return "silu";
     case UnaryOp::Identity: return "identity";
   }
   return "?";
@@ -67,6 +68,7 @@ Tensor sigmoid(const Tensor& x) { return unary(UnaryOp::Sigmoid, x); }
 Tensor relu(const Tensor& x) { return unary(UnaryOp::Relu, x); }
 Tensor gelu(const Tensor& x) { return unary(UnaryOp::Gelu, x); }
 Tensor sin(const Tensor& x) { return unary(UnaryOp::Sin, x); }
+Tensor silu(const Tensor& x) { return unary(UnaryOp::Silu, x); }
 
 // ---- broadcasting --------------------------------------------------------------------------
 

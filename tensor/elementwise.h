@@ -30,6 +30,7 @@ Tensor sigmoid(const Tensor& x);
 Tensor relu(const Tensor& x);
 Tensor gelu(const Tensor& x);      // exact: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))
 Tensor sin(const Tensor& x);
+Tensor silu(const Tensor& x);     // x * sigmoid(x) (LLaMA's SwiGLU: silu(gate) * up)
 
 // Shape both operands broadcast to (numpy/PyTorch rules); error names op and both shapes.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);

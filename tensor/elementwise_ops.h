@@ -22,7 +22,8 @@
 
 namespace neat {
 
-enum class UnaryOp { Neg, Exp, Log, Sqrt, Tanh, Sigmoid, Relu, Gelu, Sin, Sin2Pi, Identity };
+enum class UnaryOp { Neg, Exp, Log, Sqrt, Tanh, Sigmoid, Relu, Gelu, Sin, Sin2Pi, Silu,
+                     Identity };
 enum class BinaryOp { Add, Sub, Mul, Div };
 enum class ScalarOp { Add, Mul, Pow };
 
@@ -46,6 +47,7 @@ struct UnaryForward {
     else if constexpr (Op == UnaryOp::Gelu) return gelu_forward(x);
     else if constexpr (Op == UnaryOp::Sin) return sin_forward(x);
     else if constexpr (Op == UnaryOp::Sin2Pi) return sin2pi_forward(x);
+    else if constexpr (Op == UnaryOp::Silu) return silu_forward(x);
     else return identity_forward(x);
   }
 };
@@ -65,6 +67,7 @@ struct UnaryBackward {
     else if constexpr (Op == UnaryOp::Gelu) return dy * gelu_derivative(v);
     else if constexpr (Op == UnaryOp::Sin) return dy * sin_derivative(v);
     else if constexpr (Op == UnaryOp::Sin2Pi) return dy * sin2pi_derivative(v);
+    else if constexpr (Op == UnaryOp::Silu) return dy * silu_derivative(v);
     else return dy * identity_derivative(v);
   }
 };
@@ -111,6 +114,7 @@ void with_unary_op(UnaryOp op, Fn&& fn) {
     case U::Gelu: fn(std::integral_constant<U, U::Gelu>{}); return;
     case U::Sin: fn(std::integral_constant<U, U::Sin>{}); return;
     case U::Sin2Pi: fn(std::integral_constant<U, U::Sin2Pi>{}); return;
+    case U::Silu: fn(std::integral_constant<U, U::Silu>{}); return;
     case U::Identity: fn(std::integral_constant<U, U::Identity>{}); return;
   }
 }

@@ -13,29 +13,34 @@ namespace neat {
 namespace {
 
 PackedAttentionLayout layout_of(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads,
-                                const char* op) {
+                                int64_t kv_heads, const char* op) {
   NEAT_CHECK(q.defined() && k.defined() && v.defined(), op, ": q, k and v must be defined");
   NEAT_CHECK(q.dim() == 3 && k.dim() == 3 && v.dim() == 3, op, ": q ", shape_str(q.shape()), ", k ",
              shape_str(k.shape()), ", v ", shape_str(v.shape()), " must be [B, N, heads * d]");
   NEAT_CHECK(heads > 0, op, ": heads must be positive, got ", heads);
+  if (kv_heads == 0) kv_heads = heads;
+  NEAT_CHECK(kv_heads > 0 && heads % kv_heads == 0, op, ": ", heads, " query heads do not split "
+             "into groups of the ", kv_heads, " key / value heads");
   NEAT_CHECK(q.size(0) == k.size(0) && k.size(0) == v.size(0), op, ": q ", shape_str(q.shape()),
              ", k ", shape_str(k.shape()), ", v ", shape_str(v.shape()), " differ in the batch B");
-  NEAT_CHECK(q.size(2) == k.size(2), op, ": q ", shape_str(q.shape()), " and k ",
-             shape_str(k.shape()), " differ in the width heads * d");
   NEAT_CHECK(k.size(1) == v.size(1), op, ": k ", shape_str(k.shape()), " and v ",
              shape_str(v.shape()), " differ in the number of keys Nk");
-  NEAT_CHECK(q.size(2) % heads == 0 && v.size(2) % heads == 0, op, ": q ", shape_str(q.shape()),
-             " and v ", shape_str(v.shape()), " do not split into ", heads,
-             " heads (their last dim must be divisible by ", heads, ")");
+  NEAT_CHECK(q.size(2) % heads == 0 && v.size(2) % kv_heads == 0, op, ": q ",
+             shape_str(q.shape()), " and v ", shape_str(v.shape()), " do not split into ", heads,
+             " and ", kv_heads, " heads");
+  NEAT_CHECK(k.size(2) * heads == q.size(2) * kv_heads, op, ": q ", shape_str(q.shape()), " and k ",
+             shape_str(k.shape()), " differ in the head size d (", heads, " query heads, ",
+             kv_heads, " key / value heads)");
   check_same_dtype(q, k, op);
   check_same_dtype(q, v, op);
   PackedAttentionLayout l;
   l.batch = q.size(0);
   l.heads = heads;
+  l.kv_heads = kv_heads;
   l.nq = q.size(1);
   l.nk = k.size(1);
   l.d = q.size(2) / heads;
-  l.dv = v.size(2) / heads;
+  l.dv = v.size(2) / kv_heads;
   l.scale = 1.0 / std::sqrt(double(l.d));
   return l;
 }
@@ -67,9 +72,13 @@ AttentionMask<T> mask_of(const Tensor& mask, const PackedAttentionLayout& l, con
 }  // namespace
 
 PackedAttentionForward packed_attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
-                                                int64_t heads, const Tensor& mask) {
+                                                int64_t heads, const Tensor& mask, bool causal,
+                                                int64_t kv_heads) {
   const char* op = "packed_attention";
-  const PackedAttentionLayout l = layout_of(q, k, v, heads, op);
+  PackedAttentionLayout l = layout_of(q, k, v, heads, kv_heads, op);
+  l.causal = causal;
+  NEAT_CHECK(!causal || l.nq <= l.nk, op, ": causal attention with ", l.nq, " queries but ", l.nk,
+             " keys: the queries are the last Nq positions, so Nq <= Nk");
   if (mask.defined()) check_same_dtype(q, mask, op);
   PackedAttentionForward f;
   f.out = Tensor({l.batch, l.nq, l.heads * l.dv}, q.dtype(), q.device());
@@ -85,9 +94,10 @@ PackedAttentionForward packed_attention_forward(const Tensor& q, const Tensor& k
 PackedAttentionGradients packed_attention_backward(const Tensor& grad_out, const Tensor& q,
                                                    const Tensor& k, const Tensor& v,
                                                    const Tensor& probs, int64_t heads,
-                                                   bool need_q, bool need_k, bool need_v) {
+                                                   bool need_q, bool need_k, bool need_v,
+                                                   int64_t kv_heads) {
   const char* op = "packed_attention_backward";
-  const PackedAttentionLayout l = layout_of(q, k, v, heads, op);
+  const PackedAttentionLayout l = layout_of(q, k, v, heads, kv_heads, op);
   const Shape out_shape = {l.batch, l.nq, l.heads * l.dv}, p_shape = {l.batch, l.heads, l.nq, l.nk};
   NEAT_CHECK(grad_out.shape() == out_shape, op, ": gradient ", shape_str(grad_out.shape()),
              " is not the output's ", shape_str(out_shape));

@@ -3,23 +3,34 @@
 // tensor/cuda/packed_attention.cu).
 //
 // "Packed": the heads sit side by side in the last dim, as the q, k, v projections write them:
-//   q [B, Nq, H*d], k [B, Nk, H*d], v [B, Nk, H*dv], out [B, Nq, H*dv]
+//   q [B, Nq, H*d], k [B, Nk, Hkv*d], v [B, Nk, Hkv*dv], out [B, Nq, H*dv]
 // so head h of batch entry b is the [N, d] matrix at offset (b N H d + h d) with row stride H d.
-// The probabilities are kept per head, contiguous: p [B, H, Nq, Nk].
+// Grouped-query attention (Hkv < H, H % Hkv == 0): query head h reads key / value head
+// h / G, G = H / Hkv (a group of G consecutive query heads shares one); Hkv = H is plain
+// multi-head attention. The probabilities are kept per query head, contiguous: p [B, H, Nq, Nk].
+// causal: query i sees keys j <= i + Nk - Nq (the queries are the last Nq of the Nk positions,
+// as in a decode step after a KV cache); the others get probability 0.
 #pragma once
 #include <cstdint>
+
+#include "tensor/host_device.h"
 
 namespace neat {
 
 struct PackedAttentionLayout {
-  int64_t batch = 0, heads = 0, nq = 0, nk = 0, d = 0, dv = 0;
+  int64_t batch = 0, heads = 0, kv_heads = 0, nq = 0, nk = 0, d = 0, dv = 0;
   double scale = 1;   // 1 / sqrt(d)
+  bool causal = false;
 
   int64_t pairs() const { return batch * heads; }   // (b, h) products, p's [Nq, Nk] blocks
-  // Offsets of (b, h)'s first element in q, k (and their gradients), v, out and p.
+  int64_t group() const { return heads / kv_heads; }   // query heads per key / value head
+  // The last key query i may see when causal: i + Nk - Nq.
+  NEAT_HOST_DEVICE int64_t last_key(int64_t i) const { return i + nk - nq; }
+  // Offsets of (b, h)'s first element in q, k (and their gradients), v, out and p; h is a query
+  // head, k and v read its key / value head h / G.
   int64_t q_offset(int64_t b, int64_t h) const { return (b * nq * heads + h) * d; }
-  int64_t k_offset(int64_t b, int64_t h) const { return (b * nk * heads + h) * d; }
-  int64_t v_offset(int64_t b, int64_t h) const { return (b * nk * heads + h) * dv; }
+  int64_t k_offset(int64_t b, int64_t h) const { return (b * nk * kv_heads + h / group()) * d; }
+  int64_t v_offset(int64_t b, int64_t h) const { return (b * nk * kv_heads + h / group()) * dv; }
   int64_t out_offset(int64_t b, int64_t h) const { return (b * nq * heads + h) * dv; }
   int64_t p_offset(int64_t b, int64_t h) const { return (b * heads + h) * nq * nk; }
 };

@@ -142,6 +142,13 @@ template <typename T> NEAT_HOST_DEVICE inline T sigmoid_derivative(T x) {
   return sigmoid_derivative_from_output(sigmoid_forward(x));
 }
 
+// silu (swish, LLaMA's MLP activation): y = x sigmoid(x), y' = s (1 + x (1 - s)), s = sigmoid(x)
+template <typename T> NEAT_HOST_DEVICE inline T silu_forward(T x) { return x * sigmoid_forward(x); }
+template <typename T> NEAT_HOST_DEVICE inline T silu_derivative(T x) {
+  const T s = sigmoid_forward(x);
+  return s * (T(1) + x * (T(1) - s));
+}
+
 // relu: y = max(x, 0), y' = 1 for x > 0 and 0 otherwise (0 at the kink, like PyTorch).
 // Written `x < 0 ? 0 : x` so a NaN input stays NaN.
 template <typename T> NEAT_HOST_DEVICE inline T relu_forward(T x) { return x < T(0) ? T(0) : x; }

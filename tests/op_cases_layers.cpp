@@ -106,6 +106,104 @@ std::vector<OpCase> packed_attention_cases() {
            op(3, rows), reference(3, rows)}};
 }
 
+// Causal and grouped-query attention on packed heads against the composed reference, with the
+// key / value heads repeated for their G query heads and the causal mask made as a tensor:
+// -inf where key j > i + Nk - Nq.
+std::vector<OpCase> causal_attention_cases() {
+  struct Setup {
+    int64_t heads, kv_heads;
+    bool causal;
+    Tensor mask;
+  };
+  auto reference = [](Setup s) {
+    return [s](const Tensors& in) {
+      auto split = [](const Tensor& x, int64_t h) {
+        return permute(x.reshape({x.size(0), x.size(1), h, x.size(2) / h}), {0, 2, 1, 3});
+      };
+      auto repeat_kv = [&](const Tensor& x) {   // [B, Hkv, N, w] -> [B, H, N, w]
+        std::vector<Tensor> parts;
+        for (int64_t h = 0; h < s.heads; ++h)
+          parts.push_back(narrow(x, 1, h / (s.heads / s.kv_heads), 1));
+        return concat(parts, 1);
+      };
+      const int64_t nq = in[0].size(1), nk = in[1].size(1);
+      Tensor mask = s.mask.defined() ? s.mask : zeros({1}, DType::Float64);
+      if (s.causal)
+        mask = add(mask, tabulate({nq, nk}, [&](const Index& i) {
+                     return i[1] > i[0] + nk - nq ? -kInf : 0.0;
+                   }));
+      Tensor o = permute(attention_composed(split(in[0], s.heads), repeat_kv(split(in[1], s.kv_heads)),
+                                            repeat_kv(split(in[2], s.kv_heads)), mask),
+                         {0, 2, 1, 3});
+      return o.reshape({o.size(0), o.size(1), o.size(2) * o.size(3)});
+    };
+  };
+  auto op = [](Setup s) {
+    return [s](const Vars& in) {
+      return packed_multi_head_attention(in[0], in[1], in[2], s.heads, beside(s.mask, in[0].data()),
+                                         s.causal, s.kv_heads);
+    };
+  };
+  // Padding: entry 0's last key is padded as key_padding_mask does (lowest()); entry 1 is left
+  // padded (a batched prompt) by a finite -20, so that its first queries, which see padded keys
+  // only, keep scores whose derivative central differences can measure (lowest() + s rounds
+  // to lowest(): flat to a difference, not to the analytic gradient).
+  Tensor padding = zeros({2, 1, 1, 5}, DType::Float64);
+  padding.set({0, 0, 0, 4}, std::numeric_limits<double>::lowest());
+  padding.set({1, 0, 0, 0}, -20.0);
+  padding.set({1, 0, 0, 1}, -20.0);
+  const Setup causal{2, 2, true, Tensor()}, gqa{4, 2, false, Tensor()}, both{6, 2, true, Tensor()},
+      padded{4, 2, true, padding}, mqa{3, 1, true, Tensor()};
+  return {{"causal self-attention, 2 heads: q, k, v [2,5,6]",
+           {random64({2, 5, 6}, 90), random64({2, 5, 6}, 91), random64({2, 5, 6}, 92)},
+           op(causal), reference(causal)},
+          {"causal, 2 new queries after 3 cached keys: q [2,2,6], k, v [2,5,6]",
+           {random64({2, 2, 6}, 93), random64({2, 5, 6}, 94), random64({2, 5, 6}, 95)},
+           op(causal), reference(causal)},
+          {"grouped-query, 4 heads on 2: q [2,3,8], k [2,5,4], v [2,5,6]",
+           {random64({2, 3, 8}, 96), random64({2, 5, 4}, 97), random64({2, 5, 6}, 98)},
+           op(gqa), reference(gqa)},
+          {"causal grouped-query, 6 heads on 2: q, k [1,4,12], [1,4,4], v [1,4,4]",
+           {random64({1, 4, 12}, 99), random64({1, 4, 4}, 100), random64({1, 4, 4}, 101)},
+           op(both), reference(both)},
+          {"causal grouped-query with padding [2,1,1,5]: q [2,5,8], k, v [2,5,4]",
+           {random64({2, 5, 8}, 102), random64({2, 5, 4}, 103), random64({2, 5, 4}, 104)},
+           op(padded), reference(padded)},
+          {"causal multi-query, 3 heads on 1, one decode step: q [2,1,6], k, v [2,4,2]",
+           {random64({2, 1, 6}, 105), random64({2, 4, 2}, 106), random64({2, 4, 2}, 107)},
+           op(mqa), reference(mqa)}};
+}
+
+// The rotary embedding against its definition, pair by pair: positions in any order (left
+// padding gives repeated ones), hd 4 and 6.
+std::vector<OpCase> rope_cases() {
+  auto reference = [](Tensor pos, Tensor inv_freq, int64_t heads) {
+    return [pos, inv_freq, heads](const Tensors& in) {
+      const int64_t hd = in[0].size(2) / heads, half = hd / 2;
+      return tabulate(in[0].shape(), [&](const Index& i) {
+        const int64_t h = i[2] / hd, r = i[2] % hd, pair = r % half;
+        const double a = double(pos.at({i[0], i[1]})) * inv_freq.flat(pair);
+        const double x1 = in[0].at({i[0], i[1], h * hd + pair}),
+                     x2 = in[0].at({i[0], i[1], h * hd + pair + half});
+        return r < half ? x1 * std::cos(a) - x2 * std::sin(a) : x2 * std::cos(a) + x1 * std::sin(a);
+      });
+    };
+  };
+  auto op = [](Tensor pos, Tensor inv_freq, int64_t heads) {
+    return [pos, inv_freq, heads](const Vars& in) {
+      return rope(in[0], pos.to(in[0].device()), beside(inv_freq, in[0].data()), heads);
+    };
+  };
+  const Tensor pos = from_vector(std::vector<int64_t>{0, 1, 2, 0, 0, 1}, {2, 3});
+  const Tensor pos_far = from_vector(std::vector<int64_t>{7, 100, 3, 2048}, {1, 4});
+  const Tensor f2 = from_vector(std::vector<double>{1.0, 0.01});
+  const Tensor f3 = from_vector(std::vector<double>{1.0, 0.1, 0.003});
+  return {{"2 heads of 4, positions [[0,1,2],[0,0,1]]: x [2,3,8]", {random64({2, 3, 8}, 110)},
+           op(pos, f2, 2), reference(pos, f2, 2)},
+          {"1 head of 6, far positions: x [1,4,6]", {random64({1, 4, 6}, 111)},
+           op(pos_far, f3, 1), reference(pos_far, f3, 1)}};
+}
+
 // Neat's fused op against its composition from primitives (nn/peft/neat_reference.h):
 // x [2,3,IN], W0 [OUT,IN], b [OUT], A [R,OUT], B [OUT,R], depth-2 layers [R,R].
 std::vector<OpCase> neat_cases() {

@@ -140,6 +140,17 @@ inline Tensor layer_norm_loop(const Tensor& x, const Tensor& w, const Tensor& b,
   });
 }
 
+// x / sqrt(mean(x^2) + eps) * w over the last dim.
+inline Tensor rms_norm_loop(const Tensor& x, const Tensor& w, double eps) {
+  const int64_t D = x.size(-1);
+  return tabulate(x.shape(), [&](const Index& i) {
+    Index j = i;
+    double ms = 0;
+    for (j.back() = 0; j.back() < D; ++j.back()) ms += x.at(j) * x.at(j) / double(D);
+    return x.at(i) / std::sqrt(ms + eps) * w.flat(i.back());
+  });
+}
+
 // mean over rows of -(1 - s) log p[label] - (s / C) sum_c log p[c]
 inline Tensor cross_entropy_loop(const Tensor& logits, const Tensor& labels, double smoothing) {
   const Tensor logp = softmax_loop(logits, 1, true);

@@ -211,6 +211,7 @@ TEST_CASE("every UnaryOp runs its own scalar function and derivative (tensor/ele
       {UnaryOp::Gelu, gelu_forward<double>, gelu_derivative<double>},
       {UnaryOp::Sin, sin_forward<double>, sin_derivative<double>},
       {UnaryOp::Sin2Pi, sin2pi_forward<double>, sin2pi_derivative<double>},
+      {UnaryOp::Silu, silu_forward<double>, silu_derivative<double>},
       {UnaryOp::Identity, identity_forward<double>, identity_derivative<double>},
   };
   const std::vector<double> xs = {0.3, 1.7, 2.5}, dys = {1.0, -2.0, 0.5};
@@ -335,7 +336,7 @@ TEST_CASE("cuda: elementwise ops equal the CPU's (every unary op, broadcasts, in
   if (!cuda_available()) return skip(cuda_unavailable_reason());
   const UnaryOp ops[] = {UnaryOp::Neg,     UnaryOp::Exp,  UnaryOp::Log,  UnaryOp::Sqrt,
                          UnaryOp::Tanh,    UnaryOp::Sigmoid, UnaryOp::Relu, UnaryOp::Gelu,
-                         UnaryOp::Sin,     UnaryOp::Sin2Pi, UnaryOp::Identity};
+                         UnaryOp::Sin,     UnaryOp::Sin2Pi, UnaryOp::Silu, UnaryOp::Identity};
   for (DType dt : {DType::Float32, DType::Float64}) {
     CAPTURE(dtype_name(dt));
     // The same functions on both devices; float differs in the last bits where the GPU fuses a

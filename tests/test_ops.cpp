@@ -183,6 +183,11 @@ const std::vector<OpEntry>& op_table() {
          return unary_case([](const Vars& v) { return unary(UnaryOp::Sin2Pi, v[0]); },
                            pointwise([](double x) { return std::sin(2 * kPi * x); }), -1, 1);
        }},
+      {"silu",
+       [] {
+         return unary_case([](const Vars& v) { return silu(v[0]); },
+                           pointwise([](double x) { return x / (1 + std::exp(-x)); }), -3, 3);
+       }},
       {"identity",
        [] {
          return unary_case([](const Vars& v) { return unary(UnaryOp::Identity, v[0]); },
@@ -504,6 +509,17 @@ const std::vector<OpEntry>& op_table() {
               [](const Vars& v) { return layer_norm(v[0], v[1], v[2], 1e-5); },
               [](const Tensors& in) { return layer_norm_loop(in[0], in[1], in[2], 1e-5); }}};
        }},
+      {"rms_norm",
+       [] {
+         auto op = [](const Vars& v) { return rms_norm(v[0], v[1], 1e-6); };
+         auto ref = [](const Tensors& in) { return rms_norm_loop(in[0], in[1], 1e-6); };
+         return std::vector<OpCase>{
+             {"[3,7]", {random64({3, 7}, 45), random64({7}, 46)}, op, ref},
+             {"[2,3,5]", {random64({2, 3, 5}, 48), random64({5}, 49)}, op, ref},
+             {"D = 1", {random64({3, 1}, 51, 0.5, 1), random64({1}, 52)}, op, ref},
+             {"70 rows (chunked weight sums)", {random64({70, 3}, 54), random64({3}, 55)}, op, ref}};
+       }},
+      {"rope", rope_cases},
       {"cross_entropy",
        [] {
          const Tensor labels = int64s({3, 0, 6, 6, 1});
@@ -534,6 +550,7 @@ const std::vector<OpEntry>& op_table() {
        }},
       {"scaled_dot_product_attention", attention_cases},
       {"packed_multi_head_attention", packed_attention_cases},
+      {"packed_multi_head_attention causal / grouped-query", causal_attention_cases},
       // ---- the fused adapter ops ----
       {"neat_linear", neat_cases},
       {"lora_linear", lora_cases},

@@ -1,8 +1,12 @@
 // CUDA kernels of multi-head attention on packed heads (tensor/cuda/packed_attention.h), the
 // math of tensor/cpu/packed_attention.h. On the GPU a copy is cheap next to a launch, so the
-// heads are gathered to [B, H, N, d] scratch (one permute kernel each), every product of all
-// (b, h) pairs is one strided-batched cuBLAS call, the softmax is tensor/cuda/softmax.cu's row
-// kernel in place, and the results are scattered back to the packed [B, N, H*d] layout.
+// heads are gathered to [B, H, N, d] scratch (one permute kernel each; K and V to [B, Hkv, N, d]),
+// every product of all (b, h) pairs is a strided-batched cuBLAS call (G of them with grouped-query
+// attention, one per member of a group), the mask and the causal -inf are added by one kernel,
+// the softmax is tensor/cuda/softmax.cu's row kernel in place, and the results are scattered
+// back to the packed [B, N, H*d] layout.
+#include <math_constants.h>
+
 #include "tensor/cuda/gemm.cuh"
 #include "tensor/cuda/packed_attention.h"
 #include "tensor/cuda/runtime.cuh"
@@ -30,40 +34,56 @@ void merge_heads(const T* heads, T* packed, int64_t batch, int64_t n, int64_t h,
   permute_kernel(Cuda{}, packed, heads, 4, shape, stride);
 }
 
-// p[b, h, i, j] += mask(b, h, i, j), the mask read through its broadcast strides.
+// p[b, h, i, j] += mask(b, h, i, j), the mask read through its broadcast strides (when there is
+// one), and -inf where causal hides key j from query i (j > i + Nk - Nq).
 template <typename T>
-__global__ void add_mask_kernel(T* p, AttentionMask<T> mask, int64_t heads, int64_t nq,
-                                int64_t nk, int64_t n) {
+__global__ void mask_scores_kernel(T* p, AttentionMask<T> mask, PackedAttentionLayout l,
+                                   int64_t n) {
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n;
        e += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t j = e % nk, i = (e / nk) % nq, h = (e / (nk * nq)) % heads, b = e / (nk * nq * heads);
-    p[e] += mask.data[b * mask.sb + h * mask.sh + i * mask.si + j * mask.sj];
+    const int64_t j = e % l.nk, i = (e / l.nk) % l.nq, h = (e / (l.nk * l.nq)) % l.heads,
+                  b = e / (l.nk * l.nq * l.heads);
+    if (l.causal && j > l.last_key(i)) p[e] = -CUDART_INF;
+    else if (mask.data != nullptr) p[e] += mask.data[b * mask.sb + h * mask.sh + i * mask.si + j * mask.sj];
   }
 }
+
+// The strides of one group member's products. Query head h = c G + g of pair c = b Hkv + kvh
+// (kvh its key / value head) sits at c G + g in [B, H, ..] scratch: so for a fixed g the G-th
+// blocks from block g form a strided batch over the B Hkv pairs, and each product of all pairs
+// is G cuBLAS calls (one when Hkv = H) that read K and V once per query head, never copied G times.
+struct Groups {
+  int64_t count, size;   // B Hkv pairs, G query heads each
+};
 
 }  // namespace
 
 template <typename T>
 void packed_attention_forward(Cuda, const PackedAttentionLayout& l, const T* q, const T* k,
                               const T* v, AttentionMask<T> mask, T* p, T* out) {
-  const int64_t B = l.batch, H = l.heads, pairs = l.pairs();
+  const int64_t B = l.batch, H = l.heads, Hkv = l.kv_heads, pairs = l.pairs();
+  const Groups g{B * Hkv, l.group()};
   if (pairs == 0 || l.nq == 0) return;
-  Scratch<T> qh(pairs * l.nq * l.d), kh(pairs * l.nk * l.d), vh(pairs * l.nk * l.dv),
+  Scratch<T> qh(pairs * l.nq * l.d), kh(g.count * l.nk * l.d), vh(g.count * l.nk * l.dv),
       oh(pairs * l.nq * l.dv);
   split_heads(q, qh.data(), B, l.nq, H, l.d);
-  split_heads(k, kh.data(), B, l.nk, H, l.d);
-  split_heads(v, vh.data(), B, l.nk, H, l.dv);
-  // S = Q K^T scale, every (b, h) at once
-  gemm_batched_rows<T>(false, true, l.nq, l.nk, l.d, T(l.scale), qh.data(), l.d, l.nq * l.d,
-                       kh.data(), l.d, l.nk * l.d, T(0), p, l.nk, l.nq * l.nk, pairs);
+  split_heads(k, kh.data(), B, l.nk, Hkv, l.d);
+  split_heads(v, vh.data(), B, l.nk, Hkv, l.dv);
+  const int64_t qs = l.nq * l.d, ps = l.nq * l.nk, os = l.nq * l.dv;
+  for (int64_t m = 0; m < g.size; ++m)   // S = Q K^T scale
+    gemm_batched_rows<T>(false, true, l.nq, l.nk, l.d, T(l.scale), qh.data() + m * qs, l.d,
+                         g.size * qs, kh.data(), l.d, l.nk * l.d, T(0), p + m * ps, l.nk,
+                         g.size * ps, g.count);
   const int64_t n = pairs * l.nq * l.nk;
-  if (mask.data != nullptr && n > 0) {
-    add_mask_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(p, mask, H, l.nq, l.nk, n);
+  if ((mask.data != nullptr || l.causal) && n > 0) {
+    mask_scores_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(p, mask, l, n);
     NEAT_CUDA_CHECK(cudaGetLastError());
   }
   softmax_forward(Cuda{}, p, p, pairs * l.nq, l.nk, 1, false);
-  gemm_batched_rows<T>(false, false, l.nq, l.dv, l.nk, T(1), p, l.nk, l.nq * l.nk, vh.data(), l.dv,
-                       l.nk * l.dv, T(0), oh.data(), l.dv, l.nq * l.dv, pairs);
+  for (int64_t m = 0; m < g.size; ++m)   // O = P V
+    gemm_batched_rows<T>(false, false, l.nq, l.dv, l.nk, T(1), p + m * ps, l.nk, g.size * ps,
+                         vh.data(), l.dv, l.nk * l.dv, T(0), oh.data() + m * os, l.dv,
+                         g.size * os, g.count);
   merge_heads(oh.data(), out, B, l.nq, H, l.dv);
 }
 
@@ -71,36 +91,46 @@ template <typename T>
 void packed_attention_backward(Cuda, const PackedAttentionLayout& l, const T* q, const T* k,
                                const T* v, const T* p, const T* grad_out, T* grad_q, T* grad_k,
                                T* grad_v) {
-  const int64_t B = l.batch, H = l.heads, pairs = l.pairs();
+  const int64_t B = l.batch, H = l.heads, Hkv = l.kv_heads, pairs = l.pairs();
+  const Groups g{B * Hkv, l.group()};
   if (pairs == 0) return;
+  const int64_t qs = l.nq * l.d, ps = l.nq * l.nk, os = l.nq * l.dv;
   Scratch<T> doh(pairs * l.nq * l.dv);
   split_heads(grad_out, doh.data(), B, l.nq, H, l.dv);
-  if (grad_v != nullptr) {   // dV = P^T dO
-    Scratch<T> dvh(pairs * l.nk * l.dv);
-    gemm_batched_rows<T>(true, false, l.nk, l.dv, l.nq, T(1), p, l.nk, l.nq * l.nk, doh.data(),
-                         l.dv, l.nq * l.dv, T(0), dvh.data(), l.dv, l.nk * l.dv, pairs);
-    merge_heads(dvh.data(), grad_v, B, l.nk, H, l.dv);
+  if (grad_v != nullptr) {   // dV = sum over the group of P^T dO
+    Scratch<T> dvh(g.count * l.nk * l.dv);
+    for (int64_t m = 0; m < g.size; ++m)
+      gemm_batched_rows<T>(true, false, l.nk, l.dv, l.nq, T(1), p + m * ps, l.nk, g.size * ps,
+                           doh.data() + m * os, l.dv, g.size * os, T(m == 0 ? 0 : 1), dvh.data(),
+                           l.dv, l.nk * l.dv, g.count);
+    merge_heads(dvh.data(), grad_v, B, l.nk, Hkv, l.dv);
   }
   if (grad_q == nullptr && grad_k == nullptr) return;
-  Scratch<T> vh(pairs * l.nk * l.dv), ds(pairs * l.nq * l.nk);
-  split_heads(v, vh.data(), B, l.nk, H, l.dv);
+  Scratch<T> vh(g.count * l.nk * l.dv), ds(pairs * l.nq * l.nk);
+  split_heads(v, vh.data(), B, l.nk, Hkv, l.dv);
   // dP = dO V^T, then dS = P * (dP - rowsum(dP * P)) in place
-  gemm_batched_rows<T>(false, true, l.nq, l.nk, l.dv, T(1), doh.data(), l.dv, l.nq * l.dv,
-                       vh.data(), l.dv, l.nk * l.dv, T(0), ds.data(), l.nk, l.nq * l.nk, pairs);
+  for (int64_t m = 0; m < g.size; ++m)
+    gemm_batched_rows<T>(false, true, l.nq, l.nk, l.dv, T(1), doh.data() + m * os, l.dv,
+                         g.size * os, vh.data(), l.dv, l.nk * l.dv, T(0), ds.data() + m * ps,
+                         l.nk, g.size * ps, g.count);
   softmax_backward(Cuda{}, ds.data(), p, ds.data(), pairs * l.nq, l.nk, 1, false);
   if (grad_q != nullptr) {   // dQ = dS K scale
-    Scratch<T> kh(pairs * l.nk * l.d), dqh(pairs * l.nq * l.d);
-    split_heads(k, kh.data(), B, l.nk, H, l.d);
-    gemm_batched_rows<T>(false, false, l.nq, l.d, l.nk, T(l.scale), ds.data(), l.nk, l.nq * l.nk,
-                         kh.data(), l.d, l.nk * l.d, T(0), dqh.data(), l.d, l.nq * l.d, pairs);
+    Scratch<T> kh(g.count * l.nk * l.d), dqh(pairs * l.nq * l.d);
+    split_heads(k, kh.data(), B, l.nk, Hkv, l.d);
+    for (int64_t m = 0; m < g.size; ++m)
+      gemm_batched_rows<T>(false, false, l.nq, l.d, l.nk, T(l.scale), ds.data() + m * ps, l.nk,
+                           g.size * ps, kh.data(), l.d, l.nk * l.d, T(0), dqh.data() + m * qs,
+                           l.d, g.size * qs, g.count);
     merge_heads(dqh.data(), grad_q, B, l.nq, H, l.d);
   }
-  if (grad_k != nullptr) {   // dK = dS^T Q scale
-    Scratch<T> qh(pairs * l.nq * l.d), dkh(pairs * l.nk * l.d);
+  if (grad_k != nullptr) {   // dK = sum over the group of dS^T Q scale
+    Scratch<T> qh(pairs * l.nq * l.d), dkh(g.count * l.nk * l.d);
     split_heads(q, qh.data(), B, l.nq, H, l.d);
-    gemm_batched_rows<T>(true, false, l.nk, l.d, l.nq, T(l.scale), ds.data(), l.nk, l.nq * l.nk,
-                         qh.data(), l.d, l.nq * l.d, T(0), dkh.data(), l.d, l.nk * l.d, pairs);
-    merge_heads(dkh.data(), grad_k, B, l.nk, H, l.d);
+    for (int64_t m = 0; m < g.size; ++m)
+      gemm_batched_rows<T>(true, false, l.nk, l.d, l.nq, T(l.scale), ds.data() + m * ps, l.nk,
+                           g.size * ps, qh.data() + m * qs, l.d, g.size * qs, T(m == 0 ? 0 : 1),
+                           dkh.data(), l.d, l.nk * l.d, g.count);
+    merge_heads(dkh.data(), grad_k, B, l.nk, Hkv, l.d);
   }
 }
 
