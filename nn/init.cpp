@@ -16,14 +16,14 @@ static void fill_with(const Variable& p, const std::function<double()>& sample) 
   t.copy_from(values);
 }
 
-void trunc_normal_(const Variable& p, double std, Generator& gen, double mean, double a, double b) {
-  NEAT_CHECK(a < b && std > 0, "trunc_normal_: need a < b and std > 0, got a ", a, ", b ", b,
-             ", std ", std);
-  // Box-Muller keeping both normals of each pair (Generator::normal drops one): initialising
-  // a large model is dominated by these log / cos calls.
+namespace {
+// N(0, 1) by Box-Muller keeping both normals of each pair (Generator::normal drops one):
+// initialising a large model is dominated by these log / cos calls.
+struct PairedNormal {
+  Generator& gen;
   double spare = 0;
   bool has_spare = false;
-  auto normal = [&] {
+  double operator()() {
     if (has_spare) {
       has_spare = false;
       return spare;
@@ -34,13 +34,26 @@ void trunc_normal_(const Variable& p, double std, Generator& gen, double mean, d
     spare = r * std::sin(theta);
     has_spare = true;
     return r * std::cos(theta);
-  };
+  }
+};
+}  // namespace
+
+void trunc_normal_(const Variable& p, double std, Generator& gen, double mean, double a, double b) {
+  NEAT_CHECK(a < b && std > 0, "trunc_normal_: need a < b and std > 0, got a ", a, ", b ", b,
+             ", std ", std);
+  PairedNormal normal{gen};
   fill_with(p, [&] {
     while (true) {  // rejection sampling: exact, and [a, b] holds nearly all mass for small std
       double x = mean + std * normal();
       if (x >= a && x <= b) return x;
     }
   });
+}
+
+void normal_(const Variable& p, double std, Generator& gen, double mean) {
+  NEAT_CHECK(std > 0, "normal_: need std > 0, got ", std);
+  PairedNormal normal{gen};
+  fill_with(p, [&] { return mean + std * normal(); });
 }
 
 int64_t fan_in(const Shape& shape) {

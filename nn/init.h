@@ -16,6 +16,8 @@ namespace neat {
 // std (torch.nn.init.trunc_normal_(t, mean, std, a=-2, b=2)).
 void trunc_normal_(const Variable& p, double std, Generator& gen, double mean = 0.0,
                    double a = -2.0, double b = 2.0);
+// N(mean, std), untruncated (torch.nn.init.normal_; HF LLaMA's _init_weights).
+void normal_(const Variable& p, double std, Generator& gen, double mean = 0.0);
 // U(-bound, bound), bound = gain * sqrt(3 / fan_in), gain = sqrt(2 / (1 + a^2)) (leaky_relu
 // gain, torch's default nonlinearity); fan_in = size(1) * prod(size(2:)) as torch computes it.
 void kaiming_uniform_(const Variable& p, double a, Generator& gen);
