@@ -66,6 +66,14 @@ inline TensorComparison check_tensor(const std::string& label, const Tensor& got
   return c;
 }
 
+// check_tensor with no floor, returning max |got - want| / max |want| (the max error itself for
+// a reference of all zeros, which must then be matched exactly): what the parity tests print.
+inline double relative_error(const std::string& label, const Tensor& got, const Tensor& want,
+                             double rtol) {
+  const TensorComparison c = check_tensor(label, got, want, rtol, /*floor=*/0);
+  return c.scale > 0 ? c.max_error / c.scale : c.max_error;
+}
+
 // The key projection's bias gets a gradient that is zero in exact arithmetic (q . b_k adds the
 // same number to every score of a row, and softmax ignores it), so both sides of a comparison
 // hold only rounding noise; tests measure it at the scale of the same layer's key weight's

@@ -27,12 +27,7 @@ namespace {
 const char* kBertReference = "tests/parity/bert_reference.safetensors";
 const char* kBertRegenerate = "regenerate it with .venv/bin/python tests/parity/make_bert_reference.py";
 
-// max |got - want| / max |want| (tests/tensor_check.h), failing the test case with the
-// tensor's label when it exceeds tol. A reference of all zeros must be matched exactly.
-double relative_error(const std::string& label, const Tensor& got, const Tensor& want, double tol) {
-  const test::TensorComparison c = test::check_tensor(label, got, want, tol, /*floor=*/0);
-  return c.scale > 0 ? c.max_error / c.scale : c.max_error;
-}
+using test::relative_error;
 
 }  // namespace
 
