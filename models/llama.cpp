@@ -30,6 +30,9 @@ void LlamaConfig::validate() const {
   positive(kv_heads, "num_key_value_heads");
   positive(head_dim, "head_dim");
   positive(max_positions, "max_position_embeddings");
+  NEAT_CHECK(!pad_token_id || (*pad_token_id >= 0 && *pad_token_id < vocab_size),
+             "LlamaConfig: pad_token_id ", pad_token_id.value_or(0), " is outside the vocabulary of ",
+             vocab_size);
   NEAT_CHECK(heads % kv_heads == 0, "LlamaConfig: num_attention_heads ", heads,
              " is not a multiple of num_key_value_heads ", kv_heads);
   NEAT_CHECK(head_dim % 2 == 0, "LlamaConfig: head_dim ", head_dim, " must be even (RoPE turns pairs)");
@@ -56,6 +59,7 @@ std::string LlamaConfig::str() const {
   if (qkv_bias) s << ", qkv bias";
   if (o_bias) s << ", o bias";
   if (mlp_bias) s << ", mlp bias";
+  if (pad_token_id) s << ", pad " << *pad_token_id;
   return s.str();
 }
 
@@ -148,6 +152,8 @@ LlamaConfig llama_config_from_json(const Json& json) {
   if (json.contains("rope_scaling")) read_rope(json["rope_scaling"], c);
   if (json.contains("rope_parameters")) read_rope(json["rope_parameters"], c);
   flag("tie_word_embeddings", c.tie_word_embeddings);
+  if (json.contains("pad_token_id") && !json["pad_token_id"].is_null())
+    c.pad_token_id = json["pad_token_id"].as_int();
   if (c.model_type == "qwen2") {
     c.qkv_bias = true;   // Qwen2Attention: q, k, v biased, o_proj not
   } else {
@@ -289,8 +295,10 @@ Variable LlamaDecoderLayer::forward(const Variable& h, const Tensor& position_id
 }
 
 LlamaModel::LlamaModel(const LlamaConfig& c, Generator& gen) : config_(c), inv_freq_(llama_inv_freq(c)) {
-  embed_tokens = register_module("embed_tokens", std::make_shared<Embedding>(c.vocab_size, c.hidden));
+  embed_tokens = register_module(
+      "embed_tokens", std::make_shared<Embedding>(c.vocab_size, c.hidden, 0, c.pad_token_id));
   normal_(embed_tokens->weight, c.initializer_range, gen);
+  embed_tokens->zero_padding_row();
   layer_list = register_module("layers", std::make_shared<ModuleList>());
   for (int64_t i = 0; i < c.layers; ++i) {
     layers.push_back(std::make_shared<LlamaDecoderLayer>(c, gen));
@@ -359,7 +367,10 @@ LlamaForCausalLM::LlamaForCausalLM(const LlamaConfig& config) : config_(config) 
 
 Variable LlamaForCausalLM::forward(const Tensor& input_ids, const Tensor& attention_mask,
                                    const Tensor& position_ids, LlamaKVCache* cache) {
-  Variable h = model->forward(input_ids, attention_mask, position_ids, cache);
+  return head(model->forward(input_ids, attention_mask, position_ids, cache));
+}
+
+Variable LlamaForCausalLM::head(const Variable& h) {
   if (lm_head) return lm_head->forward(h);
   return linear(h, model->embed_tokens->weight, Variable());   // tied: h E^T
 }

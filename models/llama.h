@@ -32,6 +32,7 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,9 @@ struct LlamaConfig {
   int64_t kv_heads = 32;              // Hkv (num_key_value_heads), H % Hkv == 0
   int64_t head_dim = 128;             // hd (default hidden / heads)
   int64_t max_positions = 2048;       // max_position_embeddings
+  // pad_token_id: embed_tokens' padding_idx, as HF's nn.Embedding (that row starts at zero and
+  // gets no gradient); none when the config has none.
+  std::optional<int64_t> pad_token_id;
   double rms_norm_eps = 1e-6;
   double rope_theta = 10000;
   // rope_scaling: "default" (none) or "llama3" (LLaMA 3.1's frequency-dependent factor).
@@ -76,7 +80,7 @@ struct LlamaConfig {
 // intermediate_size, num_hidden_layers, num_attention_heads, num_key_value_heads (default
 // heads), head_dim, rms_norm_eps, rope_theta and rope_scaling (transformers 4) or
 // rope_parameters (transformers 5), max_position_embeddings, tie_word_embeddings,
-// attention_bias, mlp_bias, initializer_range). hidden_act must be "silu"; a field that would
+// attention_bias, mlp_bias, initializer_range, pad_token_id). hidden_act must be "silu"; a field that would
 // change the computation in a way this model does not do (another rope type, pretraining_tp > 1,
 // attention dropout, a partial rotary factor, a sliding window, another model_type) is an error
 // naming it. Missing fields keep LlamaConfig's defaults (head_dim: hidden / heads).
@@ -172,6 +176,10 @@ class LlamaForCausalLM : public Module {
   // the KV cache to read and extend -> logits [B, N, V].
   Variable forward(const Tensor& input_ids, const Tensor& attention_mask = Tensor(),
                    const Tensor& position_ids = Tensor(), LlamaKVCache* cache = nullptr);
+  // The logits of final hidden states h [.., D] -> [.., V]: lm_head, or h E^T when tied. forward
+  // is head(model->forward(...)); a generator that needs only the last position's logits runs
+  // model->forward and heads that row alone.
+  Variable head(const Variable& h);
   std::string type_name() const override { return "LlamaForCausalLM"; }
 
   const LlamaConfig& config() const { return config_; }

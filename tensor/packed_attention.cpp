@@ -27,7 +27,8 @@ PackedAttentionLayout layout_of(const Tensor& q, const Tensor& k, const Tensor& 
              shape_str(v.shape()), " differ in the number of keys Nk");
   NEAT_CHECK(q.size(2) % heads == 0 && v.size(2) % kv_heads == 0, op, ": q ",
              shape_str(q.shape()), " and v ", shape_str(v.shape()), " do not split into ", heads,
-             " and ", kv_heads, " heads");
+             kv_heads == heads ? "" : " query and " + std::to_string(kv_heads) + " key / value",
+             " heads");
   NEAT_CHECK(k.size(2) * heads == q.size(2) * kv_heads, op, ": q ", shape_str(q.shape()), " and k ",
              shape_str(k.shape()), " differ in the head size d (", heads, " query heads, ",
              kv_heads, " key / value heads)");

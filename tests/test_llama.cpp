@@ -167,6 +167,10 @@ TEST_CASE("llama KV cache: prefill then decode one token at a time = one full fo
     CHECK(cache.length() == n + 1);
   }
   const Tensor incremental = concat(steps, 1);
+  // the last position's logits alone, as a generator takes them: the same numbers
+  LlamaKVCache again;
+  const Variable h = model.model->forward(ids, mask, pos, &again);
+  CHECK(max_abs_diff(model.head(narrow(h, 1, 5, 1)).data(), narrow(full, 1, 5, 1)) == 0);
   // the real rows only (a padding query's row is not defined by the model's output contract)
   CHECK(max_abs_diff(narrow(incremental, 1, 2, 4), narrow(full, 1, 2, 4)) < 1e-12);
   CHECK(mentions(thrown_message([&] {

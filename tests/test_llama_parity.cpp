@@ -68,6 +68,7 @@ TEST_CASE("parity with transformers: LLaMA logits, loss, gradients (full, LoRA, 
     const LlamaConfig config = llama_config_from_json(Json::parse(meta("config." + kind)));
     CHECK(config.kv_heads * 2 == config.heads);
     CHECK(config.rope_type == "llama3");
+    CHECK(config.pad_token_id == std::optional<int64_t>(0));   // the padded ids' row: no gradient
     CHECK(config.tie_word_embeddings == (kind == "tied"));
     std::map<std::string, Tensor> base;
     const std::string base_prefix = kind + ".base.";

@@ -10,7 +10,8 @@ Needs torch, transformers (5.x; 4.x works too) and peft: from the repository roo
 
 Two tiny configs with grouped-query attention (4 query heads on 2 key / value heads, head_dim 8
 with hidden 8, so head_dim is not hidden / heads), 2 layers, vocab 24, rope_theta 50000 and a
-llama3 rope_scaling whose four frequencies fall in all three of its bands: "untied" (a separate
+llama3 rope_scaling whose four frequencies fall in all three of its bands, pad_token_id 0 (the
+embedding's padding_idx: the padded ids' row gets no gradient): "untied" (a separate
 lm_head, no biases, explicit position ids as generate makes them for a left-padded batch) and
 "tied" (tie_word_embeddings, attention_bias and mlp_bias, default position ids). One left-padded
 batch; labels are the ids with -100 on the padding and on each row's first real token (that
@@ -57,7 +58,7 @@ make_reference.TARGETS[TARGETS] = TARGETS.split(",")
 COMMON = dict(vocab_size=24, hidden_size=8, intermediate_size=12, num_hidden_layers=2,
               num_attention_heads=4, num_key_value_heads=2, head_dim=8, hidden_act="silu",
               rms_norm_eps=1e-5, max_position_embeddings=256, initializer_range=0.02,
-              attention_dropout=0.0, pad_token_id=None, bos_token_id=1, eos_token_id=2,
+              attention_dropout=0.0, pad_token_id=0, bos_token_id=1, eos_token_id=2,
               attn_implementation="eager")
 ROPE = dict(rope_type="llama3", factor=4.0, low_freq_factor=1.0, high_freq_factor=4.0,
             original_max_position_embeddings=128)
