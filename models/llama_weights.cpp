@@ -1,26 +1,15 @@
 // Loading Hugging Face LLaMA-family weights (models/llama.h): config.json, and model.safetensors
 // or the shards listed by model.safetensors.index.json, copied in by parameter name.
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "models/llama.h"
+#include "tensor/files.h"
 #include "tensor/json.h"
 #include "tensor/safetensors.h"
 
 namespace neat {
 
 namespace {
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  NEAT_CHECK(in.good(), path, ": cannot open the file");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-bool file_exists(const std::string& path) { return std::ifstream(path).good(); }
 
 // Tensors a checkpoint may hold that are not parameters: old LLaMA checkpoints saved RoPE's
 // inverse frequencies as a buffer in every layer.
@@ -59,7 +48,7 @@ std::shared_ptr<LlamaForCausalLM> load_llama(const std::string& dir) {
   const std::string config_path = dir + "/config.json";
   LlamaConfig config;
   try {
-    config = llama_config_from_json(Json::parse(read_text(config_path)));
+    config = llama_config_from_json(Json::parse(read_file(config_path, "config")));
   } catch (const std::exception& e) {
     NEAT_CHECK(false, config_path, ": ", e.what());
   }
@@ -73,7 +62,7 @@ std::shared_ptr<LlamaForCausalLM> load_llama(const std::string& dir) {
     NEAT_CHECK(file_exists(index), dir, ": neither model.safetensors nor model.safetensors.index.json");
     try {
       std::set<std::string> shards;
-      const Json parsed = Json::parse(read_text(index));
+      const Json parsed = Json::parse(read_file(index, "shard index"));
       for (const auto& [name, shard] : parsed["weight_map"].as_object())
         shards.insert(shard.as_string());
       for (const std::string& shard : shards) {

@@ -14,7 +14,7 @@
 #include "text/byte_level.h"
 #include "text/chat_template.h"
 #include "text/pretokenize.h"
-#include "text/text_file.h"
+#include "tensor/files.h"
 #include "text/tokenizer_json.h"
 
 using namespace neat;
@@ -181,7 +181,7 @@ TEST_CASE("byte-level bpe: a byte that is no token becomes unk, or is dropped wi
 }
 
 TEST_CASE("decoder tokenizers agree with Hugging Face tokenizers on the tricky strings") {
-  const Json ref = Json::parse(read_text_file(kDir + "reference.json", "reference"));
+  const Json ref = Json::parse(read_file(kDir + "reference.json", "reference"));
   int checked = 0, exact = 0;
   for (const char* name : {"gpt2", "llama3", "smollm", "spm"}) {
     const BPETokenizer tok = load_tokenizer_json(kDir + name + ".json");
@@ -204,7 +204,7 @@ TEST_CASE("decoder tokenizers agree with Hugging Face tokenizers on the tricky s
 
 TEST_CASE("tokenizer.json: what each file configures, errors naming the file and the field") {
   auto vocab = [](const char* name) {
-    return parse_tokenizer_json(read_text_file(kDir + name, "tokenizer"), name);
+    return parse_tokenizer_json(read_file(kDir + name, "tokenizer"), name);
   };
   const BPEVocab llama3 = vocab("llama3.json");
   CHECK(llama3.pre_tokenizer == "llama3");
@@ -213,7 +213,7 @@ TEST_CASE("tokenizer.json: what each file configures, errors naming the file and
   CHECK((smollm.pre_tokenizer == "smollm" && !smollm.add_bos));
   const BPEVocab spm = vocab("spm.json");
   CHECK((spm.kind == BPEKind::kSentencePiece && spm.byte_fallback && spm.unk == 0 && spm.bos == 1));
-  const std::string text = read_text_file(kDir + "gpt2.json", "tokenizer");
+  const std::string text = read_file(kDir + "gpt2.json", "tokenizer");
   auto damaged = [&](const std::string& from, const std::string& to) {
     std::string s = text;
     const size_t at = s.find(from);
@@ -238,7 +238,7 @@ TEST_CASE("tokenizer.json: what each file configures, errors naming the file and
                  {"makes 'ĠĠ', which is not a token"}));
   CHECK(mentions(thrown_message([&] { parse_tokenizer_json("{\"model\": 3", "cut.json"); }),
                  {"cut.json", "not JSON"}));
-  const std::string llama3_text = read_text_file(kDir + "llama3.json", "tokenizer");
+  const std::string llama3_text = read_file(kDir + "llama3.json", "tokenizer");
   std::string other_regex = llama3_text;
   other_regex.replace(other_regex.find("\\\\p{N}{1,3}"), 11, "\\\\p{N}{1,4}");
   CHECK(mentions(thrown_message([&] { parse_tokenizer_json(other_regex, "r.json"); }),

@@ -14,7 +14,7 @@
 #include "tests/skip.h"
 #include "text/byte_level.h"
 #include "text/gguf_tokenizer.h"
-#include "text/text_file.h"
+#include "tensor/files.h"
 
 using namespace neat;
 using neat::test::mentions;
@@ -73,7 +73,7 @@ GgufFile tiny_gguf() {
 // llama.cpp's test vectors: texts separated by "\n__ggml_vocab_test__\n" in X.gguf.inp, the ids
 // of each (encoded without bos and without parsing special tokens) a line of X.gguf.out.
 std::vector<std::pair<std::string, std::vector<int64_t>>> vocab_tests(const std::string& gguf) {
-  const std::string raw = read_text_file(gguf + ".inp", "test input");
+  const std::string raw = read_file(gguf + ".inp", "test input");
   const std::string sep = "\n__ggml_vocab_test__\n";
   std::vector<std::string> texts;
   for (size_t pos = 0; pos < raw.size();) {
@@ -82,7 +82,7 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> vocab_tests(const std:
     if (next == std::string::npos) break;
     pos = next + sep.size();
   }
-  std::istringstream lines(read_text_file(gguf + ".out", "test output"));
+  std::istringstream lines(read_file(gguf + ".out", "test output"));
   std::vector<std::pair<std::string, std::vector<int64_t>>> out;
   std::string line;
   for (size_t i = 0; std::getline(lines, line); ++i) {
@@ -159,7 +159,7 @@ TEST_CASE("gguf tokenizer: SmolLM2's own tokenizer and chat template") {
   const BPEVocab v = gguf_tokenizer_vocab(file);
   CHECK((v.pre_tokenizer == "smollm" && v.bos == 1 && v.eos == 2 && !v.add_bos));
   const BPETokenizer tok(v);
-  const Json ref = Json::parse(read_text_file(
+  const Json ref = Json::parse(read_file(
       "tests/parity/decoder_tokenizer/smollm2_reference.json", "reference"));
   for (const Json& item : ref["cases"].as_array()) {
     std::vector<int64_t> expected;

@@ -6,7 +6,7 @@
 #include "tensor/json.h"
 #include "text/byte_level.h"
 #include "text/pretokenize.h"
-#include "text/text_file.h"
+#include "tensor/files.h"
 
 namespace neat {
 
@@ -27,13 +27,13 @@ ByteLevelBPE ByteLevelBPE::from_files(const std::string& vocab_json,
                                       const std::string& merges_txt, BPEOptions options) {
   std::map<std::string, int64_t> vocab;
   try {
-    const Json json = Json::parse(read_text_file(vocab_json, "vocabulary"));
+    const Json json = Json::parse(read_file(vocab_json, "vocabulary"));
     for (const auto& [token, id] : json.as_object()) vocab[token] = id.as_int();
   } catch (const std::exception& e) {
     NEAT_CHECK(false, vocab_json, ": not a JSON object of token -> id (", e.what(), ")");
   }
   std::vector<std::pair<std::string, std::string>> merges;
-  std::istringstream lines(read_text_file(merges_txt, "merges"));
+  std::istringstream lines(read_file(merges_txt, "merges"));
   std::string line;
   for (int64_t number = 1; std::getline(lines, line); ++number) {
     if (!line.empty() && line.back() == '\r') line.pop_back();

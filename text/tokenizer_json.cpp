@@ -5,7 +5,7 @@
 
 #include "tensor/check.h"
 #include "tensor/json.h"
-#include "text/text_file.h"
+#include "tensor/files.h"
 
 namespace neat {
 
@@ -265,7 +265,7 @@ BPEVocab parse_tokenizer_json(const std::string& text, const std::string& path) 
 }
 
 BPETokenizer load_tokenizer_json(const std::string& path) {
-  BPEVocab v = parse_tokenizer_json(read_text_file(path, "tokenizer"), path);
+  BPEVocab v = parse_tokenizer_json(read_file(path, "tokenizer"), path);
   try {
     return BPETokenizer(std::move(v));
   } catch (const std::exception& e) {

@@ -40,19 +40,6 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
   }
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  NEAT_CHECK(in.good(), "read ", path, ": cannot open: ", std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-bool file_exists(const std::string& path) {
-  struct stat s;
-  return ::stat(path.c_str(), &s) == 0;
-}
-
 bool is_directory(const std::string& path) {
   struct stat s;
   return ::stat(path.c_str(), &s) == 0 && S_ISDIR(s.st_mode);

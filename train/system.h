@@ -7,12 +7,12 @@
 #include <cstdint>
 #include <string>
 
+#include "tensor/files.h"   // read_file, file_exists
+
 namespace neat {
 
 // Writes "<path>.tmp.<pid>", flushes it, then renames it over path. Errors name the path.
 void write_file_atomic(const std::string& path, const std::string& bytes);
-std::string read_file(const std::string& path);   // error naming the path when unreadable
-bool file_exists(const std::string& path);
 bool is_directory(const std::string& path);
 // mkdir -p; error naming the path when it cannot be created.
 void make_directories(const std::string& path);
