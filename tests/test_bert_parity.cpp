@@ -9,7 +9,6 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <filesystem>
 #include <set>
 
 #include "autograd/nn_functional.h"
@@ -17,6 +16,7 @@
 #include "nn/peft/attach.h"
 #include "tensor/json.h"
 #include "tensor/safetensors.h"
+#include "tests/parity_reference.h"
 #include "tests/peft_case.h"
 #include "tests/tensor_check.h"
 
@@ -32,16 +32,9 @@ using test::relative_error;
 }  // namespace
 
 TEST_CASE("parity with transformers: BERT and RoBERTa logits, loss, gradients per method") {
-  REQUIRE_MESSAGE(std::filesystem::exists(kBertReference), kBertReference,
-                  " is missing (run the tests from the repository root, or ", kBertRegenerate, ")");
-  SafetensorsFile ref = read_safetensors(kBertReference);
-  auto meta = [&](const std::string& key) {
-    auto it = ref.metadata.find(key);
-    return it == ref.metadata.end() ? std::string("(none)") : it->second;
-  };
-  const bool version_1 = meta("format") == "neat-bert-parity" && meta("version") == "1";
-  REQUIRE_MESSAGE(version_1, kBertReference,
-                  " is not a version 1 BERT parity file; ", kBertRegenerate);
+  SafetensorsFile ref =
+      test::open_parity_reference(kBertReference, "neat-bert-parity", "1", kBertRegenerate);
+  auto meta = [&](const std::string& key) { return test::parity_metadata(ref, key); };
   const Json cases = Json::parse(meta("cases"));
   REQUIRE(cases.size() == 10);
 

@@ -9,13 +9,13 @@
 // of the tensor's largest magnitude (float64 on both sides; only the order of sums differs).
 #include <doctest/doctest.h>
 
-#include <filesystem>
 #include <set>
 
 #include "models/llama.h"
 #include "nn/peft/attach.h"
 #include "tensor/json.h"
 #include "tensor/safetensors.h"
+#include "tests/parity_reference.h"
 #include "tests/peft_case.h"
 #include "tests/tensor_check.h"
 
@@ -49,16 +49,9 @@ Tensor real_rows(const Tensor& logits, const Tensor& attention_mask) {
 }  // namespace
 
 TEST_CASE("parity with transformers: LLaMA logits, loss, gradients (full, LoRA, Neat; tied head)") {
-  REQUIRE_MESSAGE(std::filesystem::exists(kLlamaReference), kLlamaReference,
-                  " is missing (run the tests from the repository root, or ", kLlamaRegenerate, ")");
-  SafetensorsFile ref = read_safetensors(kLlamaReference);
-  auto meta = [&](const std::string& key) {
-    auto it = ref.metadata.find(key);
-    return it == ref.metadata.end() ? std::string("(none)") : it->second;
-  };
-  const bool version_1 = meta("format") == "neat-llama-parity" && meta("version") == "1";
-  REQUIRE_MESSAGE(version_1, kLlamaReference,
-                  " is not a version 1 LLaMA parity file; ", kLlamaRegenerate);
+  SafetensorsFile ref =
+      test::open_parity_reference(kLlamaReference, "neat-llama-parity", "1", kLlamaRegenerate);
+  auto meta = [&](const std::string& key) { return test::parity_metadata(ref, key); };
   const Json cases = Json::parse(meta("cases"));
   REQUIRE(cases.size() == 5);
 

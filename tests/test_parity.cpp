@@ -8,7 +8,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <set>
 
 #include "autograd/nn_functional.h"
@@ -16,6 +15,7 @@
 #include "nn/peft/attach.h"
 #include "tensor/json.h"
 #include "tensor/safetensors.h"
+#include "tests/parity_reference.h"
 #include "tests/peft_case.h"
 #include "tests/tensor_check.h"
 #include "tests/tiny_vit.h"
@@ -39,17 +39,8 @@ const double kFloor = 1e-3;
 }  // namespace
 
 TEST_CASE("parity with PyTorch: ViT logits, loss and gradients for neat, lora, head, full") {
-  REQUIRE_MESSAGE(std::filesystem::exists(kReference), kReference,
-                  " is missing (run the tests from the repository root, or ", kRegenerate, ")");
-  SafetensorsFile ref = read_safetensors(kReference);
-  auto meta = [&](const char* key) {
-    auto it = ref.metadata.find(key);
-    return it == ref.metadata.end() ? std::string("(none)") : it->second;
-  };
-  REQUIRE_MESSAGE(meta("format") == "neat-parity", kReference, " is not a parity file; ",
-                  kRegenerate);
-  REQUIRE_MESSAGE(meta("version") == "2", kReference, " has version ", meta("version"),
-                  ", this test reads version 2; ", kRegenerate);
+  SafetensorsFile ref = test::open_parity_reference(kReference, "neat-parity", "2", kRegenerate);
+  auto meta = [&](const char* key) { return test::parity_metadata(ref, key); };
   const ViTConfig config = test::vit_config_from_json(Json::parse(meta("config")));
   const Json cases = Json::parse(meta("cases"));
   REQUIRE(cases.size() == 8);

@@ -9,7 +9,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <set>
 
 #include "autograd/nn_functional.h"
@@ -19,6 +18,7 @@
 #include "tensor/json.h"
 #include "tensor/safetensors.h"
 #include "tensor/torch_randperm.h"
+#include "tests/parity_reference.h"
 #include "tests/tensor_check.h"
 #include "tests/tiny_vit.h"
 
@@ -55,17 +55,7 @@ PeftConfig peft_from(const Json& j) {
 }
 
 SafetensorsFile open_reference() {
-  REQUIRE_MESSAGE(std::filesystem::exists(kReference), kReference, " is missing; ", kRegenerate);
-  SafetensorsFile ref = read_safetensors(kReference);
-  auto meta = [&](const std::string& key) {
-    auto it = ref.metadata.find(key);
-    return it == ref.metadata.end() ? std::string("(none)") : it->second;
-  };
-  REQUIRE_MESSAGE(meta("format") == "neat-peft-parity", kReference, " is not a peft parity file; ",
-                  kRegenerate);
-  REQUIRE_MESSAGE(meta("version") == "1", kReference, " has version ", meta("version"),
-                  ", this test reads version 1; ", kRegenerate);
-  return ref;
+  return test::open_parity_reference(kReference, "neat-peft-parity", "1", kRegenerate);
 }
 
 // PiSSA: each rank component's sign is free (LAPACK's and ours may differ). Flips our A row j

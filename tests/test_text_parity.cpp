@@ -9,12 +9,12 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <filesystem>
 
 #include "models/bert.h"
 #include "tensor/json.h"
 #include "tensor/safetensors.h"
 #include "tensor/shape_ops.h"
+#include "tests/parity_reference.h"
 #include "tests/tensor_check.h"
 
 using namespace neat;
@@ -25,17 +25,13 @@ const char* kTextReference = "tests/parity/text_reference.safetensors";
 const char* kBaseReference = "tests/parity/bert_reference.safetensors";
 const char* kRegenerate = "regenerate it with .venv/bin/python tests/parity/make_text_reference.py";
 
-std::string metadata(const SafetensorsFile& f, const std::string& key) {
-  auto it = f.metadata.find(key);
-  return it == f.metadata.end() ? std::string("(none)") : it->second;
-}
-
 // The base model of bert_reference.safetensors in float64, with num_labels outputs (1: the
 // classifier's first row, as the script slices it).
 std::unique_ptr<BertForSequenceClassification> base_model(const SafetensorsFile& base,
                                                           const std::string& type,
                                                           int64_t num_labels) {
-  BertConfig config = bert_config_from_json(Json::parse(metadata(base, "config." + type)));
+  BertConfig config =
+      bert_config_from_json(Json::parse(test::parity_metadata(base, "config." + type)));
   config.num_labels = num_labels;
   config.problem_type = "";
   std::map<std::string, Tensor> weights;
@@ -61,12 +57,9 @@ void check_close(const std::string& label, const Tensor& got, const Tensor& want
 }  // namespace
 
 TEST_CASE("parity with transformers: padding rows get no gradient, num_labels 1 is MSE") {
-  REQUIRE_MESSAGE(std::filesystem::exists(kTextReference), kTextReference,
-                  " is missing (run the tests from the repository root, or ", kRegenerate, ")");
-  SafetensorsFile ref = read_safetensors(kTextReference), base = read_safetensors(kBaseReference);
-  const bool version_1 =
-      metadata(ref, "format") == "neat-text-parity" && metadata(ref, "version") == "1";
-  REQUIRE_MESSAGE(version_1, kTextReference, " is not a version 1 text parity file; ", kRegenerate);
+  SafetensorsFile ref =
+      test::open_parity_reference(kTextReference, "neat-text-parity", "1", kRegenerate);
+  SafetensorsFile base = read_safetensors(kBaseReference);
   for (const char* type : {"bert", "roberta"}) {
     for (const char* kind : {"padding", "regression"}) {
       const std::string name = std::string(type) + "." + kind + ".";
