@@ -7,7 +7,6 @@
 #include <limits>
 #include <numeric>
 
-#include "autograd/matmul.h"
 #include "autograd/shape_ops.h"
 
 namespace neat {
@@ -80,10 +79,7 @@ Tensor last_logits(LlamaForCausalLM& model, const Batch& batch, int64_t from, bo
   for (int64_t b = 0; b < B; ++b) rows[size_t(b)] = b * N + N - 1;
   const Variable last = index_select(reshape(h, {B * N, D}), 0,
                                      from_vector(rows, {B}).to(h.device()));
-  const Variable logits =
-      model.lm_head ? model.lm_head->forward(last)
-                    : linear(last, model.model->embed_tokens->weight, Variable());   // tied
-  return logits.data().to(Device::CPU).to(DType::Float32);
+  return model.head(last).data().to(Device::CPU).to(DType::Float32);
 }
 
 }  // namespace
