@@ -218,6 +218,7 @@ namespace {
 std::shared_ptr<Linear> llama_linear(int64_t in, int64_t out, bool bias, const LlamaConfig& config,
                                      Generator& gen) {
   auto layer = std::make_shared<Linear>(in, out, bias);
+  if (!config.random_init) return layer;
   normal_(layer->weight, config.initializer_range, gen);
   if (bias) zeros_(layer->bias);
   return layer;
@@ -297,7 +298,7 @@ Variable LlamaDecoderLayer::forward(const Variable& h, const Tensor& position_id
 LlamaModel::LlamaModel(const LlamaConfig& c, Generator& gen) : config_(c), inv_freq_(llama_inv_freq(c)) {
   embed_tokens = register_module(
       "embed_tokens", std::make_shared<Embedding>(c.vocab_size, c.hidden, 0, c.pad_token_id));
-  normal_(embed_tokens->weight, c.initializer_range, gen);
+  if (c.random_init) normal_(embed_tokens->weight, c.initializer_range, gen);
   embed_tokens->zero_padding_row();
   layer_list = register_module("layers", std::make_shared<ModuleList>());
   for (int64_t i = 0; i < c.layers; ++i) {

@@ -70,6 +70,10 @@ struct LlamaConfig {
   bool mlp_bias = false;
   double initializer_range = 0.02;
   uint64_t seed = 0;                  // init
+  // false: the parameters start at zero instead of HF's random init, for a loader that then
+  // fills every one of them (load_llama, load_llama_gguf): the init of SmolLM2's 135M values
+  // took 5-12 s of a 2-core machine, before weights that replace them all.
+  bool random_init = true;
 
   // Errors naming the field: sizes positive, heads divisible by kv_heads, even head_dim, ...
   void validate() const;

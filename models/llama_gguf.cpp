@@ -139,7 +139,8 @@ std::map<std::string, Tensor> llama_tensors_from_gguf(const GgufFile& file, cons
 }
 
 std::shared_ptr<LlamaForCausalLM> load_llama_gguf(const GgufFile& file) {
-  const LlamaConfig config = llama_config_from_gguf(file);
+  LlamaConfig config = llama_config_from_gguf(file);
+  config.random_init = false;   // load_llama_weights fills every parameter
   auto model = std::make_shared<LlamaForCausalLM>(config);
   const std::map<std::string, Tensor> tensors = llama_tensors_from_gguf(file, config);
   try {

@@ -52,6 +52,7 @@ std::shared_ptr<LlamaForCausalLM> load_llama(const std::string& dir) {
   } catch (const std::exception& e) {
     NEAT_CHECK(false, config_path, ": ", e.what());
   }
+  config.random_init = false;   // every parameter is loaded below
   auto model = std::make_shared<LlamaForCausalLM>(config);
   std::map<std::string, Tensor> tensors;
   std::vector<std::string> files;
