@@ -17,6 +17,7 @@
 #include "tensor/shape_ops.h"
 #include "tests/op_test_util.h"
 #include "tests/test_data_util.h"
+#include "tests/tiny_llama.h"
 
 using namespace neat;
 using neat::test::max_abs_diff;
@@ -25,23 +26,7 @@ using neat::test::thrown_message;
 
 namespace {
 
-// A tiny odd config: 3 query heads on 1 key / value head, head_dim 4 != hidden / heads.
-LlamaConfig tiny(bool tied = false) {
-  LlamaConfig c;
-  c.vocab_size = 11;
-  c.hidden = 6;
-  c.intermediate = 10;
-  c.layers = 2;
-  c.heads = 3;
-  c.kv_heads = 1;
-  c.head_dim = 4;
-  c.rope_theta = 500;
-  c.tie_word_embeddings = tied;
-  c.qkv_bias = c.o_bias = c.mlp_bias = true;
-  c.initializer_range = 0.5;   // attention far from uniform
-  c.seed = 3;
-  return c;
-}
+LlamaConfig tiny(bool tied = false) { return test::tiny_llama_config(tied); }
 
 Tensor int_tensor(std::vector<int64_t> values, Shape shape) { return from_vector(values, shape); }
 

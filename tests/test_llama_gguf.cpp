@@ -10,6 +10,7 @@
 #include "models/llama_gguf.h"
 #include "tests/gguf_builder.h"
 #include "tests/op_test_util.h"
+#include "tests/tiny_llama.h"
 
 using namespace neat;
 using neat::test::GgufBuilder;
@@ -19,21 +20,13 @@ using neat::test::thrown_message;
 
 namespace {
 
-// Odd sizes: 3 query heads on 1 key / value head, head_dim 4 != hidden / heads.
+// tests/tiny_llama.h's odd sizes as a SmolLM2-like GGUF file carries them: no biases,
+// eps as a float32 metadata value holds it, a context length.
 LlamaConfig tiny_gguf_config(bool tied) {
-  LlamaConfig c;
-  c.vocab_size = 11;
-  c.hidden = 6;
-  c.intermediate = 10;
-  c.layers = 2;
-  c.heads = 3;
-  c.kv_heads = 1;
-  c.head_dim = 4;
-  c.rope_theta = 500;
-  c.rms_norm_eps = double(1e-5f);   // as a float32 metadata value holds it
+  LlamaConfig c = neat::test::tiny_llama_config(tied);
+  c.qkv_bias = c.o_bias = c.mlp_bias = false;
+  c.rms_norm_eps = double(1e-5f);
   c.max_positions = 64;
-  c.tie_word_embeddings = tied;
-  c.initializer_range = 0.5;
   c.seed = 9;
   return c;
 }
