@@ -27,6 +27,8 @@ import tokenizers
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 from tokenizers.trainers import BpeTrainer
 
+from make_tokenizer_reference import wordnet_glosses  # the same glosses as the encoder tokenizers'
+
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "decoder_tokenizer")
 
 GPT2_REGEX = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
@@ -65,18 +67,12 @@ STRINGS = [
 ]
 
 
-def wordnet_glosses(limit):
-    glosses = []
-    with open("/usr/share/wordnet/data.noun", encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("  ") or "|" not in line:
-                continue
-            glosses.append(line.split("|", 1)[1].strip())
-            if len(glosses) == limit:
-                break
-    # a few lines that exercise digits, newlines, contractions and non-ASCII letters
-    return glosses + ["In 1999 they'll pay 12345 dollars.\n\n", "Crème brûlée, naïve café.\r\n",
-                      "def f(x):\n    return x\n"] * 20
+def training_texts(limit):
+    # WordNet glosses, plus a few lines that exercise digits, newlines, contractions and
+    # non-ASCII letters
+    return wordnet_glosses(limit) + ["In 1999 they'll pay 12345 dollars.\n\n",
+                                     "Crème brûlée, naïve café.\r\n",
+                                     "def f(x):\n    return x\n"] * 20
 
 
 def byte_level(pre, ignore_merges=False):
@@ -85,7 +81,7 @@ def byte_level(pre, ignore_merges=False):
     tok.decoder = decoders.ByteLevel()
     trainer = BpeTrainer(vocab_size=400, min_frequency=2, special_tokens=SPECIAL,
                          initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tok.train_from_iterator(wordnet_glosses(1500), trainer)
+    tok.train_from_iterator(training_texts(1500), trainer)
     tok.add_tokens([AddedToken(USER_DEFINED, normalized=False)])
     return tok
 
@@ -97,7 +93,7 @@ def sentencepiece():
     tok.normalizer = norm
     trainer = BpeTrainer(vocab_size=300, min_frequency=2, special_tokens=["<unk>", "<s>", "</s>"],
                          limit_alphabet=60, show_progress=False)
-    tok.train_from_iterator(wordnet_glosses(1000), trainer)
+    tok.train_from_iterator(training_texts(1000), trainer)
     trained = json.loads(tok.to_str())["model"]
     vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
     vocab.update({"<0x%02X>" % b: 3 + b for b in range(256)})
