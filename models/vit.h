@@ -214,6 +214,11 @@ void save_vit_weights(const ViTForImageClassification& model, const std::string&
 // save_vit_weights' file: the sizes, dropout and initializer settings, and id2label / label2id
 // from the class names ("LABEL_i" where a name is missing, as transformers does).
 Json hf_vit_config_json(const ViTConfig& config, const std::vector<std::string>& class_names);
+// The ViTConfig such a config.json describes (what --predict builds from a run or a merged
+// model): the sizes, dropouts, eps, and num_classes from id2label (or num_labels). What the
+// model does not compute is refused by name: model_type other than vit, hidden_act other than
+// gelu, qkv_bias false.
+ViTConfig vit_config_from_json(const Json& json);
 
 // pos [1, 1 + g*g, D] -> [1, 1 + grid_h*grid_w, D]: cls row kept, the g x g grid resized
 // bicubically (align_corners=False, A = -0.75, borders clamped), as torch's interpolate.

@@ -273,4 +273,37 @@ Json hf_vit_config_json(const ViTConfig& config, const std::vector<std::string>&
   return j;
 }
 
+ViTConfig vit_config_from_json(const Json& json) {
+  auto text = [&](const char* key, const char* wanted, const char* why) {
+    NEAT_CHECK(!json.contains(key) || json[key].as_string() == wanted, "vit config: ", key, " '",
+               json[key].as_string(), "' is not supported (", why, ")");
+  };
+  text("model_type", "vit", "a ViT's config.json says model_type vit");
+  text("hidden_act", "gelu", "the MLP computes the exact GELU");
+  NEAT_CHECK(!json.contains("qkv_bias") || json["qkv_bias"].as_bool(),
+             "vit config: qkv_bias false is not supported (query, key and value have biases)");
+  ViTConfig c;
+  auto integer = [&](const char* key, int64_t& field) {
+    if (json.contains(key)) field = json[key].as_int();
+  };
+  auto number = [&](const char* key, double& field) {
+    if (json.contains(key) && json[key].is_number()) field = json[key].as_number();
+  };
+  integer("image_size", c.image_size);
+  integer("patch_size", c.patch_size);
+  integer("num_channels", c.channels);
+  integer("hidden_size", c.hidden);
+  integer("num_hidden_layers", c.depth);
+  integer("num_attention_heads", c.heads);
+  integer("intermediate_size", c.mlp_dim);
+  number("hidden_dropout_prob", c.dropout);
+  number("attention_probs_dropout_prob", c.attention_dropout);
+  number("layer_norm_eps", c.layer_norm_eps);
+  number("initializer_range", c.initializer_range);
+  if (json.contains("id2label")) c.num_classes = int64_t(json["id2label"].size());
+  integer("num_labels", c.num_classes);
+  c.validate();
+  return c;
+}
+
 }  // namespace neat

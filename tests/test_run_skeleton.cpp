@@ -34,7 +34,15 @@ struct Program {
   std::function<std::vector<std::string>(const std::string& dir)> missing_data;
   // One input for --predict, written under dir.
   std::function<std::string(const std::string& dir)> predict_input;
+  // A tiny run on data read from files, all under dir/<data_folder>.
+  std::function<std::vector<std::string>(const std::string& dir)> tiny_on_files;
+  std::string data_folder;
 };
+
+std::vector<std::string> plus(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
 
 std::vector<std::string> tiny_vit(const std::string&) { return tiny({}); }
 
@@ -51,17 +59,32 @@ std::string vit_image(const std::string& dir) {
   return dir + "/input.png";
 }
 
+// Two classes of 16x16 images in dir/images: "dark" and "light".
+std::vector<std::string> tiny_vit_on_files(const std::string& dir) {
+  for (const char* cls : {"dark", "light"})
+    for (int i = 0; i < 6; ++i) {
+      Image image(16, 16, 3);
+      std::fill(image.pixels.begin(), image.pixels.end(), uint8_t(cls[0] == 'd' ? 20 + i : 230 - i));
+      const std::string path = dir + "/images/" + cls + "/" + std::to_string(i) + ".png";
+      fs::create_directories(fs::path(path).parent_path());
+      write_image(path, image);
+    }
+  std::vector<std::string> args = tiny({});
+  args[1] = "folder:" + dir + "/images";
+  return plus(args, {"--batch-size", "4", "--train-limit", "0"});
+}
+
 const std::vector<Program> kPrograms = {
     {"train_vit", train_vit_main, tiny_vit,
      [](const std::string& dir) {
        return std::vector<std::string>{"--data", "cifar10", "--data-dir", dir + "/none"};
      },
-     vit_image},
+     vit_image, tiny_vit_on_files, "images"},
     {"train_text", train_text_main, tiny_text,
      [](const std::string& dir) {
        return std::vector<std::string>{"--task", "wordnet-nouns", "--data-dir", dir + "/none"};
      },
-     [](const std::string&) { return std::string("a small dog that barks"); }},
+     [](const std::string&) { return std::string("a small dog that barks"); }, tiny_text, "wordnet"},
 };
 
 Result run(const Program& p, std::vector<std::string> args) {
@@ -73,9 +96,11 @@ Result run(const Program& p, std::vector<std::string> args) {
   return r;
 }
 
-std::vector<std::string> plus(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
+// Whether out has a line "input: NAME 0." for one of the class names.
+bool names_a_class(const std::string& out, const std::string& input, const Json& names) {
+  for (const Json& name : names.as_array())
+    if (contains(out, input + ": " + name.as_string() + " 0.")) return true;
+  return false;
 }
 
 }  // namespace
@@ -147,10 +172,11 @@ TEST_CASE("run skeleton: --overwrite removes everything the old run wrote, peft/
     for (const char* f : {"peft/adapter_config.json", "peft/adapter_model.safetensors", "config.json",
                           "model.safetensors", "adapter.safetensors", "results.json"})
       CHECK_MESSAGE(file_exists(out + "/" + f), f);
+    write_file_atomic(out + "/config.json", "{\"stale\": true}\n");
     const Result over = run(p, plus(p.tiny(dir.path), {"--method", "head", "--max-steps", "2", "--overwrite", "--out", out}));
     REQUIRE_MESSAGE(over.code == 0, over.err);
     CHECK_FALSE(file_exists(out + "/peft"));
-    CHECK_FALSE(file_exists(out + "/config.json"));
+    CHECK_FALSE(contains(read_file(out + "/config.json"), "stale"));   // the new run's own
     CHECK_FALSE(file_exists(out + "/model.safetensors"));
     CHECK(Json::parse(read_file(out + "/results.json"))["steps"].as_int() == 2);
   }
@@ -218,10 +244,7 @@ TEST_CASE("run skeleton: --predict prints top classes by name and writes nothing
     const std::string input = p.predict_input(dir.path);
     const Result predicted = run(p, {"--resume", out, "--predict", input, "--quiet"});
     REQUIRE_MESSAGE(predicted.code == 0, predicted.err);
-    bool named = false;
-    for (const Json& name : names.as_array())
-      named = named || contains(predicted.out, input + ": " + name.as_string() + " 0.");
-    CHECK_MESSAGE(named, predicted.out);
+    CHECK_MESSAGE(names_a_class(predicted.out, input, names), predicted.out);
     CHECK(read_file(out + "/results.json") == results);
     CHECK_FALSE(file_exists(out + "/eval.json"));
 
@@ -229,6 +252,48 @@ TEST_CASE("run skeleton: --predict prints top classes by name and writes nothing
     REQUIRE_MESSAGE(eval.code == 0, eval.err);
     CHECK(Json::parse(read_file(out + "/eval.json"))["program"].as_string() == p.name);
     CHECK(read_file(out + "/results.json") == results);
+  }
+}
+
+// Issue 25: --predict read the whole training set to size the model and took the class names
+// from it; now the run's config.json (or a merged model's) is all it reads besides the weights.
+TEST_CASE("run skeleton: --predict reads no data: a finished run, moved elsewhere, and its merged model predict alone") {
+  for (const Program& p : kPrograms) {
+    CAPTURE(p.name);
+    TempDir dir("predict_alone_" + p.name);
+    const Result trained = run(p, plus(p.tiny_on_files(dir.path), {"--method", "lora", "--max-steps", "2",
+                                                                   "--merge", "--out", dir / "run"}));
+    REQUIRE_MESSAGE(trained.code == 0, trained.err);
+    const Json names = Json::parse(read_file(dir / "run/results.json"))["class_names"];
+    CHECK(Json::parse(read_file(dir / "run/config.json"))["id2label"]["1"].as_string() == names[1].as_string());
+    fs::remove_all(dir / p.data_folder);
+    fs::rename(dir / "run", dir / "moved");
+    const std::string input = p.predict_input(dir.path);
+
+    const Result from_run = run(p, {"--resume", dir / "moved", "--predict", input, "--quiet"});
+    REQUIRE_MESSAGE(from_run.code == 0, from_run.err);
+    CHECK_MESSAGE(names_a_class(from_run.out, input, names), from_run.out);
+    const Result merged = run(p, {"--weights", dir / "moved", "--predict", input, "--quiet"});
+    REQUIRE_MESSAGE(merged.code == 0, merged.err);
+    CHECK_MESSAGE(names_a_class(merged.out, input, names), merged.out);
+    CHECK(merged.out.substr(0, merged.out.find(' ', input.size() + 2)) ==
+          from_run.out.substr(0, from_run.out.find(' ', input.size() + 2)));   // the same top class
+
+    // The names are the config's: renamed there, renamed in the predictions.
+    Json config = Json::parse(read_file(dir / "moved/config.json"));
+    Json renamed = Json::object();
+    for (size_t i = 0; i < names.size(); ++i) renamed.set(std::to_string(i), "renamed" + std::to_string(i));
+    config.set("id2label", renamed);
+    write_file_atomic(dir / "moved/config.json", config.dump());
+    CHECK(contains(run(p, {"--resume", dir / "moved", "--predict", input, "--quiet"}).out, input + ": renamed"));
+    // A run that has not written its config.json (unfinished) says so.
+    fs::remove(dir / "moved/config.json");
+    const Result unfinished = run(p, {"--resume", dir / "moved", "--predict", input, "--quiet"});
+    CHECK(unfinished.code == 1);
+    CHECK_MESSAGE(contains(unfinished.err, "--predict: no config.json naming the model's classes (id2label) in " +
+                                               dir / "moved/config.json"),
+                  unfinished.err);
+    CHECK(contains(unfinished.err, "finish the run first"));
   }
 }
 
@@ -284,10 +349,16 @@ TEST_CASE("train_text: --predict takes a file of texts, a merged run predicts al
   CHECK(std::count(file.out.begin(), file.out.end(), '\n') == 2);
   CHECK(contains(file.out, "a sweet dish of rice: "));
   // The merged directory holds the tokenizer and the labels: a model of its own.
-  const Result merged = run(kPrograms[1], {"--task", "wordnet-nouns", "--data-dir", dir / "wordnet", "--weights",
-                                           dir / "run", "--max-len", "16", "--predict", "a small dog", "--quiet"});
+  const Result merged = run(kPrograms[1], {"--weights", dir / "run", "--max-len", "16", "--predict",
+                                           "a small dog", "--quiet"});
   REQUIRE_MESSAGE(merged.code == 0, merged.err);
   CHECK(contains(merged.out, "a small dog: "));
+  // The pretrained encoder alone has no classifier to predict with, and no classes.
+  const Result base = run(kPrograms[1], {"--weights", dir / "model", "--predict", "a small dog"});
+  CHECK(base.code == 1);
+  CHECK_MESSAGE(contains(base.err, "--predict: no config.json naming the model's classes (id2label) in " +
+                                       dir / "model/config.json; predict with a finished run"),
+                base.err);
   const Result tokens = run(kPrograms[1], {"--weights", dir / "model", "--tokenize", "A small dog"});
   REQUIRE_MESSAGE(tokens.code == 0, tokens.err);
   CHECK(tokens.out == "[CLS] 101\na 1037\nsmall 2235\ndog 3899\n[SEP] 102\n");

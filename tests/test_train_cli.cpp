@@ -267,14 +267,14 @@ TEST_CASE("train_vit --predict prints each image's top classes by name; names ar
   CHECK(walked.code == 0);
   CHECK(std::count(walked.out.begin(), walked.out.end(), '\n') == 8);
   CHECK(contains(walked.out, dir / "images/light/7.png: light 0."));
-  SafetensorsFile adapter = read_safetensors(dir / "run/adapter.safetensors");
-  adapter.metadata["class_names"] = R"(["black","white"])";
-  write_safetensors(dir / "run/adapter.safetensors", adapter.tensors, adapter.metadata);
+  Json config = Json::parse(read_file(dir / "run/config.json"));
+  config.set("id2label", Json::parse(R"({"0": "black", "1": "white"})"));
+  write_file_atomic(dir / "run/config.json", config.dump());
   CHECK(contains(train({"--resume", dir / "run", "--predict", dir / "wide.png", "--quiet"}).out,
                  "wide.png: black 0."));
   // A classifier no file trained is refused: its predictions would be random.
   std::vector<std::string> untrained = data;
-  untrained.insert(untrained.end(), {"--weights", dir / "run/model.safetensors", "--num-classes", "3",
+  untrained.insert(untrained.end(), {"--weights", dir / "run/model.safetensors", "--new-head",
                                      "--predict", dir / "wide.png"});
   const Result random = train(untrained);
   CHECK(random.code == 1);

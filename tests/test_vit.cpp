@@ -114,6 +114,28 @@ TEST_CASE("vit: presets and config validation") {
   CHECK(tiny_vit_config().str().find("hidden 16, depth 2, heads 2") != std::string::npos);
 }
 
+TEST_CASE("vit: config.json round trip (hf_vit_config_json, vit_config_from_json); what is not computed is refused") {
+  ViTConfig c = tiny_vit_config();
+  c.num_classes = 3;
+  c.dropout = 0.125;
+  const Json json = hf_vit_config_json(c, {"cat", "dog"});
+  CHECK(json["id2label"]["2"].as_string() == "LABEL_2");
+  const ViTConfig back = vit_config_from_json(json);
+  CHECK(back.str() == c.str());
+  CHECK((back.num_classes == 3 && back.dropout == 0.125 && back.layer_norm_eps == c.layer_norm_eps));
+  Json gelu_new = json;
+  gelu_new.set("hidden_act", "gelu_new");
+  CHECK(thrown_message([&] { vit_config_from_json(gelu_new); })
+            .find("vit config: hidden_act 'gelu_new' is not supported") != std::string::npos);
+  Json no_bias = json;
+  no_bias.set("qkv_bias", false);
+  CHECK(thrown_message([&] { vit_config_from_json(no_bias); }).find("qkv_bias false") != std::string::npos);
+  Json odd = json;
+  odd.set("image_size", 10);
+  CHECK(thrown_message([&] { vit_config_from_json(odd); }).find("image_size 10 is not divisible") !=
+        std::string::npos);
+}
+
 TEST_CASE("vit: tiny forward has the right shape and is deterministic per seed") {
   ViTConfig c = tiny_vit_config(1);
   ViTForImageClassification a(c), b(c), other(tiny_vit_config(2));

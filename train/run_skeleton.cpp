@@ -10,6 +10,7 @@
 #include "tensor/safetensors.h"
 #include "train/checkpoint.h"
 #include "train/command.h"
+#include "train/predict_model.h"
 #include "train/run_directory.h"
 #include "train/run_support.h"
 #include "train/system.h"
@@ -44,8 +45,11 @@ void restore_run(TrainingProgram& p) {
 
 // The flags every program shares and their combinations.
 void check_shared_flags(TrainingProgram& p) {
-  const TrainOptions& t = p.train();
+  TrainOptions& t = p.train();
   check_run_options(t);
+  // Stored absolute, so the run resumes and predicts from any working directory, moved or not.
+  t.weights = absolute_path(t.weights);
+  t.adapter = absolute_path(t.adapter);
   peft_config_from(p.method());
   const bool has_model = !t.weights.empty() || !t.adapter.empty() || !t.resume.empty();
   require(!t.eval_only || has_model,
@@ -143,10 +147,13 @@ void write_results(TrainingProgram& p, const std::string& dir, const TrainState&
                     results.dump(2) + "\n");
 }
 
-// The adapter (with the class names in its metadata), peft/ for the methods peft has, and with
-// --merge the merged model.
+// The adapter (with the class names in its metadata), peft/ for the methods peft has, the
+// model's config.json (what --predict reads), and with --merge the merged model.
 void write_model_files(TrainingProgram& p, const std::string& dir) {
   const TrainOptions& t = p.train();
+  const Json config = p.model_config();
+  if (!config.is_null() && (!t.eval_only || t.merge))
+    write_file_atomic(join_path(dir, "config.json"), config.dump(2) + "\n");
   if (!t.eval_only) {
     const std::string path = join_path(dir, "adapter.safetensors");
     save_adapter(path, p.model(), p.peft());
@@ -216,7 +223,8 @@ int run_program(TrainingProgram& p, bool resuming, std::string& stage, std::ostr
   const TrainOptions& t = p.train();
   const ScopedThreads threads(t.threads);
   Progress progress(err, stderr_is_terminal(), t.quiet, t.log_every);
-  stage = "reading the data (" + p.data_name() + ") and building the model";
+  stage = t.predict.empty() ? "reading the data (" + p.data_name() + ") and building the model"
+                            : "building the model";
   p.build(progress, resuming);
   stage = t.predict.empty() ? "training" : "predicting";
   AdamW optimizer(parameter_groups(p.model(), t));

@@ -9,6 +9,7 @@
 #include "nn/peft/attach.h"
 #include "tensor/safetensors.h"
 #include "train/options.h"
+#include "train/predict_model.h"
 #include "train/run_skeleton.h"
 #include "train/run_support.h"
 #include "train/system.h"
@@ -101,12 +102,14 @@ class TrainTextProgram : public TrainingProgram {
   void predict(const std::vector<std::string>& texts, std::ostream& out) override;
   void results_fields(Json& results) const override;
   std::vector<std::string> class_names() const override { return data_.labels; }
+  Json model_config() const override;
   std::string rate_key() const override { return "examples_per_second"; }
   void write_merged(const std::string& dir) override;
 
  private:
   void load_task(Progress& progress);
-  void build_model(Progress& progress);
+  void build_predictor(Progress& progress, bool resuming);
+  void build_model(Progress& progress, bool resuming);
   std::string weights_dir() const;   // --weights' model directory
 
   TextOptions text_;
@@ -198,14 +201,17 @@ void TrainTextProgram::load_task(Progress& progress) {
                 std::to_string(text_.max_len));
 }
 
-void TrainTextProgram::build_model(Progress& progress) {
+void TrainTextProgram::build_model(Progress& progress, bool resuming) {
   weights_ = weights_dir();
   pretrained_ = load_pretrained_text(weights_, data_.num_labels(), uint64_t(train_.seed));
   BertForSequenceClassification& model = *pretrained_.model;
   progress.line("model: " + pretrained_.config.str() + " from " + weights_);
   progress.line("weights: " + std::to_string(pretrained_.report.loaded) + " tensors");
   for (const std::string& m : pretrained_.report.messages) progress.line("  " + m);
-  peft_ = seeded_peft_config(method_, uint64_t(train_.seed), model.shared_generator());
+  MethodOptions method = method_;
+  // A merged model predicts as it is: no adapter to load, so none is attached.
+  if (!train_.predict.empty() && train_.adapter.empty() && !resuming) method.method = "full";
+  peft_ = seeded_peft_config(method, uint64_t(train_.seed), model.shared_generator());
   report_ = attach_peft(model, peft_);
   progress.line("method: " + report_.str());
   if (!train_.adapter.empty()) {
@@ -214,9 +220,27 @@ void TrainTextProgram::build_model(Progress& progress) {
   }
 }
 
-void TrainTextProgram::build(Progress& progress, bool) {
+// --predict: the classes (or a regression) from the model's config.json, a finished run's or a
+// merged model's, no data read; the tokenizer from the weights' directory.
+void TrainTextProgram::build_predictor(Progress& progress, bool resuming) {
+  const PredictModel found = find_predict_model(train_);
+  data_.labels = found.class_names;
+  data_.regression = found.regression;
+  progress.line("classes: " + (found.regression ? std::string("a regression (one score)")
+                                                : std::to_string(data_.labels.size())) +
+                " from " + found.path);
+  build_model(progress, resuming);
+  const bool trained = resuming || pretrained_.report.classifier_loaded ||
+                       (!train_.adapter.empty() && adapter_has_classifier(train_.adapter));
+  NEAT_CHECK(trained, "--predict: the classifier is untrained (no --resume, --adapter or --weights "
+             "file gave it weights for ", data_.num_labels(), " outputs): its predictions would be "
+             "random; predict with a finished run (--resume DIR) or a merged model (--weights DIR)");
+}
+
+void TrainTextProgram::build(Progress& progress, bool resuming) {
+  if (!train_.predict.empty()) return build_predictor(progress, resuming);
   load_task(progress);
-  build_model(progress);
+  build_model(progress, resuming);
   BertForSequenceClassification& model = *pretrained_.model;
   const Tokenizer& tokenizer = *pretrained_.tokenizer;
   const int64_t len = text_.max_len, batch = train_.batch_size;
@@ -293,12 +317,9 @@ void TrainTextProgram::results_fields(Json& results) const {
   results.set("data", data_.name);
 }
 
-// model.safetensors (HF names) and the weights' config.json with this task's labels, which
-// transformers' AutoModelForSequenceClassification.from_pretrained(dir) reads.
-void TrainTextProgram::write_merged(const std::string& dir) {
-  std::vector<std::pair<std::string, Tensor>> tensors;
-  for (const auto& [name, p] : pretrained_.model->named_parameters()) tensors.emplace_back(name, p.data());
-  write_safetensors(join_path(dir, "model.safetensors"), tensors, {{"format", "pt"}});
+// The weights' config.json with this task's labels, which transformers'
+// AutoModelForSequenceClassification.from_pretrained(dir) reads.
+Json TrainTextProgram::model_config() const {
   Json config = Json::parse(read_file(join_path(weights_, "config.json")));
   Json id2label = Json::object(), label2id = Json::object();
   for (size_t i = 0; i < data_.labels.size(); ++i) {
@@ -315,7 +336,14 @@ void TrainTextProgram::write_merged(const std::string& dir) {
   const bool roberta = pretrained_.config.model_type == "roberta";
   config.set("architectures", Json::array({Json(roberta ? "RobertaForSequenceClassification"
                                                         : "BertForSequenceClassification")}));
-  write_file_atomic(join_path(dir, "config.json"), config.dump(2) + "\n");
+  return config;
+}
+
+// model.safetensors (HF names) beside model_config()'s config.json.
+void TrainTextProgram::write_merged(const std::string& dir) {
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (const auto& [name, p] : pretrained_.model->named_parameters()) tensors.emplace_back(name, p.data());
+  write_safetensors(join_path(dir, "model.safetensors"), tensors, {{"format", "pt"}});
   // The tokenizer beside it, so the directory is a model --weights and transformers both open.
   for (const char* file : {"vocab.txt", "vocab.json", "merges.txt", "tokenizer_config.json"})
     if (file_exists(join_path(weights_, file)))

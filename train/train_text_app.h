@@ -8,7 +8,9 @@
 // pretrained text encoder (--weights: a Hugging Face model directory, default
 // data/all-MiniLM-L6-v2 from `make deps`) and a text task (--task). Output files in --out:
 // results.json (test_scores with the task's metric), log.csv, curves.svg, adapter.safetensors,
-// checkpoint.safetensors, and with --merge model.safetensors (HF names, adapters folded in).
+// checkpoint.safetensors, config.json (the encoder's config with the task's id2label, or a
+// regression's num_labels 1), and with --merge model.safetensors (HF names, adapters folded
+// in) and the tokenizer's files. --predict reads no data: the classes come from config.json.
 // GLUE tasks are scored on their dev set (the test labels are private).
 #pragma once
 #include <ostream>

@@ -11,6 +11,7 @@
 #include "nn/peft/attach.h"
 #include "tensor/gpu.h"
 #include "train/options.h"
+#include "train/predict_model.h"
 #include "train/run_skeleton.h"
 #include "train/run_support.h"
 #include "train/system.h"
@@ -103,21 +104,23 @@ class TrainVitProgram : public TrainingProgram {
   TestResult test(Progress& progress) override;
   void predict(const std::vector<std::string>& images, std::ostream& out) override;
   void results_fields(Json& results) const override;
-  std::vector<std::string> class_names() const override { return splits_.class_names; }
+  std::vector<std::string> class_names() const override { return class_names_; }
+  Json model_config() const override { return hf_vit_config_json(config_, class_names_); }
   std::string rate_key() const override { return "images_per_second"; }
   void write_merged(const std::string& dir) override;
 
  private:
   void load_data(Progress& progress);
+  void build_predictor(Progress& progress, bool resuming);
   void build_model(Progress& progress, bool resuming);
   void load_weights(Progress& progress);
   void build_loaders();
-  void note_trained_classifier(const std::string& file, bool has_classifier);
   std::vector<std::string> predict_inputs(const std::vector<std::string>& paths) const;
 
   Options o_;
   ArgParser args_;
   DataSplits splits_;
+  std::vector<std::string> class_names_;   // the data's, or with --predict the model's config.json
   std::shared_ptr<const Dataset> train_set_;
   int64_t native_size_ = 0;
   ViTConfig config_;
@@ -128,25 +131,9 @@ class TrainVitProgram : public TrainingProgram {
   std::unique_ptr<DataLoader> train_loader_, val_loader_, test_loader_;
   std::unique_ptr<ImageBatches> train_batches_, val_batches_;
   std::string memory_hint_;
-  // For --predict: whether a file gave the classifier its weights, and the class names the
-  // model's files record (never the data's).
+  // For --predict: whether a file (weights, adapter, checkpoint) gave the classifier its weights.
   bool classifier_trained_ = false;
-  std::vector<std::string> file_class_names_;
 };
-
-// A file gave the model its classifier (has_classifier): --predict may use it, and takes the
-// class names the file records in its metadata.
-void TrainVitProgram::note_trained_classifier(const std::string& path, bool has_classifier) {
-  if (!has_classifier) return;
-  classifier_trained_ = true;
-  if (!file_exists(path) || is_directory(path)) return;
-  const SafetensorsFile file = read_safetensors(path);
-  const auto names = file.metadata.find("class_names");
-  if (names == file.metadata.end()) return;
-  file_class_names_.clear();
-  const Json list = Json::parse(names->second);
-  for (const Json& name : list.as_array()) file_class_names_.push_back(name.as_string());
-}
 
 void TrainVitProgram::check_flags() {
   check_train_vit_options(o_, args_);
@@ -177,6 +164,7 @@ void TrainVitProgram::load_data(Progress& progress) {
   NEAT_CHECK(splits_.train->size() > 0 && splits_.test->size() > 0, "data: ", splits_.summary,
              ": an empty ", splits_.train->size() > 0 ? "test" : "training",
              " split (too few images? a folder can bring its own train/ and test/)");
+  class_names_ = splits_.class_names;
   train_set_ = limited(splits_.train, t.train_limit, uint64_t(t.seed));
   progress.line("data: " + splits_.summary +
                 (train_set_ != splits_.train ? " (training on " + std::to_string(train_set_->size()) +
@@ -202,7 +190,7 @@ void TrainVitProgram::load_weights(Progress& progress) {
              in_file.str(), " but this run builds ", config_.str(), ": run with ", in_file.flags());
   const ViTLoadReport loaded = load_vit_weights(*model_, file);
   check_finite_parameters(*model_, weights);
-  note_trained_classifier(weights, loaded.classifier_loaded && !t.new_head);
+  classifier_trained_ = classifier_trained_ || (loaded.classifier_loaded && !t.new_head);
   progress.line("weights: " + std::to_string(loaded.loaded) + " tensors from " + weights);
   for (const std::string& m : loaded.messages) {
     const bool notice = m.find("keeps its initialisation") != std::string::npos;
@@ -237,18 +225,16 @@ void TrainVitProgram::build_model(Progress& progress, bool resuming) {
     progress.warning("--method " + o_.method.method +
                      " on a randomly initialised backbone: neat, lora and head expect a "
                      "pretrained one (--weights FILE.safetensors)");
-  peft_ = seeded_peft_config(o_.method, uint64_t(t.seed), model_->shared_generator());
+  MethodOptions method = o_.method;
+  // A merged model predicts as it is: no adapter to load, so none is attached.
+  if (!t.predict.empty() && t.adapter.empty() && !resuming) method.method = "full";
+  peft_ = seeded_peft_config(method, uint64_t(t.seed), model_->shared_generator());
   report_ = attach_peft(*model_, peft_);
   progress.line("method: " + report_.str());
   if (!t.adapter.empty()) {
     load_adapter(t.adapter, *model_, peft_);
     check_finite_parameters(*model_, t.adapter);
-    const bool folder = is_directory(t.adapter);
-    const std::string file = folder ? join_path(t.adapter, "adapter_model.safetensors") : t.adapter;
-    bool classifier = false;
-    for (const auto& named : read_safetensors(file).tensors)
-      classifier = classifier || named.first.find("classifier.weight") != std::string::npos;
-    note_trained_classifier(file, classifier);
+    classifier_trained_ = classifier_trained_ || adapter_has_classifier(t.adapter);
     progress.line("adapter: loaded " + t.adapter);
   }
   if (device_ != Device::CPU) {
@@ -276,14 +262,28 @@ void TrainVitProgram::build_loaders() {
   if (val_loader_) val_batches_ = std::make_unique<ImageBatches>(*model_, *val_loader_);
 }
 
+// --predict: the model's sizes and classes from its config.json (a finished run's or a merged
+// model's), no data read. A resumed run's checkpoint holds the classifier (it always trains).
+void TrainVitProgram::build_predictor(Progress& progress, bool resuming) {
+  const PredictModel found = find_predict_model(o_.train);
+  try {
+    config_ = vit_config_from_json(found.config);
+  } catch (const std::runtime_error& e) {
+    NEAT_CHECK(false, found.path, ": ", e.what());
+  }
+  config_.seed = uint64_t(o_.train.seed);
+  class_names_ = found.class_names;
+  progress.line("classes: " + std::to_string(class_names_.size()) + " from " + found.path);
+  build_model(progress, resuming);
+  classifier_trained_ = classifier_trained_ || resuming;
+}
+
 void TrainVitProgram::build(Progress& progress, bool resuming) {
   device_ = compute_device(o_.train.device, o_.train.tf32);   // before the data: a missing GPU fails fast
+  if (!o_.train.predict.empty()) return build_predictor(progress, resuming);
   load_data(progress);
   build_model(progress, resuming);
-  // A resumed run's checkpoint holds the classifier (it always trains); its names are in the
-  // adapter file the run wrote when it ended.
-  if (resuming) note_trained_classifier(join_path(o_.train.resume, "adapter.safetensors"), true);
-  if (o_.train.predict.empty()) build_loaders();
+  build_loaders();
 }
 
 TestResult TrainVitProgram::test(Progress& progress) {
@@ -335,7 +335,7 @@ void TrainVitProgram::predict(const std::vector<std::string>& paths, std::ostrea
     eval_tf.apply(image, unused, pixels.data());
     const Tensor batch = from_vector(pixels, {1, shape[0], shape[1], shape[2]}).to(model_->device());
     print_top_classes(out, path, model_->forward(Variable(batch)).data().to_vector<float>(),
-                      file_class_names_);
+                      class_names_);
   }
 }
 
@@ -348,14 +348,13 @@ void TrainVitProgram::results_fields(Json& results) const {
   results.set("data", splits_.summary);
 }
 
+// With config.json beside it (model_config), transformers'
+// ViTForImageClassification.from_pretrained(dir) loads the model.
 void TrainVitProgram::write_merged(const std::string& dir) {
   Json names = Json::array();
-  for (const std::string& name : splits_.class_names) names.push_back(name);
+  for (const std::string& name : class_names_) names.push_back(name);
   save_vit_weights(*model_, join_path(dir, "model.safetensors"),
                    {{"class_names", names.dump()}, {"format", "pt"}});   // "pt": what transformers reads
-  // With it, transformers' ViTForImageClassification.from_pretrained(dir) loads the model.
-  write_file_atomic(join_path(dir, "config.json"),
-                    hf_vit_config_json(config_, splits_.class_names).dump(2) + "\n");
 }
 
 }  // namespace

@@ -14,6 +14,8 @@
 //   adapter.safetensors      the trainable tensors (nn/peft/adapter_file.h)
 //   peft/                    the same in peft's layout, for lora, dora, vera, fourierft, neat
 //                            (nn/peft/peft_format.h; PeftModel.from_pretrained loads it)
+//   config.json              the model's Hugging Face config with id2label: --predict builds
+//                            the model and names its classes from it, never from the data
 //   model.safetensors        with --merge: the whole model, adapters folded in, HF names
 //   checkpoint.safetensors   what --resume continues from (train/checkpoint.h)
 #pragma once

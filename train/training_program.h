@@ -9,8 +9,10 @@
 //   return run_training_program(program, arguments, out, err);
 //
 // The skeleton calls, in order: arguments() (parse; --resume restores the run's flags),
-// check_flags(), check_files(), answer_query() (done when it answers), build(), then either predict() or training on train_batches() /
-// val_batches(), test(), results_fields(), class_names() and, with --merge, write_merged().
+// check_flags(), check_files(), answer_query() (done when it answers), build(), then either
+// predict() or training on train_batches() / val_batches(), test(), results_fields(),
+// class_names(), model_config() and, with --merge, write_merged(). With --predict, build() reads
+// no data: the model's config.json (find_predict_model) gives its sizes and classes.
 #pragma once
 #include <ostream>
 #include <string>
@@ -76,9 +78,13 @@ class TrainingProgram {
   // results.json's program fields besides the test figures (model, data, method, device).
   virtual void results_fields(Json& results) const = 0;
   virtual std::vector<std::string> class_names() const = 0;
+  // The model's config.json (Hugging Face's: its sizes and id2label), written into every
+  // finished run and beside --merge's model; --predict builds the model from it, never from the
+  // data (train/predict_model.h). Null: the program writes none.
+  virtual Json model_config() const { return Json(); }
   virtual std::string rate_key() const = 0;   // "images_per_second", "examples_per_second"
-  // --merge, after the adapters are merged: dir/model.safetensors and dir/config.json that
-  // transformers' from_pretrained(dir) opens.
+  // --merge, after the adapters are merged: dir/model.safetensors (and what else the model
+  // needs beside model_config()'s config.json) that transformers' from_pretrained(dir) opens.
   virtual void write_merged(const std::string& dir) = 0;
 };
 
