@@ -37,6 +37,8 @@ struct Program {
   // A tiny run on data read from files, all under dir/<data_folder>.
   std::function<std::vector<std::string>(const std::string& dir)> tiny_on_files;
   std::string data_folder;
+  // The flags that give the backbone the run started from (none: the seeded random one).
+  std::function<std::vector<std::string>(const std::string& dir)> backbone;
 };
 
 std::vector<std::string> plus(std::vector<std::string> a, const std::vector<std::string>& b) {
@@ -79,12 +81,13 @@ const std::vector<Program> kPrograms = {
      [](const std::string& dir) {
        return std::vector<std::string>{"--data", "cifar10", "--data-dir", dir + "/none"};
      },
-     vit_image, tiny_vit_on_files, "images"},
+     vit_image, tiny_vit_on_files, "images", [](const std::string&) { return std::vector<std::string>{}; }},
     {"train_text", train_text_main, tiny_text,
      [](const std::string& dir) {
        return std::vector<std::string>{"--task", "wordnet-nouns", "--data-dir", dir + "/none"};
      },
-     [](const std::string&) { return std::string("a small dog that barks"); }, tiny_text, "wordnet"},
+     [](const std::string&) { return std::string("a small dog that barks"); }, tiny_text, "wordnet",
+     [](const std::string& dir) { return std::vector<std::string>{"--weights", dir + "/model"}; }},
 };
 
 Result run(const Program& p, std::vector<std::string> args) {
@@ -278,6 +281,12 @@ TEST_CASE("run skeleton: --predict reads no data: a finished run, moved elsewher
     CHECK_MESSAGE(names_a_class(merged.out, input, names), merged.out);
     CHECK(merged.out.substr(0, merged.out.find(' ', input.size() + 2)) ==
           from_run.out.substr(0, from_run.out.find(' ', input.size() + 2)));   // the same top class
+    // The run's adapter file on the backbone it started from: the run's config.json beside it.
+    const Result adapter = run(p, plus(p.backbone(dir.path), {"--method", "lora", "--adapter",
+                                                              dir / "moved/adapter.safetensors",
+                                                              "--predict", input, "--quiet"}));
+    REQUIRE_MESSAGE(adapter.code == 0, adapter.err);
+    CHECK(adapter.out == from_run.out);
 
     // The names are the config's: renamed there, renamed in the predictions.
     Json config = Json::parse(read_file(dir / "moved/config.json"));

@@ -327,12 +327,14 @@ Json TrainTextProgram::model_config() const {
     label2id.set(data_.labels[i], int64_t(i));
   }
   if (data_.regression) {   // transformers: one output, problem_type regression (MSE)
-    config.set("num_labels", 1);
-    config.set("problem_type", "regression");
-  } else {
-    config.set("id2label", id2label);
-    config.set("label2id", label2id);
+    id2label.set("0", "LABEL_0");
+    label2id.set("LABEL_0", 0);
   }
+  // Set either way: the weights' own config may be a merged model's of another task.
+  config.set("id2label", id2label);
+  config.set("label2id", label2id);
+  config.set("num_labels", data_.num_labels());
+  config.set("problem_type", data_.regression ? "regression" : "single_label_classification");
   const bool roberta = pretrained_.config.model_type == "roberta";
   config.set("architectures", Json::array({Json(roberta ? "RobertaForSequenceClassification"
                                                         : "BertForSequenceClassification")}));
