@@ -368,6 +368,13 @@ TEST_CASE("train_text: --predict takes a file of texts, a merged run predicts al
   CHECK_MESSAGE(contains(base.err, "--predict: no config.json naming the model's classes (id2label) in " +
                                        dir / "model/config.json; predict with a finished run"),
                 base.err);
+  // Classes named, but no file holds their classifier: refused, not random guesses.
+  Json named = Json::parse(read_file(dir / "model/config.json"));
+  named.set("id2label", Json::parse(R"({"0": "animal", "1": "food"})"));
+  write_file_atomic(dir / "model/config.json", named.dump());
+  const Result untrained = run(kPrograms[1], {"--weights", dir / "model", "--predict", "a small dog"});
+  CHECK(untrained.code == 1);
+  CHECK_MESSAGE(contains(untrained.err, "--predict: the classifier is untrained"), untrained.err);
   const Result tokens = run(kPrograms[1], {"--weights", dir / "model", "--tokenize", "A small dog"});
   REQUIRE_MESSAGE(tokens.code == 0, tokens.err);
   CHECK(tokens.out == "[CLS] 101\na 1037\nsmall 2235\ndog 3899\n[SEP] 102\n");
