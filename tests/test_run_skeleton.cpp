@@ -362,6 +362,13 @@ TEST_CASE("train_text: --predict takes a file of texts, a merged run predicts al
                                            "a small dog", "--quiet"});
   REQUIRE_MESSAGE(merged.code == 0, merged.err);
   CHECK(contains(merged.out, "a small dog: "));
+  // It truncates as the run did: its tokenizer_config.json records --max-len (16), which
+  // --predict on it takes (a text longer than the model's 40 positions predicts).
+  CHECK(Json::parse(read_file(dir / "run/tokenizer_config.json"))["model_max_length"].as_int() == 16);
+  std::string long_text;
+  for (int i = 0; i < 30; ++i) long_text += "a small dog ";
+  const Result truncated = run(kPrograms[1], {"--weights", dir / "run", "--predict", long_text, "--quiet"});
+  CHECK_MESSAGE(truncated.code == 0, truncated.err);
   // The pretrained encoder alone has no classifier to predict with, and no classes.
   const Result base = run(kPrograms[1], {"--weights", dir / "model", "--predict", "a small dog"});
   CHECK(base.code == 1);

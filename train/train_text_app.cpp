@@ -224,6 +224,13 @@ void TrainTextProgram::build_model(Progress& progress, bool resuming) {
 // merged model's, no data read; the tokenizer from the weights' directory.
 void TrainTextProgram::build_predictor(Progress& progress, bool resuming) {
   const PredictModel found = find_predict_model(train_);
+  // A merged model's tokenizer_config.json records the --max-len it was trained with.
+  const std::string tokenizer_config = join_path(weights_dir(), "tokenizer_config.json");
+  if (!resuming && !args_.was_set("--max-len") && file_exists(tokenizer_config)) {
+    const Json tokenizer = Json::parse(read_file(tokenizer_config));
+    if (tokenizer.contains("model_max_length") && tokenizer["model_max_length"].is_number())
+      text_.max_len = int64_t(std::clamp(tokenizer["model_max_length"].as_number(), 8.0, 512.0));
+  }
   data_.labels = found.class_names;
   data_.regression = found.regression;
   progress.line("classes: " + (found.regression ? std::string("a regression (one score)")
@@ -346,10 +353,15 @@ void TrainTextProgram::write_merged(const std::string& dir) {
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (const auto& [name, p] : pretrained_.model->named_parameters()) tensors.emplace_back(name, p.data());
   write_safetensors(join_path(dir, "model.safetensors"), tensors, {{"format", "pt"}});
-  // The tokenizer beside it, so the directory is a model --weights and transformers both open.
-  for (const char* file : {"vocab.txt", "vocab.json", "merges.txt", "tokenizer_config.json"})
+  // The tokenizer beside it, so the directory is a model --weights and transformers both open;
+  // its model_max_length is the run's --max-len (what --predict on the directory truncates to).
+  for (const char* file : {"vocab.txt", "vocab.json", "merges.txt"})
     if (file_exists(join_path(weights_, file)))
       write_file_atomic(join_path(dir, file), read_file(join_path(weights_, file)));
+  const std::string base_config = join_path(weights_, "tokenizer_config.json");
+  Json tokenizer = file_exists(base_config) ? Json::parse(read_file(base_config)) : Json::object();
+  tokenizer.set("model_max_length", text_.max_len);
+  write_file_atomic(join_path(dir, "tokenizer_config.json"), tokenizer.dump(2) + "\n");
 }
 
 }  // namespace

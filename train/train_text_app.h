@@ -10,7 +10,8 @@
 // results.json (test_scores with the task's metric), log.csv, curves.svg, adapter.safetensors,
 // checkpoint.safetensors, config.json (the encoder's config with the task's id2label, or a
 // regression's num_labels 1), and with --merge model.safetensors (HF names, adapters folded
-// in) and the tokenizer's files. --predict reads no data: the classes come from config.json.
+// in) and the tokenizer's files (tokenizer_config.json's model_max_length: the run's --max-len).
+// --predict reads no data: the classes come from config.json.
 // GLUE tasks are scored on their dev set (the test labels are private).
 #pragma once
 #include <ostream>
