@@ -22,17 +22,19 @@ namespace neat::cpu {
 
 // work [m, n] (m >= n; overwritten) -> qt = U^T [n, m], d [n] (>= 0, unsorted), pt = V^T
 // [n, n]. A matrix at least twice as tall as wide is first factored as Q1 R (svd_qr_factor),
-// so that the bidiagonalisation and the rotations work on the square R, and U^T = U_R^T Q1^T
-// is one GEMM (LAPACK's dgesvd does the same from m >= 1.6 n).
+// so that the bidiagonalisation and the rotations work on the square R, and U^T = [U_R^T 0]
+// Q1^T applies Q1's reflectors to U_R^T's rows (LAPACK's dgesvd does the same from m >= 1.6 n,
+// with dormbr), without forming Q1.
 inline void svd_unsorted(double* work, int64_t m, int64_t n, double* qt, double* d, double* pt) {
   if (m >= 2 * n) {
     std::vector<double> tau(static_cast<size_t>(n)), r(static_cast<size_t>(n * n), 0.0);
     svd_qr_factor(work, m, n, tau.data());
     for (int64_t i = 0; i < n; ++i) std::copy(work + i * n + i, work + (i + 1) * n, r.data() + i * n + i);
-    std::vector<double> qt_r(static_cast<size_t>(n * n)), q1t(static_cast<size_t>(n * m));
+    std::vector<double> qt_r(static_cast<size_t>(n * n));
     svd_unsorted(r.data(), n, n, qt_r.data(), d, pt);
-    svd_form_qt(work, m, n, tau.data(), q1t.data());
-    dgemm(false, false, n, m, n, 1.0, qt_r.data(), n, q1t.data(), m, 0.0, qt, m);
+    std::fill(qt, qt + n * m, 0.0);
+    for (int64_t i = 0; i < n; ++i) std::copy(qt_r.begin() + i * n, qt_r.begin() + (i + 1) * n, qt + i * m);
+    svd_form_qt(work, m, n, tau.data(), qt, false);
     return;
   }
   std::vector<double> e(static_cast<size_t>(std::max<int64_t>(n - 1, 1)));

@@ -199,26 +199,29 @@ inline void svd_qr_factor(double* a, int64_t m, int64_t n, double* tau) {
   }
 }
 
-// Applies reflectors to the rows of the identity to form a transposed factor:
-// out [rows, len] = [I 0] R_{count-1} ... R_0, R_k = I - tau[k] x_k x_k^T acting on columns
+// Applies reflectors to the rows of a matrix, to form a transposed factor or a product with one:
+// out [rows, len] <- out R_{count-1} ... R_0, R_k = I - tau[k] x_k x_k^T acting on columns
 // k+shift.. of out, x_k = (1, the k-th vector's tail); tail(k, i) is the i-th entry of that
-// tail. Blocked as LAPACK's dorgbr, so that the work is three GEMMs per panel of kPanel
+// tail. identity: out starts as [I 0] (rows <= len), which is then the transposed factor.
+// Blocked as LAPACK's dorgbr / dormbr, so that the work is three GEMMs per panel of kPanel
 // reflectors in their WY form (svd_wy):
 //   out <- out R_{k1-1} ... R_{k0} = out (I - V T V^T)^T = out - ((out V) T^T) V^T,
-// applied to the rows and columns from k0+shift on (the rows above still hold unit vectors that
-// are zero there).
+// applied to the columns from k0+shift on, and (from the identity) only to the rows from
+// k0+shift on: the rows above still hold unit vectors that are zero there.
 template <typename Tail>
-void svd_form_factor(double* out, int64_t rows, int64_t len, int64_t count, int64_t shift,
-                     const double* tau, const Tail& tail) {
+void svd_apply_reflectors(double* out, int64_t rows, int64_t len, int64_t count, int64_t shift,
+                          const double* tau, const Tail& tail, bool identity) {
   constexpr int64_t kPanel = 32;
-  std::fill(out, out + rows * len, 0.0);
-  for (int64_t r = 0; r < rows; ++r) out[r * len + r] = 1;
+  if (identity) {
+    std::fill(out, out + rows * len, 0.0);
+    for (int64_t r = 0; r < rows; ++r) out[r * len + r] = 1;
+  }
   std::vector<double> v, t, w1, w2;
   for (int64_t k1 = count; k1 > 0; k1 -= kPanel) {
     const int64_t k0 = std::max<int64_t>(0, k1 - kPanel), nb = k1 - k0;
-    const int64_t c0 = k0 + shift, width = len - c0, height = rows - c0;
+    const int64_t c0 = k0 + shift, width = len - c0, r0 = identity ? c0 : 0, height = rows - r0;
     svd_wy(width, nb, k0, tau, tail, v, t);
-    double* sub = out + c0 * len + c0;
+    double* sub = out + r0 * len + c0;
     w1.assign(size_t(height * nb), 0.0);
     w2.assign(size_t(height * nb), 0.0);
     dgemm(false, false, height, nb, width, 1.0, sub, len, v.data(), nb, 0.0, w1.data(), nb);
@@ -227,16 +230,18 @@ void svd_form_factor(double* out, int64_t rows, int64_t len, int64_t count, int6
   }
 }
 
-// qt = Q^T [n, m] from the left reflectors stored in a [m, n] by svd_bidiagonalize.
-inline void svd_form_qt(const double* a, int64_t m, int64_t n, const double* tau_q, double* qt) {
-  svd_form_factor(qt, n, m, n, 0, tau_q,
-                  [&](int64_t k, int64_t i) { return a[(k + 1 + i) * n + k]; });
+// qt [n, m] <- qt Q^T, for Q from the left reflectors stored in a [m, n] by svd_bidiagonalize
+// or svd_qr_factor; identity: qt = Q^T's first n rows, whatever it held.
+inline void svd_form_qt(const double* a, int64_t m, int64_t n, const double* tau_q, double* qt,
+                        bool identity = true) {
+  svd_apply_reflectors(qt, n, m, n, 0, tau_q,
+                       [&](int64_t k, int64_t i) { return a[(k + 1 + i) * n + k]; }, identity);
 }
 
 // pt = P^T [n, n] from the right reflectors (u_k acts on columns k+1..).
 inline void svd_form_pt(const double* a, int64_t n, const double* tau_p, double* pt) {
-  svd_form_factor(pt, n, n, std::max<int64_t>(n - 1, 0), 1, tau_p,
-                  [&](int64_t k, int64_t i) { return a[k * n + k + 2 + i]; });
+  svd_apply_reflectors(pt, n, n, std::max<int64_t>(n - 1, 0), 1, tau_p,
+                       [&](int64_t k, int64_t i) { return a[k * n + k + 2 + i]; }, true);
 }
 
 }  // namespace neat::cpu

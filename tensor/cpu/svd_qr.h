@@ -21,47 +21,9 @@
 
 #include "tensor/check.h"
 #include "tensor/cpu/svd_bidiag.h"
+#include "tensor/cpu/svd_rotations.h"
 
 namespace neat::cpu {
-
-// Plane rotations waiting to be applied to the rows of a [rows, len] matrix:
-// rotation i maps rows (j, j+1), j = index[i], to (c x + s y, c y - s x).
-struct SvdRotations {
-  double* m;
-  int64_t rows, len;
-  std::vector<int64_t> index;
-  std::vector<double> c, s;
-
-  void add(int64_t j, double cj, double sj) {
-    if (len == 0) return;   // singular values only
-    index.push_back(j);
-    c.push_back(cj);
-    s.push_back(sj);
-  }
-  void flush() {
-    constexpr int64_t kRotationColumns = 32;
-    const int64_t count = int64_t(index.size());
-    if (count == 0) return;
-    const int64_t blocks = (len + kRotationColumns - 1) / kRotationColumns;
-#pragma omp parallel for schedule(static) if (count * len >= svd_parallel_work())
-    for (int64_t b = 0; b < blocks; ++b) {
-      const int64_t j0 = b * kRotationColumns, width = std::min(kRotationColumns, len - j0);
-      for (int64_t r = 0; r < count; ++r) {
-        double* x = m + index[size_t(r)] * len + j0;
-        double* y = x + len;
-        const double cr = c[size_t(r)], sr = s[size_t(r)];
-        for (int64_t i = 0; i < width; ++i) {
-          const double xi = x[i], yi = y[i];
-          x[i] = cr * xi + sr * yi;
-          y[i] = cr * yi - sr * xi;
-        }
-      }
-    }
-    index.clear();
-    c.clear();
-    s.clear();
-  }
-};
 
 // (c, s, r) with [c s; -s c] (f, g) = (r, 0), r of f's sign (LAPACK 3.10's dlartg): sqrt(f^2 +
 // g^2) directly where neither square can under- or overflow, scaled otherwise.
