@@ -15,26 +15,32 @@
 #include <numeric>
 #include <vector>
 
+#include "tensor/cpu/shape_ops.h"
 #include "tensor/cpu/svd_bidiag.h"
 #include "tensor/cpu/svd_qr.h"
 
 namespace neat::cpu {
 
 // work [m, n] (m >= n; overwritten) -> qt = U^T [n, m], d [n] (>= 0, unsorted), pt = V^T
-// [n, n]. A matrix at least twice as tall as wide is first factored as Q1 R (svd_qr_factor),
+// [n, n]. A matrix at least twice as tall as wide is first factored as Q1 R (svd_qr_factor, on
+// its transpose),
 // so that the bidiagonalisation and the rotations work on the square R, and U^T = [U_R^T 0]
 // Q1^T applies Q1's reflectors to U_R^T's rows (LAPACK's dgesvd does the same from m >= 1.6 n,
 // with dormbr), without forming Q1.
 inline void svd_unsorted(double* work, int64_t m, int64_t n, double* qt, double* d, double* pt) {
   if (m >= 2 * n) {
     std::vector<double> tau(static_cast<size_t>(n)), r(static_cast<size_t>(n * n), 0.0);
-    svd_qr_factor(work, m, n, tau.data());
-    for (int64_t i = 0; i < n; ++i) std::copy(work + i * n + i, work + (i + 1) * n, r.data() + i * n + i);
+    std::vector<double> at(static_cast<size_t>(n * m));
+    const int64_t shape[2] = {n, m}, stride[2] = {1, n};
+    transpose_kernel(Cpu{}, at.data(), work, 2, shape, stride, 0);
+    svd_qr_factor(at.data(), m, n, tau.data());
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = i; j < n; ++j) r[size_t(i * n + j)] = at[size_t(j * m + i)];
     std::vector<double> qt_r(static_cast<size_t>(n * n));
     svd_unsorted(r.data(), n, n, qt_r.data(), d, pt);
     std::fill(qt, qt + n * m, 0.0);
     for (int64_t i = 0; i < n; ++i) std::copy(qt_r.begin() + i * n, qt_r.begin() + (i + 1) * n, qt + i * m);
-    svd_form_qt(work, m, n, tau.data(), qt, false);
+    svd_form_qt_transposed(at.data(), m, n, tau.data(), qt, false);
     return;
   }
   std::vector<double> e(static_cast<size_t>(std::max<int64_t>(n - 1, 1)));

@@ -168,34 +168,60 @@ void svd_wy(int64_t width, int64_t nb, int64_t k0, const double* tau, const Tail
   }
 }
 
-// Householder QR of a tall a [m, n] (LAPACK's dgeqrf): R above and on the diagonal, the
-// reflectors' tails below it (as svd_bidiagonalize's left ones), tau [n]. Blocked: each panel
-// of kPanel columns is reduced column by column, then applied to the columns right of it as
-// H_{k1-1} ... H_{k0} A = (I - V T V^T)^T A = A - V (T^T (V^T A)), two GEMMs and a small one.
-inline void svd_qr_factor(double* a, int64_t m, int64_t n, double* tau) {
-  constexpr int64_t kPanel = 32;
-  std::vector<double> w(static_cast<size_t>(kPanel)), v, t, w1, w2;
-  for (int64_t k0 = 0; k0 < n; k0 += kPanel) {
-    const int64_t k1 = std::min(n, k0 + kPanel), nb = k1 - k0;
-    for (int64_t j = k0; j < k1; ++j) {
-      double scale;
-      tau[j] = svd_reflector(a[j * n + j], a + (j + 1) * n + j, m - j - 1, n, scale);
-      const int64_t c0 = j + 1, width = k1 - c0;
-      if (tau[j] == 0 || width == 0) continue;
-      std::copy(a + j * n + c0, a + j * n + k1, w.begin());   // v^T A[j.., c0..k1), v_j = 1
-      for (int64_t i = j + 1; i < m; ++i) svd_axpy(a[i * n + j], a + i * n + c0, w.data(), width);
-      svd_axpy(-tau[j], w.data(), a + j * n + c0, width);
-      for (int64_t i = j + 1; i < m; ++i) svd_axpy(-tau[j] * a[i * n + j], w.data(), a + i * n + c0, width);
+// Householder QR of a tall a [m, n] (LAPACK's dgeqrf), given and kept transposed: at = a^T
+// [n, m] row-major, so that each column of a, and each reflector, is a contiguous row:
+//   on return R = at's upper... R[i][j] = at[j][i] for i <= j (R on and above a's diagonal),
+//   reflector k's tail in at[k][k+1..m), tau [n];  H_k = I - tau_k x_k x_k^T, x_k = (1, tail).
+// Blocked: panels of kPanel reflectors, each factored recursively (svd_qr_panel) and applied
+// to the rows of at below it in the compact WY form (svd_qr_apply), so that most of the work
+// is GEMM.
+
+// Applies H_{k1-1} ... H_{k0} to the columns [c0, c1) of a, i.e. the rows [c0, c1) of at,
+// columns k0..m: with C those rows and V [m - k0, nb] the reflectors (svd_wy),
+//   a <- (I - V T V^T)^T a   is   C <- C - ((C V) T) V^T,   two GEMMs and a small one.
+inline void svd_qr_apply(double* at, int64_t m, int64_t k0, int64_t k1, int64_t c0, int64_t c1,
+                         const double* tau) {
+  const int64_t nb = k1 - k0, rest = c1 - c0, width = m - k0;
+  if (rest <= 0 || nb <= 0) return;
+  std::vector<double> v, t, w1(size_t(rest * nb)), w2(size_t(rest * nb));
+  svd_wy(width, nb, k0, tau, [&](int64_t k, int64_t i) { return at[k * m + k + 1 + i]; }, v, t);
+  double* c = at + c0 * m + k0;
+  dgemm(false, false, rest, nb, width, 1.0, c, m, v.data(), nb, 0.0, w1.data(), nb);
+  dgemm(false, false, rest, nb, nb, 1.0, w1.data(), nb, t.data(), nb, 0.0, w2.data(), nb);
+  dgemm(false, true, rest, width, nb, -1.0, w2.data(), nb, v.data(), nb, 1.0, c, m);
+}
+
+// The QR of the columns [k0, k1) of a (rows of at; the rows from k1 on are not touched),
+// recursively (Elmroth and Gustavson 2000): the first half, its reflectors applied to the
+// second half by GEMMs (svd_qr_apply), then the second half; up to 8 reflector by reflector.
+inline void svd_qr_panel(double* at, int64_t m, int64_t k0, int64_t k1, double* tau) {
+  if (k1 - k0 > 8) {
+    const int64_t mid = k0 + (k1 - k0) / 2;
+    svd_qr_panel(at, m, k0, mid, tau);
+    svd_qr_apply(at, m, k0, mid, mid, k1, tau);
+    svd_qr_panel(at, m, mid, k1, tau);
+    return;
+  }
+  for (int64_t j = k0; j < k1; ++j) {
+    double* x = at + j * m;
+    double scale;
+    tau[j] = svd_reflector(x[j], x + j + 1, m - j - 1, 1, scale);
+    if (tau[j] == 0) continue;
+    for (int64_t c = j + 1; c < k1; ++c) {   // column c of a: minus tau (x^T col) x
+      double* col = at + c * m;
+      const double w = tau[j] * (col[j] + svd_dot(x + j + 1, col + j + 1, m - j - 1));
+      col[j] -= w;
+      svd_axpy(-w, x + j + 1, col + j + 1, m - j - 1);
     }
-    const int64_t rest = n - k1, height = m - k0;
-    if (rest == 0) continue;
-    svd_wy(height, nb, k0, tau, [&](int64_t k, int64_t i) { return a[(k + 1 + i) * n + k]; }, v, t);
-    double* trail = a + k0 * n + k1;
-    w1.assign(size_t(nb * rest), 0.0);
-    w2.assign(size_t(nb * rest), 0.0);
-    dgemm(true, false, nb, rest, height, 1.0, v.data(), nb, trail, n, 0.0, w1.data(), rest);
-    dgemm(true, false, nb, rest, nb, 1.0, t.data(), nb, w1.data(), rest, 0.0, w2.data(), rest);
-    dgemm(false, false, height, rest, nb, -1.0, v.data(), nb, w2.data(), rest, 1.0, trail, n);
+  }
+}
+
+inline void svd_qr_factor(double* at, int64_t m, int64_t n, double* tau) {
+  constexpr int64_t kPanel = 64;
+  for (int64_t k0 = 0; k0 < n; k0 += kPanel) {
+    const int64_t k1 = std::min(n, k0 + kPanel);
+    svd_qr_panel(at, m, k0, k1, tau);
+    svd_qr_apply(at, m, k0, k1, k1, n, tau);
   }
 }
 
@@ -211,7 +237,7 @@ inline void svd_qr_factor(double* a, int64_t m, int64_t n, double* tau) {
 template <typename Tail>
 void svd_apply_reflectors(double* out, int64_t rows, int64_t len, int64_t count, int64_t shift,
                           const double* tau, const Tail& tail, bool identity) {
-  constexpr int64_t kPanel = 32;
+  constexpr int64_t kPanel = 64;
   if (identity) {
     std::fill(out, out + rows * len, 0.0);
     for (int64_t r = 0; r < rows; ++r) out[r * len + r] = 1;
@@ -230,12 +256,19 @@ void svd_apply_reflectors(double* out, int64_t rows, int64_t len, int64_t count,
   }
 }
 
-// qt [n, m] <- qt Q^T, for Q from the left reflectors stored in a [m, n] by svd_bidiagonalize
-// or svd_qr_factor; identity: qt = Q^T's first n rows, whatever it held.
+// qt [n, m] <- qt Q^T, for Q from the left reflectors stored in a [m, n] by svd_bidiagonalize;
+// identity: qt = Q^T's first n rows, whatever it held.
 inline void svd_form_qt(const double* a, int64_t m, int64_t n, const double* tau_q, double* qt,
                         bool identity = true) {
   svd_apply_reflectors(qt, n, m, n, 0, tau_q,
                        [&](int64_t k, int64_t i) { return a[(k + 1 + i) * n + k]; }, identity);
+}
+
+// The same for the reflectors of svd_qr_factor, stored in at [n, m].
+inline void svd_form_qt_transposed(const double* at, int64_t m, int64_t n, const double* tau,
+                                   double* qt, bool identity = true) {
+  svd_apply_reflectors(qt, n, m, n, 0, tau,
+                       [&](int64_t k, int64_t i) { return at[k * m + k + 1 + i]; }, identity);
 }
 
 // pt = P^T [n, n] from the right reflectors (u_k acts on columns k+1..).

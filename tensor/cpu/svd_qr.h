@@ -242,6 +242,19 @@ inline double svd_qr_threshold(const double* d, const double* e, int64_t n, doub
   return std::max(tol * smin_estimate / std::sqrt(double(n)), 6.0 * double(n) * (double(n) * unfl));
 }
 
+// The entry of the ascending, non-empty `values` nearest to x.
+inline std::vector<double>::iterator svd_nearest(std::vector<double>& values, double x) {
+  auto it = std::lower_bound(values.begin(), values.end(), x);
+  if (it == values.end() || (it != values.begin() && x - *(it - 1) < *it - x)) --it;
+  return it;
+}
+
+// Removes from the known singular values (if any) the one nearest to the converged |x|, so
+// that the perfect shifts are taken among the values of the blocks still unreduced.
+inline void svd_forget_nearest(std::vector<double>* known, double x) {
+  if (known && !known->empty()) known->erase(svd_nearest(*known, std::abs(x)));
+}
+
 // Diagonalises B = diag(d) + superdiag(e) [n, n]: on return d holds B's singular values
 // (>= 0, unsorted) and u, v have received every rotation (v's rows are negated where a value
 // was). Errors when it has not converged after 6 n^2 inner steps (LAPACK's limit).
@@ -251,7 +264,7 @@ inline double svd_qr_threshold(const double* d, const double* e, int64_t n, doub
 // one sweep; the next sweep on the same block, if one is needed, takes the usual shift. For a
 // 768 x 768 Gaussian matrix this saves a quarter of the rotations.
 inline void svd_bidiagonal_qr(double* d, double* e, int64_t n, SvdRotations& u, SvdRotations& v,
-                              const std::vector<double>* known = nullptr) {
+                              std::vector<double>* known = nullptr) {
   const double eps = 1.1102230246251565e-16;
   const double tol = std::max(10.0, std::min(100.0, std::pow(eps, -0.125))) * eps;
   const double thresh = svd_qr_threshold(d, e, n, tol);
@@ -272,6 +285,7 @@ inline void svd_bidiagonal_qr(double* d, double* e, int64_t n, SvdRotations& u, 
     if (lo >= 0) {
       e[lo] = 0;
       if (lo == hi - 1) {   // d[hi] has converged
+        svd_forget_nearest(known, d[hi]);
         --hi;
         continue;
       }
@@ -281,6 +295,8 @@ inline void svd_bidiagonal_qr(double* d, double* e, int64_t n, SvdRotations& u, 
       double small, big, sr, cr, sl, cl;
       svd_2x2(d[hi - 1], e[hi - 1], d[hi], small, big, sr, cr, sl, cl);
       d[hi - 1] = big, e[hi - 1] = 0, d[hi] = small;
+      svd_forget_nearest(known, big);
+      svd_forget_nearest(known, small);
       v.add(hi - 1, cr, sr);
       u.add(hi - 1, cl, sl);
       hi -= 2;
@@ -297,11 +313,8 @@ inline void svd_bidiagonal_qr(double* d, double* e, int64_t n, SvdRotations& u, 
       shift = down ? svd_smaller_2x2(d[hi - 1], e[hi - 1], d[hi])
                    : svd_smaller_2x2(d[lo], e[lo], d[lo + 1]);
       if (end > 0 && (shift / end) * (shift / end) < eps) shift = 0;
-      if (shift != 0 && known && !known->empty() && (lo != last_lo || hi != last_hi)) {
-        auto it = std::lower_bound(known->begin(), known->end(), shift);
-        if (it == known->end() || (it != known->begin() && shift - *(it - 1) < *it - shift)) --it;
-        shift = *it;
-      }
+      if (shift != 0 && known && !known->empty() && (lo != last_lo || hi != last_hi))
+        shift = *svd_nearest(*known, shift);
     }
     last_lo = lo, last_hi = hi;
     steps += hi - lo;
