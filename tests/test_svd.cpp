@@ -153,6 +153,35 @@ TEST_CASE("svd: the singular values of matrices with known clustered, repeated, 
   }
 }
 
+TEST_CASE("svd: the blocking boundaries of the QR, the reflector panels and the rotation blocks") {
+  // The tall path's QR (on a^T, panels of 64 split down to 8 columns) and Q1's panels of 64
+  // reflectors: n = 8, 9, 63, 64, 65, 129 columns at m >= 2 n; the queued rotations' blocks of
+  // 32 columns: rows of 31, 32, 33, 70 (and their transposes). Random matrices, a graded
+  // spectrum (1 to 1e-13), a rank-deficient one and the zero matrix on each.
+  for (auto [m, n] : std::vector<std::pair<int64_t, int64_t>>{
+           {16, 8}, {19, 9}, {130, 63}, {128, 64}, {131, 65}, {260, 129}, {65, 130},
+           {31, 31}, {32, 32}, {33, 33}, {33, 20}, {70, 40}, {40, 70}}) {
+    CAPTURE(m);
+    CAPTURE(n);
+    const int64_t k = std::min(m, n);
+    Generator gen(uint64_t(m * 1000 + n));
+    check_decomposition(randn({m, n}, gen, DType::Float64));
+    std::vector<double> graded;
+    for (int64_t j = 0; j < k; ++j) graded.push_back(std::pow(10.0, -13.0 * double(j) / double(k - 1)));
+    const Svd g = svd(with_singular_values(m, n, graded, uint64_t(m + n)));
+    for (int64_t j = 0; j < k; ++j) CHECK(std::abs(g.S.flat(j) - graded[size_t(j)]) < 1e-14 * 20);
+    const int64_t rank = k / 3;
+    const Tensor low = matmul(randn({m, rank}, gen, DType::Float64), randn({rank, n}, gen, DType::Float64));
+    check_decomposition(low);
+    const Svd l = svd(low);
+    for (int64_t j = rank; j < k; ++j) CHECK(l.S.flat(j) == 0.0);
+    const Tensor zero = zeros({m, n}, DType::Float64);
+    const Svd z = svd(zero);
+    check_decomposition(zero);
+    for (int64_t j = 0; j < k; ++j) CHECK(z.S.flat(j) == 0.0);
+  }
+}
+
 TEST_CASE("svd: 1 x N and N x 1 rows, and the sign convention") {
   Generator gen(8);
   for (const Shape& shape : {Shape{1, 9}, Shape{9, 1}, Shape{1, 1}, Shape{3, 200}, Shape{60, 45}}) {
@@ -182,7 +211,7 @@ TEST_CASE("svd: the same bits on 1 and 2 threads") {
   const int64_t saved_work = cpu::svd_parallel_work();
   cpu::svd_parallel_work() = 0;
   const int saved = omp_get_max_threads();
-  for (const Shape& shape : {Shape{90, 70}, Shape{50, 83}, Shape{150, 60}}) {
+  for (const Shape& shape : {Shape{90, 70}, Shape{50, 83}, Shape{150, 60}, Shape{200, 97}}) {
     const Tensor a = randn(shape, gen, DType::Float64);
     omp_set_num_threads(1);
     const Svd one = svd(a);
