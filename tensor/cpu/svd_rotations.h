@@ -110,6 +110,63 @@ void svd_rotation_chain(double* m, int64_t len, int64_t j, int64_t count, int st
   }
 }
 
+// Two down chains in one pass: A of la rotations on rows (j + r, j + r + 1), then B of lb <= la
+// rotations on the same rows from the same j (the next sweep on the same block, or on the
+// block less its converged end), on V * 4 columns. B's rotation b needs rows j + b and
+// j + b + 1 as A leaves them, which they are once A's rotation b + 1 is done: so each step
+// does A's rotation r, then hands the row A has finished with (in registers) to B's rotation
+// r - 1. One load and one store per two rotations; the same arithmetic, in the same order for
+// each element, as the two chains one after the other.
+template <int V>
+void svd_rotation_pair(double* m, int64_t len, int64_t j, int64_t la, const double* ca,
+                       const double* sa, int64_t lb, const double* cb, const double* sb) {
+  SvdVec carry_a[V], carry_b[V], out[V];
+#pragma GCC unroll 16
+  for (int v = 0; v < V; ++v) carry_a[v] = svd_load(m + j * len + v * kSvdVecWidth);
+  for (int64_t r = 0; r <= la; ++r) {
+    if (r < la) {   // A's rotation r: row j + r is final for A (out), row j + r + 1 carried
+      const double* y = m + (j + r + 1) * len;
+      const SvdVec c = SvdVec{} + ca[r], s = SvdVec{} + sa[r];
+#pragma GCC unroll 16
+      for (int v = 0; v < V; ++v) {
+        const SvdVec xi = carry_a[v], yi = svd_load(y + v * kSvdVecWidth);
+        out[v] = svd_fmadd(c, xi, s * yi);
+        carry_a[v] = svd_fnmadd(s, xi, c * yi);
+      }
+    } else {   // A is done: its carried row j + la is final
+#pragma GCC unroll 16
+      for (int v = 0; v < V; ++v) out[v] = carry_a[v];
+    }
+    if (r == 0) {   // row j as A leaves it: B's first x
+#pragma GCC unroll 16
+      for (int v = 0; v < V; ++v) carry_b[v] = out[v];
+      continue;
+    }
+    const int64_t b = r - 1;
+    if (b < lb) {   // B's rotation b on rows j + b (carried) and j + r (out)
+      double* x = m + (j + b) * len;
+      const SvdVec c = SvdVec{} + cb[b], s = SvdVec{} + sb[b];
+#pragma GCC unroll 16
+      for (int v = 0; v < V; ++v) {
+        const SvdVec xi = carry_b[v], yi = out[v];
+        svd_store(x + v * kSvdVecWidth, svd_fmadd(c, xi, s * yi));
+        carry_b[v] = svd_fnmadd(s, xi, c * yi);
+      }
+      if (r == la) {
+#pragma GCC unroll 16
+        for (int v = 0; v < V; ++v) svd_store(m + (j + r) * len + v * kSvdVecWidth, carry_b[v]);
+      }
+      continue;
+    }
+    if (b == lb) {   // B ended at the previous step: its carried row j + lb is final
+#pragma GCC unroll 16
+      for (int v = 0; v < V; ++v) svd_store(m + (j + lb) * len + v * kSvdVecWidth, carry_b[v]);
+    }
+#pragma GCC unroll 16
+    for (int v = 0; v < V; ++v) svd_store(m + (j + r) * len + v * kSvdVecWidth, out[v]);
+  }
+}
+
 struct SvdRotations {
   double* m;
   int64_t rows, len;
@@ -143,9 +200,20 @@ struct SvdRotations {
     for (int64_t b = 0; b < blocks; ++b) {
       const int64_t j0 = b * kRotationColumns, width = std::min(kRotationColumns, len - j0);
       for (size_t k = 0; k < step.size(); ++k) {
-        const int64_t r = start[k];
-        svd_rotation_chain<kRotationColumns / kSvdVecWidth>(m + j0, len, index[size_t(r)], start[k + 1] - r,
-                                             step[k], c.data() + r, s.data() + r, width);
+        const int64_t r = start[k], la = start[k + 1] - r;
+        const int64_t lb = k + 1 < step.size() ? start[k + 2] - start[k + 1] : 0;
+        if (width == kRotationColumns && step[k] > 0 && lb > 0 && step[k + 1] > 0 &&
+            lb <= la && index[size_t(start[k + 1])] == index[size_t(r)]) {
+          const int64_t r2 = start[k + 1];
+          for (int64_t half = 0; half < kRotationColumns; half += kRotationColumns / 2)
+            svd_rotation_pair<kRotationColumns / 2 / kSvdVecWidth>(
+                m + j0 + half, len, index[size_t(r)], la, c.data() + r, s.data() + r, lb,
+                c.data() + r2, s.data() + r2);
+          ++k;
+          continue;
+        }
+        svd_rotation_chain<kRotationColumns / kSvdVecWidth>(m + j0, len, index[size_t(r)], la,
+                                                            step[k], c.data() + r, s.data() + r, width);
       }
     }
     index.clear();
