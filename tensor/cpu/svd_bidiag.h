@@ -168,14 +168,6 @@ void svd_wy(int64_t width, int64_t nb, int64_t k0, const double* tau, const Tail
   }
 }
 
-// Householder QR of a tall a [m, n] (LAPACK's dgeqrf), given and kept transposed: at = a^T
-// [n, m] row-major, so that each column of a, and each reflector, is a contiguous row:
-//   on return R = at's upper... R[i][j] = at[j][i] for i <= j (R on and above a's diagonal),
-//   reflector k's tail in at[k][k+1..m), tau [n];  H_k = I - tau_k x_k x_k^T, x_k = (1, tail).
-// Blocked: panels of kPanel reflectors, each factored recursively (svd_qr_panel) and applied
-// to the rows of at below it in the compact WY form (svd_qr_apply), so that most of the work
-// is GEMM.
-
 // Applies H_{k1-1} ... H_{k0} to the columns [c0, c1) of a, i.e. the rows [c0, c1) of at,
 // columns k0..m: with C those rows and V [m - k0, nb] the reflectors (svd_wy),
 //   a <- (I - V T V^T)^T a   is   C <- C - ((C V) T) V^T,   two GEMMs and a small one.
@@ -216,6 +208,12 @@ inline void svd_qr_panel(double* at, int64_t m, int64_t k0, int64_t k1, double* 
   }
 }
 
+// Householder QR of a tall a [m, n] (LAPACK's dgeqrf), given and kept transposed, at = a^T
+// [n, m] row-major, so that each column of a, and each reflector, is a contiguous row:
+//   a = Q R,  Q = H_0 ... H_{n-1},  H_k = I - tau[k] x_k x_k^T,  x_k = (1, at[k][k+1..m)),
+//   R[i][j] = at[j][i] for i <= j.
+// Blocked: panels of kPanel columns, each factored recursively (svd_qr_panel), then applied to
+// the columns right of it in the compact WY form (svd_qr_apply), so most of the work is GEMM.
 inline void svd_qr_factor(double* at, int64_t m, int64_t n, double* tau) {
   constexpr int64_t kPanel = 64;
   for (int64_t k0 = 0; k0 < n; k0 += kPanel) {

@@ -10,9 +10,7 @@
 //
 // A sweep chases a bulge down (or up) the active block with 2 (hi - lo) plane rotations.
 // Applying each at once would stream both factors through memory once per sweep; instead the
-// rotations are queued and applied in batches, one block of kRotationColumns columns at a time
-// (the block stays in cache through the whole batch, and blocks go to different threads: each
-// element sees the same rotations in the same order whatever the thread count).
+// rotations are queued and applied in batches (SvdRotations, svd_rotations.h).
 #pragma once
 #include <algorithm>
 #include <cmath>

@@ -9,8 +9,9 @@
 // instead flush() applies the queue one block of kRotationColumns columns at a time (the block
 // stays in cache through the whole batch; blocks go to different threads), and walks each chain
 // with the row the next rotation shares held in registers: one load and one store per rotation
-// instead of two of each. Each element sees the same rotations in the same order, with the same
-// arithmetic, whatever the thread count and the block.
+// instead of two of each; two down chains from the same row (consecutive sweeps on one block)
+// go in one pass (svd_rotation_pair). Each element sees the same rotations in the same order,
+// with the same arithmetic, whatever the thread count, the block and the pairing.
 #pragma once
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
