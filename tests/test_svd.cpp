@@ -108,7 +108,7 @@ TEST_CASE("svd: rank-deficient matrices get orthonormal null vectors and zero va
   }
 }
 
-TEST_CASE("svd: the singular values of Q1 diag(s) Q2^T are s; float32 input gives float32") {
+TEST_CASE("svd: the singular values of Q1 diag(s) Q2^T are s; float32 input gives float32; bad input") {
   Generator gen(7);
   // Orthonormal Q1 [6, 4], Q2 [5, 4] from the SVDs of random matrices.
   Tensor q1 = svd(randn({6, 4}, gen, DType::Float64)).U;
@@ -121,6 +121,12 @@ TEST_CASE("svd: the singular values of Q1 diag(s) Q2^T are s; float32 input give
   for (int64_t j = 0; j < 4; ++j) CHECK(std::abs(d.S.flat(j) - s[size_t(j)]) < 1e-12 * s[0]);
   Svd f = svd(randn({4, 3}, gen));
   CHECK(f.U.dtype() == DType::Float32);
+  for (double bad : {std::nan(""), double(INFINITY)})
+    for (const Shape& shape : {Shape{9, 4}, Shape{4, 9}, Shape{40, 12}}) {
+      Tensor m = randn(shape, gen, DType::Float64);
+      m.set({2, 3}, bad);
+      CHECK_THROWS_WITH_AS(svd(m), doctest::Contains("non-finite entry"), std::runtime_error);
+    }
   CHECK_THROWS_WITH_AS(svd(zeros({2, 3, 4})), doctest::Contains("expects a matrix"),
                        std::runtime_error);
 }

@@ -58,8 +58,11 @@ inline void svd_unsorted(double* work, int64_t m, int64_t n, double* qt, double*
   svd_bidiagonal_qr(d, e.data(), n, left, right, &known);
 }
 
+// A non-finite entry would only surface as the QR's "did not converge" after 6 n^2 steps.
 inline void svd_tall(Cpu, const double* a, int64_t m, int64_t n, double* u, double* s,
                      double* vt) {
+  for (int64_t i = 0; i < m * n; ++i)
+    NEAT_CHECK(std::isfinite(a[i]), "svd: the matrix has a non-finite entry (", a[i], ")");
   std::vector<double> work(a, a + m * n), d(static_cast<size_t>(n));
   std::vector<double> qt(static_cast<size_t>(n * m)), pt(static_cast<size_t>(n * n));
   svd_unsorted(work.data(), m, n, qt.data(), d.data(), pt.data());
