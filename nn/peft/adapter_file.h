@@ -36,4 +36,11 @@ void load_adapter(const std::string& path, Module& model, const PeftConfig& conf
 // attach_peft with the file's config, then load_adapter.
 PeftReport attach_adapter(const std::string& path, Module& model);
 
+// Whether the path is an adapter that records its config: a directory (peft's layout) or a
+// safetensors file whose metadata says "format": "neat-adapter". Errors when it does not exist.
+bool has_adapter_config(const std::string& path);
+// The safetensors file that holds an adapter's tensors: the path itself, or for a directory
+// DIR/adapter_model.safetensors.
+std::string adapter_tensors_path(const std::string& path);
+
 }  // namespace neat
