@@ -10,6 +10,8 @@
 // __metadata__ holds {"format": "neat-adapter", "version": "1", "config": "<JSON>"}, the JSON
 // being the method and its settings, e.g.
 //   {"method":"neat","targets":"qv","rank":8,"depth":2,"activation":"relu","scale":1}
+// (VeRA's also "projections": its shared pair is rebuilt from projection_seed as peft draws it;
+// a VeRA file without the mark was drawn by an older generator and is refused.)
 //
 //   save_adapter("run.adapter.safetensors", vit, config);
 //   ViTForImageClassification fresh(vit_config);  load_vit_weights(fresh, "base.safetensors");
