@@ -118,7 +118,8 @@ void add_run_flags(ArgParser& args, TrainOptions& o, const std::string& predict_
                   "to have as many classes)");
   args.add("--adapter", &o.adapter, "FILE|DIR",
            "start from this adapter file (trainable tensors) or peft directory "
-           "(adapter_config.json + adapter_model.safetensors)");
+           "(adapter_config.json + adapter_model.safetensors); its config gives --method and "
+           "the method's settings (flags given must agree)");
   args.section("Optimisation");
   args.add("--epochs", &o.epochs, "N", "passes over the training set");
   args.add("--batch-size", &o.batch_size, "N", "images per forward/backward");

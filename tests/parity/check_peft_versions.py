@@ -9,7 +9,7 @@ our files use the 4.x names the Hub's checkpoints use) and safetensors:
     /usr/bin/python3 -m venv .venv
     .venv/bin/pip install torch "transformers<5" peft safetensors numpy
     .venv/bin/python tests/parity/check_peft_versions.py --work /tmp/peft_versions \
-        --versions 0.13.2 0.17.1 0.22.0
+        --versions 0.13.2 0.14.0 0.15.2 0.17.1 0.18.0 0.22.0
 Each release goes into WORK/peft-<version> (pip install --no-deps --target) and is put first on
 PYTHONPATH for a child process that loads every export (--load), so the venv's own peft is
 never changed.
@@ -196,7 +196,8 @@ def load_all(work):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--work", required=True, help="scratch directory (exports, peft releases)")
-    p.add_argument("--versions", nargs="+", default=["0.13.2", "0.17.1", "0.22.0"])
+    p.add_argument("--versions", nargs="+",
+                   default=["0.13.2", "0.14.0", "0.15.2", "0.17.1", "0.18.0", "0.22.0"])
     p.add_argument("--load", action="store_true", help=argparse.SUPPRESS)   # the child's mode
     a = p.parse_args()
     if a.load:
