@@ -4,10 +4,9 @@
 //
 //   std::vector<int64_t> perm = torch_randperm(9, 777);   // the same as torch's
 //
-// torch's CPU generator is a 32-bit MT19937 seeded with the low 32 bits of the seed (the
-// standard init, as std::mt19937); randperm for n < 2^32 / 20 starts from 0..n-1 and, for
-// i = 0 .. n-2, swaps element i with element i + (next 32-bit draw mod (n - i)) (ATen's
-// randperm_cpu). Larger n take another path in torch and are refused here.
+// With torch's CPU generator (tensor/torch_generator.h), randperm for n < 2^32 / 20 starts
+// from 0..n-1 and, for i = 0 .. n-2, swaps element i with element i + (next 32-bit draw mod
+// (n - i)) (ATen's randperm_cpu). Larger n take another path in torch and are refused here.
 #pragma once
 #include <cstdint>
 #include <vector>

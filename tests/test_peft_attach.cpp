@@ -11,6 +11,7 @@
 #include "models/vit.h"
 #include "nn/peft/adapter_file.h"
 #include "nn/peft/attach.h"
+#include "tensor/json.h"
 #include "tensor/safetensors.h"
 #include "tests/op_test_util.h"
 #include "tests/peft_test_util.h"
@@ -225,6 +226,27 @@ TEST_CASE("adapter file: the old activation name \"sin\" reads as sin2pi") {
   Variable pixels(randn({2, 3, 8, 8}, gen));
   CHECK(max_abs_diff(fresh.forward(pixels).data(), tuned.forward(pixels).data()) == 0.0);
   load_adapter(path, tuned, config);   // and it matches a model attached with sin2pi
+  std::remove(path.c_str());
+}
+
+TEST_CASE("adapter file: a VeRA adapter whose projections an older build drew is refused") {
+  PeftConfig config;
+  config.method = "vera";
+  config.vera.rank = 4;
+  ViTForImageClassification tuned(tiny_config());
+  attach_peft(tuned, config);
+  const std::string path = temp_path("adapter_old_vera.safetensors");
+  save_adapter(path, tuned, config);
+  CHECK(read_adapter_config(path).method == "vera");
+  SafetensorsFile file = read_safetensors(path);
+  Json old = Json::parse(file.metadata.at("config"));
+  Json without = Json::object();   // the config as written before the projections were peft's
+  for (const auto& [key, value] : old.as_object())
+    if (key != "projections") without.set(key, value);
+  file.metadata["config"] = without.dump();
+  write_safetensors(path, file.tensors, file.metadata);
+  CHECK_THROWS_WITH_AS(read_adapter_config(path), doctest::Contains("they cannot be rebuilt"),
+                       std::runtime_error);
   std::remove(path.c_str());
 }
 

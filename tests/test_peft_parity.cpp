@@ -111,11 +111,13 @@ TEST_CASE("peft parity: logits, loss and gradients of LoRA, DoRA, VeRA, FourierF
     for (auto& [n, t] : ref.tensors)
       if (n.rfind(param, 0) == 0) theirs.insert(n.substr(param.size()));
     CHECK(ours == theirs);   // the same trainable tensors under the same names
-    if (config.method == "vera") {   // peft's projections (torch's kaiming stream, not ours)
+    if (config.method == "vera") {   // drawn from projection_prng_key as peft draws them, bit for bit
       for (auto& [n, module] : vit.named_modules())
         if (auto vera = std::dynamic_pointer_cast<Vera>(module)) {
-          vera->projections()->vera_A.data().copy_from(ref.get(name + ".vera_A"));
-          vera->projections()->vera_B.data().copy_from(ref.get(name + ".vera_B"));
+          CHECK(vera->projections()->vera_A.data().to_vector<float>() ==
+                ref.get(name + ".vera_A").to_vector<float>());
+          CHECK(vera->projections()->vera_B.data().to_vector<float>() ==
+                ref.get(name + ".vera_B").to_vector<float>());
         }
     }
     if (config.method == "pissa") {

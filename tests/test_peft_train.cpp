@@ -159,6 +159,19 @@ TEST_CASE("peft layout: config and names as peft writes them; a fresh model repr
     for (auto& [name, t] : file.tensors)
       CHECK_MESSAGE(name.rfind("base_model.", 0) == 0, name);
     CHECK(file.contains("base_model.vera_A") == (method == "vera"));
+    CHECK(json["peft_version"].as_string() == kPeftVersion);   // as peft >= 0.18 records it
+    if (method == "vera") {
+      // peft's save_projection layout: the shared pair once, sized for the largest layer (the
+      // MLP's 24 x 16 and 16 x 24 Linears), drawn from projection_prng_key as peft draws it, so
+      // a peft that rebuilds it from the seed instead of reading it gets the same values.
+      CHECK(json["save_projection"].as_bool());
+      CHECK(json["projection_prng_key"].as_int() == 0);
+      const auto drawn = make_vera_projections(config.vera, 24, 24, DType::Float32);
+      CHECK(file.get("base_model.vera_A").shape() == Shape{4, 24});
+      CHECK(file.get("base_model.vera_B").shape() == Shape{24, 4});
+      CHECK(file.get("base_model.vera_A").to_vector<float>() == drawn->vera_A.data().to_vector<float>());
+      CHECK(file.get("base_model.vera_B").to_vector<float>() == drawn->vera_B.data().to_vector<float>());
+    }
 
     ViTForImageClassification fresh(tiny_config());
     fresh.eval();

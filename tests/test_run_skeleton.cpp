@@ -321,6 +321,41 @@ TEST_CASE("run skeleton: --merge writes model.safetensors and a config.json with
   }
 }
 
+TEST_CASE("run skeleton: --adapter FILE or peft's DIR gives the method and its settings; a conflicting flag exits 2") {
+  for (const Program& p : kPrograms) {
+    CAPTURE(p.name);
+    TempDir dir("adapter_settings_" + p.name);
+    const std::string run_dir = dir / "run";
+    const Result trained = run(p, plus(p.tiny(dir.path), {"--method", "lora", "--lora-r", "3", "--lora-alpha", "6",
+                                                          "--lora-targets", "qvmlp", "--max-steps", "1", "--out", run_dir}));
+    REQUIRE_MESSAGE(trained.code == 0, trained.err);
+    const double accuracy = Json::parse(read_file(run_dir + "/results.json"))["test_accuracy"].as_number();
+    const std::vector<std::pair<std::string, std::string>> adapters = {
+        {run_dir + "/adapter.safetensors", "rank = 3 (" + run_dir + "/adapter.safetensors's metadata)"},
+        {run_dir + "/peft", "r = 3 (" + run_dir + "/peft/adapter_config.json)"}};
+    for (const auto& [adapter, recorded] : adapters) {
+      CAPTURE(adapter);
+      // No method flag: the adapter's config gives lora, r 3, alpha 6, qvmlp, as peft's from_pretrained.
+      const std::string eval_dir = dir / "eval";
+      const Result eval = run(p, plus(p.tiny(dir.path), {"--adapter", adapter, "--eval-only", "--overwrite", "--out", eval_dir}));
+      REQUIRE_MESSAGE(eval.code == 0, eval.err);
+      const Json results = Json::parse(read_file(eval_dir + "/eval.json"));
+      CHECK(results["config"]["method"].as_string() == "lora");
+      CHECK(results["config"]["lora-r"].as_int() == 3);
+      CHECK(results["config"]["lora-alpha"].as_number() == 6);
+      CHECK(results["config"]["lora-targets"].as_string() == "qvmlp");
+      CHECK(results["test_accuracy"].as_number() == accuracy);
+      // A flag that says otherwise is refused before any data is read, naming both values.
+      const Result conflict = run(p, plus(p.missing_data(dir.path), {"--adapter", adapter, "--lora-r", "8", "--eval-only"}));
+      CHECK(conflict.code == 2);
+      CHECK(contains(conflict.err, "--lora-r 8 conflicts with the adapter's " + recorded));
+      const Result method = run(p, plus(p.missing_data(dir.path), {"--adapter", adapter, "--method", "neat", "--eval-only"}));
+      CHECK(method.code == 2);
+      CHECK(contains(method.err, "--method neat conflicts with the adapter's method = lora"));
+    }
+  }
+}
+
 TEST_CASE("train_vit: a relative --data folder: is stored absolute, so the run resumes from elsewhere") {
   TempDir dir("relative");
   for (const char* cls : {"a", "b"})

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "models/bert.h"
+#include "nn/peft/peft_format.h"
 #include "tensor/json.h"
 #include "tensor/safetensors.h"
 #include "tests/test_data_util.h"
@@ -66,6 +67,48 @@ TEST_CASE("text_step: transformers' logits and gradients from files (LoRA on RoB
   CHECK(text_step_main({"--config", dir / "nope.json", "--batch", dir / "batch.safetensors",
                         "--out", dir / "s.safetensors"}, out3, err3) == 1);
   CHECK(err3.str().find("nope.json") != std::string::npos);
+}
+
+TEST_CASE("text_step takes peft's directory: its adapter_config.json gives the method (LoRA on RoBERTa)") {
+  TempDir dir;
+  SafetensorsFile ref = read_safetensors("tests/parity/bert_reference.safetensors");
+  write_text(dir / "config.json", ref.metadata.at("config.roberta"));
+  std::vector<std::pair<std::string, Tensor>> base, batch;
+  for (auto& [name, t] : ref.tensors)
+    if (name.rfind("roberta.base.", 0) == 0) base.emplace_back(name.substr(13), t);
+  for (const char* n : {"input_ids", "attention_mask", "token_type_ids", "labels"})
+    batch.emplace_back(n, ref.get(std::string("roberta.") + n));
+  write_safetensors(dir / "model.safetensors", base);
+  write_safetensors(dir / "batch.safetensors", batch);
+  // peft's directory of the reference's LoRA (r 4, alpha 8 on query and value).
+  BertForSequenceClassification model(bert_config_from_json(Json::parse(ref.metadata.at("config.roberta"))));
+  PeftConfig peft;
+  peft.method = "lora";
+  peft.lora.rank = 4;
+  peft.lora.alpha = 8;
+  attach_peft(model, peft);
+  {
+    NoGradGuard no_grad;
+    for (auto& [name, p] : model.named_parameters(true)) {   // the classifier: the base's
+      const std::string lora = "roberta.lora_qv.param." + name;
+      p.data().copy_from(ref.get(ref.contains(lora) ? lora : "roberta.base." + name));
+    }
+  }
+  save_peft_adapter(dir / "peft", model, peft);
+  const std::vector<std::string> args = {"--config", dir / "config.json", "--weights",
+                                         dir / "model.safetensors", "--adapter", dir / "peft",
+                                         "--batch", dir / "batch.safetensors", "--out",
+                                         dir / "step.safetensors"};
+  std::ostringstream out, err;
+  REQUIRE_MESSAGE(text_step_main(args, out, err) == 0, err.str());   // no method flags
+  const SafetensorsFile step = read_safetensors(dir / "step.safetensors");
+  CHECK(max_relative_error(step.get("logits"), ref.get("roberta.lora_qv.logits")) < 1e-5);
+  std::vector<std::string> conflict = args;
+  conflict.insert(conflict.end(), {"--lora-alpha", "16"});
+  std::ostringstream out2, err2;
+  CHECK(text_step_main(conflict, out2, err2) == 2);
+  CHECK(err2.str().find("--lora-alpha 16 conflicts with the adapter's lora_alpha = 8 (" + dir.path() +
+                        "/peft/adapter_config.json)") != std::string::npos);
 }
 
 TEST_CASE("train_text: a tiny BERT on WordNet-format data, outputs, resume, errors") {

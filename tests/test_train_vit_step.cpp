@@ -3,12 +3,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <sstream>
 
 #include "models/vit.h"
 #include "nn/peft/adapter_file.h"
+#include "nn/peft/peft_format.h"
 #include "tensor/safetensors.h"
 #include "train/system.h"
 #include "train/vit_step_app.h"
@@ -161,7 +163,7 @@ TEST_CASE("vit_step --dtype f64 keeps every digit of float64 weights and adapter
   CHECK(std::abs(again.at({1, 0}) - bias[0]) < 1e-15);
 }
 
-TEST_CASE("vit_step loads a train_vit adapter file only under the settings it was saved with") {
+TEST_CASE("vit_step takes the method from a train_vit adapter file; a conflicting flag exits 2") {
   Files files;
   ViTConfig c = neat::test::tiny_vit_config();
   c.depth = 1;
@@ -171,18 +173,68 @@ TEST_CASE("vit_step loads a train_vit adapter file only under the settings it wa
   peft.neat.rank = 2;
   peft.neat.activation = NeatActivation::Sin2Pi;
   attach_peft(vit, peft);
-  save_adapter(files / "sin2pi.safetensors", vit, peft);
-  // Same shapes, other activation: loading it would silently compute something else.
-  const Result relu = step(files.args({"--adapter", files / "sin2pi.safetensors", "--out",
+  const std::string adapter = files / "sin2pi.safetensors";
+  save_adapter(adapter, vit, peft);
+  // Same shapes, other activation: loading it under relu would silently compute something else.
+  const Result relu = step(files.args({"--adapter", adapter, "--neat-act", "relu", "--out",
                                        files / "o.safetensors"}));
-  CHECK(relu.code == 1);
-  CHECK(relu.err.find("sin2pi.safetensors was saved with") != std::string::npos);
-  CHECK(relu.err.find("\"activation\":\"sin2pi\"") != std::string::npos);
-  const Result sin2pi = step(files.args({"--adapter", files / "sin2pi.safetensors", "--neat-act",
-                                         "sin2pi", "--out", files / "o.safetensors"}));
-  INFO(sin2pi.err);
-  CHECK(sin2pi.code == 0);
-  CHECK(sin2pi.out.find("6 tensors from --adapter") != std::string::npos);
+  CHECK(relu.code == 2);
+  CHECK(relu.err.find("--neat-act relu conflicts with the adapter's activation = sin2pi (" +
+                      adapter + "'s metadata)") != std::string::npos);
+  // Left out, the file's activation is used; given and equal, it agrees.
+  for (const std::vector<std::string>& flags :
+       {std::vector<std::string>{}, std::vector<std::string>{"--neat-act", "sin2pi"}}) {
+    std::vector<std::string> extra = {"--adapter", adapter, "--out", files / "o.safetensors"};
+    extra.insert(extra.end(), flags.begin(), flags.end());
+    const Result r = step(files.args(extra));
+    INFO(r.err);
+    CHECK(r.code == 0);
+    CHECK(r.out.find("6 tensors from --adapter") != std::string::npos);
+  }
+}
+
+TEST_CASE("vit_step takes peft's directory: its adapter_config.json gives the method (VeRA)") {
+  Files files;
+  ViTConfig c = neat::test::tiny_vit_config(/*seed=*/5);
+  c.depth = 1;
+  ViTForImageClassification vit(c);
+  load_vit_weights(vit, read_safetensors(files.base));
+  vit.eval();
+  PeftConfig peft;
+  peft.method = "vera";
+  peft.vera.rank = 3;
+  peft.vera.projection_seed = 7;
+  attach_peft(vit, peft);
+  {
+    NoGradGuard no_grad;
+    Generator values(4);
+    for (auto& [name, p] : vit.named_parameters(true)) p.data().copy_from(randn(p.shape(), values));
+  }
+  const std::string dir = files / "peft";
+  save_peft_adapter(dir, vit, peft);
+  const Tensor want = vit.forward(Variable(read_safetensors(files.batch).get("pixel_values"))).data();
+  // The base flags without --method neat --neat-rank 2: the directory says vera, r 3, seed 7.
+  std::vector<std::string> base = files.args({});
+  base.erase(std::find(base.begin(), base.end(), "--method"), std::find(base.begin(), base.end(), "--weights"));
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = base;
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  const Result r = step(with({"--adapter", dir, "--out", files / "o.safetensors"}));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const Tensor got = read_safetensors(files / "o.safetensors").get("logits");
+  for (int64_t i = 0; i < want.numel(); ++i) CHECK(got.flat(i) == doctest::Approx(want.flat(i)).epsilon(1e-6));
+  const Result conflict = step(with({"--adapter", dir, "--vera-r", "4", "--out", files / "o.safetensors"}));
+  CHECK(conflict.code == 2);
+  CHECK(conflict.err.find("--vera-r 4 conflicts with the adapter's r = 3 (" + dir +
+                          "/adapter_config.json)") != std::string::npos);
+  const Result method = step(with({"--adapter", dir, "--method", "lora", "--out", files / "o.safetensors"}));
+  CHECK(method.code == 2);
+  CHECK(method.err.find("--method lora conflicts with the adapter's method = vera") != std::string::npos);
+  CHECK(step(with({"--adapter", dir, "--method", "vera", "--vera-seed", "7", "--out",
+                   files / "o.safetensors"})).code == 0);
 }
 
 TEST_CASE("vit_step: errors name the weights file; bad sizes and thread counts exit 2") {

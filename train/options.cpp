@@ -1,7 +1,11 @@
 #include "train/options.h"
 
+#include <filesystem>
+
 #include "data/dataset.h"
+#include "nn/peft/adapter_file.h"
 #include "nn/peft/neat_function.h"
+#include "tensor/files.h"
 
 namespace neat {
 
@@ -114,7 +118,8 @@ void add_run_flags(ArgParser& args, TrainOptions& o, const std::string& predict_
                   "to have as many classes)");
   args.add("--adapter", &o.adapter, "FILE|DIR",
            "start from this adapter file (trainable tensors) or peft directory "
-           "(adapter_config.json + adapter_model.safetensors)");
+           "(adapter_config.json + adapter_model.safetensors); its config gives --method and "
+           "the method's settings (flags given must agree)");
   args.section("Optimisation");
   args.add("--epochs", &o.epochs, "N", "passes over the training set");
   args.add("--batch-size", &o.batch_size, "N", "images per forward/backward");
@@ -234,6 +239,79 @@ PeftConfig peft_config_from(const MethodOptions& o) {
   c.fourier.zero_init = o.fourier_zero_init;
   c.adapter.bottleneck = o.adapter_size;
   return c;
+}
+
+namespace {
+
+// One method flag's value as an adapter records it, under the name its file uses.
+struct AdapterSetting {
+  const char* flag;   // "--lora-r"
+  std::string key;    // "r" in adapter_config.json, "rank" in our file's metadata
+  Json value;
+};
+
+// The method flags an adapter's config determines (peft: peft's key names).
+std::vector<AdapterSetting> adapter_settings(const PeftConfig& c, bool peft) {
+  auto key = [peft](const char* ours, const char* theirs) { return std::string(peft ? theirs : ours); };
+  const std::string targets = key("targets", "target_modules");
+  std::vector<AdapterSetting> s = {{"--method", "method", Json(c.method)}};
+  if (c.method == "neat") {
+    s.push_back({"--neat-rank", key("rank", "r"), Json(c.neat.rank)});
+    s.push_back({"--neat-depth", "depth", Json(c.neat.depth)});
+    s.push_back({"--neat-act", "activation", Json(neat_activation_name(c.neat.activation))});
+    s.push_back({"--neat-targets", targets, Json(c.targets)});
+    s.push_back({"--neat-scale", "scale", Json(c.neat.scale)});
+  } else if (c.method == "lora" || c.method == "dora" || c.method == "pissa" ||
+             c.method == "milora") {
+    s.push_back({"--lora-r", key("rank", "r"), Json(c.lora.rank)});
+    s.push_back({"--lora-alpha", key("alpha", "lora_alpha"), Json(c.lora.alpha)});
+    s.push_back({"--lora-dropout", key("dropout", "lora_dropout"), Json(c.lora.dropout)});
+    s.push_back({"--lora-targets", targets, Json(c.targets)});
+    if (c.method == "pissa") s.push_back({"--pissa-niter", "pissa_niter", Json(c.pissa_niter)});
+  } else if (c.method == "vera") {
+    s.push_back({"--vera-r", key("rank", "r"), Json(c.vera.rank)});
+    s.push_back({"--vera-d-initial", "d_initial", Json(c.vera.d_initial)});
+    s.push_back({"--vera-seed", key("projection_seed", "projection_prng_key"),
+                 Json(int64_t(c.vera.projection_seed))});
+    s.push_back({"--vera-targets", targets, Json(c.targets)});
+  } else if (c.method == "fourierft") {
+    s.push_back({"--fourier-n", "n_frequency", Json(c.fourier.n_frequency)});
+    s.push_back({"--fourier-scaling", "scaling", Json(c.fourier.scaling)});
+    s.push_back({"--fourier-seed", "random_loc_seed", Json(int64_t(c.fourier.random_loc_seed))});
+    s.push_back({"--fourier-targets", targets, Json(c.targets)});
+  } else if (c.method == "adapter") {
+    s.push_back({"--adapter-size", "bottleneck", Json(c.adapter.bottleneck)});
+  }
+  return s;
+}
+
+std::string shown(const Json& value) { return value.is_string() ? value.as_string() : value.dump(); }
+
+}  // namespace
+
+void take_adapter_settings(const std::string& adapter, ArgParser& args) {
+  if (adapter.empty()) return;
+  NEAT_CHECK(file_exists(adapter), "--adapter ", adapter, ": no such file or directory");
+  const bool peft = std::filesystem::is_directory(adapter);
+  const std::string source =
+      peft ? (std::filesystem::path(adapter) / "adapter_config.json").string()
+           : adapter + "'s metadata";
+  const Json given = args.values();
+  Json taken = Json::object();
+  for (const AdapterSetting& s : adapter_settings(read_adapter_config(adapter), peft)) {
+    const std::string name = std::string(s.flag).substr(2);
+    if (!args.was_set(s.flag)) {
+      taken.set(name, s.value);
+      continue;
+    }
+    // LoRA's dropout acts in training only: a run may continue an adapter under another.
+    if (std::string(s.flag) == "--lora-dropout") continue;
+    require(given[name].dump() == s.value.dump(),
+            std::string(s.flag) + " " + shown(given[name]) + " conflicts with the adapter's " +
+                s.key + " = " + shown(s.value) + " (" + source +
+                "); leave the flag out to use the adapter's");
+  }
+  args.restore(taken, {});
 }
 
 void check_threads(int64_t threads) {

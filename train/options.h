@@ -113,6 +113,14 @@ ViTConfig vit_config_from(const ModelOptions& options, const ArgParser& args,
                           int64_t native_channels, int64_t native_size, int64_t num_classes);
 // The adapter config of --method and its flags; UsageError for a bad value.
 PeftConfig peft_config_from(const MethodOptions& options);
+// --adapter FILE|DIR supplies the method and its settings, as peft's from_pretrained takes
+// them from adapter_config.json: every method flag the adapter's config determines (--method,
+// its rank, alpha, targets, Neat's depth and activation, VeRA's projection seed, ...) takes the
+// adapter's value unless given. A given flag with another value is a UsageError naming both
+// and the file ("--lora-r 8 conflicts with the adapter's r = 4 (DIR/adapter_config.json)"),
+// except --lora-dropout, which acts in training only. The config is our file's metadata or the
+// directory's adapter_config.json (read_adapter_config); errors name the file. No-op when empty.
+void take_adapter_settings(const std::string& adapter, ArgParser& args);
 // Checks the training flags' ranges and combinations (UsageError naming the flag):
 // check_run_options, then the image data flags.
 void check_train_options(const TrainOptions& options);

@@ -79,6 +79,7 @@ void check_out_dir(TrainingProgram& p, bool resuming) {
 // Everything about the command line, before any data is read.
 void check_command_line(TrainingProgram& p, bool resuming, std::ostream& err) {
   p.check_flags();
+  take_adapter_settings(p.train().adapter, p.arguments());   // the adapter's method, as peft's
   check_shared_flags(p);
   check_out_dir(p, resuming);
   const TrainOptions& t = p.train();

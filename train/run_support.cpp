@@ -228,12 +228,10 @@ PeftConfig seeded_peft_config(const MethodOptions& method, uint64_t seed,
 }
 
 int64_t load_step_adapter(const std::string& path, Module& model, const PeftConfig& peft) {
-  const SafetensorsFile adapter = read_safetensors(path);
-  if (adapter.metadata.count("format") && adapter.metadata.at("format") == "neat-adapter") {
-    load_adapter(path, model, peft);
-    return int64_t(adapter.tensors.size());
-  }
-  return load_trainable(model, adapter);
+  const SafetensorsFile tensors = read_safetensors(adapter_tensors_path(path));
+  if (!has_adapter_config(path)) return load_trainable(model, tensors);
+  load_adapter(path, model, peft);
+  return int64_t(tensors.tensors.size());
 }
 
 std::vector<std::pair<std::string, Tensor>> step_tensors(const std::string& program,

@@ -42,8 +42,8 @@ std::vector<ParamGroup> parameter_groups(const Module& model, const TrainOptions
 PeftConfig seeded_peft_config(const MethodOptions& method, uint64_t seed,
                               std::shared_ptr<Generator> dropout);
 // A step program's --adapter: a file a training program wrote (metadata "format":
-// "neat-adapter": loaded whole, its settings must be peft's) or any subset of the trainable
-// tensors by name (load_trainable). Returns the tensors loaded.
+// "neat-adapter") or peft's directory, loaded whole (its settings must be peft's), or any
+// subset of the trainable tensors by name (load_trainable). Returns the tensors in the file.
 int64_t load_step_adapter(const std::string& path, Module& model, const PeftConfig& peft);
 // What a step program writes: logits, loss and grad.<name> of every trainable parameter (an
 // error names a parameter no gradient reached; program prefixes it).

@@ -1,5 +1,6 @@
 #include "train/step_tool.h"
 
+#include "nn/peft/adapter_file.h"
 #include "tensor/safetensors.h"
 #include "train/run_support.h"
 
@@ -9,9 +10,11 @@ void add_step_flags(ArgParser& args, StepOptions& o, const std::string& trainer,
                     const std::string& batch_help) {
   args.section("Step");
   args.add("--weights", &o.weights, "FILE", "weights in safetensors, Hugging Face names");
-  args.add("--adapter", &o.adapter, "FILE",
-           "trainable tensors by adapter-file names; absent ones keep their seeded init (an "
-           "adapter file " + trainer + " wrote must match the method flags and is loaded whole)");
+  args.add("--adapter", &o.adapter, "FILE|DIR",
+           "an adapter " + trainer + " wrote (adapter.safetensors) or peft's directory "
+           "(adapter_config.json + adapter_model.safetensors): its config gives the method and "
+           "its settings, and it is loaded whole; or any trainable tensors by adapter-file "
+           "names, absent ones keeping their seeded init");
   args.add("--batch", &o.batch, "FILE", batch_help);
   args.add("--dtype", &o.dtype, "f32|f64", "precision of the step", {"f32", "f64"});
   args.add("--out", &o.out, "FILE", "where logits, loss and grad.<name> are written");
@@ -19,11 +22,12 @@ void add_step_flags(ArgParser& args, StepOptions& o, const std::string& trainer,
   args.add("--threads", &o.threads, "N", "compute threads; 0 = all cores");
 }
 
-void check_step_options(const StepOptions& o, const MethodOptions& method) {
+void check_step_options(const StepOptions& o, MethodOptions& method, ArgParser& args) {
   if (o.batch.empty() || o.out.empty()) throw UsageError("--batch and --out are required");
   if (o.seed < 0) throw UsageError("--seed must be >= 0");
   check_threads(o.threads);
-  peft_config_from(method);   // bad method values are usage errors before any file is read
+  if (!o.adapter.empty() && has_adapter_config(o.adapter)) take_adapter_settings(o.adapter, args);
+  peft_config_from(method);   // bad method values are usage errors before the batch is read
 }
 
 DType step_dtype(const StepOptions& o) { return o.dtype == "f64" ? DType::Float64 : DType::Float32; }

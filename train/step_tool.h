@@ -7,7 +7,7 @@
 //   add_method_flags(args, me);
 //   add_step_flags(args, so, "train_vit", "safetensors with pixel_values [B,C,H,W] and labels [B]");
 //   return run_command(args, arguments, out, err, [&] {
-//     check_step_options(so, me);
+//     check_step_options(so, args);
 //     ... build the model, model.to(step_dtype(so)), forward, loss.backward() ...
 //     write_step("vit_step", so, model, config.str(), report, logits, loss, loaded, notes, out);
 //     return 0;
@@ -36,8 +36,11 @@ struct StepOptions {
 // trainer: the training program whose adapter files --adapter also takes.
 void add_step_flags(ArgParser& args, StepOptions& options, const std::string& trainer,
                     const std::string& batch_help);
-// --batch and --out given, --seed and --threads in range, the method's values (UsageError).
-void check_step_options(const StepOptions& options, const MethodOptions& method);
+// --batch and --out given, --seed and --threads in range (UsageError); --adapter's method and
+// settings when it records them (a peft directory, or an adapter file a training program
+// wrote: take_adapter_settings), then the method's values (UsageError). method: the options
+// add_method_flags bound to args.
+void check_step_options(const StepOptions& options, MethodOptions& method, ArgParser& args);
 DType step_dtype(const StepOptions& options);   // --dtype
 // Writes logits, loss and grad.<name> of every trainable parameter to --out (metadata: config,
 // method, dtype), then prints the weights' notes and one summary line on out.

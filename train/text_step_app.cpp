@@ -81,7 +81,7 @@ int text_step_main(const std::vector<std::string>& arguments, std::ostream& out,
   StepOptions so;
   TextStepOptions to;
   ArgParser args("text_step",
-                 "--config FILE --batch FILE --out FILE [--weights FILE] [--adapter FILE] [options]",
+                 "--config FILE --batch FILE --out FILE [--weights FILE] [--adapter FILE|DIR] [options]",
                  "One forward and backward of a BERT / RoBERTa classifier with a method attached "
                  "(eval mode); writes logits, loss and the gradient of every trainable parameter.");
   add_method_flags(args, me);
@@ -94,7 +94,7 @@ int text_step_main(const std::vector<std::string>& arguments, std::ostream& out,
     if (to.config.empty() || so.batch.empty() || so.out.empty())
       throw UsageError("--config, --batch and --out are required");
     if (to.num_labels < 0) throw UsageError("--num-labels must be >= 0");
-    check_step_options(so, me);
+    check_step_options(so, me, args);
     return run(me, so, to, out);
   });
 }

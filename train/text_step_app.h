@@ -14,8 +14,9 @@
 //
 // --num-labels defaults to the config's. --weights holds HF names (with or without the
 // "bert." / "roberta." prefix); parameters absent from it and --adapter keep their seeded init.
-// --adapter: an adapter file train_text wrote (loaded whole, its settings must match the
-// flags) or any subset of the trainable tensors by name. Exit codes: 0 done, 1 an error (one
+// --adapter: an adapter file train_text wrote or peft's directory (its config gives the method
+// and its settings, given method flags must agree; loaded whole) or any subset of the
+// trainable tensors by name. Exit codes: 0 done, 1 an error (one
 // line), 2 a bad command line.
 #pragma once
 #include <ostream>

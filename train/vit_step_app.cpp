@@ -19,10 +19,13 @@ namespace neat {
 
 namespace {
 
-// The classifier's class count in a weights or adapter file, 0 when it has none.
+// The classifier's class count in a weights or adapter file (ours, or peft's
+// adapter_model.safetensors), 0 when it has none.
 int64_t classes_in(const SafetensorsFile* file) {
   if (file == nullptr) return 0;
-  return file->contains("classifier.weight") ? file->get("classifier.weight").size(0) : 0;
+  for (const char* name : {"classifier.weight", "base_model.model.classifier.weight"})
+    if (file->contains(name)) return file->get(name).size(0);
+  return 0;
 }
 
 int run(const ModelOptions& mo, const MethodOptions& me, const StepOptions& so,
@@ -41,7 +44,8 @@ int run(const ModelOptions& mo, const MethodOptions& me, const StepOptions& so,
 
   std::unique_ptr<SafetensorsFile> weights, adapter;
   if (!so.weights.empty()) weights = std::make_unique<SafetensorsFile>(read_safetensors(so.weights));
-  if (!so.adapter.empty()) adapter = std::make_unique<SafetensorsFile>(read_safetensors(so.adapter));
+  if (!so.adapter.empty())
+    adapter = std::make_unique<SafetensorsFile>(read_safetensors(adapter_tensors_path(so.adapter)));
   const int64_t file_classes = std::max(classes_in(weights.get()), classes_in(adapter.get()));
   ViTConfig config =
       vit_config_from(mo, args, pixels.size(1), pixels.size(2), file_classes);
@@ -76,7 +80,7 @@ int vit_step_main(const std::vector<std::string>& arguments, std::ostream& out, 
   mo.model = "custom";
   MethodOptions me;
   StepOptions so;
-  ArgParser args("vit_step", "--batch FILE --out FILE [--weights FILE] [--adapter FILE] [options]",
+  ArgParser args("vit_step", "--batch FILE --out FILE [--weights FILE] [--adapter FILE|DIR] [options]",
                  "One forward and backward of a ViT with a method attached (eval mode); writes "
                  "logits, loss and the gradient of every trainable parameter.");
   add_model_flags(args, mo);
@@ -86,7 +90,7 @@ int vit_step_main(const std::vector<std::string>& arguments, std::ostream& out, 
   args.add("--device", &device, "cpu|cuda", "where to compute (outputs are written the same)",
            {"cpu", "cuda"});
   return run_command(args, arguments, out, err, [&] {
-    check_step_options(so, me);
+    check_step_options(so, me, args);
     return run(mo, me, so, device, args, out);
   });
 }

@@ -16,7 +16,8 @@
 // --weights or --adapter. Parameters absent from --weights / --adapter keep their seeded init
 // (Neat and LoRA: B = 0, A kaiming-uniform). The model takes --dtype before any file is read
 // into it, so float64 files keep every digit. An adapter file train_vit wrote (metadata
-// "format": "neat-adapter") must have been saved with the method flags given and is loaded
+// "format": "neat-adapter") or peft's directory (adapter_config.json + adapter_model.safetensors)
+// gives the method and its settings (method flags that are given must agree) and is loaded
 // whole; a plain file of tensors (e.g. from PyTorch) may hold any subset of the trainable ones.
 // Exit codes as train_vit: 0 done, 1 an error (one line), 2 a bad command line.
 #pragma once

@@ -14,6 +14,9 @@ namespace neat {
 
 static const char* kFormat = "neat-adapter";
 static const char* kVersion = "1";
+// VeRA's shared projections: drawn from projection_seed as peft's _kaiming_init draws them
+// (nn/peft/vera.h). Files without this mark were drawn otherwise and are refused.
+static const char* kVeraProjections = "peft-kaiming-uniform";
 
 // The method and its settings. Without with_dropout: what must agree between file and model
 // (LoRA's dropout only acts in training, so an adapter may be loaded under another).
@@ -44,6 +47,7 @@ static Json config_json(const PeftConfig& c, bool with_dropout = true) {
     j.set("rank", c.vera.rank);
     j.set("d_initial", c.vera.d_initial);
     j.set("projection_seed", int64_t(c.vera.projection_seed));
+    j.set("projections", kVeraProjections);
   } else if (c.method == "fourierft") {
     j.set("targets", c.targets);
     j.set("n_frequency", c.fourier.n_frequency);
@@ -88,6 +92,10 @@ static PeftConfig config_from_json(const Json& j) {
     c.vera.rank = j["rank"].as_int();
     c.vera.d_initial = j["d_initial"].as_number();
     c.vera.projection_seed = uint64_t(j["projection_seed"].as_int());
+    NEAT_CHECK(j.contains("projections") && j["projections"].as_string() == kVeraProjections,
+               "a VeRA adapter whose shared projections were drawn by an older build's generator "
+               "(not as peft draws them from projection_prng_key): they cannot be rebuilt; train "
+               "it again");
   } else if (c.method == "fourierft") {
     c.targets = j["targets"].as_string();
     c.fourier.n_frequency = j["n_frequency"].as_int();
@@ -164,6 +172,19 @@ PeftReport attach_adapter(const std::string& path, Module& model) {
   PeftReport report = attach_peft(model, config);
   load_adapter(path, model, config);
   return report;
+}
+
+bool has_adapter_config(const std::string& path) {
+  NEAT_CHECK(std::filesystem::exists(path), "adapter: ", path, ": no such file or directory");
+  if (std::filesystem::is_directory(path)) return true;
+  const SafetensorsFile file = read_safetensors(path);
+  const auto format = file.metadata.find("format");
+  return format != file.metadata.end() && format->second == kFormat;
+}
+
+std::string adapter_tensors_path(const std::string& path) {
+  if (!std::filesystem::is_directory(path)) return path;
+  return (std::filesystem::path(path) / "adapter_model.safetensors").string();
 }
 
 }  // namespace neat

@@ -10,6 +10,8 @@
 // __metadata__ holds {"format": "neat-adapter", "version": "1", "config": "<JSON>"}, the JSON
 // being the method and its settings, e.g.
 //   {"method":"neat","targets":"qv","rank":8,"depth":2,"activation":"relu","scale":1}
+// (VeRA's also "projections": its shared pair is rebuilt from projection_seed as peft draws it;
+// a VeRA file without the mark was drawn by an older generator and is refused.)
 //
 //   save_adapter("run.adapter.safetensors", vit, config);
 //   ViTForImageClassification fresh(vit_config);  load_vit_weights(fresh, "base.safetensors");
@@ -35,5 +37,12 @@ PeftConfig read_adapter_config(const std::string& path);
 void load_adapter(const std::string& path, Module& model, const PeftConfig& config);
 // attach_peft with the file's config, then load_adapter.
 PeftReport attach_adapter(const std::string& path, Module& model);
+
+// Whether the path is an adapter that records its config: a directory (peft's layout) or a
+// safetensors file whose metadata says "format": "neat-adapter". Errors when it does not exist.
+bool has_adapter_config(const std::string& path);
+// The safetensors file that holds an adapter's tensors: the path itself, or for a directory
+// DIR/adapter_model.safetensors.
+std::string adapter_tensors_path(const std::string& path);
 
 }  // namespace neat

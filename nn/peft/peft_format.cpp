@@ -71,6 +71,7 @@ static Json config_to_peft(const PeftConfig& c) {
   NEAT_CHECK(has_peft_layout(c.method), "peft adapter: method '", c.method,
              "' has no peft layout (lora, dora, vera, fourierft and neat have)");
   Json j = Json::object();
+  j.set("peft_version", kPeftVersion);
   j.set("base_model_name_or_path", Json());
   j.set("task_type", Json());
   j.set("inference_mode", true);

@@ -1,7 +1,8 @@
 // Adapter directories in Hugging Face peft's layout, both ways:
 //
-//   DIR/adapter_config.json         {"peft_type": "LORA", "r": 8, "lora_alpha": 8, "use_dora": false,
-//                                    "target_modules": "<regex>", "modules_to_save": ["classifier"], ...}
+//   DIR/adapter_config.json         {"peft_version": "0.22.0", "peft_type": "LORA", "r": 8,
+//                                    "lora_alpha": 8, "use_dora": false, "target_modules":
+//                                    "<regex>", "modules_to_save": ["classifier"], ...}
 //   DIR/adapter_model.safetensors   base_model.model.<HF name>.lora_A.weight, ...
 //
 //   save_peft_adapter("runs/x/peft", vit, config);   // PeftModel.from_pretrained(vit, "runs/x/peft")
@@ -26,6 +27,13 @@
 #include "nn/peft/attach.h"
 
 namespace neat {
+
+// The peft release whose save_pretrained layout save_peft_adapter writes, recorded as
+// "peft_version" in adapter_config.json as peft (>= 0.18) records its own. peft 0.22 reads
+// every file as written (VeRA's projections included); older releases rebuild VeRA's projections
+// from projection_prng_key, which gives the same values (nn/peft/vera.h). Which releases load
+// which method: docs/peft_methods.md (tests/parity/check_peft_versions.py).
+inline constexpr const char* kPeftVersion = "0.22.0";
 
 // True for the methods with a peft layout (lora, dora, vera, fourierft, neat).
 bool has_peft_layout(const std::string& method);

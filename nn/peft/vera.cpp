@@ -3,23 +3,30 @@
 #include "autograd/elementwise.h"
 #include "autograd/matmul.h"
 #include "autograd/shape_ops.h"
-#include "nn/init.h"
 #include "tensor/elementwise.h"
 #include "tensor/matmul.h"
+#include "tensor/torch_generator.h"
 
 namespace neat {
+
+// peft's _kaiming_init: torch.empty(shape).uniform_(-bound, bound) from one
+// torch.Generator().manual_seed(projection_prng_key), A first, then B; bound = sqrt(3) *
+// sqrt(2) / sqrt(fan_in), fan_in = shape[1]. In float32, as peft draws them, then to dtype.
+static Variable torch_kaiming_uniform(int64_t rows, int64_t cols, TorchGenerator& gen,
+                                      DType dtype) {
+  const double std = std::sqrt(2.0) / std::sqrt(double(cols));
+  const double bound = std::sqrt(3.0) * std;
+  return Variable(from_vector(gen.uniform_float(rows * cols, -bound, bound), {rows, cols}).to(dtype));
+}
 
 std::shared_ptr<VeraProjections> make_vera_projections(const VeraOptions& options,
                                                        int64_t max_in, int64_t max_out,
                                                        DType dtype) {
   NEAT_CHECK(options.rank >= 1, "Vera: rank must be >= 1, got ", options.rank);
   auto p = std::make_shared<VeraProjections>();
-  p->vera_A = Variable(zeros({options.rank, max_in}, dtype));
-  p->vera_B = Variable(zeros({max_out, options.rank}, dtype));
-  Generator gen(options.projection_seed);
-  NoGradGuard no_grad;
-  kaiming_uniform_(p->vera_A, std::sqrt(5.0), gen);
-  kaiming_uniform_(p->vera_B, std::sqrt(5.0), gen);
+  TorchGenerator gen(options.projection_seed);
+  p->vera_A = torch_kaiming_uniform(options.rank, max_in, gen, dtype);
+  p->vera_B = torch_kaiming_uniform(max_out, options.rank, gen, dtype);
   return p;
 }
 

@@ -26,7 +26,9 @@ struct VeraOptions {
   uint64_t projection_seed = 0;   // the shared A and B (peft's projection_prng_key)
 };
 
-// The shared frozen pair: kaiming-uniform (a = sqrt 5) like peft's _kaiming_init.
+// The shared frozen pair, drawn value for value as peft's _kaiming_init draws it from
+// projection_prng_key (torch's generator, tensor/torch_generator.h; U(-sqrt(6 / fan_in),
+// sqrt(6 / fan_in))), so a peft that rebuilds them from the seed has ours.
 struct VeraProjections {
   Variable vera_A;   // [R, max IN]
   Variable vera_B;   // [max OUT, R]
