@@ -16,6 +16,7 @@
 #pragma once
 #include "tensor/cpu/device.h"
 #include "tensor/cuda/device.h"
+#include "tensor/half.h"
 #include "tensor/profile.h"
 #include "tensor/tensor.h"
 
@@ -42,8 +43,15 @@ void dispatch_device(Device device, const char* op, Fn&& fn) {
              "(this build runs on the CPU only)");
 }
 
+// A 16-bit float operand of an op with no kernel for it: an error naming the op, the dtype and
+// the shape.
+[[noreturn]] inline void no_half_kernel(const char* op, const Tensor& t) {
+  NEAT_CHECK(false, op, ": no ", dtype_name(t.dtype()), " kernel (", dtype_name(t.dtype()), " ",
+             shape_str(t.shape()), "): convert with to(DType::Float32) first");
+}
+
 // fn(tag, zero) for float32 / float64 operands; an int64 first operand is an error naming the
-// op and its shape.
+// op and its shape, a bfloat16 / float16 one too (no_half_kernel).
 template <typename Fn>
 void dispatch(Operands operands, const char* op, Fn&& fn) {
   check_same_device(operands, op);
@@ -53,11 +61,13 @@ void dispatch(Operands operands, const char* op, Fn&& fn) {
     case DType::Float32: dispatch_device(first.device(), op, [&](auto dev) { fn(dev, float(0)); }); return;
     case DType::Float64: dispatch_device(first.device(), op, [&](auto dev) { fn(dev, double(0)); }); return;
     case DType::Int64: break;
+    case DType::BFloat16:
+    case DType::Float16: no_half_kernel(op, first);
   }
   NEAT_CHECK(false, op, ": needs a floating tensor, got int64 ", shape_str(first.shape()));
 }
 
-// The same for every dtype, int64 included: ops that only move elements, or add integers.
+// The same for float32, float64 and int64: ops that only move elements, or add integers.
 template <typename Fn>
 void dispatch_all_dtypes(Operands operands, const char* op, Fn&& fn) {
   check_same_device(operands, op);
@@ -67,6 +77,30 @@ void dispatch_all_dtypes(Operands operands, const char* op, Fn&& fn) {
     case DType::Float32: dispatch_device(first.device(), op, [&](auto dev) { fn(dev, float(0)); }); return;
     case DType::Float64: dispatch_device(first.device(), op, [&](auto dev) { fn(dev, double(0)); }); return;
     case DType::Int64: dispatch_device(first.device(), op, [&](auto dev) { fn(dev, int64_t(0)); }); return;
+    case DType::BFloat16:
+    case DType::Float16: no_half_kernel(op, first);
+  }
+}
+
+// Every dtype, the 16-bit floats included (zero: a bfloat16 / float16 of tensor/half.h): the
+// Tensor's own kernels, fill and the converting copy behind to() and clone().
+template <typename Fn>
+void dispatch_storage_dtypes(Operands operands, const char* op, Fn&& fn) {
+  const Tensor& first = operands.begin()->get();
+  switch (first.dtype()) {
+    case DType::BFloat16: {
+      check_same_device(operands, op);
+      const KernelTimer timer(op);
+      dispatch_device(first.device(), op, [&](auto dev) { fn(dev, bfloat16::from_bits(0)); });
+      return;
+    }
+    case DType::Float16: {
+      check_same_device(operands, op);
+      const KernelTimer timer(op);
+      dispatch_device(first.device(), op, [&](auto dev) { fn(dev, float16::from_bits(0)); });
+      return;
+    }
+    default: dispatch_all_dtypes(operands, op, fn);
   }
 }
 
@@ -77,6 +111,10 @@ void dispatch(const Tensor& x, const char* op, Fn&& fn) { dispatch(Operands{x}, 
 template <typename Fn>
 void dispatch_all_dtypes(const Tensor& x, const char* op, Fn&& fn) {
   dispatch_all_dtypes(Operands{x}, op, fn);
+}
+template <typename Fn>
+void dispatch_storage_dtypes(const Tensor& x, const char* op, Fn&& fn) {
+  dispatch_storage_dtypes(Operands{x}, op, fn);
 }
 
 }  // namespace neat

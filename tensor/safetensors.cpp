@@ -43,7 +43,7 @@ struct FileDTypeInfo {
   const char* name;
   FileDType type;
   uint64_t size;   // bytes per element on disk
-  DType dtype;     // what it becomes in memory
+  DType dtype;     // what it becomes in memory (F16, BF16: unless kept, HalfFloats::AsStored)
 };
 
 const FileDTypeInfo kFileDTypes[] = {
@@ -63,6 +63,8 @@ const char* file_dtype_name(DType dtype) {
     case DType::Float32: return "F32";
     case DType::Float64: return "F64";
     case DType::Int64: return "I64";
+    case DType::BFloat16: return "BF16";
+    case DType::Float16: return "F16";
   }
   return "?";
 }
@@ -157,7 +159,15 @@ Entry parse_entry(const std::string& name, const Json& j, uint64_t data_bytes,
   return e;
 }
 
-SafetensorsFile parse(uint64_t file_bytes, const ReadAt& read_at, const std::string& path) {
+// The dtype an entry is read as: its FileDTypeInfo's, or the 16-bit float itself when kept.
+DType memory_dtype(const FileDTypeInfo& info, HalfFloats halves) {
+  if (halves == HalfFloats::AsStored && info.type == FileDType::BF16) return DType::BFloat16;
+  if (halves == HalfFloats::AsStored && info.type == FileDType::F16) return DType::Float16;
+  return info.dtype;
+}
+
+SafetensorsFile parse(uint64_t file_bytes, const ReadAt& read_at, const std::string& path,
+                      HalfFloats halves) {
   auto where = "safetensors: " + path + ": ";
   NEAT_CHECK(file_bytes >= 8, where, "the file has ", file_bytes,
              " bytes, too short for the 8-byte header length");
@@ -215,9 +225,9 @@ SafetensorsFile parse(uint64_t file_bytes, const ReadAt& read_at, const std::str
 
   std::vector<char> buffer;
   for (const Entry& e : entries) {
-    Tensor t(e.shape, e.info->dtype);
+    Tensor t(e.shape, memory_dtype(*e.info, halves));
     uint64_t n = e.end - e.begin;
-    if (dtype_size(e.info->dtype) == e.info->size) {
+    if (dtype_size(t.dtype()) == e.info->size) {
       read_at(data_start + e.begin, n, static_cast<char*>(t.raw_data()));  // no conversion
     } else {
       buffer.resize(n);
@@ -232,9 +242,9 @@ SafetensorsFile parse(uint64_t file_bytes, const ReadAt& read_at, const std::str
 // parse, with the bytes of the file that an error quotes (a tensor name, a dtype, a header
 // character) escaped for the terminal.
 SafetensorsFile parse_printing_errors(uint64_t file_bytes, const ReadAt& read_at,
-                                      const std::string& path) {
+                                      const std::string& path, HalfFloats halves) {
   try {
-    return parse(file_bytes, read_at, path);
+    return parse(file_bytes, read_at, path, halves);
   } catch (const std::runtime_error& e) {
     throw std::runtime_error(printable(e.what()));
   }
@@ -242,7 +252,7 @@ SafetensorsFile parse_printing_errors(uint64_t file_bytes, const ReadAt& read_at
 
 }  // namespace
 
-SafetensorsFile read_safetensors(const std::string& path) {
+SafetensorsFile read_safetensors(const std::string& path, HalfFloats halves) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   NEAT_CHECK(in.is_open(), "safetensors: cannot open '", path, "'");
   std::streamoff end = in.tellg();
@@ -254,14 +264,15 @@ SafetensorsFile read_safetensors(const std::string& path) {
     NEAT_CHECK(in.good(), "safetensors: ", path, ": read of ", n, " bytes at offset ", offset,
                " failed");
   };
-  return parse_printing_errors(file_bytes, read_at, path);
+  return parse_printing_errors(file_bytes, read_at, path, halves);
 }
 
-SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& path) {
+SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& path,
+                                  HalfFloats halves) {
   ReadAt read_at = [&](uint64_t offset, uint64_t n, char* dst) {
     std::memcpy(dst, bytes.data() + offset, n);
   };
-  return parse_printing_errors(bytes.size(), read_at, path);
+  return parse_printing_errors(bytes.size(), read_at, path, halves);
 }
 
 // ---- writer -------------------------------------------------------------------------------

@@ -11,8 +11,10 @@
 //   SafetensorsFile f = read_safetensors("w.safetensors");
 //   f.get("weight");  f.metadata.at("method") == "neat";
 //
-// Read: F32, F64, F16, BF16 (both widened to float32), I64, I32 (widened to int64).
-// Write: our dtypes (float32 -> F32, float64 -> F64, int64 -> I64).
+// Read: F32, F64, F16, BF16 (both widened to float32 by default; kept as float16 / bfloat16, the
+// bytes as they are, with HalfFloats::AsStored), I64, I32 (widened to int64).
+// Write: our dtypes (float32 -> F32, float64 -> F64, int64 -> I64, bfloat16 -> BF16,
+// float16 -> F16).
 // A truncated or malformed file is an error naming the file, the tensor and the problem.
 #pragma once
 #include <map>
@@ -36,9 +38,16 @@ struct SafetensorsFile {
   std::map<std::string, Tensor> to_map() const;
 };
 
-SafetensorsFile read_safetensors(const std::string& path);
+// What reading does with F16 and BF16 tensors: widen them to float32 (the default: what a float32
+// model loads), or keep the file's dtype (DType::Float16 / BFloat16, no conversion, half the
+// memory), as a bf16 model wants:  read_safetensors(path, HalfFloats::AsStored).
+enum class HalfFloats { ToFloat32, AsStored };
+
+SafetensorsFile read_safetensors(const std::string& path,
+                                 HalfFloats halves = HalfFloats::ToFloat32);
 // Parses a whole file already in memory; `path` only names it in errors.
-SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& path);
+SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& path,
+                                  HalfFloats halves = HalfFloats::ToFloat32);
 
 // Writes the tensors in the given order (CPU tensors; names unique and not "__metadata__").
 // Atomic: writes "<path>.tmp.<pid>" and renames it over `path`.

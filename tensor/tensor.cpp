@@ -71,6 +71,8 @@ template <typename T> T* Tensor::data() const {
 template float* Tensor::data<float>() const;
 template double* Tensor::data<double>() const;
 template int64_t* Tensor::data<int64_t>() const;
+template bfloat16* Tensor::data<bfloat16>() const;
+template float16* Tensor::data<float16>() const;
 
 void* Tensor::raw_data() const {
   NEAT_CHECK(defined(), "raw_data: tensor is undefined");
@@ -115,8 +117,8 @@ void Tensor::copy_from(const Tensor& src) const {
     return;
   }
   const Tensor& dst = *this;
-  dispatch_all_dtypes({dst, src}, "copy_from", [&](auto dev, auto dst_zero) {
-    dispatch_all_dtypes(src, "copy_from", [&](auto, auto src_zero) {
+  dispatch_storage_dtypes({dst, src}, "copy_from", [&](auto dev, auto dst_zero) {
+    dispatch_storage_dtypes(src, "copy_from", [&](auto, auto src_zero) {
       using Dst = decltype(dst_zero);
       using Src = decltype(src_zero);
       copy_convert(dev, dst.data<Dst>(), src.data<Src>(), numel_);
@@ -146,9 +148,9 @@ Tensor Tensor::clone() const {
 }
 
 void Tensor::fill_(double value) const {
-  dispatch_all_dtypes(*this, "fill_", [&](auto dev, auto zero) {
+  dispatch_storage_dtypes(*this, "fill_", [&](auto dev, auto zero) {
     using T = decltype(zero);
-    fill(dev, data<T>(), numel_, T(value));
+    fill(dev, data<T>(), numel_, convert_value<T>(value));
   });
 }
 
@@ -172,6 +174,8 @@ double Tensor::flat(int64_t i) const {
     case DType::Float32: return data<float>()[i];
     case DType::Float64: return data<double>()[i];
     case DType::Int64: return double(data<int64_t>()[i]);
+    case DType::BFloat16: return double(float(data<bfloat16>()[i]));
+    case DType::Float16: return double(float(data<float16>()[i]));
   }
   return 0;
 }
@@ -186,6 +190,8 @@ void Tensor::set(const std::vector<int64_t>& index, double value) const {
     case DType::Float32: data<float>()[i] = float(value); break;
     case DType::Float64: data<double>()[i] = value; break;
     case DType::Int64: data<int64_t>()[i] = int64_t(value); break;
+    case DType::BFloat16: data<bfloat16>()[i] = convert_value<bfloat16>(value); break;
+    case DType::Float16: data<float16>()[i] = convert_value<float16>(value); break;
   }
 }
 
@@ -264,13 +270,11 @@ template <typename Sample>
 static Tensor fill_random(Shape shape, DType dtype, Sample sample) {
   NEAT_CHECK(is_floating(dtype), "random factories need a floating dtype, got ", dtype_name(dtype));
   Tensor t(std::move(shape), dtype);
-  if (dtype == DType::Float32) {
-    float* p = t.data<float>();
-    for (int64_t i = 0; i < t.numel(); ++i) p[i] = float(sample());
-  } else {
-    double* p = t.data<double>();
-    for (int64_t i = 0; i < t.numel(); ++i) p[i] = sample();
-  }
+  dispatch_storage_dtypes(t, "random", [&](auto, auto zero) {  // the draws, then rounded to T
+    using T = decltype(zero);
+    T* p = t.data<T>();
+    for (int64_t i = 0; i < t.numel(); ++i) p[i] = convert_value<T>(sample());
+  });
   return t;
 }
 

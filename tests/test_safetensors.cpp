@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 
@@ -126,6 +127,41 @@ TEST_CASE("safetensors: F16, BF16 and I32 written by hand are widened") {
   Tensor i = file.get("i");
   CHECK(i.dtype() == DType::Int64);
   CHECK(i.to_vector<int64_t>() == std::vector<int64_t>{-5, 2147483647, 0});
+}
+
+TEST_CASE("safetensors: F16 and BF16 kept as stored on request; bfloat16 / float16 written as such") {
+  std::string f16 = raw_bytes<uint16_t>({0x3C00, 0xFC00, 0x0001, 0x7E01});
+  std::string bf16 = raw_bytes<uint16_t>({0x3F80, 0xC060, 0x0001, 0xFFC1});
+  std::string header = R"({"h":{"dtype":"F16","shape":[4],"data_offsets":[0,8]},)"
+                       R"("b":{"dtype":"BF16","shape":[2,2],"data_offsets":[8,16]}})";
+  const std::string image = file_image(header, f16 + bf16);
+  SafetensorsFile kept = parse_safetensors(image, "hand.safetensors", HalfFloats::AsStored);
+  const Tensor h = kept.get("h"), b = kept.get("b");
+  REQUIRE(h.dtype() == DType::Float16);
+  REQUIRE(b.dtype() == DType::BFloat16);
+  CHECK(b.shape() == Shape{2, 2});
+  CHECK(std::memcmp(h.raw_data(), f16.data(), 8) == 0);  // the bytes as they are, NaNs too
+  CHECK(std::memcmp(b.raw_data(), bf16.data(), 8) == 0);
+  // The default still widens, to the same values.
+  SafetensorsFile widened = parse_safetensors(image, "hand.safetensors");
+  CHECK(widened.get("b").dtype() == DType::Float32);
+  CHECK(widened.get("b").to_vector<float>()[1] == b.to_vector<float>()[1]);
+
+  // Written back as F16 / BF16, read as stored: the same bytes; read by default: float32.
+  const std::string path = temp_path("halves");
+  write_safetensors(path, {{"b", b}, {"h", h}});
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(bytes.find(R"("dtype":"BF16")") != std::string::npos);
+  CHECK(bytes.find(R"("dtype":"F16")") != std::string::npos);
+  SafetensorsFile back = read_safetensors(path, HalfFloats::AsStored);
+  CHECK(back.get("b").dtype() == DType::BFloat16);
+  CHECK(back.get("b").shape() == Shape{2, 2});
+  CHECK(back.get("h").dtype() == DType::Float16);
+  CHECK(std::memcmp(back.get("b").raw_data(), bf16.data(), 8) == 0);
+  CHECK(std::memcmp(back.get("h").raw_data(), f16.data(), 8) == 0);
+  CHECK(read_safetensors(path).get("h").to_vector<float>()[1] == -INFINITY);
+  std::remove(path.c_str());
 }
 
 TEST_CASE("safetensors: a file laid out as Python's safetensors writes it") {

@@ -3,7 +3,8 @@
 //                       aligned loads on fresh tensors); freed memory stays in the process
 //                       for the next step (keep_freed_memory)
 //   fill:               x [n] = value
-//   copy_convert:       dst [n] = src [n] converted element by element (a memcpy when the types match)
+//   copy_convert:       dst [n] = src [n] converted element by element (a memcpy when the types
+//                       match; to a 16-bit float: round to nearest even, tensor/half.h)
 //   copy_to_host / copy_from_host: `bytes` between this device and the host, which for the CPU
 //                       is a memcpy (the counterparts of tensor/cuda/tensor.h's; the seam needs
 //                       one for every device, though copy_from never calls the CPU's)
@@ -18,6 +19,7 @@
 
 #include "tensor/check.h"
 #include "tensor/cpu/device.h"
+#include "tensor/half.h"
 
 namespace neat::cpu {
 
@@ -56,7 +58,7 @@ void copy_convert(Cpu, Dst* dst, const Src* src, int64_t n) {
   if constexpr (std::is_same_v<Dst, Src>) {
     if (n > 0) std::memcpy(dst, src, size_t(n) * sizeof(Dst));
   } else {
-    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<Dst>(src[i]);
+    for (int64_t i = 0; i < n; ++i) dst[i] = convert_value<Dst>(src[i]);
   }
 }
 

@@ -18,7 +18,7 @@ __global__ void fill_kernel(T* x, int64_t n, T value) {
 template <typename Dst, typename Src>
 __global__ void convert_kernel(Dst* dst, const Src* src, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    dst[i] = static_cast<Dst>(src[i]);
+    dst[i] = convert_value<Dst>(src[i]);
 }
 
 }  // namespace
@@ -44,14 +44,32 @@ void copy_convert(Cuda, Dst* dst, const Src* src, int64_t n) {
 template void fill(Cuda, float*, int64_t, float);
 template void fill(Cuda, double*, int64_t, double);
 template void fill(Cuda, int64_t*, int64_t, int64_t);
+template void fill(Cuda, bfloat16*, int64_t, bfloat16);
+template void fill(Cuda, float16*, int64_t, float16);
 template void copy_convert(Cuda, float*, const float*, int64_t);
 template void copy_convert(Cuda, float*, const double*, int64_t);
 template void copy_convert(Cuda, float*, const int64_t*, int64_t);
+template void copy_convert(Cuda, float*, const bfloat16*, int64_t);
+template void copy_convert(Cuda, float*, const float16*, int64_t);
 template void copy_convert(Cuda, double*, const float*, int64_t);
 template void copy_convert(Cuda, double*, const double*, int64_t);
 template void copy_convert(Cuda, double*, const int64_t*, int64_t);
+template void copy_convert(Cuda, double*, const bfloat16*, int64_t);
+template void copy_convert(Cuda, double*, const float16*, int64_t);
 template void copy_convert(Cuda, int64_t*, const float*, int64_t);
 template void copy_convert(Cuda, int64_t*, const double*, int64_t);
 template void copy_convert(Cuda, int64_t*, const int64_t*, int64_t);
+template void copy_convert(Cuda, int64_t*, const bfloat16*, int64_t);
+template void copy_convert(Cuda, int64_t*, const float16*, int64_t);
+template void copy_convert(Cuda, bfloat16*, const float*, int64_t);
+template void copy_convert(Cuda, bfloat16*, const double*, int64_t);
+template void copy_convert(Cuda, bfloat16*, const int64_t*, int64_t);
+template void copy_convert(Cuda, bfloat16*, const bfloat16*, int64_t);
+template void copy_convert(Cuda, bfloat16*, const float16*, int64_t);
+template void copy_convert(Cuda, float16*, const float*, int64_t);
+template void copy_convert(Cuda, float16*, const double*, int64_t);
+template void copy_convert(Cuda, float16*, const int64_t*, int64_t);
+template void copy_convert(Cuda, float16*, const bfloat16*, int64_t);
+template void copy_convert(Cuda, float16*, const float16*, int64_t);
 
 }  // namespace neat::cuda

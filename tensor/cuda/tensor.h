@@ -12,16 +12,18 @@
 #include <cstdint>
 
 #include "tensor/cuda/device.h"
+#include "tensor/half.h"
 
 namespace neat::cuda {
 
 void* allocate(Cuda, size_t bytes);
 void release(Cuda, void* data);
 
-// T: float, double, int64_t.
+// T: float, double, int64_t, bfloat16, float16 (tensor/half.h).
 template <typename T>
 void fill(Cuda, T* x, int64_t n, T value);
-// Dst, Src: any two of float, double, int64_t.
+// Dst, Src: any two of float, double, int64_t, bfloat16, float16 (to a 16-bit float: round to
+// nearest even, as on the CPU).
 template <typename Dst, typename Src>
 void copy_convert(Cuda, Dst* dst, const Src* src, int64_t n);
 
