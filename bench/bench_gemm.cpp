@@ -1,7 +1,9 @@
 // GEMM benchmark: our sgemm against OpenBLAS's cblas_sgemm (when built with -DHAVE_OPENBLAS,
 // which the Makefile passes if cblas.h is installed), timed in the same run, on squares, on
 // the ViT shapes, on the rank-R adapter shapes and on attention's per-head shapes below.
-// Prints a table and one `BENCH {json}` line per row. Figures only.
+// Beside them, bf16_gemm on the same values rounded to bf16 (float32 C), on the path this CPU
+// takes (bf16_gemm_path(): AMX, AVX512-BF16, or the conversion to float32 while packing), whose
+// operands take half the memory. Prints a table and one `BENCH {json}` line per row. Figures only.
 //
 //   build/bench/bench_gemm            # OMP_NUM_THREADS / OPENBLAS_NUM_THREADS pick threads
 //   build/bench/bench_gemm rank       # only the cases whose name contains "rank"
@@ -106,9 +108,11 @@ int main(int argc, char** argv) {
     shapes.push_back({"head_dV", n, 64, n, true, false});
   }
 
-  std::printf("sgemm, %d thread(s); GFLOP/s = 2*M*N*K / best time\n", threads);
-  std::printf("%-8s %6s %6s %6s %3s %3s %10s %10s %7s\n", "case", "M", "N", "K", "tA", "tB",
-              "ours", "openblas", "ratio");
+  const char* bf16_path = neat::bf16_gemm_path_name(neat::bf16_gemm_path());
+  std::printf("sgemm and bf16_gemm (%s path), %d thread(s); GFLOP/s = 2*M*N*K / best time\n",
+              bf16_path, threads);
+  std::printf("%-8s %6s %6s %6s %3s %3s %10s %10s %7s %10s %9s\n", "case", "M", "N", "K", "tA",
+              "tB", "ours", "openblas", "ratio", "ours bf16", "bf16/f32");
   neat::Generator gen(0);
   for (const Shape& s : shapes) {
     if (s.name.find(filter) == std::string::npos) continue;
@@ -121,6 +125,13 @@ int main(int argc, char** argv) {
     double ours = flops / best_seconds([&] {
       neat::sgemm(s.trans_a, s.trans_b, s.m, s.n, s.k, 1.0f, A.data(), lda, B.data(), ldb, 0.0f,
                   C.data(), s.n);
+    }) * 1e-9;
+    std::vector<neat::bfloat16> A16, B16;
+    for (float x : A) A16.push_back(neat::bfloat16(x));
+    for (float x : B) B16.push_back(neat::bfloat16(x));
+    const double bf16 = flops / best_seconds([&] {
+      neat::bf16_gemm(s.trans_a, s.trans_b, s.m, s.n, s.k, 1.0f, A16.data(), lda, B16.data(), ldb,
+                      0.0f, C.data(), s.n);
     }) * 1e-9;
     double ref = -1;
 #ifdef HAVE_OPENBLAS
@@ -137,15 +148,16 @@ int main(int argc, char** argv) {
       std::snprintf(ratio_col, sizeof ratio_col, "%.2f", ours / ref);
       std::snprintf(ref_json, sizeof ref_json, "%.2f", ref);
     }
-    std::printf("%-8s %6lld %6lld %6lld %3d %3d %10.1f %10s %7s\n", s.name.c_str(),
+    std::printf("%-8s %6lld %6lld %6lld %3d %3d %10.1f %10s %7s %10.1f %9.2f\n", s.name.c_str(),
                 (long long)s.m, (long long)s.n, (long long)s.k, int(s.trans_a), int(s.trans_b),
-                ours, ref_col, ratio_col);
+                ours, ref_col, ratio_col, bf16, bf16 / ours);
     std::printf(
         "BENCH {\"name\":\"sgemm\",\"case\":\"%s\",\"m\":%lld,\"n\":%lld,\"k\":%lld,\"trans_a\":%s,"
-        "\"trans_b\":%s,\"gflops\":%.2f,\"ref_gflops\":%s,\"threads\":%d}\n",
+        "\"trans_b\":%s,\"gflops\":%.2f,\"ref_gflops\":%s,\"bf16_gflops\":%.2f,"
+        "\"bf16_path\":\"%s\",\"threads\":%d}\n",
         s.name.c_str(), (long long)s.m, (long long)s.n, (long long)s.k,
-        s.trans_a ? "true" : "false", s.trans_b ? "true" : "false", ours, ref_json,
-        threads);
+        s.trans_a ? "true" : "false", s.trans_b ? "true" : "false", ours, ref_json, bf16,
+        bf16_path, threads);
   }
   return 0;
 }

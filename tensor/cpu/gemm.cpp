@@ -37,12 +37,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
-#include <new>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
+#include "tensor/cpu/gemm_bf16.h"
+#include "tensor/cpu/gemm_common.h"
 #include "tensor/cpu/gemm_kernels.h"
 #include "tensor/cpu/gemm_skinny_kernels.h"
 #include "tensor/scalar_math.h"
@@ -51,16 +48,23 @@ namespace neat {
 
 namespace {
 
+using gemm_detail::ceil_div;
 using gemm_detail::kDR;
 using gemm_detail::micro_kernel;
 using gemm_detail::kNV;
+using gemm_detail::load_first_as;
 using gemm_detail::mr;
+using gemm_detail::op_at;
 using gemm_detail::nr;
 using gemm_detail::pack_rows;
+using gemm_detail::round_up;
+using gemm_detail::Scratch;
 using gemm_detail::skinny_axpy_kernel;
 using gemm_detail::skinny_dot_kernel;
 using gemm_detail::sm;
 using gemm_detail::sn;
+using gemm_detail::split;
+using gemm_detail::threads_for;
 using gemm_detail::Vec;
 
 std::atomic<int64_t> calls{0};
@@ -68,8 +72,6 @@ std::atomic<int64_t> calls{0};
 // Products with N (or M) at most this take the skinny kernels (see gemm()).
 constexpr int64_t kSkinny = 16;
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
 // Block sizes in elements, sized in bytes so float and double fill the caches alike.
 // KC: an MR x KC A micro-panel is half of L1 (21 KiB), the rest is for streaming B and C.
@@ -83,44 +85,19 @@ struct Blocks {
   static constexpr int64_t NC = (672 * 4 / int64_t(sizeof(T))) / nr<T>() * nr<T>();
 };
 
-// A growable, 64-byte aligned scratch buffer; one per thread and role, reused across calls so
-// steady-state GEMMs neither allocate nor page-fault.
-class Scratch {
- public:
-  ~Scratch() { release(); }
-  template <typename T>
-  T* get(int64_t count) {
-    size_t need = size_t(count) * sizeof(T);
-    if (need > bytes_) {
-      release();
-      data_ = ::operator new(need, std::align_val_t(64));
-      bytes_ = need;
-    }
-    return static_cast<T*>(data_);
-  }
-
- private:
-  void release() {
-    if (data_) ::operator delete(data_, std::align_val_t(64));
-    data_ = nullptr;
-    bytes_ = 0;
-  }
-  void* data_ = nullptr;
-  size_t bytes_ = 0;
-};
 
 thread_local Scratch a_scratch, b_scratch;
 
 // Copy n values and zero-fill up to `full` (the zero padding of edge micro-panels), in masked
 // vectors: a 14-float A step is one load and one store, not 8 + 4 + 2 lanes.
-template <int full, typename T>
-void copy_padded(const T* src, int n, T* dst) {
+template <int full, typename S, typename T>
+void copy_padded(const S* src, int n, T* dst) {
   constexpr int W = Vec<T>::W;
 #pragma GCC unroll 4
   for (int i = 0; i < full; i += W) {
     const int width = std::min(W, full - i);              // this vector's share of dst
     const int valid = std::max(0, std::min(width, n - i));  // ... that comes from src
-    Vec<T>::store_first(dst + i, Vec<T>::load_first(src + i, valid), width);
+    Vec<T>::store_first(dst + i, load_first_as(src + i, valid), width);
   }
 }
 
@@ -128,9 +105,10 @@ void copy_padded(const T* src, int n, T* dst) {
 // out[panel][p][i] = op(X)[panel*P + i, p], rows past `rows` zero, each panel `steps` k steps
 // long (kc, or more when a second product's steps follow in the same panel). op(A) is packed
 // as MR-row panels; op(B) as NR-column panels, which are the NR-row panels of op(B)^T.
-// Both cases walk the source in its memory order, so reads stream from DRAM.
-template <int P, typename T>
-void pack_panels(bool trans, int64_t rows, int64_t kc, const T* X, int64_t ld, T* out,
+// Both cases walk the source in its memory order, so reads stream from DRAM. X is T, or
+// bfloat16 for a float product (the bf16 GEMM's conversion path), widened as it is packed.
+template <int P, typename S, typename T>
+void pack_panels(bool trans, int64_t rows, int64_t kc, const S* X, int64_t ld, T* out,
                  int64_t steps) {
   if (trans) {  // op(X)[i, p] = X[p, i]: row p of X feeds step p of every panel
     for (int64_t p = 0; p < kc; ++p)
@@ -143,11 +121,6 @@ void pack_panels(bool trans, int64_t rows, int64_t kc, const T* X, int64_t ld, T
     pack_rows<P>(X + i0 * ld, ld, kc, out, int(std::min<int64_t>(P, rows - i0)));
 }
 
-// Address of op(X)[row, col] for X stored row-major with stride ld.
-template <typename T>
-const T* op_at(const T* X, int64_t ld, bool trans, int64_t row, int64_t col) {
-  return trans ? X + col * ld + row : X + row * ld + col;
-}
 
 // The epilogue's GELU on an m x n block of C (in cache when it is a tile just stored), written
 // to out (C itself, or the block's place in gelu_out; row stride ldc): the same function as the
@@ -173,9 +146,9 @@ GemmEpilogue<T> epilogue_at(const GemmEpilogue<T>& e, int64_t ldc, int64_t row, 
 }
 
 // The second product from (row, col) of C on.
-template <typename T>
-GemmSecondProduct<T> second_at(const GemmSecondProduct<T>& s, int64_t row, int64_t col) {
-  GemmSecondProduct<T> at = s;
+template <typename S>
+GemmSecondProduct<S> second_at(const GemmSecondProduct<S>& s, int64_t row, int64_t col) {
+  GemmSecondProduct<S> at = s;
   if (s.a != nullptr) {
     at.a = op_at(s.a, s.lda, s.trans_a, row, 0);
     at.b = op_at(s.b, s.ldb, s.trans_b, 0, col);
@@ -204,27 +177,15 @@ void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc, const T* bias) {
     }
 }
 
-// Threads OpenMP would give a new parallel region here (1 inside another parallel region).
-int max_threads() {
-#ifdef _OPENMP
-  return omp_in_parallel() ? 1 : omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
-
-// Below ~64^3 multiply-adds, waking a second thread costs more than it saves.
-int threads_for(int64_t M, int64_t N, int64_t K) {
-  return double(M) * double(N) * double(K) >= 262144.0 ? max_threads() : 1;
-}
 
 // One thread's share, serially: C[0:M, 0:N] (+)= op(A) op(B) (+ scale op(A2) op(B2)),
 // pointers already offset. The second product's k2 steps extend the last k block's panels, so
-// the micro-kernel sums them into the same registers as the first product's.
-template <typename T>
+// the micro-kernel sums them into the same registers as the first product's. S, the operands'
+// type, is T or bfloat16 (T float): packing widens it.
+template <typename T, typename S>
 void gemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
-                  const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
-                  const GemmEpilogue<T>& epilogue, const GemmSecondProduct<T>& second) {
+                  const S* A, int64_t lda, const S* B, int64_t ldb, T beta, T* C, int64_t ldc,
+                  const GemmEpilogue<T>& epilogue, const GemmSecondProduct<S>& second) {
   constexpr int MR = mr<T>(), NR = nr<T>();
   constexpr int64_t KC = Blocks<T>::KC, MC = Blocks<T>::MC, NC = Blocks<T>::NC;
   // Equal-width column blocks (N = 768 -> 2 x 384, not 672 + 96), rounded to NR.
@@ -285,20 +246,22 @@ void gemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T
 
 // Pack op(B)[0:k, 0:n] (n <= SN) for skinny_dot_kernel: W-step blocks of SN columns,
 // out[(p / W) * SN * W + j * W + p % W] = op(B)[p, j], zero past k and n.
-template <typename T>
-void pack_b_dot(bool trans, int64_t k, int64_t n, const T* B, int64_t ldb, T* out) {
+template <typename S, typename T>
+void pack_b_dot(bool trans, int64_t k, int64_t n, const S* B, int64_t ldb, T* out) {
   constexpr int SN = sn<T>(), W = Vec<T>::W;
   for (int64_t p0 = 0; p0 < k; p0 += W, out += SN * W)
     for (int64_t j = 0; j < SN; ++j)
       for (int64_t p = p0; p < p0 + W; ++p)
-        out[j * W + p - p0] = p < k && j < n ? (trans ? B[j * ldb + p] : B[p * ldb + j]) : T(0);
+        out[j * W + p - p0] =
+            p < k && j < n ? static_cast<T>(trans ? B[j * ldb + p] : B[p * ldb + j]) : T(0);
 }
 
 // One thread's share of a skinny product, serially: C[0:M, 0:N] (+)= op(A) op(B) with N small,
-// C^T stored when c_trans. op(B) is packed once, in SN-column panels; op(A) is read unpacked.
-template <typename T>
+// C^T stored when c_trans. op(B) is packed once, in SN-column panels; op(A) is read unpacked
+// (bfloat16 too: the kernels widen it as they load).
+template <typename T, typename S>
 void gemm_skinny(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
-                 const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
+                 const S* A, int64_t lda, const S* B, int64_t ldb, T beta, T* C, int64_t ldc,
                  bool c_trans) {
   constexpr int SM = sm<T>(), SN = sn<T>();
   auto c_at = [&](int64_t i, int64_t j) { return c_trans ? C + j * ldc + i : C + i * ldc + j; };
@@ -327,33 +290,23 @@ void gemm_skinny(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T 
     const T beta_k = pc == 0 ? beta : T(1);  // later k blocks accumulate onto C
     for (int64_t ir = 0; ir < M; ir += SM) {
       const int m = int(std::min<int64_t>(SM, M - ir));
-      const T* a = A + pc * lda + ir;  // op(A)[ir, pc]
-      int64_t a_step = lda;
+      const S* a = A + pc * lda + ir;  // op(A)[ir, pc]
+      auto run = [&](const auto* a_from, int64_t a_step) {
+        for (int64_t jr = 0; jr < N; jr += SN)
+          skinny_axpy_kernel<T>(kc, a_from, a_step, b_pack + jr * K + pc * SN, alpha, beta_k,
+                                c_at(ir, jr), ldc, c_trans, m, int(std::min<int64_t>(SN, N - jr)));
+      };
       if (m < SM) {  // the last rows: a zero-padded copy, so the kernel reads no further than A
         T* a_pack = a_scratch.get<T>(SM * kc);
         pack_panels<SM>(true, m, kc, a, lda, a_pack, kc);
-        a = a_pack;
-        a_step = SM;
+        run(a_pack, SM);
+      } else {
+        run(a, lda);
       }
-      for (int64_t jr = 0; jr < N; jr += SN)
-        skinny_axpy_kernel<T>(kc, a, a_step, b_pack + jr * K + pc * SN, alpha, beta_k,
-                              c_at(ir, jr), ldc, c_trans, m, int(std::min<int64_t>(SN, N - jr)));
     }
   }
 }
 
-// Runs body(begin, end) on `threads` threads, for equal slices of [0, extent) in whole tiles.
-template <typename Body>
-void split(int threads, int64_t extent, int64_t tile, const Body& body) {
-  if (threads == 1) return body(0, extent);  // no region: one costs ~0.3 us, a head's GEMM ~8
-  const int64_t tiles = ceil_div(extent, tile);
-#pragma omp parallel for num_threads(threads) schedule(static, 1)
-  for (int t = 0; t < threads; ++t) {
-    const int64_t begin = std::min(extent, t * tiles / threads * tile);
-    const int64_t end = std::min(extent, (t + 1) * tiles / threads * tile);
-    if (begin < end) body(begin, end);
-  }
-}
 
 // Skinny products (a side of at most 16, like a rank-8 adapter's): the blocked 14 x 32 tile
 // would waste most of its columns and pack A for a single use, so the skinny kernels read op(A)
@@ -368,17 +321,17 @@ bool takes_skinny(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K) {
   return narrow <= kSkinny && (!dot || K >= 8 * narrow);
 }
 
-template <typename T>
-void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
-          int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
-          const GemmEpilogue<T>& epilogue, const GemmSecondProduct<T>& second) {
+template <typename T, typename S>
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const S* A,
+          int64_t lda, const S* B, int64_t ldb, T beta, T* C, int64_t ldc,
+          const GemmEpilogue<T>& epilogue, const GemmSecondProduct<S>& second) {
   if (M <= 0 || N <= 0) return;
   const bool blocked = alpha != T(0) && K > 0 && !takes_skinny(trans_a, trans_b, M, N, K);
   if (second.a != nullptr && second.k > 0 && !blocked) {
     // Only the blocked kernel takes more k steps: here the second product is a GEMM of its own
     // onto C, which then gets the epilogue's last steps.
-    gemm<T>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, {epilogue.bias}, {});
-    gemm<T>(second.trans_a, second.trans_b, M, N, second.k, alpha * second.scale, second.a,
+    gemm<T, S>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, {epilogue.bias}, {});
+    gemm<T, S>(second.trans_a, second.trans_b, M, N, second.k, alpha * second.scale, second.a,
             second.lda, second.b, second.ldb, T(1), C, ldc,
             {nullptr, epilogue.residual, epilogue.gelu, epilogue.gelu_out}, {});
     return;
@@ -434,7 +387,7 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
            int64_t ldc, const GemmEpilogue<float>& epilogue,
            const GemmSecondProduct<float>& second) {
   calls.fetch_add(1, std::memory_order_relaxed);
-  gemm<float>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue, second);
+  gemm<float, float>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue, second);
 }
 
 void dgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha,
@@ -442,9 +395,23 @@ void dgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double a
            int64_t ldc, const GemmEpilogue<double>& epilogue,
            const GemmSecondProduct<double>& second) {
   calls.fetch_add(1, std::memory_order_relaxed);
-  gemm<double>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue, second);
+  gemm<double, double>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue, second);
 }
 
 int64_t gemm_call_count() { return calls.load(std::memory_order_relaxed); }
+
+namespace gemm_detail {
+
+void count_gemm_call() { calls.fetch_add(1, std::memory_order_relaxed); }
+
+void bf16_gemm_convert(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                       const bfloat16* A, int64_t lda, const bfloat16* B, int64_t ldb, float beta,
+                       float* C, int64_t ldc, const GemmEpilogue<float>& epilogue,
+                       const GemmSecondProduct<bfloat16>& second) {
+  gemm<float, bfloat16>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue,
+                        second);
+}
+
+}  // namespace gemm_detail
 
 }  // namespace neat

@@ -2,9 +2,14 @@
 // optional epilogue on C.
 //   op(A) is M x K, op(B) is K x N, C is M x N; lda/ldb/ldc are row strides in elements.
 // Cache-blocked with packed panels, a register-tiled vectorised micro-kernel and OpenMP
-// threads; see gemm.cpp for the blocking.
+// threads; see gemm.cpp for the blocking. bf16_gemm: bfloat16 operands, float32 sums
+// (docs/bf16.md).
 #pragma once
 #include <cstdint>
+
+#include <type_traits>
+
+#include "tensor/half.h"
 
 namespace neat {
 
@@ -31,7 +36,9 @@ struct GemmEpilogue {
 // op(A2) M x k, op(B2) k x N, each operand with its own transpose flag and row stride. For a
 // small k: a rank-r adapter's update beside its frozen weight (LoRA's and Neat's
 // y = x W0^T + s z B^T, and their dx = dy W0 + dz A), which then costs no pass over C.
-// a == nullptr or k == 0: none.
+// a == nullptr or k == 0: none. For bfloat16 operands the scale is a float.
+template <typename T>
+using gemm_scalar_t = std::conditional_t<std::is_same_v<T, bfloat16>, float, T>;
 template <typename T>
 struct GemmSecondProduct {
   const T* a = nullptr;
@@ -41,7 +48,7 @@ struct GemmSecondProduct {
   int64_t ldb = 0;
   bool trans_b = false;
   int64_t k = 0;
-  T scale = 1;
+  gemm_scalar_t<T> scale = 1;
 };
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
@@ -64,7 +71,46 @@ void typed_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T a
     dgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue, second);
 }
 
-// How many GEMM calls have run since start (sgemm + dgemm). Lets tests prove that a frozen
+// bfloat16 A and B, float32 sums: C = alpha op(A) op(B) + beta C (+ the second product, also
+// bf16), then the epilogue, whose operands have C's type. C is float32, or bfloat16: then the
+// float32 result, epilogue included, is rounded once, to nearest even, as it is stored (GELU's
+// gelu_out from the float32 sum too). The kernel is chosen at run time by what the CPU has
+// (bf16_gemm_path()): AMX tiles, the AVX512-BF16 dot product, or else the operands widened to
+// float32 as they are packed for the float32 kernels (half the memory, float32's speed).
+void bf16_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+               const bfloat16* A, int64_t lda, const bfloat16* B, int64_t ldb, float beta,
+               float* C, int64_t ldc, const GemmEpilogue<float>& epilogue = {},
+               const GemmSecondProduct<bfloat16>& second = {});
+void bf16_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+               const bfloat16* A, int64_t lda, const bfloat16* B, int64_t ldb, float beta,
+               bfloat16* C, int64_t ldc, const GemmEpilogue<bfloat16>& epilogue = {},
+               const GemmSecondProduct<bfloat16>& second = {});
+
+// The bf16 GEMM's kernels. Convert runs everywhere (with the build's float32 kernels); Avx512Bf16
+// needs AVX512F + AVX512_BF16 (vdpbf16ps: Intel Cooper Lake, Sapphire Rapids and later, AMD Zen
+// 4 and later); Amx needs AMX-TILE + AMX-BF16 (tdpbf16ps: Intel Sapphire Rapids and later) and
+// Linux's permission for the tile state, asked once. Products with a side of at most 16 (the
+// skinny rank-r ones) always take Convert's skinny kernels, which read bf16 unpacked.
+enum class Bf16GemmPath { Convert, Avx512Bf16, Amx };
+const char* bf16_gemm_path_name(Bf16GemmPath path);  // "convert", "avx512-bf16", "amx"
+// Whether this CPU (and OS) runs the path; when not, why_not (if given) says what is missing.
+bool bf16_gemm_path_available(Bf16GemmPath path, const char** why_not = nullptr);
+// The path bf16_gemm takes: the fastest available, unless a Bf16GemmPathScope is open.
+Bf16GemmPath bf16_gemm_path();
+// Forces a path while it lives (tests and benchmarks compare the paths); an unavailable path is
+// an error naming what the CPU lacks. Not thread-safe: open it outside parallel code.
+class Bf16GemmPathScope {
+ public:
+  explicit Bf16GemmPathScope(Bf16GemmPath path);
+  ~Bf16GemmPathScope();
+  Bf16GemmPathScope(const Bf16GemmPathScope&) = delete;
+  Bf16GemmPathScope& operator=(const Bf16GemmPathScope&) = delete;
+
+ private:
+  int previous_;
+};
+
+// How many GEMM calls have run since start (sgemm + dgemm + bf16_gemm). Lets tests prove that a frozen
 // weight's gradient GEMM never runs, without timing anything.
 int64_t gemm_call_count();
 

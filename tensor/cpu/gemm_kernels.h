@@ -21,6 +21,9 @@
 // kernel is bound by FMA throughput, not by loads: that is the whole point of the tile.
 #pragma once
 #include <cstdint>
+#include <cstring>
+
+#include "tensor/half.h"
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
@@ -168,6 +171,37 @@ struct Vec {
 constexpr int kNV = 8;
 #endif
 
+// Loads of packing's source, which may be bfloat16 for a float kernel (the bf16 GEMM's
+// conversion path: bf16 -> float32 is a 16-bit shift): W values from p, and the first n of them
+// (zeros after; reads nothing past p + n).
+template <typename T>
+typename Vec<T>::Reg loadu_as(const T* p) { return Vec<T>::loadu(p); }
+template <typename T>
+typename Vec<T>::Reg load_first_as(const T* p, int n) { return Vec<T>::load_first(p, n); }
+
+#if defined(__AVX512F__)
+inline __m512 widen_bf16(__m256i h) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+inline Vec<float>::Reg loadu_as(const bfloat16* p) {
+  return widen_bf16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+inline __m256 widen_bf16(__m128i h) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+inline Vec<float>::Reg loadu_as(const bfloat16* p) {
+  return widen_bf16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+#else
+inline float loadu_as(const bfloat16* p) { return float(*p); }
+#endif
+inline Vec<float>::Reg load_first_as(const bfloat16* p, int n) {
+  bfloat16 part[Vec<float>::W] = {};  // zeros: bf16 0x0000 is +0
+  std::memcpy(part, p, sizeof(bfloat16) * size_t(n < 0 ? 0 : n));
+  return loadu_as(part);
+}
+
 // Tile sizes per element type: MR rows of C by NR columns.
 template <typename T>
 constexpr int mr() { return kMR; }
@@ -271,8 +305,8 @@ void micro_kernel(int64_t kc, const T* a, const T* b, T alpha, T beta, const T* 
 // that the P values of each k step are contiguous: dst[p*P + i] = src[i*ld + p] for p < kc,
 // zero for the rows past m. That is P strided reads per step, hence pack_rows_simd, which does
 // a prefix of the k steps and returns how many (none, unless there is a SIMD version for T).
-template <int P, typename T>
-int64_t pack_rows_simd(const T*, int64_t, int64_t, T*, int) {
+template <int P, typename S, typename T>
+int64_t pack_rows_simd(const S*, int64_t, int64_t, T*, int) {
   return 0;
 }
 
@@ -308,9 +342,9 @@ inline void transpose_block(__m256 r[8]) { transpose8(r); }
 // Float, W k steps at a time, W rows at a time (rows past m, and a short last group's, like
 // a 14-row panel's, load as zeros): transpose, then store the panel's values of each of the W
 // k steps. ~4x fewer instructions than the scalar loop. Returns the k steps done (a multiple
-// of W).
-template <int P>
-int64_t pack_rows_simd(const float* src, int64_t ld, int64_t kc, float* dst, int m) {
+// of W). The source is float or bfloat16 (widened as it is loaded).
+template <int P, typename S>
+int64_t pack_rows_simd(const S* src, int64_t ld, int64_t kc, float* dst, int m) {
   using V = Vec<float>;
   constexpr int W = V::W;
   int64_t p = 0;
@@ -321,7 +355,7 @@ int64_t pack_rows_simd(const float* src, int64_t ld, int64_t kc, float* dst, int
       const int rows = m - g < width ? m - g : width;  // ... that holds rows of X
       V::Reg r[W];
       for (int i = 0; i < W; ++i)
-        r[i] = i < rows ? V::loadu(src + (g + i) * ld + p) : V::zero();
+        r[i] = i < rows ? loadu_as(src + (g + i) * ld + p) : V::zero();
       if (rows > 0) transpose_block(r);  // past the last row: zeros, no shuffles
       for (int q = 0; q < W; ++q) {
         if (width == W) V::storeu(dst + (p + q) * P + g, r[q]);
@@ -332,15 +366,15 @@ int64_t pack_rows_simd(const float* src, int64_t ld, int64_t kc, float* dst, int
 }
 #endif
 
-template <int P, typename T>
-void pack_rows(const T* src, int64_t ld, int64_t kc, T* dst, int m) {
+template <int P, typename S, typename T>
+void pack_rows(const S* src, int64_t ld, int64_t kc, T* dst, int m) {
   int64_t p = pack_rows_simd<P>(src, ld, kc, dst, m);
   if (m == P) {
     for (; p < kc; ++p)
-      for (int i = 0; i < P; ++i) dst[p * P + i] = src[i * ld + p];
+      for (int i = 0; i < P; ++i) dst[p * P + i] = static_cast<T>(src[i * ld + p]);
   } else {
     for (; p < kc; ++p)
-      for (int i = 0; i < P; ++i) dst[p * P + i] = i < m ? src[i * ld + p] : T(0);
+      for (int i = 0; i < P; ++i) dst[p * P + i] = i < m ? static_cast<T>(src[i * ld + p]) : T(0);
   }
 }
 

@@ -90,9 +90,9 @@ inline void store_tile(const __m512 (&acc)[8][3], float alpha, float beta, float
 // B panel b[p * SN + j]. Per step, load SV vectors of a, broadcast each of the SN values of b,
 // and fused-multiply-add: AVX-512, 24 FMAs for 3 loads + 8 broadcasts. A is read down its rows
 // a_step apart, which the hardware prefetcher does not follow, so the kernel prefetches the row
-// it will read 8 steps later.
-template <typename T>
-void skinny_axpy_kernel(int64_t k, const T* a, int64_t a_step, const T* b, T alpha, T beta,
+// it will read 8 steps later. a is T, or bfloat16 for a float kernel (widened as loaded).
+template <typename T, typename S>
+void skinny_axpy_kernel(int64_t k, const S* a, int64_t a_step, const T* b, T alpha, T beta,
                         T* c, int64_t ldc, bool c_trans, int m, int n) {
   using V = Vec<T>;
   constexpr int SV = kSV, SN = kSN;
@@ -103,12 +103,12 @@ void skinny_axpy_kernel(int64_t k, const T* a, int64_t a_step, const T* b, T alp
     for (int v = 0; v < SV; ++v) acc[j][v] = V::zero();
 
   for (int64_t p = 0; p < k; ++p) {
-    const T* ahead = a + (p + 8 < k ? 8 * a_step : 0);
+    const S* ahead = a + (p + 8 < k ? 8 * a_step : 0);
 #pragma GCC unroll 16
     for (int v = 0; v < SV; ++v) __builtin_prefetch(ahead + v * V::W);
     typename V::Reg av[SV];
 #pragma GCC unroll 16
-    for (int v = 0; v < SV; ++v) av[v] = V::loadu(a + v * V::W);
+    for (int v = 0; v < SV; ++v) av[v] = loadu_as(a + v * V::W);
 #pragma GCC unroll 16
     for (int j = 0; j < SN; ++j) {
       typename V::Reg bj = V::set1(b[j]);
@@ -158,14 +158,14 @@ inline void sum_lanes(const __m512 (&a)[8], float (&out)[8]) {
 // load DR vectors of a and SN of b for DR * SN FMAs (AVX-512: 3 + 8 loads, 24 FMAs); each
 // accumulator sums its lanes once at the end, a fixed cost per row that only a long k repays.
 // Meanwhile it prefetches the next DR rows: each row is a short stream, which the hardware
-// prefetcher would pick up late.
-template <typename T>
-void skinny_dot_kernel(int64_t k, const T* a, int64_t lda, int64_t rows, const T* bt, T alpha,
+// prefetcher would pick up late. a is T, or bfloat16 for a float kernel (widened as loaded).
+template <typename T, typename S>
+void skinny_dot_kernel(int64_t k, const S* a, int64_t lda, int64_t rows, const T* bt, T alpha,
                        T beta, T* c, int64_t ldc, bool c_trans, int n) {
   using V = Vec<T>;
   constexpr int DR = kDR, SN = kSN, W = V::W;
   const int m = rows < DR ? int(rows) : DR;
-  const T *row[DR], *next[DR];  // indices past the last row repeat it: never read past A
+  const S *row[DR], *next[DR];  // indices past the last row repeat it: never read past A
   for (int i = 0; i < DR; ++i) {
     row[i] = a + std::min<int64_t>(i, rows - 1) * lda;
     next[i] = a + std::min<int64_t>(DR + i, rows - 1) * lda;
@@ -190,13 +190,13 @@ void skinny_dot_kernel(int64_t k, const T* a, int64_t lda, int64_t rows, const T
 #pragma GCC unroll 16
     for (int i = 0; i < DR; ++i) {
       __builtin_prefetch(next[i] + p);
-      ai[i] = V::loadu(row[i] + p);
+      ai[i] = loadu_as(row[i] + p);
     }
     step(ai, bt);
   }
   if (full < k) {  // the last k % W steps
     typename V::Reg ai[DR];
-    for (int i = 0; i < DR; ++i) ai[i] = V::load_first(row[i] + full, int(k - full));
+    for (int i = 0; i < DR; ++i) ai[i] = load_first_as(row[i] + full, int(k - full));
     step(ai, bt);
   }
   for (int i = 0; i < m; ++i) {
