@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <string>
 
-#include "tensor/dispatch.h"
 #include "tensor/elementwise.h"
 #include "tensor/half.h"
 #include "tensor/safetensors.h"
