@@ -197,6 +197,7 @@ inline Vec<float>::Reg loadu_as(const bfloat16* p) {
 inline float loadu_as(const bfloat16* p) { return float(*p); }
 #endif
 inline Vec<float>::Reg load_first_as(const bfloat16* p, int n) {
+  if (n >= Vec<float>::W) return loadu_as(p);  // the common case: a whole vector
   bfloat16 part[Vec<float>::W] = {};  // zeros: bf16 0x0000 is +0
   std::memcpy(part, p, sizeof(bfloat16) * size_t(n < 0 ? 0 : n));
   return loadu_as(part);
