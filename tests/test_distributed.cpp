@@ -98,17 +98,22 @@ std::string mpirun_missing() {
   return "";
 }
 
-std::string mpirun_command(int ranks, const std::vector<std::string>& args) {
-  std::string command = "NEAT_DIST_TIMEOUT=20 timeout 60 mpirun --allow-run-as-root --oversubscribe "
-                        "--bind-to none -np " + std::to_string(ranks) + " ./train_vit";
+// Bounded: a collective waits at most dist_timeout seconds, mpirun at most 60.
+std::string mpirun_command(int ranks, const std::vector<std::string>& args,
+                           const std::string& program = "./train_vit", int dist_timeout = 20) {
+  std::string command = "NEAT_DIST_TIMEOUT=" + std::to_string(dist_timeout) +
+                        " timeout 60 mpirun --allow-run-as-root --oversubscribe --bind-to none -np " +
+                        std::to_string(ranks) + " " + program;
   for (const std::string& a : args) command += " '" + a + "'";
   return command;
 }
 
-// ./train_vit under mpirun: exit code and both outputs.
-Result mpirun(int ranks, const std::vector<std::string>& args, const TempDir& dir) {
+// A program under mpirun: exit code and both outputs.
+Result mpirun(int ranks, const std::vector<std::string>& args, const TempDir& dir,
+              const std::string& program = "./train_vit") {
   const std::string out = dir / "mpirun.out", err = dir / "mpirun.err";
-  const int status = std::system((mpirun_command(ranks, args) + " >" + out + " 2>" + err).c_str());
+  const int status =
+      std::system((mpirun_command(ranks, args, program) + " >" + out + " 2>" + err).c_str());
   Result r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.out = read_file(out);
@@ -169,6 +174,27 @@ TEST_CASE("mpirun -np 2 train_vit: the losses and weights of one process, to the
   CHECK(adapter_difference(dir / "two", dir / "one") <= 1e-4);
 }
 
+TEST_CASE("mpirun -np 2 train_text: the losses and weights of one process, to the bit") {
+  if (const std::string why = mpirun_missing(); !why.empty()) return neat::test::skip(why);
+  if (!file_exists("./train_text")) return neat::test::skip("./train_text is not built");
+  TempDir dir("mpi_text");
+  write_tiny_text_inputs(dir.path);
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"--task", "wordnet-nouns", "--data-dir", dir / "wordnet",
+                                     "--weights", dir / "model", "--method", "lora", "--max-len",
+                                     "16", "--max-steps", "3", "--threads", "1", "--quiet"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  const Result two = mpirun(2, with({"--batch-size", "8", "--out", dir / "two"}), dir, "./train_text");
+  REQUIRE_MESSAGE(two.code == 0, two.err);
+  std::ostringstream out, err;
+  REQUIRE(train_text_main(with({"--batch-size", "4", "--grad-accum", "2", "--out", dir / "halves"}),
+                          out, err) == 0);
+  CHECK(step_losses(dir / "two") == step_losses(dir / "halves"));
+  CHECK(adapter_difference(dir / "two", dir / "halves") == 0);
+}
+
 TEST_CASE("mpirun -np 2 train_vit: a run resumes on one process, and one rank's error ends both") {
   if (const std::string why = mpirun_missing(); !why.empty()) return neat::test::skip(why);
   TempDir dir("mpi_resume");
@@ -214,41 +240,68 @@ pid_t rank_pid(const std::string& marker, int rank) {
 
 }  // namespace
 
-TEST_CASE("mpirun -np 2 train_vit: a rank killed mid-run ends the job; the checkpoint is intact") {
-  if (const std::string why = mpirun_missing(); !why.empty()) return neat::test::skip(why);
-  TempDir dir("mpi_kill");
-  const std::string out = dir / "run";
+namespace {
+
+// A 2-rank ./train_vit run of 100 epochs in dir/run, started in the background, once its
+// checkpoint reached step 2: the shell's pid and rank 1's.
+std::pair<pid_t, pid_t> start_long_run(const TempDir& dir, int dist_timeout) {
   const std::string command =
-      "NEAT_TEST_RUN=" + dir.path + " " + mpirun_command(2, tiny({"--method", "lora", "--epochs", "100", "--save-every", "1",
-                                        "--out", out})) + " >" + dir / "out" + " 2>" + dir / "err";
+      "NEAT_TEST_RUN=" + dir.path + " " +
+      mpirun_command(2, tiny({"--method", "lora", "--epochs", "100", "--save-every", "1", "--out",
+                              dir / "run"}), "./train_vit", dist_timeout) +
+      " >" + dir / "out" + " 2>" + dir / "err";
   const pid_t child = ::fork();
   if (child == 0) {
     ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
   REQUIRE(child > 0);
+  const std::string checkpoint = dir / "run/checkpoint.safetensors";
   const auto start = std::chrono::steady_clock::now();
   int64_t step = 0;
   while (step < 2 && std::chrono::steady_clock::now() - start < std::chrono::seconds(30)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     try {
-      if (file_exists(out + "/checkpoint.safetensors"))
-        step = read_checkpoint_state(out + "/checkpoint.safetensors").step;
+      if (file_exists(checkpoint)) step = read_checkpoint_state(checkpoint).step;
     } catch (const std::exception&) {
     }
   }
   const pid_t rank1 = rank_pid(dir.path, 1);
-  REQUIRE(step >= 2);
-  REQUIRE(rank1 > 0);
-  const auto killed = std::chrono::steady_clock::now();
-  ::kill(rank1, SIGKILL);
+  CHECK(step >= 2);
+  CHECK(rank1 > 0);
+  return {child, rank1};
+}
+
+// Sends rank 1 the signal; the job's exit status and the seconds it took to end after it.
+std::pair<int, double> signal_rank1(std::pair<pid_t, pid_t> run, int signal) {
+  const auto sent = std::chrono::steady_clock::now();
+  if (run.second > 0) ::kill(run.second, signal);
   int status = 0;
-  ::waitpid(child, &status, 0);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
+  ::waitpid(run.first, &status, 0);
+  return {status, std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count()};
+}
+
+}  // namespace
+
+TEST_CASE("mpirun -np 2 train_vit: a rank killed mid-run ends the job; the checkpoint is intact") {
+  if (const std::string why = mpirun_missing(); !why.empty()) return neat::test::skip(why);
+  TempDir dir("mpi_kill");
+  const auto [status, seconds] = signal_rank1(start_long_run(dir, 20), SIGKILL);
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) != 0);
   CHECK(seconds < 10);
-  const std::string err = read_file(dir / "err");
-  CHECK(contains(err, "signal 9"));
-  CHECK(read_checkpoint_state(out + "/checkpoint.safetensors").step >= 2);
+  CHECK(contains(read_file(dir / "err"), "signal 9"));
+  CHECK(read_checkpoint_state(dir / "run/checkpoint.safetensors").step >= 2);
+}
+
+TEST_CASE("mpirun -np 2 train_vit: a rank that hangs ends the job after NEAT_DIST_TIMEOUT") {
+  if (const std::string why = mpirun_missing(); !why.empty()) return neat::test::skip(why);
+  TempDir dir("mpi_hang");
+  // SIGSTOP: rank 1 neither dies nor answers; rank 0 waits 3 s in a collective, then aborts.
+  const auto [status, seconds] = signal_rank1(start_long_run(dir, 3), SIGSTOP);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) != 0);
+  CHECK(seconds < 10);
+  CHECK(contains(read_file(dir / "err"), "rank 0: waited more than 3 s (NEAT_DIST_TIMEOUT)"));
+  CHECK(read_checkpoint_state(dir / "run/checkpoint.safetensors").step >= 2);
 }
