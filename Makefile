@@ -91,7 +91,7 @@ LDLIBS   += $(filter-out -lmpi_cxx,$(filter -L% -l% -Wl%,$(MPI_SHOW)))
 MPI_OFF_SRC :=
 $(info neat.cpp: MPI found ($(MPICXX), $(shell $(MPICXX) --showme:version 2>/dev/null | grep -o "Open MPI [0-9.]*" || echo MPICH)): mpirun -np N runs data-parallel training)
 ifneq ($(NVCC),)
-ifneq ($(wildcard $(NCCL_DIR)/nccl.h $(NCCL_DIR)/libnccl.so.2),)
+ifeq ($(words $(wildcard $(NCCL_DIR)/nccl.h $(NCCL_DIR)/libnccl.so.2)),2)
 override CXXFLAGS += -DNEAT_NCCL -I$(NCCL_DIR) -I$(CUDA_HOME)/include -DNEAT_NCCL_LIBRARY='"$(abspath $(NCCL_DIR))/libnccl.so.2"'
 $(info neat.cpp: NCCL found ($(NCCL_DIR), $(shell sed -n 's/^#define NCCL_\(MAJOR\|MINOR\|PATCH\) //p' $(NCCL_DIR)/nccl.h | paste -sd.)): the GPU all-reduce of mpirun runs)
 else

@@ -265,6 +265,10 @@ void Trainer::start_data_parallel(int64_t step) {
   train_.set_shard(comm_.rank(), comm_.size());
   if (!reducer_) reducer_ = std::make_unique<GradientReducer>(comm_, optimizer_.parameters());
   check_replicas(comm_, model_, step);
+  progress_.line("data-parallel: " + comm_.name() + ", each with its share of the batch of " +
+                 std::to_string(settings_.batch_size) + "; " +
+                 std::to_string(reducer_->bytes()) + " bytes of gradients summed per step in " +
+                 std::to_string(reducer_->buckets()) + " bucket(s)");
 }
 
 TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
