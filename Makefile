@@ -15,6 +15,8 @@
 #   make run-text   head / lora / neat on the real MiniLM and WordNet noun supersenses
 #   NO_OMP=1        build without OpenMP (single thread)
 #   CUDA=0          build for the CPU only, even where nvcc is found (objects in build/cpu-only)
+#   MPI=0           build without MPI, even where mpicxx is found (objects in build/no-mpi):
+#                   single-process training only, as on a machine without MPI
 #   CUDA_ARCH=...   the GPUs the CUDA code is compiled for (default: sm_90 and sm_80 machine code
 #                   plus compute_90 PTX, which newer GPUs compile at load time)
 
@@ -47,6 +49,9 @@ endif
 # and the programs link the CUDA runtime and cuBLAS. A CUDA=0 build needs no CUDA header; its
 # objects differ (no NEAT_CUDA), so they live in their own build folder.
 NVCC := $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
+ifeq ($(MPI),0)
+BUILD ?= $(if $(filter 0,$(CUDA)),build/cpu-only-no-mpi,build/no-mpi)
+endif
 ifeq ($(CUDA),0)
 NVCC :=
 BUILD ?= build/cpu-only
@@ -71,8 +76,38 @@ NO_CUDA_SRC :=
 $(info neat.cpp: CUDA off ($(if $(filter 0,$(CUDA)),CUDA=0,nvcc not found)): CPU-only build)
 endif
 
+# MPI (data-parallel training under mpirun, train/distributed.h): on when mpicxx is found (Debian's
+# openmpi-bin + libopenmpi-dev; MPICH's too) unless MPI=0. Its flags come from the wrapper
+# (OpenMPI's --showme, MPICH's -show); -DNEAT_MPI builds train/distributed_mpi.cpp. NCCL (the
+# GPU all-reduce) where both CUDA and MPI are on and `make deps` unpacked PyPI's nvidia-nccl-cu13
+# into third_party/nccl/: -DNEAT_NCCL builds train/distributed_nccl.cpp, which opens
+# libnccl.so.2 when a CUDA run first reduces (as cuBLAS is opened: nothing linked).
+MPICXX := $(if $(filter 0,$(MPI)),,$(shell command -v mpicxx 2>/dev/null))
+NCCL_DIR ?= third_party/nccl
+ifneq ($(MPICXX),)
+MPI_SHOW := $(shell $(MPICXX) --showme 2>/dev/null || $(MPICXX) -show 2>/dev/null)
+override CXXFLAGS += -DNEAT_MPI $(filter -I% -pthread,$(MPI_SHOW))
+LDLIBS   += $(filter-out -lmpi_cxx,$(filter -L% -l% -Wl%,$(MPI_SHOW)))
+MPI_OFF_SRC :=
+$(info neat.cpp: MPI found ($(MPICXX), $(shell $(MPICXX) --showme:version 2>/dev/null | grep -o "Open MPI [0-9.]*" || echo MPICH)): mpirun -np N runs data-parallel training)
+ifneq ($(NVCC),)
+ifeq ($(words $(wildcard $(NCCL_DIR)/nccl.h $(NCCL_DIR)/libnccl.so.2)),2)
+override CXXFLAGS += -DNEAT_NCCL -I$(NCCL_DIR) -I$(CUDA_HOME)/include -DNEAT_NCCL_LIBRARY='"$(abspath $(NCCL_DIR))/libnccl.so.2"'
+$(info neat.cpp: NCCL found ($(NCCL_DIR), $(shell sed -n 's/^#define NCCL_\(MAJOR\|MINOR\|PATCH\) //p' $(NCCL_DIR)/nccl.h | paste -sd.)): the GPU all-reduce of mpirun runs)
+else
+MPI_OFF_SRC += train/distributed_nccl.cpp
+$(info neat.cpp: NCCL not found in $(NCCL_DIR) (make deps fetches it): CUDA runs under mpirun cannot reduce)
+endif
+else
+MPI_OFF_SRC += train/distributed_nccl.cpp
+endif
+else
+MPI_OFF_SRC := train/distributed_mpi.cpp train/distributed_nccl.cpp
+$(info neat.cpp: MPI off ($(if $(filter 0,$(MPI)),MPI=0,mpicxx not found: apt-get install libopenmpi-dev openmpi-bin)): single-process training only)
+endif
+
 PROGRAMS := $(wildcard train/train_vit.cpp train/vit_step.cpp train/train_text.cpp train/text_step.cpp train/generate.cpp)
-LIB_SRC  := $(filter-out $(PROGRAMS) $(NO_CUDA_SRC),$(wildcard tensor/*.cpp tensor/cpu/*.cpp autograd/*.cpp nn/*.cpp nn/peft/*.cpp models/*.cpp text/*.cpp data/*.cpp train/*.cpp))
+LIB_SRC  := $(filter-out $(PROGRAMS) $(NO_CUDA_SRC) $(MPI_OFF_SRC),$(wildcard tensor/*.cpp tensor/cpu/*.cpp autograd/*.cpp nn/*.cpp nn/peft/*.cpp models/*.cpp text/*.cpp data/*.cpp train/*.cpp))
 LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/%.o) $(CUDA_SRC:%.cu=$(BUILD)/%.o)
 LIB      := $(BUILD)/libneat.a
 TEST_SRC := $(wildcard tests/*.cpp)

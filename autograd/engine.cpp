@@ -18,6 +18,22 @@
 namespace neat {
 
 // Iterative post-order DFS (deep graphs such as 24-layer ViTs would overflow a recursive one).
+static thread_local GradReadyHook grad_ready_hook;
+
+GradReadyScope::GradReadyScope(GradReadyHook hook) : previous_(std::move(grad_ready_hook)) {
+  grad_ready_hook = std::move(hook);
+}
+GradReadyScope::~GradReadyScope() { grad_ready_hook = std::move(previous_); }
+
+// For the grad-ready hook: how many edges of the walk lead into each leaf.
+static std::unordered_map<VariableImpl*, int64_t> leaf_edge_counts(const std::vector<Node*>& order) {
+  std::unordered_map<VariableImpl*, int64_t> counts;
+  for (Node* node : order)
+    for (const Edge& edge : node->edges)
+      if (edge.requires_grad && edge.leaf) ++counts[edge.leaf.get()];
+  return counts;
+}
+
 static std::vector<Node*> topological_order(Node* root) {
   std::vector<Node*> order;
   std::unordered_set<Node*> visited{root};
@@ -52,11 +68,16 @@ void Variable::backward(const Tensor& grad_output, bool retain_graph) const {
              device_name(grad_output.device()), " for a tensor on ", device_name(device()));
   if (is_leaf()) {
     accumulate_grad(impl_->grad, grad_output);
+    if (grad_ready_hook) grad_ready_hook(impl_);
     return;
   }
   NoGradGuard no_grad;  // backward functions use raw tensor ops; nothing to record
   std::vector<Node*> order = topological_order(grad_fn().get());
   std::unordered_map<Node*, Tensor> pending{{grad_fn().get(), grad_output}};
+  // Copied: a hook may not change during the walk.
+  const GradReadyHook hook = grad_ready_hook;
+  std::unordered_map<VariableImpl*, int64_t> leaf_edges_left;
+  if (hook) leaf_edges_left = leaf_edge_counts(order);
   for (Node* node : order) {
     auto it = pending.find(node);
     if (it == pending.end()) continue;  // nothing flowed here (cannot happen for reachable nodes)
@@ -87,6 +108,7 @@ void Variable::backward(const Tensor& grad_output, bool retain_graph) const {
         Tensor& leaf_grad = edge.leaf->grad;
         if (!leaf_grad.defined() && grads[i].storage_use_count() == 1) leaf_grad = std::move(grads[i]);
         else accumulate_grad(leaf_grad, grads[i]);
+        if (hook && --leaf_edges_left[edge.leaf.get()] == 0) hook(edge.leaf);
       } else {
         Tensor& slot = pending[edge.grad_fn.get()];
         if (!slot.defined()) slot = grads[i];

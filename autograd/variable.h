@@ -19,6 +19,7 @@
 // no gradient, x's storage is freed as soon as the caller drops x. Backward frees every saved
 // tensor as it goes unless retain_graph is set.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -131,5 +132,24 @@ Variable record(Tensor output, std::shared_ptr<Node> node, const std::vector<Var
 
 // slot += grad, or slot = a copy of grad when slot is still undefined (gradient accumulation).
 void accumulate_grad(Tensor& slot, const Tensor& grad);
+
+// A hook told, during each backward in its scope (on this thread), when a leaf's gradient is
+// final for that backward: every edge into the leaf has been summed into its .grad. Data-parallel
+// training starts reducing a bucket of gradients as soon as its leaves are final, while the rest
+// of the backward still runs (train/gradient_reducer.h). Leaves no gradient reached are not told.
+//
+//   GradReadyScope scope([&](const std::shared_ptr<VariableImpl>& leaf) { ready(leaf.get()); });
+//   loss.backward();                              // ready() once per leaf, in the order they finish
+using GradReadyHook = std::function<void(const std::shared_ptr<VariableImpl>&)>;
+class GradReadyScope {
+ public:
+  explicit GradReadyScope(GradReadyHook hook);
+  ~GradReadyScope();
+  GradReadyScope(const GradReadyScope&) = delete;
+  GradReadyScope& operator=(const GradReadyScope&) = delete;
+
+ private:
+  GradReadyHook previous_;
+};
 
 }  // namespace neat

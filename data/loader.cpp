@@ -59,15 +59,33 @@ std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
   return order;
 }
 
+std::pair<int64_t, int64_t> shard_range(int64_t begin, int64_t end, int64_t rank, int64_t count) {
+  NEAT_CHECK(count >= 1 && rank >= 0 && rank < count, "shard_range: rank ", rank, " of ", count);
+  const int64_t n = end - begin;
+  return {begin + rank * n / count, begin + (rank + 1) * n / count};
+}
+
+void DataLoader::set_shard(int64_t rank, int64_t count) {
+  shard_range(0, 0, rank, count);   // checks them
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (rank == config_.shard_rank && count == config_.shard_count) return;
+  // The workers read config_ while they build: idle only before the first epoch.
+  NEAT_CHECK(epoch_ < 0, "DataLoader: set_shard after an epoch started");
+  config_.shard_rank = rank;
+  config_.shard_count = count;
+}
+
 Batch DataLoader::make_batch(const std::vector<int64_t>& order, int64_t epoch, int64_t step) const {
   const int64_t begin = step * config_.batch_size;
   const int64_t end = std::min(begin + config_.batch_size, int64_t(order.size()));
   NEAT_CHECK(begin < end, "DataLoader: step ", step, " is past the end of an epoch of ", order.size(), " samples");
+  const auto [first, last] = shard_range(begin, end, config_.shard_rank, config_.shard_count);
   Batch batch;
   batch.epoch = epoch;
   batch.step = step;
-  batch.indices.assign(order.begin() + begin, order.begin() + end);
-  const int64_t B = end - begin;
+  batch.indices.assign(order.begin() + first, order.begin() + last);
+  const int64_t B = last - first;
+  if (B == 0) batch.labels = Tensor({0}, DType::Int64);
   const uint64_t epoch_seed = derive_seed(derive_seed(config_.seed, kAugmentStream), uint64_t(epoch));
   std::array<int64_t, 3> chw{};
   for (int64_t k = 0; k < B; ++k) {

@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "data/dataset.h"
@@ -37,7 +38,15 @@ struct LoaderConfig {
   int64_t prefetch = 4;      // batches built ahead of the consumer (at least `workers`)
   uint64_t seed = 0;
   bool pin_memory = false;   // batches in pinned memory (a CUDA run: their copy to the GPU is queued)
+  // Data-parallel training: each batch holds only this rank's shard of the global batch of
+  // batch_size (shard_range); the order and the augmentation stay the single-process ones.
+  int64_t shard_rank = 0, shard_count = 1;
 };
+
+// The samples [begin, end) of a global batch that rank `rank` of `count` takes: contiguous, in
+// rank order (rank r: begin + r*n/count up to begin + (r+1)*n/count, n = end - begin), so the
+// shards of all ranks, in rank order, are the global batch. May be empty when n < count.
+std::pair<int64_t, int64_t> shard_range(int64_t begin, int64_t end, int64_t rank, int64_t count);
 
 struct Batch {
   Tensor images;                  // (B, C, H, W) float32
@@ -64,7 +73,10 @@ class DataLoader {
 
   // The dataset indices in the order epoch `epoch` visits them.
   std::vector<int64_t> epoch_order(int64_t epoch) const;
-  // Batch `step` of an epoch whose order is `order`: what the workers build.
+  // Data-parallel training: this rank's shard of every batch (before the first start_epoch).
+  void set_shard(int64_t rank, int64_t count);
+  // Batch `step` of an epoch whose order is `order` (this rank's shard): what the workers build.
+  // An empty shard has 0 labels and no images.
   Batch make_batch(const std::vector<int64_t>& order, int64_t epoch, int64_t step) const;
 
  private:

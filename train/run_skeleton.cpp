@@ -10,6 +10,8 @@
 #include "tensor/safetensors.h"
 #include "train/checkpoint.h"
 #include "train/command.h"
+#include "train/distributed.h"
+#include "train/distributed_run.h"
 #include "train/predict_model.h"
 #include "train/run_directory.h"
 #include "train/run_support.h"
@@ -90,15 +92,22 @@ void check_command_line(TrainingProgram& p, bool resuming, std::ostream& err) {
     err << "warning: " << warning << "\n";
 }
 
-// The run directory, locked for the object's lifetime: --out, or a new unique name.
+// The run directory, locked for the object's lifetime: --out, or a new unique name. The other
+// ranks of a data-parallel run get a scratch directory instead (train/distributed_run.h).
 struct RunDirectory {
   std::string path;
   std::unique_ptr<RunLock> lock;
+  std::unique_ptr<ScratchDirectory> scratch;
 };
 
 RunDirectory open_run_directory(TrainingProgram& p, bool resuming, Progress& progress) {
   const TrainOptions& t = p.train();
   RunDirectory dir;
+  if (world().rank() != 0) {
+    dir.scratch = std::make_unique<ScratchDirectory>(resuming ? t.out : "");
+    dir.path = dir.scratch->path();
+    return dir;
+  }
   if (t.out.empty()) {
     std::string data = p.data_name();
     data = data.substr(0, data.find(':'));   // folder:PATH -> folder
@@ -201,8 +210,10 @@ int finish_run(TrainingProgram& p, const std::string& dir, const TrainState& sta
     return 128 + stop_signal();
   }
   const std::string problem = non_finite_problem(p, state, run, test);
-  write_results(p, dir, state, run, test, problem);
-  write_model_files(p, dir);
+  if (world().rank() == 0) {   // the other ranks of a data-parallel run write nothing
+    write_results(p, dir, state, run, test, problem);
+    write_model_files(p, dir);
+  }
   const PeftReport& report = p.report();
   out << test.line << "  " << p.method().method << ": trainable " << report.trainable << " / "
       << report.total << " (" << percent(report.ratio()) << ")  " << fixed(run.train_seconds, 1)
@@ -250,7 +261,9 @@ int run_program(TrainingProgram& p, bool resuming, std::string& stage, std::ostr
 }  // namespace
 
 int run_training_program(TrainingProgram& program, const std::vector<std::string>& arguments,
-                         std::ostream& out, std::ostream& err) {
+                         std::ostream& all_out, std::ostream& all_err) {
+  std::ostream& out = rank_zero_only(all_out);   // ranks 1.. of a data-parallel run print nothing
+  std::ostream& err = rank_zero_only(all_err);
   std::string stage;
   auto memory_hint = [&] {
     const std::string model = program.memory_hint();
@@ -258,13 +271,13 @@ int run_training_program(TrainingProgram& program, const std::vector<std::string
   };
   return run_command(
       program.arguments(), arguments, out, err,
-      [&] {
+      ending_all_ranks_on_error(program.name(), [&] {
         const bool resuming = !program.train().resume.empty();
         if (resuming) restore_run(program);
         check_command_line(program, resuming, err);
         if (program.answer_query(out)) return 0;
         return run_program(program, resuming, stage, out, err);
-      },
+      }),
       program.help_note(), memory_hint);
 }
 

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "data/dataset.h"
+#include "data/loader.h"
 #include "tensor/random.h"
 
 namespace neat {
@@ -41,8 +42,10 @@ void TextBatches::start_epoch(int64_t epoch, int64_t first_step) {
 }
 
 TextBatches::Inputs TextBatches::batch(const std::vector<int64_t>& order, int64_t step) const {
-  const int64_t first = step * batch_size_;
-  const int64_t B = std::min(batch_size_, int64_t(order.size()) - first);
+  const int64_t begin = step * batch_size_;
+  const auto [first, last] = shard_range(
+      begin, std::min(begin + batch_size_, int64_t(order.size())), shard_rank_, shard_count_);
+  const int64_t B = last - first;
   int64_t N = 0;
   for (int64_t b = 0; b < B; ++b) N = std::max(N, encoded_[size_t(order[first + b])].size());
   Inputs in{Tensor({B, N}, DType::Int64), Tensor({B, N}, DType::Int64),
@@ -59,6 +62,12 @@ TextBatches::Inputs TextBatches::batch(const std::vector<int64_t>& order, int64_
     else in.labels.data<int64_t>()[b] = int64_t(target);
   }
   return in;
+}
+
+void TextBatches::set_shard(int64_t rank, int64_t count) {
+  shard_range(0, 0, rank, count);   // checks them
+  shard_rank_ = rank;
+  shard_count_ = count;
 }
 
 bool TextBatches::next(Tensor& labels, int64_t& step) {

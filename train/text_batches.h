@@ -32,6 +32,9 @@ class TextBatches : public ClassifierBatches {
   // sequence_classification_loss: MSE for a regression model, else cross-entropy.
   Variable loss(const Variable& logits, const Tensor& labels) override;
   int64_t correct(const Tensor& logits, const Tensor& labels) override;   // 0 for a regression
+  // Data-parallel training: batch() gives this rank's shard of each batch (data/loader.h
+  // shard_range), padded to the shard's longest example.
+  void set_shard(int64_t rank, int64_t count) override;
 
   // The model inputs of batch `step` of the order: ids, attention mask, token types [B, N]
   // int64 and labels [B] (int64 classes, or float32 scores for a regression model).
@@ -50,6 +53,7 @@ class TextBatches : public ClassifierBatches {
   uint64_t seed_;
   std::vector<int64_t> order_;
   int64_t next_step_ = 0;
+  int64_t shard_rank_ = 0, shard_count_ = 1;
   Inputs current_;
 };
 

@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <csignal>
+#include <optional>
 
 #include "autograd/elementwise.h"
 #include "autograd/nn_functional.h"
 #include "tensor/gpu.h"
 #include "tensor/profile.h"
 #include "tensor/reduce.h"
+#include "train/replica_check.h"
 #include "train/system.h"
 
 namespace neat {
@@ -27,6 +29,11 @@ Variable ClassifierBatches::loss(const Variable& logits, const Tensor& labels) {
 
 int64_t ClassifierBatches::correct(const Tensor& logits, const Tensor& labels) {
   return count_correct(logits, labels);
+}
+
+void ClassifierBatches::set_shard(int64_t rank, int64_t count) {
+  NEAT_CHECK(count == 1, "this program's training data cannot be split between ", count,
+             " ranks (its batches have no set_shard)");
 }
 
 namespace {
@@ -89,7 +96,7 @@ EvalResult evaluate(Module& model, ClassifierBatches& data,
 Trainer::Trainer(Module& model, Generator& dropout, AdamW& optimizer, ClassifierBatches& train,
                  ClassifierBatches* val, TrainerSettings settings, Progress& progress)
     : model_(model), dropout_(dropout), optimizer_(optimizer), train_(train), val_(val),
-      settings_(std::move(settings)), progress_(progress) {
+      settings_(std::move(settings)), progress_(progress), comm_(world()) {
   NEAT_CHECK(settings_.grad_accum >= 1 && settings_.epochs >= 1, "Trainer: grad_accum ",
              settings_.grad_accum, " and epochs ", settings_.epochs, " must be >= 1");
 }
@@ -121,7 +128,7 @@ bool Trainer::run_validation(TrainState& state) {
 
 void Trainer::save(TrainState& state, const Session& s) {
   state.wall_seconds = s.wall_before + (now_seconds() - s.start);
-  if (settings_.save) settings_.save(state);
+  if (settings_.save && comm_.rank() == 0) settings_.save(state);
 }
 
 TrainOutcome Trainer::non_finite(const TrainState& state, const char* what, double value,
@@ -131,6 +138,22 @@ TrainOutcome Trainer::non_finite(const TrainState& state, const char* what, doub
             " at step " + std::to_string(state.step + 1) + " (epoch " +
             std::to_string(state.epoch + 1) + "); stopped (try a lower learning rate)";
   return TrainOutcome::NonFinite;
+}
+
+uint64_t Trainer::dropout_seed(const TrainState& state, int64_t batch_in_step) const {
+  return derive_seed(derive_seed(settings_.seed, uint64_t(state.step)),
+                     uint64_t(batch_in_step * comm_.size() + comm_.rank()));
+}
+
+int Trainer::reduce_step(StepGroup& group) {
+  reducer_->finish();
+  std::vector<double> sums{group.loss, double(group.correct)};
+  comm_.sum(sums);
+  group.loss = sums[0];
+  group.correct = int64_t(sums[1]);
+  std::vector<double> stop{double(stop_signal())};
+  comm_.max(stop);
+  return int(stop[0]);
 }
 
 void Trainer::after_step(TrainState& state, const Session& s, const StepGroup& group) {
@@ -185,18 +208,25 @@ bool Trainer::train_epoch(TrainState& state, const Session& s, TrainOutcome& out
       if (settings_.profile_steps > 0 && state.step - s.step_at_start == 1) profile_start();
       profile_step_begin();
     }
-    dropout_.set_state(derive_seed(derive_seed(settings_.seed, uint64_t(state.step)),
-                                   uint64_t(batch_step - first)));
-    const Variable logits = train_.logits();
-    const Variable loss = train_.loss(logits, labels);
-    const double loss_value = loss.item();
-    if (!std::isfinite(loss_value)) return outcome = non_finite(state, "loss", loss_value, message), false;
-    mul_scalar(loss, double(labels.numel()) / double(group.images)).backward();
-    group.loss += loss_value * double(labels.numel());
-    group.correct += train_.correct(logits.data(), labels);
+    dropout_.set_state(dropout_seed(state, batch_step - first));
+    if (labels.numel() > 0) {   // a rank's shard of a last, small batch may be empty
+      const Variable logits = train_.logits();
+      const Variable loss = train_.loss(logits, labels);
+      const double loss_value = loss.item();
+      // One process stops at once; ranks go on to the step's end, where they stop together.
+      if (!std::isfinite(loss_value) && !reducer_)
+        return outcome = non_finite(state, "loss", loss_value, message), false;
+      std::optional<GradReadyScope> watch;
+      if (reducer_ && batch_step == last) watch.emplace(reducer_->hook());
+      mul_scalar(loss, double(labels.numel()) / double(group.images)).backward();
+      group.loss += loss_value * double(labels.numel());
+      group.correct += train_.correct(logits.data(), labels);
+    }
     if (batch_step != last) continue;
 
     // The optimizer step.
+    const int agreed_stop = reducer_ ? reduce_step(group) : 0;
+    if (!std::isfinite(group.loss)) return outcome = non_finite(state, "loss", group.loss, message), false;
     optimizer_.set_lr_multiplier(settings_.schedule.multiplier(state.step));
     const double grad_norm = clip_grad_norm(optimizer_.parameters(), settings_.clip_grad);
     if (!std::isfinite(grad_norm))
@@ -208,10 +238,13 @@ bool Trainer::train_epoch(TrainState& state, const Session& s, TrainOutcome& out
     state.batch = batch_step + 1;
     after_step(state, s, group);
     group = StepGroup();
-    if (stop_signal() != 0) {
+    if (reducer_ && state.step % settings_.replica_check_every == 0)
+      check_replicas(comm_, model_, state.step);
+    const int stop = reducer_ ? agreed_stop : stop_signal();
+    if (stop != 0) {
       save(state, s);
       progress_.finish();
-      message = std::string(stop_signal() == SIGINT ? "interrupted (SIGINT)" : "terminated") +
+      message = std::string(stop == SIGINT ? "interrupted (SIGINT)" : "terminated") +
                 " after step " + std::to_string(state.step);
       return outcome = TrainOutcome::Interrupted, false;
     }
@@ -226,6 +259,18 @@ bool Trainer::train_epoch(TrainState& state, const Session& s, TrainOutcome& out
   return true;
 }
 
+void Trainer::start_data_parallel(int64_t step) {
+  NEAT_CHECK(settings_.batch_size >= comm_.size(), "data-parallel training: a batch of ",
+             settings_.batch_size, " cannot be split between ", comm_.size(), " ranks");
+  train_.set_shard(comm_.rank(), comm_.size());
+  if (!reducer_) reducer_ = std::make_unique<GradientReducer>(comm_, optimizer_.parameters());
+  check_replicas(comm_, model_, step);
+  progress_.line("data-parallel: " + comm_.name() + ", each with its share of the batch of " +
+                 std::to_string(settings_.batch_size) + "; " +
+                 std::to_string(reducer_->bytes()) + " bytes of gradients summed per step in " +
+                 std::to_string(reducer_->buckets()) + " bucket(s)");
+}
+
 TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
   Session s;
   s.steps = total_steps(train_.steps_per_epoch(), settings_.grad_accum, settings_.epochs);
@@ -238,6 +283,7 @@ TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
   s.wall_before = state.wall_seconds;
   s.step_at_start = state.step;
   s.images_at_start = state.images_seen;
+  if (comm_.size() > 1) start_data_parallel(state.step);
   // An error in the middle (an image that does not decode, a full disk) first saves the last
   // finished step, so the work is kept.
   try {
@@ -254,7 +300,7 @@ TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
       state.epoch_loss_sum = 0;
       state.epoch_correct = 0;
       state.epoch_images = 0;
-      if (settings_.on_epoch_end) settings_.on_epoch_end(state);
+      if (settings_.on_epoch_end && comm_.rank() == 0) settings_.on_epoch_end(state);
     }
   } catch (const std::exception& e) {
     progress_.finish();

@@ -16,14 +16,27 @@
 //   AdamW step, zero the gradients.
 // The epoch's last step takes the batches that are left (fewer than A), as Hugging Face's
 // Trainer does. Dropout is reseeded from (seed, step, batch) so a resumed run replays it.
+//
+// Data-parallel (under mpirun, train/distributed.h): the N ranks take the same global batches in
+// the same order, each its shard of every batch (ClassifierBatches::set_shard); each rank scales
+// its loss by n_rank / n (n: the global step's images), so the sum over the ranks of the
+// gradients (train/gradient_reducer.h, started during the step's last backward) is the
+// gradient above; every rank then clips and steps alike. The step's loss, correct count, a
+// non-finite loss and a stop signal are summed over the ranks, so all stop together. Dropout
+// draws from (seed, step, batch * N + rank): with one batch per step, N ranks at batch size B
+// compute what one process computes at batch size B / N with --grad-accum N, to the bit.
+// Rank 0 alone saves checkpoints (and runs on_epoch_end).
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "data/loader.h"
 #include "models/vit.h"
 #include "train/checkpoint.h"
+#include "train/distributed.h"
+#include "train/gradient_reducer.h"
 #include "train/optimizer.h"
 #include "train/progress.h"
 #include "train/schedule.h"
@@ -42,6 +55,9 @@ struct TrainerSettings {
   // (tensor/profile.h) through the progress display, even when quiet; 0 = no profile.
   int64_t profile_steps = 0;
   int64_t save_every = 0;  // 0 = only when fit() returns
+  // Data-parallel: the parameters of every rank are compared (train/replica_check.h) at the
+  // start and every this many steps.
+  int64_t replica_check_every = 100;
   // Writes a checkpoint of the given state (the trainer calls it every save_every steps and
   // before returning, except after a non-finite loss).
   std::function<void(const TrainState&)> save;
@@ -80,6 +96,10 @@ class ClassifierBatches {
   virtual Variable loss(const Variable& logits, const Tensor& labels);
   // The batch's correct predictions (argmax = label); a regression counts none.
   virtual int64_t correct(const Tensor& logits, const Tensor& labels);
+  // Data-parallel training: from the next start_epoch on, next() gives rank's shard of each
+  // batch (data/loader.h shard_range; possibly empty: 0 labels); the step numbers stay the
+  // global ones. Data that cannot be split refuses count > 1.
+  virtual void set_shard(int64_t rank, int64_t count);
 };
 
 // Correct predictions in a batch: argmax over classes equals the label. logits [B, C], labels [B]
@@ -93,6 +113,7 @@ class ImageBatches : public ClassifierBatches {
   void start_epoch(int64_t epoch, int64_t first_step = 0) override {
     loader_.start_epoch(epoch, first_step);
   }
+  void set_shard(int64_t rank, int64_t count) override { loader_.set_shard(rank, count); }
   bool next(Tensor& labels, int64_t& step) override;
   // The batch goes to the model's device (queued without waiting from a pinned batch).
   Variable logits() override { return model_.forward(Variable(batch_.images.to(model_.device()))); }
@@ -151,6 +172,13 @@ class Trainer {
   void save(TrainState& state, const Session& session);
   TrainOutcome non_finite(const TrainState& state, const char* what, double value,
                           std::string& message);
+  // Data-parallel: after the step's backward, the summed gradients and the group's figures
+  // summed over the ranks; returns the stop signal any rank received (0: none).
+  int reduce_step(StepGroup& group);
+  // Data-parallel: this rank's shard, the reducer, the replicas compared.
+  void start_data_parallel(int64_t step);
+  // Where this batch's dropout draws from (the same on any number of ranks).
+  uint64_t dropout_seed(const TrainState& state, int64_t batch_in_step) const;
 
   Module& model_;
   Generator& dropout_;
@@ -159,6 +187,8 @@ class Trainer {
   ClassifierBatches* val_;
   TrainerSettings settings_;
   Progress& progress_;
+  Communicator& comm_;
+  std::unique_ptr<GradientReducer> reducer_;   // data-parallel runs only
 };
 
 }  // namespace neat
