@@ -1,18 +1,26 @@
 // LLM-Adapters' prompt (text/prompt_template.h) and the two evaluations (train/lm_evaluation.h):
 // exact strings, the answer extraction's cases, both evaluations on a tiny random LLaMA
-// (against a plain forward of every choice; a model made to always say "answer2").
+// (against a plain forward of every choice; a model made to always say "answer2"), and
+// SmolLM2's choice log-likelihoods against transformers (skipped without data/smollm2).
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
 
 #include "autograd/variable.h"
 #include "models/llama.h"
+#include "models/llama_gguf.h"
 #include "tensor/files.h"
+#include "tensor/gguf.h"
+#include "tensor/json.h"
 #include "tensor/softmax.h"
 #include "tests/op_test_util.h"
+#include "tests/skip.h"
 #include "tests/tiny_llama.h"
 #include "text/bpe_tokenizer.h"
 #include "text/byte_level.h"
+#include "text/gguf_tokenizer.h"
 #include "text/prompt_template.h"
 #include "train/lm_evaluation.h"
 
@@ -194,4 +202,41 @@ TEST_CASE("lm evaluations: a model that always says answer2 scores the items who
   CHECK(m.outputs[0] == "answer2answer2answer2");
   CHECK(m.predictions[0] == "2");
   CHECK(m.correct == 0);
+}
+
+TEST_CASE("lm choice likelihood: SmolLM2 on 8 ARC-Easy items as transformers computes") {
+  const char* env = std::getenv("NEAT_SMOLLM2_GGUF");
+  const std::string path = env != nullptr ? env : "data/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
+  if (!std::ifstream(path).good()) return test::skip(path + " not found (make deps fetches it)");
+  const Json ref = Json::parse(read_file("tests/parity/lm_choice_reference.json"));
+  REQUIRE_MESSAGE(ref["version"].as_int() == 1, "rerun tests/parity/make_lm_choice_reference.py");
+  const GgufFile file = read_gguf(path);
+  std::shared_ptr<LlamaForCausalLM> model = load_llama_gguf(file);
+  const BPETokenizer tok = gguf_tokenizer(file);
+  const std::vector<LmTaskItem> items = read_lm_task("arc_easy", kDir + "arc_easy.jsonl.gz");
+  REQUIRE(items.size() == ref["items"].size());
+  const LmEvaluation e = evaluate_by_choice_likelihood(*model, tok, items, 8);
+  int64_t correct = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Json& r = ref["items"][i];
+    CAPTURE(r["id"].as_string());
+    const LmPrompt p = format_lm_prompt(items[i]);
+    CHECK(p.prompt == r["prompt"].as_string());   // the script writes LLM-Adapters' prompt itself
+    const LmTokens t = tokenize_lm_prompt(tok, p, false);
+    std::vector<int64_t> want_ids;
+    for (const Json& id : r["prompt_ids"].as_array()) want_ids.push_back(id.as_int());
+    CHECK(t.prompt == want_ids);
+    const double scale = r["max_abs_logit"].as_number();
+    std::vector<double> want;
+    for (size_t c = 0; c < items[i].choices.size(); ++c) {
+      want.push_back(r["logprobs"][c].as_number());
+      const double tokens = double(r["continuation_ids"][c].size());
+      // float32 through 30 layers: each log-probability within ~1e-6 of the logits' scale
+      CHECK(std::fabs(e.choice_logprobs[i][c] - want.back()) <= 4e-5 * scale * tokens);
+    }
+    correct += int64_t(std::max_element(want.begin(), want.end()) - want.begin()) == items[i].label;
+  }
+  CHECK(e.correct == correct);
+  MESSAGE("SmolLM2-135M-Instruct, 8 ARC-Easy items by choice likelihood: ", e.correct, " / 8 (",
+          e.seconds, " s)");
 }
