@@ -72,7 +72,7 @@ EvalResult evaluate(Module& model, ClassifierBatches& data,
       break;
     }
     const Variable logits = data.logits();
-    const int64_t n = labels.numel();
+    const int64_t n = data.examples(labels);
     loss_sum += data.loss(logits, labels).item() * double(n);
     r.correct += data.correct(logits.data(), labels);
     r.count += n;
@@ -191,8 +191,9 @@ bool Trainer::train_epoch(TrainState& state, const Session& s, TrainOutcome& out
     const Variable loss = train_.loss(logits, labels);
     const double loss_value = loss.item();
     if (!std::isfinite(loss_value)) return outcome = non_finite(state, "loss", loss_value, message), false;
-    mul_scalar(loss, double(labels.numel()) / double(group.images)).backward();
-    group.loss += loss_value * double(labels.numel());
+    const int64_t examples = train_.examples(labels);
+    mul_scalar(loss, double(examples) / double(group.images)).backward();
+    group.loss += loss_value * double(examples);
     group.correct += train_.correct(logits.data(), labels);
     if (batch_step != last) continue;
 
