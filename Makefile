@@ -13,6 +13,9 @@
 #   make run        the out-of-the-box transfer experiment on Fashion-MNIST
 #   make demo       every fine-tuning method, 3 seeds, one table (docs/results.md; FAST=1: 1 seed)
 #   make run-text   head / lora / neat on the real MiniLM and WordNet noun supersenses
+#   make run-lm     SmolLM2-135M-Instruct on a held-out slice of ARC-Easy before and after Neat
+#                   (after make deps and scripts/get_data.sh lm-tasks)
+#   make demo-lm    neat / lora / dora on the same, at matched trainable parameter counts
 #   NO_OMP=1        build without OpenMP (single thread)
 #   CUDA=0          build for the CPU only, even where nvcc is found (objects in build/cpu-only)
 #   MPI=0           build without MPI, even where mpicxx is found (objects in build/no-mpi):
@@ -106,7 +109,7 @@ MPI_OFF_SRC := train/distributed_mpi.cpp train/distributed_nccl.cpp
 $(info neat.cpp: MPI off ($(if $(filter 0,$(MPI)),MPI=0,mpicxx not found: apt-get install libopenmpi-dev openmpi-bin)): single-process training only)
 endif
 
-PROGRAMS := $(wildcard train/train_vit.cpp train/vit_step.cpp train/train_text.cpp train/text_step.cpp train/generate.cpp)
+PROGRAMS := $(wildcard train/train_vit.cpp train/vit_step.cpp train/train_text.cpp train/text_step.cpp train/generate.cpp train/train_lm.cpp)
 LIB_SRC  := $(filter-out $(PROGRAMS) $(NO_CUDA_SRC) $(MPI_OFF_SRC),$(wildcard tensor/*.cpp tensor/cpu/*.cpp autograd/*.cpp nn/*.cpp nn/peft/*.cpp models/*.cpp text/*.cpp data/*.cpp train/*.cpp))
 LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/%.o) $(CUDA_SRC:%.cu=$(BUILD)/%.o)
 LIB      := $(BUILD)/libneat.a
@@ -139,7 +142,7 @@ endif
 DEP_HEADERS := /usr/include/doctest/doctest.h /usr/include/stb/stb_image.h /usr/include/zlib.h
 MISSING_DEPS := $(filter-out $(wildcard $(DEP_HEADERS)),$(DEP_HEADERS))
 
-.PHONY: all deps test bench bench-compare debug-test fuzz fuzz-binaries fuzz-corpus fuzz-smoke run demo run-text clean
+.PHONY: all deps test bench bench-compare debug-test fuzz fuzz-binaries fuzz-corpus fuzz-smoke run demo run-text run-lm demo-lm clean
 all: $(PROG_BIN)
 
 deps:
@@ -222,6 +225,12 @@ demo: all
 
 run-text: all
 	@scripts/run_text.sh
+
+run-lm: all
+	@scripts/run_lm.sh
+
+demo-lm: all
+	@scripts/run_lm.sh demo
 
 clean:
 	rm -rf $(BUILD) $(PROG_BIN)

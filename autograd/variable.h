@@ -124,6 +124,19 @@ class NoGradGuard {
   bool previous_;
 };
 
+// Grad mode on within a scope even under a NoGradGuard (autograd/checkpoint.h's recomputation
+// runs inside a backward, which records nothing otherwise).
+class EnableGradGuard {
+ public:
+  EnableGradGuard();
+  ~EnableGradGuard();
+  EnableGradGuard(const EnableGradGuard&) = delete;
+  EnableGradGuard& operator=(const EnableGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
 // True when grad mode is on and any input requires grad: only then is a Node worth recording.
 bool any_requires_grad(const std::vector<Variable>& inputs);
 // Wraps an op's output: when any_requires_grad(inputs) the result requires grad and has

@@ -183,4 +183,12 @@ std::shared_ptr<const Dataset> select_classes(std::shared_ptr<const Dataset> dat
                                          std::move(names));
 }
 
+std::vector<int64_t> random_permutation(int64_t n, uint64_t seed) {
+  std::vector<int64_t> order(size_t(std::max<int64_t>(n, 0)));
+  for (size_t i = 0; i < order.size(); ++i) order[i] = int64_t(i);
+  Generator gen(seed);
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[gen.below(i)]);
+  return order;
+}
+
 }  // namespace neat

@@ -109,4 +109,8 @@ std::shared_ptr<const Dataset> select_classes(std::shared_ptr<const Dataset> dat
 // sample's augmentation in one epoch: derive_seed(derive_seed(seed, epoch), index).
 uint64_t derive_seed(uint64_t seed, uint64_t stream);
 
+// 0 .. n-1 shuffled by Fisher-Yates with Generator(seed) (the order in which train/text_batches.h
+// and train/lm_batches.h visit an epoch).
+std::vector<int64_t> random_permutation(int64_t n, uint64_t seed);
+
 }  // namespace neat

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "autograd/checkpoint.h"
 #include "autograd/elementwise.h"
 #include "autograd/matmul.h"
 #include "autograd/nn_functional.h"
@@ -351,9 +352,17 @@ Variable LlamaModel::forward(const Tensor& input_ids, const Tensor& attention_ma
     cache->k.assign(size_t(config_.layers), Tensor());
     cache->v.assign(size_t(config_.layers), Tensor());
   }
-  for (size_t i = 0; i < layers.size(); ++i)
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (recompute_ && cache == nullptr && grad_mode_enabled()) {
+      const std::shared_ptr<LlamaDecoderLayer> layer = layers[i];
+      h = checkpoint([layer, pos, inv_freq, mask](const Variable& x) {
+        return layer->forward(x, pos, inv_freq, mask, nullptr, nullptr);
+      }, h, layer->parameters(/*trainable_only=*/true), recompute_rng_);
+      continue;
+    }
     h = layers[i]->forward(h, pos, inv_freq, mask, cache ? &cache->k[i] : nullptr,
                            cache ? &cache->v[i] : nullptr);
+  }
   return norm->forward(h);
 }
 

@@ -159,6 +159,15 @@ class LlamaModel : public Module {
   Variable forward(const Tensor& input_ids, const Tensor& attention_mask,
                    const Tensor& position_ids, LlamaKVCache* cache);
   std::string type_name() const override { return "LlamaModel"; }
+  // Activation recomputation (train_lm --recompute): while gradients are recorded (no KV
+  // cache), each decoder layer is one autograd/checkpoint.h node that keeps only its input and
+  // runs the layer again in the backward pass; rng: the generator the layers' dropouts (LoRA's)
+  // draw from, or null. The gradients are the same; the memory of the activations drops from
+  // all layers' to one layer's.
+  void set_recompute(bool on, Generator* rng = nullptr) {
+    recompute_ = on;
+    recompute_rng_ = rng;
+  }
   std::shared_ptr<Embedding> embed_tokens;
   std::shared_ptr<ModuleList> layer_list;   // "layers"
   std::vector<std::shared_ptr<LlamaDecoderLayer>> layers;
@@ -167,6 +176,8 @@ class LlamaModel : public Module {
  private:
   LlamaConfig config_;
   std::vector<double> inv_freq_;
+  bool recompute_ = false;
+  Generator* recompute_rng_ = nullptr;
 };
 
 class LlamaForCausalLM : public Module {

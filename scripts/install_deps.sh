@@ -65,7 +65,7 @@ if [ "${1:-}" != "--bench" ]; then
   fi
 fi
 
-packages="g++ make doctest-dev libstb-dev zlib1g-dev dataset-fashion-mnist wordnet-base openmpi-bin libopenmpi-dev"
+packages="g++ make doctest-dev libstb-dev zlib1g-dev dataset-fashion-mnist wordnet-base openmpi-bin libopenmpi-dev unzip"
 if [ "${1:-}" = "--bench" ]; then packages="$packages libopenblas0-openmp libopenblas-dev"; fi
 if [ "$(id -u)" != 0 ]; then
   if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else

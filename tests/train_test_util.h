@@ -54,6 +54,12 @@ inline std::vector<std::string> tiny(std::vector<std::string> extra) {
   return args;
 }
 
+// a's flags, then b's.
+inline std::vector<std::string> plus(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
 inline bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }

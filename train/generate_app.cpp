@@ -5,11 +5,8 @@
 #include <memory>
 
 #include "models/generation.h"
-#include "models/llama_gguf.h"
-#include "tensor/json.h"
-#include "text/gguf_tokenizer.h"
-#include "text/tokenizer_json.h"
 #include "train/args.h"
+#include "train/lm_model.h"
 #include "train/options.h"
 #include "train/run_support.h"
 #include "train/system.h"
@@ -26,48 +23,6 @@ struct GenerateOptions {
   int64_t top_k = 0, seed = 0, threads = 0;
   std::vector<std::string> stop;
 };
-
-struct LoadedModel {
-  std::shared_ptr<LlamaForCausalLM> model;
-  std::unique_ptr<BPETokenizer> tokenizer;
-  ChatTemplate chat;
-};
-
-// A Hugging Face directory: the model, tokenizer.json with config.json's eos_token_id (a number
-// or the first of a list), and with --chat tokenizer_config.json's chat_template.
-LoadedModel load_directory(const std::string& dir, bool chat) {
-  LoadedModel m;
-  m.model = load_llama(dir);
-  const std::string tokenizer_path = dir + "/tokenizer.json";
-  BPEVocab vocab = parse_tokenizer_json(read_file(tokenizer_path), tokenizer_path);
-  const Json config = Json::parse(read_file(dir + "/config.json"));
-  if (config.contains("eos_token_id") && !config["eos_token_id"].is_null()) {
-    const Json& eos = config["eos_token_id"];
-    vocab.eos = eos.is_array() ? eos[0].as_int() : eos.as_int();
-  }
-  m.tokenizer = std::make_unique<BPETokenizer>(std::move(vocab));
-  if (chat) {
-    const std::string path = dir + "/tokenizer_config.json";
-    try {
-      m.chat = ChatTemplate::recognise(Json::parse(read_file(path))["chat_template"].as_string());
-    } catch (const std::exception& e) {
-      NEAT_CHECK(false, path, ": ", e.what());
-    }
-  }
-  return m;
-}
-
-LoadedModel load_model(const std::string& path, bool chat) {
-  NEAT_CHECK(file_exists(path) || is_directory(path), "--model ", path,
-             ": no such file or directory");
-  if (is_directory(path)) return load_directory(path, chat);
-  const GgufFile file = read_gguf(path);
-  LoadedModel m;
-  m.model = load_llama_gguf(file);
-  m.tokenizer = std::make_unique<BPETokenizer>(gguf_tokenizer(file));
-  if (chat) m.chat = gguf_chat_template(file);
-  return m;
-}
 
 // Prints the text of the tokens as they come (each step's new bytes of the whole decode, so
 // pieces that only render beside their neighbours come out right); a --stop text ends the row
@@ -118,7 +73,7 @@ class Streamer {
 
 int run(const GenerateOptions& go, std::ostream& out) {
   const ScopedThreads threads(go.threads);
-  LoadedModel m = load_model(go.model, go.chat);
+  const LoadedLlama m = load_llama_model(go.model, go.chat, "--model");
   const BPETokenizer& tok = *m.tokenizer;
   NEAT_CHECK(tok.vocab_size() <= m.model->config().vocab_size, "--model ", go.model,
              ": the tokenizer has ", tok.vocab_size(), " tokens, the model ",

@@ -51,7 +51,9 @@ void add_model_flags(ArgParser& args, ModelOptions& o) {
   args.add("--dropout", &o.dropout, "P", "hidden dropout (HF hidden_dropout_prob)");
 }
 
-void add_method_flags(ArgParser& args, MethodOptions& o) {
+void add_method_flags(ArgParser& args, MethodOptions& o, const std::vector<std::string>& targets,
+                      const std::string& targets_help) {
+  const std::string meta = targets.empty() ? "LIST" : "qv|qvmlp";
   args.section("Method");
   args.add("--method", &o.method, "NAME",
            "what trains (the classifier always does): neat, lora, dora, pissa (LoRA from the "
@@ -64,30 +66,26 @@ void add_method_flags(ArgParser& args, MethodOptions& o) {
   args.add("--neat-act", &o.neat_act, "relu|sin2pi|gelu|tanh|identity",
            "Neat activation (sin2pi is sin(2 pi x))",
            {"relu", "sin2pi", "gelu", "tanh", "identity"});
-  args.add("--neat-targets", &o.neat_targets, "qv|qvmlp",
-           "adapted linears: query and value, or also the two MLP linears", {"qv", "qvmlp"});
+  args.add("--neat-targets", &o.neat_targets, meta, targets_help, targets);
   args.add("--neat-scale", &o.neat_scale, "S", "Neat output scale s");
   args.add("--lora-r", &o.lora_r, "R", "LoRA rank (--lora-* also set dora, pissa and milora)");
   args.add("--lora-alpha", &o.lora_alpha, "A", "LoRA alpha (scaling alpha / r)");
   args.add("--lora-dropout", &o.lora_dropout, "P", "dropout on the LoRA branch's input");
-  args.add("--lora-targets", &o.lora_targets, "qv|qvmlp", "adapted linears, as --neat-targets",
-           {"qv", "qvmlp"});
+  args.add("--lora-targets", &o.lora_targets, meta, "adapted linears, as --neat-targets", targets);
   args.add("--pissa-niter", &o.pissa_niter, "N",
            "pissa only: start from a randomized SVD with N subspace iterations (peft's "
            "init_lora_weights=\"pissa_niter_N\", faster on large weights); -1 = the exact SVD");
   args.add("--vera-r", &o.vera_r, "R", "VeRA rank of the shared random projections");
   args.add("--vera-d-initial", &o.vera_d_initial, "D", "VeRA lambda_d's initial value");
   args.add("--vera-seed", &o.vera_seed, "N", "seed of VeRA's shared projections");
-  args.add("--vera-targets", &o.vera_targets, "qv|qvmlp", "adapted linears, as --neat-targets",
-           {"qv", "qvmlp"});
+  args.add("--vera-targets", &o.vera_targets, meta, "adapted linears, as --neat-targets", targets);
   args.add("--fourier-n", &o.fourier_n, "N", "FourierFT spectral coefficients per layer");
   args.add("--fourier-scaling", &o.fourier_scaling, "S", "FourierFT scaling of Delta W");
   args.add("--fourier-seed", &o.fourier_seed, "N",
            "FourierFT position seed (peft's random_loc_seed)");
   args.add_switch("--fourier-zero-init", &o.fourier_zero_init,
                   "start the FourierFT spectrum at 0 instead of N(0, 1)");
-  args.add("--fourier-targets", &o.fourier_targets, "qv|qvmlp",
-           "adapted linears, as --neat-targets", {"qv", "qvmlp"});
+  args.add("--fourier-targets", &o.fourier_targets, meta, "adapted linears, as --neat-targets", targets);
   args.add("--adapter-size", &o.adapter_size, "M",
            "Houlsby adapter bottleneck (after attention and MLP outputs)");
 }

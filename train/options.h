@@ -98,7 +98,12 @@ struct TrainVitOptions {
 };
 
 void add_model_flags(ArgParser& args, ModelOptions& options);
-void add_method_flags(ArgParser& args, MethodOptions& options);
+// targets: the values --neat-targets and the other --*-targets accept, explained by
+// targets_help; empty: any list of module names (train_lm's q_proj,v_proj,...).
+void add_method_flags(ArgParser& args, MethodOptions& options,
+                      const std::vector<std::string>& targets = {"qv", "qvmlp"},
+                      const std::string& targets_help =
+                          "adapted linears: query and value, or also the two MLP linears");
 // The image data flags (--data, --classes, --augment, --workers, ...), then add_run_flags.
 void add_train_flags(ArgParser& args, TrainOptions& options);
 // The flags every training program shares: Weights (--weights, --new-head, --adapter),

@@ -150,7 +150,7 @@ void write_results(TrainingProgram& p, const std::string& dir, const TrainState&
   set_run_fields(results, p.report(), state, run.train_seconds, p.rate_key(),
                  p.arguments().values());
   p.results_fields(results);
-  results.set("class_names", names_json(p.class_names()));
+  if (!p.class_names().empty()) results.set("class_names", names_json(p.class_names()));
   if (!error.empty()) results.set("error", error);
   const bool eval_only = p.train().eval_only;
   write_file_atomic(join_path(dir, eval_only ? "eval.json" : "results.json"),
@@ -168,8 +168,10 @@ void write_model_files(TrainingProgram& p, const std::string& dir) {
     const std::string path = join_path(dir, "adapter.safetensors");
     save_adapter(path, p.model(), p.peft());
     SafetensorsFile adapter = read_safetensors(path);
-    adapter.metadata["class_names"] = names_json(p.class_names()).dump();
-    write_safetensors(path, adapter.tensors, adapter.metadata);
+    if (!p.class_names().empty()) {   // a causal LM has none
+      adapter.metadata["class_names"] = names_json(p.class_names()).dump();
+      write_safetensors(path, adapter.tensors, adapter.metadata);
+    }
     if (has_peft_layout(p.peft().method)) save_peft_adapter(join_path(dir, "peft"), p.model(), p.peft());
   }
   if (t.merge) {

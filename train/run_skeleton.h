@@ -1,4 +1,4 @@
-// The run skeleton every training program is built on (train_vit, train_text): the program
+// The run skeleton every training program is built on (train_vit, train_text, train_lm): the program
 // supplies its flags, model, data and metric (train/training_program.h); the skeleton gives
 // every program the same guarantees:
 //   - every flag and combination is checked before any data is read (exit 2 with the usage

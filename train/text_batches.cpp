@@ -34,10 +34,7 @@ int64_t TextBatches::steps_per_epoch() const { return (size() + batch_size_ - 1)
 void TextBatches::start_epoch(int64_t epoch, int64_t first_step) {
   order_.resize(encoded_.size());
   std::iota(order_.begin(), order_.end(), 0);
-  if (shuffle_) {
-    Generator gen(derive_seed(seed_, uint64_t(epoch)));
-    for (size_t i = order_.size() - 1; i > 0; --i) std::swap(order_[i], order_[gen.below(i + 1)]);
-  }
+  if (shuffle_) order_ = random_permutation(size(), derive_seed(seed_, uint64_t(epoch)));
   next_step_ = first_step;
 }
 

@@ -79,7 +79,7 @@ EvalResult evaluate(Module& model, ClassifierBatches& data,
       break;
     }
     const Variable logits = data.logits();
-    const int64_t n = labels.numel();
+    const int64_t n = data.examples(labels);
     loss_sum += data.loss(logits, labels).item() * double(n);
     r.correct += data.correct(logits.data(), labels);
     r.count += n;
@@ -218,8 +218,9 @@ bool Trainer::train_epoch(TrainState& state, const Session& s, TrainOutcome& out
         return outcome = non_finite(state, "loss", loss_value, message), false;
       std::optional<GradReadyScope> watch;
       if (reducer_ && batch_step == last) watch.emplace(reducer_->hook());
-      mul_scalar(loss, double(labels.numel()) / double(group.images)).backward();
-      group.loss += loss_value * double(labels.numel());
+      const int64_t examples = train_.examples(labels);
+      mul_scalar(loss, double(examples) / double(group.images)).backward();
+      group.loss += loss_value * double(examples);
       group.correct += train_.correct(logits.data(), labels);
     }
     if (batch_step != last) continue;

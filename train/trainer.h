@@ -79,9 +79,11 @@ enum class TrainOutcome {
   NonFinite,     // the loss or gradient norm became NaN or inf: no checkpoint written for it
 };
 
-// A classifier and one split of its data, as the trainer sees them: batches in a deterministic
+// A model and one split of its data, as the trainer sees them: batches in a deterministic
 // order by (epoch, step), and the logits of the current batch. ImageBatches (a ViT on a
-// DataLoader) and train/text_batches.h (a BERT on token batches) implement it.
+// DataLoader) and train/text_batches.h (a BERT on token batches) implement it for classifiers;
+// train/lm_batches.h for a causal LM, whose "labels" are the tokens its loss counts and whose
+// correct examples are those with every counted token predicted (teacher forcing).
 class ClassifierBatches {
  public:
   virtual ~ClassifierBatches() = default;
@@ -100,6 +102,9 @@ class ClassifierBatches {
   // batch (data/loader.h shard_range; possibly empty: 0 labels); the step numbers stay the
   // global ones. Data that cannot be split refuses count > 1.
   virtual void set_shard(int64_t rank, int64_t count);
+  // The examples in the batch, by which the step's batches and an evaluation's figures are
+  // weighted: one a label for a classifier (labels.numel()).
+  virtual int64_t examples(const Tensor& labels) { return labels.numel(); }
 };
 
 // Correct predictions in a batch: argmax over classes equals the label. logits [B, C], labels [B]

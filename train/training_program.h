@@ -8,6 +8,9 @@
 //   MyProgram program;
 //   return run_training_program(program, arguments, out, err);
 //
+// train_lm fits the same interface: its metric is the task accuracy (TestResult's
+// test_accuracy) and it has no class names.
+//
 // The skeleton calls, in order: arguments() (parse; --resume restores the run's flags),
 // check_flags(), check_files(), answer_query() (done when it answers), build(), then either
 // predict() or training on train_batches() / val_batches(), test(), results_fields(),
@@ -66,6 +69,8 @@ class TrainingProgram {
   virtual Generator& dropout() = 0;     // the stream the model's dropouts draw from
   virtual const PeftConfig& peft() const = 0;
   virtual const PeftReport& report() const = 0;
+  // The batches the trainer takes (train/trainer.h's ClassifierBatches: a classifier's, or a
+  // causal LM's, train/lm_batches.h).
   virtual ClassifierBatches& train_batches() = 0;
   virtual ClassifierBatches* val_batches() = 0;   // null: no validation split
   // "Out of memory" explained with the model's sizes ("" when there is nothing to add).
@@ -77,6 +82,8 @@ class TrainingProgram {
   virtual void predict(const std::vector<std::string>& inputs, std::ostream& out) = 0;
   // results.json's program fields besides the test figures (model, data, method, device).
   virtual void results_fields(Json& results) const = 0;
+  // The classes by index (results.json's class_names, the adapter's metadata); empty: none
+  // (a causal LM, whose metric is its task's accuracy).
   virtual std::vector<std::string> class_names() const = 0;
   // The model's config.json (Hugging Face's: its sizes and id2label), written into every
   // finished run and beside --merge's model; --predict builds the model from it, never from the

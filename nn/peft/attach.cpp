@@ -67,7 +67,7 @@ static bool wraps_targets(const std::string& method) {
 }
 
 std::vector<std::string> method_targets(const PeftConfig& config) {
-  if (config.method == "adapter") return {"attention.output.dense", "layer.*.output.dense"};
+  if (config.method == "adapter") return config.adapter_targets;
   return resolve_targets(config.targets);
 }
 

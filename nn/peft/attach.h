@@ -45,6 +45,9 @@ struct PeftConfig {
   VeraOptions vera;
   FourierOptions fourier;
   HoulsbyOptions adapter;
+  // The output projections a Houlsby adapter follows (method "adapter"): ViT's and BERT's
+  // attention output and MLP output; a LLaMA's are self_attn.o_proj and mlp.down_proj.
+  std::vector<std::string> adapter_targets = {"attention.output.dense", "layer.*.output.dense"};
   std::string classifier = "classifier";   // the module whose parameters always train
 };
 

@@ -1,5 +1,6 @@
 #include "nn/peft/peft_format.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -56,6 +57,16 @@ static std::string targets_from_peft(const Json& target_modules, const std::stri
       for (size_t at; (at = vit_only.find(any_attention)) != std::string::npos;)
         vit_only.replace(at, any_attention.size(), "attention\\.attention\\.");
       if (regex == peft_target_regex(preset) || regex == vit_only) return preset;
+    }
+    // A list this build wrote as a regex (a LLaMA's "q_proj,k_proj,v_proj,up_proj,down_proj").
+    const std::string open = ".*\\.(", close = ")$";
+    if (regex.size() > open.size() + close.size() && regex.compare(0, open.size(), open) == 0 &&
+        regex.compare(regex.size() - close.size(), close.size(), close) == 0) {
+      std::string list = regex.substr(open.size(), regex.size() - open.size() - close.size());
+      std::replace(list.begin(), list.end(), '|', ',');
+      if (list.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_,") == std::string::npos &&
+          peft_target_regex(list) == regex)
+        return list;
     }
     NEAT_CHECK(false, "peft adapter: ", file, ": target_modules regex '", regex,
                "' is not one this build writes (", peft_target_regex("qv"), " or ",
