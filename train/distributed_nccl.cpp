@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "tensor/check.h"
+#include "tensor/dynamic_symbol.h"
 #include "tensor/cuda/runtime.cuh"
 
 namespace neat {
@@ -31,8 +32,7 @@ struct NcclLibrary {
 
 template <typename F>
 void load(void* library, const char* name, F& function) {
-  function = reinterpret_cast<F>(dlsym(library, name));
-  NEAT_CHECK(function != nullptr, "NCCL: ", NEAT_NCCL_LIBRARY, " has no function ", name);
+  load_symbol(library, name, function, std::string("NCCL: ") + NEAT_NCCL_LIBRARY);
 }
 
 const NcclLibrary& nccl_library() {

@@ -5,6 +5,7 @@
 
 #include "tensor/check.h"
 #include "tensor/cuda/cublas_library.cuh"
+#include "tensor/dynamic_symbol.h"
 #include "tensor/gpu.h"
 
 namespace neat::cuda {
@@ -17,8 +18,7 @@ const std::string kLibrary = "libcublas.so." + std::to_string(CUBLAS_VER_MAJOR);
 
 template <typename F>
 void load(void* library, const char* name, F& function) {
-  function = reinterpret_cast<F>(dlsym(library, name));
-  NEAT_CHECK(function != nullptr, "cuBLAS: ", kLibrary, " has no function ", name, " (", dlerror(), ")");
+  load_symbol(library, name, function, "cuBLAS: " + kLibrary);
 }
 
 CublasLibrary open_cublas() {
