@@ -67,6 +67,18 @@ void dispatch(Operands operands, const char* op, Fn&& fn) {
   NEAT_CHECK(false, op, ": needs a floating tensor, got int64 ", shape_str(first.shape()));
 }
 
+// The same, and bfloat16 too (zero: a bfloat16 of tensor/half.h): the ops with bf16 kernels,
+// which read and write bf16 and do their math in float32 (math_t<T>, tensor/half.h). A float16
+// first operand is an error naming the op (no_half_kernel).
+template <typename Fn>
+void dispatch_with_bf16(Operands operands, const char* op, Fn&& fn) {
+  const Tensor& first = operands.begin()->get();
+  if (first.dtype() != DType::BFloat16) return dispatch(operands, op, fn);
+  check_same_device(operands, op);
+  const KernelTimer timer(op);
+  dispatch_device(first.device(), op, [&](auto dev) { fn(dev, bfloat16::from_bits(0)); });
+}
+
 // The same for float32, float64 and int64: ops that only move elements, or add integers.
 template <typename Fn>
 void dispatch_all_dtypes(Operands operands, const char* op, Fn&& fn) {
@@ -108,6 +120,10 @@ void dispatch_storage_dtypes(Operands operands, const char* op, Fn&& fn) {
 // this overload itself, an endless recursion.)
 template <typename Fn>
 void dispatch(const Tensor& x, const char* op, Fn&& fn) { dispatch(Operands{x}, op, fn); }
+template <typename Fn>
+void dispatch_with_bf16(const Tensor& x, const char* op, Fn&& fn) {
+  dispatch_with_bf16(Operands{x}, op, fn);
+}
 template <typename Fn>
 void dispatch_all_dtypes(const Tensor& x, const char* op, Fn&& fn) {
   dispatch_all_dtypes(Operands{x}, op, fn);

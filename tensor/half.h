@@ -113,6 +113,12 @@ struct float16 {
 template <typename T>
 constexpr bool is_half_type = std::is_same_v<T, bfloat16> || std::is_same_v<T, float16>;
 
+// The type a kernel does its arithmetic in for elements of type T: float32 for the 16-bit floats
+// (loaded, widened, computed, rounded once when stored), T itself otherwise.
+//   using M = math_t<T>;   M sum = 0;   for (...) sum += M(x[i]);   y[0] = T(sum);
+template <typename T>
+using math_t = std::conditional_t<is_half_type<T>, float, T>;
+
 // Src -> Dst for any two element types (float, double, int64_t, bfloat16, float16), as
 // static_cast does for the built-in ones; a 16-bit float goes through float32 (a double is
 // rounded to float32 first, then to 16 bits, as PyTorch's .to() does).

@@ -38,8 +38,6 @@ struct GemmEpilogue {
 // y = x W0^T + s z B^T, and their dx = dy W0 + dz A), which then costs no pass over C.
 // a == nullptr or k == 0: none. For bfloat16 operands the scale is a float.
 template <typename T>
-using gemm_scalar_t = std::conditional_t<std::is_same_v<T, bfloat16>, float, T>;
-template <typename T>
 struct GemmSecondProduct {
   const T* a = nullptr;
   int64_t lda = 0;
@@ -48,7 +46,7 @@ struct GemmSecondProduct {
   int64_t ldb = 0;
   bool trans_b = false;
   int64_t k = 0;
-  gemm_scalar_t<T> scale = 1;
+  math_t<T> scale = 1;  // tensor/half.h
 };
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
