@@ -10,6 +10,7 @@
 
 #include "autograd/nn_functional.h"
 #include "tensor/elementwise.h"
+#include "tensor/flash_attention.h"
 #include "tensor/matmul.h"
 #include "tensor/packed_attention.h"
 #include "tensor/softmax.h"
@@ -96,10 +97,13 @@ struct PackedAttentionNode : Node {
 }  // namespace
 
 // Per head: S = Q K^T / sqrt(d) + mask (+ causal), P = softmax(S), O = P V
-// (tensor/packed_attention.h)
+// (tensor/packed_attention.h). Where flash_attention_preferred says so (CUDA float32), the same
+// as flash attention, which keeps L instead of P.
 Variable packed_multi_head_attention(const Variable& q, const Variable& k, const Variable& v,
                                      int64_t heads, const Tensor& mask, bool causal,
                                      int64_t kv_heads) {
+  if (flash_attention_preferred(q.data(), v.data(), heads, kv_heads))
+    return flash_multi_head_attention(q, k, v, heads, mask, causal, kv_heads);
   PackedAttentionForward f =
       packed_attention_forward(q.data(), k.data(), v.data(), heads, mask, causal, kv_heads);
   auto node = std::make_shared<PackedAttentionNode>();
@@ -121,6 +125,49 @@ Variable packed_multi_head_attention(const Variable& q, const Variable& k, const
 std::vector<Tensor> PackedAttentionNode::backward(const Tensor& grad) {
   PackedAttentionGradients g = packed_attention_backward(
       grad, q, k, v, p, heads, needs_grad(0), needs_grad(1), needs_grad(2), kv_heads);
+  return {g.q, g.k, g.v};
+}
+
+namespace {
+struct FlashAttentionNode : Node {
+  int64_t heads = 1, kv_heads = 1;
+  bool causal = false;
+  Tensor q, k, v, mask, out, lse;
+  const char* name() const override { return "flash_multi_head_attention"; }
+  std::vector<Tensor> backward(const Tensor& grad) override;
+  void release_saved() override { q = k = v = mask = out = lse = Tensor(); }
+};
+}  // namespace
+
+// The same per head as packed_multi_head_attention, in tiles (tensor/flash_attention.h): saves
+// the output O and the rows' log-sum-exp L [B, H, Nq] instead of P [B, H, Nq, Nk].
+Variable flash_multi_head_attention(const Variable& q, const Variable& k, const Variable& v,
+                                    int64_t heads, const Tensor& mask, bool causal,
+                                    int64_t kv_heads) {
+  FlashAttentionForward f =
+      flash_attention_forward(q.data(), k.data(), v.data(), heads, mask, causal, kv_heads);
+  auto node = std::make_shared<FlashAttentionNode>();
+  node->heads = heads;
+  node->kv_heads = kv_heads;
+  node->causal = causal;
+  // The backward recomputes P from q, k, the mask and L; dS needs v, and D = rowsum(dO * O).
+  node->q = q.data();
+  node->k = k.data();
+  node->v = v.data();
+  node->mask = mask;
+  node->out = f.out;
+  node->lse = std::move(f.lse);
+  return record(std::move(f.out), std::move(node), {q, k, v});
+}
+
+//   P = e^(S - L)      D = rowsum(dO * O)      dV = P^T dO      dP = dO V^T      dS = P * (dP - D)
+//   dQ = dS K / sqrt(d)      dK = dS^T Q / sqrt(d)
+// (D = rowsum(dP * P), the softmax backward's sum; masked keys have P = 0 and so dS = 0; a key /
+// value head shared by G query heads sums their dK and dV)
+std::vector<Tensor> FlashAttentionNode::backward(const Tensor& grad) {
+  PackedAttentionGradients g =
+      flash_attention_backward(grad, q, k, v, out, lse, heads, mask, causal, needs_grad(0),
+                               needs_grad(1), needs_grad(2), kv_heads);
   return {g.q, g.k, g.v};
 }
 

@@ -38,8 +38,16 @@ Variable scaled_dot_product_attention(const Variable& q, const Variable& k, cons
 // causal: query i sees keys j <= i + Nk - Nq only (a decoder; with a KV cache the Nq new queries
 // are the last ones). kv_heads (0: = heads) < heads is grouped-query attention: k [B, Nk,
 // kv_heads*d], v [B, Nk, kv_heads*dv], query head h reads key / value head h / (heads / kv_heads).
+// On CUDA in float32 (tensor/flash_attention.h's flash_attention_preferred) it runs as
+// flash_multi_head_attention; elsewhere it stores P, which the CPU's GEMMs compute fastest.
 Variable packed_multi_head_attention(const Variable& q, const Variable& k, const Variable& v,
                                      int64_t heads, const Tensor& mask = Tensor(),
                                      bool causal = false, int64_t kv_heads = 0);
+// The same in flash attention's tiles on any device (tensor/flash_attention.h): saves the rows'
+// log-sum-exp [B, heads, Nq] instead of P [B, heads, Nq, Nk] and recomputes P in the backward.
+// A query row whose keys are all masked with -inf gives 0 (and zero gradients), not NaN.
+Variable flash_multi_head_attention(const Variable& q, const Variable& k, const Variable& v,
+                                    int64_t heads, const Tensor& mask = Tensor(),
+                                    bool causal = false, int64_t kv_heads = 0);
 
 }  // namespace neat

@@ -35,6 +35,10 @@ struct PackedAttentionLayout {
   int64_t p_offset(int64_t b, int64_t h) const { return (b * heads + h) * nq * nk; }
 };
 
+// Flash attention's tiles (tensor/flash_attention.h), the same on both devices: a block of
+// kFlashRows query rows meets the keys kFlashKeys at a time (the CUDA kernels' warp width).
+constexpr int kFlashRows = 32, kFlashKeys = 32;
+
 // An additive mask broadcast to [B, H, Nq, Nk]: element (b, h, i, j) is
 // data[b sb + h sh + i si + j sj], a stride 0 where the mask's dim is 1 (or missing).
 // data == nullptr: no mask.

@@ -150,7 +150,7 @@ const char* category_of(const std::string& op, ProfilePhase phase) {
       {"matmul", "GEMM"}, {"linear", "GEMM"}, {"neat_linear", "GEMM"},
       {"lora_linear", "GEMM"}, {"linear_gelu", "GEMM"}, {"linear_add", "GEMM"},
       {"scaled_dot_product_attention", "attention"}, {"packed_multi_head_attention", "attention"},
-      {"softmax", "attention"},
+      {"flash_multi_head_attention", "attention"}, {"softmax", "attention"},
       {"layer_norm", "normalisation"},
       {"permute", "copies/permutes"}, {"transpose", "copies/permutes"},
       {"reshape", "copies/permutes"}, {"concat", "copies/permutes"},

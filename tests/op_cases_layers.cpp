@@ -106,37 +106,45 @@ std::vector<OpCase> packed_attention_cases() {
            op(3, rows), reference(3, rows)}};
 }
 
-// Causal and grouped-query attention on packed heads against the composed reference, with the
-// key / value heads repeated for their G query heads and the causal mask made as a tensor:
-// -inf where key j > i + Nk - Nq.
-std::vector<OpCase> causal_attention_cases() {
-  struct Setup {
-    int64_t heads, kv_heads;
-    bool causal;
-    Tensor mask;
+namespace {
+
+// Multi-head attention on packed heads (causal or not, grouped-query, masked) composed from the
+// per-head op's reference: the heads split to [B, H, N, d], the key / value heads repeated for
+// their G query heads, the causal mask made as a tensor (-inf where key j > i + Nk - Nq), merged
+// back to [B, Nq, H*dv].
+struct Setup {
+  int64_t heads, kv_heads;
+  bool causal;
+  Tensor mask;
+};
+
+Tensor grouped_attention_composed(const Setup& s, const Tensors& in) {
+  auto split = [](const Tensor& x, int64_t h) {
+    return permute(x.reshape({x.size(0), x.size(1), h, x.size(2) / h}), {0, 2, 1, 3});
   };
+  auto repeat_kv = [&](const Tensor& x) {   // [B, Hkv, N, w] -> [B, H, N, w]
+    std::vector<Tensor> parts;
+    for (int64_t h = 0; h < s.heads; ++h) parts.push_back(narrow(x, 1, h / (s.heads / s.kv_heads), 1));
+    return concat(parts, 1);
+  };
+  const int64_t nq = in[0].size(1), nk = in[1].size(1);
+  Tensor mask = s.mask.defined() ? s.mask : zeros({1}, DType::Float64);
+  if (s.causal)
+    mask = add(mask, tabulate({nq, nk}, [&](const Index& i) {
+                 return i[1] > i[0] + nk - nq ? -kInf : 0.0;
+               }));
+  Tensor o = permute(attention_composed(split(in[0], s.heads), repeat_kv(split(in[1], s.kv_heads)),
+                                        repeat_kv(split(in[2], s.kv_heads)), mask),
+                     {0, 2, 1, 3});
+  return o.reshape({o.size(0), o.size(1), o.size(2) * o.size(3)});
+}
+
+}  // namespace
+
+// Causal and grouped-query attention on packed heads against the composed reference.
+std::vector<OpCase> causal_attention_cases() {
   auto reference = [](Setup s) {
-    return [s](const Tensors& in) {
-      auto split = [](const Tensor& x, int64_t h) {
-        return permute(x.reshape({x.size(0), x.size(1), h, x.size(2) / h}), {0, 2, 1, 3});
-      };
-      auto repeat_kv = [&](const Tensor& x) {   // [B, Hkv, N, w] -> [B, H, N, w]
-        std::vector<Tensor> parts;
-        for (int64_t h = 0; h < s.heads; ++h)
-          parts.push_back(narrow(x, 1, h / (s.heads / s.kv_heads), 1));
-        return concat(parts, 1);
-      };
-      const int64_t nq = in[0].size(1), nk = in[1].size(1);
-      Tensor mask = s.mask.defined() ? s.mask : zeros({1}, DType::Float64);
-      if (s.causal)
-        mask = add(mask, tabulate({nq, nk}, [&](const Index& i) {
-                     return i[1] > i[0] + nk - nq ? -kInf : 0.0;
-                   }));
-      Tensor o = permute(attention_composed(split(in[0], s.heads), repeat_kv(split(in[1], s.kv_heads)),
-                                            repeat_kv(split(in[2], s.kv_heads)), mask),
-                         {0, 2, 1, 3});
-      return o.reshape({o.size(0), o.size(1), o.size(2) * o.size(3)});
-    };
+    return [s](const Tensors& in) { return grouped_attention_composed(s, in); };
   };
   auto op = [](Setup s) {
     return [s](const Vars& in) {
@@ -171,6 +179,60 @@ std::vector<OpCase> causal_attention_cases() {
            op(padded), reference(padded)},
           {"causal multi-query, 3 heads on 1, one decode step: q [2,1,6], k, v [2,4,2]",
            {random64({2, 1, 6}, 105), random64({2, 4, 2}, 106), random64({2, 4, 2}, 107)},
+           op(mqa), reference(mqa)}};
+}
+
+// Flash attention (tensor/flash_attention.h) against the composed reference, in shapes that
+// exercise its tiles (32 query rows x 32 keys): several tiles and a partial one, Nq != Nk, head
+// sizes 5 and 3 (not a multiple of the CUDA kernels' float4 loads). A query row whose keys are
+// all masked with -inf is defined as 0 (the composed softmax gives 0 / 0 = NaN there).
+std::vector<OpCase> flash_attention_cases() {
+  auto reference = [](Setup s) {
+    return [s](const Tensors& in) {
+      const Tensor o = grouped_attention_composed(s, in);
+      return tabulate(o.shape(), [&](const Index& i) {
+        const double x = o.at(i);
+        return std::isnan(x) ? 0.0 : x;
+      });
+    };
+  };
+  auto op = [](Setup s) {
+    return [s](const Vars& in) {
+      return flash_multi_head_attention(in[0], in[1], in[2], s.heads, beside(s.mask, in[0].data()),
+                                        s.causal, s.kv_heads);
+    };
+  };
+  // Padding as key_padding_mask makes it ([B, 1, 1, Nk], lowest()), on keys that every query
+  // also sees unpadded ones beside.
+  Tensor padding = zeros({2, 1, 1, 40}, DType::Float64);
+  for (int64_t j : {3, 17, 39}) padding.set({0, 0, 0, j}, std::numeric_limits<double>::lowest());
+  for (int64_t j : {0, 33}) padding.set({1, 0, 0, j}, -kInf);
+  // Query row 1 sees no key at all, row 4 one key only.
+  Tensor blocked = zeros({6, 9}, DType::Float64);
+  for (int64_t j = 0; j < 9; ++j) {
+    blocked.set({1, j}, -kInf);
+    if (j != 7) blocked.set({4, j}, -kInf);
+  }
+  const Setup plain{2, 2, false, Tensor()}, padded{2, 2, false, padding},
+      causal{2, 2, true, Tensor()}, gqa{6, 2, true, Tensor()}, masked_row{3, 3, false, blocked},
+      mqa{4, 1, false, Tensor()};
+  return {{"2 heads of 3: q, k, v [2,4,6]",
+           {random64({2, 4, 6}, 120), random64({2, 4, 6}, 121), random64({2, 4, 6}, 122)},
+           op(plain), reference(plain)},
+          {"key padding [2,1,1,40], 35 queries, 40 keys (two tiles each), d 5, dv 3",
+           {random64({2, 35, 10}, 123), random64({2, 40, 10}, 124), random64({2, 40, 6}, 125)},
+           op(padded), reference(padded)},
+          {"causal, 34 queries after 3 cached keys (Nq 34, Nk 37), d 5",
+           {random64({1, 34, 10}, 126), random64({1, 37, 10}, 127), random64({1, 37, 10}, 128)},
+           op(causal), reference(causal)},
+          {"causal grouped-query, 6 heads on 2, 33 tokens: q [1,33,18], k, v [1,33,6]",
+           {random64({1, 33, 18}, 129), random64({1, 33, 6}, 130), random64({1, 33, 6}, 131)},
+           op(gqa), reference(gqa)},
+          {"a fully masked query row (0 out, 0 gradients) and a row of one key: mask [6,9]",
+           {random64({2, 6, 6}, 132), random64({2, 9, 6}, 133), random64({2, 9, 6}, 134)},
+           op(masked_row), reference(masked_row)},
+          {"multi-query, 4 heads on 1, Nq 3 > Nk 2: q [2,3,8], k, v [2,2,2]",
+           {random64({2, 3, 8}, 135), random64({2, 2, 2}, 136), random64({2, 2, 2}, 137)},
            op(mqa), reference(mqa)}};
 }
 

@@ -10,6 +10,7 @@ namespace neat::test {
 std::vector<OpCase> attention_cases();
 std::vector<OpCase> packed_attention_cases();   // heads side by side in [B, N, H*d], masks
 std::vector<OpCase> causal_attention_cases();   // causal (Nq <= Nk), grouped-query, with padding
+std::vector<OpCase> flash_attention_cases();    // tiles, padding, causal, GQA, a masked row
 std::vector<OpCase> rope_cases();               // rotary embedding on packed heads
 std::vector<OpCase> neat_cases();   // every activation, depths 2 / 4 / 6, bias or not
 std::vector<OpCase> lora_cases();   // dropout 0 and 0.4, the mask from a fixed Generator

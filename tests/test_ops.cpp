@@ -551,6 +551,7 @@ const std::vector<OpEntry>& op_table() {
       {"scaled_dot_product_attention", attention_cases},
       {"packed_multi_head_attention", packed_attention_cases},
       {"packed_multi_head_attention causal / grouped-query", causal_attention_cases},
+      {"flash_multi_head_attention", flash_attention_cases},
       // ---- the fused adapter ops ----
       {"neat_linear", neat_cases},
       {"lora_linear", lora_cases},

@@ -1,0 +1,55 @@
+// Flash attention (FlashAttention-2, Dao 2023): the multi-head attention of
+// tensor/packed_attention.h, on the same packed heads and with the same masks, in tiles that never
+// store the [Nq, Nk] matrix. The unfused math it computes, per query head h of batch entry b:
+//   S = Q K^T / sqrt(d) + mask (+ causal)      P = softmax(S) over Nk      O = P V
+// Forward: a block of Br query rows walks the keys Bc at a time, keeping per row the running max
+// m, the running sum l of e^(S - m) and the unnormalised O (rescaled by e^(m_old - m_new) when m
+// grows); at the end O /= l and the row's log-sum-exp L = m + log l is saved [B, H, Nq] (float32;
+// float64 for float64 inputs). Backward recomputes P = e^(S - L) tile by tile:
+//   D = rowsum(dO * O)      dV = P^T dO      dP = dO V^T      dS = P * (dP - D)
+//   dQ = dS K / sqrt(d)      dK = dS^T Q / sqrt(d)
+// (D = rowsum(dP * P), since rowsum(dP * P) = rowsum(dO * (P V)) = rowsum(dO * O)). dK and dV
+// are summed by one task per key block over the G query heads of their key / value head and all
+// query blocks, dQ by one task per query block over the key blocks: no two tasks write one
+// element, so the results are the same bits on every run. A row whose keys are all masked with
+// -inf (l = 0) gets O = 0, L = +inf (so P = 0 in the backward) and zero gradients, never NaN.
+//
+//   FlashAttentionForward f = flash_attention_forward(q, k, v, heads, mask, causal, kv_heads);
+//   PackedAttentionGradients g = flash_attention_backward(dout, q, k, v, f.out, f.lse, heads, mask,
+//                                                         causal, true, true, true, kv_heads);
+//
+// Kernels: tensor/cpu/flash_attention.h (a reference of the same tiling in plain loops, float64
+// for gradchecks) and tensor/cuda/flash_attention.cu. flash_attention_preferred says, per device,
+// whether packed attention should take this path (CUDA float32) or store P (the CPU, where
+// tensor/cpu/packed_attention.h's GEMMs are faster).
+#pragma once
+#include "tensor/packed_attention.h"
+#include "tensor/tensor.h"
+
+namespace neat {
+
+struct FlashAttentionForward {
+  Tensor out;   // [B, Nq, H*dv]
+  Tensor lse;   // L [B, H, Nq], the rows' log-sum-exp (+inf for a row with every key masked)
+};
+// kv_heads 0 means heads; mask (undefined: none) additive, broadcast to [B, H, Nq, Nk].
+FlashAttentionForward flash_attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
+                                              int64_t heads, const Tensor& mask,
+                                              bool causal = false, int64_t kv_heads = 0);
+
+// out and lse: the forward's. The mask and causal must be the forward's too.
+PackedAttentionGradients flash_attention_backward(const Tensor& grad_out, const Tensor& q,
+                                                  const Tensor& k, const Tensor& v,
+                                                  const Tensor& out, const Tensor& lse,
+                                                  int64_t heads, const Tensor& mask, bool causal,
+                                                  bool need_q, bool need_k, bool need_v,
+                                                  int64_t kv_heads = 0);
+
+// Whether packed attention of q [B, Nq, heads*d] and v [B, Nk, kv_heads*dv] runs as flash
+// attention: on CUDA for float32 with d, dv <= 128, unless the environment sets
+// NEAT_FLASH_ATTENTION=0 (the stored-P path, for comparisons); never on the CPU. False for shapes
+// that do not split into the heads (packed attention's checks then name them).
+bool flash_attention_preferred(const Tensor& q, const Tensor& v, int64_t heads,
+                               int64_t kv_heads = 0);
+
+}  // namespace neat
