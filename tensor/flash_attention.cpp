@@ -15,7 +15,8 @@ namespace neat {
 
 namespace {
 
-// L's dtype: the kernels' math type, float32 for float32 inputs (math_t, tensor/half.h).
+// L's dtype: the kernels' math type, float32 for float32 and bfloat16 inputs (math_t,
+// tensor/half.h).
 DType lse_dtype(DType input) { return input == DType::Float64 ? DType::Float64 : DType::Float32; }
 
 }  // namespace
@@ -30,7 +31,7 @@ FlashAttentionForward flash_attention_forward(const Tensor& q, const Tensor& k, 
   FlashAttentionForward f;
   f.out = Tensor({l.batch, l.nq, l.heads * l.dv}, q.dtype(), q.device());
   f.lse = Tensor({l.batch, l.heads, l.nq}, lse_dtype(q.dtype()), q.device());
-  dispatch({q, k, v, mask}, op, [&](auto dev, auto zero) {
+  dispatch_with_bf16({q, k, v, mask}, op, [&](auto dev, auto zero) {
     using T = decltype(zero);
     flash_attention_forward(dev, l, q.data<T>(), k.data<T>(), v.data<T>(),
                             attention_mask<T>(mask, l, op), f.out.data<T>(),
@@ -63,7 +64,7 @@ PackedAttentionGradients flash_attention_backward(const Tensor& grad_out, const 
   if (need_k) g.k = Tensor(k.shape(), k.dtype(), k.device());
   if (need_v) g.v = Tensor(v.shape(), v.dtype(), v.device());
   if (!need_q && !need_k && !need_v) return g;
-  dispatch({q, k, v, grad_out, out, lse, mask}, op, [&](auto dev, auto zero) {
+  dispatch_with_bf16({q, k, v, grad_out, out, lse, mask}, op, [&](auto dev, auto zero) {
     using T = decltype(zero);
     auto grad = [](Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
     flash_attention_backward(dev, l, q.data<T>(), k.data<T>(), v.data<T>(),

@@ -5,7 +5,8 @@
 // Forward: a block of Br query rows walks the keys Bc at a time, keeping per row the running max
 // m, the running sum l of e^(S - m) and the unnormalised O (rescaled by e^(m_old - m_new) when m
 // grows); at the end O /= l and the row's log-sum-exp L = m + log l is saved [B, H, Nq] (float32;
-// float64 for float64 inputs). Backward recomputes P = e^(S - L) tile by tile:
+// float64 for float64 inputs). float32, float64 and bfloat16 inputs (bf16 read and written,
+// the math in float32). Backward recomputes P = e^(S - L) tile by tile:
 //   D = rowsum(dO * O)      dV = P^T dO      dP = dO V^T      dS = P * (dP - D)
 //   dQ = dS K / sqrt(d)      dK = dS^T Q / sqrt(d)
 // (D = rowsum(dP * P), since rowsum(dP * P) = rowsum(dO * (P V)) = rowsum(dO * O)). dK and dV
@@ -46,7 +47,7 @@ PackedAttentionGradients flash_attention_backward(const Tensor& grad_out, const 
                                                   int64_t kv_heads = 0);
 
 // Whether packed attention of q [B, Nq, heads*d] and v [B, Nk, kv_heads*dv] runs as flash
-// attention: on CUDA for float32 with d, dv <= 128, unless the environment sets
+// attention: on CUDA for float32 and bfloat16 with d, dv <= 128, unless the environment sets
 // NEAT_FLASH_ATTENTION=0 (the stored-P path, for comparisons); never on the CPU. False for shapes
 // that do not split into the heads (packed attention's checks then name them).
 bool flash_attention_preferred(const Tensor& q, const Tensor& v, int64_t heads,

@@ -5,7 +5,8 @@
 //   D = rowsum(dO * O)   dV = P^T dO   dP = dO V^T   dS = P * (dP - D)   dQ = dS K / sqrt(d)
 //   dK = dS^T Q / sqrt(d)
 // Q, K, V, O and their gradients are read and written in the packed [B, N, heads * d] layout
-// (tensor/packed_attention_layout.h), so no head is copied; P is never stored.
+// (tensor/packed_attention_layout.h), so no head is copied; P is never stored. float32 and
+// bfloat16 elements (converted to float32 as the tiles are loaded), float32 math.
 //
 // Tiles. A block is 4 warps (128 threads) and meets a tile of 32 rows with a tile of 32 columns:
 //   forward and dQ: 32 query rows (8 per warp) x 32 keys (one per lane), looping over key tiles;
@@ -336,9 +337,14 @@ template <typename T>
 Sizes<T> sizes_of(const PackedAttentionLayout& l, const AttentionMask<T>& mask, const char* op) {
   NEAT_CHECK(l.d <= kFlashMaxHead && l.dv <= kFlashMaxHead, op, ": head sizes d ", l.d, ", dv ",
              l.dv, ": the CUDA kernels take up to ", kFlashMaxHead);
+  const int64_t mask_end = mask.data == nullptr ? 0
+                           : (l.batch - 1) * mask.sb + (l.heads - 1) * mask.sh +
+                                 (l.nq - 1) * mask.si + (l.nk - 1) * mask.sj + 1;
   const int64_t most = std::max({l.batch * l.nq * l.heads * std::max(l.d, l.dv),
-                                 l.batch * l.nk * l.kv_heads * std::max(l.d, l.dv)});
+                                 l.batch * l.nk * l.kv_heads * std::max(l.d, l.dv), mask_end});
   NEAT_CHECK(most < INT_MAX, op, ": ", most, " elements in a tensor: the kernels index in 32 bits");
+  NEAT_CHECK(l.batch <= 65535 && l.heads <= 65535, op, ": batch ", l.batch, " and heads ", l.heads,
+             " must each be at most 65535 (the grid's y and z)");
   auto narrow = [](int64_t x) { return int(x); };
   return {narrow(l.heads), narrow(l.kv_heads), narrow(l.group()), narrow(l.nq), narrow(l.nk),
           narrow(l.d), narrow(l.dv), l.causal, float(l.scale), mask.data, narrow(mask.sb),
@@ -371,7 +377,8 @@ constexpr const char* kNoDouble =
 }  // namespace
 
 bool flash_attention_preferred(Cuda, DType dtype, int64_t d, int64_t dv) {
-  return dtype == DType::Float32 && d <= kFlashMaxHead && dv <= kFlashMaxHead;
+  return (dtype == DType::Float32 || dtype == DType::BFloat16) && d <= kFlashMaxHead &&
+         dv <= kFlashMaxHead;
 }
 
 template <typename T>
@@ -399,19 +406,22 @@ void flash_attention_backward(Cuda, const PackedAttentionLayout& l, const T* q, 
     NEAT_CHECK(false, "flash_attention_backward", kNoDouble);
   } else {
     const Sizes<T> s = sizes_of(l, mask, "flash_attention_backward");
-    if (l.pairs() == 0 || l.nq == 0 || l.nk == 0) return;
+    if (l.pairs() == 0) return;
+    // With Nq = 0 (or Nk = 0) the key (query) kernel still runs, and writes zeros.
     const int rows = int(l.pairs() * l.nq);
     Scratch<float> delta(rows);
-    flash_delta_kernel<<<unsigned((rows + kWarps - 1) / kWarps), kBlock, 0, stream()>>>(
-        s, out, grad_out, delta.data(), rows);
-    NEAT_CUDA_CHECK(cudaGetLastError());
+    if (rows > 0) {
+      flash_delta_kernel<<<unsigned((rows + kWarps - 1) / kWarps), kBlock, 0, stream()>>>(
+          s, out, grad_out, delta.data(), rows);
+      NEAT_CUDA_CHECK(cudaGetLastError());
+    }
     with_head_width(l, [&](auto width) {
       constexpr int D = decltype(width)::value;
-      if (grad_k != nullptr || grad_v != nullptr)
+      if ((grad_k != nullptr || grad_v != nullptr) && l.nk > 0)
         launch(flash_key_kernel<D, T>,
                dim3(unsigned((l.nk + kTile - 1) / kTile), unsigned(l.kv_heads), unsigned(l.batch)),
                key_floats<D>(), s, q, k, v, lse, delta.data(), grad_out, grad_k, grad_v);
-      if (grad_q != nullptr)
+      if (grad_q != nullptr && l.nq > 0)
         launch(flash_query_kernel<D, T>,
                dim3(unsigned((l.nq + kTile - 1) / kTile), unsigned(l.heads), unsigned(l.batch)),
                query_floats<D>(), s, q, k, v, lse, delta.data(), grad_out, grad_q);
@@ -422,6 +432,9 @@ void flash_attention_backward(Cuda, const PackedAttentionLayout& l, const T* q, 
 template void flash_attention_forward(Cuda, const PackedAttentionLayout&, const float*,
                                       const float*, const float*, AttentionMask<float>, float*,
                                       float*);
+template void flash_attention_forward(Cuda, const PackedAttentionLayout&, const bfloat16*,
+                                      const bfloat16*, const bfloat16*, AttentionMask<bfloat16>,
+                                      bfloat16*, float*);
 template void flash_attention_forward(Cuda, const PackedAttentionLayout&, const double*,
                                       const double*, const double*, AttentionMask<double>,
                                       double*, double*);
@@ -429,6 +442,10 @@ template void flash_attention_backward(Cuda, const PackedAttentionLayout&, const
                                        const float*, const float*, AttentionMask<float>,
                                        const float*, const float*, const float*, float*, float*,
                                        float*);
+template void flash_attention_backward(Cuda, const PackedAttentionLayout&, const bfloat16*,
+                                       const bfloat16*, const bfloat16*, AttentionMask<bfloat16>,
+                                       const bfloat16*, const float*, const bfloat16*, bfloat16*,
+                                       bfloat16*, bfloat16*);
 template void flash_attention_backward(Cuda, const PackedAttentionLayout&, const double*,
                                        const double*, const double*, AttentionMask<double>,
                                        const double*, const double*, const double*, double*,

@@ -1,6 +1,7 @@
 // CUDA kernels of flash attention (tensor/cuda/flash_attention.cu); the same signatures and math
 // as tensor/cpu/flash_attention.h. All pointers are device memory; a null gradient pointer is not
-// computed. float32 (math in float32); float64 is the CPU's reference only, an error here.
+// computed. float32 and bfloat16 (math in float32); float64 is the CPU's reference only, an error
+// here.
 #pragma once
 #include <cstdint>
 
@@ -13,7 +14,7 @@ namespace neat::cuda {
 
 // The head sizes the kernels take: d and dv up to kFlashMaxHead (any size below it).
 constexpr int64_t kFlashMaxHead = 128;
-// float32 with d, dv <= kFlashMaxHead.
+// float32 or bfloat16 with d, dv <= kFlashMaxHead.
 bool flash_attention_preferred(Cuda, DType dtype, int64_t d, int64_t dv);
 
 template <typename T>
