@@ -1,5 +1,6 @@
 // Flash attention's raw op (tensor/flash_attention.h) beyond the op table's entry: bfloat16
-// inputs against float64, which path packed attention takes on the CPU, and the errors.
+// inputs against float64, which path packed attention takes on the CPU, the errors, and (on a
+// GPU) the CUDA kernels at the models' sizes: the same bits on every run, and the CPU's results.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -7,7 +8,10 @@
 
 #include "autograd/nn_functional.h"
 #include "tensor/flash_attention.h"
+#include "tensor/gpu.h"
+#include "tests/op_table.h"
 #include "tests/op_test_util.h"
+#include "tests/skip.h"
 #include "tests/tensor_check.h"
 
 namespace neat::test {
@@ -62,6 +66,64 @@ TEST_CASE("flash_attention: errors name the op and the shapes") {
                                    true);
         }),
         {"flash_attention_backward", "log-sum-exp", "[2, 3, 4]", "[2, 2, 3]"}));
+}
+
+namespace {
+
+// One flash attention problem: q [B, Nq, H*d], k [B, Nk, Hkv*d], v [B, Nk, Hkv*dv], a mask.
+struct FlashProblem {
+  const char* label;
+  int64_t batch, nq, nk, heads, kv_heads, d, dv;
+  bool causal;
+  Tensor mask;   // float64, or undefined
+};
+
+// Its forward and all three gradients on `device` in `dtype`, inputs from fixed seeds.
+std::vector<Tensor> flash_run(const FlashProblem& p, Device device, DType dtype) {
+  auto input = [&](Shape shape, uint64_t seed) { return random64(shape, seed).to(dtype).to(device); };
+  const Tensor q = input({p.batch, p.nq, p.heads * p.d}, 170),
+               k = input({p.batch, p.nk, p.kv_heads * p.d}, 171),
+               v = input({p.batch, p.nk, p.kv_heads * p.dv}, 172),
+               dout = input({p.batch, p.nq, p.heads * p.dv}, 173);
+  const Tensor mask = p.mask.defined() ? p.mask.to(dtype).to(device) : Tensor();
+  const FlashAttentionForward f = flash_attention_forward(q, k, v, p.heads, mask, p.causal, p.kv_heads);
+  const PackedAttentionGradients g = flash_attention_backward(
+      dout, q, k, v, f.out, f.lse, p.heads, mask, p.causal, true, true, true, p.kv_heads);
+  return {f.out, f.lse, g.q, g.k, g.v};
+}
+
+}  // namespace
+
+TEST_CASE("cuda: flash attention at the models' sizes: the same bits twice, the CPU's results") {
+  if (!cuda_available()) return skip(cuda_unavailable_reason());
+  Tensor padding = zeros({2, 1, 1, 77}, DType::Float64);   // BERT's key_padding_mask
+  for (int64_t j = 60; j < 77; ++j) padding.set({1, 0, 0, j}, double(std::numeric_limits<float>::lowest()));
+  const std::vector<FlashProblem> problems = {
+      {"ViT-B/16 shape: 197 tokens, 12 heads of 64", 2, 197, 197, 12, 12, 64, 64, false, Tensor()},
+      {"BERT padding [2,1,1,77], 4 heads of 64", 2, 77, 77, 4, 4, 64, 64, false, padding},
+      {"LLaMA causal, 9 heads on 3, d 64, 70 tokens", 1, 70, 70, 9, 3, 64, 64, true, Tensor()},
+      {"decode: 1 query after 100 keys, causal, 4 heads on 2", 3, 1, 101, 4, 2, 64, 64, true, Tensor()},
+      {"d 128, dv 96, 45 queries, 50 keys", 2, 45, 50, 2, 2, 128, 96, false, Tensor()},
+      {"d 40 (padded to 64), dv 24, 33 tokens", 1, 33, 33, 3, 3, 40, 24, false, Tensor()},
+      {"d 32, 31 tokens", 2, 31, 31, 2, 1, 32, 32, true, Tensor()}};
+  const char* names[] = {"out", "lse", "dq", "dk", "dv"};
+  for (const FlashProblem& p : problems) {
+    CAPTURE(p.label);
+    const std::vector<Tensor> gpu = flash_run(p, Device::CUDA, DType::Float32),
+                              again = flash_run(p, Device::CUDA, DType::Float32),
+                              cpu = flash_run(p, Device::CPU, DType::Float32);
+    for (size_t t = 0; t < gpu.size(); ++t) {
+      CAPTURE(names[t]);
+      CHECK(gpu[t].to(Device::CPU).to_vector<float>() == again[t].to(Device::CPU).to_vector<float>());
+      CHECK(cuda_nmse(gpu[t], cpu[t]) < kMaxDeviceNmse);
+    }
+    const std::vector<Tensor> bf = flash_run(p, Device::CUDA, DType::BFloat16),
+                              bf_cpu = flash_run(p, Device::CPU, DType::BFloat16);
+    for (size_t t = 0; t < bf.size(); ++t) {   // the same bf16 inputs, float32 math on both
+      CAPTURE(names[t]);
+      CHECK(normalized_mse(bf[t].to(Device::CPU).to(DType::Float64), bf_cpu[t].to(DType::Float64)) < 1e-4);
+    }
+  }
 }
 
 }  // namespace neat::test
