@@ -56,7 +56,8 @@ inline void set_causal(PackedAttentionLayout& l, bool causal, const char* op) {
 
 // The mask's strides broadcast to [B, H, Nq, Nk] (right-aligned, a dim of 1 repeats).
 template <typename T>
-AttentionMask<T> attention_mask(const Tensor& mask, const PackedAttentionLayout& l, const char* op) {
+AttentionMask<T> attention_mask(const Tensor& mask, const PackedAttentionLayout& l,
+                                const char* op) {
   AttentionMask<T> m;
   if (!mask.defined()) return m;
   const Shape full = {l.batch, l.heads, l.nq, l.nk};

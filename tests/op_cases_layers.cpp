@@ -124,7 +124,8 @@ Tensor grouped_attention_composed(const Setup& s, const Tensors& in) {
   };
   auto repeat_kv = [&](const Tensor& x) {   // [B, Hkv, N, w] -> [B, H, N, w]
     std::vector<Tensor> parts;
-    for (int64_t h = 0; h < s.heads; ++h) parts.push_back(narrow(x, 1, h / (s.heads / s.kv_heads), 1));
+    for (int64_t h = 0; h < s.heads; ++h)
+      parts.push_back(narrow(x, 1, h / (s.heads / s.kv_heads), 1));
     return concat(parts, 1);
   };
   const int64_t nq = in[0].size(1), nk = in[1].size(1);

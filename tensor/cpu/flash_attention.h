@@ -85,7 +85,8 @@ void flash_attention_forward(Cpu, const PackedAttentionLayout& l, const T* q, co
     const int64_t b = t / (l.heads * row_blocks), h = t / row_blocks % l.heads;
     const int64_t i0 = t % row_blocks * kFlashRows, i1 = std::min(l.nq, i0 + kFlashRows);
     const flash::Head<T> hd = flash::head_of(l, q, k, v, b, h);
-    std::vector<M> m(size_t(i1 - i0), -inf), sum(size_t(i1 - i0), 0), o(size_t((i1 - i0) * l.dv), 0);
+    const size_t rows = size_t(i1 - i0);
+    std::vector<M> m(rows, -inf), sum(rows, 0), o(rows * size_t(l.dv), 0);
     M p[kFlashKeys];
     for (int64_t j0 = 0; j0 < flash::key_end(l, i1); j0 += kFlashKeys) {
       const int64_t j1 = std::min(flash::key_end(l, i1), j0 + kFlashKeys);
@@ -138,7 +139,8 @@ void flash_key_block_gradients(const PackedAttentionLayout& l, const T* q, const
     for (int64_t i = flash::first_query(l, j0) / kFlashRows * kFlashRows; i < l.nq; ++i)
       for (int64_t j = j0; j < j1; ++j) {
         const M p = std::exp(flash::score<M>(l, hd, mask, i, j) - lse[row0 + i]);
-        const M ds = p * (flash::dot<M>(dout + i * out_ld, hd.v + j * hd.v_ld, l.dv) - delta[row0 + i]);
+        const M dp = flash::dot<M>(dout + i * out_ld, hd.v + j * hd.v_ld, l.dv);
+        const M ds = p * (dp - delta[row0 + i]);
         M* dk_row = dk + (j - j0) * l.d;
         M* dv_row = dv + (j - j0) * l.dv;
         for (int64_t e = 0; e < l.dv; ++e) dv_row[e] += p * M(dout[i * out_ld + e]);
@@ -180,7 +182,8 @@ void flash_attention_backward(Cpu, const PackedAttentionLayout& l, const T* q, c
                 T(dk[size_t((j - j0) * l.d + c)] * M(l.scale));
         if (grad_v != nullptr)
           for (int64_t e = 0; e < l.dv; ++e)
-            grad_v[l.v_offset(b, h) + j * l.kv_heads * l.dv + e] = T(dv[size_t((j - j0) * l.dv + e)]);
+            grad_v[l.v_offset(b, h) + j * l.kv_heads * l.dv + e] =
+                T(dv[size_t((j - j0) * l.dv + e)]);
       }
     }
   }

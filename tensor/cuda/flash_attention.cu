@@ -125,7 +125,8 @@ __device__ inline void accumulate(float (&acc)[kRows][D / kWarp], const float* X
       const float4 x = *reinterpret_cast<const float4*>(X + r * kTile + j);
 #pragma unroll
       for (int t = 0; t < D / kWarp; ++t)
-        acc[r][t] = fmaf(x.w, y[3][t], fmaf(x.z, y[2][t], fmaf(x.y, y[1][t], fmaf(x.x, y[0][t], acc[r][t]))));
+        acc[r][t] = fmaf(x.w, y[3][t],
+                         fmaf(x.z, y[2][t], fmaf(x.y, y[1][t], fmaf(x.x, y[0][t], acc[r][t]))));
     }
   }
 }
@@ -366,7 +367,8 @@ template <typename Kernel, typename... Args>
 void launch(Kernel kernel, dim3 grid, int floats, Args... args) {
   const int bytes = floats * int(sizeof(float));
   if (bytes > 48 * 1024)
-    NEAT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+    NEAT_CUDA_CHECK(
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
   kernel<<<grid, kBlock, bytes, stream()>>>(args...);
   NEAT_CUDA_CHECK(cudaGetLastError());
 }
