@@ -132,15 +132,15 @@ namespace {
 struct FlashAttentionNode : Node {
   int64_t heads = 1, kv_heads = 1;
   bool causal = false;
-  Tensor q, k, v, mask, out, lse;
+  Tensor q, k, v, mask, out, stats;
   const char* name() const override { return "flash_multi_head_attention"; }
   std::vector<Tensor> backward(const Tensor& grad) override;
-  void release_saved() override { q = k = v = mask = out = lse = Tensor(); }
+  void release_saved() override { q = k = v = mask = out = stats = Tensor(); }
 };
 }  // namespace
 
 // The same per head as packed_multi_head_attention, in tiles (tensor/flash_attention.h): saves
-// the output O and the rows' log-sum-exp L [B, H, Nq] instead of P [B, H, Nq, Nk].
+// the output O and each row's max m and 1 / l, [B, H, Nq, 2], instead of P [B, H, Nq, Nk].
 Variable flash_multi_head_attention(const Variable& q, const Variable& k, const Variable& v,
                                     int64_t heads, const Tensor& mask, bool causal,
                                     int64_t kv_heads) {
@@ -150,23 +150,24 @@ Variable flash_multi_head_attention(const Variable& q, const Variable& k, const 
   node->heads = heads;
   node->kv_heads = kv_heads;
   node->causal = causal;
-  // The backward recomputes P from q, k, the mask and L; dS needs v, and D = rowsum(dO * O).
+  // The backward recomputes P from q, k, the mask and the stats; dS needs v, D = rowsum(dO * O).
   node->q = q.data();
   node->k = k.data();
   node->v = v.data();
   node->mask = mask;
   node->out = f.out;
-  node->lse = std::move(f.lse);
+  node->stats = std::move(f.stats);
   return record(std::move(f.out), std::move(node), {q, k, v});
 }
 
-//   P = e^(S - L)      D = rowsum(dO * O)      dV = P^T dO      dP = dO V^T      dS = P * (dP - D)
+//   P = e^(S - m) / l      D = rowsum(dO * O)      dV = P^T dO      dP = dO V^T
+//   dS = P * (dP - D)
 //   dQ = dS K / sqrt(d)      dK = dS^T Q / sqrt(d)
 // (D = rowsum(dP * P), the softmax backward's sum; masked keys have P = 0 and so dS = 0; a key /
 // value head shared by G query heads sums their dK and dV)
 std::vector<Tensor> FlashAttentionNode::backward(const Tensor& grad) {
   PackedAttentionGradients g =
-      flash_attention_backward(grad, q, k, v, out, lse, heads, mask, causal, needs_grad(0),
+      flash_attention_backward(grad, q, k, v, out, stats, heads, mask, causal, needs_grad(0),
                                needs_grad(1), needs_grad(2), kv_heads);
   return {g.q, g.k, g.v};
 }

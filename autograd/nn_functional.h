@@ -43,8 +43,9 @@ Variable scaled_dot_product_attention(const Variable& q, const Variable& k, cons
 Variable packed_multi_head_attention(const Variable& q, const Variable& k, const Variable& v,
                                      int64_t heads, const Tensor& mask = Tensor(),
                                      bool causal = false, int64_t kv_heads = 0);
-// The same in flash attention's tiles on any device (tensor/flash_attention.h): saves the rows'
-// log-sum-exp [B, heads, Nq] instead of P [B, heads, Nq, Nk] and recomputes P in the backward.
+// The same in flash attention's tiles on any device (tensor/flash_attention.h): saves each row's
+// max and softmax sum [B, heads, Nq, 2] instead of P [B, heads, Nq, Nk] and recomputes P in the
+// backward.
 // A query row whose keys are all masked with -inf gives 0 (and zero gradients), not NaN.
 Variable flash_multi_head_attention(const Variable& q, const Variable& k, const Variable& v,
                                     int64_t heads, const Tensor& mask = Tensor(),

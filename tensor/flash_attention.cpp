@@ -15,9 +15,9 @@ namespace neat {
 
 namespace {
 
-// L's dtype: the kernels' math type, float32 for float32 and bfloat16 inputs (math_t,
-// tensor/half.h).
-DType lse_dtype(DType input) { return input == DType::Float64 ? DType::Float64 : DType::Float32; }
+// The row statistics' dtype: the kernels' math type, float32 for float32 and bfloat16 inputs
+// (math_t, tensor/half.h).
+DType stats_dtype(DType input) { return input == DType::Float64 ? DType::Float64 : DType::Float32; }
 
 }  // namespace
 
@@ -30,32 +30,33 @@ FlashAttentionForward flash_attention_forward(const Tensor& q, const Tensor& k, 
   if (mask.defined()) check_same_dtype(q, mask, op);
   FlashAttentionForward f;
   f.out = Tensor({l.batch, l.nq, l.heads * l.dv}, q.dtype(), q.device());
-  f.lse = Tensor({l.batch, l.heads, l.nq}, lse_dtype(q.dtype()), q.device());
+  f.stats = Tensor({l.batch, l.heads, l.nq, 2}, stats_dtype(q.dtype()), q.device());
   dispatch_with_bf16({q, k, v, mask}, op, [&](auto dev, auto zero) {
     using T = decltype(zero);
     flash_attention_forward(dev, l, q.data<T>(), k.data<T>(), v.data<T>(),
                             attention_mask<T>(mask, l, op), f.out.data<T>(),
-                            f.lse.data<math_t<T>>());
+                            f.stats.data<math_t<T>>());
   });
   return f;
 }
 
 PackedAttentionGradients flash_attention_backward(const Tensor& grad_out, const Tensor& q,
                                                   const Tensor& k, const Tensor& v,
-                                                  const Tensor& out, const Tensor& lse,
+                                                  const Tensor& out, const Tensor& stats,
                                                   int64_t heads, const Tensor& mask, bool causal,
                                                   bool need_q, bool need_k, bool need_v,
                                                   int64_t kv_heads) {
   const char* op = "flash_attention_backward";
   PackedAttentionLayout l = packed_attention_layout(q, k, v, heads, kv_heads, op);
   set_causal(l, causal, op);
-  const Shape out_shape = {l.batch, l.nq, l.heads * l.dv}, lse_shape = {l.batch, l.heads, l.nq};
+  const Shape out_shape = {l.batch, l.nq, l.heads * l.dv},
+              stats_shape = {l.batch, l.heads, l.nq, 2};
   NEAT_CHECK(grad_out.shape() == out_shape && out.shape() == out_shape, op, ": gradient ",
              shape_str(grad_out.shape()), " and output ", shape_str(out.shape()), " are not ",
              shape_str(out_shape));
-  NEAT_CHECK(lse.shape() == lse_shape && lse.dtype() == lse_dtype(q.dtype()), op,
-             ": log-sum-exp ", dtype_name(lse.dtype()), " ", shape_str(lse.shape()), " is not ",
-             dtype_name(lse_dtype(q.dtype())), " ", shape_str(lse_shape));
+  NEAT_CHECK(stats.shape() == stats_shape && stats.dtype() == stats_dtype(q.dtype()), op,
+             ": row statistics ", dtype_name(stats.dtype()), " ", shape_str(stats.shape()),
+             " are not ", dtype_name(stats_dtype(q.dtype())), " ", shape_str(stats_shape));
   check_same_dtype(q, grad_out, op);
   check_same_dtype(q, out, op);
   if (mask.defined()) check_same_dtype(q, mask, op);
@@ -64,12 +65,12 @@ PackedAttentionGradients flash_attention_backward(const Tensor& grad_out, const 
   if (need_k) g.k = Tensor(k.shape(), k.dtype(), k.device());
   if (need_v) g.v = Tensor(v.shape(), v.dtype(), v.device());
   if (!need_q && !need_k && !need_v) return g;
-  dispatch_with_bf16({q, k, v, grad_out, out, lse, mask}, op, [&](auto dev, auto zero) {
+  dispatch_with_bf16({q, k, v, grad_out, out, stats, mask}, op, [&](auto dev, auto zero) {
     using T = decltype(zero);
     auto grad = [](Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
     flash_attention_backward(dev, l, q.data<T>(), k.data<T>(), v.data<T>(),
                              attention_mask<T>(mask, l, op), out.data<T>(),
-                             lse.data<math_t<T>>(), grad_out.data<T>(), grad(g.q), grad(g.k),
+                             stats.data<math_t<T>>(), grad_out.data<T>(), grad(g.q), grad(g.k),
                              grad(g.v));
   });
   return g;

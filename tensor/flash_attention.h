@@ -4,19 +4,23 @@
 //   S = Q K^T / sqrt(d) + mask (+ causal)      P = softmax(S) over Nk      O = P V
 // Forward: a block of Br query rows walks the keys Bc at a time, keeping per row the running max
 // m, the running sum l of e^(S - m) and the unnormalised O (rescaled by e^(m_old - m_new) when m
-// grows); at the end O /= l and the row's log-sum-exp L = m + log l is saved [B, H, Nq] (float32;
-// float64 for float64 inputs). float32, float64 and bfloat16 inputs (bf16 read and written,
-// the math in float32). Backward recomputes P = e^(S - L) tile by tile:
+// grows); at the end O /= l, and per row m and 1 / l are saved, stats [B, H, Nq, 2] (float32;
+// float64 for float64 inputs). (FlashAttention-2 saves the one number L = m + log l, P =
+// e^(S - L); but where every key of a row is masked by a huge finite value, as key_padding_mask's
+// lowest(), m is about -3.4e38 and log l rounds away, so e^(S - L) would give 1 for the uniform
+// 1 / Nk: P = e^(S - m) / l keeps it exact.) float32, float64 and bfloat16 inputs (bf16 read and
+// written, the math in float32). Backward recomputes P = e^(S - m) / l tile by tile:
 //   D = rowsum(dO * O)      dV = P^T dO      dP = dO V^T      dS = P * (dP - D)
 //   dQ = dS K / sqrt(d)      dK = dS^T Q / sqrt(d)
 // (D = rowsum(dP * P), since rowsum(dP * P) = rowsum(dO * (P V)) = rowsum(dO * O)). dK and dV
 // are summed by one task per key block over the G query heads of their key / value head and all
 // query blocks, dQ by one task per query block over the key blocks: no two tasks write one
 // element, so the results are the same bits on every run. A row whose keys are all masked with
-// -inf (l = 0) gets O = 0, L = +inf (so P = 0 in the backward) and zero gradients, never NaN.
+// -inf (l = 0) gets O = 0, stats (+inf, 0) (so P = 0 in the backward) and zero gradients, never
+// NaN.
 //
 //   FlashAttentionForward f = flash_attention_forward(q, k, v, heads, mask, causal, kv_heads);
-//   PackedAttentionGradients g = flash_attention_backward(dout, q, k, v, f.out, f.lse, heads, mask,
+//   PackedAttentionGradients g = flash_attention_backward(dout, q, k, v, f.out, f.stats, heads, mask,
 //                                                         causal, true, true, true, kv_heads);
 //
 // Kernels: tensor/cpu/flash_attention.h (a reference of the same tiling in plain loops, float64
@@ -31,17 +35,17 @@ namespace neat {
 
 struct FlashAttentionForward {
   Tensor out;   // [B, Nq, H*dv]
-  Tensor lse;   // L [B, H, Nq], the rows' log-sum-exp (+inf for a row with every key masked)
+  Tensor stats;   // [B, H, Nq, 2]: per row the max m of S and 1 / l, l = sum_j e^(S_j - m)
 };
 // kv_heads 0 means heads; mask (undefined: none) additive, broadcast to [B, H, Nq, Nk].
 FlashAttentionForward flash_attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
                                               int64_t heads, const Tensor& mask,
                                               bool causal = false, int64_t kv_heads = 0);
 
-// out and lse: the forward's. The mask and causal must be the forward's too.
+// out and stats: the forward's. The mask and causal must be the forward's too.
 PackedAttentionGradients flash_attention_backward(const Tensor& grad_out, const Tensor& q,
                                                   const Tensor& k, const Tensor& v,
-                                                  const Tensor& out, const Tensor& lse,
+                                                  const Tensor& out, const Tensor& stats,
                                                   int64_t heads, const Tensor& mask, bool causal,
                                                   bool need_q, bool need_k, bool need_v,
                                                   int64_t kv_heads = 0);

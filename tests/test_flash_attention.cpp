@@ -1,5 +1,5 @@
 // Flash attention's raw op (tensor/flash_attention.h) beyond the op table's entry: bfloat16
-// inputs against float64, which path packed attention takes on the CPU, the errors, and (on a
+// inputs against float64, rows masked by lowest(), which path packed attention takes on the CPU, the errors, and (on a
 // GPU) the CUDA kernels at the models' sizes: the same bits on every run, and the CPU's results.
 #include <doctest/doctest.h>
 
@@ -30,21 +30,40 @@ TEST_CASE("flash_attention: bfloat16 inputs, float32 math, against float64 on th
   mask.set({1, 0, 0, 38}, -std::numeric_limits<double>::infinity());
   const FlashAttentionForward f64 = flash_attention_forward(q, k, v, 4, mask, true, 2);
   const PackedAttentionGradients g64 =
-      flash_attention_backward(dout, q, k, v, f64.out, f64.lse, 4, mask, true, true, true, true, 2);
+      flash_attention_backward(dout, q, k, v, f64.out, f64.stats, 4, mask, true, true, true, true, 2);
 
   auto bf = [](const Tensor& x) { return x.to(DType::BFloat16); };
   const FlashAttentionForward f =
       flash_attention_forward(bf(q), bf(k), bf(v), 4, bf(mask), true, 2);
   REQUIRE(f.out.dtype() == DType::BFloat16);
-  REQUIRE(f.lse.dtype() == DType::Float32);
+  REQUIRE(f.stats.dtype() == DType::Float32);
   const PackedAttentionGradients g = flash_attention_backward(
-      bf(dout), bf(q), bf(k), bf(v), f.out, f.lse, 4, bf(mask), true, true, true, true, 2);
+      bf(dout), bf(q), bf(k), bf(v), f.out, f.stats, 4, bf(mask), true, true, true, true, 2);
   auto f64_of = [](const Tensor& x) { return x.to(DType::Float64); };
   check_tensor("out", f64_of(f.out), f64.out, 8e-3, 1e-6);  // 2^-8: one bf16 rounding
-  check_tensor("lse", f64_of(f.lse), f64.lse, 1e-5, 1e-6);
+  check_tensor("stats", f64_of(f.stats), f64.stats, 1e-5, 1e-6);
   check_tensor("dq", f64_of(g.q), g64.q, 2e-2, 1e-6);  // dS reads the bf16-rounded O
   check_tensor("dk", f64_of(g.k), g64.k, 2e-2, 1e-6);
   check_tensor("dv", f64_of(g.v), g64.v, 8e-3, 1e-6);
+}
+
+TEST_CASE("flash_attention: a row masked entirely by lowest() has packed attention's gradients") {
+  // key_padding_mask's lowest() absorbs the scores (lowest + s == lowest): the row's softmax is
+  // uniform, 1 / Nk. A saved L = m + log l would round to m, and e^(S - L) give 1 instead.
+  const Tensor q = random64({1, 3, 4}, 163), k = random64({1, 6, 4}, 164),
+               v = random64({1, 6, 4}, 165), dout = random64({1, 3, 4}, 166);
+  Tensor mask = zeros({3, 6}, DType::Float64);
+  for (int64_t j = 0; j < 6; ++j) mask.set({1, j}, std::numeric_limits<double>::lowest());
+  const FlashAttentionForward f = flash_attention_forward(q, k, v, 2, mask);
+  const PackedAttentionGradients g =
+      flash_attention_backward(dout, q, k, v, f.out, f.stats, 2, mask, false, true, true, true);
+  const PackedAttentionForward p = packed_attention_forward(q, k, v, 2, mask);
+  const PackedAttentionGradients gp =
+      packed_attention_backward(dout, q, k, v, p.probs, 2, true, true, true);
+  check_tensor("out", f.out, p.out, 1e-12, 1e-12);
+  check_tensor("dq", g.q, gp.q, 1e-12, 1e-12);
+  check_tensor("dk", g.k, gp.k, 1e-12, 1e-12);
+  check_tensor("dv", g.v, gp.v, 1e-12, 1e-12);
 }
 
 TEST_CASE("flash_attention: the CPU keeps packed attention's stored-P path") {
@@ -68,7 +87,7 @@ TEST_CASE("flash_attention: errors name the op and the shapes") {
                    flash_attention_backward(f.out, q, kv, kv, f.out, f.out, 2, Tensor(), false,
                                             true, true, true);
                  }),
-                 {"flash_attention_backward", "log-sum-exp", "[2, 3, 4]", "[2, 2, 3]"}));
+                 {"flash_attention_backward", "row statistics", "[2, 3, 4]", "[2, 2, 3, 2]"}));
 }
 
 namespace {
@@ -94,8 +113,8 @@ std::vector<Tensor> flash_run(const FlashProblem& p, Device device, DType dtype)
   const FlashAttentionForward f =
       flash_attention_forward(q, k, v, p.heads, mask, p.causal, p.kv_heads);
   const PackedAttentionGradients g = flash_attention_backward(
-      dout, q, k, v, f.out, f.lse, p.heads, mask, p.causal, true, true, true, p.kv_heads);
-  return {f.out, f.lse, g.q, g.k, g.v};
+      dout, q, k, v, f.out, f.stats, p.heads, mask, p.causal, true, true, true, p.kv_heads);
+  return {f.out, f.stats, g.q, g.k, g.v};
 }
 
 }  // namespace
@@ -114,7 +133,7 @@ TEST_CASE("cuda: flash attention at the models' sizes: the same bits twice, the 
       {"d 128, dv 96, 45 queries, 50 keys", 2, 45, 50, 2, 2, 128, 96, false, Tensor()},
       {"d 40 (padded to 64), dv 24, 33 tokens", 1, 33, 33, 3, 3, 40, 24, false, Tensor()},
       {"d 32, 31 tokens", 2, 31, 31, 2, 1, 32, 32, true, Tensor()}};
-  const char* names[] = {"out", "lse", "dq", "dk", "dv"};
+  const char* names[] = {"out", "stats", "dq", "dk", "dv"};
   for (const FlashProblem& p : problems) {
     CAPTURE(p.label);
     const std::vector<Tensor> gpu = flash_run(p, Device::CUDA, DType::Float32),

@@ -7,7 +7,7 @@
 // (flash_attention_preferred): tensor/cpu/packed_attention.h's GEMMs are faster here.
 //
 // Shapes: q [B, Nq, H*d], k [B, Nk, Hkv*d], v [B, Nk, Hkv*dv], out, grad_out [B, Nq, H*dv],
-// lse [B, H, Nq] (tensor/packed_attention_layout.h).
+// stats [B, H, Nq, 2]: per row m and 1 / l (tensor/packed_attention_layout.h).
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -70,13 +70,18 @@ inline int64_t first_query(const PackedAttentionLayout& l, int64_t j0) {
 
 inline int64_t blocks(int64_t n, int64_t tile) { return (n + tile - 1) / tile; }
 
+// P = e^(S - m) / l from S and the row's stats (m, 1 / l); 0 for a row with no visible key,
+// whose stats are (+inf, 0).
+template <typename M>
+M probability(M s, const M* stats) { return std::exp(s - stats[0]) * stats[1]; }
+
 }  // namespace flash
 
-// out <- softmax(S) V and lse <- L = m + log l, one task per (b, h, block of kFlashRows rows);
+// out <- softmax(S) V and stats <- (m, 1 / l), one task per (b, h, block of kFlashRows rows);
 // each task walks the key blocks with its rows' running max m, sum l and unnormalised O.
 template <typename T>
 void flash_attention_forward(Cpu, const PackedAttentionLayout& l, const T* q, const T* k,
-                             const T* v, AttentionMask<T> mask, T* out, math_t<T>* lse) {
+                             const T* v, AttentionMask<T> mask, T* out, math_t<T>* stats) {
   using M = math_t<T>;
   const M inf = std::numeric_limits<M>::infinity();
   const int64_t row_blocks = flash::blocks(l.nq, kFlashRows), out_ld = l.heads * l.dv;
@@ -117,17 +122,20 @@ void flash_attention_forward(Cpu, const PackedAttentionLayout& l, const T* q, co
       const M s = sum[size_t(r)], rs = s > 0 ? M(1) / s : M(0);
       T* out_row = out + l.out_offset(b, h) + i * out_ld;
       for (int64_t e = 0; e < l.dv; ++e) out_row[e] = T(o[size_t(r * l.dv + e)] * rs);
-      lse[(b * l.heads + h) * l.nq + i] = s > 0 ? m[size_t(r)] + std::log(s) : inf;
+      M* row_stats = stats + 2 * ((b * l.heads + h) * l.nq + i);
+      row_stats[0] = s > 0 ? m[size_t(r)] : inf;
+      row_stats[1] = rs;
     }
   }
 }
 
 // dK and dV of key block [j0, j1) of key / value head kvh: sums over the group's G query heads and
-// every query block that sees it, P = e^(S - L) recomputed. dk, dv: [j1 - j0, d], [j1 - j0, dv].
+// every query block that sees it, P = e^(S - m) / l recomputed. dk, dv: [j1 - j0, d] and
+// [j1 - j0, dv].
 template <typename T>
 void flash_key_block_gradients(const PackedAttentionLayout& l, const T* q, const T* k, const T* v,
                                const AttentionMask<T>& mask, const T* grad_out,
-                               const math_t<T>* lse, const math_t<T>* delta, int64_t b,
+                               const math_t<T>* stats, const math_t<T>* delta, int64_t b,
                                int64_t kvh, int64_t j0, int64_t j1, math_t<T>* dk,
                                math_t<T>* dv) {
   using M = math_t<T>;
@@ -138,7 +146,7 @@ void flash_key_block_gradients(const PackedAttentionLayout& l, const T* q, const
     const int64_t row0 = (b * l.heads + h) * l.nq;
     for (int64_t i = flash::first_query(l, j0) / kFlashRows * kFlashRows; i < l.nq; ++i)
       for (int64_t j = j0; j < j1; ++j) {
-        const M p = std::exp(flash::score<M>(l, hd, mask, i, j) - lse[row0 + i]);
+        const M p = flash::probability(flash::score<M>(l, hd, mask, i, j), stats + 2 * (row0 + i));
         const M dp = flash::dot<M>(dout + i * out_ld, hd.v + j * hd.v_ld, l.dv);
         const M ds = p * (dp - delta[row0 + i]);
         M* dk_row = dk + (j - j0) * l.d;
@@ -154,7 +162,7 @@ void flash_key_block_gradients(const PackedAttentionLayout& l, const T* q, const
 template <typename T>
 void flash_attention_backward(Cpu, const PackedAttentionLayout& l, const T* q, const T* k,
                               const T* v, AttentionMask<T> mask, const T* out,
-                              const math_t<T>* lse, const T* grad_out, T* grad_q, T* grad_k,
+                              const math_t<T>* stats, const T* grad_out, T* grad_q, T* grad_k,
                               T* grad_v) {
   using M = math_t<T>;
   const int64_t out_ld = l.heads * l.dv, rows = l.pairs() * l.nq;
@@ -172,7 +180,7 @@ void flash_attention_backward(Cpu, const PackedAttentionLayout& l, const T* q, c
       const int64_t b = t / (l.kv_heads * key_blocks), kvh = t / key_blocks % l.kv_heads;
       const int64_t j0 = t % key_blocks * kFlashKeys, j1 = std::min(l.nk, j0 + kFlashKeys);
       std::vector<M> dk(size_t((j1 - j0) * l.d), 0), dv(size_t((j1 - j0) * l.dv), 0);
-      flash_key_block_gradients(l, q, k, v, mask, grad_out, lse, delta.data(), b, kvh, j0, j1,
+      flash_key_block_gradients(l, q, k, v, mask, grad_out, stats, delta.data(), b, kvh, j0, j1,
                                 dk.data(), dv.data());
       const int64_t h = kvh * l.group();   // the group's first query head locates k and v's head
       for (int64_t j = j0; j < j1; ++j) {
@@ -200,7 +208,7 @@ void flash_attention_backward(Cpu, const PackedAttentionLayout& l, const T* q, c
       std::fill(dq.begin(), dq.end(), M(0));
       const T* dout = grad_out + l.out_offset(b, h) + i * out_ld;
       for (int64_t j = 0; j < flash::key_end(l, i1); ++j) {
-        const M p = std::exp(flash::score<M>(l, hd, mask, i, j) - lse[row0 + i]);
+        const M p = flash::probability(flash::score<M>(l, hd, mask, i, j), stats + 2 * (row0 + i));
         const M ds = p * (flash::dot<M>(dout, hd.v + j * hd.v_ld, l.dv) - delta[size_t(row0 + i)]);
         for (int64_t c = 0; c < l.d; ++c) dq[size_t(c)] += ds * M(hd.k[j * hd.k_ld + c]);
       }

@@ -1,11 +1,12 @@
 // CUDA kernels of flash attention (tensor/cuda/flash_attention.h); the unfused math and the
 // algorithm are in tensor/flash_attention.h, a loop-by-loop reference in
 // tensor/cpu/flash_attention.h. Per query head h of batch entry b:
-//   S = Q K^T / sqrt(d) + mask (+ causal)      P = softmax(S)      O = P V      L = logsumexp(S)
+//   S = Q K^T / sqrt(d) + mask (+ causal)    P = softmax(S) = e^(S - m) / l    O = P V
 //   D = rowsum(dO * O)   dV = P^T dO   dP = dO V^T   dS = P * (dP - D)   dQ = dS K / sqrt(d)
 //   dK = dS^T Q / sqrt(d)
 // Q, K, V, O and their gradients are read and written in the packed [B, N, heads * d] layout
-// (tensor/packed_attention_layout.h), so no head is copied; P is never stored. float32 and
+// (tensor/packed_attention_layout.h), so no head is copied; P is never stored, only each row's
+// max m and 1 / l, stats [B, H, Nq, 2]. float32 and
 // bfloat16 elements (converted to float32 as the tiles are loaded), float32 math.
 //
 // Tiles. A block is 4 warps (128 threads) and meets a tile of 32 rows with a tile of 32 columns:
@@ -152,10 +153,10 @@ constexpr int key_floats() { return 2 * kTile * D + 2 * kTile * (D + 4) + 2 * kT
 template <int D>
 constexpr int query_floats() { return 2 * kTile * D + 2 * kTile * (D + 4) + kTile * kTile; }
 
-// grid (query tiles, H, B). out [B, Nq, H*dv] <- P V, lse [B, H, Nq] <- m + log l.
+// grid (query tiles, H, B). out [B, Nq, H*dv] <- P V, stats [B, H, Nq, 2] <- (m, 1 / l).
 template <int D, typename T>
 __global__ void __launch_bounds__(kBlock)
-    flash_forward_kernel(Sizes<T> s, const T* q, const T* k, const T* v, T* out, float* lse) {
+    flash_forward_kernel(Sizes<T> s, const T* q, const T* k, const T* v, T* out, float* stats) {
   extern __shared__ float4 shared4[];
   float* Qs = reinterpret_cast<float*>(shared4);   // [32][D]
   float* Ks = Qs + kTile * D;                      // [32][D + 4]
@@ -202,9 +203,10 @@ __global__ void __launch_bounds__(kBlock)
   const int r0 = warp * kRows, i_first = i0 + r0;
 #pragma unroll
   for (int r = 0; r < kRows; ++r) {
-    inv[r] = sum[r] > 0 ? 1.f / sum[r] : 0.f;
+    inv[r] = sum[r] > 0 ? 1.f / sum[r] : 0.f;   // a row with no visible key: (+inf, 0)
     if (lane == 0 && i_first + r < s.nq)
-      lse[(b * s.heads + h) * s.nq + i_first + r] = sum[r] > 0 ? m[r] + logf(sum[r]) : CUDART_INF_F;
+      reinterpret_cast<float2*>(stats)[(b * s.heads + h) * s.nq + i_first + r] =
+          make_float2(sum[r] > 0 ? m[r] : CUDART_INF_F, inv[r]);
   }
   store_rows<D>(o, inv, out + ((b * s.nq + i_first) * s.heads + h) * s.dv, s.o_ld(),
                 s.nq - i_first, s.dv);
@@ -228,7 +230,7 @@ __global__ void flash_delta_kernel(Sizes<T> s, const T* out, const T* grad_out, 
 // value head kvh and their query tiles (from the first that sees the tile when causal).
 template <int D, typename T>
 __global__ void __launch_bounds__(kBlock)
-    flash_key_kernel(Sizes<T> s, const T* q, const T* k, const T* v, const float* lse,
+    flash_key_kernel(Sizes<T> s, const T* q, const T* k, const T* v, const float2* stats,
                      const float* delta, const T* grad_out, T* grad_k, T* grad_v) {
   extern __shared__ float4 shared4[];
   float* Ks = reinterpret_cast<float*>(shared4);   // [32][D]
@@ -259,10 +261,11 @@ __global__ void __launch_bounds__(kBlock)
       row_dots<D>(Ks + warp * kRows * D, Qs, x);    // S^T[j][i] = K_j . Q_i, i = i0 + lane
       row_dots<D>(Vs + warp * kRows * D, dOs, dp);  // dP^T[j][i] = V_j . dO_i
       const int i = i0 + lane, row = (b * s.heads + h) * s.nq + i;
-      const float L = i < s.nq ? lse[row] : CUDART_INF_F, Di = i < s.nq ? delta[row] : 0.f;
+      const float2 mi = i < s.nq ? stats[row] : make_float2(CUDART_INF_F, 0.f);
+      const float Di = i < s.nq ? delta[row] : 0.f;
 #pragma unroll
-      for (int r = 0; r < kRows; ++r) {   // P = e^(S - L): 0 where masked, and for L = +inf
-        const float p = __expf(score(s, x[r], b, h, i, j0 + warp * kRows + r) - L);
+      for (int r = 0; r < kRows; ++r) {   // P = e^(S - m) / l: 0 where masked or m = +inf
+        const float p = __expf(score(s, x[r], b, h, i, j0 + warp * kRows + r) - mi.x) * mi.y;
         Ps[(warp * kRows + r) * kTile + lane] = p;
         dSs[(warp * kRows + r) * kTile + lane] = p * (dp[r] - Di);
       }
@@ -283,7 +286,7 @@ __global__ void __launch_bounds__(kBlock)
 // grid (query tiles, H, B). dQ of the tile's rows: the sum over the key tiles they see.
 template <int D, typename T>
 __global__ void __launch_bounds__(kBlock)
-    flash_query_kernel(Sizes<T> s, const T* q, const T* k, const T* v, const float* lse,
+    flash_query_kernel(Sizes<T> s, const T* q, const T* k, const T* v, const float2* stats,
                        const float* delta, const T* grad_out, T* grad_q) {
   extern __shared__ float4 shared4[];
   float* Qs = reinterpret_cast<float*>(shared4);   // [32][D]
@@ -297,12 +300,13 @@ __global__ void __launch_bounds__(kBlock)
   load_tile<D>(Qs, D, q + at_q * s.d, s.q_ld(), rows, s.d);
   load_tile<D>(dOs, D, grad_out + at_q * s.dv, s.o_ld(), rows, s.dv);
   const int r0 = warp * kRows;
-  float L[kRows], Di[kRows], dq[kRows][D / kWarp];
+  float2 mi[kRows];
+  float Di[kRows], dq[kRows][D / kWarp];
 #pragma unroll
   for (int r = 0; r < kRows; ++r) {
     const bool in = r0 + r < rows;
     const int row = (b * s.heads + h) * s.nq + i0 + r0 + r;
-    L[r] = in ? lse[row] : CUDART_INF_F;
+    mi[r] = in ? stats[row] : make_float2(CUDART_INF_F, 0.f);
     Di[r] = in ? delta[row] : 0.f;
 #pragma unroll
     for (int t = 0; t < D / kWarp; ++t) dq[r][t] = 0;
@@ -320,7 +324,7 @@ __global__ void __launch_bounds__(kBlock)
     row_dots<D>(dOs + r0 * D, Vs, dp);   // dP[i][j] = dO_i . V_j
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
-      const float p = __expf(score(s, x[r], b, h, i0 + r0 + r, j0 + lane) - L[r]);
+      const float p = __expf(score(s, x[r], b, h, i0 + r0 + r, j0 + lane) - mi[r].x) * mi[r].y;
       dSs[(r0 + r) * kTile + lane] = p * (dp[r] - Di[r]);
     }
     __syncwarp();
@@ -385,7 +389,7 @@ bool flash_attention_preferred(Cuda, DType dtype, int64_t d, int64_t dv) {
 
 template <typename T>
 void flash_attention_forward(Cuda, const PackedAttentionLayout& l, const T* q, const T* k,
-                             const T* v, AttentionMask<T> mask, T* out, math_t<T>* lse) {
+                             const T* v, AttentionMask<T> mask, T* out, math_t<T>* stats) {
   if constexpr (std::is_same_v<T, double>) {
     NEAT_CHECK(false, "flash_attention", kNoDouble);
   } else {
@@ -394,7 +398,7 @@ void flash_attention_forward(Cuda, const PackedAttentionLayout& l, const T* q, c
     const dim3 grid(unsigned((l.nq + kTile - 1) / kTile), unsigned(l.heads), unsigned(l.batch));
     with_head_width(l, [&](auto width) {
       constexpr int D = decltype(width)::value;
-      launch(flash_forward_kernel<D, T>, grid, forward_floats<D>(), s, q, k, v, out, lse);
+      launch(flash_forward_kernel<D, T>, grid, forward_floats<D>(), s, q, k, v, out, stats);
     });
   }
 }
@@ -402,12 +406,13 @@ void flash_attention_forward(Cuda, const PackedAttentionLayout& l, const T* q, c
 template <typename T>
 void flash_attention_backward(Cuda, const PackedAttentionLayout& l, const T* q, const T* k,
                               const T* v, AttentionMask<T> mask, const T* out,
-                              const math_t<T>* lse, const T* grad_out, T* grad_q, T* grad_k,
+                              const math_t<T>* stats, const T* grad_out, T* grad_q, T* grad_k,
                               T* grad_v) {
   if constexpr (std::is_same_v<T, double>) {
     NEAT_CHECK(false, "flash_attention_backward", kNoDouble);
   } else {
     const Sizes<T> s = sizes_of(l, mask, "flash_attention_backward");
+    const float2* row_stats = reinterpret_cast<const float2*>(stats);   // (m, 1 / l) per row
     if (l.pairs() == 0) return;
     // With Nq = 0 (or Nk = 0) the key (query) kernel still runs, and writes zeros.
     const int rows = int(l.pairs() * l.nq);
@@ -422,11 +427,11 @@ void flash_attention_backward(Cuda, const PackedAttentionLayout& l, const T* q, 
       if ((grad_k != nullptr || grad_v != nullptr) && l.nk > 0)
         launch(flash_key_kernel<D, T>,
                dim3(unsigned((l.nk + kTile - 1) / kTile), unsigned(l.kv_heads), unsigned(l.batch)),
-               key_floats<D>(), s, q, k, v, lse, delta.data(), grad_out, grad_k, grad_v);
+               key_floats<D>(), s, q, k, v, row_stats, delta.data(), grad_out, grad_k, grad_v);
       if (grad_q != nullptr && l.nq > 0)
         launch(flash_query_kernel<D, T>,
                dim3(unsigned((l.nq + kTile - 1) / kTile), unsigned(l.heads), unsigned(l.batch)),
-               query_floats<D>(), s, q, k, v, lse, delta.data(), grad_out, grad_q);
+               query_floats<D>(), s, q, k, v, row_stats, delta.data(), grad_out, grad_q);
     });
   }
 }

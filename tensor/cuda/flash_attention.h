@@ -19,11 +19,11 @@ bool flash_attention_preferred(Cuda, DType dtype, int64_t d, int64_t dv);
 
 template <typename T>
 void flash_attention_forward(Cuda, const PackedAttentionLayout& l, const T* q, const T* k,
-                             const T* v, AttentionMask<T> mask, T* out, math_t<T>* lse);
+                             const T* v, AttentionMask<T> mask, T* out, math_t<T>* stats);
 template <typename T>
 void flash_attention_backward(Cuda, const PackedAttentionLayout& l, const T* q, const T* k,
                               const T* v, AttentionMask<T> mask, const T* out,
-                              const math_t<T>* lse, const T* grad_out, T* grad_q, T* grad_k,
+                              const math_t<T>* stats, const T* grad_out, T* grad_q, T* grad_k,
                               T* grad_v);
 
 }  // namespace neat::cuda
