@@ -20,12 +20,12 @@
 // NaN.
 //
 //   FlashAttentionForward f = flash_attention_forward(q, k, v, heads, mask, causal, kv_heads);
-//   PackedAttentionGradients g = flash_attention_backward(dout, q, k, v, f.out, f.stats, heads, mask,
-//                                                         causal, true, true, true, kv_heads);
+//   PackedAttentionGradients g = flash_attention_backward(dout, q, k, v, f.out, f.stats, heads,
+//                                                         mask, causal, true, true, true, kv_heads);
 //
 // Kernels: tensor/cpu/flash_attention.h (a reference of the same tiling in plain loops, float64
 // for gradchecks) and tensor/cuda/flash_attention.cu. flash_attention_preferred says, per device,
-// whether packed attention should take this path (CUDA float32) or store P (the CPU, where
+// whether packed attention should take this path (CUDA float32 / bfloat16) or store P (the CPU, where
 // tensor/cpu/packed_attention.h's GEMMs are faster).
 #pragma once
 #include "tensor/packed_attention.h"
