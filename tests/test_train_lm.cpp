@@ -45,6 +45,9 @@ TEST_CASE("train_lm: a tiny random LLaMA learns a toy task (loss falls, accuracy
   const std::vector<std::string> tiny = tiny_lm(dir.path);
   const Result base = run_lm(plus(tiny, {"--method", "full", "--eval-only", "--out", dir / "base"}));
   REQUIRE_MESSAGE(base.code == 0, base.err);
+  // An eval-only run says which model it scored, not a trainable share.
+  CHECK(contains(base.out, "eval only, nothing trained: " + dir / "lm-model" + "  -> "));
+  CHECK_FALSE(contains(base.out, "trainable"));
   const Result tuned = run_lm(plus(tiny, {"--method", "full", "--epochs", "40", "--backbone-lr", "1e-2",
                                           "--warmup-ratio", "0", "--out", dir / "tuned"}));
   REQUIRE_MESSAGE(tuned.code == 0, tuned.err);

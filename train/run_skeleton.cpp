@@ -217,9 +217,16 @@ int finish_run(TrainingProgram& p, const std::string& dir, const TrainState& sta
     write_model_files(p, dir);
   }
   const PeftReport& report = p.report();
-  out << test.line << "  " << p.method().method << ": trainable " << report.trainable << " / "
-      << report.total << " (" << percent(report.ratio()) << ")  " << fixed(run.train_seconds, 1)
-      << " s  -> " << dir << "\n";
+  const TrainOptions& t = p.train();
+  if (t.eval_only)   // nothing trained: say which model was scored
+    out << test.line << "  eval only, nothing trained: "
+        << (!t.resume.empty() ? "the run in " + t.resume
+            : t.weights + (t.adapter.empty() ? "" : " with the adapter " + t.adapter))
+        << "  -> " << dir << "\n";
+  else
+    out << test.line << "  " << p.method().method << ": trainable " << report.trainable << " / "
+        << report.total << " (" << percent(report.ratio()) << ")  " << fixed(run.train_seconds, 1)
+        << " s  -> " << dir << "\n";
   if (problem.empty()) return 0;
   err << p.name() << ": error: " << problem << "; results.json and the adapter in " << dir
       << " hold the run as it ended";
