@@ -109,7 +109,7 @@ MPI_OFF_SRC := train/distributed_mpi.cpp train/distributed_nccl.cpp
 $(info neat.cpp: MPI off ($(if $(filter 0,$(MPI)),MPI=0,mpicxx not found: apt-get install libopenmpi-dev openmpi-bin)): single-process training only)
 endif
 
-PROGRAMS := $(wildcard train/train_vit.cpp train/vit_step.cpp train/train_text.cpp train/text_step.cpp train/generate.cpp train/train_lm.cpp)
+PROGRAMS := $(wildcard train/train_vit.cpp train/vit_step.cpp train/train_text.cpp train/text_step.cpp train/generate.cpp train/train_lm.cpp train/lm_step.cpp)
 LIB_SRC  := $(filter-out $(PROGRAMS) $(NO_CUDA_SRC) $(MPI_OFF_SRC),$(wildcard tensor/*.cpp tensor/cpu/*.cpp autograd/*.cpp nn/*.cpp nn/peft/*.cpp models/*.cpp text/*.cpp data/*.cpp train/*.cpp))
 LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/%.o) $(CUDA_SRC:%.cu=$(BUILD)/%.o)
 LIB      := $(BUILD)/libneat.a

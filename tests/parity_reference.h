@@ -21,6 +21,18 @@ inline std::string parity_metadata(const SafetensorsFile& ref, const std::string
   return it == ref.metadata.end() ? std::string("(none)") : it->second;
 }
 
+// logits [B, N, V] with the rows of padding zeroed, as make_llama_reference.py stores them (a
+// padding query's row is settled differently by HF and by us, and reaches no real token).
+inline Tensor real_rows(const Tensor& logits, const Tensor& attention_mask) {
+  Tensor out = logits.to(Device::CPU).clone();
+  const int64_t B = out.size(0), N = out.size(1), V = out.size(2);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t n = 0; n < N; ++n)
+      if (attention_mask.at({b, n}) == 0)
+        for (int64_t v = 0; v < V; ++v) out.set({b, n, v}, 0.0);
+  return out;
+}
+
 inline SafetensorsFile open_parity_reference(const std::string& path, const std::string& format,
                                              const std::string& version,
                                              const std::string& regenerate) {

@@ -34,18 +34,6 @@ double relative_error(const std::string& label, const Tensor& got, const Tensor&
   return test::relative_error(label, got, want, kTol);
 }
 
-// logits [B, N, V] with the rows of padding zeroed, as the reference stores them (a padding
-// query's row is settled differently by HF and by us, and reaches no real token).
-Tensor real_rows(const Tensor& logits, const Tensor& attention_mask) {
-  Tensor out = logits.to(Device::CPU).clone();
-  const int64_t B = out.size(0), N = out.size(1), V = out.size(2);
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t n = 0; n < N; ++n)
-      if (attention_mask.at({b, n}) == 0)
-        for (int64_t v = 0; v < V; ++v) out.set({b, n, v}, 0.0);
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("parity with transformers: LLaMA logits, loss, gradients (full, LoRA, Neat; tied head)") {
@@ -90,7 +78,7 @@ TEST_CASE("parity with transformers: LLaMA logits, loss, gradients (full, LoRA, 
     Variable loss = causal_lm_loss(logits, ref.get(kind + ".labels"));
     loss.backward();
     const double logit_error =
-        relative_error(name + " logits", real_rows(logits.data(), mask), ref.get(name + ".logits"));
+        relative_error(name + " logits", test::real_rows(logits.data(), mask), ref.get(name + ".logits"));
     relative_error(name + " loss", loss.data().reshape({1}), ref.get(name + ".loss"));
     double worst = 0;
     for (auto& [n, p] : model.named_parameters(true)) {

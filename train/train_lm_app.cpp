@@ -22,8 +22,6 @@ namespace neat {
 namespace {
 
 const char* kDefaultWeights = "data/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
-// LLM-Adapters' LoRA targets for LLaMA (and the DoRA and Neat papers' commonsense runs).
-const char* kDefaultTargets = "q,k,v,up,down";
 
 struct LmOptions {
   std::string task = "arc_easy";
@@ -112,7 +110,7 @@ TrainLmProgram::TrainLmProgram()
   train_.weight_decay = 0;
   train_.data_dir = "data";
   method_.neat_targets = method_.lora_targets = method_.vera_targets = method_.fourier_targets =
-      kDefaultTargets;
+      kLlamaDefaultTargets;
   args_.section("Data");
   args_.add("--task", &lm_.task, "NAME",
             "the task (scripts/get_data.sh lm-tasks fetches them)", lm_task_names());

@@ -21,6 +21,10 @@
 
 namespace neat {
 
+// LLM-Adapters' LoRA targets for LLaMA (and the DoRA and Neat papers' commonsense runs): the
+// default --*-targets of train_lm and lm_step.
+inline constexpr const char* kLlamaDefaultTargets = "q,k,v,up,down";
+
 int train_lm_main(const std::vector<std::string>& arguments, std::ostream& out, std::ostream& err);
 
 // "q,k,v,up,down" (or qv, qvmlp, or the module names themselves) -> the LLaMA module names
