@@ -1,6 +1,7 @@
 // Data-parallel training (issue 30): the pieces in one process (shards, the grad-ready hook,
-// the replica check), then `mpirun -np 2` on the built ./train_vit: the same losses and weights
-// as one process, resume onto another number of ranks, and a killed rank ending the job.
+// the replica check), then `mpirun -np 2` on the built ./train_vit (and ./train_text,
+// ./train_lm): the same losses and weights as one process, resume onto another number of
+// ranks, and a killed rank ending the job.
 #include <doctest/doctest.h>
 
 #include <dirent.h>
@@ -22,7 +23,9 @@
 #include "train/distributed.h"
 #include "train/gradient_reducer.h"
 #include "train/replica_check.h"
+#include "train/train_lm_app.h"
 #include "tests/skip.h"
+#include "tests/tiny_lm_run.h"
 #include "tests/tiny_vit.h"
 #include "tests/train_test_util.h"
 
@@ -191,6 +194,28 @@ TEST_CASE("mpirun -np 2 train_text: the losses and weights of one process, to th
   std::ostringstream out, err;
   REQUIRE(train_text_main(with({"--batch-size", "4", "--grad-accum", "2", "--out", dir / "halves"}),
                           out, err) == 0);
+  CHECK(step_losses(dir / "two") == step_losses(dir / "halves"));
+  CHECK(adapter_difference(dir / "two", dir / "halves") == 0);
+}
+
+TEST_CASE("mpirun -np 2 train_lm: the losses and weights of one process, to the bit") {
+  if (const std::string why = mpirun_missing(); !why.empty()) return neat::test::skip(why);
+  if (!file_exists("./train_lm")) return neat::test::skip("./train_lm is not built");
+  TempDir dir("mpi_lm");
+  write_tiny_lm_inputs(dir.path);
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"--task", "boolq", "--weights", dir / "lm-model", "--train-data",
+                                     dir / "lm/train.json", "--test-data", dir / "lm/test.json",
+                                     "--method", "lora", "--max-steps", "3", "--max-new-tokens",
+                                     "4", "--threads", "1", "--quiet"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  const Result two = mpirun(2, with({"--batch-size", "8", "--out", dir / "two"}), dir, "./train_lm");
+  REQUIRE_MESSAGE(two.code == 0, two.err);
+  std::ostringstream out, err;
+  REQUIRE(train_lm_main(with({"--batch-size", "4", "--grad-accum", "2", "--out", dir / "halves"}),
+                        out, err) == 0);
   CHECK(step_losses(dir / "two") == step_losses(dir / "halves"));
   CHECK(adapter_difference(dir / "two", dir / "halves") == 0);
 }

@@ -185,3 +185,36 @@ TEST_CASE("lm batches: labels are -100 exactly over prompts and padding; packing
   cut.start_epoch(0);
   CHECK(cut.batch({0}, 0).ids.to_vector<int64_t>() == std::vector<int64_t>{4, 5, 6, 7});
 }
+
+TEST_CASE("lm batches: set_shard gives a rank its rows of each batch, padded to its own longest") {
+  LlamaForCausalLM model(tiny_lm_config());
+  const std::vector<LmExample> examples = {{{1, 2, 3}, {4, 5}}, {{6}, {7, 8, 9, 10}}, {{11, 12}, {13}}};
+  LmBatches rank0(model, examples, 16, 3, LmPacking::kPad, false, 0, 0);
+  LmBatches rank1(model, examples, 16, 3, LmPacking::kPad, false, 0, 0);
+  rank0.set_shard(0, 2);
+  rank1.set_shard(1, 2);
+  rank0.start_epoch(0);
+  rank1.start_epoch(0);
+  Tensor labels;
+  int64_t step = -1;
+  REQUIRE(rank0.next(labels, step));   // rows [0, 1) of the batch of 3
+  CHECK(step == 0);
+  CHECK(labels.to_vector<int64_t>() == std::vector<int64_t>{4, 5});
+  CHECK(rank0.examples(labels) == 1);
+  CHECK(rank0.batch({0, 1, 2}, 0).ids.to_vector<int64_t>() == std::vector<int64_t>{1, 2, 3, 4, 5});
+  REQUIRE(rank1.next(labels, step));   // rows [1, 3), padded to 5 tokens, not 5 + the others'
+  CHECK(labels.to_vector<int64_t>() == std::vector<int64_t>{7, 8, 9, 10, 13});
+  CHECK(rank1.examples(labels) == 2);
+  CHECK(rank1.batch({0, 1, 2}, 0).ids.to_vector<int64_t>() ==
+        std::vector<int64_t>{6, 7, 8, 9, 10, 11, 12, 13, 0, 0});
+  CHECK_FALSE(rank0.next(labels, step));
+
+  // A batch of one row leaves rank 0's shard empty: no labels, no examples, no error.
+  LmBatches single(model, {examples[0]}, 16, 1, LmPacking::kPad, false, 0, 0);
+  single.set_shard(0, 2);
+  single.start_epoch(0);
+  REQUIRE(single.next(labels, step));
+  CHECK(labels.numel() == 0);
+  CHECK(single.examples(labels) == 0);
+  CHECK_THROWS_WITH(single.set_shard(2, 2), doctest::Contains("rank 2 of 2"));
+}

@@ -5,6 +5,7 @@
 
 #include "autograd/shape_ops.h"
 #include "data/dataset.h"
+#include "data/loader.h"
 #include "tensor/random.h"
 #include "tensor/reduce.h"
 
@@ -63,9 +64,17 @@ void LmBatches::start_epoch(int64_t epoch, int64_t first_step) {
   next_step_ = first_step;
 }
 
+void LmBatches::set_shard(int64_t rank, int64_t count) {
+  shard_range(0, 0, rank, count);   // checks them
+  shard_rank_ = rank;
+  shard_count_ = count;
+}
+
 LmBatches::Inputs LmBatches::batch(const std::vector<int64_t>& order, int64_t step) const {
-  const int64_t first = step * batch_size_;
-  const int64_t B = std::min(batch_size_, int64_t(order.size()) - first);
+  const int64_t begin = step * batch_size_;
+  const auto [first, last] = shard_range(
+      begin, std::min(begin + batch_size_, int64_t(order.size())), shard_rank_, shard_count_);
+  const int64_t B = last - first;
   int64_t N = 0;
   for (int64_t b = 0; b < B; ++b) N = std::max(N, int64_t(rows_[size_t(order[size_t(first + b)])].ids.size()));
   Inputs in{Tensor({B, N}, DType::Int64), Tensor({B, N}, DType::Int64), Tensor({B, N}, DType::Int64)};
@@ -100,8 +109,8 @@ bool LmBatches::next(Tensor& labels, int64_t& step) {
         row_of_target_.push_back(b);
         targets.push_back(y[b * N + n + 1]);
       }
-  NEAT_CHECK(!targets.empty(), "LmBatches: batch ", next_step_, " has no response token to "
-             "predict (every response is cut off by max_len?)");
+  NEAT_CHECK(B == 0 || !targets.empty(), "LmBatches: batch ", next_step_, " has no response "
+             "token to predict (every response is cut off by max_len?)");   // B == 0: an empty shard
   labels = from_vector(targets, {int64_t(targets.size())}).to(model_.device());
   step = next_step_++;
   return true;

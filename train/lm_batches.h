@@ -49,11 +49,14 @@ class LmBatches : public ClassifierBatches {
   Variable logits() override;
   int64_t correct(const Tensor& logits, const Tensor& labels) override;
   int64_t examples(const Tensor&) override { return current_.ids.size(0); }
+  // Data-parallel training: batch() and next() give this rank's shard of each batch's rows
+  // (data/loader.h shard_range; an empty shard gives 0 labels), padded to the shard's longest.
+  void set_shard(int64_t rank, int64_t count) override;
   int64_t truncated() const { return truncated_; }
   int64_t tokens() const;   // in every row, padding excluded
 
-  // Batch `step` of the order: ids, attention mask (1 token, 0 padding) and labels (-100 over
-  // prompts and padding) [B, N] int64, N the batch's longest row.
+  // Batch `step` of the order (this rank's shard of it): ids, attention mask (1 token, 0
+  // padding) and labels (-100 over prompts and padding) [B, N] int64, N the longest row.
   struct Inputs {
     Tensor ids, mask, labels;
   };
@@ -70,6 +73,7 @@ class LmBatches : public ClassifierBatches {
   uint64_t seed_;
   std::vector<int64_t> order_;
   int64_t next_step_ = 0;
+  int64_t shard_rank_ = 0, shard_count_ = 1;
   Inputs current_;
   std::vector<int64_t> positions_, row_of_target_;   // the current batch's counted tokens
 };
