@@ -3,23 +3,23 @@
 # data/smollm2) scored on a held-out slice of ARC-Easy's test split (choice log-likelihood of
 # LLM-Adapters' response "the correct answer is answerN"), then fine-tuned with Neat on a few
 # hundred ARC-Easy training items in LLM-Adapters' prompt (the loss on the response only), then
-# scored on the same slice. About 5 minutes on 2 idle cores.
+# scored on the same slice. About 8 minutes on 2 idle cores (base 2, Neat 6).
 # make demo-lm (scripts/run_lm.sh demo): neat, lora and dora on the same items and slice at
 # matched trainable parameter counts: rank 8 on q, k, v, up and down for all three (Neat's A and
-# B have LoRA's shapes; DoRA adds a magnitude per output row). About 4 minutes a method.
+# B have LoRA's shapes; DoRA adds a magnitude per output row). About 6 minutes a method.
 # Each prints one table. Knobs (environment): TASK (default arc_easy; piqa, boolq, ... as
-# train_lm --task), TRAIN (training items, default 200), TEST (test items, default 100), EPOCHS
-# (default 1), SEED (default 1), LR (default 1e-3), THREADS (default 0 = all cores), DATA
+# train_lm --task), TRAIN (training items, default 400), TEST (test items, default 300), EPOCHS
+# (default 1), SEED (default 1), LR (default 3e-3), THREADS (default 0 = all cores), DATA
 # (where scripts/get_data.sh lm-tasks put lm/<task>/, default data), RUNS (default runs).
 set -eu
 cd "$(dirname "$0")/.."
 MODE=${1:-run}
 TASK=${TASK:-arc_easy}
-TRAIN=${TRAIN:-200}
-TEST=${TEST:-100}
+TRAIN=${TRAIN:-400}
+TEST=${TEST:-300}
 EPOCHS=${EPOCHS:-1}
 SEED=${SEED:-1}
-LR=${LR:-1e-3}
+LR=${LR:-3e-3}
 THREADS=${THREADS:-0}
 DATA=${DATA:-data}
 RUNS=${RUNS:-runs}
