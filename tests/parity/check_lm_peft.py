@@ -28,8 +28,9 @@ import shutil
 import subprocess
 import sys
 
-import torch
-from safetensors.torch import load_file, save_file
+os.environ.setdefault("TQDM_DISABLE", "1")   # transformers' GGUF dequantization bar
+import torch  # noqa: E402
+from safetensors.torch import load_file, save_file  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOLERANCE = 1e-5
