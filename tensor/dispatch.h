@@ -94,6 +94,15 @@ void dispatch_all_dtypes(Operands operands, const char* op, Fn&& fn) {
   }
 }
 
+// dispatch_all_dtypes and bfloat16 too: the ops that move elements (shape ops, expand) and the
+// integer-capable ones (add, sub, mul, add_), whose bf16 kernels compute in float32.
+template <typename Fn>
+void dispatch_all_dtypes_with_bf16(Operands operands, const char* op, Fn&& fn) {
+  const Tensor& first = operands.begin()->get();
+  if (first.dtype() == DType::BFloat16) return dispatch_with_bf16(operands, op, fn);
+  dispatch_all_dtypes(operands, op, fn);
+}
+
 // Every dtype, the 16-bit floats included (zero: a bfloat16 / float16 of tensor/half.h): the
 // Tensor's own kernels, fill and the converting copy behind to() and clone().
 template <typename Fn>
@@ -127,6 +136,10 @@ void dispatch_with_bf16(const Tensor& x, const char* op, Fn&& fn) {
 template <typename Fn>
 void dispatch_all_dtypes(const Tensor& x, const char* op, Fn&& fn) {
   dispatch_all_dtypes(Operands{x}, op, fn);
+}
+template <typename Fn>
+void dispatch_all_dtypes_with_bf16(const Tensor& x, const char* op, Fn&& fn) {
+  dispatch_all_dtypes_with_bf16(Operands{x}, op, fn);
 }
 template <typename Fn>
 void dispatch_storage_dtypes(const Tensor& x, const char* op, Fn&& fn) {

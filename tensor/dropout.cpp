@@ -12,7 +12,7 @@ namespace neat {
 Tensor dropout_mask(const Shape& shape, double p, Generator& gen, DType dtype, Device device) {
   NEAT_CHECK(p >= 0 && p <= 1, "dropout: probability ", p, " must be in [0, 1]");
   Tensor mask(shape, dtype, device);
-  dispatch(mask, "dropout", [&](auto dev, auto zero) {
+  dispatch_with_bf16(mask, "dropout", [&](auto dev, auto zero) {
     using T = decltype(zero);
     dropout_mask(dev, mask.data<T>(), mask.numel(), p, gen.state());
   });

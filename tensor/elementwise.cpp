@@ -32,10 +32,10 @@ const char* unary_op_name(UnaryOp op) {
   return "?";
 }
 
-// y = f(x); float32 and float64.
+// y = f(x); float32, float64 and bfloat16 (computed in float32, rounded once).
 Tensor unary(UnaryOp op, const Tensor& x) {
   Tensor y(x.shape(), x.dtype(), x.device());
-  dispatch(x, unary_op_name(op), [&](auto dev, auto zero) {
+  dispatch_with_bf16(x, unary_op_name(op), [&](auto dev, auto zero) {
     using T = decltype(zero);
     unary_forward(dev, op, y.data<T>(), x.data<T>(), x.numel());
   });
@@ -52,7 +52,7 @@ Tensor unary_backward(UnaryOp op, const Tensor& grad_y, const Tensor& x, const T
              " for a value of shape ", shape_str(v.shape()));
   check_same_dtype(grad_y, v, name);
   Tensor dx(v.shape(), v.dtype(), v.device());
-  dispatch({v, grad_y}, name, [&](auto dev, auto zero) {
+  dispatch_with_bf16({v, grad_y}, name, [&](auto dev, auto zero) {
     using T = decltype(zero);
     unary_backward(dev, op, dx.data<T>(), grad_y.data<T>(), v.data<T>(), v.numel());
   });
@@ -132,7 +132,8 @@ static BroadcastLayout broadcast_layout(const Shape& out, const std::vector<Shap
   return layout;
 }
 
-// out = a op b with broadcasting. int64 is allowed where the op makes sense on integers.
+// out = a op b with broadcasting. int64 is allowed where the op makes sense on integers;
+// bfloat16 computes in float32 and rounds once.
 static Tensor binary(BinaryOp op, const char* name, const Tensor& a, const Tensor& b,
                      bool allow_int64) {
   check_same_dtype(a, b, name);
@@ -147,8 +148,8 @@ static Tensor binary(BinaryOp op, const char* name, const Tensor& a, const Tenso
     binary_broadcast(dev, op, out.data<T>(), a.data<T>(), b.data<T>(), int64_t(l.shape.size()),
                      l.shape.data(), l.strides[0].data(), l.strides[1].data());
   };
-  if (allow_int64) dispatch_all_dtypes({a, b}, name, run);
-  else dispatch({a, b}, name, run);
+  if (allow_int64) dispatch_all_dtypes_with_bf16({a, b}, name, run);
+  else dispatch_with_bf16({a, b}, name, run);
   return out;
 }
 
@@ -157,12 +158,12 @@ Tensor sub(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Sub, "sub
 Tensor mul(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Mul, "mul", a, b, true); }
 Tensor div(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Div, "div", a, b, false); }
 
-// out = a op s for a floating tensor.
+// out = a op s for a floating tensor; s in the math type (float32 for a bfloat16 a, not rounded).
 static Tensor apply_scalar(ScalarOp op, const char* name, const Tensor& a, double s) {
   Tensor out(a.shape(), a.dtype(), a.device());
-  dispatch(a, name, [&](auto dev, auto zero) {
+  dispatch_with_bf16(a, name, [&](auto dev, auto zero) {
     using T = decltype(zero);
-    scalar_op(dev, op, out.data<T>(), a.data<T>(), T(s), a.numel());
+    scalar_op(dev, op, out.data<T>(), a.data<T>(), math_t<T>(s), a.numel());
   });
   return out;
 }
@@ -198,7 +199,7 @@ Tensor expand(const Tensor& x, const Shape& shape) {
   if (x.shape() == shape) return x;
   Tensor out(shape, x.dtype(), x.device());
   BroadcastLayout l = broadcast_layout(shape, {x.shape()});
-  dispatch_all_dtypes(x, "expand", [&](auto dev, auto zero) {
+  dispatch_all_dtypes_with_bf16(x, "expand", [&](auto dev, auto zero) {
     using T = decltype(zero);
     expand_broadcast(dev, out.data<T>(), x.data<T>(), int64_t(l.shape.size()), l.shape.data(),
                      l.strides[0].data());
@@ -216,7 +217,7 @@ static void check_same_layout(const Tensor& dst, const Tensor& src, const char* 
 
 void add_(Tensor& dst, const Tensor& src) {
   check_same_layout(dst, src, "add_");
-  dispatch_all_dtypes({dst, src}, "add_", [&](auto dev, auto zero) {
+  dispatch_all_dtypes_with_bf16({dst, src}, "add_", [&](auto dev, auto zero) {
     using T = decltype(zero);
     T* d = dst.data<T>();
     binary_contiguous(dev, BinaryOp::Add, d, d, src.data<T>(), dst.numel());
@@ -225,24 +226,24 @@ void add_(Tensor& dst, const Tensor& src) {
 
 void axpy_(Tensor& dst, double alpha, const Tensor& src) {
   check_same_layout(dst, src, "axpy_");
-  dispatch({dst, src}, "axpy_", [&](auto dev, auto zero) {
+  dispatch_with_bf16({dst, src}, "axpy_", [&](auto dev, auto zero) {
     using T = decltype(zero);
-    axpy(dev, dst.data<T>(), T(alpha), src.data<T>(), dst.numel());
+    axpy(dev, dst.data<T>(), math_t<T>(alpha), src.data<T>(), dst.numel());
   });
 }
 
 void scale_(Tensor& dst, double alpha) {
-  dispatch(dst, "scale_", [&](auto dev, auto zero) {
+  dispatch_with_bf16(dst, "scale_", [&](auto dev, auto zero) {
     using T = decltype(zero);
     T* d = dst.data<T>();
-    scalar_op(dev, ScalarOp::Mul, d, d, T(alpha), dst.numel());
+    scalar_op(dev, ScalarOp::Mul, d, d, math_t<T>(alpha), dst.numel());
   });
 }
 
 bool all_finite(const Tensor& x) {
   if (!is_floating(x.dtype())) return true;
   Tensor bad({}, DType::Int64, x.device());
-  dispatch(x, "all_finite", [&](auto dev, auto zero) {
+  dispatch_with_bf16(x, "all_finite", [&](auto dev, auto zero) {
     using T = decltype(zero);
     count_nonfinite(dev, x.data<T>(), x.numel(), bad.data<int64_t>());
   });

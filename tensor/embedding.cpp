@@ -22,6 +22,10 @@ Tensor embedding_backward(const Tensor& grad, const Tensor& ids, int64_t num_emb
   NEAT_CHECK(padding_idx >= -1 && padding_idx < num_embeddings, "embedding_backward: ",
              "padding_idx ", padding_idx, " is neither -1 (none) nor a row of the table of ",
              num_embeddings);
+  // Repeated ids add into one row: bf16 sums in float32, rounded once at the end (as index_add).
+  if (grad.dtype() == DType::BFloat16)
+    return embedding_backward(grad.to(DType::Float32), ids, num_embeddings, padding_idx)
+        .to(DType::BFloat16);
   const int64_t count = ids.size(0), dim = grad.size(1);
   Tensor dweight = zeros({num_embeddings, dim}, grad.dtype(), grad.device());
   Tensor first_bad({1}, DType::Int64, grad.device());

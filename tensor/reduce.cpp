@@ -47,10 +47,17 @@ static Split split_at(const Shape& shape, int64_t begin, int64_t end) {
   return s;
 }
 
-Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
-  const std::vector<int64_t> reduced = reduced_dims(dims, x.dim(), "sum");
-  // One pass per block of consecutive reduced dims (usually there is one block), keeping dims
-  // so that the block boundaries stay valid.
+// sum over dims times scale (mean's 1 / count), applied before the result's one rounding.
+// One pass per block of consecutive reduced dims (usually there is one block), keeping dims so
+// that the block boundaries stay valid; the scale goes to the last pass. A bfloat16 input with
+// more than one block is summed in float32 and rounded at the end, never between passes.
+static Tensor scaled_sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim,
+                         double scale, const char* op) {
+  const std::vector<int64_t> reduced = reduced_dims(dims, x.dim(), op);
+  size_t blocks = 0;
+  for (size_t i = 0; i < reduced.size(); ++i) blocks += i == 0 || reduced[i] != reduced[i - 1] + 1;
+  if (blocks > 1 && x.dtype() == DType::BFloat16)
+    return scaled_sum(x.to(DType::Float32), dims, keepdim, scale, op).to(DType::BFloat16);
   Tensor current = x;
   for (size_t i = 0; i < reduced.size();) {
     size_t j = i + 1;
@@ -59,9 +66,11 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
     Shape shape = current.shape();
     for (size_t k = i; k < j; ++k) shape[size_t(reduced[k])] = 1;
     Tensor out(shape, x.dtype(), x.device());
-    dispatch_all_dtypes(current, "sum", [&](auto dev, auto zero) {
+    const double pass_scale = j == reduced.size() ? scale : 1.0;
+    dispatch_all_dtypes_with_bf16(current, op, [&](auto dev, auto zero) {
       using T = decltype(zero);
-      sum_kernel(dev, out.data<T>(), current.data<T>(), s.outer, s.R, s.inner);
+      sum_kernel(dev, out.data<T>(), current.data<T>(), s.outer, s.R, s.inner,
+                 math_t<T>(pass_scale));
     });
     current = out;
     i = j;
@@ -71,14 +80,16 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   return current.reshape(reduced_shape(x.shape(), reduced, keepdim));
 }
 
+Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+  return scaled_sum(x, dims, keepdim, 1.0, "sum");
+}
+
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   check_float(x, "mean");
   const std::vector<int64_t> reduced = reduced_dims(dims, x.dim(), "mean");
   int64_t count = 1;
   for (int64_t d : reduced) count *= x.shape()[size_t(d)];
-  Tensor out = sum(x, dims, keepdim);
-  scale_(out, 1.0 / double(count));
-  return out;
+  return scaled_sum(x, dims, keepdim, 1.0 / double(count), "mean");
 }
 
 MaxResult max(const Tensor& x, int64_t dim, bool keepdim) {
@@ -87,7 +98,7 @@ MaxResult max(const Tensor& x, int64_t dim, bool keepdim) {
   const Split s = split_at(x.shape(), d, d + 1);
   const Shape shape = reduced_shape(x.shape(), {d}, keepdim);
   MaxResult result{Tensor(shape, x.dtype(), x.device()), Tensor(shape, DType::Int64, x.device())};
-  dispatch_all_dtypes(x, "max", [&](auto dev, auto zero) {
+  dispatch_all_dtypes_with_bf16(x, "max", [&](auto dev, auto zero) {
     using T = decltype(zero);
     max_kernel(dev, result.values.data<T>(), result.indices.data<int64_t>(), x.data<T>(), s.outer,
                s.R, s.inner);
@@ -105,7 +116,7 @@ Tensor max_backward(const Tensor& grad_values, const Tensor& indices, const Shap
              " reduced over dim ", dim);
   const Split s = split_at(input_shape, d, d + 1);
   Tensor dx(input_shape, grad_values.dtype(), grad_values.device());
-  dispatch({grad_values, indices}, "max_backward", [&](auto dev, auto zero) {
+  dispatch_with_bf16({grad_values, indices}, "max_backward", [&](auto dev, auto zero) {
     using T = decltype(zero);
     max_backward_kernel(dev, dx.data<T>(), grad_values.data<T>(), indices.data<int64_t>(),
                         s.outer, s.R, s.inner);
@@ -121,7 +132,7 @@ Tensor squared_norm(const std::vector<Tensor>& tensors) {
   NEAT_CHECK(first.defined(), "squared_norm: tensor 0 is undefined");
   Tensor total = zeros({}, DType::Float64, first.device());
   for (const Tensor& t : tensors) {
-    dispatch({t, first}, "squared_norm", [&](auto dev, auto zero) {
+    dispatch_with_bf16({t, first}, "squared_norm", [&](auto dev, auto zero) {
       using T = decltype(zero);
       add_sum_of_squares(dev, t.data<T>(), t.numel(), total.data<double>());
     });

@@ -1,6 +1,7 @@
 // Shape ops: checks and output shapes here, the copying kernels in tensor/cpu/shape_ops.h and
 // tensor/cuda/shape_ops.cu.
-// Every op works on every dtype (it only moves elements), except index_add which adds.
+// Every op works on every dtype but float16 (it only moves elements), except index_add, which
+// adds: a bfloat16 index_add sums in float32 and rounds once.
 #include "tensor/shape_ops.h"
 
 #include "tensor/cpu/shape_ops.h"
@@ -53,7 +54,7 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
   for (int64_t d = 0; d < merged; ++d)
     if (stride[size_t(d)] == 1) k = d;
   Tensor out(out_shape, x.dtype(), x.device());
-  dispatch_all_dtypes(x, "permute", [&](auto dev, auto zero) {
+  dispatch_all_dtypes_with_bf16(x, "permute", [&](auto dev, auto zero) {
     using T = decltype(zero);
     if (k == merged - 1) permute_kernel(dev, out.data<T>(), x.data<T>(), merged, shape.data(), stride.data());
     else transpose_kernel(dev, out.data<T>(), x.data<T>(), merged, shape.data(), stride.data(), k);
@@ -105,7 +106,7 @@ Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
   shape[size_t(d)] = length;
   Tensor out(shape, x.dtype(), x.device());
   const int64_t inner = inner_size(x.shape(), d), size = x.shape()[size_t(d)];
-  dispatch_all_dtypes(x, "narrow", [&](auto dev, auto zero) {
+  dispatch_all_dtypes_with_bf16(x, "narrow", [&](auto dev, auto zero) {
     using T = decltype(zero);
     copy_rows(dev, out.data<T>(), length * inner, x.data<T>() + start * inner, size * inner,
                    outer_size(x.shape(), d), length * inner);
@@ -121,7 +122,7 @@ Tensor narrow_backward(const Tensor& grad, const Shape& input_shape, int64_t dim
   check_range(input_shape, dim, d, start, length, "narrow_backward");
   Tensor dx = zeros(input_shape, grad.dtype(), grad.device());
   const int64_t inner = inner_size(input_shape, d), size = input_shape[size_t(d)];
-  dispatch_all_dtypes(grad, "narrow_backward", [&](auto dev, auto zero) {
+  dispatch_all_dtypes_with_bf16(grad, "narrow_backward", [&](auto dev, auto zero) {
     using T = decltype(zero);
     copy_rows(dev, dx.data<T>() + start * inner, size * inner, grad.data<T>(), length * inner,
                    outer_size(input_shape, d), length * inner);
@@ -146,7 +147,7 @@ Tensor concat(const std::vector<Tensor>& parts, int64_t dim) {
   Tensor out(shape, first.dtype(), first.device());
   const int64_t outer = outer_size(shape, d), inner = inner_size(shape, d);
   const int64_t out_row = shape[size_t(d)] * inner;
-  dispatch_all_dtypes(first, "concat", [&](auto dev, auto zero) {
+  dispatch_all_dtypes_with_bf16(first, "concat", [&](auto dev, auto zero) {
     using T = decltype(zero);
     int64_t offset = 0;  // where this part starts within an output row
     for (const Tensor& p : parts) {
@@ -184,7 +185,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   const int64_t d = normalize_dim(dim, x.dim(), "index_select");
   Tensor out(gathered_shape(x.shape(), d, index, "index_select"), x.dtype(), x.device());
   Tensor first_bad({1}, DType::Int64, x.device());
-  dispatch_all_dtypes({x, index}, "index_select", [&](auto dev, auto zero) {
+  dispatch_all_dtypes_with_bf16({x, index}, "index_select", [&](auto dev, auto zero) {
     using T = decltype(zero);
     index_select_kernel(dev, out.data<T>(), x.data<T>(), index.data<int64_t>(),
                         first_bad.data<int64_t>(), outer_size(x.shape(), d), x.shape()[size_t(d)],
@@ -195,6 +196,10 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
 }
 
 Tensor index_add(const Shape& input_shape, int64_t dim, const Tensor& index, const Tensor& src) {
+  // Several indices may add into one element: bf16 sums in float32 (300 adds of 1 make 300,
+  // not bf16's 256, where 256 + 1 rounds back to 256), rounded once at the end.
+  if (src.dtype() == DType::BFloat16)
+    return index_add(input_shape, dim, index, src.to(DType::Float32)).to(DType::BFloat16);
   const int64_t d = normalize_dim(dim, int64_t(input_shape.size()), "index_add");
   const Shape expected = gathered_shape(input_shape, d, index, "index_add");
   NEAT_CHECK(src.shape() == expected, "index_add: source ", shape_str(src.shape()), " does not match ",

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "autograd/gradcheck.h"
+#include "tensor/half.h"
 #include "tensor/tensor.h"
 
 namespace neat::test {
@@ -77,6 +78,16 @@ inline double max_abs(const Tensor& a) {
   double largest = 0;
   for (int64_t i = 0; i < a.numel(); ++i) largest = std::fmax(largest, std::fabs(a.flat(i)));
   return largest;
+}
+
+// True when got is a bfloat16 tensor holding, bit for bit, want32 (float32) rounded to bf16:
+// what a bf16 kernel computing in float32 and rounding once must give (NaNs compared by bits).
+inline bool is_rounded_float32(const Tensor& got, const Tensor& want32) {
+  if (got.dtype() != DType::BFloat16 || got.shape() != want32.shape()) return false;
+  const Tensor want = want32.to(DType::BFloat16);
+  for (int64_t i = 0; i < got.numel(); ++i)
+    if (got.data<bfloat16>()[i].bits != want.data<bfloat16>()[i].bits) return false;
+  return true;
 }
 
 // Runs gradcheck on f at inputs and fails the current test case with its report.

@@ -9,7 +9,9 @@
 #include "autograd/gradcheck.h"
 #include "autograd/matmul.h"
 #include "autograd/reduce.h"
+#include "tests/op_table.h"
 #include "tests/op_test_util.h"
+#include "tests/tensor_check.h"
 
 using namespace neat;
 using namespace neat::test;
@@ -232,6 +234,30 @@ TEST_CASE("autograd backward from a leaf and with a given gradient") {
   Variable y = x * x;  // non-scalar output, explicit upstream gradient
   y.backward(from_vector(std::vector<double>{1, 10}));
   CHECK(x.grad().to_vector<double>() == std::vector<double>{2, 40});
+}
+
+TEST_CASE("autograd bf16: a graph runs forward and backward in bf16, gradients accumulate") {
+  // loss = mean(gelu(x x + b) x): x feeds three nodes (their gradients summed by the engine),
+  // b is broadcast (its gradient a sum_to). backward() twice: the leaf gradients accumulate
+  // (add_ in bf16). Against the same graph in float64 at the same (bf16) values, within the op
+  // table's bf16 bound (tests/op_table.h) for the longest sum here, the mean's 20 terms.
+  const Tensor x0 = random64({4, 5}, 1).to(DType::BFloat16), b0 = random64({5}, 2).to(DType::BFloat16);
+  auto loss_of = [](const Variable& x, const Variable& b) { return mean(gelu(x * x + b) * x); };
+  Variable x(x0, true), b(b0, true);
+  Variable loss = loss_of(x, b);
+  CHECK(loss.dtype() == DType::BFloat16);
+  loss.backward();
+  loss_of(x, b).backward();
+  Variable x64(x0.to(DType::Float64), true), b64(b0.to(DType::Float64), true);
+  Variable loss64 = loss_of(x64, b64);
+  loss64.backward();
+  loss_of(x64, b64).backward();
+  const double rtol = kBf16Slack * kBf16UnitRoundoff * (1 + std::sqrt(20.0));
+  CHECK(x.grad().dtype() == DType::BFloat16);
+  CHECK(b.grad().dtype() == DType::BFloat16);
+  check_tensor("loss", loss.data(), loss64.data(), rtol, 0);
+  check_tensor("dx", x.grad(), x64.grad(), rtol, 0);
+  check_tensor("db", b.grad(), b64.grad(), rtol, 0);
 }
 
 TEST_CASE("autograd deep chain does not overflow the stack") {

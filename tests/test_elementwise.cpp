@@ -13,6 +13,7 @@
 #include "autograd/reduce.h"
 #include "tensor/gpu.h"
 #include "tensor/scalar_math.h"
+#include "tensor/shape_ops.h"
 #include "tests/op_test_util.h"
 #include "tests/skip.h"
 #include "tests/tensor_check.h"
@@ -402,6 +403,91 @@ TEST_CASE("cuda: elementwise ops equal the CPU's (every unary op, broadcasts, in
   add_(k, i);
   add_(kg, ig);
   CHECK(cuda_nmse(kg, k) == 0.0);
+}
+
+TEST_CASE("elementwise bf16: float32 math on the widened values, rounded once, bit for bit") {
+  // Every op on a bf16 tensor equals the same op on its float32 widening, rounded to bf16: the
+  // kernels compute in float32 (math_t) and round only when they store. 33033 elements: the
+  // threaded loops; [B, N, D] + [D] and + [B, N, 1]: both broadcast loops.
+  const UnaryOp ops[] = {UnaryOp::Neg,  UnaryOp::Exp,     UnaryOp::Log,  UnaryOp::Sqrt,
+                         UnaryOp::Tanh, UnaryOp::Sigmoid, UnaryOp::Relu, UnaryOp::Gelu,
+                         UnaryOp::Sin,  UnaryOp::Sin2Pi,  UnaryOp::Silu, UnaryOp::Identity};
+  const Tensor x = random64({3, 77, 143}, 1, -2, 2).to(DType::BFloat16);
+  const Tensor dy = random64({3, 77, 143}, 2).to(DType::BFloat16);
+  const Tensor x32 = x.to(DType::Float32), dy32 = dy.to(DType::Float32);
+  for (UnaryOp op : ops) {
+    CAPTURE(unary_op_name(op));
+    const Tensor y = unary(op, x);  // log and sqrt of x < 0: NaN, the same NaN bits both ways
+    CHECK(is_rounded_float32(y, unary(op, x32)));
+    CHECK(is_rounded_float32(unary_backward(op, dy, x, y),
+                             unary_backward(op, dy32, x32, y.to(DType::Float32))));
+  }
+  for (const Shape& shape_b : std::vector<Shape>{{3, 77, 143}, {143}, {3, 77, 1}}) {
+    CAPTURE(shape_str(shape_b));
+    const Tensor b = random64(shape_b, 3, 0.5, 2).to(DType::BFloat16), b32 = b.to(DType::Float32);
+    CHECK(is_rounded_float32(add(x, b), add(x32, b32)));
+    CHECK(is_rounded_float32(sub(b, x), sub(b32, x32)));
+    CHECK(is_rounded_float32(mul(x, b), mul(x32, b32)));
+    CHECK(is_rounded_float32(div(x, b), div(x32, b32)));
+  }
+  // The scalar stays a float32: x * 0.1 is x * 0.1f rounded once, not x * bf16(0.1) = x *
+  // 0.10009765625, which differs for some x.
+  CHECK(is_rounded_float32(mul_scalar(x, 0.1), mul_scalar(x32, 0.1)));
+  CHECK_FALSE(is_rounded_float32(mul_scalar(x, 0.1), mul_scalar(x32, 0.10009765625)));
+  CHECK(is_rounded_float32(add_scalar(x, 0.3), add_scalar(x32, 0.3)));
+  CHECK(is_rounded_float32(pow_scalar(x, 2), pow_scalar(x32, 2)));
+  Tensor d = x.clone(), d32 = x32.clone();
+  add_(d, dy);
+  add_(d32, dy32);
+  CHECK(is_rounded_float32(d, d32));
+  d32 = d.to(DType::Float32);
+  axpy_(d, -0.75, dy);
+  axpy_(d32, -0.75, dy32);
+  CHECK(is_rounded_float32(d, d32));
+  d32 = d.to(DType::Float32);
+  scale_(d, 1.3);
+  scale_(d32, 1.3);
+  CHECK(is_rounded_float32(d, d32));
+  const Tensor row = narrow(x, 0, 0, 1);
+  CHECK(is_rounded_float32(expand(row, {4, 77, 143}), expand(row.to(DType::Float32), {4, 77, 143})));
+  CHECK(all_finite(x));
+  Tensor bad = x.clone();
+  bad.set({2, 5, 7}, INFINITY);
+  CHECK_FALSE(all_finite(bad));
+  // float16 stays a storage type.
+  CHECK_THROWS_WITH(exp(x.to(DType::Float16)), doctest::Contains("exp: no float16 kernel"));
+}
+
+TEST_CASE("cuda: bf16 elementwise ops equal the CPU's (packed loads, their tails, broadcasts)") {
+  if (!cuda_available()) return skip(cuda_unavailable_reason());
+  const UnaryOp ops[] = {UnaryOp::Neg,  UnaryOp::Exp,     UnaryOp::Log,  UnaryOp::Sqrt,
+                         UnaryOp::Tanh, UnaryOp::Sigmoid, UnaryOp::Relu, UnaryOp::Gelu,
+                         UnaryOp::Sin,  UnaryOp::Sin2Pi,  UnaryOp::Silu, UnaryOp::Identity};
+  // 8 bf16 a 16-byte pack: 27090 elements leave a tail of 2 for the one-at-a-time kernel.
+  for (const Shape& shape : std::vector<Shape>{{3, 70, 129}, {5, 1000}}) {
+    CAPTURE(shape_str(shape));
+    const Tensor x = random64(shape, 1, 0.1, 2.1).to(DType::BFloat16);
+    const Tensor dy = random64(shape, 2).to(DType::BFloat16);
+    const Tensor xg = x.to(Device::CUDA), dyg = dy.to(Device::CUDA);
+    for (UnaryOp op : ops) {
+      CAPTURE(unary_op_name(op));
+      // The GPU may fuse a multiply-add in the float32 math: now and then one bf16 ulp apart.
+      const Tensor y = unary(op, x), yg = unary(op, xg);
+      CHECK(cuda_nmse(yg, y) < 1e-6);
+      CHECK(cuda_nmse(unary_backward(op, dyg, xg, yg), unary_backward(op, dy, x, y)) < 1e-6);
+    }
+    // One IEEE operation in float32, rounded once: bit for bit.
+    for (const Shape& shape_b : std::vector<Shape>{shape, {shape.back()}}) {
+      const Tensor b = random64(shape_b, 3, 0.5, 2).to(DType::BFloat16), bg = b.to(Device::CUDA);
+      CHECK(cuda_nmse(add(xg, bg), add(x, b)) == 0.0);
+      CHECK(cuda_nmse(div(xg, bg), div(x, b)) == 0.0);
+    }
+    CHECK(cuda_nmse(mul_scalar(xg, 0.1), mul_scalar(x, 0.1)) == 0.0);
+    Tensor d = x.clone(), dg = xg.clone();
+    axpy_(d, -0.75, dy);
+    axpy_(dg, -0.75, dyg);
+    CHECK(cuda_nmse(dg, d) < 1e-6);
+  }
 }
 
 TEST_CASE("elementwise errors name the op and the shapes") {

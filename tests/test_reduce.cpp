@@ -62,6 +62,35 @@ TEST_CASE("reduce mean values") {
   CHECK(mentions(thrown_message([] { mean(zeros({2}, DType::Int64)); }), {"mean", "int64", "[2]"}));
 }
 
+TEST_CASE("reduce bf16: float32 sums, the result rounded once") {
+  // 300 ones: a bf16 running sum stalls at 256 (256 + 1 is a tie, rounded to the even 256);
+  // float32 sums reach 300, which bf16 holds exactly. Each sum path: a contiguous row, column
+  // sums, and two blocks of dims (summed in float32 throughout, rounded at the end: 900).
+  CHECK(sum(ones({2, 300}, DType::BFloat16), {1}).to_vector<float>() == std::vector<float>{300, 300});
+  CHECK(sum(ones({300, 3}, DType::BFloat16), {0}).to_vector<float>() == std::vector<float>(3, 300));
+  CHECK(sum(ones({300, 2, 3}, DType::BFloat16), {0, 2}).to_vector<float>() ==
+        std::vector<float>{900, 900});
+  // Otherwise the float32 result of the widened input, rounded: bit for bit, sum and mean (mean
+  // scales the float32 sum, so it too rounds once), every dims pattern.
+  const Tensor x = random64({6, 37, 300}, 5).to(DType::BFloat16), x32 = x.to(DType::Float32);
+  for (const std::vector<int64_t>& dims : std::vector<std::vector<int64_t>>{
+           {2}, {0}, {1}, {0, 1}, {0, 2}, {1, 2}, {}}) {
+    CAPTURE(shape_str(dims));
+    CHECK(is_rounded_float32(sum(x, dims), sum(x32, dims)));
+    CHECK(is_rounded_float32(mean(x, dims, true), mean(x32, dims, true)));
+  }
+  // max picks a stored value (exact) and the float32 argmax; its backward routes bf16 as it is.
+  for (int64_t dim : {0, 1, 2}) {
+    const MaxResult got = max(x, dim), want = max(x32, dim);
+    CHECK(is_rounded_float32(got.values, want.values));
+    CHECK(got.indices.to_vector<int64_t>() == want.indices.to_vector<int64_t>());
+    const Tensor grad = random64(got.values.shape(), 9).to(DType::BFloat16);
+    CHECK(is_rounded_float32(max_backward(grad, got.indices, x.shape(), dim, false),
+                             max_backward(grad.to(DType::Float32), want.indices, x.shape(), dim, false)));
+  }
+  CHECK(squared_norm({x}).item() == doctest::Approx(squared_norm({x32}).item()).epsilon(1e-12));
+}
+
 TEST_CASE("reduce large sums match float64 sums") {
   // [outer, R, inner] layouts large enough for the threaded loops, incl. outer = 1.
   Generator gen(9);
@@ -115,16 +144,20 @@ TEST_CASE("reduce expand_reduced") {
                  {"expand_reduced", "[3]", "[2, 4]"}));
 }
 
-TEST_CASE("cuda: reductions equal the CPU's (every sum path, int64, max with ties and NaN, squared_norm)") {
+TEST_CASE("cuda: reductions equal the CPU's (every sum path, int64, bf16, max with ties and NaN, squared_norm)") {
   if (!cuda_available()) return skip(cuda_unavailable_reason());
-  for (DType dt : {DType::Float32, DType::Float64, DType::Int64}) {
+  for (DType dt : {DType::Float32, DType::Float64, DType::Int64, DType::BFloat16}) {
     CAPTURE(dtype_name(dt));
     auto values = [dt](const Shape& shape, uint64_t seed) {
       return dt == DType::Int64 ? arange(shape_numel(shape), DType::Int64).reshape(shape)
                                 : random64(shape, seed).to(dt);
     };
-    // The sums add in another order on the GPU: float within ~1e-6 of the scale, int64 exact.
-    const double tol = dt == DType::Float32 ? 1e-10 : dt == DType::Float64 ? 1e-24 : 0.0;
+    // The sums add in another order on the GPU: float within ~1e-6 of the scale, int64 exact,
+    // bf16 (summed in float32) now and then one bf16 ulp apart.
+    const double tol = dt == DType::Float32    ? 1e-10
+                       : dt == DType::Float64  ? 1e-24
+                       : dt == DType::BFloat16 ? 1e-6
+                                               : 0.0;
     const Tensor x = values({6, 37, 300}, 5), xg = x.to(Device::CUDA);
     for (const std::vector<int64_t>& dims : std::vector<std::vector<int64_t>>{
              {2}, {0}, {1}, {0, 1}, {0, 2}, {1, 2}, {}}) {
@@ -158,7 +191,7 @@ TEST_CASE("cuda: reductions equal the CPU's (every sum path, int64, max with tie
       same = (std::isnan(g[i]) && std::isnan(w[i])) || g[i] == w[i];
     return same;
   };
-  for (DType dt : {DType::Float32, DType::Float64, DType::Int64}) {
+  for (DType dt : {DType::Float32, DType::Float64, DType::Int64, DType::BFloat16}) {
     CAPTURE(dtype_name(dt));
     const Tensor x = dt == DType::Int64 ? arange(120, DType::Int64).reshape({4, 5, 6}) : m.to(dt);
     for (int64_t dim : {0, 1, 2}) {

@@ -4,6 +4,7 @@
 
 #include "autograd/elementwise.h"
 #include "autograd/shape_ops.h"
+#include "tensor/embedding.h"
 #include "tensor/gpu.h"
 #include "tests/op_test_util.h"
 #include "tests/skip.h"
@@ -123,6 +124,31 @@ TEST_CASE("shape index_select and index_add") {
   CHECK(dx.to_vector<float>() == std::vector<float>{1, 1, 1, 0, 0, 0, 2, 2, 2, 0, 0, 0});
 }
 
+TEST_CASE("shape ops bf16: moves are exact; index_add and the embedding gradient sum in float32") {
+  Generator gen(3);
+  const Tensor x = randn({3, 5, 34, 33}, gen, DType::BFloat16), x32 = x.to(DType::Float32);
+  CHECK(is_rounded_float32(permute(x, {3, 2, 1, 0}), permute(x32, {3, 2, 1, 0})));
+  CHECK(is_rounded_float32(permute(x, {0, 2, 1, 3}), permute(x32, {0, 2, 1, 3})));
+  CHECK(is_rounded_float32(narrow(x, 2, 3, 20), narrow(x32, 2, 3, 20)));
+  CHECK(is_rounded_float32(narrow_backward(narrow(x, 1, 1, 3), x.shape(), 1, 1),
+                           narrow_backward(narrow(x32, 1, 1, 3), x.shape(), 1, 1)));
+  CHECK(is_rounded_float32(concat({x, x}, 1), concat({x32, x32}, 1)));
+  const Tensor index = from_vector(std::vector<int64_t>{4, 0, 4, 2, 32});
+  CHECK(is_rounded_float32(index_select(x, 3, index), index_select(x32, 3, index)));
+  // 300 rows of ones added into row 0: a bf16 running sum would stall at 256 (256 + 1 ties to
+  // the even 256); summed in float32 it is 300, which bf16 holds exactly.
+  const Tensor same_row = zeros({300}, DType::Int64);
+  const Tensor src = ones({300, 4}, DType::BFloat16);
+  const Tensor dx = index_add({2, 4}, 0, same_row, src);
+  CHECK(dx.dtype() == DType::BFloat16);
+  CHECK(dx.to_vector<float>() == std::vector<float>{300, 300, 300, 300, 0, 0, 0, 0});
+  const Tensor dweight = embedding_backward(src, same_row, 2, /*padding_idx=*/-1);
+  CHECK(dweight.dtype() == DType::BFloat16);
+  CHECK(dweight.to_vector<float>() == std::vector<float>{300, 300, 300, 300, 0, 0, 0, 0});
+  CHECK_THROWS_WITH(permute(x.to(DType::Float16), {1, 0, 2, 3}),
+                    doctest::Contains("permute: no float16 kernel"));
+}
+
 TEST_CASE("shape op errors name the shapes") {
   Tensor x = zeros({2, 3});
   CHECK(mentions(thrown_message([&] { permute(x, {0}); }), {"permute", "[0]", "[2, 3]"}));
@@ -157,7 +183,7 @@ TEST_CASE("cuda: permute, narrow, concat, index_select and index_add equal the C
     return got.device() == Device::CUDA && got.shape() == want.shape() &&
            got.to(Device::CPU).to_vector<double>() == want.to_vector<double>();
   };
-  for (DType dt : {DType::Float32, DType::Float64, DType::Int64}) {
+  for (DType dt : {DType::Float32, DType::Float64, DType::Int64, DType::BFloat16}) {
     CAPTURE(dtype_name(dt));
     const Shape shape{3, 5, 34, 33};   // odd, and not whole 32 x 32 tiles
     const Tensor x = dt == DType::Int64 ? arange(shape_numel(shape), dt).reshape(shape)

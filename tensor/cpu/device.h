@@ -19,19 +19,21 @@ struct Cpu {};
 // costs more than it saves. Every OpenMP loop in tensor/cpu/ uses it in its `if` clause.
 constexpr int64_t kParallelThreshold = int64_t(1) << 15;
 
+// The widest column block of for_column_blocks: a kernel may keep one block's sums on its stack.
+constexpr int64_t kColumnBlock = 256;
+
 // Runs body(o, j0, j1) for every row o < outer of an [outer, inner] output and every block
-// [j0, j1) of 256 of its columns, the (row, block) pairs spread over the threads when `work`
-// (the elements the loop touches) reaches kParallelThreshold. A row of one block is written by
+// [j0, j1) of kColumnBlock of its columns, the (row, block) pairs spread over the threads when
+// `work` (the elements the loop touches) reaches kParallelThreshold. A row of one block is written by
 // one thread only, so kernels that add into rows (sums, index_add) need no atomics, and a
 // single wide row (outer = 1) still spreads over the threads.
 template <typename Body>
 void for_column_blocks(int64_t outer, int64_t inner, int64_t work, const Body& body) {
-  constexpr int64_t kBlock = 256;
-  const int64_t blocks = (inner + kBlock - 1) / kBlock;
+  const int64_t blocks = (inner + kColumnBlock - 1) / kColumnBlock;
 #pragma omp parallel for schedule(static) if (work >= kParallelThreshold)
   for (int64_t task = 0; task < outer * blocks; ++task) {
-    const int64_t o = task / blocks, j0 = (task % blocks) * kBlock;
-    body(o, j0, std::min(inner, j0 + kBlock));
+    const int64_t o = task / blocks, j0 = (task % blocks) * kColumnBlock;
+    body(o, j0, std::min(inner, j0 + kColumnBlock));
   }
 }
 

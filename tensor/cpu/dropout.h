@@ -7,16 +7,17 @@
 #include <cstdint>
 
 #include "tensor/cpu/device.h"
+#include "tensor/half.h"
 #include "tensor/random.h"
 
 namespace neat::cpu {
 
 template <typename T>
 void dropout_mask(Cpu, T* mask, int64_t n, double p, uint64_t state) {
-  const T keep = p < 1 ? T(1.0 / (1.0 - p)) : T(0);
+  const T keep = convert_value<T>(p < 1 ? 1.0 / (1.0 - p) : 0.0);  // bf16: keep rounded
 #pragma omp parallel for schedule(static) if (n >= kParallelThreshold)
   for (int64_t i = 0; i < n; ++i)
-    mask[i] = uniform_from_bits(splitmix64_draw(state, uint64_t(i))) < p ? T(0) : keep;
+    mask[i] = uniform_from_bits(splitmix64_draw(state, uint64_t(i))) < p ? T(0.0f) : keep;
 }
 
 }  // namespace neat::cpu

@@ -6,6 +6,10 @@
 // (last dim) at a time. Loops over at least kParallelThreshold elements are split across OpenMP
 // threads. The same entry points on the GPU: tensor/cuda/elementwise.cu.
 //
+// Every loop computes in M = math_t<T> (tensor/half.h): a bfloat16 element is widened to
+// float32, the functor runs in float32 and the result is rounded to bf16 once, when stored;
+// float and double compute in T itself (M(x) and T(y) are then no-ops: the same bits as before).
+//
 //   unary_forward:     y [n] = f(x)                  unary_backward: dx [n] = dy * f'(v)
 //   binary_contiguous: out [n] = a op b              binary_broadcast: the same, broadcast
 //   scalar_op:         y [n] = x op s                axpy: y [n] += alpha x
@@ -22,21 +26,24 @@
 
 #include "tensor/cpu/device.h"
 #include "tensor/elementwise_ops.h"
+#include "tensor/half.h"
 
 namespace neat::cpu {
 
 // y[i] = f(x[i]), i < n.
 template <typename T, typename F>
 void map_contiguous(T* y, const T* x, int64_t n, F f) {
+  using M = math_t<T>;
 #pragma omp parallel for schedule(static) if (n >= kParallelThreshold)
-  for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
+  for (int64_t i = 0; i < n; ++i) y[i] = T(f(M(x[i])));
 }
 
 // out[i] = f(a[i], b[i]), i < n. out may be a (in-place updates).
 template <typename T, typename F>
 void zip_contiguous(T* out, const T* a, const T* b, int64_t n, F f) {
+  using M = math_t<T>;
 #pragma omp parallel for schedule(static) if (n >= kParallelThreshold)
-  for (int64_t i = 0; i < n; ++i) out[i] = f(a[i], b[i]);
+  for (int64_t i = 0; i < n; ++i) out[i] = T(f(M(a[i]), M(b[i])));
 }
 
 // The rows of an output of sizes shape[0..rank) (a row: an index over every dim but the last),
@@ -86,6 +93,7 @@ void for_row_blocks(int64_t rank, const int64_t* shape, Fn fn) {
 template <typename T, typename F>
 void zip_broadcast(T* out, const T* a, const T* b, int64_t rank, const int64_t* shape,
                    const int64_t* stride_a, const int64_t* stride_b, F f) {
+  using M = math_t<T>;
   const int64_t inner = shape[rank - 1];
   const bool a_moves = stride_a[rank - 1] != 0, b_moves = stride_b[rank - 1] != 0;
   for_row_blocks(rank, shape, [&](int64_t begin, int64_t end) {
@@ -96,15 +104,15 @@ void zip_broadcast(T* out, const T* a, const T* b, int64_t rank, const int64_t* 
       const T* pb = b + at_b.offset();
       // One loop per case, so each inner loop is contiguous and vectorises.
       if (a_moves && b_moves) {
-        for (int64_t j = 0; j < inner; ++j) o[j] = f(pa[j], pb[j]);
+        for (int64_t j = 0; j < inner; ++j) o[j] = T(f(M(pa[j]), M(pb[j])));
       } else if (a_moves) {
-        const T vb = *pb;
-        for (int64_t j = 0; j < inner; ++j) o[j] = f(pa[j], vb);
+        const M vb = M(*pb);
+        for (int64_t j = 0; j < inner; ++j) o[j] = T(f(M(pa[j]), vb));
       } else if (b_moves) {
-        const T va = *pa;
-        for (int64_t j = 0; j < inner; ++j) o[j] = f(va, pb[j]);
+        const M va = M(*pa);
+        for (int64_t j = 0; j < inner; ++j) o[j] = T(f(va, M(pb[j])));
       } else {
-        const T v = f(*pa, *pb);
+        const T v = T(f(M(*pa), M(*pb)));
         for (int64_t j = 0; j < inner; ++j) o[j] = v;
       }
     }
@@ -136,15 +144,15 @@ void binary_broadcast(Cpu, BinaryOp op, T* out, const T* a, const T* b, int64_t 
   with_binary(op, [&](auto f) { zip_broadcast(out, a, b, rank, shape, stride_a, stride_b, f); });
 }
 
-// y may be x (in place).
+// y may be x (in place). s is not rounded to T: a bf16 x is scaled by the float32 s.
 template <typename T>
-void scalar_op(Cpu, ScalarOp op, T* y, const T* x, T s, int64_t n) {
+void scalar_op(Cpu, ScalarOp op, T* y, const T* x, math_t<T> s, int64_t n) {
   with_scalar(op, s, [&](auto f) { map_contiguous(y, x, n, f); });
 }
 
 template <typename T>
-void axpy(Cpu, T* y, T alpha, const T* x, int64_t n) {
-  zip_contiguous(y, y, x, n, Axpy<T>{alpha});
+void axpy(Cpu, T* y, math_t<T> alpha, const T* x, int64_t n) {
+  zip_contiguous(y, y, x, n, Axpy<math_t<T>>{alpha});
 }
 
 // out = x repeated along the dims x is broadcast over (x read with `stride`).
@@ -171,7 +179,7 @@ template <typename T>
 void count_nonfinite(Cpu, const T* x, int64_t n, int64_t* count) {
   int64_t bad = 0;
 #pragma omp parallel for schedule(static) reduction(+ : bad) if (n >= kParallelThreshold)
-  for (int64_t i = 0; i < n; ++i) bad += std::isfinite(x[i]) ? 0 : 1;
+  for (int64_t i = 0; i < n; ++i) bad += std::isfinite(math_t<T>(x[i])) ? 0 : 1;
   *count = bad;
 }
 

@@ -6,6 +6,7 @@
 // bit for the same generator state. One thread per element, grid-stride.
 #include "tensor/cuda/dropout.h"
 #include "tensor/cuda/runtime.cuh"
+#include "tensor/half.h"
 #include "tensor/random.h"
 
 namespace neat::cuda {
@@ -15,7 +16,7 @@ namespace {
 template <typename T>
 __global__ void dropout_mask_kernel(T* mask, int64_t n, double p, T keep, uint64_t state) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    mask[i] = uniform_from_bits(splitmix64_draw(state, uint64_t(i))) < p ? T(0) : keep;
+    mask[i] = uniform_from_bits(splitmix64_draw(state, uint64_t(i))) < p ? T(0.0f) : keep;
 }
 
 }  // namespace
@@ -23,12 +24,13 @@ __global__ void dropout_mask_kernel(T* mask, int64_t n, double p, T keep, uint64
 template <typename T>
 void dropout_mask(Cuda, T* mask, int64_t n, double p, uint64_t state) {
   if (n == 0) return;
-  const T keep = p < 1 ? T(1.0 / (1.0 - p)) : T(0);
+  const T keep = convert_value<T>(p < 1 ? 1.0 / (1.0 - p) : 0.0);
   dropout_mask_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(mask, n, p, keep, state);
   NEAT_CUDA_CHECK(cudaGetLastError());
 }
 
 template void dropout_mask(Cuda, float*, int64_t, double, uint64_t);
 template void dropout_mask(Cuda, double*, int64_t, double, uint64_t);
+template void dropout_mask(Cuda, bfloat16*, int64_t, double, uint64_t);
 
 }  // namespace neat::cuda

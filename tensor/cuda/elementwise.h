@@ -5,11 +5,14 @@
 //   scalar_op:         y [n] = x op s                axpy: y [n] += alpha x
 //   expand_broadcast:  out = x repeated              count_nonfinite: *count = #NaN/inf of x [n]
 // shape and strides (the broadcast layout) are host arrays; every other pointer is device memory.
+// T is float, double or bfloat16 (int64 too for the binary ops and expand); the math runs in
+// math_t<T> (float32 for bfloat16, rounded once when stored).
 #pragma once
 #include <cstdint>
 
 #include "tensor/cuda/device.h"
 #include "tensor/elementwise_ops.h"
+#include "tensor/half.h"
 
 namespace neat::cuda {
 
@@ -23,9 +26,9 @@ template <typename T>
 void binary_broadcast(Cuda, BinaryOp op, T* out, const T* a, const T* b, int64_t rank,
                       const int64_t* shape, const int64_t* stride_a, const int64_t* stride_b);
 template <typename T>
-void scalar_op(Cuda, ScalarOp op, T* y, const T* x, T s, int64_t n);
+void scalar_op(Cuda, ScalarOp op, T* y, const T* x, math_t<T> s, int64_t n);
 template <typename T>
-void axpy(Cuda, T* y, T alpha, const T* x, int64_t n);
+void axpy(Cuda, T* y, math_t<T> alpha, const T* x, int64_t n);
 template <typename T>
 void expand_broadcast(Cuda, T* out, const T* x, int64_t rank, const int64_t* shape,
                       const int64_t* stride);

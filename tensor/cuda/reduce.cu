@@ -4,8 +4,9 @@
 //                    first NaN over later ones, like torch.max)
 //   max_backward:    dx [outer, R, inner] = 0 except dx[o, indices[o, j], j] = grad [o, j]
 //   sum of squares:  *total += x[0]^2 + ... + x[n-1]^2, accumulated in double
-// Every sum adds in an order fixed by the sizes alone (no floating-point atomics), so the same
-// input gives the same bits on every run:
+// Sums accumulate in M = math_t<T> (float32 for bfloat16, widened as read, rounded once when
+// stored, after the scale: mean's 1 / count, sum's 1). Every sum adds in an order fixed by the
+// sizes alone (no floating-point atomics), so the same input gives the same bits on every run:
 //   inner == 1:  one block per output (the row is contiguous), threads striding it, block_sum
 //   inner > 1:   one thread per output column, reading rows r in order (neighbouring threads
 //                read neighbouring columns: coalesced). With few columns the rows are cut into
@@ -30,55 +31,60 @@ constexpr int64_t kMaxChunks = 64, kMinChunkRows = 16;
 constexpr int64_t kSquaresBlocks = 1024;
 
 template <typename T>
-__global__ void sum_rows(T* out, const T* x, int64_t outer, int64_t R) {
+__global__ void sum_rows(T* out, const T* x, int64_t outer, int64_t R, math_t<T> scale) {
+  using M = math_t<T>;
   for (int64_t o = blockIdx.x; o < outer; o += gridDim.x) {  // the whole block takes the same o
-    T s = 0;
-    for (int64_t r = threadIdx.x; r < R; r += blockDim.x) s += x[o * R + r];
+    M s = 0;
+    for (int64_t r = threadIdx.x; r < R; r += blockDim.x) s += M(x[o * R + r]);
     s = block_sum(s);
-    if (threadIdx.x == 0) out[o] = s;
+    if (threadIdx.x == 0) out[o] = T(s * scale);
   }
 }
 
-// partial [chunks, outer * inner]: chunk c = blockIdx.y sums rows [R c / chunks, R (c+1) / chunks).
-template <typename T>
-__global__ void sum_columns(T* partial, const T* x, int64_t outer, int64_t R, int64_t inner,
-                            int64_t chunks) {
+// partial [chunks, outer * inner] (P: T itself when chunks = 1 and this is the result, else M):
+// chunk c = blockIdx.y sums rows [R c / chunks, R (c+1) / chunks), times scale.
+template <typename T, typename P>
+__global__ void sum_columns(P* partial, const T* x, int64_t outer, int64_t R, int64_t inner,
+                            int64_t chunks, math_t<T> scale) {
+  using M = math_t<T>;
   const int64_t outputs = outer * inner, c = blockIdx.y;
   const int64_t r0 = R * c / chunks, r1 = R * (c + 1) / chunks;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < outputs; i += int64_t(gridDim.x) * blockDim.x) {
     const T* column = x + (i / inner) * R * inner + i % inner;
-    T s = 0;
-    for (int64_t r = r0; r < r1; ++r) s += column[r * inner];
-    partial[c * outputs + i] = s;
+    M s = 0;
+    for (int64_t r = r0; r < r1; ++r) s += M(column[r * inner]);
+    partial[c * outputs + i] = P(s * scale);
   }
 }
 
-// out [outputs] = sum over c, in order, of partial [chunks, outputs].
+// out [outputs] = scale * sum over c, in order, of partial [chunks, outputs].
 template <typename T>
-__global__ void sum_chunks(T* out, const T* partial, int64_t outputs, int64_t chunks) {
+__global__ void sum_chunks(T* out, const math_t<T>* partial, int64_t outputs, int64_t chunks,
+                           math_t<T> scale) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < outputs; i += int64_t(gridDim.x) * blockDim.x) {
-    T s = 0;
+    math_t<T> s = 0;
     for (int64_t c = 0; c < chunks; ++c) s += partial[c * outputs + i];
-    out[i] = s;
+    out[i] = T(s * scale);
   }
 }
 
 template <typename T>
 __global__ void max_columns(T* values, int64_t* indices, const T* x, int64_t outer, int64_t R,
                             int64_t inner) {
+  using M = math_t<T>;  // compared widened; the maximum is stored as it was
   const int64_t outputs = outer * inner;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < outputs; i += int64_t(gridDim.x) * blockDim.x) {
     const T* column = x + (i / inner) * R * inner + i % inner;
-    T best = column[0];
+    M best = M(column[0]);
     int64_t where = 0;
     for (int64_t r = 1; r < R; ++r) {
-      const T v = column[r * inner];
+      const M v = M(column[r * inner]);
       if (v > best || (v != v && best == best)) {
         best = v;
         where = r;
       }
     }
-    values[i] = best;
+    values[i] = column[where * inner];
     indices[i] = where;
   }
 }
@@ -96,7 +102,7 @@ template <typename T>
 __global__ void sum_of_squares_partial(const T* x, int64_t n, double* partial) {
   double s = 0;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    s += double(x[i]) * double(x[i]);
+    s += double(math_t<T>(x[i])) * double(math_t<T>(x[i]));
   s = block_sum(s);
   if (threadIdx.x == 0) partial[blockIdx.x] = s;
 }
@@ -111,16 +117,14 @@ __global__ void add_partials(const double* partial, int64_t count, double* total
 
 }  // namespace
 
+// R = 0 goes the general way: every sum is 0, times scale.
 template <typename T>
-void sum_kernel(Cuda, T* out, const T* x, int64_t outer, int64_t R, int64_t inner) {
+void sum_kernel(Cuda, T* out, const T* x, int64_t outer, int64_t R, int64_t inner,
+                math_t<T> scale) {
   const int64_t outputs = outer * inner;
   if (outputs == 0) return;
-  if (R == 0) {
-    NEAT_CUDA_CHECK(cudaMemsetAsync(out, 0, size_t(outputs) * sizeof(T), stream()));  // 0 bits = 0
-    return;
-  }
   if (inner == 1) {
-    sum_rows<<<blocks_for(outer, 1), kThreads, 0, stream()>>>(out, x, outer, R);
+    sum_rows<<<blocks_for(outer, 1), kThreads, 0, stream()>>>(out, x, outer, R, scale);
     NEAT_CUDA_CHECK(cudaGetLastError());
     return;
   }
@@ -128,14 +132,16 @@ void sum_kernel(Cuda, T* out, const T* x, int64_t outer, int64_t R, int64_t inne
       std::max<int64_t>(1, std::min({kMaxChunks, kTargetThreads / outputs, R / kMinChunkRows}));
   const dim3 grid(blocks_for(outputs), unsigned(chunks));
   if (chunks == 1) {
-    sum_columns<<<grid, kThreads, 0, stream()>>>(out, x, outer, R, inner, chunks);
+    sum_columns<<<grid, kThreads, 0, stream()>>>(out, x, outer, R, inner, chunks, scale);
     NEAT_CUDA_CHECK(cudaGetLastError());
     return;
   }
-  Scratch<T> partial(chunks * outputs);
-  sum_columns<<<grid, kThreads, 0, stream()>>>(partial.data(), x, outer, R, inner, chunks);
+  using M = math_t<T>;
+  Scratch<M> partial(chunks * outputs);
+  sum_columns<<<grid, kThreads, 0, stream()>>>(partial.data(), x, outer, R, inner, chunks, M(1));
   NEAT_CUDA_CHECK(cudaGetLastError());
-  sum_chunks<<<blocks_for(outputs), kThreads, 0, stream()>>>(out, partial.data(), outputs, chunks);
+  sum_chunks<<<blocks_for(outputs), kThreads, 0, stream()>>>(out, partial.data(), outputs, chunks,
+                                                             scale);
   NEAT_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -168,9 +174,10 @@ void add_sum_of_squares(Cuda, const T* x, int64_t n, double* total) {
   NEAT_CUDA_CHECK(cudaGetLastError());
 }
 
-template void sum_kernel(Cuda, float*, const float*, int64_t, int64_t, int64_t);
-template void sum_kernel(Cuda, double*, const double*, int64_t, int64_t, int64_t);
-template void sum_kernel(Cuda, int64_t*, const int64_t*, int64_t, int64_t, int64_t);
+template void sum_kernel(Cuda, float*, const float*, int64_t, int64_t, int64_t, float);
+template void sum_kernel(Cuda, double*, const double*, int64_t, int64_t, int64_t, double);
+template void sum_kernel(Cuda, int64_t*, const int64_t*, int64_t, int64_t, int64_t, int64_t);
+template void sum_kernel(Cuda, bfloat16*, const bfloat16*, int64_t, int64_t, int64_t, float);
 template void max_kernel(Cuda, float*, int64_t*, const float*, int64_t, int64_t, int64_t);
 template void max_kernel(Cuda, double*, int64_t*, const double*, int64_t, int64_t, int64_t);
 template void max_kernel(Cuda, int64_t*, int64_t*, const int64_t*, int64_t, int64_t, int64_t);
@@ -178,5 +185,8 @@ template void max_backward_kernel(Cuda, float*, const float*, const int64_t*, in
 template void max_backward_kernel(Cuda, double*, const double*, const int64_t*, int64_t, int64_t, int64_t);
 template void add_sum_of_squares(Cuda, const float*, int64_t, double*);
 template void add_sum_of_squares(Cuda, const double*, int64_t, double*);
+template void max_kernel(Cuda, bfloat16*, int64_t*, const bfloat16*, int64_t, int64_t, int64_t);
+template void max_backward_kernel(Cuda, bfloat16*, const bfloat16*, const int64_t*, int64_t, int64_t, int64_t);
+template void add_sum_of_squares(Cuda, const bfloat16*, int64_t, double*);
 
 }  // namespace neat::cuda

@@ -5,15 +5,17 @@
 #include <cstdint>
 
 #include "tensor/cuda/device.h"
+#include "tensor/half.h"
 
 namespace neat::cuda {
 
-// T: float, double, int64_t.
+// T: float, double, int64_t, bfloat16 (summed in float32). out = scale * the sum.
 template <typename T>
-void sum_kernel(Cuda, T* out, const T* x, int64_t outer, int64_t R, int64_t inner);
+void sum_kernel(Cuda, T* out, const T* x, int64_t outer, int64_t R, int64_t inner,
+                math_t<T> scale);
 template <typename T>
 void max_kernel(Cuda, T* values, int64_t* indices, const T* x, int64_t outer, int64_t R, int64_t inner);
-// T: float, double.
+// T: float, double, bfloat16.
 template <typename T>
 void max_backward_kernel(Cuda, T* dx, const T* grad, const int64_t* indices, int64_t outer,
                          int64_t R, int64_t inner);

@@ -7,8 +7,9 @@
 //   copy_rows:     dst[r dst_row + j] = src[r src_row + j], r < rows, j < length
 //   index_select:  out [outer, count, inner] = x [outer, size, inner] at index[count]
 //   index_add:     dx [outer, size, inner] += src [outer, count, inner] at index[count]
-// The indices are checked in a kernel, as on the CPU: *first_bad = the position of the first
-// index outside [0, size), or -1 (tensor/shape_ops.cpp reads it and names the index). An
+// Every kernel but index_add also for bfloat16 (tensor/shape_ops.cpp runs a bf16 index_add in
+// float32). The indices are checked in a kernel, as on the CPU: *first_bad = the position of the
+// first index outside [0, size), or -1 (tensor/shape_ops.cpp reads it and names the index). An
 // out-of-range index is then skipped by the copy, which is thrown away with the error.
 //
 // index_add without atomics: one thread owns one column (o, j) of dx and walks the indices in
@@ -18,6 +19,7 @@
 // the op is used (the gradient of a gather of rows of D >= 64 columns); a float atomicAdd would
 // add in a different order on every run.
 #include "tensor/check.h"
+#include "tensor/half.h"
 #include "tensor/cuda/runtime.cuh"
 #include "tensor/cuda/shape_ops.h"
 #include "tensor/cuda/strided.cuh"
@@ -195,6 +197,10 @@ template void copy_rows(Cuda, int64_t*, int64_t, const int64_t*, int64_t, int64_
 template void index_select_kernel(Cuda, float*, const float*, const int64_t*, int64_t*, int64_t, int64_t, int64_t, int64_t);
 template void index_select_kernel(Cuda, double*, const double*, const int64_t*, int64_t*, int64_t, int64_t, int64_t, int64_t);
 template void index_select_kernel(Cuda, int64_t*, const int64_t*, const int64_t*, int64_t*, int64_t, int64_t, int64_t, int64_t);
+template void permute_kernel(Cuda, bfloat16*, const bfloat16*, int64_t, const int64_t*, const int64_t*);
+template void transpose_kernel(Cuda, bfloat16*, const bfloat16*, int64_t, const int64_t*, const int64_t*, int64_t);
+template void copy_rows(Cuda, bfloat16*, int64_t, const bfloat16*, int64_t, int64_t, int64_t);
+template void index_select_kernel(Cuda, bfloat16*, const bfloat16*, const int64_t*, int64_t*, int64_t, int64_t, int64_t, int64_t);
 template void index_add_kernel(Cuda, float*, const float*, const int64_t*, int64_t*, int64_t, int64_t, int64_t, int64_t);
 template void index_add_kernel(Cuda, double*, const double*, const int64_t*, int64_t*, int64_t, int64_t, int64_t, int64_t);
 template void index_add_kernel(Cuda, int64_t*, const int64_t*, const int64_t*, int64_t*, int64_t, int64_t, int64_t, int64_t);

@@ -1,7 +1,7 @@
 // CUDA kernels of the ops that move data between shapes (tensor/cuda/shape_ops.cu); the same
-// signatures and meaning as tensor/cpu/shape_ops.h. T: float, double, int64_t. shape and
-// stride are host arrays of `rank` entries (at most kMaxDims after merging,
-// tensor/cuda/strided.cuh), index and first_bad device memory.
+// signatures and meaning as tensor/cpu/shape_ops.h. T: float, double, int64_t, and bfloat16 for
+// all but index_add. shape and stride are host arrays of `rank` entries (at most kMaxDims after
+// merging, tensor/cuda/strided.cuh), index and first_bad device memory.
 //   permute:        out contiguous [shape], x read with strides (the permuted input strides),
 //                   tiled when the output's last dim is not contiguous in x
 //   narrow/concat:  rows of `length` elements copied between row strides
