@@ -163,13 +163,15 @@ TEST_CASE("cuda: copies between host and GPU keep every bit, in every dtype") {
 
 TEST_CASE("cuda: the dropout mask equals the CPU's for the same seed, bit for bit") {
   if (!gpu_or_skip()) return;
-  for (double p : {0.1, 0.5}) {
-    Generator cpu_gen(42), gpu_gen(42);
-    const Tensor on_cpu = dropout_mask({17, 33}, p, cpu_gen, DType::Float32, Device::CPU);
-    const Tensor on_gpu = dropout_mask({17, 33}, p, gpu_gen, DType::Float32, Device::CUDA);
-    CHECK(on_gpu.to(Device::CPU).to_vector<float>() == on_cpu.to_vector<float>());
-    CHECK(gpu_gen.state() == cpu_gen.state());   // both streams move on by the same draws
-  }
+  for (DType dt : {DType::Float32, DType::BFloat16})
+    for (double p : {0.1, 0.5}) {
+      CAPTURE(dtype_name(dt));
+      Generator cpu_gen(42), gpu_gen(42);
+      const Tensor on_cpu = dropout_mask({17, 33}, p, cpu_gen, dt, Device::CPU);
+      const Tensor on_gpu = dropout_mask({17, 33}, p, gpu_gen, dt, Device::CUDA);
+      CHECK(on_gpu.to(Device::CPU).to_vector<float>() == on_cpu.to_vector<float>());
+      CHECK(gpu_gen.state() == cpu_gen.state());   // both streams move on by the same draws
+    }
 }
 
 TEST_CASE("cuda: a tiny ViT step gives the CPU's loss and gradients (neat qv, lora, full)") {
