@@ -38,6 +38,15 @@ TEST_CASE("dispatch.h usage example") {
   int64_t seen = 0;
   dispatch_all_dtypes(zeros({2}, DType::Int64), "copy", [&](auto, auto zero) { seen = sizeof(zero); });
   CHECK(seen == 8);
+  // The moving and integer-capable ops: every dtype but float16 (a storage type only).
+  for (auto [dtype, size] : {std::pair{DType::Int64, 8}, {DType::BFloat16, 2}, {DType::Float64, 8}}) {
+    dispatch_all_dtypes_with_bf16(zeros({2}, dtype), "copy", [&](auto, auto zero) { seen = sizeof(zero); });
+    CHECK(seen == size);
+  }
+  CHECK(mentions(thrown_message([] {
+                   dispatch_all_dtypes_with_bf16(zeros({2}, DType::Float16), "copy", [](auto, auto) {});
+                 }),
+                 {"copy", "no float16 kernel", "[2]"}));
 }
 
 TEST_CASE("an op on a CUDA tensor names the op and the missing backend") {
