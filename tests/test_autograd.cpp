@@ -241,7 +241,8 @@ TEST_CASE("autograd bf16: a graph runs forward and backward in bf16, gradients a
   // b is broadcast (its gradient a sum_to). backward() twice: the leaf gradients accumulate
   // (add_ in bf16). Against the same graph in float64 at the same (bf16) values, within the op
   // table's bf16 bound (tests/op_table.h) for the longest sum here, the mean's 20 terms.
-  const Tensor x0 = random64({4, 5}, 1).to(DType::BFloat16), b0 = random64({5}, 2).to(DType::BFloat16);
+  const Tensor x0 = random64({4, 5}, 1).to(DType::BFloat16);
+  const Tensor b0 = random64({5}, 2).to(DType::BFloat16);
   auto loss_of = [](const Variable& x, const Variable& b) { return mean(gelu(x * x + b) * x); };
   Variable x(x0, true), b(b0, true);
   Variable loss = loss_of(x, b);

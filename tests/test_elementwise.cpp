@@ -449,7 +449,8 @@ TEST_CASE("elementwise bf16: float32 math on the widened values, rounded once, b
   scale_(d32, 1.3);
   CHECK(is_rounded_float32(d, d32));
   const Tensor row = narrow(x, 0, 0, 1);
-  CHECK(is_rounded_float32(expand(row, {4, 77, 143}), expand(row.to(DType::Float32), {4, 77, 143})));
+  CHECK(is_rounded_float32(expand(row, {4, 77, 143}),
+                           expand(row.to(DType::Float32), {4, 77, 143})));
   CHECK(all_finite(x));
   Tensor bad = x.clone();
   bad.set({2, 5, 7}, INFINITY);
