@@ -63,7 +63,8 @@ struct Groups {
 // bfloat16 attention (the two overloads at the end), correct first: its operands are widened
 // into float32 scratch, the float32 path runs (cuBLAS float32 GEMMs, the float32 softmax), and
 // P and the results are rounded to bf16 once (out from the float32 P, before P's rounding; the
-// CPU multiplies the rounded P). The flash-attention kernel replaces this path for speed.
+// CPU multiplies the rounded P). Training takes flash attention for bf16 heads of up to 128
+// (tensor/flash_attention.h); this path serves the rest.
 struct Widened {
   Scratch<float> data;
   Widened(const bfloat16* src, int64_t n) : data(n) { copy_convert(Cuda{}, data.data(), src, n); }
