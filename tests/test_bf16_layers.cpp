@@ -98,8 +98,10 @@ TEST_CASE("bf16 layer_norm forward and backward against float64, with and withou
     check_close("y", got.y, bf16, want.y, tol);
     check_close("mean", got.mean, f32, want.mean, 2 * g(D));
     check_close("rstd", got.rstd, f32, want.rstd, 2 * g(D));
-    LayerNormGrads gg = layer_norm_backward(dy.b, x.b, wb, got.mean, got.rstd, true, affine, affine);
-    LayerNormGrads gw = layer_norm_backward(dy.d, x.d, wd, want.mean, want.rstd, true, affine, affine);
+    LayerNormGrads gg =
+        layer_norm_backward(dy.b, x.b, wb, got.mean, got.rstd, true, affine, affine);
+    LayerNormGrads gw =
+        layer_norm_backward(dy.d, x.d, wd, want.mean, want.rstd, true, affine, affine);
     check_close("dx", gg.x, bf16, gw.x, tol);
     if (affine) {
       check_close("dweight", gg.weight, bf16, gw.weight, tol_rows);
@@ -162,11 +164,13 @@ TEST_CASE("bf16 softmax and log_softmax forward and backward against float64, an
   }
   // Large logits (exact in bf16): the max is taken out in float32, so nothing overflows and the
   // small weights keep their relative precision.
-  Tensor big = from_vector(std::vector<float>{30080, 30080, -30080, 1000, 1000, 992}, {2, 3}).to(bf16);
+  Tensor big =
+      from_vector(std::vector<float>{30080, 30080, -30080, 1000, 1000, 992}, {2, 3}).to(bf16);
   Tensor p = softmax(big, 1);
   const double e8 = std::exp(-8.0);
   check_close("softmax of large logits", p, bf16,
-              from_vector(std::vector<double>{0.5, 0.5, 0, 1 / (2 + e8), 1 / (2 + e8), e8 / (2 + e8)}, {2, 3}),
+              from_vector(std::vector<double>{0.5, 0.5, 0, 1 / (2 + e8), 1 / (2 + e8),
+                                              e8 / (2 + e8)}, {2, 3}),
               2 * (u + g(3)));
   CHECK(p.flat(5) == doctest::Approx(e8 / (2 + e8)).epsilon(u));
 }
@@ -294,12 +298,14 @@ TEST_CASE("bf16 layer norm, softmax, cross_entropy, rope and attention on CUDA a
     LayerNormGrads gg = layer_norm_backward(dy.b.to(gpu), x.b.to(gpu), w.b.to(gpu), gf.mean,
                                             gf.rstd, true, true, true);
     check_close("layer_norm dx", gg.x.to(Device::CPU), bf16, cg.x.to(f64), tol);
-    check_close("layer_norm dweight", gg.weight.to(Device::CPU), bf16, cg.weight.to(f64), 4 * (u + g(3)));
+    check_close("layer_norm dweight", gg.weight.to(Device::CPU), bf16, cg.weight.to(f64),
+                4 * (u + g(3)));
     RmsNormForward rc = rms_norm_forward(x.b, w.b, 1e-6);
     RmsNormForward rg = rms_norm_forward(x.b.to(gpu), w.b.to(gpu), 1e-6);
     check_close("rms_norm y", rg.y.to(Device::CPU), bf16, rc.y.to(f64), tol);
     RmsNormGrads rcg = rms_norm_backward(dy.b, x.b, w.b, rc.rstd, true, true);
-    RmsNormGrads rgg = rms_norm_backward(dy.b.to(gpu), x.b.to(gpu), w.b.to(gpu), rg.rstd, true, true);
+    RmsNormGrads rgg =
+        rms_norm_backward(dy.b.to(gpu), x.b.to(gpu), w.b.to(gpu), rg.rstd, true, true);
     check_close("rms_norm dx", rgg.x.to(Device::CPU), bf16, rcg.x.to(f64), tol);
     Tensor y = softmax(x.b, 1);
     check_close("softmax", softmax(x.b.to(gpu), 1).to(Device::CPU), bf16, y.to(f64), tol);
@@ -328,14 +334,17 @@ TEST_CASE("bf16 layer norm, softmax, cross_entropy, rope and attention on CUDA a
               4 * (u + 2 * g(8) * s_max));
   check_within("attention out", gf.out.to(Device::CPU), bf16, c.out.to(f64),
                4 * (u * max_abs(c.out.to(f64)) + (u + g(5) + 2 * g(8) * s_max) * max_abs(v.d)));
-  PackedAttentionGradients cg = packed_attention_backward(dout.b, q.b, k.b, v.b, c.probs, 2, true, true, true);
-  PackedAttentionGradients gg = packed_attention_backward(dout.b.to(gpu), q.b.to(gpu), k.b.to(gpu),
-                                                          v.b.to(gpu), c.probs.to(gpu), 2, true, true, true);
+  PackedAttentionGradients cg =
+      packed_attention_backward(dout.b, q.b, k.b, v.b, c.probs, 2, true, true, true);
+  PackedAttentionGradients gg = packed_attention_backward(
+      dout.b.to(gpu), q.b.to(gpu), k.b.to(gpu), v.b.to(gpu), c.probs.to(gpu), 2, true, true, true);
   check_close("attention dv", gg.v.to(Device::CPU), bf16, cg.v.to(f64), 4 * (u + g(5)));
   check_within("attention dq", gg.q.to(Device::CPU), bf16, cg.q.to(f64),
-               4 * ((u + g(5)) * max_abs(cg.q.to(f64)) + (u + g(8)) * scale * ds_sum * max_abs(k.d)));
+               4 * ((u + g(5)) * max_abs(cg.q.to(f64)) +
+                    (u + g(8)) * scale * ds_sum * max_abs(k.d)));
   check_within("attention dk", gg.k.to(Device::CPU), bf16, cg.k.to(f64),
-               4 * ((u + g(5)) * max_abs(cg.k.to(f64)) + (u + g(8)) * scale * ds_sum * max_abs(q.d)));
+               4 * ((u + g(5)) * max_abs(cg.k.to(f64)) +
+                    (u + g(8)) * scale * ds_sum * max_abs(q.d)));
   Tensor inv_freq = from_vector(std::vector<float>{1.0f, 0.1f, 0.01f, 0.001f});
   Tensor pos = from_vector(std::vector<int64_t>{0, 1, 2, 3, 4, 900, 901, 902, 903, 904}, {2, 5});
   check_close("rope", rope(q.b.to(gpu), pos.to(gpu), inv_freq.to(gpu), 2).to(Device::CPU), bf16,

@@ -13,8 +13,9 @@
 // every build, whatever its vector width. The elementwise passes (y, dx) run in math_t<T> (T
 // itself, as PyTorch's do; float32 for bfloat16, whose x, y, w, b, dy, dx are stored in bf16 and
 // rounded once as stored), and mean, rstd are math_t<T> (float32 for bf16 rows, as PyTorch keeps
-// them). dw and db are double sums rounded once to T. Backward keeps only mean and rstd from the forward and recomputes xhat, so no
-// [rows, D] tensor is saved besides x itself. w and b may be null (no affine parameters).
+// them). dw and db are double sums rounded once to T. Backward keeps only mean and rstd from
+// the forward and recomputes xhat, so no [rows, D] tensor is saved besides x itself. w and b
+// may be null (no affine parameters).
 #pragma once
 #include <algorithm>
 #include <cmath>

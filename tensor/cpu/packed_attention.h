@@ -115,7 +115,8 @@ inline void packed_attention_forward(Cpu, const PackedAttentionLayout& l, const 
       if (mask.data != nullptr)
         for (int64_t i = 0; i < l.nq; ++i) {
           const bfloat16* mask_row = mask.data + b * mask.sb + h * mask.sh + i * mask.si;
-          for (int64_t j = 0; j < l.nk; ++j) s[size_t(i * l.nk + j)] += float(mask_row[j * mask.sj]);
+          for (int64_t j = 0; j < l.nk; ++j)
+            s[size_t(i * l.nk + j)] += float(mask_row[j * mask.sj]);
         }
       if (l.causal)
         for (int64_t i = 0; i < l.nq; ++i)

@@ -7,10 +7,11 @@
 //              dw_j = sum over rows of dy_j xhat_j      db_j = sum over rows of dy_j
 // Forward and dx: one warp per row (as softmax), each lane striding the row, the row's sums
 // reduced across the warp; bfloat16 rows 8 values per 16-byte access, their sums in float32,
-// mean and rstd float32, y and dx rounded once as stored. dw and db are column sums over rows, made without floating-point
-// atomics, so they are the same bits on every run: the rows are cut into chunks (their number
-// depends on the sizes only), a thread per (chunk, column) sums its chunk's rows into a scratch
-// buffer, and a second kernel adds the chunks of each column in order.
+// mean and rstd float32, y and dx rounded once as stored. dw and db are column sums over rows,
+// made without floating-point atomics, so they are the same bits on every run: the rows are
+// cut into chunks (their number depends on the sizes only), a thread per (chunk, column) sums
+// its chunk's rows into a scratch buffer, and a second kernel adds the chunks of each column
+// in order.
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
@@ -179,17 +180,18 @@ void layer_norm_backward(Cuda, const T* dy, const T* x, const T* w, const math_t
   NEAT_CUDA_CHECK(cudaGetLastError());
 }
 
-template void layer_norm_forward(Cuda, const float*, const float*, const float*, float*, math_t<float>*,
-                                 math_t<float>*, int64_t, int64_t, double);
-template void layer_norm_backward(Cuda, const float*, const float*, const float*, const math_t<float>*,
-                                  const math_t<float>*, float*, float*, float*, int64_t, int64_t);
-template void layer_norm_forward(Cuda, const double*, const double*, const double*, double*, math_t<double>*,
-                                 math_t<double>*, int64_t, int64_t, double);
-template void layer_norm_backward(Cuda, const double*, const double*, const double*, const math_t<double>*,
-                                  const math_t<double>*, double*, double*, double*, int64_t, int64_t);
-template void layer_norm_forward(Cuda, const bfloat16*, const bfloat16*, const bfloat16*, bfloat16*, math_t<bfloat16>*,
-                                 math_t<bfloat16>*, int64_t, int64_t, double);
-template void layer_norm_backward(Cuda, const bfloat16*, const bfloat16*, const bfloat16*, const math_t<bfloat16>*,
-                                  const math_t<bfloat16>*, bfloat16*, bfloat16*, bfloat16*, int64_t, int64_t);
+template void layer_norm_forward(Cuda, const float*, const float*, const float*, float*, float*,
+                                 float*, int64_t, int64_t, double);
+template void layer_norm_backward(Cuda, const float*, const float*, const float*, const float*,
+                                  const float*, float*, float*, float*, int64_t, int64_t);
+template void layer_norm_forward(Cuda, const double*, const double*, const double*, double*,
+                                 double*, double*, int64_t, int64_t, double);
+template void layer_norm_backward(Cuda, const double*, const double*, const double*, const double*,
+                                  const double*, double*, double*, double*, int64_t, int64_t);
+template void layer_norm_forward(Cuda, const bfloat16*, const bfloat16*, const bfloat16*, bfloat16*,
+                                 float*, float*, int64_t, int64_t, double);
+template void layer_norm_backward(Cuda, const bfloat16*, const bfloat16*, const bfloat16*,
+                                  const float*, const float*, bfloat16*, bfloat16*, bfloat16*,
+                                  int64_t, int64_t);
 
 }  // namespace neat::cuda

@@ -149,17 +149,17 @@ void rms_norm_backward(Cuda, const T* dy, const T* x, const T* w, const math_t<T
   NEAT_CUDA_CHECK(cudaGetLastError());
 }
 
-template void rms_norm_forward(Cuda, const float*, const float*, float*, math_t<float>*, int64_t,
-                               int64_t, double);
-template void rms_norm_backward(Cuda, const float*, const float*, const float*, const math_t<float>*,
+template void rms_norm_forward(Cuda, const float*, const float*, float*, float*, int64_t, int64_t,
+                               double);
+template void rms_norm_backward(Cuda, const float*, const float*, const float*, const float*,
                                 float*, float*, int64_t, int64_t);
-template void rms_norm_forward(Cuda, const double*, const double*, double*, math_t<double>*, int64_t,
+template void rms_norm_forward(Cuda, const double*, const double*, double*, double*, int64_t,
                                int64_t, double);
-template void rms_norm_backward(Cuda, const double*, const double*, const double*, const math_t<double>*,
+template void rms_norm_backward(Cuda, const double*, const double*, const double*, const double*,
                                 double*, double*, int64_t, int64_t);
-template void rms_norm_forward(Cuda, const bfloat16*, const bfloat16*, bfloat16*, math_t<bfloat16>*, int64_t,
+template void rms_norm_forward(Cuda, const bfloat16*, const bfloat16*, bfloat16*, float*, int64_t,
                                int64_t, double);
-template void rms_norm_backward(Cuda, const bfloat16*, const bfloat16*, const bfloat16*, const math_t<bfloat16>*,
-                                bfloat16*, bfloat16*, int64_t, int64_t);
+template void rms_norm_backward(Cuda, const bfloat16*, const bfloat16*, const bfloat16*,
+                                const float*, bfloat16*, bfloat16*, int64_t, int64_t);
 
 }  // namespace neat::cuda

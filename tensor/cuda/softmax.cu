@@ -108,6 +108,7 @@ template void softmax_backward(Cuda, const float*, const float*, float*, int64_t
 template void softmax_forward(Cuda, const double*, double*, int64_t, int64_t, int64_t, bool);
 template void softmax_backward(Cuda, const double*, const double*, double*, int64_t, int64_t, int64_t, bool);
 template void softmax_forward(Cuda, const bfloat16*, bfloat16*, int64_t, int64_t, int64_t, bool);
-template void softmax_backward(Cuda, const bfloat16*, const bfloat16*, bfloat16*, int64_t, int64_t, int64_t, bool);
+template void softmax_backward(Cuda, const bfloat16*, const bfloat16*, bfloat16*, int64_t, int64_t,
+                               int64_t, bool);
 
 }  // namespace neat::cuda

@@ -25,7 +25,7 @@ __device__ inline void load_widened(const T* p, math_t<T> (&out)[W]) {
   if constexpr (W == 1) {
     out[0] = math_t<T>(p[0]);
   } else {
-    static_assert(W * sizeof(T) == 16 && is_half_type<T>, "W = 8: one 16-byte load of 16-bit floats");
+    static_assert(W * sizeof(T) == 16 && is_half_type<T>, "W = 8: a 16-byte load of bf16 / f16");
     const uint4 u = *reinterpret_cast<const uint4*>(p);
     const uint32_t words[4] = {u.x, u.y, u.z, u.w};
 #pragma unroll
@@ -41,7 +41,7 @@ __device__ inline void store_narrowed(T* p, const math_t<T> (&in)[W]) {
   if constexpr (W == 1) {
     p[0] = T(in[0]);
   } else {
-    static_assert(W * sizeof(T) == 16 && is_half_type<T>, "W = 8: one 16-byte store of 16-bit floats");
+    static_assert(W * sizeof(T) == 16 && is_half_type<T>, "W = 8: a 16-byte store of bf16 / f16");
     uint32_t words[4];
 #pragma unroll
     for (int i = 0; i < 4; ++i)
