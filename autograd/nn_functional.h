@@ -20,7 +20,8 @@ Variable rope(const Variable& x, const Tensor& position_ids, const Tensor& inv_f
 // logits [N, C], labels int64 [N]; mean over N.
 Variable cross_entropy(const Variable& logits, const Tensor& labels, double label_smoothing = 0.0);
 // Mean of (input - target)^2 over every element, as torch.nn.functional.mse_loss; target has
-// input's shape and dtype (no broadcasting) and gets no gradient.
+// input's shape and dtype (no broadcasting) and gets no gradient. A bfloat16 input gives a
+// float32 loss (computed in float32) and a bfloat16 gradient.
 Variable mse_loss(const Variable& input, const Tensor& target);
 // Rows of weight [V, D] at int64 ids [..] -> [.., D], as torch.nn.functional.embedding: the
 // gradient of the row padding_idx (-1: none) is exactly 0, however often it is looked up.

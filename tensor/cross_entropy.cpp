@@ -4,7 +4,10 @@
 // tensor/cuda/cross_entropy.cu, the derivation of the backward in docs/softmax_cross_entropy.md.
 //
 //   logits, log_probs, dlogits [N, C]; labels [N] int64; loss 0-d
+// bfloat16 logits: log_probs and the loss float32, dlogits bfloat16 (tensor/cross_entropy.h).
 #include "tensor/cross_entropy.h"
+
+#include <type_traits>
 
 #include "tensor/cpu/cross_entropy.h"
 #include "tensor/cuda/cross_entropy.h"
@@ -42,8 +45,11 @@ CrossEntropyForward cross_entropy_forward(const Tensor& logits, const Tensor& la
   check_labels(labels, N, "cross_entropy");
 
   CrossEntropyForward out;
-  out.log_probs = log_softmax(logits, 1);
-  out.loss = Tensor({}, logits.dtype(), logits.device());
+  // A 16-bit logit is widened first: the log-probabilities keep float32's precision for the
+  // loss and the backward's exp (a bf16 log p of -20 would be off by up to 0.08).
+  const DType math = math_dtype(logits.dtype());
+  out.log_probs = log_softmax(logits.dtype() == math ? logits : logits.to(math), 1);
+  out.loss = Tensor({}, math, logits.device());
   Tensor first_bad({1}, DType::Int64, logits.device());
   dispatch({out.log_probs, labels}, "cross_entropy", [&](auto dev, auto zero) {
     using T = decltype(zero);
@@ -56,6 +62,11 @@ CrossEntropyForward cross_entropy_forward(const Tensor& logits, const Tensor& la
 
 Tensor cross_entropy_backward(const Tensor& grad_loss, const Tensor& log_probs,
                               const Tensor& labels, double label_smoothing) {
+  return cross_entropy_backward(grad_loss, log_probs, labels, label_smoothing, log_probs.dtype());
+}
+
+Tensor cross_entropy_backward(const Tensor& grad_loss, const Tensor& log_probs,
+                              const Tensor& labels, double label_smoothing, DType logits_dtype) {
   NEAT_CHECK(grad_loss.numel() == 1, "cross_entropy_backward: gradient of the loss ",
              shape_str(grad_loss.shape()), " must have one element");
   NEAT_CHECK(log_probs.dim() == 2, "cross_entropy_backward: log_probs ",
@@ -63,12 +74,24 @@ Tensor cross_entropy_backward(const Tensor& grad_loss, const Tensor& log_probs,
   check_same_dtype(log_probs, grad_loss, "cross_entropy_backward");
   const int64_t N = log_probs.size(0), C = log_probs.size(1);
   check_labels(labels, N, "cross_entropy_backward");
-  Tensor dlogits(log_probs.shape(), log_probs.dtype(), log_probs.device());
+  NEAT_CHECK(logits_dtype == log_probs.dtype() ||
+             (logits_dtype == DType::BFloat16 && log_probs.dtype() == DType::Float32),
+             "cross_entropy_backward: ", dtype_name(logits_dtype), " logits with ",
+             dtype_name(log_probs.dtype()), " log_probs (want the same dtype, or float32 "
+             "log_probs for bfloat16 logits)");
+  Tensor dlogits(log_probs.shape(), logits_dtype, log_probs.device());
   Tensor first_bad({1}, DType::Int64, log_probs.device());
   dispatch({log_probs, grad_loss, labels}, "cross_entropy_backward", [&](auto dev, auto zero) {
     using T = decltype(zero);
-    cross_entropy_backward(dev, grad_loss.data<T>(), log_probs.data<T>(), labels.data<int64_t>(),
-                           dlogits.data<T>(), first_bad.data<int64_t>(), N, C, label_smoothing);
+    auto run = [&](auto dlogits_zero) {   // dlogits' element type D
+      using D = decltype(dlogits_zero);
+      cross_entropy_backward(dev, grad_loss.data<T>(), log_probs.data<T>(),
+                             labels.data<int64_t>(), dlogits.data<D>(),
+                             first_bad.data<int64_t>(), N, C, label_smoothing);
+    };
+    if constexpr (std::is_same_v<T, float>)
+      if (logits_dtype == DType::BFloat16) return run(bfloat16::from_bits(0));
+    run(zero);
   });
   check_label_flag(first_bad, labels, C, "cross_entropy_backward");
   return dlogits;

@@ -34,6 +34,11 @@ inline const char* dtype_name(DType t) {
 }
 inline const char* device_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
 inline bool is_floating(DType t) { return t != DType::Int64; }
+// The dtype a kernel computes in, and keeps its statistics in (layer norm's mean and rstd, a
+// loss): Float32 for the 16-bit floats, the dtype itself otherwise (math_t<T>, tensor/half.h).
+inline DType math_dtype(DType t) {
+  return t == DType::BFloat16 || t == DType::Float16 ? DType::Float32 : t;
+}
 
 // The C++ element type of a DType, checked at compile time: dtype_of<float>() == Float32.
 template <typename T> constexpr DType dtype_of();

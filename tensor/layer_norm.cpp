@@ -1,6 +1,8 @@
 // Fused layer norm over the last dim: checks and allocation here, the kernels (with the math)
 // in tensor/cpu/layer_norm.h and tensor/cuda/layer_norm.cu, the derivation of the backward in
-// docs/layer_norm.md.
+// docs/layer_norm.md. A bfloat16 x takes bfloat16 weight and bias (the same dtype: a trainable
+// weight's float32 master is cast to bf16 once per step by the precision policy) and gives a
+// bfloat16 y, dx, dweight, dbias; mean and rstd are float32 (math_dtype), as the math inside.
 #include "tensor/layer_norm.h"
 
 #include "tensor/cpu/layer_norm.h"
@@ -29,12 +31,14 @@ LayerNormForward layer_norm_forward(const Tensor& x, const Tensor& weight, const
   check_param(weight, x, "weight");
   check_param(bias, x, "bias");
   const int64_t D = x.size(-1), rows = x.numel() / D;
+  const DType stats = math_dtype(x.dtype());
   LayerNormForward out{Tensor(x.shape(), x.dtype(), x.device()),
-                       Tensor({rows}, x.dtype(), x.device()), Tensor({rows}, x.dtype(), x.device())};
-  dispatch({x, weight, bias}, "layer_norm", [&](auto dev, auto zero) {
+                       Tensor({rows}, stats, x.device()), Tensor({rows}, stats, x.device())};
+  dispatch_with_bf16({x, weight, bias}, "layer_norm", [&](auto dev, auto zero) {
     using T = decltype(zero);
+    using M = math_t<T>;
     layer_norm_forward(dev, x.data<T>(), ptr_or_null<T>(weight), ptr_or_null<T>(bias),
-                       out.y.data<T>(), out.mean.data<T>(), out.rstd.data<T>(), rows, D, eps);
+                       out.y.data<T>(), out.mean.data<M>(), out.rstd.data<M>(), rows, D, eps);
   });
   return out;
 }
@@ -52,14 +56,20 @@ LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x, const 
   NEAT_CHECK(mean.numel() == rows && rstd.numel() == rows, "layer_norm_backward: mean ",
              shape_str(mean.shape()), " and rstd ", shape_str(rstd.shape()), " need ", rows,
              " rows for input ", shape_str(x.shape()));
+  NEAT_CHECK(mean.dtype() == math_dtype(x.dtype()) && rstd.dtype() == mean.dtype(),
+             "layer_norm_backward: mean ", dtype_name(mean.dtype()), " and rstd ",
+             dtype_name(rstd.dtype()), " must be ", dtype_name(math_dtype(x.dtype())),
+             " for a ", dtype_name(x.dtype()), " input");
   LayerNormGrads grads;
   if (need_x) grads.x = Tensor(x.shape(), x.dtype(), x.device());
   if (need_weight) grads.weight = Tensor({D}, x.dtype(), x.device());
   if (need_bias) grads.bias = Tensor({D}, x.dtype(), x.device());
-  dispatch({x, grad_y, weight, mean, rstd}, "layer_norm_backward", [&](auto dev, auto zero) {
+  dispatch_with_bf16({x, grad_y, weight, mean, rstd}, "layer_norm_backward",
+                     [&](auto dev, auto zero) {
     using T = decltype(zero);
+    using M = math_t<T>;
     layer_norm_backward(dev, grad_y.data<T>(), x.data<T>(), ptr_or_null<T>(weight),
-                        mean.data<T>(), rstd.data<T>(), ptr_or_null<T>(grads.x),
+                        mean.data<M>(), rstd.data<M>(), ptr_or_null<T>(grads.x),
                         ptr_or_null<T>(grads.weight), ptr_or_null<T>(grads.bias), rows, D);
   });
   return grads;

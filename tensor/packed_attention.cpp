@@ -1,6 +1,7 @@
 // Multi-head attention on packed heads: checks and allocation here (the sizes and the mask's
 // broadcast strides: tensor/packed_attention_checks.h), the kernels in
-// tensor/cpu/packed_attention.h and tensor/cuda/packed_attention.cu.
+// tensor/cpu/packed_attention.h and tensor/cuda/packed_attention.cu. bfloat16 q, k, v (and
+// mask) give bfloat16 out and P, the scores and softmax in float32.
 #include "tensor/packed_attention.h"
 
 #include <cmath>
@@ -22,7 +23,7 @@ PackedAttentionForward packed_attention_forward(const Tensor& q, const Tensor& k
   PackedAttentionForward f;
   f.out = Tensor({l.batch, l.nq, l.heads * l.dv}, q.dtype(), q.device());
   f.probs = Tensor({l.batch, l.heads, l.nq, l.nk}, q.dtype(), q.device());
-  dispatch({q, k, v, mask}, op, [&](auto dev, auto zero) {
+  dispatch_with_bf16({q, k, v, mask}, op, [&](auto dev, auto zero) {
     using T = decltype(zero);
     packed_attention_forward(dev, l, q.data<T>(), k.data<T>(), v.data<T>(),
                              attention_mask<T>(mask, l, op), f.probs.data<T>(), f.out.data<T>());
@@ -49,7 +50,7 @@ PackedAttentionGradients packed_attention_backward(const Tensor& grad_out, const
   if (need_k) g.k = Tensor(k.shape(), k.dtype(), k.device());
   if (need_v) g.v = Tensor(v.shape(), v.dtype(), v.device());
   if (!need_q && !need_k && !need_v) return g;
-  dispatch({q, k, v, probs, grad_out}, op, [&](auto dev, auto zero) {
+  dispatch_with_bf16({q, k, v, probs, grad_out}, op, [&](auto dev, auto zero) {
     using T = decltype(zero);
     auto out = [](Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
     packed_attention_backward(dev, l, q.data<T>(), k.data<T>(), v.data<T>(), probs.data<T>(),

@@ -24,12 +24,14 @@ Tensor rope(const Tensor& x, const Tensor& position_ids, const Tensor& inv_freq,
   NEAT_CHECK(inv_freq.shape() == Shape{half}, op, ": inv_freq ", shape_str(inv_freq.shape()),
              " must be [hd / 2] = [", half, "] for x ", shape_str(x.shape()), " with ", heads,
              " heads");
-  check_same_dtype(x, inv_freq, op);
+  NEAT_CHECK(inv_freq.dtype() == math_dtype(x.dtype()), op, ": inv_freq ",
+             dtype_name(inv_freq.dtype()), " must be ", dtype_name(math_dtype(x.dtype())),
+             " for ", dtype_name(x.dtype()), " x (bfloat16 x keeps float32 frequencies)");
   Tensor y(x.shape(), x.dtype(), x.device());
-  dispatch({x, position_ids, inv_freq}, op, [&](auto dev, auto zero) {
+  dispatch_with_bf16({x, position_ids, inv_freq}, op, [&](auto dev, auto zero) {
     using T = decltype(zero);
-    rope_rotate(dev, x.data<T>(), position_ids.data<int64_t>(), inv_freq.data<T>(), y.data<T>(),
-                B * N, heads, half, inverse);
+    rope_rotate(dev, x.data<T>(), position_ids.data<int64_t>(), inv_freq.data<math_t<T>>(),
+                y.data<T>(), B * N, heads, half, inverse);
   });
   return y;
 }

@@ -1,7 +1,8 @@
 // Rotary position embedding (Su et al., RoFormer) as Hugging Face's LLaMA applies it
 // (apply_rotary_pos_emb with rotate_half), on heads packed side by side as the q and k
 // projections write them (tensor/packed_attention_layout.h):
-//   x [B, N, H*hd], position_ids int64 [B, N], inv_freq [hd/2] (x's dtype), on x's device.
+//   x [B, N, H*hd], position_ids int64 [B, N], inv_freq [hd/2] (x's dtype; float32 for a
+//   bfloat16 x, whose rotation is computed in float32), on x's device.
 // For token (b, n) at position p = position_ids[b, n], each head's first and second halves
 // (x1 = x[i], x2 = x[i + hd/2], i < hd/2) turn by the angle a_i = p inv_freq[i]:
 //   y[i] = x1 cos a_i - x2 sin a_i      y[i + hd/2] = x2 cos a_i + x1 sin a_i

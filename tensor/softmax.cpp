@@ -1,6 +1,7 @@
 // Softmax and log-softmax over one dim, and their backward from the saved output: checks and
 // allocation here, the kernels (with the math) in tensor/cpu/softmax.h. A tensor is seen around
 // `dim` as [outer, n, inner]. Derivation of the backward: docs/softmax_cross_entropy.md.
+// bfloat16 in, bfloat16 out, the max, exps and sums in float32.
 #include "tensor/softmax.h"
 
 #include <algorithm>
@@ -32,7 +33,7 @@ Tensor forward(const Tensor& x, int64_t dim, bool log_output, const char* op) {
   const int64_t d = normalize_dim(dim, std::max<int64_t>(x.dim(), 1), op);
   const Rows rows = rows_around(x.shape(), d);
   Tensor y(x.shape(), x.dtype(), x.device());
-  dispatch(x, op, [&](auto dev, auto zero) {
+  dispatch_with_bf16(x, op, [&](auto dev, auto zero) {
     using T = decltype(zero);
     softmax_forward(dev, x.data<T>(), y.data<T>(), rows.outer, rows.n, rows.inner, log_output);
   });
@@ -46,7 +47,7 @@ Tensor backward(const Tensor& grad_y, const Tensor& y, int64_t dim, bool log_out
   check_same_dtype(grad_y, y, op);
   const Rows rows = rows_around(y.shape(), normalize_dim(dim, std::max<int64_t>(y.dim(), 1), op));
   Tensor dx(y.shape(), y.dtype(), y.device());
-  dispatch({y, grad_y}, op, [&](auto dev, auto zero) {
+  dispatch_with_bf16({y, grad_y}, op, [&](auto dev, auto zero) {
     using T = decltype(zero);
     softmax_backward(dev, grad_y.data<T>(), y.data<T>(), dx.data<T>(), rows.outer, rows.n,
                      rows.inner, log_output);

@@ -584,9 +584,7 @@ const std::vector<OpEntry>& op_table() {
 // entry here that runs in bf16 (take it off) or one missing here that does not.
 const std::set<std::string>& no_bf16_kernel_yet() {
   static const std::set<std::string> entries = {
-      "matmul", "linear", "linear_gelu", "linear_add", "softmax", "log_softmax", "layer_norm",
-      "rms_norm", "rope", "cross_entropy", "scaled_dot_product_attention",
-      "packed_multi_head_attention", "packed_multi_head_attention causal / grouped-query",
+      "matmul", "linear", "linear_gelu", "linear_add", "scaled_dot_product_attention",
       "neat_linear", "lora_linear"};
   return entries;
 }

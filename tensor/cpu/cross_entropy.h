@@ -36,9 +36,10 @@ void cross_entropy_forward(Cpu, const T* log_probs, const int64_t* labels, T* lo
   *loss = T(total / double(N));
 }
 
-template <typename T>
+// dlogits of type D: T, or bfloat16 for T = float (rounded once from the double product).
+template <typename T, typename D>
 void cross_entropy_backward(Cpu, const T* grad_loss, const T* log_probs, const int64_t* labels,
-                            T* dlogits, int64_t* first_bad, int64_t N, int64_t C, double eps) {
+                            D* dlogits, int64_t* first_bad, int64_t N, int64_t C, double eps) {
   *first_bad = first_out_of_range(labels, N, C);
   if (*first_bad >= 0) return;
   const double scale = double(*grad_loss) / double(N);
@@ -46,9 +47,9 @@ void cross_entropy_backward(Cpu, const T* grad_loss, const T* log_probs, const i
 #pragma omp parallel for schedule(static) if (N * C >= kParallelThreshold)
   for (int64_t i = 0; i < N; ++i) {
     const T* row = log_probs + i * C;
-    T* d = dlogits + i * C;
+    D* d = dlogits + i * C;
     for (int64_t c = 0; c < C; ++c)
-      d[c] = T(scale * (std::exp(double(row[c])) - (c == labels[i] ? on : off)));
+      d[c] = D(scale * (std::exp(double(row[c])) - (c == labels[i] ? on : off)));
   }
 }
 

@@ -10,17 +10,22 @@
 //              dw_j = sum over rows of dy_j xhat_j      db_j = sum over rows of dy_j
 // A row's sums are accumulated in double, in kRowSumLanes partial sums (value j goes to lane
 // j mod 8) added by one fixed tree: a vector's worth of independent chains, in one order on
-// every build, whatever its vector width. The elementwise passes (y, dx) run in T, as
-// PyTorch's do. Backward keeps only mean and rstd from the forward and recomputes xhat, so no
-// [rows, D] tensor is saved besides x itself. w and b may be null (no affine parameters).
+// every build, whatever its vector width. The elementwise passes (y, dx) run in math_t<T> (T
+// itself, as PyTorch's do; float32 for bfloat16, whose x, y, w, b, dy, dx are stored in bf16 and
+// rounded once as stored), and mean, rstd are math_t<T> (float32 for bf16 rows, as PyTorch keeps
+// them). dw and db are double sums rounded once to T. Backward keeps only mean and rstd from
+// the forward and recomputes xhat, so no [rows, D] tensor is saved besides x itself. w and b
+// may be null (no affine parameters).
 #pragma once
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "tensor/cpu/device.h"
+#include "tensor/half.h"
 
 namespace neat::cpu {
 
@@ -57,8 +62,9 @@ inline void row_sums(int64_t D, Terms terms, double* sum1, double* sum2) {
 }
 
 template <typename T>
-void layer_norm_forward(Cpu, const T* x, const T* w, const T* b, T* y, T* mean, T* rstd,
-                        int64_t rows, int64_t D, double eps) {
+void layer_norm_forward(Cpu, const T* x, const T* w, const T* b, T* y, math_t<T>* mean,
+                        math_t<T>* rstd, int64_t rows, int64_t D, double eps) {
+  using M = math_t<T>;
 #pragma omp parallel for schedule(static) if (rows * D >= kParallelThreshold)
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * D;
@@ -68,66 +74,83 @@ void layer_norm_forward(Cpu, const T* x, const T* w, const T* b, T* y, T* mean, 
     // long, so the chains' latency was the time). Shifted by x_0, the cancellation in var costs
     // a relative (mean - x_0)^2 / var times double's epsilon:
     //   mean = x_0 + S1 / D,   var = (S2 - S1^2 / D) / D,   S1 = sum c_j,   S2 = sum c_j^2
-    const double shift = xr[0];
+    const double shift = double(M(xr[0]));
     double s1, s2;
     row_sums(D, [&](int64_t j) {
-      const double c = double(xr[j]) - shift;
+      const double c = double(M(xr[j])) - shift;
       return std::pair<double, double>(c, c * c);
     }, &s1, &s2);
     const double mu = shift + s1 / double(D);
     const double var = std::max(0.0, (s2 - s1 * s1 / double(D)) / double(D));  // >= 0 in rounding
     const double rs = 1.0 / std::sqrt(var + eps);
-    mean[r] = T(mu);
-    rstd[r] = T(rs);
-    const T mu_t = T(mu), rs_t = T(rs);
+    const M mu_t = M(mu), rs_t = M(rs);
+    mean[r] = mu_t;
+    rstd[r] = rs_t;
     if (w && b) {
 #pragma omp simd
-      for (int64_t j = 0; j < D; ++j) yr[j] = (xr[j] - mu_t) * rs_t * w[j] + b[j];
+      for (int64_t j = 0; j < D; ++j) yr[j] = T((M(xr[j]) - mu_t) * rs_t * M(w[j]) + M(b[j]));
     } else {
       for (int64_t j = 0; j < D; ++j)
-        yr[j] = (xr[j] - mu_t) * rs_t * (w ? w[j] : T(1)) + (b ? b[j] : T(0));
+        yr[j] = T((M(xr[j]) - mu_t) * rs_t * (w ? M(w[j]) : M(1)) + (b ? M(b[j]) : M(0)));
     }
   }
 }
 
 // dx, dw, db may each be null (not needed); w may be null (= 1).
 template <typename T>
-void layer_norm_backward(Cpu, const T* dy, const T* x, const T* w, const T* mean, const T* rstd,
-                         T* dx, T* dw, T* db, int64_t rows, int64_t D) {
+void layer_norm_backward(Cpu, const T* dy, const T* x, const T* w, const math_t<T>* mean,
+                         const math_t<T>* rstd, T* dx, T* dw, T* db, int64_t rows, int64_t D) {
+  using M = math_t<T>;
   const int64_t chunks = std::min(rows, kLayerNormMaxChunks);
   const bool sums = dw || db;
   std::vector<double> partial(sums ? size_t(chunks * 2 * D) : 0, 0.0);  // per chunk: dw, db
+  // g = dy w of one row in M: in dx's own buffer when T is M, else in a buffer of the thread's
+  // (a g rounded to 16 bits would cost the sums their float32 precision).
+  constexpr bool g_in_dx = std::is_same_v<T, M>;
 #pragma omp parallel for schedule(static) if (rows * D >= kParallelThreshold)
   for (int64_t c = 0; c < chunks; ++c) {
     double* pw = sums ? partial.data() + c * 2 * D : nullptr;
     double* pb = sums ? pw + D : nullptr;
+    std::vector<M> g_row(dx && !g_in_dx ? size_t(D) : 0);
     for (int64_t r = rows * c / chunks; r < rows * (c + 1) / chunks; ++r) {
       const T* dyr = dy + r * D;
       const T* xr = x + r * D;
-      const T mu = mean[r], rs = rstd[r];
+      const M mu = mean[r], rs = rstd[r];
       if (dx) {
-        // g_j = dy_j w_j is written to dx first and read back by both passes, so that the sums
-        // and the dx pass see the same rounded g_j (computed twice, the dx pass's dy_j w_j -
+        // g_j = dy_j w_j is written to a buffer first and read back by both passes, so that the
+        // sums and the dx pass see the same rounded g_j (computed twice, the dx pass's dy_j w_j -
         // mean_g could be contracted to one fused multiply-add, and differ). A row whose xhat
         // is 0 (D = 1, or all values equal) then gets dx = 0 exactly, as on the GPU.
         T* dxr = dx + r * D;
-        const T* g = w ? dxr : dyr;
-        if (w)
+        const M* g;
+        if constexpr (g_in_dx) {
+          if (w)
 #pragma omp simd
-          for (int64_t j = 0; j < D; ++j) dxr[j] = dyr[j] * w[j];
+            for (int64_t j = 0; j < D; ++j) dxr[j] = dyr[j] * w[j];
+          g = w ? dxr : dyr;
+        } else {
+          M* gbuf = g_row.data();
+          if (w)
+#pragma omp simd
+            for (int64_t j = 0; j < D; ++j) gbuf[j] = M(dyr[j]) * M(w[j]);
+          else
+            for (int64_t j = 0; j < D; ++j) gbuf[j] = M(dyr[j]);
+          g = gbuf;
+        }
         double sum_g, sum_gx;
         row_sums(D, [&](int64_t j) {
-          return std::pair<double, double>(g[j], double(g[j]) * double((xr[j] - mu) * rs));
+          return std::pair<double, double>(g[j], double(g[j]) * double((M(xr[j]) - mu) * rs));
         }, &sum_g, &sum_gx);
-        const T mean_g = T(sum_g / double(D)), mean_gx = T(sum_gx / double(D));
+        const M mean_g = M(sum_g / double(D)), mean_gx = M(sum_gx / double(D));
 #pragma omp simd
         for (int64_t j = 0; j < D; ++j)
-          dxr[j] = rs * (g[j] - mean_g - (xr[j] - mu) * rs * mean_gx);
+          dxr[j] = T(rs * (g[j] - mean_g - (M(xr[j]) - mu) * rs * mean_gx));
       }
       if (dw)
-        for (int64_t j = 0; j < D; ++j) pw[j] += double(dyr[j]) * double((xr[j] - mu) * rs);
+        for (int64_t j = 0; j < D; ++j)
+          pw[j] += double(M(dyr[j])) * double((M(xr[j]) - mu) * rs);
       if (db)
-        for (int64_t j = 0; j < D; ++j) pb[j] += dyr[j];
+        for (int64_t j = 0; j < D; ++j) pb[j] += double(M(dyr[j]));
     }
   }
   for (int64_t j = 0; j < D && sums; ++j) {

@@ -20,8 +20,10 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "tensor/cpu/device.h"
+#include "tensor/half.h"
 #include "tensor/scalar_math.h"
 
 namespace neat::cpu {
@@ -104,15 +106,43 @@ void softmax_forward_rows(T* s, int64_t rows, int64_t n) {
   }
 }
 
+// A row of 16-bit floats is widened into a float32 buffer of the thread's, takes the float32
+// row function, and is rounded once as stored: the max, the exps and the sum in float32 (the
+// sum in double, as float32's).
+template <typename T, typename RowFn>
+void for_each_widened_row(int64_t rows, int64_t n, int64_t inner, int inputs,
+                          const T* const* in, T* out, RowFn row_fn) {
+#pragma omp parallel if (rows * n >= kParallelThreshold)
+  {
+    std::vector<float> buf(size_t((inputs + 1) * n));
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t o = softmax_row_start(r, n, inner);
+      for (int a = 0; a < inputs; ++a)
+        for (int64_t j = 0; j < n; ++j) buf[size_t(a * n + j)] = float(in[a][o + j * inner]);
+      float* result = buf.data() + inputs * n;
+      row_fn(buf.data(), result);
+      for (int64_t j = 0; j < n; ++j) out[o + j * inner] = T(result[j]);
+    }
+  }
+}
+
 template <typename T>
 void softmax_forward(Cpu, const T* x, T* y, int64_t outer, int64_t n, int64_t inner,
                      bool log_output) {
   const int64_t rows = outer * inner;
+  if constexpr (is_half_type<T>) {
+    const T* in[1] = {x};
+    for_each_widened_row(rows, n, inner, 1, in, y, [&](const float* xr, float* yr) {
+      softmax_forward_row<true>(xr, yr, n, 1, log_output);
+    });
+  } else {
 #pragma omp parallel for schedule(static) if (rows * n >= kParallelThreshold)
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t o = softmax_row_start(r, n, inner);
-    if (inner == 1) softmax_forward_row<true>(x + o, y + o, n, inner, log_output);
-    else softmax_forward_row<false>(x + o, y + o, n, inner, log_output);
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t o = softmax_row_start(r, n, inner);
+      if (inner == 1) softmax_forward_row<true>(x + o, y + o, n, inner, log_output);
+      else softmax_forward_row<false>(x + o, y + o, n, inner, log_output);
+    }
   }
 }
 
@@ -139,11 +169,18 @@ template <typename T>
 void softmax_backward(Cpu, const T* dy, const T* y, T* dx, int64_t outer, int64_t n,
                       int64_t inner, bool log_output) {
   const int64_t rows = outer * inner;
+  if constexpr (is_half_type<T>) {
+    const T* in[2] = {dy, y};
+    for_each_widened_row(rows, n, inner, 2, in, dx, [&](const float* dyy, float* dxr) {
+      softmax_backward_row<true>(dyy, dyy + n, dxr, n, 1, log_output);
+    });
+  } else {
 #pragma omp parallel for schedule(static) if (rows * n >= kParallelThreshold)
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t o = softmax_row_start(r, n, inner);
-    if (inner == 1) softmax_backward_row<true>(dy + o, y + o, dx + o, n, inner, log_output);
-    else softmax_backward_row<false>(dy + o, y + o, dx + o, n, inner, log_output);
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t o = softmax_row_start(r, n, inner);
+      if (inner == 1) softmax_backward_row<true>(dy + o, y + o, dx + o, n, inner, log_output);
+      else softmax_backward_row<false>(dy + o, y + o, dx + o, n, inner, log_output);
+    }
   }
 }
 

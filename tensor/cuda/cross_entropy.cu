@@ -8,13 +8,15 @@
 // tensor/cuda/shape_ops.h, as the CPU's from tensor/cpu/shape_ops.h) and then do nothing when
 // *first_bad >= 0. The forward's loss is one block: a warp per row, the row losses summed in
 // double across the warps by block_sum, in an order fixed by the sizes (the same bits on every
-// run). The backward is one thread per element.
+// run). The backward is one thread per element; for bfloat16 logits it reads the float32
+// log-probabilities and writes bfloat16 dlogits (tensor/cross_entropy.h).
 #include <cmath>
 
 #include "tensor/cuda/cross_entropy.h"
 #include "tensor/cuda/runtime.cuh"
 #include "tensor/cuda/shape_ops.h"
 #include "tensor/cuda/warp_reduce.cuh"
+#include "tensor/half.h"
 
 namespace neat::cuda {
 
@@ -41,15 +43,15 @@ __global__ void forward_loss(const T* log_probs, const int64_t* labels, T* loss,
   if (threadIdx.x == 0) *loss = T(total / double(N));
 }
 
-template <typename T>
+template <typename T, typename D>
 __global__ void backward_elements(const T* grad_loss, const T* log_probs, const int64_t* labels,
-                                  T* dlogits, const int64_t* first_bad, int64_t N, int64_t C,
+                                  D* dlogits, const int64_t* first_bad, int64_t N, int64_t C,
                                   double on, double off) {
   if (*first_bad >= 0) return;
   const double scale = double(*grad_loss) / double(N);
   for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < N * C; k += int64_t(gridDim.x) * blockDim.x) {
     const int64_t i = k / C, c = k % C;
-    dlogits[k] = T(scale * (exp(double(log_probs[k])) - (c == labels[i] ? on : off)));
+    dlogits[k] = D(scale * (exp(double(log_probs[k])) - (c == labels[i] ? on : off)));
   }
 }
 
@@ -63,9 +65,9 @@ void cross_entropy_forward(Cuda, const T* log_probs, const int64_t* labels, T* l
   NEAT_CUDA_CHECK(cudaGetLastError());
 }
 
-template <typename T>
+template <typename T, typename D>
 void cross_entropy_backward(Cuda, const T* grad_loss, const T* log_probs, const int64_t* labels,
-                            T* dlogits, int64_t* first_bad, int64_t N, int64_t C, double eps) {
+                            D* dlogits, int64_t* first_bad, int64_t N, int64_t C, double eps) {
   first_out_of_range(Cuda{}, labels, N, C, first_bad);
   if (N * C == 0) return;
   const double off = eps / double(C), on = 1 - eps + off;
@@ -81,6 +83,8 @@ template void cross_entropy_forward(Cuda, const double*, const int64_t*, double*
 template void cross_entropy_backward(Cuda, const float*, const float*, const int64_t*, float*,
                                      int64_t*, int64_t, int64_t, double);
 template void cross_entropy_backward(Cuda, const double*, const double*, const int64_t*, double*,
+                                     int64_t*, int64_t, int64_t, double);
+template void cross_entropy_backward(Cuda, const float*, const float*, const int64_t*, bfloat16*,
                                      int64_t*, int64_t, int64_t, double);
 
 }  // namespace neat::cuda

@@ -13,8 +13,9 @@ namespace neat::cuda {
 template <typename T>
 void cross_entropy_forward(Cuda, const T* log_probs, const int64_t* labels, T* loss,
                            int64_t* first_bad, int64_t N, int64_t C, double eps);
-template <typename T>
+// dlogits of type D: T, or bfloat16 for T = float.
+template <typename T, typename D>
 void cross_entropy_backward(Cuda, const T* grad_loss, const T* log_probs, const int64_t* labels,
-                            T* dlogits, int64_t* first_bad, int64_t N, int64_t C, double eps);
+                            D* dlogits, int64_t* first_bad, int64_t N, int64_t C, double eps);
 
 }  // namespace neat::cuda

@@ -7,12 +7,16 @@
 // back to the packed [B, N, H*d] layout.
 #include <math_constants.h>
 
+#include <memory>
+
 #include "tensor/cuda/gemm.cuh"
 #include "tensor/cuda/packed_attention.h"
 #include "tensor/cuda/runtime.cuh"
 #include "tensor/cuda/scratch.cuh"
 #include "tensor/cuda/shape_ops.h"
 #include "tensor/cuda/softmax.h"
+#include "tensor/cuda/tensor.h"
+#include "tensor/half.h"
 
 namespace neat::cuda {
 
@@ -55,6 +59,30 @@ __global__ void mask_scores_kernel(T* p, AttentionMask<T> mask, PackedAttentionL
 struct Groups {
   int64_t count, size;   // B Hkv pairs, G query heads each
 };
+
+// bfloat16 attention (the two overloads at the end), correct first: its operands are widened
+// into float32 scratch, the float32 path runs (cuBLAS float32 GEMMs, the float32 softmax), and
+// P and the results are rounded to bf16 once (out from the float32 P, before P's rounding; the
+// CPU multiplies the rounded P). Training takes flash attention for bf16 heads of up to 128
+// (tensor/flash_attention.h); this path serves the rest.
+struct Widened {
+  Scratch<float> data;
+  Widened(const bfloat16* src, int64_t n) : data(n) { copy_convert(Cuda{}, data.data(), src, n); }
+};
+
+// The elements of q, k (d wide) or v, out (dv wide) and p, as the layout sizes them.
+struct Extents {
+  int64_t q, k, v, out, p;
+  explicit Extents(const PackedAttentionLayout& l)
+      : q(l.batch * l.nq * l.heads * l.d), k(l.batch * l.nk * l.kv_heads * l.d),
+        v(l.batch * l.nk * l.kv_heads * l.dv), out(l.batch * l.nq * l.heads * l.dv),
+        p(l.pairs() * l.nq * l.nk) {}
+};
+
+// The elements a broadcast mask spans: its last element's offset + 1 (a stride 0 repeats).
+inline int64_t mask_extent(const AttentionMask<bfloat16>& m, const PackedAttentionLayout& l) {
+  return (l.batch - 1) * m.sb + (l.heads - 1) * m.sh + (l.nq - 1) * m.si + (l.nk - 1) * m.sj + 1;
+}
 
 }  // namespace
 
@@ -146,5 +174,40 @@ template void packed_attention_backward(Cuda, const PackedAttentionLayout&, cons
 template void packed_attention_backward(Cuda, const PackedAttentionLayout&, const double*,
                                         const double*, const double*, const double*,
                                         const double*, double*, double*, double*);
+
+void packed_attention_forward(Cuda, const PackedAttentionLayout& l, const bfloat16* q,
+                              const bfloat16* k, const bfloat16* v, AttentionMask<bfloat16> mask,
+                              bfloat16* p, bfloat16* out) {
+  if (l.pairs() == 0 || l.nq == 0) return;
+  const Extents n(l);
+  const Widened qf(q, n.q), kf(k, n.k), vf(v, n.v);
+  Scratch<float> pf(n.p), of(n.out);
+  AttentionMask<float> mf{nullptr, mask.sb, mask.sh, mask.si, mask.sj};
+  std::unique_ptr<Widened> maskf;
+  if (mask.data != nullptr) {
+    maskf = std::make_unique<Widened>(mask.data, mask_extent(mask, l));
+    mf.data = maskf->data.data();
+  }
+  packed_attention_forward(Cuda{}, l, qf.data.data(), kf.data.data(), vf.data.data(), mf,
+                           pf.data(), of.data());
+  copy_convert(Cuda{}, p, pf.data(), n.p);
+  copy_convert(Cuda{}, out, of.data(), n.out);
+}
+
+void packed_attention_backward(Cuda, const PackedAttentionLayout& l, const bfloat16* q,
+                               const bfloat16* k, const bfloat16* v, const bfloat16* p,
+                               const bfloat16* grad_out, bfloat16* grad_q, bfloat16* grad_k,
+                               bfloat16* grad_v) {
+  if (l.pairs() == 0) return;
+  const Extents n(l);
+  const Widened qf(q, n.q), kf(k, n.k), vf(v, n.v), pf(p, n.p), dof(grad_out, n.out);
+  Scratch<float> dq(grad_q ? n.q : 0), dk(grad_k ? n.k : 0), dv(grad_v ? n.v : 0);
+  packed_attention_backward(Cuda{}, l, qf.data.data(), kf.data.data(), vf.data.data(),
+                            pf.data.data(), dof.data.data(), grad_q ? dq.data() : nullptr,
+                            grad_k ? dk.data() : nullptr, grad_v ? dv.data() : nullptr);
+  if (grad_q) copy_convert(Cuda{}, grad_q, dq.data(), n.q);
+  if (grad_k) copy_convert(Cuda{}, grad_k, dk.data(), n.k);
+  if (grad_v) copy_convert(Cuda{}, grad_v, dv.data(), n.v);
+}
 
 }  // namespace neat::cuda

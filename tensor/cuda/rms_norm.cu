@@ -4,15 +4,18 @@
 //   backward:  g_j = dy_j w_j      dx_j = rstd (g_j - xhat_j mean_k(g_k xhat_k))
 //              dw_j = sum over rows of dy_j xhat_j
 // Forward and dx: one warp per row (as layer norm's), each lane striding the row, the row's sum
-// reduced across the warp. dw is a column sum over rows made without floating-point atomics
+// reduced across the warp; bfloat16 rows 8 values per 16-byte access, their sums in float32,
+// rstd float32. dw is a column sum over rows made without floating-point atomics
 // (the same bits on every run): a thread per (chunk, column) sums its chunk's rows into a
 // scratch buffer, and a second kernel adds the chunks of each column in order.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "tensor/cuda/rms_norm.h"
 #include "tensor/cuda/runtime.cuh"
 #include "tensor/cuda/scratch.cuh"
+#include "tensor/cuda/vector_access.cuh"
 #include "tensor/cuda/warp_reduce.cuh"
 
 namespace neat::cuda {
@@ -22,49 +25,81 @@ namespace {
 // dw: at most kMaxChunks chunks of at least kMinChunkRows rows.
 constexpr int64_t kMaxChunks = 128, kMinChunkRows = 16;
 
+// The row kernels' sums: double for float32 and float64 rows (as the CPU's), float32 for 16-bit
+// rows.
 template <typename T>
-__global__ void forward_rows(const T* x, const T* w, T* y, T* rstd, int64_t rows, int64_t D,
-                             double eps) {
+using acc_t = std::conditional_t<is_half_type<T>, float, double>;
+
+// W values per access (tensor/cuda/vector_access.cuh): 8 for bf16 rows that allow it.
+template <typename T, int W>
+__global__ void forward_rows(const T* x, const T* w, T* y, math_t<T>* rstd, int64_t rows,
+                             int64_t D, double eps) {
+  using M = math_t<T>;
+  using A = acc_t<T>;
   const int64_t r = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
   if (r >= rows) return;  // the whole warp leaves together
   const T* xr = x + r * D;
   T* yr = y + r * D;
-  double sq = 0;
-  for (int64_t j = lane; j < D; j += kWarp) sq += double(xr[j]) * double(xr[j]);
-  const double rs = 1.0 / sqrt(warp_sum(sq) / double(D) + eps);
-  if (lane == 0) rstd[r] = T(rs);
-  for (int64_t j = lane; j < D; j += kWarp) yr[j] = T(double(xr[j]) * rs * double(w[j]));
+  M v[W], wv[W];
+  A sq = 0;
+  for (int64_t j = lane * W; j < D; j += kWarp * W) {
+    load_widened<W>(xr + j, v);
+    for (int i = 0; i < W; ++i) sq += A(v[i]) * A(v[i]);
+  }
+  const A rs = A(1) / sqrt(warp_sum(sq) / A(D) + A(eps));
+  if (lane == 0) rstd[r] = M(rs);
+  for (int64_t j = lane * W; j < D; j += kWarp * W) {
+    load_widened<W>(xr + j, v);
+    load_widened<W>(w + j, wv);
+    for (int i = 0; i < W; ++i) v[i] = M(A(v[i]) * rs * A(wv[i]));
+    store_narrowed<W>(yr + j, v);
+  }
 }
 
-template <typename T>
-__global__ void backward_rows(const T* dy, const T* x, const T* w, const T* rstd, T* dx,
+template <typename T, int W>
+__global__ void backward_rows(const T* dy, const T* x, const T* w, const math_t<T>* rstd, T* dx,
                               int64_t rows, int64_t D) {
+  using M = math_t<T>;
+  using A = acc_t<T>;
   const int64_t r = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
   if (r >= rows) return;
   const T* dyr = dy + r * D;
   const T* xr = x + r * D;
-  const double rs = rstd[r];
-  double sum_gx = 0;
-  for (int64_t j = lane; j < D; j += kWarp) sum_gx += double(dyr[j]) * double(w[j]) * xr[j] * rs;
-  const double mean_gx = warp_sum(sum_gx) / double(D);
+  const A rs = rstd[r];
+  M dyv[W], xv[W], wv[W];
+  A sum_gx = 0;
+  for (int64_t j = lane * W; j < D; j += kWarp * W) {
+    load_widened<W>(dyr + j, dyv);
+    load_widened<W>(xr + j, xv);
+    load_widened<W>(w + j, wv);
+    for (int i = 0; i < W; ++i) sum_gx += A(dyv[i]) * A(wv[i]) * xv[i] * rs;
+  }
+  const A mean_gx = warp_sum(sum_gx) / A(D);
   T* dxr = dx + r * D;
-  for (int64_t j = lane; j < D; j += kWarp)
-    dxr[j] = T(rs * (double(dyr[j]) * double(w[j]) - xr[j] * rs * mean_gx));
+  for (int64_t j = lane * W; j < D; j += kWarp * W) {
+    load_widened<W>(dyr + j, dyv);
+    load_widened<W>(xr + j, xv);
+    load_widened<W>(w + j, wv);
+    for (int i = 0; i < W; ++i) dyv[i] = M(rs * (A(dyv[i]) * A(wv[i]) - xv[i] * rs * mean_gx));
+    store_narrowed<W>(dxr + j, dyv);
+  }
 }
 
 // partial [chunks, D]: for chunk c = blockIdx.y (rows [rows c / chunks, rows (c+1) / chunks))
 // and column j, the chunk's sum of dy_j xhat_j.
 template <typename T>
-__global__ void weight_partial_sums(const T* dy, const T* x, const T* rstd, double* partial,
-                                    int64_t rows, int64_t D, int64_t chunks) {
+__global__ void weight_partial_sums(const T* dy, const T* x, const math_t<T>* rstd,
+                                    double* partial, int64_t rows, int64_t D, int64_t chunks) {
+  using M = math_t<T>;
   const int64_t c = blockIdx.y;
   const int64_t r0 = rows * c / chunks, r1 = rows * (c + 1) / chunks;
   for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < D;
        j += int64_t(gridDim.x) * blockDim.x) {
     double pw = 0;
-    for (int64_t r = r0; r < r1; ++r) pw += double(dy[r * D + j]) * x[r * D + j] * double(rstd[r]);
+    for (int64_t r = r0; r < r1; ++r)
+      pw += double(M(dy[r * D + j])) * double(M(x[r * D + j])) * double(rstd[r]);
     partial[c * D + j] = pw;
   }
 }
@@ -83,19 +118,25 @@ __global__ void weight_grad(const double* partial, T* dw, int64_t D, int64_t chu
 }  // namespace
 
 template <typename T>
-void rms_norm_forward(Cuda, const T* x, const T* w, T* y, T* rstd, int64_t rows, int64_t D,
-                      double eps) {
+void rms_norm_forward(Cuda, const T* x, const T* w, T* y, math_t<T>* rstd, int64_t rows,
+                      int64_t D, double eps) {
   if (rows == 0) return;
-  forward_rows<<<row_blocks(rows), kRowsPerBlock * kWarp, 0, stream()>>>(x, w, y, rstd, rows, D, eps);
+  with_vector_width<T>(D, {x, w, y}, [&](auto width) {
+    forward_rows<T, width()><<<row_blocks(rows), kRowsPerBlock * kWarp, 0, stream()>>>(
+        x, w, y, rstd, rows, D, eps);
+  });
   NEAT_CUDA_CHECK(cudaGetLastError());
 }
 
 template <typename T>
-void rms_norm_backward(Cuda, const T* dy, const T* x, const T* w, const T* rstd, T* dx, T* dw,
-                       int64_t rows, int64_t D) {
+void rms_norm_backward(Cuda, const T* dy, const T* x, const T* w, const math_t<T>* rstd, T* dx,
+                       T* dw, int64_t rows, int64_t D) {
   if (rows == 0) return;
   if (dx) {
-    backward_rows<<<row_blocks(rows), kRowsPerBlock * kWarp, 0, stream()>>>(dy, x, w, rstd, dx, rows, D);
+    with_vector_width<T>(D, {dy, x, w, dx}, [&](auto width) {
+      backward_rows<T, width()><<<row_blocks(rows), kRowsPerBlock * kWarp, 0, stream()>>>(
+          dy, x, w, rstd, dx, rows, D);
+    });
     NEAT_CUDA_CHECK(cudaGetLastError());
   }
   if (!dw) return;
@@ -110,11 +151,15 @@ void rms_norm_backward(Cuda, const T* dy, const T* x, const T* w, const T* rstd,
 
 template void rms_norm_forward(Cuda, const float*, const float*, float*, float*, int64_t, int64_t,
                                double);
-template void rms_norm_forward(Cuda, const double*, const double*, double*, double*, int64_t,
-                               int64_t, double);
 template void rms_norm_backward(Cuda, const float*, const float*, const float*, const float*,
                                 float*, float*, int64_t, int64_t);
+template void rms_norm_forward(Cuda, const double*, const double*, double*, double*, int64_t,
+                               int64_t, double);
 template void rms_norm_backward(Cuda, const double*, const double*, const double*, const double*,
                                 double*, double*, int64_t, int64_t);
+template void rms_norm_forward(Cuda, const bfloat16*, const bfloat16*, bfloat16*, float*, int64_t,
+                               int64_t, double);
+template void rms_norm_backward(Cuda, const bfloat16*, const bfloat16*, const bfloat16*,
+                                const float*, bfloat16*, bfloat16*, int64_t, int64_t);
 
 }  // namespace neat::cuda
