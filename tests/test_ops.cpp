@@ -9,6 +9,7 @@
 #include <limits>
 #include <set>
 
+#include "autograd/cast.h"
 #include "autograd/elementwise.h"
 #include "autograd/gradcheck.h"
 #include "autograd/matmul.h"
@@ -575,6 +576,22 @@ const std::vector<OpEntry>& op_table() {
                                      {random64({2, 3, 4, 6}, 85)},
                                      [P](const Vars& v) { return patchify(v[0], P); },
                                      ref}};
+       }},
+      // ---- dtype conversion (autograd/cast.h) ----
+      {"to_dtype",
+       [] {  // float64 -> float32 -> float64, times x: both casts' backwards (float64 -> float32
+             // -> float64) on the gradient. Values of float32-exact x scaled by 2^-20: float32's
+             // rounding of x +- eps (half an ulp, ~1e-13 here) is far below what the central
+             // difference resolves, so the round trip is exact to the gradcheck.
+         Tensor x = random64({3, 5}, 86).to(DType::Float32).to(DType::Float64);
+         scale_(x, std::ldexp(1.0, -20));
+         return std::vector<OpCase>{
+             {"[3,5] float32-exact, ~1e-6",
+              {x, random64({3, 5}, 87)},
+              [](const Vars& v) {
+                return mul(to_dtype(to_dtype(v[0], DType::Float32), DType::Float64), v[1]);
+              },
+              binary([](double a, double b) { return a * b; })}};
        }},
   };
   return table;
