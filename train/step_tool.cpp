@@ -47,9 +47,9 @@ void write_step(const std::string& program, const StepOptions& o, const Module& 
                 const Variable& loss, int64_t from_adapter, const std::vector<std::string>& notes,
                 std::ostream& out) {
   const auto tensors = step_tensors(program, model, logits, loss);
+  const char* precision = precision_name(parse_precision(o.precision, o.tf32));
   write_safetensors(o.out, tensors, {{"config", config}, {"method", report.str()},
-                                     {"dtype", o.dtype},
-                                     {"precision", precision_name(parse_precision(o.precision, o.tf32))}});
+                                     {"dtype", o.dtype}, {"precision", precision}});
   for (const std::string& note : notes) out << "weights: " << note << "\n";
   out << "loss " << loss.item() << "  logits " << shape_str(logits.shape()) << "  "
       << tensors.size() - 2 << " gradients (" << report.trainable << " values, " << from_adapter

@@ -143,9 +143,9 @@ std::vector<Tensor> LoraNode::backward(const Tensor& grad_y) {
 Variable Lora::forward(const Variable& x) {
   if (merged_) return linear(x, in_dtype_of(weight, x), in_dtype_of(bias, x));
   // float32 masters in a bf16 forward enter through to_dtype (autograd/cast.h)
-  return lora_linear(x, in_dtype_of(weight, x), in_dtype_of(bias, x), in_dtype_of(lora_A->weight, x),
-                     in_dtype_of(lora_B->weight, x), scaling(), options_.dropout, is_training(),
-                     *gen_);
+  return lora_linear(x, in_dtype_of(weight, x), in_dtype_of(bias, x),
+                     in_dtype_of(lora_A->weight, x), in_dtype_of(lora_B->weight, x), scaling(),
+                     options_.dropout, is_training(), *gen_);
 }
 
 Tensor Lora::delta_weight() const {

@@ -69,9 +69,9 @@ Tensor product_as(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, 
 
 }  // namespace
 
-// pre_0 = W0^T A^T [IN, R] (in A's dtype: float32 beside a bf16 W0); then per layer k >= 1: pre_k = h_{k-1} L_k^T, and for the
-// (depth-2)/2 encoders h_{k-1} is pushed before the layer, for the decoders the most recent
-// push is popped and added after the activation.
+// pre_0 = W0^T A^T [IN, R] (in A's dtype: float32 beside a bf16 W0); then per layer k >= 1:
+// pre_k = h_{k-1} L_k^T, and for the (depth-2)/2 encoders h_{k-1} is pushed before the layer,
+// for the decoders the most recent push is popped and added after the activation.
 NeatStack neat_m_forward(const Tensor& weight, const Tensor& A, const std::vector<Tensor>& layers,
                          const NeatSpec& spec) {
   const UnaryOp op = neat_activation_op(spec.activation);
