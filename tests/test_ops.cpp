@@ -579,8 +579,9 @@ const std::vector<OpEntry>& op_table() {
        }},
       // ---- dtype conversion (autograd/cast.h) ----
       {"to_dtype",
-       [] {  // float64 -> float32 -> float64, times x: both casts' backwards (float64 -> float32
-             // -> float64) on the gradient. Values of float32-exact x scaled by 2^-20: float32's
+       [] {  // to float32 and back to the inputs' dtype, times y: float64 -> float32 -> float64
+             // and both casts' backwards on the gradient (a float32 run: no cast; a bf16 run:
+             // bf16 -> float32 -> bf16, exact). x float32-exact, scaled by 2^-20: float32's
              // rounding of x +- eps (half an ulp, ~1e-13 here) is far below what the central
              // difference resolves, so the round trip is exact to the gradcheck.
          Tensor x = random64({3, 5}, 86).to(DType::Float32).to(DType::Float64);
@@ -589,7 +590,7 @@ const std::vector<OpEntry>& op_table() {
              {"[3,5] float32-exact, ~1e-6",
               {x, random64({3, 5}, 87)},
               [](const Vars& v) {
-                return mul(to_dtype(to_dtype(v[0], DType::Float32), DType::Float64), v[1]);
+                return mul(to_dtype(to_dtype(v[0], DType::Float32), v[1].dtype()), v[1]);
               },
               binary([](double a, double b) { return a * b; })}};
        }},
