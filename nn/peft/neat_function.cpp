@@ -112,13 +112,14 @@ enum NeatInput : size_t { kX = 0, kWeight = 1, kBias = 2, kA = 3, kB = 4, kFirst
 
 struct NeatNode : Node {
   NeatSpec spec;
-  DType adapter_dtype = DType::Float32;   // A's, B's, the layers' (the M network's); float32
-                                          // masters under a bf16 x and W0
+  DType adapter_dtype = DType::Float32;   // A's, B's, the layers' (float32 masters under a
+                                          // bf16 x and W0), what their gradients are given in
+  DType m_dtype = DType::Float32;   // the M network's: the adapter's, float32 for a bf16 one
   // Saved by the forward, each only when a needed gradient reads it:
   Tensor x;                    // [ROWS, IN]: dM = x^T dz and dW0 = dy^T x
   Tensor z;                    // x M [ROWS, R]: dB
   Tensor weight;               // W0: dx and dA
-  Tensor A;                    // dW0 through the M network
+  Tensor A;                    // dW0 through the M network (in m_dtype)
   Tensor B;                    // dz = s dy B (in x's dtype)
   std::vector<Tensor> layers;  // the M network's backward
   NeatStack stack;             // pre, act, h for the M network's backward
@@ -144,20 +145,24 @@ struct NeatNode : Node {
 // x [ROWS, IN] (leading dims folded), M [IN, R], z = x M [ROWS, R]:
 //   y = x W0^T + s z B^T + b
 // With x and W0 in bf16 and A, B, the layers float32 (--precision bf16), the M network runs in
-// float32 and M and B are cast to bf16 once, here; their gradients come back as float32.
+// float32 and M and B are cast to bf16 once, here; their gradients come back as float32. bf16
+// A and layers are widened: the M network always runs in float32 at least.
 Variable neat_linear(const Variable& x, const Variable& weight, const Variable& bias,
                      const Variable& A, const Variable& B, const std::vector<Variable>& layers,
                      const NeatSpec& spec) {
+  // The M network runs in the adapter's dtype, at least float32: bf16 A and layers are widened.
+  const DType m_dtype = A.dtype() == DType::BFloat16 ? DType::Float32 : A.dtype();
   std::vector<Tensor> layer_data;
-  for (const Variable& l : layers) layer_data.push_back(l.data());
+  for (const Variable& l : layers) layer_data.push_back(l.data().to(m_dtype));
   check_neat_shapes(weight.data(), A.data(), B.data(), layer_data, spec);
+  const Tensor A_m = A.data().to(m_dtype);
   const int64_t out = weight.size(0), in = weight.size(1);
   NEAT_CHECK(x.dim() >= 1 && x.size(-1) == in, "neat_linear: input ", shape_str(x.shape()),
              " does not end in IN = ", in, " (W0 ", shape_str(weight.shape()), ")");
   NEAT_CHECK(!bias.defined() || bias.shape() == Shape({out}), "neat_linear: bias must be [",
              out, "], got ", shape_str(bias.shape()));
   const Tensor x2 = x.data().reshape({-1, in});
-  NeatStack stack = neat_m_forward(weight.data(), A.data(), layer_data, spec);
+  NeatStack stack = neat_m_forward(weight.data(), A_m, layer_data, spec);
   const Tensor M = stack.M().to(x2.dtype()), Bx = B.data().to(x2.dtype());
   Tensor z = matmul(x2, M);
   // y = x W0^T + s z B^T + b, one GEMM (tensor/matmul.h)
@@ -173,10 +178,11 @@ Variable neat_linear(const Variable& x, const Variable& weight, const Variable& 
   auto node = std::make_shared<NeatNode>();
   node->spec = spec;
   node->adapter_dtype = A.dtype();
+  node->m_dtype = m_dtype;
   if (need_m || weight.requires_grad()) node->x = x2;
   if (B.requires_grad()) node->z = z;
   if (x.requires_grad() || A.requires_grad()) node->weight = weight.data();
-  if (weight.requires_grad()) node->A = A.data();
+  if (weight.requires_grad()) node->A = A_m;
   if (x.requires_grad() || need_m) node->B = Bx;
   if (x.requires_grad()) node->M = M;
   if (need_m) node->stack = std::move(stack);
@@ -209,13 +215,15 @@ Tensor NeatNode::m_backward(const Tensor& dM, std::vector<Tensor>& grads) const 
     if (s.skip[k] >= 0) accumulate_grad(dh[s.skip[k]], g);
     Tensor dpre = unary_backward(op, g, s.pre[k], s.act[k]);
     if (needs_grad(kFirstLayer + k - 1))
-      grads[kFirstLayer + k - 1] = matmul(dpre, s.h[k - 1], /*trans_a=*/true);
+      grads[kFirstLayer + k - 1] =
+          matmul(dpre, s.h[k - 1], /*trans_a=*/true).to(adapter_dtype);
     if (!below[k]) return Tensor();
     accumulate_grad(dh[k - 1], matmul(dpre, layers[k - 1]));
   }
   Tensor dpre0 = unary_backward(op, dh[0], s.pre[0], s.act[0]);
   if (needs_grad(kA))
-    grads[kA] = product_as(dpre0, weight, /*trans_a=*/true, /*trans_b=*/true, adapter_dtype);
+    grads[kA] = product_as(dpre0, weight, /*trans_a=*/true, /*trans_b=*/true, m_dtype)
+                    .to(adapter_dtype);
   if (!needs_grad(kWeight)) return Tensor();
   return matmul(A, dpre0, /*trans_a=*/true, /*trans_b=*/true);
 }
@@ -246,10 +254,10 @@ std::vector<Tensor> NeatNode::backward(const Tensor& grad_y) {
   }
   if (needs_grad(kBias)) grads[kBias] = sum(dy, {0});
   if (need_m) {
-    Tensor dW0_m = m_backward(product_as(x, dz, /*trans_a=*/true, false, adapter_dtype), grads);
+    Tensor dW0_m = m_backward(product_as(x, dz, /*trans_a=*/true, false, m_dtype), grads);
     if (needs_grad(kWeight)) {
       grads[kWeight] = matmul(dy, x, /*trans_a=*/true);
-      add_(grads[kWeight], dW0_m);
+      add_(grads[kWeight], dW0_m.to(grads[kWeight].dtype()));
     }
   }
   return grads;
