@@ -7,6 +7,7 @@
 //   build/bench/bench_vit_step --case cifar-vit neat-qv 1     # one case (what the driver runs)
 //   build/bench/bench_vit_step --profile                      # each case's profile after the table
 //   build/bench/bench_vit_step --case cifar-vit neat-qv 1 --profile   # one case's profile
+//   build/bench/bench_vit_step --precision bf16               # train/precision.h's bf16 policy
 //
 // Models (10 classes, random pixels and labels, dropout 0):
 //   cifar-vit    image 32, patch 4 (65 tokens), hidden 192, depth 6, heads 3, mlp 768, batch 32
@@ -23,6 +24,8 @@
 // which does not grow with the batch: over every adapted layer, neat_m_forward
 // (M = act(W0^T A^T) ...) plus the layer's backward for ONE input row (the M network's
 // backward to A, the batch-dependent GEMMs shrunk to one row); median of several repetitions.
+// --precision fp32|bf16 (default fp32; tf32 is CUDA's and refused here): bf16 stores the frozen
+// weights in bf16 and runs the activations in bf16 (train/precision.h), masters float32.
 // --profile: after the timed steps, 5 more steps under the step profiler (tensor/profile.h):
 // ms per op (forward and backward) and per category, with the share of the step.
 #include <unistd.h>
@@ -46,11 +49,15 @@
 #include "tensor/check.h"
 #include "tensor/profile.h"
 #include "train/optimizer.h"
+#include "train/precision.h"
 #include "train/system.h"
 
 namespace {
 
 using namespace neat;
+
+const char* const kUsage =
+    "usage: bench_vit_step [--case MODEL METHOD THREADS] [--precision fp32|bf16] [--profile]";
 
 struct ModelCase {
   std::string name;
@@ -122,10 +129,12 @@ double median_ms(const std::function<double()>& timed_run, int warmup, double bu
 }
 
 // The child: builds the model, attaches the method, times the step (and Neat's M network).
-Result run_case(const ModelCase& mc, const PeftConfig& peft, int threads, bool profile) {
+Result run_case(const ModelCase& mc, const PeftConfig& peft, int threads, bool profile,
+               Precision precision) {
   const ScopedThreads scoped(threads);
   ViTForImageClassification model(mc.config);
   const PeftReport report = attach_peft(model, peft);
+  apply_precision(model, precision);
   model.train();
 
   // pixels [B, C, H, W] ~ N(0, 1), labels [B] uniform over the classes
@@ -163,7 +172,8 @@ Result run_case(const ModelCase& mc, const PeftConfig& peft, int threads, bool p
   std::vector<std::pair<std::shared_ptr<Neat>, Tensor>> neats;
   for (const auto& [name, module] : model.named_modules())
     if (auto layer = std::dynamic_pointer_cast<Neat>(module))
-      neats.emplace_back(layer, randn({1, layer->in_features()}, gen));
+      neats.emplace_back(layer, randn({1, layer->in_features()}, gen)
+                                    .to(activation_dtype(precision)));
   auto m_network = [&] {
     double ms = 0;
     for (auto& [layer, row] : neats) {
@@ -190,9 +200,10 @@ Result run_case(const ModelCase& mc, const PeftConfig& peft, int threads, bool p
 
 // The driver's side: runs this program with --case in a child process and reads its RESULT.
 Result run_child(const std::string& self, const std::string& model, const std::string& method,
-                 int threads, bool profile) {
+                 int threads, bool profile, Precision precision) {
   const std::string command = "'" + self + "' --case " + model + " " + method + " " +
-                              std::to_string(threads) + (profile ? " --profile" : "");
+                              std::to_string(threads) + " --precision " +
+                              precision_name(precision) + (profile ? " --profile" : "");
   FILE* pipe = popen(command.c_str(), "r");
   NEAT_CHECK(pipe != nullptr, "bench_vit_step: cannot run '", command, "'");
   Result r;
@@ -279,6 +290,12 @@ int main_checked(int argc, char** argv) {
   const auto methods = method_cases();
   const bool profile = argc > 1 && std::string(argv[argc - 1]) == "--profile";
   if (profile) --argc;
+  Precision precision = Precision::Fp32;   // --precision NAME, last before --profile
+  if (argc >= 3 && std::string(argv[argc - 2]) == "--precision") {
+    precision = parse_precision(argv[argc - 1], false);
+    check_precision_device(precision, "cpu");
+    argc -= 2;
+  }
   if (argc == 5 && std::string(argv[1]) == "--case") {
     const ModelCase& mc = find_case<ModelCase>(models, argv[2], [](const ModelCase& m) {
       return m.name;
@@ -287,13 +304,13 @@ int main_checked(int argc, char** argv) {
     const Method& method = find_case<Method>(methods, argv[3], [](const Method& m) {
       return m.first;
     });
-    const Result r = run_case(mc, method.second, std::stoi(argv[4]), profile);
+    const Result r = run_case(mc, method.second, std::stoi(argv[4]), profile, precision);
     std::printf("RESULT %.4f %lld %lld %.2f %.4f\n%s", r.ms, (long long)r.trainable,
                 (long long)r.total, r.rss_mib, r.m_ms, r.profile.c_str());
     return 0;
   }
   if (argc != 1) {   // a bad flag: the usage line and exit status 2
-    std::fprintf(stderr, "usage: bench_vit_step [--case MODEL METHOD THREADS] [--profile]\n");
+    std::fprintf(stderr, "%s\n", kUsage);
     return 2;
   }
 
@@ -308,6 +325,7 @@ int main_checked(int argc, char** argv) {
   std::vector<int> thread_counts = {max_threads};
   if (max_threads > 1) thread_counts.push_back(1);
 
+  std::printf("precision %s\n", precision_name(precision));
   std::printf("ViT training step (forward + cross-entropy + backward + AdamW), median ms; "
               "x full = ms / full's ms at the same threads;\nspeedup = ms at 1 thread / ms; "
               "Neat M ms = the M network's forward + backward per step (all adapted layers)\n");
@@ -315,7 +333,8 @@ int main_checked(int argc, char** argv) {
     std::map<std::pair<std::string, int>, Result> results;
     for (int threads : thread_counts)
       for (const auto& [method, peft] : methods)
-        results[{method, threads}] = run_child(self, mc.name, method, threads, profile);
+        results[{method, threads}] =
+            run_child(self, mc.name, method, threads, profile, precision);
     print_model(mc, thread_counts, results);
     for (int threads : thread_counts)
       for (const auto& [method, peft] : methods)
@@ -333,6 +352,9 @@ int main(int argc, char** argv) {
   neat::use_passive_openmp_wait(argv);   // as the programs (train/system.h); the children inherit it
   try {
     return main_checked(argc, argv);
+  } catch (const neat::UsageError& e) {   // --precision's value
+    std::fprintf(stderr, "bench_vit_step: %s\n%s\n", e.what(), kUsage);
+    return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_vit_step: error: %s\n", e.what());
     return 1;

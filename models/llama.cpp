@@ -3,6 +3,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "autograd/cast.h"
 #include "autograd/checkpoint.h"
 #include "autograd/elementwise.h"
 #include "autograd/matmul.h"
@@ -382,7 +383,8 @@ Variable LlamaForCausalLM::forward(const Tensor& input_ids, const Tensor& attent
 
 Variable LlamaForCausalLM::head(const Variable& h) {
   if (lm_head) return lm_head->forward(h);
-  return linear(h, model->embed_tokens->weight, Variable());   // tied: h E^T
+  const Variable embedding = in_dtype_of(model->embed_tokens->weight, h);
+  return linear(h, embedding, Variable());   // tied: h E^T
 }
 
 void LlamaForCausalLM::on_child_replaced(const std::string& name,

@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "autograd/cast.h"
 #include "autograd/elementwise.h"
 #include "autograd/shape_ops.h"
 #include "nn/activation.h"
@@ -137,8 +138,9 @@ Variable ViTEmbeddings::forward(const Variable& pixel_values) {
              shape_str(pixel_values.shape()), " gives ", N, " patches but the model has ",
              position_embeddings.size(1) - 1, " position embeddings (a different image size?)");
   // cls_token [1, 1, D] repeated over the batch: gathering row 0 B times sums its gradient.
-  Variable cls = index_select(cls_token, 0, zeros({B}, DType::Int64, cls_token.data().device()));
-  Variable h = add(concat({cls, patches}, 1), position_embeddings);
+  Variable cls = index_select(in_dtype_of(cls_token, patches), 0,
+                              zeros({B}, DType::Int64, cls_token.data().device()));
+  Variable h = add(concat({cls, patches}, 1), in_dtype_of(position_embeddings, patches));
   return dropout->forward(h);
 }
 
@@ -246,7 +248,8 @@ ViTForImageClassification::ViTForImageClassification(const ViTConfig& config)
 }
 
 Variable ViTForImageClassification::features(const Variable& pixel_values) {
-  Variable h = vit->forward(pixel_values);  // [B, N+1, D]
+  const Variable x = input_dtype_ ? to_dtype(pixel_values, *input_dtype_) : pixel_values;
+  Variable h = vit->forward(x);  // [B, N+1, D]
   return reshape(narrow(h, 1, 0, 1), {h.size(0), h.size(2)});
 }
 

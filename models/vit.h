@@ -26,6 +26,7 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -164,6 +165,11 @@ class ViTForImageClassification : public Module {
   // The classifier's input: cls token after the final layernorm, [B, D].
   Variable features(const Variable& pixel_values);
   std::string type_name() const override { return "ViTForImageClassification"; }
+  // The dtype forward() and features() cast pixel_values to, once, so every activation has it
+  // (bfloat16 under --precision bf16: train/precision.h). Unset (the default): none, the
+  // activations take the input's dtype.
+  void set_input_dtype(DType dtype) { input_dtype_ = dtype; }
+  std::optional<DType> input_dtype() const { return input_dtype_; }
 
   const ViTConfig& config() const { return config_; }
   // The stream every Dropout draws from (reseed it to replay a run); adapters with dropout
@@ -180,6 +186,7 @@ class ViTForImageClassification : public Module {
  private:
   ViTConfig config_;
   std::shared_ptr<Generator> gen_;
+  std::optional<DType> input_dtype_;
 };
 
 // ---- pretrained weights (models/vit_weights.cpp) ------------------------------------------

@@ -1,5 +1,6 @@
 #include "nn/layer_norm.h"
 
+#include "autograd/cast.h"
 #include "autograd/nn_functional.h"
 
 namespace neat {
@@ -10,6 +11,8 @@ LayerNorm::LayerNorm(int64_t dim, double eps) : eps_(eps) {
   bias = register_parameter("bias", zeros({dim}));
 }
 
-Variable LayerNorm::forward(const Variable& x) { return layer_norm(x, weight, bias, eps_); }
+Variable LayerNorm::forward(const Variable& x) {
+  return layer_norm(x, in_dtype_of(weight, x), in_dtype_of(bias, x), eps_);
+}
 
 }  // namespace neat

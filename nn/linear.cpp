@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "autograd/cast.h"
 #include "autograd/elementwise.h"
 #include "autograd/matmul.h"
 #include "nn/init.h"
@@ -22,7 +23,10 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool bias, uint64_t se
   }
 }
 
-Variable Linear::forward(const Variable& x) { return linear(x, weight, bias); }
+// A float32 master weight in a bf16 forward enters through to_dtype (autograd/cast.h).
+Variable Linear::forward(const Variable& x) {
+  return linear(x, in_dtype_of(weight, x), in_dtype_of(bias, x));
+}
 
 std::shared_ptr<Linear> hf_linear(int64_t in, int64_t out, double initializer_range,
                                   Generator& gen) {
@@ -33,13 +37,14 @@ std::shared_ptr<Linear> hf_linear(int64_t in, int64_t out, double initializer_ra
 }
 
 Variable linear_then_gelu(Layer& dense, const Variable& x) {
-  if (auto* plain = dynamic_cast<Linear*>(&dense)) return linear_gelu(x, plain->weight, plain->bias);
+  if (auto* plain = dynamic_cast<Linear*>(&dense))
+    return linear_gelu(x, in_dtype_of(plain->weight, x), in_dtype_of(plain->bias, x));
   return gelu(dense.forward(x));
 }
 
 Variable linear_then_add(Layer& dense, const Variable& x, const Variable& residual) {
   if (auto* plain = dynamic_cast<Linear*>(&dense))
-    return linear_add(x, plain->weight, plain->bias, residual);
+    return linear_add(x, in_dtype_of(plain->weight, x), in_dtype_of(plain->bias, x), residual);
   return add(dense.forward(x), residual);
 }
 

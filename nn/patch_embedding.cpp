@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "autograd/cast.h"
 #include "autograd/matmul.h"
 #include "autograd/shape_ops.h"
 #include "nn/init.h"
@@ -35,8 +36,8 @@ PatchEmbedding::PatchEmbedding(int64_t channels, int64_t dim, int64_t patch, uin
 Variable PatchEmbedding::forward(const Variable& x) {
   NEAT_CHECK(x.dim() == 4 && x.size(1) == channels_, "PatchEmbedding: input ",
              shape_str(x.shape()), " is not [B, ", channels_, ", H, W]");
-  Variable w = reshape(weight, {dim_, channels_ * patch_ * patch_});
-  return linear(patchify(x, patch_), w, bias);
+  Variable w = reshape(in_dtype_of(weight, x), {dim_, channels_ * patch_ * patch_});
+  return linear(patchify(x, patch_), w, in_dtype_of(bias, x));
 }
 
 }  // namespace neat

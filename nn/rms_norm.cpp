@@ -1,5 +1,6 @@
 #include "nn/rms_norm.h"
 
+#include "autograd/cast.h"
 #include "autograd/nn_functional.h"
 
 namespace neat {
@@ -9,6 +10,8 @@ RMSNorm::RMSNorm(int64_t dim, double eps) : eps_(eps) {
   weight = register_parameter("weight", ones({dim}));
 }
 
-Variable RMSNorm::forward(const Variable& x) { return rms_norm(x, weight, eps_); }
+Variable RMSNorm::forward(const Variable& x) {
+  return rms_norm(x, in_dtype_of(weight, x), eps_);
+}
 
 }  // namespace neat

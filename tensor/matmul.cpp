@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "tensor/cpu/matmul.h"
@@ -116,15 +117,23 @@ Product plan_product(const Tensor& a, const Tensor& b, bool trans_a, bool trans_
   return p;
 }
 
-// c = alpha op(a) op(b) + beta c, c of p.out_shape.
+// c = alpha op(a) op(b) + beta c, c of p.out_shape: c of a's dtype, or float32 under bfloat16
+// a and b (the float32 sums kept).
 void run_product(const Product& p, const Tensor& c, const Tensor& a, const Tensor& b,
                  bool trans_a, bool trans_b, double alpha, double beta, const char* op) {
-  dispatch({a, b, c}, op, [&](auto dev, auto zero) {
+  dispatch_with_bf16({a, b, c}, op, [&](auto dev, auto zero) {
     using T = decltype(zero);
+    using M = math_t<T>;
     if (c.numel() == 0) return;
-    matmul_forward(dev, trans_a, trans_b, p.rows, p.N, p.K, T(alpha), a.data<T>(), b.data<T>(),
-                   T(beta), c.data<T>(), p.plan.a_index.data(), p.plan.b_index.data(),
-                   int64_t(p.plan.a_index.size()));
+    auto run = [&](auto* C) {
+      matmul_forward(dev, trans_a, trans_b, p.rows, p.N, p.K, M(alpha), a.data<T>(),
+                     b.data<T>(), M(beta), C, p.plan.a_index.data(), p.plan.b_index.data(),
+                     int64_t(p.plan.a_index.size()));
+    };
+    if constexpr (std::is_same_v<T, bfloat16>) {
+      if (c.dtype() == DType::Float32) return run(c.data<float>());
+    }
+    run(c.data<T>());
   });
 }
 
@@ -144,7 +153,12 @@ void matmul_into(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a
   NEAT_CHECK(c.shape() == p.out_shape, "matmul_into: output ", shape_str(c.shape()), " but ",
              operand_str(a, trans_a), " x ", operand_str(b, trans_b), " is ",
              shape_str(p.out_shape));
-  check_same_dtype(c, a, "matmul_into");
+  NEAT_CHECK(c.dtype() == a.dtype() ||
+                 (a.dtype() == DType::BFloat16 && c.dtype() == DType::Float32),
+             "matmul_into: dtype mismatch: output ", dtype_name(c.dtype()), " ",
+             shape_str(c.shape()),
+             " for ", dtype_name(a.dtype()), " operands (want ", dtype_name(a.dtype()),
+             a.dtype() == DType::BFloat16 ? " or float32)" : ")");
   NEAT_CHECK(c.numel() == 0 || (c.raw_data() != a.raw_data() && c.raw_data() != b.raw_data()),
              "matmul_into: output ", shape_str(c.shape()), " shares memory with an operand (",
              operand_str(a, trans_a), " x ", operand_str(b, trans_b), ")");
@@ -173,10 +187,10 @@ Tensor matmul_sum(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, 
   for (const Tensor* t : {&b, &a2, &b2}) check_same_dtype(a, *t, op);
   if (bias.defined()) check_same_dtype(a, bias, op);
   Tensor c({M, N}, a.dtype(), a.device());
-  dispatch({a, b, a2, b2, bias, c}, op, [&](auto dev, auto zero) {
+  dispatch_with_bf16({a, b, a2, b2, bias, c}, op, [&](auto dev, auto zero) {
     using T = decltype(zero);
     matmul_sum_forward(dev, trans_a, trans_b, M, N, K, a.data<T>(), b.data<T>(), trans_a2,
-                       trans_b2, K2, T(scale), a2.data<T>(), b2.data<T>(),
+                       trans_b2, K2, math_t<T>(scale), a2.data<T>(), b2.data<T>(),
                        bias.defined() ? bias.data<T>() : nullptr, c.data<T>());
   });
   return c;
@@ -209,7 +223,7 @@ Tensor linear_product(const Tensor& x, const Tensor& weight, const Tensor& bias,
   }
   Tensor y({rows, out}, x.dtype(), x.device());
   if (product != nullptr) *product = Tensor({rows, out}, x.dtype(), x.device());
-  dispatch({x, weight, bias, residual, y}, op, [&](auto dev, auto zero) {
+  dispatch_with_bf16({x, weight, bias, residual, y}, op, [&](auto dev, auto zero) {
     using T = decltype(zero);
     linear_forward(dev, rows, out, in, x.data<T>(), weight.data<T>(),
                    bias.defined() ? bias.data<T>() : nullptr,

@@ -1,5 +1,6 @@
 // Matrix products on tensors: our blocked GEMM on the CPU (tensor/cpu/gemm.h), cuBLAS on CUDA
-// (tensor/cuda/matmul.cu).
+// (tensor/cuda/matmul.cu). float32, float64, or bfloat16 operands (float32 sums, a bf16 result
+// rounded once: bf16_gemm on the CPU, cublasGemmEx with CUBLAS_COMPUTE_32F on CUDA; docs/bf16.md).
 //
 //   a [..., M, K] (or [..., K, M] with trans_a), b [..., K, N] (or [..., N, K] with trans_b)
 //   -> [..., M, N], batch dims broadcast like torch.matmul.
@@ -17,6 +18,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans
 
 // c = alpha op(a) op(b) + beta c in place (BLAS's gemm on tensors): c is preallocated with
 // matmul(a, b, trans_a, trans_b)'s shape, dtype and device, and shares no memory with a or b.
+// Under bfloat16 a and b, c may also be float32: the product's float32 sums kept, not rounded.
 // beta = 0 overwrites c without reading it (NaNs in c do not survive).
 void matmul_into(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
                  double alpha, double beta);

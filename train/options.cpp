@@ -6,6 +6,7 @@
 #include "nn/peft/adapter_file.h"
 #include "nn/peft/neat_function.h"
 #include "tensor/files.h"
+#include "train/precision.h"
 
 namespace neat {
 
@@ -141,9 +142,7 @@ void add_run_flags(ArgParser& args, TrainOptions& o, const std::string& predict_
   args.add("--device", &o.device, "cpu|cuda",
            "where to compute (cuda: the first GPU; a CUDA build, made where nvcc is found)",
            {"cpu", "cuda"});
-  args.add_switch("--tf32", &o.tf32,
-                  "with --device cuda: float32 GEMMs on TF32 tensor cores (faster, ~1e-3 relative "
-                  "error per product, as PyTorch's allow_tf32)");
+  add_precision_flags(args, &o.precision, &o.tf32);
   args.add("--out", &o.out, "DIR",
            "output directory; default a new runs/<method>-<data>-<time>[-N]. One that holds "
            "another run is refused (see --resume, --overwrite)");
@@ -158,6 +157,10 @@ void add_run_flags(ArgParser& args, TrainOptions& o, const std::string& predict_
                 "print the top classes, by name, of each input (with --weights, --adapter or "
                 "--resume; nothing is trained or written)");
   args.add_switch("--merge", &o.merge, "also write the model with adapters merged (model.safetensors)");
+  args.add("--merge-dtype", &o.merge_dtype, "auto|fp32|bf16",
+           "the merged model's dtype; auto: the --weights file's (bf16 for a BF16 file), else "
+           "fp32 (the merge itself adds in float32)",
+           {"auto", "fp32", "bf16"});
   args.add_switch("--quiet", &o.quiet, "print only warnings, errors and the final result");
   args.add("--log-every", &o.log_every, "N", "steps between log lines when not on a terminal");
 }
@@ -349,7 +352,7 @@ void check_run_options(const TrainOptions& o) {
               o.log_every >= 1,
           "--save-every, --max-steps, --profile and --train-limit must be >= 0, --log-every >= 1");
   require(o.seed >= 0, "--seed must be >= 0");
-  require(!o.tf32 || o.device == "cuda", "--tf32 needs --device cuda");
+  check_precision_device(parse_precision(o.precision, o.tf32), o.device);
 }
 
 std::vector<std::string> ignored_flag_warnings(const MethodOptions& m, const TrainOptions& t,

@@ -76,7 +76,8 @@ struct TrainOptions {
   int64_t threads = 0;            // 0 = all cores
   int64_t workers = 1;            // data loader threads
   std::string device = "cpu";
-  bool tf32 = false;              // --device cuda: float32 GEMMs on TF32 tensor cores
+  std::string precision = "fp32";   // fp32|tf32|bf16 (train/precision.h)
+  bool tf32 = false;              // --tf32: the same as --precision tf32
   std::string out;                // default runs/<method>-<data>-<time> (made unique)
   bool overwrite = false;         // --out may hold another run: its files are replaced
   int64_t save_every = 0;         // steps between checkpoints (0 = only at the end / on Ctrl-C)
@@ -86,6 +87,7 @@ struct TrainOptions {
   int64_t max_steps = 0;          // stop after this many optimizer steps (0 = no limit)
   int64_t profile_steps = 0;      // --profile N: profile N steps after the first (0 = off)
   bool merge = false;
+  std::string merge_dtype = "auto";   // --merge's file: auto (the weights file's) | fp32 | bf16
   bool quiet = false;
   int64_t log_every = 50;         // steps between log lines when not on a terminal
 };

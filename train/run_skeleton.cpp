@@ -12,6 +12,7 @@
 #include "train/command.h"
 #include "train/distributed.h"
 #include "train/distributed_run.h"
+#include "train/precision.h"
 #include "train/predict_model.h"
 #include "train/run_directory.h"
 #include "train/run_support.h"
@@ -175,7 +176,7 @@ void write_model_files(TrainingProgram& p, const std::string& dir) {
     if (has_peft_layout(p.peft().method)) save_peft_adapter(join_path(dir, "peft"), p.model(), p.peft());
   }
   if (t.merge) {
-    merge_peft_layers(p.model());
+    merge_in_float32(p.model(), merged_dtype(t.merge_dtype, t.weights));   // train/precision.h
     p.write_merged(dir);
   }
 }

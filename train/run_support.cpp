@@ -20,7 +20,7 @@ namespace neat {
 
 const std::vector<std::string> kResumeFreeFlags = {
     "--threads", "--workers", "--quiet", "--log-every", "--save-every", "--data-dir", "--merge",
-    "--device", "--tf32"};
+    "--device", "--tf32", "--merge-dtype"};
 
 Json resumable_config(const Json& saved) {
   static const std::vector<std::string> invocation_only = {"resume", "eval-only", "max-steps",

@@ -17,6 +17,7 @@ void add_step_flags(ArgParser& args, StepOptions& o, const std::string& trainer,
            "names, absent ones keeping their seeded init");
   args.add("--batch", &o.batch, "FILE", batch_help);
   args.add("--dtype", &o.dtype, "f32|f64", "precision of the step", {"f32", "f64"});
+  add_precision_flags(args, &o.precision, &o.tf32);
   args.add("--out", &o.out, "FILE", "where logits, loss and grad.<name> are written");
   args.add("--seed", &o.seed, "N", "seed of the init of what no file provides");
   args.add("--threads", &o.threads, "N", "compute threads; 0 = all cores");
@@ -28,6 +29,15 @@ void check_step_options(const StepOptions& o, MethodOptions& method, ArgParser& 
   check_threads(o.threads);
   if (!o.adapter.empty() && has_adapter_config(o.adapter)) take_adapter_settings(o.adapter, args);
   peft_config_from(method);   // bad method values are usage errors before the batch is read
+  const Precision precision = parse_precision(o.precision, o.tf32);
+  if (precision == Precision::Bf16 && o.dtype == "f64")
+    throw UsageError("--precision bf16 needs --dtype f32 (its masters are float32)");
+}
+
+Precision step_precision(const StepOptions& o, const std::string& device) {
+  const Precision precision = parse_precision(o.precision, o.tf32);
+  check_precision_device(precision, device);
+  return precision;
 }
 
 DType step_dtype(const StepOptions& o) { return o.dtype == "f64" ? DType::Float64 : DType::Float32; }
@@ -37,7 +47,9 @@ void write_step(const std::string& program, const StepOptions& o, const Module& 
                 const Variable& loss, int64_t from_adapter, const std::vector<std::string>& notes,
                 std::ostream& out) {
   const auto tensors = step_tensors(program, model, logits, loss);
-  write_safetensors(o.out, tensors, {{"config", config}, {"method", report.str()}, {"dtype", o.dtype}});
+  const char* precision = precision_name(parse_precision(o.precision, o.tf32));
+  write_safetensors(o.out, tensors, {{"config", config}, {"method", report.str()},
+                                     {"dtype", o.dtype}, {"precision", precision}});
   for (const std::string& note : notes) out << "weights: " << note << "\n";
   out << "loss " << loss.item() << "  logits " << shape_str(logits.shape()) << "  "
       << tensors.size() - 2 << " gradients (" << report.trainable << " values, " << from_adapter

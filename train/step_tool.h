@@ -22,17 +22,21 @@
 #include "nn/peft/attach.h"
 #include "train/args.h"
 #include "train/options.h"
+#include "train/precision.h"
 
 namespace neat {
 
 struct StepOptions {
   std::string weights, adapter, batch, out;
   std::string dtype = "f32";
+  std::string precision = "fp32";   // train/precision.h; bf16 needs --dtype f32
+  bool tf32 = false;
   int64_t seed = 0;
   int64_t threads = 0;
 };
 
-// The "Step" section: --weights, --adapter, --batch, --dtype, --out, --seed, --threads.
+// The "Step" section: --weights, --adapter, --batch, --dtype, --precision (--tf32), --out,
+// --seed, --threads.
 // trainer: the training program whose adapter files --adapter also takes.
 void add_step_flags(ArgParser& args, StepOptions& options, const std::string& trainer,
                     const std::string& batch_help);
@@ -42,6 +46,9 @@ void add_step_flags(ArgParser& args, StepOptions& options, const std::string& tr
 // add_method_flags bound to args.
 void check_step_options(const StepOptions& options, MethodOptions& method, ArgParser& args);
 DType step_dtype(const StepOptions& options);   // --dtype
+// --precision (and --tf32) for a step on device ("cpu" or "cuda"): UsageError for a bad value,
+// tf32 off CUDA, or bf16 with --dtype f64.
+Precision step_precision(const StepOptions& options, const std::string& device);
 // Writes logits, loss and grad.<name> of every trainable parameter to --out (metadata: config,
 // method, dtype), then prints the weights' notes and one summary line on out.
 void write_step(const std::string& program, const StepOptions& options, const Module& model,

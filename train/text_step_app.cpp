@@ -65,6 +65,7 @@ int run(const MethodOptions& me, const StepOptions& so, const TextStepOptions& t
   const PeftConfig peft = seeded_peft_config(me, uint64_t(so.seed), model.shared_generator());
   const PeftReport report = attach_peft(model, peft);
   const int64_t from_adapter = so.adapter.empty() ? 0 : load_step_adapter(so.adapter, model, peft);
+  apply_precision(model, step_precision(so, "cpu"));   // bf16: frozen weights stored in bf16
 
   model.eval();
   const Variable logits = model.forward(ids, mask, types);

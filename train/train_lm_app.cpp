@@ -14,6 +14,7 @@
 #include "train/lm_model.h"
 #include "train/predict_model.h"
 #include "train/run_skeleton.h"
+#include "train/precision.h"
 #include "train/run_support.h"
 #include "train/system.h"
 
@@ -193,7 +194,10 @@ void TrainLmProgram::build_model(Progress& progress) {
     progress.line("adapter: loaded " + train_.adapter);
   }
   model_->model->set_recompute(lm_.recompute, dropout_.get());
-  model_->to(compute_device(train_.device, train_.tf32));
+  const Precision precision = parse_precision(train_.precision, train_.tf32);
+  model_->to(compute_device(train_.device, precision == Precision::Tf32));
+  const PrecisionReport converted = apply_precision(*model_, precision);   // train/precision.h
+  if (converted.converted > 0) progress.line(converted.str());
 }
 
 std::vector<LmExample> TrainLmProgram::examples(const std::vector<LmTaskItem>& items) const {

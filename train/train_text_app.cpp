@@ -11,6 +11,7 @@
 #include "train/options.h"
 #include "train/predict_model.h"
 #include "train/run_skeleton.h"
+#include "train/precision.h"
 #include "train/run_support.h"
 #include "train/system.h"
 #include "train/text_batches.h"
@@ -218,6 +219,10 @@ void TrainTextProgram::build_model(Progress& progress, bool resuming) {
     load_adapter(train_.adapter, model, peft_);
     progress.line("adapter: loaded " + train_.adapter);
   }
+  // After the weights and adapters are in: frozen weights to bf16 once (train/precision.h)
+  const PrecisionReport precision =
+      apply_precision(model, parse_precision(train_.precision, train_.tf32));
+  if (precision.converted > 0) progress.line(precision.str());
 }
 
 // --predict: the classes (or a regression) from the model's config.json, a finished run's or a

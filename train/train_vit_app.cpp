@@ -11,6 +11,7 @@
 #include "nn/peft/attach.h"
 #include "tensor/gpu.h"
 #include "train/options.h"
+#include "train/precision.h"
 #include "train/predict_model.h"
 #include "train/run_skeleton.h"
 #include "train/run_support.h"
@@ -240,8 +241,11 @@ void TrainVitProgram::build_model(Progress& progress, bool resuming) {
   if (device_ != Device::CPU) {
     model_->to(device_);   // the optimizer keeps its state beside the parameters
     progress.line("device: " + cuda_device_description() + ", " + cuda_blas_description() +
-                  (t.tf32 ? ", TF32 GEMMs" : ""));
+                  (parse_precision(t.precision, t.tf32) == Precision::Tf32 ? ", TF32 GEMMs" : ""));
   }
+  // After the weights and adapters are in: frozen weights to bf16 once (train/precision.h)
+  const PrecisionReport precision = apply_precision(*model_, parse_precision(t.precision, t.tf32));
+  if (precision.converted > 0) progress.line(precision.str());
 }
 
 void TrainVitProgram::build_loaders() {
@@ -279,7 +283,8 @@ void TrainVitProgram::build_predictor(Progress& progress, bool resuming) {
 }
 
 void TrainVitProgram::build(Progress& progress, bool resuming) {
-  device_ = compute_device(o_.train.device, o_.train.tf32);   // before the data: a missing GPU fails fast
+  device_ = compute_device(o_.train.device,
+                           parse_precision(o_.train.precision, o_.train.tf32) == Precision::Tf32);   // before the data: a missing GPU fails fast
   if (!o_.train.predict.empty()) return build_predictor(progress, resuming);
   load_data(progress);
   build_model(progress, resuming);
@@ -344,6 +349,7 @@ void TrainVitProgram::results_fields(Json& results) const {
   results.set("model", config_.str());
   results.set("device", device_ == Device::CPU ? std::string("cpu")
                                                : cuda_device_description() + (t.tf32 ? ", TF32" : ""));
+  results.set("precision", precision_name(parse_precision(t.precision, t.tf32)));
   results.set("method", report_.str());
   results.set("data", splits_.summary);
 }

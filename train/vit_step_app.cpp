@@ -31,7 +31,8 @@ int64_t classes_in(const SafetensorsFile* file) {
 int run(const ModelOptions& mo, const MethodOptions& me, const StepOptions& so,
         const std::string& device_name, const ArgParser& args, std::ostream& out) {
   const ScopedThreads threads(so.threads);
-  const Device device = compute_device(device_name, /*tf32=*/false);
+  const Precision precision = step_precision(so, device_name);
+  const Device device = compute_device(device_name, precision == Precision::Tf32);
   const SafetensorsFile batch = read_safetensors(so.batch);
   const Tensor pixels = batch.get("pixel_values");
   const Tensor labels = batch.get("labels");
@@ -61,6 +62,7 @@ int run(const ModelOptions& mo, const MethodOptions& me, const StepOptions& so,
   const int64_t from_adapter = so.adapter.empty() ? 0 : load_step_adapter(so.adapter, model, peft);
 
   model.to(device);
+  apply_precision(model, precision);   // bf16: frozen weights stored in bf16, input cast once
   model.eval();
   const Variable logits = model.forward(Variable(pixels.to(dtype).to(device)));
   const Variable loss = cross_entropy(logits, labels.to(device));

@@ -1,5 +1,6 @@
 #include "nn/peft/lora.h"
 
+#include "autograd/cast.h"
 #include "autograd/matmul.h"
 #include "nn/init.h"
 #include "tensor/dropout.h"
@@ -140,9 +141,11 @@ std::vector<Tensor> LoraNode::backward(const Tensor& grad_y) {
 }
 
 Variable Lora::forward(const Variable& x) {
-  if (merged_) return linear(x, weight, bias);
-  return lora_linear(x, weight, bias, lora_A->weight, lora_B->weight, scaling(), options_.dropout,
-                     is_training(), *gen_);
+  if (merged_) return linear(x, in_dtype_of(weight, x), in_dtype_of(bias, x));
+  // float32 masters in a bf16 forward enter through to_dtype (autograd/cast.h)
+  return lora_linear(x, in_dtype_of(weight, x), in_dtype_of(bias, x),
+                     in_dtype_of(lora_A->weight, x), in_dtype_of(lora_B->weight, x), scaling(),
+                     options_.dropout, is_training(), *gen_);
 }
 
 Tensor Lora::delta_weight() const {

@@ -1,5 +1,6 @@
 #include "nn/peft/neat.h"
 
+#include "autograd/cast.h"
 #include "autograd/matmul.h"
 #include "nn/init.h"
 #include "tensor/matmul.h"
@@ -40,9 +41,11 @@ int64_t Neat::parameter_count(int64_t out_features, const NeatOptions& options) 
 }
 
 Variable Neat::forward(const Variable& x) {
-  if (merged()) return linear(x, weight, bias);
-  return neat_linear(x, weight, bias, neat_A->weight, neat_B->weight, layer_weights(),
-                     options_.spec());
+  if (merged()) return linear(x, in_dtype_of(weight, x), in_dtype_of(bias, x));
+  // A, B and the layers stay in their dtype: under a bf16 x, neat_linear runs the M network in
+  // float32 and casts M and B once (nn/peft/neat_function.h).
+  return neat_linear(x, in_dtype_of(weight, x), in_dtype_of(bias, x), neat_A->weight,
+                     neat_B->weight, layer_weights(), options_.spec());
 }
 
 static std::vector<Tensor> data_of(const std::vector<Variable>& vars) {

@@ -54,15 +54,30 @@ void check_neat_shapes(const Tensor& weight, const Tensor& A, const Tensor& B,
                shape_str({r, r}), ", got ", shape_str(layers[i].shape()));
 }
 
-// pre_0 = W0^T A^T [IN, R]; then per layer k >= 1: pre_k = h_{k-1} L_k^T, and for the
-// (depth-2)/2 encoders h_{k-1} is pushed before the layer, for the decoders the most recent
-// push is popped and added after the activation.
+namespace {
+
+// op(a) op(b) [M, N] as dtype `out`, a and b 2-D: matmul when a, b and out agree; otherwise
+// (bf16 beside float32: a bf16 step's frozen W0 and activations meeting the float32 M network,
+// docs/bf16.md) both operands in bf16, a float32 one rounded, and the product's float32 sums
+// kept (matmul_into's float32 output for bf16 operands) or rounded once to a bf16 out.
+Tensor product_as(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, DType out) {
+  if (a.dtype() == out && b.dtype() == out) return matmul(a, b, trans_a, trans_b);
+  Tensor c({a.size(trans_a ? 1 : 0), b.size(trans_b ? 0 : 1)}, out, a.device());
+  matmul_into(c, a.to(DType::BFloat16), b.to(DType::BFloat16), trans_a, trans_b, 1.0, 0.0);
+  return c;
+}
+
+}  // namespace
+
+// pre_0 = W0^T A^T [IN, R] (in A's dtype: float32 beside a bf16 W0); then per layer k >= 1:
+// pre_k = h_{k-1} L_k^T, and for the (depth-2)/2 encoders h_{k-1} is pushed before the layer,
+// for the decoders the most recent push is popped and added after the activation.
 NeatStack neat_m_forward(const Tensor& weight, const Tensor& A, const std::vector<Tensor>& layers,
                          const NeatSpec& spec) {
   const UnaryOp op = neat_activation_op(spec.activation);
   const size_t encoders = layers.size() / 2;
   NeatStack s;
-  s.pre.push_back(matmul(weight, A, /*trans_a=*/true, /*trans_b=*/true));
+  s.pre.push_back(product_as(weight, A, /*trans_a=*/true, /*trans_b=*/true, A.dtype()));
   s.act.push_back(unary(op, s.pre[0]));
   s.h.push_back(s.act[0]);
   s.skip.push_back(-1);
@@ -97,18 +112,22 @@ enum NeatInput : size_t { kX = 0, kWeight = 1, kBias = 2, kA = 3, kB = 4, kFirst
 
 struct NeatNode : Node {
   NeatSpec spec;
+  DType adapter_dtype = DType::Float32;   // A's, B's, the layers' (float32 masters under a
+                                          // bf16 x and W0), what their gradients are given in
+  DType m_dtype = DType::Float32;   // the M network's: the adapter's, float32 for a bf16 one
   // Saved by the forward, each only when a needed gradient reads it:
   Tensor x;                    // [ROWS, IN]: dM = x^T dz and dW0 = dy^T x
   Tensor z;                    // x M [ROWS, R]: dB
   Tensor weight;               // W0: dx and dA
-  Tensor A;                    // dW0 through the M network
-  Tensor B;                    // dz = s dy B
+  Tensor A;                    // dW0 through the M network (in m_dtype)
+  Tensor B;                    // dz = s dy B (in x's dtype)
   std::vector<Tensor> layers;  // the M network's backward
-  NeatStack stack;             // M for dx; pre, act, h for the M network's backward
+  NeatStack stack;             // pre, act, h for the M network's backward
+  Tensor M;                    // M in x's dtype: dx
   const char* name() const override { return "neat_linear"; }
   std::vector<Tensor> backward(const Tensor& grad_y) override;
   void release_saved() override {
-    x = z = weight = A = B = Tensor();
+    x = z = weight = A = B = M = Tensor();
     layers.clear();
     stack = NeatStack();
   }
@@ -125,22 +144,29 @@ struct NeatNode : Node {
 
 // x [ROWS, IN] (leading dims folded), M [IN, R], z = x M [ROWS, R]:
 //   y = x W0^T + s z B^T + b
+// With x and W0 in bf16 and A, B, the layers float32 (--precision bf16), the M network runs in
+// float32 and M and B are cast to bf16 once, here; their gradients come back as float32. bf16
+// A and layers are widened: the M network always runs in float32 at least.
 Variable neat_linear(const Variable& x, const Variable& weight, const Variable& bias,
                      const Variable& A, const Variable& B, const std::vector<Variable>& layers,
                      const NeatSpec& spec) {
+  // The M network runs in the adapter's dtype, at least float32: bf16 A and layers are widened.
+  const DType m_dtype = A.dtype() == DType::BFloat16 ? DType::Float32 : A.dtype();
   std::vector<Tensor> layer_data;
-  for (const Variable& l : layers) layer_data.push_back(l.data());
+  for (const Variable& l : layers) layer_data.push_back(l.data().to(m_dtype));
   check_neat_shapes(weight.data(), A.data(), B.data(), layer_data, spec);
+  const Tensor A_m = A.data().to(m_dtype);
   const int64_t out = weight.size(0), in = weight.size(1);
   NEAT_CHECK(x.dim() >= 1 && x.size(-1) == in, "neat_linear: input ", shape_str(x.shape()),
              " does not end in IN = ", in, " (W0 ", shape_str(weight.shape()), ")");
   NEAT_CHECK(!bias.defined() || bias.shape() == Shape({out}), "neat_linear: bias must be [",
              out, "], got ", shape_str(bias.shape()));
   const Tensor x2 = x.data().reshape({-1, in});
-  NeatStack stack = neat_m_forward(weight.data(), A.data(), layer_data, spec);
-  Tensor z = matmul(x2, stack.M());
+  NeatStack stack = neat_m_forward(weight.data(), A_m, layer_data, spec);
+  const Tensor M = stack.M().to(x2.dtype()), Bx = B.data().to(x2.dtype());
+  Tensor z = matmul(x2, M);
   // y = x W0^T + s z B^T + b, one GEMM (tensor/matmul.h)
-  Tensor y = matmul_sum(x2, weight.data(), false, /*trans_b=*/true, z, B.data(), false,
+  Tensor y = matmul_sum(x2, weight.data(), false, /*trans_b=*/true, z, Bx, false,
                         /*trans_b2=*/true, spec.scale, bias.data_or_undefined());
   Shape out_shape = x.shape();
   out_shape.back() = out;
@@ -151,14 +177,15 @@ Variable neat_linear(const Variable& x, const Variable& weight, const Variable& 
   for (const Variable& l : layers) need_m = need_m || l.requires_grad();
   auto node = std::make_shared<NeatNode>();
   node->spec = spec;
+  node->adapter_dtype = A.dtype();
+  node->m_dtype = m_dtype;
   if (need_m || weight.requires_grad()) node->x = x2;
   if (B.requires_grad()) node->z = z;
   if (x.requires_grad() || A.requires_grad()) node->weight = weight.data();
-  if (weight.requires_grad()) node->A = A.data();
-  if (x.requires_grad() || need_m) {
-    node->B = B.data();
-    node->stack = std::move(stack);
-  }
+  if (weight.requires_grad()) node->A = A_m;
+  if (x.requires_grad() || need_m) node->B = Bx;
+  if (x.requires_grad()) node->M = M;
+  if (need_m) node->stack = std::move(stack);
   if (need_m) node->layers = std::move(layer_data);
   return record(y.reshape(out_shape), std::move(node), inputs);
 }
@@ -188,12 +215,15 @@ Tensor NeatNode::m_backward(const Tensor& dM, std::vector<Tensor>& grads) const 
     if (s.skip[k] >= 0) accumulate_grad(dh[s.skip[k]], g);
     Tensor dpre = unary_backward(op, g, s.pre[k], s.act[k]);
     if (needs_grad(kFirstLayer + k - 1))
-      grads[kFirstLayer + k - 1] = matmul(dpre, s.h[k - 1], /*trans_a=*/true);
+      grads[kFirstLayer + k - 1] =
+          matmul(dpre, s.h[k - 1], /*trans_a=*/true).to(adapter_dtype);
     if (!below[k]) return Tensor();
     accumulate_grad(dh[k - 1], matmul(dpre, layers[k - 1]));
   }
   Tensor dpre0 = unary_backward(op, dh[0], s.pre[0], s.act[0]);
-  if (needs_grad(kA)) grads[kA] = matmul(dpre0, weight, /*trans_a=*/true, /*trans_b=*/true);
+  if (needs_grad(kA))
+    grads[kA] = product_as(dpre0, weight, /*trans_a=*/true, /*trans_b=*/true, m_dtype)
+                    .to(adapter_dtype);
   if (!needs_grad(kWeight)) return Tensor();
   return matmul(A, dpre0, /*trans_a=*/true, /*trans_b=*/true);
 }
@@ -208,7 +238,7 @@ std::vector<Tensor> NeatNode::backward(const Tensor& grad_y) {
   const Tensor dy = grad_y.reshape({-1, out});
 
   if (needs_grad(kB)) {
-    grads[kB] = matmul(dy, z, /*trans_a=*/true);
+    grads[kB] = product_as(dy, z, /*trans_a=*/true, false, adapter_dtype);
     scale_(grads[kB], spec.scale);
   }
   const bool need_m = needs_m_grad();
@@ -218,16 +248,16 @@ std::vector<Tensor> NeatNode::backward(const Tensor& grad_y) {
     scale_(dz, spec.scale);
   }
   if (needs_grad(kX)) {
-    Tensor dx = matmul_sum(dy, weight, false, false, dz, stack.M(), false, /*trans_b2=*/true,
+    Tensor dx = matmul_sum(dy, weight, false, false, dz, M, false, /*trans_b2=*/true,
                            1.0);   // dy W0 + dz M^T
     grads[kX] = dx.reshape(input_shape(kX));
   }
   if (needs_grad(kBias)) grads[kBias] = sum(dy, {0});
   if (need_m) {
-    Tensor dW0_m = m_backward(matmul(x, dz, /*trans_a=*/true), grads);
+    Tensor dW0_m = m_backward(product_as(x, dz, /*trans_a=*/true, false, m_dtype), grads);
     if (needs_grad(kWeight)) {
       grads[kWeight] = matmul(dy, x, /*trans_a=*/true);
-      add_(grads[kWeight], dW0_m);
+      add_(grads[kWeight], dW0_m.to(grads[kWeight].dtype()));
     }
   }
   return grads;

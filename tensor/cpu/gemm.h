@@ -58,17 +58,6 @@ void dgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double a
            int64_t ldc, const GemmEpilogue<double>& epilogue = {},
            const GemmSecondProduct<double>& second = {});
 
-// sgemm or dgemm, chosen by T (float or double).
-template <typename T>
-void typed_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
-                int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
-                const GemmEpilogue<T>& epilogue = {}, const GemmSecondProduct<T>& second = {}) {
-  if constexpr (sizeof(T) == 4)
-    sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue, second);
-  else
-    dgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue, second);
-}
-
 // bfloat16 A and B, float32 sums: C = alpha op(A) op(B) + beta C (+ the second product, also
 // bf16), then the epilogue, whose operands have C's type. C is float32, or bfloat16: then the
 // float32 result, epilogue included, is rounded once, to nearest even, as it is stored (GELU's
@@ -83,6 +72,21 @@ void bf16_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, floa
                const bfloat16* A, int64_t lda, const bfloat16* B, int64_t ldb, float beta,
                bfloat16* C, int64_t ldc, const GemmEpilogue<bfloat16>& epilogue = {},
                const GemmSecondProduct<bfloat16>& second = {});
+
+// sgemm, dgemm or bf16_gemm (above), chosen by T (float, double or bfloat16; alpha and beta
+// in math_t<T>: float for bfloat16, whose C is then bfloat16 too).
+template <typename T>
+void typed_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, math_t<T> alpha,
+                const T* A, int64_t lda, const T* B, int64_t ldb, math_t<T> beta, T* C,
+                int64_t ldc, const GemmEpilogue<T>& epilogue = {},
+                const GemmSecondProduct<T>& second = {}) {
+  if constexpr (std::is_same_v<T, bfloat16>)
+    bf16_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue, second);
+  else if constexpr (sizeof(T) == 4)
+    sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue, second);
+  else
+    dgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue, second);
+}
 
 // The bf16 GEMM's kernels. Convert runs everywhere (with the build's float32 kernels); Avx512Bf16
 // needs AVX512F + AVX512_BF16 (vdpbf16ps: Intel Cooper Lake, Sapphire Rapids and later, AMD Zen

@@ -3,9 +3,11 @@
 //   C [count, M, N], C[t] = alpha op(A[a_index[t]]) op(B[b_index[t]]) + beta C[t]
 //   op(A) [M, K], op(B) [K, N]; beta = 0 writes C without reading it
 // tensor/matmul.cpp plans the batch (broadcasting, folding a's batch into M) and the two ways
-// to spread it over threads are chosen here.
+// to spread it over threads are chosen here. T: float, double, or bfloat16 (bf16_gemm: float32
+// sums, bf16 operands and output, epilogue operands of the output's type).
 #pragma once
 #include <cstdint>
+#include <type_traits>
 
 #include "tensor/cpu/device.h"
 #include "tensor/cpu/gemm.h"
@@ -18,21 +20,27 @@ constexpr int64_t kSmallGemm = int64_t(1) << 21;
 
 // One product C = alpha op(A) op(B) + beta C on raw pointers; A, B, C contiguous row-major.
 //   op(A) [M, K]: A is [M, K], or [K, M] when ta;  op(B) [K, N]: B is [K, N], or [N, K] when tb.
-template <typename T>
-void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, const T* B,
-          T beta, T* C) {
+// T: float, double or bfloat16 (alpha, beta in math_t<T>, float for bfloat16); C is T, or
+// float32 under bfloat16 operands (bf16_gemm's float32 C: a bf16 product kept in float32).
+template <typename T, typename TC>
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, math_t<T> alpha, const T* A,
+          const T* B, math_t<T> beta, TC* C) {
   const int64_t lda = ta ? M : K, ldb = tb ? K : N;
-  typed_gemm<T>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, N);
+  if constexpr (std::is_same_v<T, TC>)
+    typed_gemm<T>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, N);
+  else
+    bf16_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, N);
 }
 
 // C [count, M, N]: C[t] = alpha op(A[a_index[t]]) op(B[b_index[t]]) + beta C[t], A and B
-// arrays of [M, K] and [K, N] matrices (stored transposed when ta / tb).
-template <typename T>
-void matmul_forward(Cpu, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
-                    const T* B, T beta, T* C, const int64_t* a_index, const int64_t* b_index,
-                    int64_t count) {
+// arrays of [M, K] and [K, N] matrices (stored transposed when ta / tb); C of T, or float32
+// under bfloat16 A and B.
+template <typename T, typename TC>
+void matmul_forward(Cpu, bool ta, bool tb, int64_t M, int64_t N, int64_t K, math_t<T> alpha,
+                    const T* A, const T* B, math_t<T> beta, TC* C, const int64_t* a_index,
+                    const int64_t* b_index, int64_t count) {
   auto product = [&](int64_t t) {
-    gemm<T>(ta, tb, M, N, K, alpha, A + a_index[t] * M * K, B + b_index[t] * K * N, beta,
+    gemm<T, TC>(ta, tb, M, N, K, alpha, A + a_index[t] * M * K, B + b_index[t] * K * N, beta,
             C + t * M * N);
   };
   // Small products: one per thread (the GEMM sees omp_in_parallel() and stays on its thread).
@@ -53,10 +61,10 @@ void matmul_forward(Cpu, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T al
 // GemmSecondProduct), so C is written once.
 template <typename T>
 void matmul_sum_forward(Cpu, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A,
-                        const T* B, bool ta2, bool tb2, int64_t K2, T scale, const T* A2,
+                        const T* B, bool ta2, bool tb2, int64_t K2, math_t<T> scale, const T* A2,
                         const T* B2, const T* bias, T* C) {
   const int64_t lda = ta ? M : K, ldb = tb ? K : N, lda2 = ta2 ? M : K2, ldb2 = tb2 ? K2 : N;
-  typed_gemm<T>(ta, tb, M, N, K, T(1), A, lda, B, ldb, T(0), C, N, {bias},
+  typed_gemm<T>(ta, tb, M, N, K, 1, A, lda, B, ldb, 0, C, N, {bias},
                 {A2, lda2, ta2, B2, ldb2, tb2, K2, scale});
 }
 
@@ -68,7 +76,7 @@ template <typename T>
 void linear_forward(Cpu, int64_t rows, int64_t out, int64_t in, const T* x, const T* w,
                     const T* bias, const T* residual, bool gelu, T* product, T* y) {
   T* z = gelu && product != nullptr ? product : y;
-  typed_gemm<T>(false, true, rows, out, in, T(1), x, in, w, in, T(0), z, out,
+  typed_gemm<T>(false, true, rows, out, in, 1, x, in, w, in, 0, z, out,
                 {bias, residual, gelu, z == y ? nullptr : y});
 }
 

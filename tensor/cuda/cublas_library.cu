@@ -2,6 +2,7 @@
 #include <dlfcn.h>
 
 #include <string>
+#include <type_traits>
 
 #include "tensor/check.h"
 #include "tensor/cuda/cublas_library.cuh"
@@ -11,6 +12,13 @@
 namespace neat::cuda {
 
 namespace {
+
+// The declarations the two Ex function types must match (unevaluated: nothing is linked).
+static_assert(std::is_same_v<decltype(static_cast<GemmExFunction>(&cublasGemmEx)),
+                             GemmExFunction>);
+static_assert(std::is_same_v<decltype(static_cast<GemmStridedBatchedExFunction>(
+                                 &cublasGemmStridedBatchedEx)),
+                             GemmStridedBatchedExFunction>);
 
 // The same major version as the headers, found through the programs' run path (the Makefile's
 // -rpath to the CUDA libraries) or the usual library search.
@@ -35,6 +43,8 @@ CublasLibrary open_cublas() {
   load(library, "cublasDgemm_v2", l.dgemm);
   load(library, "cublasSgemmStridedBatched", l.sgemm_strided_batched);
   load(library, "cublasDgemmStridedBatched", l.dgemm_strided_batched);
+  load(library, "cublasGemmEx", l.gemm_ex);
+  load(library, "cublasGemmStridedBatchedEx", l.gemm_strided_batched_ex);
   return l;   // the library stays open for the life of the process
 }
 

@@ -13,6 +13,19 @@
 
 namespace neat::cuda {
 
+// cublasGemmEx and cublasGemmStridedBatchedEx: bfloat16 operands with float32 compute. Named
+// by their types, as cublas_api.h also declares C++ overloads of the same names (an older
+// cudaDataType compute type), which decltype(&f) cannot choose between; cublas_library.cu
+// checks these types against the declarations.
+using GemmExFunction = cublasStatus_t (*)(cublasHandle_t, cublasOperation_t, cublasOperation_t,
+                                          int, int, int, const void*, const void*, cudaDataType,
+                                          int, const void*, cudaDataType, int, const void*, void*,
+                                          cudaDataType, int, cublasComputeType_t, cublasGemmAlgo_t);
+using GemmStridedBatchedExFunction = cublasStatus_t (*)(
+    cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const void*, const void*,
+    cudaDataType, int, long long, const void*, cudaDataType, int, long long, const void*, void*,
+    cudaDataType, int, long long, int, cublasComputeType_t, cublasGemmAlgo_t);
+
 struct CublasLibrary {
   decltype(&cublasCreate_v2) create;
   decltype(&cublasSetStream_v2) set_stream;
@@ -23,6 +36,8 @@ struct CublasLibrary {
   decltype(&cublasDgemm_v2) dgemm;
   decltype(&cublasSgemmStridedBatched) sgemm_strided_batched;
   decltype(&cublasDgemmStridedBatched) dgemm_strided_batched;
+  GemmExFunction gemm_ex;
+  GemmStridedBatchedExFunction gemm_strided_batched_ex;
 };
 
 // The table, loading libcublas.so.<major> (the version compiled against) on the first call; a
