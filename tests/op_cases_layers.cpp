@@ -254,7 +254,9 @@ std::vector<OpCase> rope_cases() {
   };
   auto op = [](Tensor pos, Tensor inv_freq, int64_t heads) {
     return [pos, inv_freq, heads](const Vars& in) {
-      return rope(in[0], pos.to(in[0].device()), beside(inv_freq, in[0].data()), heads);
+      // The frequencies in x's math dtype: float32 for bf16 x (tensor/rope.h).
+      const Tensor freq = inv_freq.to(math_dtype(in[0].dtype())).to(in[0].device());
+      return rope(in[0], pos.to(in[0].device()), freq, heads);
     };
   };
   const Tensor pos = from_vector(std::vector<int64_t>{0, 1, 2, 0, 0, 1}, {2, 3});

@@ -11,7 +11,8 @@
 //       every input's gradient), by normalised mean squared error (ggml's max_nmse_err);
 //       skipped, with the reason, when the build has no device besides the CPU;
 //   (d) each entry in bfloat16 on the CPU ("op <name>", after (a) and (b)): the inputs rounded
-//       to bf16, the op and its backward run in bf16 with a random bf16 output gradient dy, the
+//       to bf16, the op and its backward run in bf16 (a loss's output is float32, as under
+//       PyTorch's autocast) with a random output gradient dy of the output's dtype, the
 //       output against the float64 reference at the rounded inputs and each input's gradient
 //       against float64 autograd at the rounded inputs with the same dy (widened). Each tensor
 //       t (the output, each gradient) passes when
