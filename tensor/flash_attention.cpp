@@ -13,14 +13,6 @@
 
 namespace neat {
 
-namespace {
-
-// The row statistics' dtype: the kernels' math type, float32 for float32 and bfloat16 inputs
-// (math_t, tensor/half.h).
-DType stats_dtype(DType input) { return input == DType::Float64 ? DType::Float64 : DType::Float32; }
-
-}  // namespace
-
 FlashAttentionForward flash_attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
                                               int64_t heads, const Tensor& mask, bool causal,
                                               int64_t kv_heads) {
@@ -30,7 +22,7 @@ FlashAttentionForward flash_attention_forward(const Tensor& q, const Tensor& k, 
   if (mask.defined()) check_same_dtype(q, mask, op);
   FlashAttentionForward f;
   f.out = Tensor({l.batch, l.nq, l.heads * l.dv}, q.dtype(), q.device());
-  f.stats = Tensor({l.batch, l.heads, l.nq, 2}, stats_dtype(q.dtype()), q.device());
+  f.stats = Tensor({l.batch, l.heads, l.nq, 2}, math_dtype(q.dtype()), q.device());
   dispatch_with_bf16({q, k, v, mask}, op, [&](auto dev, auto zero) {
     using T = decltype(zero);
     flash_attention_forward(dev, l, q.data<T>(), k.data<T>(), v.data<T>(),
@@ -54,9 +46,9 @@ PackedAttentionGradients flash_attention_backward(const Tensor& grad_out, const 
   NEAT_CHECK(grad_out.shape() == out_shape && out.shape() == out_shape, op, ": gradient ",
              shape_str(grad_out.shape()), " and output ", shape_str(out.shape()), " are not ",
              shape_str(out_shape));
-  NEAT_CHECK(stats.shape() == stats_shape && stats.dtype() == stats_dtype(q.dtype()), op,
+  NEAT_CHECK(stats.shape() == stats_shape && stats.dtype() == math_dtype(q.dtype()), op,
              ": row statistics ", dtype_name(stats.dtype()), " ", shape_str(stats.shape()),
-             " are not ", dtype_name(stats_dtype(q.dtype())), " ", shape_str(stats_shape));
+             " are not ", dtype_name(math_dtype(q.dtype())), " ", shape_str(stats_shape));
   check_same_dtype(q, grad_out, op);
   check_same_dtype(q, out, op);
   if (mask.defined()) check_same_dtype(q, mask, op);
