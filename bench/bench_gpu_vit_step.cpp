@@ -1,6 +1,7 @@
 // The paper's setting on one GPU: a ViT-B/16 training step at 224 px, batch 64 (forward +
 // cross-entropy + backward + AdamW), for Neat rank 7 on query and value and for full
-// fine-tuning, in float32 and with TF32 GEMMs: ms/step, images/s and the peak GPU memory of the
+// fine-tuning, in float32, with TF32 GEMMs and under --precision bf16 (train/precision.h: frozen
+// weights stored in bf16, float32 masters): ms/step, images/s and the peak GPU memory of the
 // step's tensors. bench/pytorch_gpu_vit_step.py measures the same step in PyTorch +
 // transformers (scripts/gpu_check.sh runs both and prints one table). Figures only.
 //
@@ -34,6 +35,7 @@
 #include "tensor/gpu.h"
 #include "tensor/profile.h"
 #include "train/optimizer.h"
+#include "train/precision.h"
 
 namespace {
 
@@ -41,7 +43,7 @@ using namespace neat;
 
 struct Case {
   std::string method;   // "neat-qv-r7" or "full"
-  bool tf32 = false;
+  Precision precision = Precision::Fp32;   // train/precision.h: bf16 as train_vit runs it
 };
 
 PeftConfig peft_for(const std::string& method) {
@@ -65,12 +67,13 @@ struct Figures {
 };
 
 Figures run_case(const Case& c, int64_t batch, int steps, bool profile) {
-  cuda_set_allow_tf32(c.tf32);
+  cuda_set_allow_tf32(c.precision == Precision::Tf32);
   ViTConfig config = vit_config("vit-base");
   config.num_classes = 10;
   ViTForImageClassification model(config);
   const PeftReport report = attach_peft(model, peft_for(c.method));
   model.to(Device::CUDA);
+  apply_precision(model, c.precision);
   model.train();
   Generator gen(7);
   const Tensor pixels = randn({batch, 3, 224, 224}, gen).to(Device::CUDA);
@@ -115,7 +118,7 @@ int main_checked(int argc, char** argv) {
   bool profile = false;
   std::string only_method, only_math;   // --case METHOD MATH
   const char* usage =
-      "usage: bench_gpu_vit_step [--steps N] [--batch B] [--case neat-qv-r7|full fp32|tf32] "
+      "usage: bench_gpu_vit_step [--steps N] [--batch B] [--case neat-qv-r7|full fp32|tf32|bf16] "
       "[--profile]";
   auto bad_usage = [&] {   // a bad flag: the usage line and exit status 2
     std::fprintf(stderr, "%s\n", usage);
@@ -129,7 +132,7 @@ int main_checked(int argc, char** argv) {
       only_method = argv[++i];
       only_math = argv[++i];
       if ((only_method != "neat-qv-r7" && only_method != "full") ||
-          (only_math != "fp32" && only_math != "tf32"))
+          (only_math != "fp32" && only_math != "tf32" && only_math != "bf16"))
         return bad_usage();
     } else if ((flag == "--steps" || flag == "--batch") && i + 1 < argc) {
       char* end = nullptr;
@@ -149,18 +152,21 @@ int main_checked(int argc, char** argv) {
               cuda_device_description().c_str(), (long long)batch, steps);
   std::printf("%-11s %-8s %9s %9s %9s %11s\n", "method", "math", "ms/step", "images/s", "peak GiB",
               "trainable");
-  for (const Case& c : {Case{"neat-qv-r7", false}, Case{"neat-qv-r7", true}, Case{"full", false},
-                        Case{"full", true}}) {
-    const char* math = c.tf32 ? "tf32" : "fp32";
+  std::vector<Case> cases;
+  for (const char* method : {"neat-qv-r7", "full"})
+    for (const Precision precision : {Precision::Fp32, Precision::Tf32, Precision::Bf16})
+      cases.push_back(Case{method, precision});
+  for (const Case& c : cases) {
+    const std::string math = precision_name(c.precision);
     if (!only_method.empty() && (c.method != only_method || math != only_math)) continue;
     const Figures f = run_case(c, batch, steps, profile);
     const double images = double(batch) * 1000.0 / f.ms;
-    std::printf("%-11s %-8s %9.1f %9.1f %9.2f %11lld\n", c.method.c_str(), math, f.ms, images,
-                f.peak_gib, (long long)f.trainable);
+    std::printf("%-11s %-8s %9.1f %9.1f %9.2f %11lld\n", c.method.c_str(), math.c_str(), f.ms,
+                images, f.peak_gib, (long long)f.trainable);
     std::printf("BENCH {\"name\":\"gpu_vit_step\",\"framework\":\"neat.cpp\",\"model\":\"vit-b16\","
                 "\"method\":\"%s\",\"math\":\"%s\",\"batch\":%lld,\"ms_per_step\":%.2f,"
                 "\"images_per_second\":%.1f,\"peak_gpu_gib\":%.3f,\"trainable_params\":%lld}\n",
-                c.method.c_str(), math, (long long)batch, f.ms, images, f.peak_gib,
+                c.method.c_str(), math.c_str(), (long long)batch, f.ms, images, f.peak_gib,
                 (long long)f.trainable);
     std::fputs(f.profile.c_str(), stdout);
     std::fflush(stdout);

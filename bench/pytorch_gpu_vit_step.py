@@ -3,8 +3,8 @@
 (224 px, batch 64, forward + cross-entropy + backward + AdamW) in PyTorch with Hugging Face
 transformers' ViTForImageClassification, for Neat rank 7 on query and value (the Neat adapter of
 tests/parity/make_reference.py, which forms the update the way the authors' code does:
-delta^T = neat_B(act(neat_A(W0^T))), then x @ delta^T) and for full fine-tuning, in float32 and
-with TF32 matmuls. Prints the same table and `BENCH {json}` lines with "framework": "pytorch".
+delta^T = neat_B(act(neat_A(W0^T))), then x @ delta^T) and for full fine-tuning, in float32,
+with TF32 matmuls and under bf16 autocast (the loss in float32). Prints the same table and `BENCH {json}` lines with "framework": "pytorch".
 Figures only; random weights (no download).
 
     python3 bench/pytorch_gpu_vit_step.py [--steps 10] [--batch 64] [--profile]
@@ -59,16 +59,20 @@ def build(method, batch, device):
     return model, optimizer, pixels, labels, sum(p.numel() for p in trainable)
 
 
-def run_case(method, tf32, batch, steps, profile):
+def run_case(method, math, batch, steps, profile):
+    tf32 = math == "tf32"
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=math == "bf16")
     device = torch.device("cuda")
     model, optimizer, pixels, labels, trainable = build(method, batch, device)
 
     def step():
         torch.cuda.synchronize()
         start = time.perf_counter()
-        loss = F.cross_entropy(model(pixel_values=pixels).logits, labels)
+        with autocast:   # bf16: PyTorch's mixed precision, the float32 loss outside it
+            logits = model(pixel_values=pixels).logits
+        loss = F.cross_entropy(logits.float(), labels)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -108,9 +112,8 @@ def main():
           f"{attention}) on {torch.cuda.get_device_name()}: ViT-B/16, 224 px, batch "
           f"{args.batch}, median of {args.steps} steps")
     print(f"{'method':<11} {'math':<8} {'ms/step':>9} {'images/s':>9} {'peak GiB':>9} {'trainable':>11}")
-    for method, tf32 in (("neat-qv-r7", False), ("neat-qv-r7", True), ("full", False), ("full", True)):
-        ms, peak, trainable = run_case(method, tf32, args.batch, args.steps, args.profile)
-        math = "tf32" if tf32 else "fp32"
+    for method, math in [(m, x) for m in ("neat-qv-r7", "full") for x in ("fp32", "tf32", "bf16")]:
+        ms, peak, trainable = run_case(method, math, args.batch, args.steps, args.profile)
         images = args.batch * 1000.0 / ms
         print(f"{method:<11} {math:<8} {ms:9.1f} {images:9.1f} {peak:9.2f} {trainable:11d}")
         print("BENCH " + json.dumps({

@@ -47,10 +47,10 @@ say "$tests_line"
 if [ $tests_status -ne 0 ]; then grep -E "ERROR|CHECK|skipped" "$log_dir/tests.log" | head -40; fi
 
 say "== neat.cpp benchmark"
-timeout 240 build/bench/bench_gpu_vit_step 2>&1 | tee "$log_dir/bench_neat.log" >>"$log"
+timeout 300 build/bench/bench_gpu_vit_step 2>&1 | tee "$log_dir/bench_neat.log" >>"$log"
 say "== PyTorch benchmark"
 if python3 -c "import torch, transformers" >/dev/null 2>&1; then
-  timeout 180 python3 bench/pytorch_gpu_vit_step.py 2>&1 | tee "$log_dir/bench_pytorch.log" >>"$log"
+  timeout 240 python3 bench/pytorch_gpu_vit_step.py 2>&1 | tee "$log_dir/bench_pytorch.log" >>"$log"
 else
   echo "pytorch: skipped: python3 cannot import torch and transformers" | tee "$log_dir/bench_pytorch.log" >>"$log"
 fi
