@@ -347,8 +347,10 @@ Variable LlamaModel::forward(const Tensor& input_ids, const Tensor& attention_ma
     mask = key_padding_mask(attention_mask, h.dtype());
   }
   pos = pos.to(h.device());
-  const Tensor inv_freq =
-      from_vector(inv_freq_, {int64_t(inv_freq_.size())}).to(h.dtype()).to(h.device());
+  // float32 frequencies for bf16 activations (tensor/rope.h: a bf16 angle drifts with position).
+  const Tensor inv_freq = from_vector(inv_freq_, {int64_t(inv_freq_.size())})
+                              .to(math_dtype(h.dtype()))
+                              .to(h.device());
   if (cache != nullptr && past == 0) {
     cache->k.assign(size_t(config_.layers), Tensor());
     cache->v.assign(size_t(config_.layers), Tensor());
