@@ -164,19 +164,13 @@ void run_entry_of_current_case() {
   const std::string name = doctest::getContextOptions()->currentTest->m_name;
   for (const OpEntry& entry : op_table()) {
     if ("op " + entry.name != name) continue;
-    const bool listed = no_bf16_kernel_yet().count(entry.name) > 0;
-    bool refused = false;  // a case said "no bfloat16 kernel"
     for (const OpCase& c : entry.cases()) {
       check_op_case(entry.name, c);
       const Bf16Check r = bf16_check(c);
       INFO("op ", entry.name, " [", c.label, "] in bf16, inputs ", shapes_of(c.inputs));
-      CHECK_MESSAGE((r.ran || listed), "no bf16 kernel (", r.report, "): give it one, or put "
-                    "the entry on no_bf16_kernel_yet() (tests/test_ops.cpp)");
+      CHECK_MESSAGE(r.ran, "no bf16 kernel (", r.report, "): every entry runs in bf16");
       CHECK_MESSAGE(r.worst <= 1, "error over (d)'s bound (tests/op_table.h):\n", r.report);
-      refused = refused || !r.ran;
     }
-    CHECK_MESSAGE((refused || !listed), "op ", entry.name, " runs in bf16 now: take it off ",
-                  "no_bf16_kernel_yet() (tests/test_ops.cpp)");
   }
 }
 
@@ -225,7 +219,6 @@ TEST_CASE("op table: bf16 on every other device against bf16 on the CPU") {
   if (devices.empty()) return skip("no device besides the CPU in this build (" + why_not + ")");
   for (Device d : devices)
     for (const OpEntry& entry : op_table()) {
-      if (no_bf16_kernel_yet().count(entry.name)) continue;
       for (const OpCase& c : entry.cases()) {
         INFO(device_name(d), " op ", entry.name, " [", c.label, "] in bf16");
         CHECK(device_nmse(c, d, DType::BFloat16) < kMaxDeviceNmseBf16);
@@ -241,8 +234,7 @@ TEST_CASE("op table: the device comparison runs (the CPU against itself)") {
         for (const OpCase& c : entry.cases()) {
           INFO("op ", entry.name, " [", c.label, "]");
           CHECK(device_nmse(c, Device::CPU) == 0.0);
-          if (!no_bf16_kernel_yet().count(entry.name))
-            CHECK(device_nmse(c, Device::CPU, DType::BFloat16) == 0.0);
+          CHECK(device_nmse(c, Device::CPU, DType::BFloat16) == 0.0);
         }
 }
 

@@ -24,14 +24,12 @@
 //       itself) and rounds again: a few u. A sum of L such terms (float32 accumulation) errs by
 //       about u sqrt(L) times a term, and with random signs the sum itself is about sqrt(L)
 //       terms, so relative to the tensor's magnitude the error stays a few u; 1 + sqrt(L)
-//       covers sums that cancel below that. An entry without a bf16 kernel yet must be on the
-//       list no_bf16_kernel_yet() (its error says "no bfloat16 kernel"); an entry on the list
-//       whose cases all run in bf16 fails too, so the list cannot outlive the kernels;
+//       covers sums that cancel below that. Every entry must run in bf16: one whose op says
+//       "no bfloat16 kernel" fails;
 //   (e) with (c): each entry in bf16 on every other device against bf16 on the CPU, by
 //       normalised mean squared error within kMaxDeviceNmseBf16.
 #pragma once
 #include <functional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -76,8 +74,6 @@ Bf16Check bf16_check(const OpCase& c);
 // most 0.29 of the bound (div's gradient of a broadcast divisor), most 0.05-0.15.
 constexpr double kBf16UnitRoundoff = 1.0 / 256;
 constexpr double kBf16Slack = 4;
-// The entries that have no bf16 kernel yet (tests/test_ops.cpp).
-const std::set<std::string>& no_bf16_kernel_yet();
 
 // (c) and (e) for one case: the op in dtype (float32, bfloat16) on device and on the CPU, same
 // inputs (rounded to dtype), same output gradient. Returns the largest normalised mean squared

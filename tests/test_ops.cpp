@@ -7,7 +7,6 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
-#include <set>
 
 #include "autograd/cast.h"
 #include "autograd/elementwise.h"
@@ -596,13 +595,6 @@ const std::vector<OpEntry>& op_table() {
        }},
   };
   return table;
-}
-
-// (d) of tests/op_table.h skips these entries, which have no bf16 kernel yet, and fails an
-// entry here that runs in bf16 (take it off) or one missing here that does not.
-const std::set<std::string>& no_bf16_kernel_yet() {
-  static const std::set<std::string> entries = {};
-  return entries;
 }
 
 }  // namespace neat::test
