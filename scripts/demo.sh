@@ -14,8 +14,8 @@
 #
 # Knobs: SEEDS (default 3; FAST=1 means SEEDS=1), METHODS (a subset, space-separated), LIMIT
 # (fine-tune on the first LIMIT training images, default 5000; 0 = all 27k), EPOCHS (default 1
-# here), and THREADS, RUNS of scripts/fashion_common.sh. 33 fine-tunes of about 8 s of CPU each:
-# about 5 minutes on 2 idle cores (4m11s of CPU in the run of docs/results.md), plus the
+# here), and THREADS, RUNS, PRECISION of scripts/fashion_common.sh. 33 fine-tunes of about 8 s
+# of CPU each: about 5 minutes on 2 idle cores (4m11s of CPU in the run of docs/results.md), plus the
 # backbone's pretraining when it is not cached.
 set -eu
 cd "$(dirname "$0")/.."
@@ -42,7 +42,7 @@ declare -A method_args=(
 pretrain
 for method in $METHODS; do
   for seed in $(seq 1 "$SEEDS"); do
-    out="$RUNS/fashion-demo-$method-seed$seed"
+    out="$RUNS/fashion-demo-$method-seed$seed$RUN_SUFFIX"
     echo "== $method, seed $seed -> $out"
     # shellcheck disable=SC2086
     ./train_vit $FINETUNE_ARGS ${method_args[$method]} --seed "$seed" --train-limit "$LIMIT" \
@@ -50,12 +50,13 @@ for method in $METHODS; do
   done
 done
 echo
-printf "Fashion-MNIST classes 5-9, %s epochs on %s training images, backbone pretrained on classes 0-4, %s seed(s)\n" \
-       "$EPOCHS" "$([ "$LIMIT" = 0 ] && echo all || echo "$LIMIT")" "$SEEDS"
+printf "Fashion-MNIST classes 5-9, %s epochs on %s training images, backbone pretrained on classes 0-4, %s seed(s)%s\n" \
+       "$EPOCHS" "$([ "$LIMIT" = 0 ] && echo all || echo "$LIMIT")" "$SEEDS" \
+       "$([ "$PRECISION" = fp32 ] || echo ", --precision $PRECISION")"
 printf "%-10s %17s %22s %9s\n" method "trainable params" "test accuracy" time
 for method in $METHODS; do
   files=()
-  for seed in $(seq 1 "$SEEDS"); do files+=("$RUNS/fashion-demo-$method-seed$seed/results.json"); done
+  for seed in $(seq 1 "$SEEDS"); do files+=("$RUNS/fashion-demo-$method-seed$seed$RUN_SUFFIX/results.json"); done
   params=$(json_number "${files[0]}" trainable_params)
   for f in "${files[@]}"; do
     echo "$(json_number "$f" test_accuracy) $(json_number "$f" wall_seconds)"

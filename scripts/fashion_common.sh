@@ -4,18 +4,22 @@
 # shirt, sneaker, bag, ankle boot), a new classifier on new classes.
 #
 # Knobs (environment): THREADS (compute threads, default 0 = all cores), EPOCHS (fine-tune
-# epochs, default 2), RUNS (output folder, default runs).
+# epochs, default 2), RUNS (output folder, default runs), PRECISION (the fine-tunes' --precision:
+# fp32, the default, or bf16; the backbone is always pretrained in fp32, and a bf16 fine-tune's
+# folder ends in -bf16).
 
 THREADS=${THREADS:-0}
 EPOCHS=${EPOCHS:-2}
 RUNS=${RUNS:-runs}
+PRECISION=${PRECISION:-fp32}
+if [ "$PRECISION" = fp32 ]; then RUN_SUFFIX=""; else RUN_SUFFIX="-$PRECISION"; fi
 MODEL="--model custom --dim 64 --depth 4 --heads 4 --mlp-dim 256 --patch 7"
 PRETRAIN_ARGS="--data fashion-mnist --classes 0-4 $MODEL --method full --epochs 2 --batch-size 64
   --head-lr 2e-3 --backbone-lr 2e-3 --weight-decay 0.05 --seed 1 --merge"
 PRETRAIN_DIR="$RUNS/fashion-pretrain-classes0-4"
 FINETUNE_ARGS="--data fashion-mnist --classes 5-9 $MODEL --weights $PRETRAIN_DIR/model.safetensors
   --new-head --epochs $EPOCHS --batch-size 64 --head-lr 5e-3 --backbone-lr 5e-3 --weight-decay 1e-4
-  --seed 1"
+  --seed 1 --precision $PRECISION"
 
 if [ ! -x ./train_vit ]; then
   echo "$0: ./train_vit is not built; run make first" >&2

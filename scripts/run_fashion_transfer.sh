@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 start=$(date +%s)
 pretrain
-out="$RUNS/fashion-neat-classes5-9"
+out="$RUNS/fashion-neat-classes5-9$RUN_SUFFIX"
 echo "== fine-tuning with Neat (rank 8 on query and value) on classes 5-9 -> $out"
 # shellcheck disable=SC2086
 ./train_vit $FINETUNE_ARGS --method neat --neat-rank 8 --threads "$THREADS" --overwrite --out "$out"
