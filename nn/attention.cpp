@@ -40,8 +40,11 @@ Tensor key_padding_mask(const Tensor& attention_mask, DType dtype) {
   NEAT_CHECK(attention_mask.dim() == 2, "key_padding_mask: attention_mask ",
              shape_str(attention_mask.shape()), " is not [B, N]");
   const int64_t B = attention_mask.size(0), N = attention_mask.size(1);
-  const double lowest = dtype == DType::Float64 ? std::numeric_limits<double>::lowest()
-                                                : double(std::numeric_limits<float>::lowest());
+  // The dtype's lowest finite value, as transformers' torch.finfo(dtype).min: float32's lowest
+  // rounds to -inf in bf16, and a row of -inf scores (a padding query) gives NaN.
+  const double lowest = dtype == DType::Float64    ? std::numeric_limits<double>::lowest()
+                        : dtype == DType::BFloat16 ? -std::ldexp(2.0 - std::ldexp(1.0, -7), 127)
+                                                   : double(std::numeric_limits<float>::lowest());
   // Made on the host from a host copy of the 0/1 mask (B x N values), then moved beside it.
   const Tensor keep_mask = attention_mask.to(Device::CPU);
   Tensor mask = zeros({B, 1, 1, N}, dtype);

@@ -5,6 +5,9 @@
 // qvmlp targets on BERT names.
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "autograd/shape_ops.h"
 #include "models/bert.h"
 #include "tensor/embedding.h"
@@ -126,6 +129,12 @@ TEST_CASE("key_padding_mask: 0 for tokens, the dtype's lowest for padding") {
   CHECK(m.at({1, 0, 0, 1}) == std::numeric_limits<double>::lowest());
   CHECK(key_padding_mask(ids_tensor({{0}}), DType::Float32).at({0, 0, 0, 0}) ==
         double(std::numeric_limits<float>::lowest()));
+  // bf16's own lowest, -(2 - 2^-7) 2^127 = -3.3895e38, finite: float32's lowest would round to
+  // -inf there, and a query row whose keys are all padding would then give NaN.
+  const Tensor bf16 = key_padding_mask(ids_tensor({{1, 0}}), DType::BFloat16);
+  CHECK(bf16.dtype() == DType::BFloat16);
+  CHECK(bf16.at({0, 0, 0, 1}) == -std::ldexp(2.0 - std::ldexp(1.0, -7), 127));
+  CHECK(std::isfinite(bf16.at({0, 0, 0, 1})));
   CHECK(mentions(thrown_message([] { key_padding_mask(ids_tensor({{2}}), DType::Float32); }),
                  {"is 2, not 0 or 1"}));
 }

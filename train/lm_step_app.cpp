@@ -59,6 +59,7 @@ int run(MethodOptions& me, const StepOptions& so, std::ostream& out) {
   peft.classifier = "";
   const PeftReport report = attach_peft(model, peft);
   const int64_t from_adapter = so.adapter.empty() ? 0 : load_step_adapter(so.adapter, model, peft);
+  apply_precision(model, step_precision(so, "cpu"));   // bf16: frozen weights stored in bf16
 
   model.eval();
   const Variable logits = model.forward(ids, mask, positions);
