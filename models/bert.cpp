@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 
+#include "autograd/cast.h"
 #include "autograd/elementwise.h"
 #include "autograd/nn_functional.h"
 #include "autograd/shape_ops.h"
@@ -253,6 +254,7 @@ Variable BertEmbeddings::forward(const Tensor& input_ids, const Tensor& token_ty
   else types = zeros(input_ids.shape(), DType::Int64);
   Variable h = add(add(word_embeddings->forward(input_ids), position_embeddings->forward(pos)),
                    token_type_embeddings->forward(types));
+  if (activation_dtype) h = to_dtype(h, *activation_dtype);
   return dropout->forward(layer_norm->forward(h));
 }
 

@@ -118,6 +118,10 @@ class BertEmbeddings : public Module {
   std::shared_ptr<Embedding> word_embeddings, position_embeddings, token_type_embeddings;
   std::shared_ptr<LayerNorm> layer_norm;  // "LayerNorm"
   std::shared_ptr<Dropout> dropout;
+  // The dtype the embeddings' sum is cast to before LayerNorm, so every activation after it has
+  // it (bfloat16 under --precision bf16, train/precision.h, even when the embeddings are float32
+  // masters that train). Unset (the default): the embeddings' own dtype.
+  std::optional<DType> activation_dtype;
 
  private:
   bool roberta_;
@@ -214,6 +218,8 @@ class BertForSequenceClassification : public Module {
   }
 
   const BertConfig& config() const { return config_; }
+  // The dtype of every activation (BertEmbeddings::activation_dtype).
+  void set_activation_dtype(DType dtype) { backbone->embeddings->activation_dtype = dtype; }
   Generator& generator() { return *gen_; }
   const std::shared_ptr<Generator>& shared_generator() const { return gen_; }
 

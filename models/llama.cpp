@@ -339,6 +339,7 @@ Variable LlamaModel::forward(const Tensor& input_ids, const Tensor& attention_ma
     for (int64_t i = 0; i < B * N; ++i) pos.data<int64_t>()[i] = past + i % N;
   }
   Variable h = embed_tokens->forward(input_ids);
+  if (activation_dtype) h = to_dtype(h, *activation_dtype);
   Tensor mask;
   if (attention_mask.defined()) {
     NEAT_CHECK(attention_mask.shape() == Shape({B, past + N}), "LlamaModel: attention_mask ",

@@ -168,6 +168,10 @@ class LlamaModel : public Module {
     recompute_ = on;
     recompute_rng_ = rng;
   }
+  // The dtype the token embeddings are cast to, so every activation after them has it
+  // (bfloat16 under --precision bf16, train/precision.h, even when embed_tokens is a float32
+  // master that trains). Unset (the default): embed_tokens' own dtype.
+  std::optional<DType> activation_dtype;
   std::shared_ptr<Embedding> embed_tokens;
   std::shared_ptr<ModuleList> layer_list;   // "layers"
   std::vector<std::shared_ptr<LlamaDecoderLayer>> layers;
@@ -198,6 +202,8 @@ class LlamaForCausalLM : public Module {
   std::string type_name() const override { return "LlamaForCausalLM"; }
 
   const LlamaConfig& config() const { return config_; }
+  // The dtype of every activation (LlamaModel::activation_dtype).
+  void set_activation_dtype(DType dtype) { model->activation_dtype = dtype; }
   std::shared_ptr<LlamaModel> model;
   std::shared_ptr<Layer> lm_head;   // null when tie_word_embeddings
 

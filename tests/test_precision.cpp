@@ -28,10 +28,14 @@
 
 #include "autograd/cast.h"
 #include "autograd/nn_functional.h"
+#include "autograd/reduce.h"
+#include "models/bert.h"
+#include "models/llama.h"
 #include "models/vit.h"
 #include "nn/peft/attach.h"
 #include "tensor/random.h"
 #include "tensor/safetensors.h"
+#include "tests/tiny_llama.h"
 #include "tests/tiny_vit.h"
 #include "train/checkpoint.h"
 #include "train/optimizer.h"
@@ -186,5 +190,37 @@ TEST_CASE("precision: a bf16 ViT step (neat, lora) agrees with the float64 step;
     for (const auto& [name, t] : file.tensors)
       if (t.dtype() != DType::Int64) CHECK_MESSAGE(t.dtype() == DType::Float32, name);
     std::filesystem::remove(path);
+  }
+}
+
+// --method full trains the embeddings, so they stay float32 masters under bf16; the models then
+// cast the embeddings' output once (BertEmbeddings / LlamaModel::activation_dtype), or every
+// activation after them would silently be float32 (as it was: a "bf16" full fine-tune of a text
+// model or a LLaMA ran in float32).
+TEST_CASE("precision: bf16 activations in BERT and LLaMA even when the embeddings train") {
+  BertConfig bert_config;
+  bert_config.vocab_size = 13;
+  bert_config.hidden = 6;
+  bert_config.layers = 1;
+  bert_config.heads = 2;
+  bert_config.intermediate = 10;
+  bert_config.max_positions = 12;
+  bert_config.num_labels = 3;
+  bert_config.dropout = bert_config.attention_dropout = 0.0;
+  BertForSequenceClassification bert(bert_config);
+  LlamaForCausalLM llama(test::tiny_llama_config(/*tied=*/true));
+  const Tensor ids = from_vector(std::vector<int64_t>{1, 4, 2, 7, 3, 5}, {2, 3});
+  for (Module* model : {static_cast<Module*>(&bert), static_cast<Module*>(&llama)}) {
+    INFO(model->type_name());
+    apply_precision(*model, Precision::Bf16);   // every parameter trains: nothing converted
+    const Variable logits = model == &bert ? bert.forward(ids) : llama.forward(ids);
+    CHECK(logits.dtype() == DType::BFloat16);
+    sum(to_dtype(logits, DType::Float32)).backward();
+    for (const auto& [name, p] : model->named_parameters(/*trainable_only=*/true)) {
+      INFO(name);
+      CHECK(p.dtype() == DType::Float32);
+      REQUIRE(p.grad().defined());
+      CHECK(p.grad().dtype() == DType::Float32);
+    }
   }
 }

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "models/bert.h"
+#include "models/llama.h"
 #include "models/vit.h"
 #include "nn/peft/attach.h"
 #include "tensor/files.h"
@@ -69,6 +71,10 @@ PrecisionReport apply_precision(Module& model, Precision precision) {
   }
   if (auto* vit = dynamic_cast<ViTForImageClassification*>(&model))
     vit->set_input_dtype(activation_dtype(precision));
+  if (auto* bert = dynamic_cast<BertForSequenceClassification*>(&model))
+    bert->set_activation_dtype(activation_dtype(precision));
+  if (auto* llama = dynamic_cast<LlamaForCausalLM*>(&model))
+    llama->set_activation_dtype(activation_dtype(precision));
   return report;
 }
 
