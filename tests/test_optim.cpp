@@ -120,14 +120,14 @@ TEST_CASE("adamw_step_ over parameters of two dtypes: one call per run, each as 
   }
 }
 
-TEST_CASE("cuda: adamw_step_ over 70 parameters (three launches) equals the CPU's") {
+TEST_CASE("cuda: adamw_step_ over 300 parameters (one launch, its table in device memory) equals the CPU's") {
   if (!cuda_available()) return neat::test::skip(cuda_unavailable_reason());
   // Sizes from 0 to ~9000 (several 4096-element chunks, most not whole), steps, learning
   // rates and weight decays varying per parameter.
   Generator gen(41);
   for (DType dt : {DType::Float32, DType::Float64}) {
     std::vector<AdamWParameter> cpu, gpu;
-    for (int64_t k = 0; k < 70; ++k) {
+    for (int64_t k = 0; k < 300; ++k) {
       const int64_t n = k == 3 ? 0 : (k * 1237) % 9001 + 1;
       const Tensor p = randn({n}, gen, dt), g = randn({n}, gen, dt);
       const Tensor m = randn({n}, gen, dt), v = rand({n}, gen, dt);
@@ -230,7 +230,7 @@ TEST_CASE("clip_grad_norm matches torch.nn.utils.clip_grad_norm_") {
   Variable unused = leaf({0}, {1}, DType::Float32);
   set_grad(x, {3.0, -4.0, 1.0});
   set_grad(y, {2.0, 0.5, -1.0, 0.0});
-  const double norm = clip_grad_norm({x, y, unused}, 2.0);
+  const double norm = clip_grad_norm({x, y, unused}, 2.0).item();
   CHECK(norm == doctest::Approx(5.590169906616211).epsilon(1e-7));
   check_values(x, {0, 0, 0}, 0);   // values untouched; grads scaled:
   const std::vector<double> gx = {1.073312520980835, -1.43108332157135, 0.3577708303928375};
@@ -238,7 +238,7 @@ TEST_CASE("clip_grad_norm matches torch.nn.utils.clip_grad_norm_") {
   for (int64_t i = 0; i < 3; ++i) CHECK(std::abs(x.grad().flat(i) - gx[size_t(i)]) < 1e-6);
   for (int64_t i = 0; i < 4; ++i) CHECK(std::abs(y.grad().flat(i) - gy[size_t(i)]) < 1e-6);
   // Below the threshold nothing changes.
-  const double small = clip_grad_norm({x, y}, 100.0);
+  const double small = clip_grad_norm({x, y}, 100.0).item();
   CHECK(small == doctest::Approx(2.0).epsilon(1e-5));
   CHECK(x.grad().flat(0) == doctest::Approx(gx[0]).epsilon(1e-7));
 }

@@ -3,9 +3,8 @@
 #include <cmath>
 
 #include "tensor/adamw.h"
-#include "tensor/elementwise.h"
+#include "tensor/grad_norm.h"
 #include "tensor/profile.h"
-#include "tensor/reduce.h"
 
 namespace neat {
 
@@ -116,21 +115,14 @@ void AdamW::load_state_dict(const std::map<std::string, Tensor>& state) {
   state_ = std::move(loaded);
 }
 
-double clip_grad_norm(const std::vector<Variable>& parameters, double max_norm) {
+Tensor clip_grad_norm(const std::vector<Variable>& parameters, double max_norm) {
   const ProfileScope profile(ProfilePhase::Optimizer, "clip_grad_norm");
   std::vector<Tensor> grads;
   for (const Variable& p : parameters)
     if (p.grad().defined()) grads.push_back(p.grad());
-  if (grads.empty()) return 0.0;
-  const double total_norm = std::sqrt(squared_norm(grads).item());
-  if (max_norm <= 0) return total_norm;
-  const double coef = max_norm / (total_norm + 1e-6);
-  if (coef < 1.0) {
-    for (const Variable& p : parameters) {
-      Variable param = p;
-      if (param.grad().defined()) scale_(param.mutable_grad(), coef);
-    }
-  }
+  if (grads.empty()) return zeros({}, DType::Float64);
+  const Tensor total_norm = global_norm(grads);
+  if (max_norm > 0) clip_to_norm_(grads, total_norm, max_norm);
   return total_norm;
 }
 

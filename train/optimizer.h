@@ -1,12 +1,13 @@
 // AdamW, exactly as torch.optim.AdamW (amsgrad=False), with parameter groups, and global-norm
 // gradient clipping as torch.nn.utils.clip_grad_norm_. This is the policy (groups, learning
 // rates, weight decay, step counts, state for checkpoints); the update is one raw op over all
-// parameters, adamw_step_ (tensor/adamw.h), and the norm is squared_norm (tensor/reduce.h).
+// parameters, adamw_step_ (tensor/adamw.h), and the norm and clip are global_norm and
+// clip_to_norm_ (tensor/grad_norm.h).
 //
 //   AdamW opt({{"head", head_params, /*lr=*/5e-3, /*weight_decay=*/1e-4},
 //              {"backbone", backbone_params, 5e-3, 1e-4}});
 //   loss.backward();
-//   clip_grad_norm(opt.parameters(), 1.0);
+//   Tensor norm = clip_grad_norm(opt.parameters(), 1.0);   // norm.item() when logging
 //   opt.step();          // each group at its own lr (a schedule sets group.lr before this)
 //   opt.zero_grad();
 //
@@ -77,7 +78,9 @@ class AdamW {
 
 // Scales every gradient by min(1, max_norm / (total_norm + 1e-6)), total_norm the 2-norm of all
 // gradients together (parameters without a gradient are ignored). Returns total_norm, before
-// clipping: the figure worth logging. max_norm <= 0 only measures.
-double clip_grad_norm(const std::vector<Variable>& parameters, double max_norm);
+// clipping (the figure worth logging), as a float64 0-d tensor on the gradients' device: the norm
+// and the clip are computed there (tensor/grad_norm.h) and nothing waits for the GPU until the
+// caller reads it (item()). max_norm <= 0 only measures; no gradient at all: 0, on the CPU.
+Tensor clip_grad_norm(const std::vector<Variable>& parameters, double max_norm);
 
 }  // namespace neat

@@ -229,7 +229,9 @@ bool Trainer::train_epoch(TrainState& state, const Session& s, TrainOutcome& out
     const int agreed_stop = reducer_ ? reduce_step(group) : 0;
     if (!std::isfinite(group.loss)) return outcome = non_finite(state, "loss", group.loss, message), false;
     optimizer_.set_lr_multiplier(settings_.schedule.multiplier(state.step));
-    const double grad_norm = clip_grad_norm(optimizer_.parameters(), settings_.clip_grad);
+    // The norm is read here, before the step, so that a non-finite one stops the run with the
+    // parameters untouched (on a GPU the one wait of the optimizer step).
+    const double grad_norm = clip_grad_norm(optimizer_.parameters(), settings_.clip_grad).item();
     if (!std::isfinite(grad_norm))
       return outcome = non_finite(state, "gradient norm", grad_norm, message), false;
     optimizer_.step();
