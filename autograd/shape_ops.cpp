@@ -128,4 +128,19 @@ std::vector<Tensor> IndexSelectNode::backward(const Tensor& dy) {
   return {index_add(input_shape(0), dim, index, dy)};
 }
 
+namespace {
+struct ExpandNode : Node {
+  const char* name() const override { return "expand"; }
+  std::vector<Tensor> backward(const Tensor& dy) override;
+};
+}  // namespace
+
+Variable expand(const Variable& x, const Shape& shape) {
+  return record(expand(x.data(), shape), std::make_shared<ExpandNode>(), {x});
+}
+
+// y = x repeated along the broadcast dims:  dx = dy summed over them (in index order: for a
+// [1, 1, D] x these are index_add's sums of the same rows, bit for bit)
+std::vector<Tensor> ExpandNode::backward(const Tensor& dy) { return {sum_to(dy, input_shape(0))}; }
+
 }  // namespace neat

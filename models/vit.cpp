@@ -137,9 +137,8 @@ Variable ViTEmbeddings::forward(const Variable& pixel_values) {
   NEAT_CHECK(N + 1 == position_embeddings.size(1), "ViTEmbeddings: input ",
              shape_str(pixel_values.shape()), " gives ", N, " patches but the model has ",
              position_embeddings.size(1) - 1, " position embeddings (a different image size?)");
-  // cls_token [1, 1, D] repeated over the batch: gathering row 0 B times sums its gradient.
-  Variable cls = index_select(in_dtype_of(cls_token, patches), 0,
-                              zeros({B}, DType::Int64, cls_token.data().device()));
+  // cls_token [1, 1, D] repeated over the batch (its gradient: the sum over the batch).
+  Variable cls = expand(in_dtype_of(cls_token, patches), {B, 1, cls_token.size(2)});
   Variable h = add(concat({cls, patches}, 1), in_dtype_of(position_embeddings, patches));
   return dropout->forward(h);
 }

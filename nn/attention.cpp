@@ -7,6 +7,8 @@
 #include "autograd/matmul.h"
 #include "autograd/nn_functional.h"
 #include "autograd/shape_ops.h"
+#include "tensor/device_errors.h"
+#include "tensor/elementwise.h"
 
 namespace neat {
 
@@ -40,22 +42,19 @@ Tensor key_padding_mask(const Tensor& attention_mask, DType dtype) {
   NEAT_CHECK(attention_mask.dim() == 2, "key_padding_mask: attention_mask ",
              shape_str(attention_mask.shape()), " is not [B, N]");
   const int64_t B = attention_mask.size(0), N = attention_mask.size(1);
-  // The dtype's lowest finite value, as transformers' torch.finfo(dtype).min: float32's lowest
-  // rounds to -inf in bf16, and a row of -inf scores (a padding query) gives NaN.
-  const double lowest = dtype == DType::Float64    ? std::numeric_limits<double>::lowest()
-                        : dtype == DType::BFloat16 ? -std::ldexp(2.0 - std::ldexp(1.0, -7), 127)
-                                                   : double(std::numeric_limits<float>::lowest());
-  // Made on the host from a host copy of the 0/1 mask (B x N values), then moved beside it.
-  const Tensor keep_mask = attention_mask.to(Device::CPU);
-  Tensor mask = zeros({B, 1, 1, N}, dtype);
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t n = 0; n < N; ++n) {
-      const double keep = keep_mask.at({b, n});
-      NEAT_CHECK(keep == 0 || keep == 1, "key_padding_mask: attention_mask[", b, ", ", n,
-                 "] is ", keep, ", not 0 or 1");
-      if (keep == 0) mask.set({b, 0, 0, n}, lowest);
-    }
-  return mask.to(attention_mask.device());
+  // The dtype's largest finite value; its negative is the padding's score, the dtype's lowest,
+  // as transformers' torch.finfo(dtype).min: float32's lowest rounds to -inf in bf16, and a row
+  // of -inf scores (a padding query) gives NaN.
+  const double max = dtype == DType::Float64    ? std::numeric_limits<double>::max()
+                     : dtype == DType::BFloat16 ? std::ldexp(2.0 - std::ldexp(1.0, -7), 127)
+                                                : double(std::numeric_limits<float>::max());
+  // On the mask's device, with no host copy: (keep - 1) * max is 0 for a token and -max for
+  // padding, exactly, in float64, then stored as dtype (exactly: max is a dtype value). The 0/1
+  // check answers at once on the CPU, in the next check_device_errors() on CUDA in a training
+  // loop (tensor/device_errors.h).
+  const Tensor keep = attention_mask.to(DType::Float64);
+  check_binary(keep, CheckedValue::binary("key_padding_mask", "attention_mask", {B, N}));
+  return mul_scalar(add_scalar(keep, -1.0), max).to(dtype).reshape({B, 1, 1, N});
 }
 
 MultiHeadSelfAttention::MultiHeadSelfAttention(std::shared_ptr<Layer> query_layer,

@@ -1,6 +1,7 @@
 #include "nn/embedding.h"
 
 #include "autograd/nn_functional.h"
+#include "tensor/device_errors.h"
 
 namespace neat {
 
@@ -27,10 +28,10 @@ void Embedding::zero_padding_row() {
 Variable Embedding::forward(const Tensor& ids) {
   NEAT_CHECK(ids.dtype() == DType::Int64, "Embedding: ids must be int64, got ",
              dtype_name(ids.dtype()));
-  const int64_t* id = ids.data<int64_t>();
-  for (int64_t i = 0; i < ids.numel(); ++i)
-    NEAT_CHECK(id[i] >= 0 && id[i] < num_embeddings(), "Embedding: id ", id[i],
-               " is outside the table of ", num_embeddings(), " rows");
+  // On the ids' device, without waiting for the answer on CUDA in a training loop
+  // (tensor/device_errors.h).
+  check_indices(ids, num_embeddings(),
+                CheckedValue::table_id("Embedding", num_embeddings(), /*at=*/false));
   return embedding(weight, ids, padding_idx_.value_or(-1));
 }
 

@@ -11,6 +11,7 @@
 
 #include "tensor/cpu/cross_entropy.h"
 #include "tensor/cuda/cross_entropy.h"
+#include "tensor/device_errors.h"
 #include "tensor/dispatch.h"
 #include "tensor/softmax.h"
 
@@ -18,18 +19,12 @@ namespace neat {
 
 namespace {
 
-// Labels must be int64 [N]; their values are checked by the kernels (see check_label_flag).
+// Labels must be int64 [N]; their values are checked by the kernels, into the device's error
+// record (tensor/device_errors.h: at once on the CPU, deferred on CUDA in a training loop).
 void check_labels(const Tensor& labels, int64_t N, const char* op) {
   NEAT_CHECK(labels.dtype() == DType::Int64 && labels.shape() == Shape{N}, op, ": labels ",
              dtype_name(labels.dtype()), " ", shape_str(labels.shape()),
              " must be int64 [", N, "], one per row of the logits");
-}
-
-// first_bad: what the kernel wrote, the index of the first label outside [0, C), or -1.
-void check_label_flag(const Tensor& first_bad, const Tensor& labels, int64_t C, const char* op) {
-  const int64_t i = int64_t(first_bad.item());
-  NEAT_CHECK(i < 0, op, ": label ", int64_t(labels.flat(i)), " at index ", i,
-             " is out of range for C = ", C, " classes (want 0 <= label < ", C, ")");
 }
 
 }  // namespace
@@ -50,13 +45,13 @@ CrossEntropyForward cross_entropy_forward(const Tensor& logits, const Tensor& la
   const DType math = math_dtype(logits.dtype());
   out.log_probs = log_softmax(logits.dtype() == math ? logits : logits.to(math), 1);
   out.loss = Tensor({}, math, logits.device());
-  Tensor first_bad({1}, DType::Int64, logits.device());
+  DeviceCheck check(logits.device(), CheckedValue::label("cross_entropy", C));
   dispatch({out.log_probs, labels}, "cross_entropy", [&](auto dev, auto zero) {
     using T = decltype(zero);
     cross_entropy_forward(dev, out.log_probs.data<T>(), labels.data<int64_t>(),
-                          out.loss.data<T>(), first_bad.data<int64_t>(), N, C, label_smoothing);
+                          out.loss.data<T>(), check.slot(), N, C, label_smoothing);
   });
-  check_label_flag(first_bad, labels, C, "cross_entropy");
+  check.done();
   return out;
 }
 
@@ -80,20 +75,20 @@ Tensor cross_entropy_backward(const Tensor& grad_loss, const Tensor& log_probs,
              dtype_name(log_probs.dtype()), " log_probs (want the same dtype, or float32 "
              "log_probs for bfloat16 logits)");
   Tensor dlogits(log_probs.shape(), logits_dtype, log_probs.device());
-  Tensor first_bad({1}, DType::Int64, log_probs.device());
+  DeviceCheck check(log_probs.device(), CheckedValue::label("cross_entropy_backward", C));
   dispatch({log_probs, grad_loss, labels}, "cross_entropy_backward", [&](auto dev, auto zero) {
     using T = decltype(zero);
     auto run = [&](auto dlogits_zero) {   // dlogits' element type D
       using D = decltype(dlogits_zero);
       cross_entropy_backward(dev, grad_loss.data<T>(), log_probs.data<T>(),
                              labels.data<int64_t>(), dlogits.data<D>(),
-                             first_bad.data<int64_t>(), N, C, label_smoothing);
+                             check.slot(), N, C, label_smoothing);
     };
     if constexpr (std::is_same_v<T, float>)
       if (logits_dtype == DType::BFloat16) return run(bfloat16::from_bits(0));
     run(zero);
   });
-  check_label_flag(first_bad, labels, C, "cross_entropy_backward");
+  check.done();
   return dlogits;
 }
 

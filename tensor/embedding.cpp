@@ -6,6 +6,7 @@
 
 #include "tensor/cpu/embedding.h"
 #include "tensor/cuda/embedding.h"
+#include "tensor/device_errors.h"
 #include "tensor/dispatch.h"
 
 namespace neat {
@@ -28,15 +29,14 @@ Tensor embedding_backward(const Tensor& grad, const Tensor& ids, int64_t num_emb
         .to(DType::BFloat16);
   const int64_t count = ids.size(0), dim = grad.size(1);
   Tensor dweight = zeros({num_embeddings, dim}, grad.dtype(), grad.device());
-  Tensor first_bad({1}, DType::Int64, grad.device());
+  DeviceCheck check(grad.device(), CheckedValue::table_id("embedding_backward", num_embeddings,
+                                                          /*at=*/true));
   dispatch({grad, ids}, "embedding_backward", [&](auto dev, auto zero) {
     using T = decltype(zero);
-    embedding_backward(dev, dweight.data<T>(), grad.data<T>(), ids.data<int64_t>(),
-                       first_bad.data<int64_t>(), count, num_embeddings, dim, padding_idx);
+    embedding_backward(dev, dweight.data<T>(), grad.data<T>(), ids.data<int64_t>(), check.slot(),
+                       count, num_embeddings, dim, padding_idx);
   });
-  const int64_t i = int64_t(first_bad.item());
-  NEAT_CHECK(i < 0, "embedding_backward: id ", int64_t(ids.flat(i)), " at position ", i,
-             " is outside the table of ", num_embeddings, " rows");
+  check.done();
   return dweight;
 }
 

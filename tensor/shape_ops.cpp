@@ -6,6 +6,7 @@
 
 #include "tensor/cpu/shape_ops.h"
 #include "tensor/cuda/shape_ops.h"
+#include "tensor/device_errors.h"
 #include "tensor/dispatch.h"
 
 namespace neat {
@@ -163,7 +164,7 @@ Tensor concat(const std::vector<Tensor>& parts, int64_t dim) {
 
 // Checks that index is int64 and returns the gathered shape: x's shape with dim d replaced by
 // index's shape (a 1-D index keeps the rank, like torch.index_select). The index values are
-// checked by the kernels, see check_index_flag.
+// checked by the kernels, into the device's error record (tensor/device_errors.h).
 static Shape gathered_shape(const Shape& x, int64_t d, const Tensor& index, const char* op) {
   NEAT_CHECK(index.dtype() == DType::Int64, op, ": index must be int64, got ", dtype_name(index.dtype()),
              " ", shape_str(index.shape()));
@@ -173,25 +174,17 @@ static Shape gathered_shape(const Shape& x, int64_t d, const Tensor& index, cons
   return out;
 }
 
-// first_bad: what the kernel wrote, the position of the first index outside dim d, or -1.
-static void check_index_flag(const Tensor& first_bad, const Tensor& index, const Shape& x,
-                             int64_t dim, const char* op) {
-  const int64_t i = int64_t(first_bad.item());
-  NEAT_CHECK(i < 0, op, ": index ", int64_t(index.flat(i)), " out of range for dim ", dim, " of ",
-             shape_str(x));
-}
-
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   const int64_t d = normalize_dim(dim, x.dim(), "index_select");
   Tensor out(gathered_shape(x.shape(), d, index, "index_select"), x.dtype(), x.device());
-  Tensor first_bad({1}, DType::Int64, x.device());
+  DeviceCheck check(x.device(), CheckedValue::index("index_select", x.shape(), dim));
   dispatch_all_dtypes_with_bf16({x, index}, "index_select", [&](auto dev, auto zero) {
     using T = decltype(zero);
-    index_select_kernel(dev, out.data<T>(), x.data<T>(), index.data<int64_t>(),
-                        first_bad.data<int64_t>(), outer_size(x.shape(), d), x.shape()[size_t(d)],
-                        index.numel(), inner_size(x.shape(), d));
+    index_select_kernel(dev, out.data<T>(), x.data<T>(), index.data<int64_t>(), check.slot(),
+                        outer_size(x.shape(), d), x.shape()[size_t(d)], index.numel(),
+                        inner_size(x.shape(), d));
   });
-  check_index_flag(first_bad, index, x.shape(), dim, "index_select");
+  check.done();
   return out;
 }
 
@@ -206,14 +199,14 @@ Tensor index_add(const Shape& input_shape, int64_t dim, const Tensor& index, con
              shape_str(expected), " (input ", shape_str(input_shape), " gathered at index ",
              shape_str(index.shape()), " along dim ", dim, ")");
   Tensor dx = zeros(input_shape, src.dtype(), src.device());
-  Tensor first_bad({1}, DType::Int64, src.device());
+  DeviceCheck check(src.device(), CheckedValue::index("index_add", input_shape, dim));
   dispatch_all_dtypes({src, index}, "index_add", [&](auto dev, auto zero) {
     using T = decltype(zero);
-    index_add_kernel(dev, dx.data<T>(), src.data<T>(), index.data<int64_t>(),
-                     first_bad.data<int64_t>(), outer_size(input_shape, d), input_shape[size_t(d)],
-                     index.numel(), inner_size(input_shape, d));
+    index_add_kernel(dev, dx.data<T>(), src.data<T>(), index.data<int64_t>(), check.slot(),
+                     outer_size(input_shape, d), input_shape[size_t(d)], index.numel(),
+                     inner_size(input_shape, d));
   });
-  check_index_flag(first_bad, index, input_shape, dim, "index_add");
+  check.done();
   return dx;
 }
 

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "autograd/nn_functional.h"
+#include "autograd/shape_ops.h"
 #include "nn/peft/lora.h"
 #include "nn/peft/neat_function.h"
 #include "nn/peft/neat_reference.h"
@@ -380,6 +381,26 @@ std::vector<OpCase> embedding_cases() {
                      [padding](const Vars& v) { return embedding(v[0], v[1].data(), padding); },
                      ref});
   return cases;
+}
+
+std::vector<OpCase> expand_cases() {
+  // y[i] = x at i with every expanded dim's index 0 (x's missing leading dims dropped).
+  auto ref = [](const Shape& out) {
+    return [out](const Tensors& in) {
+      const Tensor& x = in[0];
+      const size_t lead = out.size() - size_t(x.dim());
+      return tabulate(out, [&](const Index& i) {
+        Index s(i.begin() + lead, i.end());
+        for (size_t d = 0; d < s.size(); ++d)
+          if (x.size(int64_t(d)) == 1) s[d] = 0;
+        return x.at(s);
+      });
+    };
+  };
+  return {{"class token [1,1,6] over a batch of 4", {random64({1, 1, 6}, 91)},
+           [](const Vars& v) { return expand(v[0], {4, 1, 6}); }, ref({4, 1, 6})},
+          {"[3,1] to [2,3,5]", {random64({3, 1}, 92)},
+           [](const Vars& v) { return expand(v[0], {2, 3, 5}); }, ref({2, 3, 5})}};
 }
 
 }  // namespace neat::test

@@ -1,27 +1,26 @@
 // CPU kernels of cross-entropy on integer labels, from the log-probabilities (log_softmax of the
 // logits, computed by tensor/cpu/softmax.h). Derivation: docs/softmax_cross_entropy.md.
 //
-//   log_probs, dlogits [N, C]; labels [N] int64; loss, grad_loss 0-d; first_bad [1] int64
+//   log_probs, dlogits [N, C]; labels [N] int64; loss, grad_loss 0-d
 //   target_ic = (1 - eps) onehot(y_i) + eps / C                 (eps = label smoothing)
 //   forward:   loss = (1/N) sum_i [(1 - eps)(-lp_{i,y_i}) + eps mean_c(-lp_ic)]
 //   backward:  dlogits_ic = grad_loss / N (exp(lp_ic) - target_ic)
-// Both first check the labels: *first_bad is the index of the first label outside [0, C), or
-// -1 (then the op ran); the raw op reads it and names the bad label.
+// Both first check the labels: the first one outside [0, C) goes to the error record
+// (tensor/cpu/device_errors.h) and the op does nothing; the raw op names the bad label.
 #pragma once
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
 #include "tensor/cpu/device.h"
-#include "tensor/cpu/shape_ops.h"
+#include "tensor/cpu/device_errors.h"
 
 namespace neat::cpu {
 
 template <typename T>
 void cross_entropy_forward(Cpu, const T* log_probs, const int64_t* labels, T* loss,
-                           int64_t* first_bad, int64_t N, int64_t C, double eps) {
-  *first_bad = first_out_of_range(labels, N, C);
-  if (*first_bad >= 0) return;
+                           ErrorSlot check, int64_t N, int64_t C, double eps) {
+  if (record_out_of_range(Cpu{}, labels, N, C, check)) return;
   std::vector<double> row_loss(static_cast<size_t>(N));
 #pragma omp parallel for schedule(static) if (N * C >= kParallelThreshold)
   for (int64_t i = 0; i < N; ++i) {
@@ -39,9 +38,8 @@ void cross_entropy_forward(Cpu, const T* log_probs, const int64_t* labels, T* lo
 // dlogits of type D: T, or bfloat16 for T = float (rounded once from the double product).
 template <typename T, typename D>
 void cross_entropy_backward(Cpu, const T* grad_loss, const T* log_probs, const int64_t* labels,
-                            D* dlogits, int64_t* first_bad, int64_t N, int64_t C, double eps) {
-  *first_bad = first_out_of_range(labels, N, C);
-  if (*first_bad >= 0) return;
+                            D* dlogits, ErrorSlot check, int64_t N, int64_t C, double eps) {
+  if (record_out_of_range(Cpu{}, labels, N, C, check)) return;
   const double scale = double(*grad_loss) / double(N);
   const double off = eps / double(C), on = 1 - eps + off;
 #pragma omp parallel for schedule(static) if (N * C >= kParallelThreshold)

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tensor/cpu/device.h"
+#include "tensor/cpu/device_errors.h"
 #include "tensor/cpu/elementwise.h"
 
 namespace neat::cpu {
@@ -74,20 +75,13 @@ void copy_rows(Cpu, T* dst, int64_t dst_row, const T* src, int64_t src_row, int6
   for (int64_t r = 0; r < rows; ++r) std::copy(src + r * src_row, src + r * src_row + length, dst + r * dst_row);
 }
 
-// The position of the first of index[0..count) outside [0, size), or -1 when all are inside.
-inline int64_t first_out_of_range(const int64_t* index, int64_t count, int64_t size) {
-  for (int64_t i = 0; i < count; ++i)
-    if (index[i] < 0 || index[i] >= size) return i;
-  return -1;
-}
-
 // out [outer, count, inner] = x [outer, size, inner] at index[count]. First checks the indices:
-// *first_bad = the position of the first one outside [0, size) (then nothing is copied), or -1.
+// the first one outside [0, size) goes to the error record (tensor/cpu/device_errors.h), and
+// then nothing is copied.
 template <typename T>
-void index_select_kernel(Cpu, T* out, const T* x, const int64_t* index, int64_t* first_bad,
+void index_select_kernel(Cpu, T* out, const T* x, const int64_t* index, ErrorSlot check,
                          int64_t outer, int64_t size, int64_t count, int64_t inner) {
-  *first_bad = first_out_of_range(index, count, size);
-  if (*first_bad >= 0) return;
+  if (record_out_of_range(Cpu{}, index, count, size, check)) return;
 #pragma omp parallel for schedule(static) if (outer * count * inner >= kParallelThreshold)
   for (int64_t t = 0; t < outer * count; ++t) {
     const int64_t o = t / count, i = t % count;
@@ -100,10 +94,9 @@ void index_select_kernel(Cpu, T* out, const T* x, const int64_t* index, int64_t*
 // Threads split (outer, column block) pairs (for_column_blocks), so two threads never add into
 // the same element. The indices are checked first, as in index_select_kernel.
 template <typename T>
-void index_add_kernel(Cpu, T* dx, const T* src, const int64_t* index, int64_t* first_bad,
+void index_add_kernel(Cpu, T* dx, const T* src, const int64_t* index, ErrorSlot check,
                       int64_t outer, int64_t size, int64_t count, int64_t inner) {
-  *first_bad = first_out_of_range(index, count, size);
-  if (*first_bad >= 0) return;
+  if (record_out_of_range(Cpu{}, index, count, size, check)) return;
   for_column_blocks(outer, inner, outer * count * inner, [&](int64_t o, int64_t j0, int64_t j1) {
     for (int64_t i = 0; i < count; ++i) {
       T* dst = dx + (o * size + index[i]) * inner;

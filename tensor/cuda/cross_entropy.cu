@@ -4,9 +4,10 @@
 //   target_ic = (1 - eps) onehot(y_i) + eps / C                 (eps = label smoothing)
 //   forward:   loss = (1/N) sum_i [(1 - eps)(-lp_{i,y_i}) + eps mean_c(-lp_ic)]
 //   backward:  dlogits_ic = grad_loss / N (exp(lp_ic) - target_ic)
-// Both first check the labels as index_select checks its indices (first_out_of_range, from
-// tensor/cuda/shape_ops.h, as the CPU's from tensor/cpu/shape_ops.h) and then do nothing when
-// *first_bad >= 0. The forward's loss is one block: a warp per row, the row losses summed in
+// Both first check the labels as index_select checks its indices (record_out_of_range, from
+// tensor/cuda/device_errors.h, as the CPU's from tensor/cpu/device_errors.h) and then do
+// nothing when the error record holds a failure (this one, or an unread earlier one: the
+// results are thrown away with the error either way). The forward's loss is one block: a warp per row, the row losses summed in
 // double across the warps by block_sum, in an order fixed by the sizes (the same bits on every
 // run). The backward is one thread per element; for bfloat16 logits it reads the float32
 // log-probabilities and writes bfloat16 dlogits (tensor/cross_entropy.h).
@@ -14,7 +15,7 @@
 
 #include "tensor/cuda/cross_entropy.h"
 #include "tensor/cuda/runtime.cuh"
-#include "tensor/cuda/shape_ops.h"
+#include "tensor/cuda/device_errors.h"
 #include "tensor/cuda/warp_reduce.cuh"
 #include "tensor/half.h"
 
@@ -27,8 +28,8 @@ constexpr int kBlockThreads = 1024;
 
 template <typename T>
 __global__ void forward_loss(const T* log_probs, const int64_t* labels, T* loss,
-                             const int64_t* first_bad, int64_t N, int64_t C, double eps) {
-  if (*first_bad >= 0) return;  // the same for every thread: the block leaves together
+                             ErrorSlot check, int64_t N, int64_t C, double eps) {
+  if (error_recorded(check)) return;  // the same for every thread: the block leaves together
   const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp, warps = blockDim.x / kWarp;
   double total = 0;  // this warp's rows, in lane 0
   for (int64_t i = warp; i < N; i += warps) {
@@ -45,9 +46,9 @@ __global__ void forward_loss(const T* log_probs, const int64_t* labels, T* loss,
 
 template <typename T, typename D>
 __global__ void backward_elements(const T* grad_loss, const T* log_probs, const int64_t* labels,
-                                  D* dlogits, const int64_t* first_bad, int64_t N, int64_t C,
+                                  D* dlogits, ErrorSlot check, int64_t N, int64_t C,
                                   double on, double off) {
-  if (*first_bad >= 0) return;
+  if (error_recorded(check)) return;
   const double scale = double(*grad_loss) / double(N);
   for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < N * C; k += int64_t(gridDim.x) * blockDim.x) {
     const int64_t i = k / C, c = k % C;
@@ -59,32 +60,32 @@ __global__ void backward_elements(const T* grad_loss, const T* log_probs, const 
 
 template <typename T>
 void cross_entropy_forward(Cuda, const T* log_probs, const int64_t* labels, T* loss,
-                           int64_t* first_bad, int64_t N, int64_t C, double eps) {
-  first_out_of_range(Cuda{}, labels, N, C, first_bad);
-  forward_loss<<<1, kBlockThreads, 0, stream()>>>(log_probs, labels, loss, first_bad, N, C, eps);
+                           ErrorSlot check, int64_t N, int64_t C, double eps) {
+  record_out_of_range(Cuda{}, labels, N, C, check);
+  forward_loss<<<1, kBlockThreads, 0, stream()>>>(log_probs, labels, loss, check, N, C, eps);
   NEAT_CUDA_CHECK(cudaGetLastError());
 }
 
 template <typename T, typename D>
 void cross_entropy_backward(Cuda, const T* grad_loss, const T* log_probs, const int64_t* labels,
-                            D* dlogits, int64_t* first_bad, int64_t N, int64_t C, double eps) {
-  first_out_of_range(Cuda{}, labels, N, C, first_bad);
+                            D* dlogits, ErrorSlot check, int64_t N, int64_t C, double eps) {
+  record_out_of_range(Cuda{}, labels, N, C, check);
   if (N * C == 0) return;
   const double off = eps / double(C), on = 1 - eps + off;
   backward_elements<<<blocks_for(N * C), kThreads, 0, stream()>>>(grad_loss, log_probs, labels,
-                                                                  dlogits, first_bad, N, C, on, off);
+                                                                  dlogits, check, N, C, on, off);
   NEAT_CUDA_CHECK(cudaGetLastError());
 }
 
-template void cross_entropy_forward(Cuda, const float*, const int64_t*, float*, int64_t*, int64_t,
+template void cross_entropy_forward(Cuda, const float*, const int64_t*, float*, ErrorSlot, int64_t,
                                     int64_t, double);
-template void cross_entropy_forward(Cuda, const double*, const int64_t*, double*, int64_t*,
+template void cross_entropy_forward(Cuda, const double*, const int64_t*, double*, ErrorSlot,
                                     int64_t, int64_t, double);
 template void cross_entropy_backward(Cuda, const float*, const float*, const int64_t*, float*,
-                                     int64_t*, int64_t, int64_t, double);
+                                     ErrorSlot, int64_t, int64_t, double);
 template void cross_entropy_backward(Cuda, const double*, const double*, const int64_t*, double*,
-                                     int64_t*, int64_t, int64_t, double);
+                                     ErrorSlot, int64_t, int64_t, double);
 template void cross_entropy_backward(Cuda, const float*, const float*, const int64_t*, bfloat16*,
-                                     int64_t*, int64_t, int64_t, double);
+                                     ErrorSlot, int64_t, int64_t, double);
 
 }  // namespace neat::cuda

@@ -2,7 +2,7 @@
 // math of tensor/cpu/embedding.h:
 //   dy [count, D], ids [count] int64 -> dweight [V, D]
 //   dweight[ids[i]] += dy[i]  for every i with ids[i] != padding_idx   (-1: none)
-// The ids are checked first (first_out_of_range, tensor/cuda/shape_ops.h); an id outside the
+// The ids are checked first (record_out_of_range, tensor/cuda/device_errors.h); an id outside the
 // table is then skipped, and the result thrown away with the error.
 //
 // Without atomics, as index_add (tensor/cuda/shape_ops.cu): one thread owns one column j of
@@ -11,7 +11,7 @@
 // are few threads, but the op runs once per step on the word, position and type tables.
 #include "tensor/cuda/embedding.h"
 #include "tensor/cuda/runtime.cuh"
-#include "tensor/cuda/shape_ops.h"
+#include "tensor/cuda/device_errors.h"
 
 namespace neat::cuda {
 
@@ -31,18 +31,18 @@ __global__ void embedding_backward_columns(T* dweight, const T* dy, const int64_
 }  // namespace
 
 template <typename T>
-void embedding_backward(Cuda, T* dweight, const T* dy, const int64_t* ids, int64_t* first_bad,
+void embedding_backward(Cuda, T* dweight, const T* dy, const int64_t* ids, ErrorSlot check,
                         int64_t count, int64_t rows, int64_t dim, int64_t padding_idx) {
-  first_out_of_range(Cuda{}, ids, count, rows, first_bad);
+  record_out_of_range(Cuda{}, ids, count, rows, check);
   if (count == 0 || dim == 0) return;
   embedding_backward_columns<<<blocks_for(dim), kThreads, 0, stream()>>>(dweight, dy, ids, count,
                                                                          rows, dim, padding_idx);
   NEAT_CUDA_CHECK(cudaGetLastError());
 }
 
-template void embedding_backward(Cuda, float*, const float*, const int64_t*, int64_t*, int64_t,
+template void embedding_backward(Cuda, float*, const float*, const int64_t*, ErrorSlot, int64_t,
                                  int64_t, int64_t, int64_t);
-template void embedding_backward(Cuda, double*, const double*, const int64_t*, int64_t*, int64_t,
+template void embedding_backward(Cuda, double*, const double*, const int64_t*, ErrorSlot, int64_t,
                                  int64_t, int64_t, int64_t);
 
 }  // namespace neat::cuda

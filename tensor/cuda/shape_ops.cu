@@ -8,9 +8,10 @@
 //   index_select:  out [outer, count, inner] = x [outer, size, inner] at index[count]
 //   index_add:     dx [outer, size, inner] += src [outer, count, inner] at index[count]
 // Every kernel but index_add also for bfloat16 (tensor/shape_ops.cpp runs a bf16 index_add in
-// float32). The indices are checked in a kernel, as on the CPU: *first_bad = the position of the
-// first index outside [0, size), or -1 (tensor/shape_ops.cpp reads it and names the index). An
-// out-of-range index is then skipped by the copy, which is thrown away with the error.
+// float32). The indices are checked in a kernel, as on the CPU: the first index outside
+// [0, size) goes to the GPU's error record (record_out_of_range, tensor/cuda/device_errors.h),
+// which tensor/device_errors.cpp reads when asked. An out-of-range index is skipped by the copy,
+// which is thrown away with the error.
 //
 // index_add without atomics: one thread owns one column (o, j) of dx and walks the indices in
 // order i = 0, 1, ..., count - 1, adding src[o, i, j] into dx[o, index[i], j]. So repeated
@@ -20,6 +21,7 @@
 // add in a different order on every run.
 #include "tensor/check.h"
 #include "tensor/half.h"
+#include "tensor/cuda/device_errors.h"
 #include "tensor/cuda/runtime.cuh"
 #include "tensor/cuda/shape_ops.h"
 #include "tensor/cuda/strided.cuh"
@@ -82,17 +84,6 @@ __global__ void copy_rows_kernel(T* dst, int64_t dst_row, const T* src, int64_t 
   }
 }
 
-// One block: each thread finds the first bad position among its strided share, then the block
-// takes the smallest. *first_bad = that position, or -1 when every index is in [0, size).
-__global__ void first_out_of_range_kernel(const int64_t* index, int64_t count, int64_t size,
-                                          int64_t* first_bad) {
-  int64_t mine = count;   // "none"
-  for (int64_t i = threadIdx.x; i < count && mine == count; i += blockDim.x)
-    if (index[i] < 0 || index[i] >= size) mine = i;
-  const int64_t first = block_min(mine, count);
-  if (threadIdx.x == 0) *first_bad = first == count ? -1 : first;
-}
-
 template <typename T>
 __global__ void index_select_gather(T* out, const T* x, const int64_t* index, int64_t outer,
                                     int64_t size, int64_t count, int64_t inner) {
@@ -117,12 +108,6 @@ __global__ void index_add_columns(T* dx, const T* src, const int64_t* index, int
 }
 
 }  // namespace
-
-void first_out_of_range(Cuda, const int64_t* index, int64_t count, int64_t size,
-                        int64_t* first_bad) {
-  first_out_of_range_kernel<<<1, kThreads, 0, stream()>>>(index, count, size, first_bad);
-  NEAT_CUDA_CHECK(cudaGetLastError());
-}
 
 template <typename T>
 void permute_kernel(Cuda, T* out, const T* x, int64_t rank, const int64_t* shape,
@@ -167,9 +152,9 @@ void copy_rows(Cuda, T* dst, int64_t dst_row, const T* src, int64_t src_row, int
 }
 
 template <typename T>
-void index_select_kernel(Cuda, T* out, const T* x, const int64_t* index, int64_t* first_bad,
+void index_select_kernel(Cuda, T* out, const T* x, const int64_t* index, ErrorSlot check,
                          int64_t outer, int64_t size, int64_t count, int64_t inner) {
-  first_out_of_range(Cuda{}, index, count, size, first_bad);
+  record_out_of_range(Cuda{}, index, count, size, check);
   const int64_t n = outer * count * inner;
   if (n == 0) return;
   index_select_gather<<<blocks_for(n), kThreads, 0, stream()>>>(out, x, index, outer, size, count, inner);
@@ -177,9 +162,9 @@ void index_select_kernel(Cuda, T* out, const T* x, const int64_t* index, int64_t
 }
 
 template <typename T>
-void index_add_kernel(Cuda, T* dx, const T* src, const int64_t* index, int64_t* first_bad,
+void index_add_kernel(Cuda, T* dx, const T* src, const int64_t* index, ErrorSlot check,
                       int64_t outer, int64_t size, int64_t count, int64_t inner) {
-  first_out_of_range(Cuda{}, index, count, size, first_bad);
+  record_out_of_range(Cuda{}, index, count, size, check);
   if (outer * inner == 0 || count == 0) return;
   index_add_columns<<<blocks_for(outer * inner), kThreads, 0, stream()>>>(dx, src, index, outer, size, count, inner);
   NEAT_CUDA_CHECK(cudaGetLastError());
@@ -194,15 +179,15 @@ template void transpose_kernel(Cuda, int64_t*, const int64_t*, int64_t, const in
 template void copy_rows(Cuda, float*, int64_t, const float*, int64_t, int64_t, int64_t);
 template void copy_rows(Cuda, double*, int64_t, const double*, int64_t, int64_t, int64_t);
 template void copy_rows(Cuda, int64_t*, int64_t, const int64_t*, int64_t, int64_t, int64_t);
-template void index_select_kernel(Cuda, float*, const float*, const int64_t*, int64_t*, int64_t, int64_t, int64_t, int64_t);
-template void index_select_kernel(Cuda, double*, const double*, const int64_t*, int64_t*, int64_t, int64_t, int64_t, int64_t);
-template void index_select_kernel(Cuda, int64_t*, const int64_t*, const int64_t*, int64_t*, int64_t, int64_t, int64_t, int64_t);
+template void index_select_kernel(Cuda, float*, const float*, const int64_t*, ErrorSlot, int64_t, int64_t, int64_t, int64_t);
+template void index_select_kernel(Cuda, double*, const double*, const int64_t*, ErrorSlot, int64_t, int64_t, int64_t, int64_t);
+template void index_select_kernel(Cuda, int64_t*, const int64_t*, const int64_t*, ErrorSlot, int64_t, int64_t, int64_t, int64_t);
 template void permute_kernel(Cuda, bfloat16*, const bfloat16*, int64_t, const int64_t*, const int64_t*);
 template void transpose_kernel(Cuda, bfloat16*, const bfloat16*, int64_t, const int64_t*, const int64_t*, int64_t);
 template void copy_rows(Cuda, bfloat16*, int64_t, const bfloat16*, int64_t, int64_t, int64_t);
-template void index_select_kernel(Cuda, bfloat16*, const bfloat16*, const int64_t*, int64_t*, int64_t, int64_t, int64_t, int64_t);
-template void index_add_kernel(Cuda, float*, const float*, const int64_t*, int64_t*, int64_t, int64_t, int64_t, int64_t);
-template void index_add_kernel(Cuda, double*, const double*, const int64_t*, int64_t*, int64_t, int64_t, int64_t, int64_t);
-template void index_add_kernel(Cuda, int64_t*, const int64_t*, const int64_t*, int64_t*, int64_t, int64_t, int64_t, int64_t);
+template void index_select_kernel(Cuda, bfloat16*, const bfloat16*, const int64_t*, ErrorSlot, int64_t, int64_t, int64_t, int64_t);
+template void index_add_kernel(Cuda, float*, const float*, const int64_t*, ErrorSlot, int64_t, int64_t, int64_t, int64_t);
+template void index_add_kernel(Cuda, double*, const double*, const int64_t*, ErrorSlot, int64_t, int64_t, int64_t, int64_t);
+template void index_add_kernel(Cuda, int64_t*, const int64_t*, const int64_t*, ErrorSlot, int64_t, int64_t, int64_t, int64_t);
 
 }  // namespace neat::cuda
