@@ -1,14 +1,17 @@
 // Deferred value checks (tensor/device_errors.h): the error texts of every check, the record
 // that keeps the first failure, the log that turns a recorded id into its text, the CPU's
-// immediate answer inside a DeferDeviceChecks scope; on a GPU, the deferred answer itself.
+// immediate answer inside a DeferDeviceChecks scope, the trainer's reads; on a GPU, the
+// deferred answer itself.
 #include <doctest/doctest.h>
 
 #include <cstring>
 #include <limits>
+#include <sstream>
 
 #include "autograd/shape_ops.h"
 #include "nn/attention.h"
 #include "nn/embedding.h"
+#include "nn/linear.h"
 #include "tensor/cpu/shape_ops.h"
 #include "tensor/cross_entropy.h"
 #include "tensor/device_errors.h"
@@ -17,6 +20,7 @@
 #include "tensor/shape_ops.h"
 #include "tensor/softmax.h"
 #include "tests/op_test_util.h"
+#include "train/trainer.h"
 #include "tests/skip.h"
 
 using namespace neat;
@@ -199,4 +203,66 @@ TEST_CASE("cuda: checks answer at check_device_errors() when deferred, with the 
   const Tensor token = randn({1, 1, 8}, gen);
   CHECK(max_abs_diff(expand(gpu(token), {4, 1, 8}).to(Device::CPU).to(DType::Float64),
                      expand(token, {4, 1, 8}).to(DType::Float64)) == 0);
+}
+
+namespace {
+
+// Six batches of two examples for a Linear(4, 3); batch `bad` has label 9 (of 3 classes).
+class BadLabelBatches : public ClassifierBatches {
+ public:
+  BadLabelBatches(Linear& model, int64_t bad) : model_(model), bad_(bad) {}
+  int64_t size() const override { return 12; }
+  int64_t steps_per_epoch() const override { return 6; }
+  void start_epoch(int64_t, int64_t first_step) override { step_ = first_step; }
+  bool next(Tensor& labels, int64_t& step) override {
+    if (step_ == 6) return false;
+    labels = int64s({step_ % 3, step_ == bad_ ? 9 : 1}, {2}).to(model_.weight.device());
+    step = step_++;
+    return true;
+  }
+  Variable logits() override {
+    return model_.forward(Variable(full({2, 4}, 0.5, DType::Float32, model_.weight.device())));
+  }
+
+ private:
+  Linear& model_;
+  int64_t bad_, step_ = 0;
+};
+
+// Trains the six batches on device with log lines every 4 steps; the error fit() passes on.
+std::string train_with_bad_label(Device device, int64_t& saved_step) {
+  Linear model(4, 3, true, 1);
+  model.to(device);
+  Generator dropout(0);
+  AdamW optimizer({ParamGroup{"all", model.named_parameters(true), 1e-2}});
+  BadLabelBatches batches(model, 1);
+  TrainerSettings settings;
+  settings.batch_size = 2;
+  settings.schedule.total_steps = 6;
+  saved_step = -1;
+  settings.save = [&](const TrainState& state) { saved_step = state.step; };
+  std::ostringstream log;
+  Progress progress(log, false, true, 4);
+  Trainer trainer(model, dropout, optimizer, batches, nullptr, settings, progress);
+  TrainState state;
+  std::string message;
+  return thrown_message([&] { trainer.fit(state, message); });
+}
+
+}  // namespace
+
+TEST_CASE("Trainer: a bad label stops the run with the op's text; spoiled steps are not saved") {
+  // The CPU answers in the step itself: the step before it is saved.
+  int64_t saved = 0;
+  const std::string cpu = train_with_bad_label(Device::CPU, saved);
+  CHECK(cpu.find("cross_entropy: label 9 at index 1 is out of range for C = 3 classes") == 0);
+  CHECK(mentions(cpu, {"stopped after step 1"}));
+  CHECK(saved == 1);
+  if (!cuda_available()) return skip(cuda_unavailable_reason());
+  // The GPU answers at the latest at the first log line (step 4; here at once: the skipped
+  // loss is NaN, and a non-finite loss reads the checks first): the same text, nothing saved.
+  const std::string gpu = train_with_bad_label(Device::CUDA, saved);
+  CHECK(gpu.find("cross_entropy: label 9 at index 1 is out of range for C = 3 classes") == 0);
+  CHECK(mentions(gpu, {"found after step 1, nothing saved"}));
+  CHECK(saved == -1);
 }

@@ -42,6 +42,8 @@ class Progress {
   void eval(const std::string& what, int64_t done, int64_t total);
   // Ends the bar's line, if one is drawn.
   void finish();
+  // Steps between plain log lines (the trainer reads the GPU's deferred checks as often).
+  int64_t log_every() const { return log_every_; }
 
  private:
   std::ostream& os_;

@@ -7,6 +7,7 @@
 
 #include "autograd/elementwise.h"
 #include "autograd/nn_functional.h"
+#include "tensor/device_errors.h"
 #include "tensor/gpu.h"
 #include "tensor/profile.h"
 #include "tensor/reduce.h"
@@ -67,6 +68,7 @@ EvalResult evaluate(Module& model, ClassifierBatches& data,
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
+  DeferDeviceChecks defer;   // a bad label's error is read once, before the figures are reported
   EvalResult r;
   double loss_sum = 0;
   data.start_epoch(0);
@@ -85,6 +87,7 @@ EvalResult evaluate(Module& model, ClassifierBatches& data,
     r.count += n;
   }
   model.train(was_training);
+  check_device_errors();
   if (on_batch && !r.interrupted) on_batch(data.steps_per_epoch(), data.steps_per_epoch());
   if (r.count > 0) {
     r.loss = loss_sum / double(r.count);
@@ -102,6 +105,7 @@ Trainer::Trainer(Module& model, Generator& dropout, AdamW& optimizer, Classifier
 }
 
 bool Trainer::run_validation(TrainState& state) {
+  read_device_checks();   // the epoch's last steps, before its figures are reported
   EpochRecord record;
   record.epoch = state.epoch + 1;
   record.step = state.step;
@@ -126,13 +130,24 @@ bool Trainer::run_validation(TrainState& state) {
   return true;
 }
 
+void Trainer::read_device_checks() {
+  try {
+    check_device_errors();
+  } catch (const std::exception&) {
+    spoiled_ = true;
+    throw;
+  }
+}
+
 void Trainer::save(TrainState& state, const Session& s) {
+  read_device_checks();   // never a checkpoint of steps that a bad label or index spoiled
   state.wall_seconds = s.wall_before + (now_seconds() - s.start);
   if (settings_.save && comm_.rank() == 0) settings_.save(state);
 }
 
 TrainOutcome Trainer::non_finite(const TrainState& state, const char* what, double value,
                                  std::string& message) {
+  read_device_checks();   // a bad label, not the learning rate, when one explains the value
   progress_.finish();
   message = std::string(what) + " is " + (std::isnan(value) ? "NaN" : value > 0 ? "inf" : "-inf") +
             " at step " + std::to_string(state.step + 1) + " (epoch " +
@@ -184,6 +199,8 @@ void Trainer::after_step(TrainState& state, const Session& s, const StepGroup& g
   if (model_.device() != Device::CPU)
     p.gpu_gib = double(cuda_memory_stats().peak_allocated) / double(1 << 30);
   progress_.step(p);
+  // The device's deferred checks (labels, indices, masks): read as often as a step is logged.
+  if (state.step % progress_.log_every() == 0 || state.step == s.last_step) read_device_checks();
   if (settings_.on_estimate && state.step - s.step_at_start == settings_.estimate_after &&
       state.step < s.last_step)
     settings_.on_estimate(double(state.images_seen - s.images_at_start) / elapsed, p.eta_seconds);
@@ -279,6 +296,7 @@ TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
   s.steps = total_steps(train_.steps_per_epoch(), settings_.grad_accum, settings_.epochs);
   // The last step of this call: --max-steps ends it early (estimates count to there).
   s.last_step = settings_.max_steps > 0 ? std::min(s.steps, settings_.max_steps) : s.steps;
+  spoiled_ = false;
   NEAT_CHECK(settings_.schedule.total_steps == s.steps, "Trainer: schedule spans ",
              settings_.schedule.total_steps, " steps, the run has ", s.steps);
   model_.train();
@@ -287,6 +305,10 @@ TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
   s.step_at_start = state.step;
   s.images_at_start = state.images_seen;
   if (comm_.size() > 1) start_data_parallel(state.step);
+  // The GPU's value checks do not stop a step to report: check_device_errors() reads them once
+  // per logging interval (after_step), at an epoch's end, before a checkpoint and at a
+  // non-finite loss (tensor/device_errors.h).
+  DeferDeviceChecks defer;
   // An error in the middle (an image that does not decode, a full disk) first saves the last
   // finished step, so the work is kept.
   try {
@@ -308,6 +330,9 @@ TrainOutcome Trainer::fit(TrainState& state, std::string& message) {
   } catch (const std::exception& e) {
     progress_.finish();
     if (state.step == s.step_at_start) throw;   // nothing new to keep
+    if (spoiled_)
+      throw std::runtime_error(std::string(e.what()) + "; found after step " +
+                               std::to_string(state.step) + ", nothing saved");
     save(state, s);
     throw std::runtime_error(std::string(e.what()) + "; stopped after step " +
                              std::to_string(state.step));

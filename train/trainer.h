@@ -149,7 +149,8 @@ class Trainer {
           ClassifierBatches* val, TrainerSettings settings, Progress& progress);
   // Continues from `state` (zero for a new run) and updates it; `message` receives the reason
   // for an interruption or a non-finite loss, naming the step. Any other error (an exception)
-  // is passed on, after a checkpoint when a step was done in this call.
+  // is passed on, after a checkpoint when a step was done in this call, except a bad value
+  // that the GPU's deferred checks report (steps after it ran on garbage: nothing is saved).
   TrainOutcome fit(TrainState& state, std::string& message);
 
  private:
@@ -175,6 +176,9 @@ class Trainer {
   // After an optimizer step: the state's sums, the history, progress and the estimate.
   void after_step(TrainState& state, const Session& session, const StepGroup& group);
   void save(TrainState& state, const Session& session);
+  // check_device_errors() (tensor/device_errors.h): a failure it reports spoiled steps that
+  // already ran, so fit() then passes the error on without a checkpoint.
+  void read_device_checks();
   TrainOutcome non_finite(const TrainState& state, const char* what, double value,
                           std::string& message);
   // Data-parallel: after the step's backward, the summed gradients and the group's figures
@@ -194,6 +198,7 @@ class Trainer {
   Progress& progress_;
   Communicator& comm_;
   std::unique_ptr<GradientReducer> reducer_;   // data-parallel runs only
+  bool spoiled_ = false;   // read_device_checks found a bad value: the model is not saved
 };
 
 }  // namespace neat

@@ -7,7 +7,8 @@
 // Both first check the labels as index_select checks its indices (record_out_of_range, from
 // tensor/cuda/device_errors.h, as the CPU's from tensor/cpu/device_errors.h) and then do
 // nothing when the error record holds a failure (this one, or an unread earlier one: the
-// results are thrown away with the error either way). The forward's loss is one block: a warp per row, the row losses summed in
+// results are thrown away with the error either way) but set the loss to NaN, so a training
+// loop that reads the loss stops at that step and reads the record (train/trainer.cpp). The forward's loss is one block: a warp per row, the row losses summed in
 // double across the warps by block_sum, in an order fixed by the sizes (the same bits on every
 // run). The backward is one thread per element; for bfloat16 logits it reads the float32
 // log-probabilities and writes bfloat16 dlogits (tensor/cross_entropy.h).
@@ -29,7 +30,10 @@ constexpr int kBlockThreads = 1024;
 template <typename T>
 __global__ void forward_loss(const T* log_probs, const int64_t* labels, T* loss,
                              ErrorSlot check, int64_t N, int64_t C, double eps) {
-  if (error_recorded(check)) return;  // the same for every thread: the block leaves together
+  if (error_recorded(check)) {   // the same for every thread: the block leaves together
+    if (threadIdx.x == 0) *loss = T(::nan(""));   // a loss that no one mistakes for one
+    return;
+  }
   const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp, warps = blockDim.x / kWarp;
   double total = 0;  // this warp's rows, in lane 0
   for (int64_t i = warp; i < N; i += warps) {
