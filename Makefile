@@ -3,9 +3,11 @@
 #   make test       build and run every unit test (prints "N passed, M failed, K skipped" last)
 #   make bench      build and run the benchmarks in bench/ (figures only, never pass/fail)
 #   make bench-compare  our ViT step beside PyTorch's (Debian's, and .venv-bench's when
-#                   scripts/install_deps.sh --bench made it) in one run, one table;
+#                   scripts/install_deps.sh --bench made it) in one run: an fp32 table, then a
+#                   bf16 one (ours --precision bf16 beside PyTorch's CPU bf16 autocast);
 #                   CASES="cifar-vit:neat-qv:1 vit-b16-1L" picks rows (default: all); REPEAT=3
-#                   takes each side's median of 3 runs in turns (a shared machine is noisy)
+#                   takes each side's median of 3 runs in turns (a shared machine is noisy);
+#                   PRECISION=fp32 (or bf16) only that table
 #   make debug-test the tests under AddressSanitizer + UndefinedBehaviorSanitizer, then ~10 s of
 #                   each fuzzer (make fuzz-smoke)
 #   make fuzz       libFuzzer harnesses of every file reader and the flag parser (clang; fuzz/README.md)
@@ -186,7 +188,7 @@ bench: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
 
 bench-compare: $(BUILD)/bench/bench_vit_step
-	@python3 bench/compare_vit_step.py --repeat $(or $(REPEAT),1) $(BUILD)/bench/bench_vit_step $(CASES)
+	@python3 bench/compare_vit_step.py --repeat $(or $(REPEAT),1) --precision $(or $(PRECISION),both) $(BUILD)/bench/bench_vit_step $(CASES)
 
 # Sanitizers: a separate build tree so the optimised objects are kept.
 debug-test:

@@ -6,6 +6,11 @@ on one machine. Figures only. Run from the repository root with Debian's python3
 
     /usr/bin/python3 bench/pytorch_vit_step.py                             # every case
     /usr/bin/python3 bench/pytorch_vit_step.py --case cifar-vit neat-qv 1  # one (the driver's)
+    /usr/bin/python3 bench/pytorch_vit_step.py --precision bf16            # under CPU bf16 autocast
+
+--precision bf16 runs the forward under torch.autocast("cpu", dtype=torch.bfloat16) (PyTorch's
+own CPU mixed precision: weights stay float32 and are cast per op, the GEMMs take bf16 operands)
+and the loss in float32 outside it, as bench_vit_step --precision bf16 is compared against.
 
 The ViT, LoRA and the target matching are tests/parity/make_reference.py's (Hugging Face's
 ViTForImageClassification written in plain torch). Neat there forms the full [IN, OUT] update
@@ -14,6 +19,7 @@ sides do the same arithmetic. Each case runs in a fresh child process, for its o
 with OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = threads and OMP_WAIT_POLICY=passive (see
 run_child: PyTorch's best setting on this machine).
 """
+import contextlib
 import json
 import os
 import resource
@@ -88,7 +94,14 @@ def ms_since(start):
     return (time.perf_counter() - start) * 1000
 
 
-def run_case(model_name, method_name, threads):
+def autocast(precision):
+    """The context the forward runs in: nothing for fp32, CPU bf16 autocast for bf16."""
+    if precision == "bf16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def run_case(model_name, method_name, threads, precision="fp32"):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     config, batch = MODELS[model_name]
@@ -102,7 +115,9 @@ def run_case(model_name, method_name, threads):
 
     def step():
         start = time.perf_counter()
-        loss = F.cross_entropy(model(pixels), labels)
+        with autocast(precision):
+            logits = model(pixels)
+        loss = F.cross_entropy(logits.float(), labels)   # float32 logits: a no-op in fp32
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
@@ -118,9 +133,11 @@ def run_case(model_name, method_name, threads):
             ms = 0.0
             for layer, row in zip(neats, rows):
                 start = time.perf_counter()
-                layer.m()
+                with autocast(precision):
+                    layer.m()
                 ms += ms_since(start)
-                y = layer(row).sum()
+                with autocast(precision):
+                    y = layer(row).float().sum()
                 start = time.perf_counter()
                 y.backward()
                 ms += ms_since(start)
@@ -132,22 +149,22 @@ def run_case(model_name, method_name, threads):
                 total=sum(p.numel() for p in model.parameters()), rss_mib=rss_mib, m_ms=m_ms)
 
 
-def run_child(model_name, method_name, threads):
+def run_child(model_name, method_name, threads, precision):
     # Debian's torch does its GEMMs in OpenBLAS (pthreads, its own pool, all cores unless told)
     # and the rest in OpenMP: both pools get `threads`, and OpenMP's idle threads sleep instead
     # of spinning, else the two pools fight over 2 cores and 2 threads run slower than 1.
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                OMP_WAIT_POLICY="passive")
     out = subprocess.run([sys.executable, os.path.abspath(__file__), "--case", model_name,
-                          method_name, str(threads)], check=True, capture_output=True, text=True,
-                         env=env)
+                          method_name, str(threads), "--precision", precision], check=True,
+                         capture_output=True, text=True, env=env)
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT "):])
     raise RuntimeError(f"case {model_name} {method_name} {threads}: no RESULT line")
 
 
-def print_model(model_name, thread_counts, results):
+def print_model(model_name, thread_counts, results, precision):
     c, batch = MODELS[model_name]
     tokens = (c["image_size"] // c["patch_size"]) ** 2 + 1
     print(f"\n{model_name}: image {c['image_size']}, patch {c['patch_size']} ({tokens} tokens), "
@@ -168,7 +185,7 @@ def print_model(model_name, thread_counts, results):
                   f"{speedup:8.2f} {r['trainable']:11,d} {r['rss_mib']:8.0f} {m_col:>10s} "
                   f"{share:>7s}")
             row = dict(name="vit_step", framework="pytorch", model=model_name, method=method,
-                       threads=threads, batch=batch, ms_per_step=round(r["ms"], 2),
+                       precision=precision, threads=threads, batch=batch, ms_per_step=round(r["ms"], 2),
                        images_per_second=round(images, 2), ref_ms_per_step=round(full, 2),
                        ratio_to_full=round(r["ms"] / full, 3),
                        speedup_vs_1_thread=round(speedup, 2), trainable_params=r["trainable"],
@@ -179,22 +196,30 @@ def print_model(model_name, thread_counts, results):
 
 
 def main():
-    if len(sys.argv) == 5 and sys.argv[1] == "--case":
-        result = run_case(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    usage = "usage: pytorch_vit_step.py [--case MODEL METHOD THREADS] [--precision fp32|bf16]"
+    args = sys.argv[1:]
+    precision = "fp32"
+    if len(args) >= 2 and args[-2] == "--precision":
+        precision = args[-1]
+        args = args[:-2]
+        if precision not in ("fp32", "bf16"):
+            sys.exit(usage)
+    if len(args) == 4 and args[0] == "--case":
+        result = run_case(args[1], args[2], int(args[3]), precision)
         print("RESULT " + json.dumps(result))
         return
-    if len(sys.argv) != 1:
-        sys.exit("usage: pytorch_vit_step.py [--case MODEL METHOD THREADS]")
+    if args:
+        sys.exit(usage)
     max_threads = os.cpu_count() or 1
     thread_counts = [max_threads] + ([1] if max_threads > 1 else [])
-    print(f"PyTorch {torch.__version__}: ViT training step (forward + cross-entropy + backward + "
+    print(f"PyTorch {torch.__version__}, {precision}: ViT training step (forward + cross-entropy + backward + "
           "AdamW), median ms; x full = ms / full's ms at the same threads;\nspeedup = ms at 1 "
           "thread / ms; Neat M ms = the M network's forward + backward per step (all adapted "
           "layers)")
     for model_name in MODELS:
-        results = {(method, threads): run_child(model_name, method, threads)
+        results = {(method, threads): run_child(model_name, method, threads, precision)
                    for threads in thread_counts for method in METHODS}
-        print_model(model_name, thread_counts, results)
+        print_model(model_name, thread_counts, results, precision)
 
 
 if __name__ == "__main__":
