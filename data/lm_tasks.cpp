@@ -162,6 +162,7 @@ LmTaskItem item_from_oe_eval(const std::string& task, const Json& doc) {
              item.label, " is not one of the ", item.choices.size(), " choices");
   item.instruction = commonsense_instruction(task, question, item.choices);
   item.answer = lm_choice_answer(task, item.label);
+  if (task != "winogrande") item.query = doc["query"].as_string();
   return item;
 }
 

@@ -34,6 +34,12 @@ struct LmTaskItem {
   int64_t label = -1;                // index of the correct choice (-1 for gsm8k)
   std::string answer;                // what the model should answer: "answer1", "true", "solution2", "option3", "ending4" ... as LLM-Adapters, or gsm8k's number
   std::string solution;              // gsm8k's worked answer (its training target), "" otherwise
+  // The cloze form's context (data/lm_prompt.h's LmFormat::kCloze): the oe-eval document's query,
+  // lm-eval-harness's "Question: {question}\nAnswer:" (PIQA "Goal: {goal}\nAnswer:", BoolQ
+  // "{title} -- {passage}\nQuestion: {question}\nAnswer:", HellaSwag "{activity}: {context}").
+  // Empty where the file has none: WinoGrande (lm-eval scores it by partial evaluation),
+  // GSM8K, and LLM-Adapters' JSON.
+  std::string query;
 };
 
 // The 9 task names above, commonsense first.

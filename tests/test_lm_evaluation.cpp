@@ -1,6 +1,7 @@
 // LLM-Adapters' prompt (data/lm_prompt.h) and the two evaluations (train/lm_evaluation.h):
 // exact strings, the answer extraction's cases, both evaluations on a tiny random LLaMA
-// (against a plain forward of every choice; a model made to always say "answer2"), and
+// (against a plain forward of every choice, in both formats; acc_norm per character; a model
+// made to always say "answer2"), and
 // SmolLM2's choice log-likelihoods against transformers (skipped without data/smollm2).
 #include <doctest/doctest.h>
 
@@ -21,6 +22,7 @@
 #include "text/bpe_tokenizer.h"
 #include "text/byte_level.h"
 #include "text/gguf_tokenizer.h"
+#include "text/unicode.h"
 #include "data/lm_prompt.h"
 #include "train/lm_evaluation.h"
 
@@ -76,10 +78,8 @@ std::vector<LmTaskItem> mixed_items() {   // 4 + 2 + 2 choices, prompts of diffe
 
 // log p(response | prompt) by one plain forward of prompt + response (no cache, no padding).
 double direct_logprob(LlamaForCausalLM& model, const BPETokenizer& tok, const LmTaskItem& item,
-                      int64_t choice) {
-  LmTaskItem as_if = item;
-  as_if.answer = lm_choice_answer(item.task, choice);
-  const LmTokens t = tokenize_lm_prompt(tok, format_lm_prompt(as_if), /*add_eos=*/false);
+                      int64_t choice, LmFormat format = LmFormat::kLlmAdapters) {
+  const LmTokens t = tokenize_lm_prompt(tok, format_lm_choice(item, choice, format), /*add_eos=*/false);
   std::vector<int64_t> ids = t.prompt;
   ids.insert(ids.end(), t.response.begin(), t.response.end());
   NoGradGuard no_grad;
@@ -178,6 +178,47 @@ TEST_CASE("lm choice likelihood: each choice's log p as a plain forward computes
   const std::vector<LmTaskItem> math = read_lm_task("gsm8k", kDir + "gsm8k.jsonl.gz");
   CHECK(mentions(thrown_message([&] { evaluate_by_choice_likelihood(model, tok, math, 2); }),
                  {"gsm8k item has no choices"}));
+}
+
+TEST_CASE("lm choice likelihood, cloze: each option's log p as a plain forward; acc_norm per character") {
+  LlamaForCausalLM model = tiny_model();
+  const BPETokenizer tok = byte_tokenizer();
+  std::vector<LmTaskItem> items = read_lm_task("arc_easy", kDir + "arc_easy.jsonl.gz");
+  items.resize(4);
+  for (const char* task : {"boolq", "piqa", "hellaswag"})
+    for (const LmTaskItem& item : read_lm_task(task, kDir + task + ".jsonl.gz")) items.push_back(item);
+  items[1].choices[2] = "\xC3\xA9t\xC3\xA9";   // "été": 3 characters, 5 bytes
+  const LmEvaluation e = evaluate_by_choice_likelihood(model, tok, items, 3, LmFormat::kCloze);
+  REQUIRE(e.choice_logprobs.size() == items.size());
+  int64_t correct = 0, correct_norm = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    CAPTURE(i);
+    std::vector<double> want, norm;
+    for (int64_t c = 0; c < int64_t(items[i].choices.size()); ++c) {
+      want.push_back(direct_logprob(model, tok, items[i], c, LmFormat::kCloze));
+      CHECK(std::fabs(e.choice_logprobs[i][size_t(c)] - want.back()) <= 2e-5 * std::fabs(want.back()));
+      // lm-eval's acc_norm: the sum over len(choice), the option's characters without the " "
+      norm.push_back(want.back() / double(utf8_decode(lm_cloze_choice(items[i], c)).size()));
+    }
+    const int64_t pick = int64_t(std::max_element(want.begin(), want.end()) - want.begin());
+    CHECK(e.predictions[i] == lm_cloze_choice(items[i], pick));   // the option's text
+    correct += pick == items[i].label;
+    correct_norm += std::max_element(norm.begin(), norm.end()) - norm.begin() == items[i].label;
+  }
+  CHECK(e.correct == correct);
+  CHECK(e.correct_norm == correct_norm);
+  CHECK(lm_choice_norm_length(items[1], 2, LmFormat::kCloze) == 3);
+  CHECK(lm_choice_norm_length(items[0], 0, LmFormat::kCloze) == 59);   // "Sunlight is ... ecosystems."
+  CHECK(lm_choice_norm_length(items[4], 0, LmFormat::kCloze) == 3);    // boolq: "yes"
+  CHECK(lm_choice_norm_length(items[0], 0, LmFormat::kLlmAdapters) == 29);   // "the correct answer is answer1"
+  // A model that prefers one option's words, whatever its position: the option "answer2"
+  // (one token here) is chosen in every item that offers it, which no label preference gives.
+  make_it_say_answer2(model);
+  std::vector<LmTaskItem> two = {items[0], items[1]};
+  two[0].choices[3] = "answer2";
+  two[1].choices[0] = "answer2";
+  const LmEvaluation picked = evaluate_by_choice_likelihood(model, tok, two, 2, LmFormat::kCloze);
+  CHECK(picked.predictions == std::vector<std::string>{"answer2", "answer2"});
 }
 
 TEST_CASE("lm evaluations: a model that always says answer2 scores the items whose answer it is") {

@@ -1,11 +1,16 @@
 // The LM task readers (data/lm_tasks.h) on the committed fixtures in the real formats
-// (tests/data/lm/README.md): oe-eval's requests.jsonl.gz and LLM-Adapters' JSON.
+// (tests/data/lm/README.md): oe-eval's requests.jsonl.gz and LLM-Adapters' JSON; the cloze
+// form (data/lm_prompt.h) against oe-eval's own requests.
 #include <doctest/doctest.h>
 
 #include <zlib.h>
 
+#include <algorithm>
+
+#include "data/lm_prompt.h"
 #include "data/lm_tasks.h"
 #include "tensor/files.h"
+#include "tensor/json.h"
 #include "tests/op_test_util.h"
 
 using namespace neat;
@@ -111,6 +116,57 @@ TEST_CASE("lm tasks: the oe-eval items are LLM-Adapters' own (its test.json's fi
   const std::vector<LmTaskItem> math = read_lm_task("gsm8k", kDir + "llm_adapters_gsm8k.json");
   CHECK(math[0].answer == "576.0");
   CHECK(math[0].solution.rfind("\nA: He needs 24 tiles for every square foot.", 0) == 0);
+}
+
+TEST_CASE("lm prompt: the cloze form is oe-eval's request (its query, \" \" + the option), exactly") {
+  const LmTaskItem arc = read_lm_task("arc_easy", kDir + "arc_easy.jsonl.gz")[0];
+  const LmPrompt p = format_lm_prompt(arc, LmFormat::kCloze);
+  CHECK(p.prompt == "Question: Which statement best explains why photosynthesis is the foundation "
+                    "of most food webs?\nAnswer:");
+  CHECK(p.response == " Sunlight is the source of energy for nearly all ecosystems.");
+  CHECK(format_lm_choice(arc, 3, LmFormat::kCloze).response == " The producers in all ecosystems are plants.");
+  CHECK(format_lm_choice(arc, 1, LmFormat::kLlmAdapters).response == "the correct answer is answer2");
+  const LmTaskItem piqa = read_lm_task("piqa", kDir + "piqa.jsonl.gz")[0];
+  CHECK(format_lm_prompt(piqa, LmFormat::kCloze).prompt ==
+        "Goal: How do I ready a guinea pig cage for it's new occupants?\nAnswer:");
+  const LmTaskItem boolq = read_lm_task("boolq", kDir + "boolq.jsonl.gz")[0];
+  CHECK(boolq.query.rfind("Ethanol fuel -- All biomass goes through", 0) == 0);
+  CHECK(format_lm_choice(boolq, 0, LmFormat::kCloze).response == " yes");   // not LLM-Adapters' "true"
+  CHECK(format_lm_prompt(boolq, LmFormat::kCloze).response == " no");
+  // Every request of every fixture (but WinoGrande's partial evaluation): the continuation is
+  // the choice's response, the 5-shot context ends with its prompt.
+  for (const std::string& task : lm_task_names()) {
+    if (task == "winogrande" || task == "gsm8k") continue;
+    CAPTURE(task);
+    const std::vector<LmTaskItem> items = read_lm_task(task, kDir + task + ".jsonl.gz");
+    const std::string lines = plain(task);
+    int64_t checked = 0;
+    for (size_t start = 0, end; start < lines.size(); start = end + 1) {
+      end = std::min(lines.find('\n', start), lines.size());
+      const Json request = Json::parse(lines.substr(start, end - start));
+      const int64_t doc = request["doc_id"].as_int();
+      if (doc >= 1000000) continue;
+      const LmPrompt c = format_lm_choice(items[size_t(doc)], request["idx"].as_int(), LmFormat::kCloze);
+      const std::string context = request["request"]["context"].as_string();
+      CHECK(request["request"]["continuation"].as_string() == c.response);
+      CHECK(context.size() > c.prompt.size());
+      CHECK(context.compare(context.size() - c.prompt.size(), c.prompt.size(), c.prompt) == 0);
+      ++checked;
+    }
+    CHECK(checked == int64_t(items.size() * items[0].choices.size()));
+  }
+  CHECK(parse_lm_format("llm-adapters") == LmFormat::kLlmAdapters);
+  CHECK(parse_lm_format("cloze") == LmFormat::kCloze);
+  CHECK(mentions(thrown_message([] { parse_lm_format("mmlu"); }), {"'mmlu'", "llm-adapters, cloze"}));
+  const LmTaskItem wino = read_lm_task("winogrande", kDir + "winogrande.jsonl.gz")[0];
+  CHECK(wino.query.empty());
+  CHECK(mentions(thrown_message([&] { format_lm_prompt(wino, LmFormat::kCloze); }),
+                 {"winogrande item has no cloze query", "partial evaluation"}));
+  const LmTaskItem json = read_lm_task("arc_easy", kDir + "llm_adapters_arc_easy.json")[0];
+  CHECK(mentions(thrown_message([&] { format_lm_prompt(json, LmFormat::kCloze); }),
+                 {"no cloze query", "LLM-Adapters' JSON does not"}));
+  CHECK(mentions(thrown_message([&] { format_lm_choice(arc, 4, LmFormat::kCloze); }),
+                 {"choice 4", "4 choices"}));
 }
 
 TEST_CASE("lm tasks: damaged files name the file, the line or item, and what is wrong") {

@@ -58,6 +58,46 @@ TEST_CASE("train_lm: a tiny random LLaMA learns a toy task (loss falls, accuracy
   CHECK(contains(tuned.out, "test accuracy 1.0000 (8/8, choice likelihood)"));
 }
 
+TEST_CASE("train_lm: --format cloze learns the toy task from the options' words; resume keeps it") {
+  TempDir dir("lm_cloze");
+  const std::vector<std::string> tiny = plus(tiny_lm(dir.path), {"--format", "cloze", "--train-data",
+                                                                 dir / "lm/train.jsonl", "--test-data",
+                                                                 dir / "lm/test.jsonl"});
+  const Result base = run_lm(plus(tiny, {"--method", "full", "--eval-only", "--out", dir / "base"}));
+  REQUIRE_MESSAGE(base.code == 0, base.err);
+  const Result tuned = run_lm(plus(tiny, {"--method", "full", "--epochs", "40", "--backbone-lr", "1e-2",
+                                          "--warmup-ratio", "0", "--out", dir / "tuned"}));
+  REQUIRE_MESSAGE(tuned.code == 0, tuned.err);
+  const Json before = results_of(dir / "base", "eval.json"), after = results_of(dir / "tuned");
+  CHECK(before["format"].as_string() == "cloze");
+  CHECK(after["test_loss"].as_number() < 0.5 * before["test_loss"].as_number());
+  CHECK(after["test_accuracy"].as_number() == 1.0);   // " yes" for the dog, " no" for the rice
+  CHECK(after["test_accuracy_norm"].as_number() == 1.0);
+  // The format is the run's: a resumed run scores in it without being told.
+  REQUIRE(run_lm(plus(tiny, {"--method", "lora", "--max-steps", "1", "--out", dir / "part"})).code == 0);
+  const Result rest = run_lm({"--resume", dir / "part", "--max-steps", "2", "--quiet"});
+  REQUIRE_MESSAGE(rest.code == 0, rest.err);
+  CHECK(results_of(dir / "part")["format"].as_string() == "cloze");
+  CHECK(results_of(dir / "part")["steps"].as_int() == 2);
+  // Refusals: a bad name (usage, exit 2), tasks and evaluations it does not apply to, and a file
+  // without the query (LLM-Adapters' JSON: exit 1 naming why).
+  const Result bad = run_lm(plus(tiny, {"--format", "mcq"}));
+  CHECK(bad.code == 2);
+  CHECK(contains(bad.err, "mcq"));
+  CHECK(contains(bad.err, "usage"));
+  for (const char* task : {"winogrande", "gsm8k"}) {
+    const Result r = run_lm({"--format", "cloze", "--task", task, "--weights", dir / "none"});
+    CHECK(r.code == 2);
+    CHECK(contains(r.err, std::string("--format cloze: ") + task));
+  }
+  const Result gen = run_lm(plus(tiny, {"--eval", "generation"}));
+  CHECK(gen.code == 2);
+  CHECK(contains(gen.err, "--format cloze scores by choice likelihood"));
+  const Result json = run_lm(plus(tiny_lm(dir.path), {"--format", "cloze", "--eval-only", "--out", dir / "json"}));
+  CHECK(json.code == 1);
+  CHECK(contains(json.err, "no cloze query"));
+}
+
 TEST_CASE("train_lm: --resume continues bit-exactly (LoRA with dropout, packing)") {
   TempDir dir("lm_resume");
   const std::vector<std::string> tiny = plus(tiny_lm(dir.path), {"--method", "lora", "--lora-dropout", "0.1",

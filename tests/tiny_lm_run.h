@@ -1,8 +1,8 @@
 // train_lm's tiny inputs for its tests and the run skeleton's table: a random LLaMA of width 32
 // (2 layers, 4 heads on 2 key / value heads) over the committed 401-token SmolLM-style BPE
 // (tests/parity/decoder_tokenizer/smollm.json), and a BoolQ-format toy task in LLM-Adapters'
-// JSON: "the dog" is true, "the rice" false (16 train items, 8 test). Each run takes well under
-// a second.
+// JSON (and in oe-eval's requests, for --format cloze): "the dog" is true, "the rice" false (16
+// train items, 8 test). Each run takes well under a second.
 #pragma once
 #include <filesystem>
 #include <string>
@@ -43,7 +43,23 @@ inline std::string tiny_lm_task_json(int items) {
   return json + "]\n";
 }
 
-// dir/lm-model/ (config.json, model.safetensors, tokenizer.json) and dir/lm/{train,test}.json.
+// The same task as oe-eval's BoolQ requests (one line a choice, the query and the yes / no
+// choices in each document), which --format cloze reads.
+inline std::string tiny_lm_task_oe_eval(int items) {
+  std::string lines;
+  for (int i = 0; i < items; ++i) {
+    const bool dog = i % 2 == 0;
+    for (int c = 0; c < 2; ++c)
+      lines += R"({"task_name": "boolq", "doc_id": )" + std::to_string(i) + R"(, "idx": )" +
+               std::to_string(c) + R"(, "doc": {"query": "Question: is it a dog? the )" +
+               (dog ? "dog" : "rice") + R"(\nAnswer:", "choices": ["yes", "no"], "gold": )" +
+               (dog ? "0" : "1") + "}}\n";
+  }
+  return lines;
+}
+
+// dir/lm-model/ (config.json, model.safetensors, tokenizer.json), dir/lm/{train,test}.json and
+// dir/lm/{train,test}.jsonl (the oe-eval form).
 inline void write_tiny_lm_inputs(const std::string& dir) {
   namespace fs = std::filesystem;
   fs::create_directories(dir + "/lm-model");
@@ -60,6 +76,8 @@ inline void write_tiny_lm_inputs(const std::string& dir) {
                 fs::copy_options::overwrite_existing);
   neat::write_file_atomic(dir + "/lm/train.json", tiny_lm_task_json(16));
   neat::write_file_atomic(dir + "/lm/test.json", tiny_lm_task_json(8));
+  neat::write_file_atomic(dir + "/lm/train.jsonl", tiny_lm_task_oe_eval(16));
+  neat::write_file_atomic(dir + "/lm/test.jsonl", tiny_lm_task_oe_eval(8));
 }
 
 // A tiny train_lm run's flags (inputs written under dir first).

@@ -13,7 +13,7 @@
 #include "models/llama.h"
 #include "tensor/check.h"
 #include "text/bpe_tokenizer.h"
-#include "data/lm_prompt.h"
+#include "text/unicode.h"
 
 namespace neat {
 
@@ -93,21 +93,18 @@ struct ChoiceItem {
   std::vector<int64_t> head;
   size_t prompt_length = 0;
   std::vector<std::vector<int64_t>> tails;
-  std::vector<double> bytes;   // each continuation's length in bytes (acc_norm)
+  std::vector<double> lengths;   // what acc_norm divides each choice's sum by
 };
 
-ChoiceItem choice_item(const BPETokenizer& tok, const LmTaskItem& item) {
+ChoiceItem choice_item(const BPETokenizer& tok, const LmTaskItem& item, LmFormat format) {
   NEAT_CHECK(!item.choices.empty(), "choice likelihood: a ", item.task, " item has no choices");
   ChoiceItem c;
   std::vector<std::vector<int64_t>> conts;
   for (int64_t j = 0; j < int64_t(item.choices.size()); ++j) {
-    LmTaskItem as_if = item;
-    as_if.answer = lm_choice_answer(item.task, j);
-    const LmPrompt p = format_lm_prompt(as_if);
-    const LmTokens t = tokenize_lm_prompt(tok, p, /*add_eos=*/false);
+    const LmTokens t = tokenize_lm_prompt(tok, format_lm_choice(item, j, format), /*add_eos=*/false);
     if (j == 0) c.head = t.prompt;
     conts.push_back(t.response);
-    c.bytes.push_back(double(p.response.size()));
+    c.lengths.push_back(lm_choice_norm_length(item, j, format));
   }
   NEAT_CHECK(!c.head.empty(), "choice likelihood: an empty prompt");
   c.prompt_length = c.head.size();
@@ -300,9 +297,18 @@ LmEvaluation evaluate_by_generation(LlamaForCausalLM& model, const BPETokenizer&
   return e;
 }
 
+double lm_choice_norm_length(const LmTaskItem& item, int64_t index, LmFormat format) {
+  const std::string text = format == LmFormat::kCloze ? lm_cloze_choice(item, index)
+                                                      : format_lm_choice(item, index, format).response;
+  const double length = double(utf8_decode(text).size());
+  NEAT_CHECK(length > 0, "choice likelihood: choice ", index + 1, " of a ", item.task,
+             " item is empty");
+  return length;
+}
+
 LmEvaluation evaluate_by_choice_likelihood(LlamaForCausalLM& model, const BPETokenizer& tok,
                                            const std::vector<LmTaskItem>& items,
-                                           int64_t batch_size) {
+                                           int64_t batch_size, LmFormat format) {
   check_batch(items, batch_size, "evaluate_by_choice_likelihood");
   const Clock::time_point start = Clock::now();
   NoGradGuard no_grad;
@@ -312,18 +318,19 @@ LmEvaluation evaluate_by_choice_likelihood(LlamaForCausalLM& model, const BPETok
     std::vector<ChoiceItem> batch;
     std::vector<std::vector<double>> logp;
     for (size_t i = first; i < last; ++i) {
-      batch.push_back(choice_item(tok, items[i]));
+      batch.push_back(choice_item(tok, items[i], format));
       logp.emplace_back(items[i].choices.size(), 0.0);
     }
     score_batch(model, batch, logp);
     for (size_t i = first; i < last; ++i) {
       const std::vector<double>& lp = logp[i - first];
       std::vector<double> norm = lp;
-      for (size_t j = 0; j < norm.size(); ++j) norm[j] /= batch[i - first].bytes[j];
+      for (size_t j = 0; j < norm.size(); ++j) norm[j] /= batch[i - first].lengths[j];
       const int64_t pick = argmax_of(lp);
       e.correct += pick == items[i].label;
       e.correct_norm += argmax_of(norm) == items[i].label;
-      e.outputs.push_back(lm_choice_answer(items[i].task, pick));
+      e.outputs.push_back(format == LmFormat::kCloze ? lm_cloze_choice(items[i], pick)
+                                                     : lm_choice_answer(items[i].task, pick));
       e.predictions.push_back(e.outputs.back());
       e.choice_logprobs.push_back(lp);
       ++e.total;

@@ -29,6 +29,7 @@ struct LmOptions {
   std::string train_data, test_data;   // default: lm_task_path(--data-dir, task, split)
   int64_t test_items = 0;
   std::string eval = "auto";           // likelihood | generation | auto (by the task)
+  std::string format = "llm-adapters"; // llm-adapters | cloze (data/lm_prompt.h's LmFormat)
   int64_t max_len = 256;
   int64_t max_new_tokens = 0;          // 0: 32, or 256 for gsm8k
   bool packing = false, recompute = false;
@@ -82,6 +83,7 @@ class TrainLmProgram : public TrainingProgram {
   void read_data(Progress& progress);
   std::vector<LmExample> examples(const std::vector<LmTaskItem>& items) const;
   bool by_generation() const;
+  LmFormat format() const { return parse_lm_format(lm_.format); }
   int64_t max_new_tokens() const;
   int64_t pad_id() const;
 
@@ -127,6 +129,11 @@ TrainLmProgram::TrainLmProgram()
             "likelihood (the choice of highest log-likelihood), generation (greedy, then the "
             "paper's answer extraction) or auto (generation for gsm8k)",
             {"auto", "likelihood", "generation"});
+  args_.add("--format", &lm_.format, "FORMAT",
+            "llm-adapters (the paper's: the options written out, the response \"the correct "
+            "answer is answerN\") or cloze (lm-eval-harness's: \"Question: ...\\nAnswer:\", "
+            "the response the option's text; --eval likelihood only)",
+            lm_format_names());
   args_.add("--max-new-tokens", &lm_.max_new_tokens, "N",
             "tokens generated per item (--eval generation, --predict); 0 = 32, 256 for gsm8k");
   args_.add("--max-len", &lm_.max_len, "N", "tokens per training row (longer prompts lose their start)");
@@ -144,7 +151,8 @@ std::string TrainLmProgram::help_note() const {
   return std::string("\n--weights is a GGUF file or a Hugging Face directory (config.json, "
                      "model.safetensors, tokenizer.json); default ") + kDefaultWeights +
          "\n--predict takes instructions (or a file, one a line) and prints the response the "
-         "model generates for each in the training prompt\n";
+         "model generates for each in the training prompt (--format cloze: \"Question: "
+         "{instruction}\\nAnswer:\")\n";
 }
 
 void TrainLmProgram::check_flags() {
@@ -154,6 +162,16 @@ void TrainLmProgram::check_flags() {
   if (lm_.max_new_tokens < 0) throw UsageError("--max-new-tokens must be >= 0");
   if (lm_.task == "gsm8k" && lm_.eval == "likelihood")
     throw UsageError("--eval likelihood: gsm8k has no choices to score; use --eval generation");
+  if (lm_.format == "cloze") {
+    if (lm_.task == "gsm8k" || lm_.task == "winogrande")
+      throw UsageError("--format cloze: " + lm_.task + (lm_.task == "gsm8k"
+                           ? " has no choices to score"
+                           : " is scored by partial evaluation in lm-eval, which the cloze "
+                             "format does not do") + "; use --format llm-adapters");
+    if (lm_.eval == "generation")
+      throw UsageError("--format cloze scores by choice likelihood; --eval generation extracts "
+                       "LLM-Adapters' answer words (use --format llm-adapters)");
+  }
   if (train_.new_head) throw UsageError("--new-head: a causal LM has no classifier to re-initialise");
   const MethodOptions& m = method_;
   llama_targets(m.method == "vera" ? m.vera_targets : m.method == "fourierft" ? m.fourier_targets
@@ -203,7 +221,7 @@ void TrainLmProgram::build_model(Progress& progress) {
 std::vector<LmExample> TrainLmProgram::examples(const std::vector<LmTaskItem>& items) const {
   std::vector<LmExample> out;
   for (const LmTaskItem& item : items) {
-    const LmTokens t = tokenize_lm_prompt(*tokenizer_, format_lm_prompt(item));
+    const LmTokens t = tokenize_lm_prompt(*tokenizer_, format_lm_prompt(item, format()));
     out.push_back({t.prompt, t.response});
   }
   return out;
@@ -262,10 +280,12 @@ TestResult TrainLmProgram::test(Progress& progress) {
   const LmEvaluation e =
       generation ? evaluate_by_generation(*model_, *tokenizer_, test_items_, max_new_tokens(),
                                           train_.batch_size)
-                 : evaluate_by_choice_likelihood(*model_, *tokenizer_, test_items_, train_.batch_size);
+                 : evaluate_by_choice_likelihood(*model_, *tokenizer_, test_items_,
+                                                 train_.batch_size, format());
   r.loss = forced.loss;
   r.fields.set("task", lm_.task);
   r.fields.set("eval", generation ? "generation" : "likelihood");
+  r.fields.set("format", lm_.format);
   r.fields.set("test_accuracy", e.accuracy());
   r.fields.set("test_correct", e.correct);
   r.fields.set("test_items", e.total);
@@ -299,7 +319,10 @@ void TrainLmProgram::predict(const std::vector<std::string>& inputs, std::ostrea
     item.task = lm_.task;
     item.instruction = text;
     item.answer = "?";   // the template's response, which generation replaces
-    const LmTokens t = tokenize_lm_prompt(*tokenizer_, format_lm_prompt(item));
+    item.query = "Question: " + text + "\nAnswer:";   // the cloze form's
+    item.choices = {"?"};
+    item.label = 0;
+    const LmTokens t = tokenize_lm_prompt(*tokenizer_, format_lm_prompt(item, format()));
     const GenerationResult g = generate(*model_, {t.prompt}, o);
     out << text << ": " << one_line(tokenizer_->decode(g.tokens[0], /*skip_special=*/true)) << "\n";
   }
