@@ -62,8 +62,8 @@ int64_t layout_numel(const Strided<K>& l) {
   return n;
 }
 
-// Whether n elements and every operand's largest offset fit in 31 bits (so uint32_t indices,
-// grid stride included, never wrap).
+// Whether n elements and every operand's largest offset fit in 31 bits, strides not negative
+// (so uint32_t indices, grid stride included, never wrap).
 template <int K>
 bool fits_32_bits(int64_t n, const Strided<K>& l) {
   constexpr int64_t kLimit = int64_t(1) << 31;
@@ -71,8 +71,8 @@ bool fits_32_bits(int64_t n, const Strided<K>& l) {
   for (int k = 0; k < K; ++k) {
     int64_t last = 0;
     for (int d = 0; d < l.rank; ++d) {
-      const int64_t stride = l.stride[k][d];
-      last += (l.shape[d] - 1) * (stride < 0 ? -stride : stride);
+      if (l.stride[k][d] < 0) return false;
+      last += (l.shape[d] - 1) * l.stride[k][d];
     }
     if (last >= kLimit) return false;
   }
