@@ -89,8 +89,9 @@ struct LinearBase : Node {
   std::vector<Tensor> linear_backward(const Tensor& grad2) const {
     Tensor grad_x, grad_w, grad_b;
     if (needs_grad(0)) grad_x = matmul(grad2, weight, false, false).reshape(input_shape(0));
-    if (needs_grad(1)) grad_w = matmul(grad2, x2, true, false);
-    if (needs_grad(2)) grad_b = sum_to(grad2, {grad2.size(1)});
+    // dW's GEMM sums db too where it needs it (cuBLASLt's BGRADB epilogue on CUDA).
+    if (needs_grad(1)) grad_w = linear_weight_grad(grad2, x2, needs_grad(2) ? &grad_b : nullptr);
+    else if (needs_grad(2)) grad_b = sum_to(grad2, {grad2.size(1)});
     return {grad_x, grad_w, grad_b};
   }
 };

@@ -21,8 +21,9 @@ bool cuda_available();
 std::string cuda_unavailable_reason();
 // "NVIDIA H100 80GB HBM3 (sm_90, 79.1 GiB)" of the GPU in use; cuda_available() must be true.
 std::string cuda_device_description();
-// "cuBLAS 13.1.0 (libcublas.so.13)": opens cuBLAS if no GPU use has yet (it is loaded on first
-// use, not linked: tensor/cuda/cublas_library.cuh); an error says why it cannot be loaded.
+// "cuBLAS 13.1.0 (libcublas.so.13), cuBLASLt epilogues": opens cuBLAS and cuBLASLt if no GPU
+// use has yet (they are loaded on first use, not linked: tensor/cuda/cublas_library.cuh); an
+// error says why cuBLAS cannot be loaded; without cuBLASLt, "no cuBLASLt epilogues: " and why.
 std::string cuda_blas_description();
 
 // The caching allocator's figures, in bytes. allocated: held by live tensors; reserved: taken

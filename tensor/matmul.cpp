@@ -250,4 +250,21 @@ Tensor linear_gelu_forward(const Tensor& x, const Tensor& weight, const Tensor& 
   return linear_product(x, weight, bias, Tensor(), true, product, "linear_gelu_forward");
 }
 
+Tensor linear_weight_grad(const Tensor& dy, const Tensor& x, Tensor* bias_grad) {
+  const char* op = "linear_weight_grad";
+  NEAT_CHECK(dy.dim() == 2 && x.dim() == 2 && dy.size(0) == x.size(0), op, ": dy ",
+             shape_str(dy.shape()), " and x ", shape_str(x.shape()),
+             " are not [rows, OUT] and [rows, IN]");
+  check_same_dtype(dy, x, op);
+  const int64_t rows = dy.size(0), out = dy.size(1), in = x.size(1);
+  Tensor dw({out, in}, dy.dtype(), dy.device());
+  if (bias_grad != nullptr) *bias_grad = Tensor({out}, dy.dtype(), dy.device());
+  dispatch_with_bf16({dy, x}, op, [&](auto dev, auto zero) {
+    using T = decltype(zero);
+    linear_weight_grad(dev, rows, out, in, dy.data<T>(), x.data<T>(), dw.data<T>(),
+                       bias_grad != nullptr ? bias_grad->data<T>() : nullptr);
+  });
+  return dw;
+}
+
 }  // namespace neat

@@ -33,14 +33,16 @@ Tensor matmul_sum(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, 
 
 // y = x weight^T + bias: x [rows, IN], weight [OUT, IN], bias [OUT] (undefined: none) -> y
 // [rows, OUT]. On the CPU the GEMM adds the bias as it stores y (one pass over y instead of
-// the GEMM's and then add(y, bias)'s); on CUDA y starts as the bias rows and the GEMM adds into
-// it. Linear, LoRA and Neat forwards use it.
+// the GEMM's and then add(y, bias)'s); on CUDA the bias is the cuBLASLt GEMM's epilogue, or,
+// where cuBLASLt cannot, y starts as the bias rows and the cuBLAS GEMM adds into it. Linear,
+// LoRA and Neat forwards use it.
 Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias);
 
 // y = x weight^T + bias + residual, residual [rows, OUT]: the same bits as
 // add(linear_forward(x, weight, bias), residual), with the residual added as the GEMM stores y
 // on the CPU (one pass over y instead of two; a residual connection: autograd/matmul.h's
-// linear_add), by an axpy after the GEMM on CUDA.
+// linear_add); on CUDA as C (beta = 1) of the cuBLASLt GEMM (tensor/cuda/cublaslt.cuh), or by
+// an axpy after the cuBLAS GEMM where cuBLASLt cannot.
 Tensor linear_add_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                           const Tensor& residual);
 
@@ -51,5 +53,12 @@ Tensor linear_add_forward(const Tensor& x, const Tensor& weight, const Tensor& b
 // written); on CUDA it is a pass after the GEMM.
 Tensor linear_gelu_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                            Tensor* product = nullptr);
+
+// A linear's weight gradient dW = dy^T x [OUT, IN] from dy [rows, OUT] and x [rows, IN], and,
+// when bias_grad is given, its bias gradient *bias_grad = sum over rows of dy [OUT]: the same
+// values as matmul(dy, x, true, false) and sum_to(dy, {OUT}). On CUDA the bias gradient is
+// summed by the weight-gradient GEMM itself (cuBLASLt's BGRADB epilogue), or a reduction after
+// it where cuBLASLt cannot; on the CPU, the GEMM then the reduction.
+Tensor linear_weight_grad(const Tensor& dy, const Tensor& x, Tensor* bias_grad = nullptr);
 
 }  // namespace neat

@@ -125,7 +125,8 @@ TEST_CASE("cuda: cuBLAS is opened on first use, not linked, so a CPU run does no
   if (!cuda_available()) CHECK_FALSE(mapped_cublas());
   const std::string blas = cuda_blas_description();   // opens it, GPU or not
   CAPTURE(blas);
-  CHECK(mentions(blas, {"cuBLAS 1", "(libcublas.so.1"}));
+  CHECK(mentions(blas, {"cuBLAS 1", "(libcublas.so.1", "cuBLASLt epilogues"}));
+  CHECK(blas.find("no cuBLASLt") == std::string::npos);
   CHECK(mapped_cublas());
 }
 

@@ -4,8 +4,10 @@
 // (tests/test_ops.cpp).
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "tests/op_references.h"
 #include "tests/op_test_util.h"
@@ -18,6 +20,8 @@
 
 using namespace neat;
 using neat::test::skip;
+using neat::test::max_abs;
+using neat::test::max_abs_diff;
 using neat::test::thrown_message;
 
 namespace {
@@ -253,4 +257,55 @@ TEST_CASE("linear backward runs only the GEMMs whose gradients are needed") {
     y.backward(ones(y.shape()));
     CHECK(gemm_call_count() - before == (w_grad ? 2 : 1));
   }
+}
+
+TEST_CASE("linear_weight_grad is matmul(dy, x, true, false) and sum_to(dy, {OUT}), bit for bit") {
+  Generator gen(11);
+  for (DType dt : {DType::Float32, DType::Float64, DType::BFloat16}) {
+    INFO(dtype_name(dt));
+    const Tensor dy = randn({37, 12}, gen).to(dt), x = randn({37, 9}, gen).to(dt);
+    Tensor db;
+    const Tensor dw = linear_weight_grad(dy, x, &db);
+    CHECK(max_abs_diff(dw, matmul(dy, x, true, false)) == 0.0);
+    CHECK(max_abs_diff(db, sum_to(dy, {12})) == 0.0);
+    CHECK(max_abs_diff(linear_weight_grad(dy, x), dw) == 0.0);
+  }
+  CHECK(thrown_message([] { linear_weight_grad(zeros({4, 3}), zeros({5, 2})); })
+            .find("linear_weight_grad: dy [4, 3] and x [5, 2] are not [rows, OUT] and [rows, IN]") ==
+        0);
+}
+
+TEST_CASE("cuda: linear, linear_add, linear_gelu and their gradients equal the CPU's (cuBLASLt)") {
+  if (!cuda_available()) return skip(cuda_unavailable_reason());
+  // The epilogue GEMMs of tensor/cuda/cublaslt.cuh (bias, residual as C, the bias gradient in
+  // dW's GEMM) at 16-byte rows and at odd sizes, or their cuBLAS fallback where cuBLASLt has no
+  // kernel; bf16 linear_gelu keeps its float32 scratch.
+  Generator gen(23);
+  for (DType dt : {DType::Float64, DType::Float32, DType::BFloat16})
+    for (const auto& [rows, in, out] : std::vector<std::array<int64_t, 3>>{{96, 64, 48}, {7, 13, 5}})
+      for (int kind = 0; kind < 3; ++kind) {   // linear, linear_add, linear_gelu
+        INFO(dtype_name(dt), " rows ", rows, " in ", in, " out ", out, " kind ", kind);
+        const Tensor x = randn({rows, in}, gen).to(dt), w = randn({out, in}, gen).to(dt);
+        const Tensor b = randn({out}, gen).to(dt), r = randn({rows, out}, gen).to(dt);
+        const Tensor dy = randn({rows, out}, gen).to(dt);
+        auto run = [&](Device device) {
+          Variable vx(x.to(device), true), vw(w.to(device), true), vb(b.to(device), true);
+          Variable vr(r.to(device), true);
+          Variable y = kind == 0   ? linear(vx, vw, vb)
+                       : kind == 1 ? linear_add(vx, vw, vb, vr)
+                                   : linear_gelu(vx, vw, vb);
+          y.backward(dy.to(device));
+          std::vector<Tensor> got = {y.data(), vx.grad(), vw.grad(), vb.grad()};
+          if (kind == 1) got.push_back(vr.grad());
+          for (Tensor& t : got) t = t.to(Device::CPU).to(DType::Float64);
+          return got;
+        };
+        const std::vector<Tensor> want = run(Device::CPU), got = run(Device::CUDA);
+        // float32 with TF32 off; bf16: a few ulps of the largest value (2^-8 relative each).
+        const double tol = dt == DType::Float64 ? 1e-12 : dt == DType::Float32 ? 1e-5 : 1.6e-2;
+        for (size_t i = 0; i < want.size(); ++i) {
+          INFO("tensor ", i, " (y, dx, dW, db, dr)");
+          CHECK(max_abs_diff(got[i], want[i]) <= tol * max_abs(want[i]));
+        }
+      }
 }

@@ -425,6 +425,10 @@ const std::vector<OpEntry>& op_table() {
               {random64({7, 13}, 38), random64({1, 13}, 39)},
               [](const Vars& v) { return linear(v[0], v[1], Variable()); },
               [](const Tensors& in) { return matmul_loop(in[0], in[1], false, true); }},
+             {"x [2,4,16], W [8,16], b [8] (16-byte rows)",
+              {random64({2, 4, 16}, 43), random64({8, 16}, 44), random64({8}, 45)},
+              [](const Vars& v) { return linear(v[0], v[1], v[2]); },
+              with_bias},
              {"x [5] (1-D), W [3,5], b [3]",
               {random64({5}, 40), random64({3, 5}, 41), random64({3}, 42)},
               [](const Vars& v) { return linear(v[0], v[1], v[2]); },
@@ -435,13 +439,15 @@ const std::vector<OpEntry>& op_table() {
        }},
       {"linear_gelu",
        [] {
+         Op op = [](const Vars& v) { return linear_gelu(v[0], v[1], v[2]); };
+         Reference ref = [](const Tensors& in) {
+           return gelu(add(matmul_loop(in[0], in[1], false, true), in[2]));
+         };
          return std::vector<OpCase>{
              {"x [2,3,5], W [4,5], b [4]",
-              {random64({2, 3, 5}, 135), random64({4, 5}, 136), random64({4}, 137)},
-              [](const Vars& v) { return linear_gelu(v[0], v[1], v[2]); },
-              [](const Tensors& in) {
-                return gelu(add(matmul_loop(in[0], in[1], false, true), in[2]));
-              }},
+              {random64({2, 3, 5}, 135), random64({4, 5}, 136), random64({4}, 137)}, op, ref},
+             {"x [2,4,16], W [8,16], b [8] (16-byte rows)",
+              {random64({2, 4, 16}, 140), random64({8, 16}, 141), random64({8}, 142)}, op, ref},
              {"x [7,13], W [3,13], no bias",
               {random64({7, 13}, 138), random64({3, 13}, 139)},
               [](const Vars& v) { return linear_gelu(v[0], v[1], Variable()); },
@@ -449,14 +455,17 @@ const std::vector<OpEntry>& op_table() {
        }},
       {"linear_add",
        [] {
+         Op op = [](const Vars& v) { return linear_add(v[0], v[1], v[2], v[3]); };
+         Reference ref = [](const Tensors& in) {
+           return add(add(matmul_loop(in[0], in[1], false, true), in[2]), in[3]);
+         };
          return std::vector<OpCase>{
              {"x [2,3,5], W [4,5], b [4], r [2,3,4]",
               {random64({2, 3, 5}, 235), random64({4, 5}, 236), random64({4}, 237),
-               random64({2, 3, 4}, 238)},
-              [](const Vars& v) { return linear_add(v[0], v[1], v[2], v[3]); },
-              [](const Tensors& in) {
-                return add(add(matmul_loop(in[0], in[1], false, true), in[2]), in[3]);
-              }},
+               random64({2, 3, 4}, 238)}, op, ref},
+             {"x [2,4,16], W [8,16], b [8], r [2,4,8] (16-byte rows)",
+              {random64({2, 4, 16}, 242), random64({8, 16}, 243), random64({8}, 244),
+               random64({2, 4, 8}, 245)}, op, ref},
              {"x [7,13], W [3,13], no bias, r [7,3]",
               {random64({7, 13}, 239), random64({3, 13}, 240), random64({7, 3}, 241)},
               [](const Vars& v) { return linear_add(v[0], v[1], Variable(), v[2]); },

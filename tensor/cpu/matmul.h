@@ -11,6 +11,7 @@
 
 #include "tensor/cpu/device.h"
 #include "tensor/cpu/gemm.h"
+#include "tensor/cpu/reduce.h"
 
 namespace neat::cpu {
 
@@ -78,6 +79,15 @@ void linear_forward(Cpu, int64_t rows, int64_t out, int64_t in, const T* x, cons
   T* z = gelu && product != nullptr ? product : y;
   typed_gemm<T>(false, true, rows, out, in, 1, x, in, w, in, 0, z, out,
                 {bias, residual, gelu, z == y ? nullptr : y});
+}
+
+// dw [OUT, IN] = dy [rows, OUT]^T x [rows, IN]; db [OUT] = sum over rows of dy when db is not
+// null: the GEMM, then the reduction of tensor/cpu/reduce.h (the bits of matmul and sum_to).
+template <typename T>
+void linear_weight_grad(Cpu, int64_t rows, int64_t out, int64_t in, const T* dy, const T* x,
+                        T* dw, T* db) {
+  gemm<T, T>(true, false, out, in, rows, 1, dy, x, 0, dw);
+  if (db != nullptr) sum_kernel(Cpu{}, db, dy, 1, rows, out, math_t<T>(1));
 }
 
 }  // namespace neat::cpu

@@ -6,6 +6,7 @@
 
 #include "tensor/check.h"
 #include "tensor/cuda/cublas_library.cuh"
+#include "tensor/cuda/cublaslt_library.cuh"
 #include "tensor/dynamic_symbol.h"
 #include "tensor/gpu.h"
 
@@ -68,8 +69,11 @@ std::string cuda_blas_description() {
   for (int i = 0; i < 3; ++i)
     NEAT_CHECK(l.get_property(parts[i], &version[i]) == CUBLAS_STATUS_SUCCESS,
                "cuBLAS: cublasGetProperty failed in ", cuda::cublas_library_name());
+  const std::string lt = cuda::cublaslt_library() != nullptr
+                            ? "cuBLASLt epilogues"
+                            : "no cuBLASLt epilogues: " + cuda::cublaslt_absent_reason();
   return "cuBLAS " + std::to_string(version[0]) + "." + std::to_string(version[1]) + "." +
-         std::to_string(version[2]) + " (" + cuda::cublas_library_name() + ")";
+         std::to_string(version[2]) + " (" + cuda::cublas_library_name() + "), " + lt;
 }
 
 }  // namespace neat

@@ -7,7 +7,8 @@
 //   expand:     out[i] = x[offset(i)]                       count_nonfinite: #NaN/inf of x
 // Every kernel is a grid-stride loop over the output, one element a thread and step, except the
 // contiguous maps and zips, which move a 16-byte pack a thread and step (8 bfloat16, 4 float: one
-// vectorised load per operand). The math runs in math_t<T>: a bfloat16 is widened to float32,
+// vectorised load per operand), and expand, strided_copy's kernels (16-byte units, a one-dim
+// broadcast kernel; tensor/cuda/strided.cuh). Broadcasts index in 32 bits where they fit. The math runs in math_t<T>: a bfloat16 is widened to float32,
 // computed and rounded once when stored. The broadcast layout travels to the kernel by value
 // (tensor/cuda/strided.cuh).
 #include <cmath>
@@ -72,11 +73,12 @@ __global__ void zip_packed_kernel(Pack<T>* out, const Pack<T>* a, const Pack<T>*
   }
 }
 
-template <typename T, typename F>
-__global__ void zip_broadcast_kernel(T* out, const T* a, const T* b, int64_t n, Strided<2> l, F f) {
+// I: uint32_t where the layout fits_32_bits, else int64_t (tensor/cuda/strided.cuh).
+template <typename T, typename I, typename F>
+__global__ void zip_broadcast_kernel(T* out, const T* a, const T* b, I n, Strided<2> l, F f) {
   using M = math_t<T>;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    int64_t offset[2];
+  for (I i = blockIdx.x * I(blockDim.x) + threadIdx.x; i < n; i += I(gridDim.x) * blockDim.x) {
+    I offset[2];
     offsets_of(i, l, offset);
     out[i] = T(f(M(a[offset[0]]), M(b[offset[1]])));
   }
@@ -156,8 +158,12 @@ void binary_broadcast(Cuda, BinaryOp op, T* out, const T* a, const T* b, int64_t
   const int64_t n = numel_of(rank, shape);
   if (n == 0) return;
   const Strided<2> l = strided_layout<2>(rank, shape, {stride_a, stride_b}, "binary_broadcast");
+  const bool narrow = fits_32_bits(n, l);
   with_binary(op, [&](auto f) {
-    zip_broadcast_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(out, a, b, n, l, f);
+    if (narrow)
+      zip_broadcast_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(out, a, b, uint32_t(n), l, f);
+    else
+      zip_broadcast_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(out, a, b, n, l, f);
     NEAT_CUDA_CHECK(cudaGetLastError());
   });
 }
@@ -175,11 +181,7 @@ void axpy(Cuda, T* y, math_t<T> alpha, const T* x, int64_t n) {
 template <typename T>
 void expand_broadcast(Cuda, T* out, const T* x, int64_t rank, const int64_t* shape,
                       const int64_t* stride) {
-  const int64_t n = numel_of(rank, shape);
-  if (n == 0) return;
-  const Strided<1> l = strided_layout<1>(rank, shape, {stride}, "expand");
-  strided_gather<<<blocks_for(n), kThreads, 0, stream()>>>(out, x, n, l);
-  NEAT_CUDA_CHECK(cudaGetLastError());
+  strided_copy(out, x, strided_layout<1>(rank, shape, {stride}, "expand"));
 }
 
 template <typename T>

@@ -26,9 +26,11 @@
 #include <type_traits>
 
 #include "tensor/check.h"
+#include "tensor/cuda/cublaslt.cuh"
 #include "tensor/cuda/elementwise.h"
 #include "tensor/cuda/gemm.cuh"
 #include "tensor/cuda/matmul.h"
+#include "tensor/cuda/reduce.h"
 #include "tensor/cuda/runtime.cuh"
 #include "tensor/cuda/scratch.cuh"
 #include "tensor/scalar_math.h"
@@ -161,8 +163,9 @@ void bf16_epilogue(const float* acc, const bfloat16* bias, const bfloat16* resid
   NEAT_CUDA_CHECK(cudaGetLastError());
 }
 
-// C [rows, cols] starts as the bias rows (expand's kernel, stride 0 on rows); returns the beta
-// for the first GEMM into C: 1, or 0 (C overwritten) when bias is null.
+// The cuBLAS path of a GEMM with a bias (when cuBLASLt cannot take it, tensor/cuda/cublaslt.cuh):
+// C [rows, cols] starts as the bias rows (expand's row-broadcast kernel, tensor/cuda/strided.cuh);
+// returns the beta for the first GEMM into C: 1, or 0 (C overwritten) when bias is null.
 template <typename T>
 T start_from_bias(T* C, const T* bias, int64_t rows, int64_t cols) {
   if (bias == nullptr) return T(0);
@@ -179,6 +182,8 @@ void matmul_sum_forward(Cuda, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
                         const T* A2, const T* B2, const T* bias, T* C) {
   if (M == 0 || N == 0) return;
   if constexpr (std::is_same_v<T, bfloat16>) {
+    // Both products in one float32 sum, rounded once (a bias epilogue on the first would round
+    // it before the second is added).
     Scratch<float> acc(M * N);
     gemm_rows<T, float>(ta, tb, M, N, K, 1, A, ta ? M : K, 0, B, tb ? K : N, 0, 0, acc.data(), N,
                         0, 1);
@@ -186,9 +191,12 @@ void matmul_sum_forward(Cuda, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
                         acc.data(), N, 0, 1);
     bf16_epilogue(acc.data(), bias, nullptr, false, nullptr, C, M, N);
   } else {
-    const T beta = start_from_bias(C, bias, M, N);
-    gemm_batched_rows(ta, tb, M, N, K, T(1), A, ta ? M : K, 0, B, tb ? K : N, 0, beta, C, N, 0,
-                      1);
+    // The first product with the bias in its epilogue, or the bias rows then cuBLAS.
+    if (bias == nullptr || !lt_gemm<T>(ta, tb, M, N, K, T(1), A, B, T(0), nullptr, C, {bias})) {
+      const T beta = start_from_bias(C, bias, M, N);
+      gemm_batched_rows(ta, tb, M, N, K, T(1), A, ta ? M : K, 0, B, tb ? K : N, 0, beta, C, N,
+                        0, 1);
+    }
     gemm_batched_rows(ta2, tb2, M, N, K2, scale, A2, ta2 ? M : K2, 0, B2, tb2 ? K2 : N, 0, T(1),
                       C, N, 0, 1);
   }
@@ -198,18 +206,44 @@ template <typename T>
 void linear_forward(Cuda, int64_t rows, int64_t out, int64_t in, const T* x, const T* w,
                     const T* bias, const T* residual, bool gelu, T* product, T* y) {
   if (rows == 0 || out == 0) return;
+  // z = x w^T + bias + residual in one cuBLASLt GEMM (bias epilogue, C = residual, beta = 1)
+  // when there is a bias or a residual. Not with bf16 GELU: y = gelu(z) is taken from the
+  // float32 z, before z is rounded, as the CPU does.
+  const bool epilogue = bias != nullptr || residual != nullptr;
+  const bool bf16 = std::is_same_v<T, bfloat16>;
+  T* z = gelu && product != nullptr ? product : y;
+  if (epilogue && !(bf16 && gelu) &&
+      lt_gemm<T>(false, true, rows, out, in, 1, x, w, residual != nullptr ? 1 : 0, residual, z,
+                 {bias})) {
+    if (gelu) unary_forward(Cuda{}, UnaryOp::Gelu, y, z, rows * out);
+    return;
+  }
   if constexpr (std::is_same_v<T, bfloat16>) {
     Scratch<float> acc(rows * out);
     gemm_rows<T, float>(false, true, rows, out, in, 1, x, in, 0, w, in, 0, 0, acc.data(), out, 0,
                         1);
     bf16_epilogue(acc.data(), bias, residual, gelu, gelu ? product : nullptr, y, rows, out);
   } else {
-    T* z = gelu && product != nullptr ? product : y;
     const T beta = start_from_bias(z, bias, rows, out);
     gemm_batched_rows(false, true, rows, out, in, T(1), x, in, 0, w, in, 0, beta, z, out, 0, 1);
     if (residual != nullptr) axpy(Cuda{}, z, T(1), residual, rows * out);
     if (gelu) unary_forward(Cuda{}, UnaryOp::Gelu, y, z, rows * out);
   }
+}
+
+template <typename T>
+void linear_weight_grad(Cuda, int64_t rows, int64_t out, int64_t in, const T* dy, const T* x,
+                        T* dw, T* db) {
+  if (out == 0 || in == 0) {
+    if (db != nullptr) sum_kernel(Cuda{}, db, dy, 1, rows, out, math_t<T>(1));
+    return;
+  }
+  // dw = dy^T x: op(A) = dy^T [OUT, rows], so the BGRADB sums over k = rows are db.
+  if (db != nullptr && rows > 0 &&
+      lt_gemm<T>(true, false, out, in, rows, 1, dy, x, 0, nullptr, dw, {nullptr, db}))
+    return;
+  gemm_batched_rows<T>(true, false, out, in, rows, 1, dy, out, 0, x, in, 0, 0, dw, in, 0, 1);
+  if (db != nullptr) sum_kernel(Cuda{}, db, dy, 1, rows, out, math_t<T>(1));
 }
 
 template void gemm_batched_rows(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
@@ -247,5 +281,12 @@ template void linear_forward(Cuda, int64_t, int64_t, int64_t, const double*, con
                              const double*, const double*, bool, double*, double*);
 template void linear_forward(Cuda, int64_t, int64_t, int64_t, const bfloat16*, const bfloat16*,
                              const bfloat16*, const bfloat16*, bool, bfloat16*, bfloat16*);
+
+template void linear_weight_grad(Cuda, int64_t, int64_t, int64_t, const float*, const float*,
+                                 float*, float*);
+template void linear_weight_grad(Cuda, int64_t, int64_t, int64_t, const double*, const double*,
+                                 double*, double*);
+template void linear_weight_grad(Cuda, int64_t, int64_t, int64_t, const bfloat16*,
+                                 const bfloat16*, bfloat16*, bfloat16*);
 
 }  // namespace neat::cuda

@@ -1,7 +1,8 @@
 // CUDA kernels of the ops that move data between shapes (tensor/cuda/shape_ops.h), the
 // counterparts of tensor/cpu/shape_ops.h. Every kernel copies; only index_add adds.
-//   permute:       out [shape] (contiguous) = x at sum_d i_d stride[d]; one thread per output
-//                  element, or, when the output's last dim is strided in x and dim k is x's
+//   permute:       out [shape] (contiguous) = x at sum_d i_d stride[d]; strided_copy
+//                  (tensor/cuda/strided.cuh: 16-byte units where x's last dim is contiguous,
+//                  32-bit indices where they fit), or, when the output's last dim is strided in x and dim k is x's
 //                  contiguous one, 32 x 32 tiles through shared memory so that both the reads
 //                  (along k) and the writes (along the last dim) are coalesced
 //   copy_rows:     dst[r dst_row + j] = src[r src_row + j], r < rows, j < length
@@ -112,12 +113,7 @@ __global__ void index_add_columns(T* dx, const T* src, const int64_t* index, int
 template <typename T>
 void permute_kernel(Cuda, T* out, const T* x, int64_t rank, const int64_t* shape,
                     const int64_t* stride) {
-  const Strided<1> l = strided_layout<1>(rank, shape, {stride}, "permute");
-  int64_t n = 1;
-  for (int d = 0; d < l.rank; ++d) n *= l.shape[d];
-  if (n == 0) return;
-  strided_gather<<<blocks_for(n), kThreads, 0, stream()>>>(out, x, n, l);
-  NEAT_CUDA_CHECK(cudaGetLastError());
+  strided_copy(out, x, strided_layout<1>(rank, shape, {stride}, "permute"));
 }
 
 template <typename T>
