@@ -16,5 +16,6 @@ std::vector<OpCase> neat_cases();   // every activation, depths 2 / 4 / 6, bias 
 std::vector<OpCase> lora_cases();   // dropout 0 and 0.4, the mask from a fixed Generator
 std::vector<OpCase> mse_loss_cases();    // [5,3] and [7] against a plain sum
 std::vector<OpCase> embedding_cases();   // repeated ids, padding_idx none and unused
+std::vector<OpCase> add_layer_norm_cases();  // [sum | y] side by side, affine or not
 
 }  // namespace neat::test

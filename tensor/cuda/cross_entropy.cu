@@ -6,10 +6,12 @@
 //   backward:  dlogits_ic = grad_loss / N (exp(lp_ic) - target_ic)
 // Both first check the labels as index_select checks its indices (first_out_of_range, from
 // tensor/cuda/shape_ops.h, as the CPU's from tensor/cpu/shape_ops.h) and then do nothing when
-// *first_bad >= 0. The forward's loss is one block: a warp per row, the row losses summed in
-// double across the warps by block_sum, in an order fixed by the sizes (the same bits on every
-// run). The backward is one thread per element; for bfloat16 logits it reads the float32
-// log-probabilities and writes bfloat16 dlogits (tensor/cross_entropy.h).
+// *first_bad >= 0. Both compute in T (float32 for float32 log-probabilities, double for
+// float64). The forward's loss is one block: a warp per row (each lane's strided partial sum,
+// then the warp's shuffle tree), each warp's rows added in order, the warps' totals by
+// block_sum: an order fixed by the sizes, the same bits on every run. The backward is one thread
+// per element; for bfloat16 logits it reads the float32 log-probabilities and writes bfloat16
+// dlogits (tensor/cross_entropy.h).
 #include <cmath>
 
 #include "tensor/cuda/cross_entropy.h"
@@ -30,28 +32,29 @@ __global__ void forward_loss(const T* log_probs, const int64_t* labels, T* loss,
                              const int64_t* first_bad, int64_t N, int64_t C, double eps) {
   if (*first_bad >= 0) return;  // the same for every thread: the block leaves together
   const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp, warps = blockDim.x / kWarp;
-  double total = 0;  // this warp's rows, in lane 0
+  const T e = T(eps);
+  T total = 0;  // this warp's rows, in lane 0
   for (int64_t i = warp; i < N; i += warps) {
     const T* row = log_probs + i * C;
-    double sum = 0;
+    T sum = 0;
     if (eps != 0)
       for (int64_t c = lane; c < C; c += kWarp) sum += row[c];
     sum = warp_sum(sum);
-    if (lane == 0) total += -(1 - eps) * row[labels[i]] - eps * sum / double(C);
+    if (lane == 0) total += -(1 - e) * row[labels[i]] - e * sum / T(C);
   }
   total = block_sum(total);
-  if (threadIdx.x == 0) *loss = T(total / double(N));
+  if (threadIdx.x == 0) *loss = total / T(N);
 }
 
 template <typename T, typename D>
 __global__ void backward_elements(const T* grad_loss, const T* log_probs, const int64_t* labels,
                                   D* dlogits, const int64_t* first_bad, int64_t N, int64_t C,
-                                  double on, double off) {
+                                  T on, T off) {
   if (*first_bad >= 0) return;
-  const double scale = double(*grad_loss) / double(N);
+  const T scale = *grad_loss / T(N);
   for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < N * C; k += int64_t(gridDim.x) * blockDim.x) {
     const int64_t i = k / C, c = k % C;
-    dlogits[k] = D(scale * (exp(double(log_probs[k])) - (c == labels[i] ? on : off)));
+    dlogits[k] = D(scale * (exp(log_probs[k]) - (c == labels[i] ? on : off)));
   }
 }
 
@@ -72,7 +75,8 @@ void cross_entropy_backward(Cuda, const T* grad_loss, const T* log_probs, const 
   if (N * C == 0) return;
   const double off = eps / double(C), on = 1 - eps + off;
   backward_elements<<<blocks_for(N * C), kThreads, 0, stream()>>>(grad_loss, log_probs, labels,
-                                                                  dlogits, first_bad, N, C, on, off);
+                                                                  dlogits, first_bad, N, C, T(on),
+                                                                  T(off));
   NEAT_CUDA_CHECK(cudaGetLastError());
 }
 
