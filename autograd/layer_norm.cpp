@@ -1,5 +1,10 @@
 // Differentiable layer norm over the last dim: one fused node. It saves x, the weight and the
 // per-row mean and rstd (not the normalised x: backward recomputes it in the same pass).
+// add_layer_norm runs the residual add and the layer norm as one forward kernel and records the
+// graph of the two plain ops: h = x + residual (a node that passes dh to both), then the layer
+// norm node on h. A node has one output, and h has two users (this layer norm and the next
+// residual add), so the engine sums their gradients into dh, as it does for the plain ops: the
+// same gradients, the same bits.
 #include "autograd/nn_functional.h"
 #include "tensor/layer_norm.h"
 
@@ -12,18 +17,44 @@ struct LayerNormNode : Node {
   std::vector<Tensor> backward(const Tensor& grad) override;
   void release_saved() override { x = weight = mean = rstd = Tensor(); }
 };
+
+struct ResidualSumNode : Node {
+  const char* name() const override { return "add_layer_norm sum"; }
+  std::vector<Tensor> backward(const Tensor& grad) override;
+};
+
+Variable record_layer_norm(const Variable& x, LayerNormForward f, const Tensor& w,
+                           const Variable& weight, const Variable& bias) {
+  auto node = std::make_shared<LayerNormNode>();
+  node->x = x.data();
+  node->weight = w;
+  node->mean = std::move(f.mean);
+  node->rstd = std::move(f.rstd);
+  return record(std::move(f.y), std::move(node), {x, weight, bias});
+}
+
 }  // namespace
 
 Variable layer_norm(const Variable& x, const Variable& weight, const Variable& bias, double eps) {
   const Tensor w = weight.data_or_undefined();
-  const Tensor b = bias.data_or_undefined();
-  LayerNormForward f = layer_norm_forward(x.data(), w, b, eps);
-  auto node = std::make_shared<LayerNormNode>();
-  node->x = x.data();
-  node->weight = w;
-  node->mean = f.mean;
-  node->rstd = f.rstd;
-  return record(std::move(f.y), std::move(node), {x, weight, bias});
+  return record_layer_norm(x, layer_norm_forward(x.data(), w, bias.data_or_undefined(), eps), w,
+                           weight, bias);
+}
+
+AddLayerNorm add_layer_norm(const Variable& x, const Variable& residual, const Variable& weight,
+                            const Variable& bias, double eps) {
+  const Tensor w = weight.data_or_undefined();
+  AddLayerNormForward f =
+      add_layer_norm_forward(x.data(), residual.data(), w, bias.data_or_undefined(), eps);
+  Variable h = record(std::move(f.h), std::make_shared<ResidualSumNode>(), {x, residual});
+  Variable y = record_layer_norm(h, {std::move(f.y), std::move(f.mean), std::move(f.rstd)}, w,
+                                 weight, bias);
+  return {std::move(h), std::move(y)};
+}
+
+// forward: h = x + residual (the same shape):  dx = dresidual = dh
+std::vector<Tensor> ResidualSumNode::backward(const Tensor& grad) {
+  return {needs_grad(0) ? grad : Tensor(), needs_grad(1) ? grad : Tensor()};
 }
 
 // forward: xhat = (x - mean) rstd, y = xhat w + b over the last dim D; x, y [rows, D]

@@ -1,5 +1,5 @@
 // Differentiable neural-network functions with fused forward and backward kernels:
-// softmax, log_softmax, layer_norm, rms_norm, cross_entropy, mse_loss, dropout, embedding,
+// softmax, log_softmax, layer_norm (and add_layer_norm), rms_norm, cross_entropy, mse_loss, dropout, embedding,
 // scaled dot-product attention (on [.., N, d] heads, and on heads packed side by side, causal
 // and grouped-query included), and the rotary position embedding.
 #pragma once
@@ -11,6 +11,14 @@ Variable softmax(const Variable& x, int64_t dim);
 Variable log_softmax(const Variable& x, int64_t dim);
 // Over the last dim; weight / bias [D] may be undefined Variables.
 Variable layer_norm(const Variable& x, const Variable& weight, const Variable& bias, double eps);
+// The residual add fused into the layer norm: sum = x + residual (the next residual add needs
+// it), y = layer_norm(sum, weight, bias, eps); x and residual of the same shape. One forward
+// pass per row; the same values and gradients as add then layer_norm (autograd/layer_norm.cpp).
+struct AddLayerNorm {
+  Variable sum, y;
+};
+AddLayerNorm add_layer_norm(const Variable& x, const Variable& residual, const Variable& weight,
+                            const Variable& bias, double eps);
 // y = x / sqrt(mean(x^2) + eps) * weight over the last dim; weight [D] (tensor/rms_norm.h).
 Variable rms_norm(const Variable& x, const Variable& weight, double eps);
 // The rotary position embedding on packed heads (tensor/rope.h): x [B, N, heads*hd],

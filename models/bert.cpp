@@ -268,10 +268,12 @@ BertResidualOutput::BertResidualOutput(int64_t in, const BertConfig& config,
   dropout = register_module("dropout", std::make_shared<Dropout>(config.dropout, gen));
 }
 
+// LayerNorm(dropout(dense(h)) + residual): the residual add fused into the GEMM's store where
+// dense is a plain Linear and dropout the identity (eval, or p = 0), else into the layer norm.
 Variable BertResidualOutput::forward(const Variable& h, const Variable& residual) {
-  if (dropout->is_identity())  // eval, or p = 0: the residual in the GEMM's store (a plain dense)
+  if (dropout->is_identity() && dynamic_cast<const Linear*>(dense.get()) != nullptr)
     return layer_norm->forward(linear_then_add(*dense, h, residual));
-  return layer_norm->forward(add(dropout->forward(dense->forward(h)), residual));
+  return layer_norm->forward_add(dropout->forward(dense->forward(h)), residual).y;
 }
 
 void BertResidualOutput::on_child_replaced(const std::string& name,

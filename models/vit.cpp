@@ -155,11 +155,24 @@ Variable ViTDense::forward(const Variable& x) {
   return post->forward(dense->forward(x));
 }
 
+// Whether forward_add puts the residual into the dense's GEMM (linear_add): a plain Linear
+// followed by a Dropout that is the identity now.
+static bool residual_in_gemm(const Layer& dense, const Layer& post) {
+  auto* dropout = dynamic_cast<const Dropout*>(&post);
+  return dropout != nullptr && dropout->is_identity() && dynamic_cast<const Linear*>(&dense);
+}
+
 Variable ViTDense::forward_add(const Variable& x, const Variable& residual) {
-  auto* dropout = dynamic_cast<Dropout*>(post.get());
-  if (dropout != nullptr && dropout->is_identity())
-    return linear_then_add(*dense, x, residual);  // fused for a plain Linear
+  if (residual_in_gemm(*dense, *post)) return linear_then_add(*dense, x, residual);
   return add(forward(x), residual);
+}
+
+// The GEMM takes the residual where it can (no pass of its own), else the layer norm does.
+AddLayerNorm ViTDense::forward_add_norm(const Variable& x, const Variable& residual,
+                                        LayerNorm& norm) {
+  if (!residual_in_gemm(*dense, *post)) return norm.forward_add(forward(x), residual);
+  Variable sum = linear_then_add(*dense, x, residual);
+  return {sum, norm.forward(sum)};
 }
 
 void ViTDense::on_child_replaced(const std::string& name, const std::shared_ptr<Module>& child) {
@@ -186,8 +199,9 @@ Variable ViTAttention::forward(const Variable& x) {
   return output->forward(attention->forward(x));
 }
 
-Variable ViTAttention::forward_add(const Variable& x, const Variable& residual) {
-  return output->forward_add(attention->forward(x), residual);
+AddLayerNorm ViTAttention::forward_add_norm(const Variable& x, const Variable& residual,
+                                            LayerNorm& norm) {
+  return output->forward_add_norm(attention->forward(x), residual, norm);
 }
 
 ViTLayer::ViTLayer(const ViTConfig& config, std::shared_ptr<Generator> gen) {
@@ -208,9 +222,10 @@ ViTLayer::ViTLayer(const ViTConfig& config, std::shared_ptr<Generator> gen) {
 }
 
 // h = h + attention(LN1(h));  h = h + output(intermediate(LN2(h)))      all [B, N+1, D]
+// The first residual add is fused into attention's output GEMM or into LN2 (forward_add_norm).
 Variable ViTLayer::forward(const Variable& h) {
-  Variable h1 = attention->forward_add(layernorm_before->forward(h), h);
-  return output->forward_add(intermediate->forward(layernorm_after->forward(h1)), h1);
+  AddLayerNorm h1 = attention->forward_add_norm(layernorm_before->forward(h), h, *layernorm_after);
+  return output->forward_add(intermediate->forward(h1.y), h1.sum);
 }
 
 ViTEncoder::ViTEncoder(const ViTConfig& config, std::shared_ptr<Generator> gen) {

@@ -100,6 +100,9 @@ class ViTDense : public Layer {
   // post(dense(x)) + residual (HF's ViTOutput with its input_tensor): one fused op when dense
   // is a plain Linear and post a Dropout that is the identity now (eval, or p = 0).
   Variable forward_add(const Variable& x, const Variable& residual);
+  // {sum = forward_add(x, residual), norm(sum)}: the residual add fused into the GEMM as
+  // forward_add fuses it, else into the layer norm (LayerNorm::forward_add).
+  AddLayerNorm forward_add_norm(const Variable& x, const Variable& residual, LayerNorm& norm);
   std::string type_name() const override { return type_; }
   std::shared_ptr<Layer> dense, post;
 
@@ -116,7 +119,8 @@ class ViTAttention : public Module {
  public:
   ViTAttention(const ViTConfig& config, std::shared_ptr<Generator> gen);
   Variable forward(const Variable& x);
-  Variable forward_add(const Variable& x, const Variable& residual);  // forward(x) + residual
+  // {sum = forward(x) + residual, norm(sum)} (ViTDense::forward_add_norm)
+  AddLayerNorm forward_add_norm(const Variable& x, const Variable& residual, LayerNorm& norm);
   std::string type_name() const override { return "ViTAttention"; }
   std::shared_ptr<MultiHeadSelfAttention> attention;
   std::shared_ptr<ViTDense> output;

@@ -15,4 +15,8 @@ Variable LayerNorm::forward(const Variable& x) {
   return layer_norm(x, in_dtype_of(weight, x), in_dtype_of(bias, x), eps_);
 }
 
+AddLayerNorm LayerNorm::forward_add(const Variable& x, const Variable& residual) {
+  return add_layer_norm(x, residual, in_dtype_of(weight, x), in_dtype_of(bias, x), eps_);
+}
+
 }  // namespace neat

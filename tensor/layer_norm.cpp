@@ -1,6 +1,6 @@
-// Fused layer norm over the last dim: checks and allocation here, the kernels (with the math)
-// in tensor/cpu/layer_norm.h and tensor/cuda/layer_norm.cu, the derivation of the backward in
-// docs/layer_norm.md. A bfloat16 x takes bfloat16 weight and bias (the same dtype: a trainable
+// Fused layer norm over the last dim, and the residual add fused into it: checks and allocation
+// here, the kernels (with the math) in tensor/cpu/layer_norm.h and tensor/cuda/layer_norm.cu,
+// the derivation of the backward in docs/layer_norm.md. A bfloat16 x takes bfloat16 weight and bias (the same dtype: a trainable
 // weight's float32 master is cast to bf16 once per step by the precision policy) and gives a
 // bfloat16 y, dx, dweight, dbias; mean and rstd are float32 (math_dtype), as the math inside.
 #include "tensor/layer_norm.h"
@@ -22,14 +22,18 @@ void check_param(const Tensor& p, const Tensor& x, const char* what) {
   check_same_dtype(x, p, "layer_norm");
 }
 
-}  // namespace
-
-LayerNormForward layer_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                                    double eps) {
+void check_input(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   NEAT_CHECK(x.defined() && x.dim() >= 1 && x.size(-1) > 0, "layer_norm: input ",
              x.defined() ? shape_str(x.shape()) : "undefined", " needs a non-empty last dim");
   check_param(weight, x, "weight");
   check_param(bias, x, "bias");
+}
+
+}  // namespace
+
+LayerNormForward layer_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                    double eps) {
+  check_input(x, weight, bias);
   const int64_t D = x.size(-1), rows = x.numel() / D;
   const DType stats = math_dtype(x.dtype());
   LayerNormForward out{Tensor(x.shape(), x.dtype(), x.device()),
@@ -39,6 +43,28 @@ LayerNormForward layer_norm_forward(const Tensor& x, const Tensor& weight, const
     using M = math_t<T>;
     layer_norm_forward(dev, x.data<T>(), ptr_or_null<T>(weight), ptr_or_null<T>(bias),
                        out.y.data<T>(), out.mean.data<M>(), out.rstd.data<M>(), rows, D, eps);
+  });
+  return out;
+}
+
+AddLayerNormForward add_layer_norm_forward(const Tensor& x, const Tensor& residual,
+                                           const Tensor& weight, const Tensor& bias, double eps) {
+  check_input(x, weight, bias);
+  NEAT_CHECK(residual.defined() && residual.shape() == x.shape(), "add_layer_norm: residual ",
+             residual.defined() ? shape_str(residual.shape()) : "undefined",
+             " must have the input's shape ", shape_str(x.shape()));
+  check_same_dtype(x, residual, "add_layer_norm");
+  const int64_t D = x.size(-1), rows = x.numel() / D;
+  const DType stats = math_dtype(x.dtype());
+  AddLayerNormForward out{Tensor(x.shape(), x.dtype(), x.device()),
+                          Tensor(x.shape(), x.dtype(), x.device()),
+                          Tensor({rows}, stats, x.device()), Tensor({rows}, stats, x.device())};
+  dispatch_with_bf16({x, residual, weight, bias}, "add_layer_norm", [&](auto dev, auto zero) {
+    using T = decltype(zero);
+    using M = math_t<T>;
+    add_layer_norm_forward(dev, x.data<T>(), residual.data<T>(), ptr_or_null<T>(weight),
+                           ptr_or_null<T>(bias), out.h.data<T>(), out.y.data<T>(),
+                           out.mean.data<M>(), out.rstd.data<M>(), rows, D, eps);
   });
   return out;
 }

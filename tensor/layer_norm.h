@@ -14,6 +14,19 @@ struct LayerNormForward {
 LayerNormForward layer_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                     double eps);
 
+// The residual add fused into the layer norm (the plain ops: h = add(x, residual), then
+// layer_norm_forward(h, ...)), one pass over each row; the same values as the two ops.
+//   x, residual [.., D] (the same shape and dtype), weight, bias [D] or undefined
+// Its backward is layer_norm_backward at h (dh then goes to x and residual alike).
+struct AddLayerNormForward {
+  Tensor h;     // [.., D] x + residual
+  Tensor y;     // [.., D] layer_norm(h)
+  Tensor mean;  // [rows]
+  Tensor rstd;  // [rows]
+};
+AddLayerNormForward add_layer_norm_forward(const Tensor& x, const Tensor& residual,
+                                           const Tensor& weight, const Tensor& bias, double eps);
+
 struct LayerNormGrads {
   Tensor x, weight, bias;  // undefined where not asked for
 };

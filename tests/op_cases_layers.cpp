@@ -2,7 +2,7 @@
 // per-head masks; on [.., N, d] heads and on packed heads), Neat's fused linear (every
 // activation, depths 2, 4 and 6, with and without bias) and LoRA's (with and without
 // dropout), and the text models' mse_loss and embedding, each against a forward composed from
-// plain loops or primitives.
+// plain loops or primitives; and the residual add fused into the layer norm.
 #include "tests/op_cases_layers.h"
 
 #include <cmath>
@@ -14,6 +14,7 @@
 #include "nn/peft/neat_function.h"
 #include "nn/peft/neat_reference.h"
 #include "tensor/dropout.h"
+#include "tensor/elementwise.h"
 #include "tensor/shape_ops.h"
 #include "tensor/softmax.h"
 #include "tests/op_references.h"
@@ -401,6 +402,38 @@ std::vector<OpCase> expand_cases() {
            [](const Vars& v) { return expand(v[0], {4, 1, 6}); }, ref({4, 1, 6})},
           {"[3,1] to [2,3,5]", {random64({3, 1}, 92)},
            [](const Vars& v) { return expand(v[0], {2, 3, 5}); }, ref({2, 3, 5})}};
+}
+
+// add_layer_norm's two outputs side by side, [.., 2D] = [sum | y], so that the gradient check
+// and the device comparison cover both (and the gradient reaching x and residual through each):
+// against the plain loops, h = x + residual, then layer_norm_loop(h).
+std::vector<OpCase> add_layer_norm_cases() {
+  auto op = [](bool weight, bool bias) {
+    return [weight, bias](const Vars& v) {
+      AddLayerNorm o = add_layer_norm(v[0], v[1], weight ? v[2] : Variable(),
+                                      bias ? v[3] : Variable(), 1e-5);
+      return concat({o.sum, o.y}, -1);
+    };
+  };
+  auto ref = [](bool weight, bool bias) {
+    return [weight, bias](const Tensors& in) {
+      const Tensor h = add(in[0], in[1]);
+      return concat({h, layer_norm_loop(h, weight ? in[2] : Tensor(), bias ? in[3] : Tensor(),
+                                        1e-5)}, -1);
+    };
+  };
+  auto inputs = [](Shape shape, uint64_t seed) {
+    const int64_t D = shape.back();
+    return Tensors{random64(shape, seed), random64(shape, seed + 1), random64({D}, seed + 2),
+                   random64({D}, seed + 3)};
+  };
+  return {{"affine [3,7]", inputs({3, 7}, 91), op(true, true), ref(true, true)},
+          {"no weight, no bias [2,3,5]", inputs({2, 3, 5}, 95), op(false, false),
+           ref(false, false)},
+          {"weight only [4,16] (bf16 rows of 16-byte runs on CUDA)", inputs({4, 16}, 99),
+           op(true, false), ref(true, false)},
+          {"70 rows (chunked weight / bias sums)", inputs({70, 3}, 103), op(true, true),
+           ref(true, true)}};
 }
 
 }  // namespace neat::test

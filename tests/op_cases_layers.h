@@ -17,5 +17,6 @@ std::vector<OpCase> lora_cases();   // dropout 0 and 0.4, the mask from a fixed 
 std::vector<OpCase> mse_loss_cases();    // [5,3] and [7] against a plain sum
 std::vector<OpCase> embedding_cases();   // repeated ids, padding_idx none and unused
 std::vector<OpCase> expand_cases();      // ViT's class token over the batch, a leading dim
+std::vector<OpCase> add_layer_norm_cases();  // [sum | y] side by side, affine or not
 
 }  // namespace neat::test

@@ -544,6 +544,7 @@ const std::vector<OpEntry>& op_table() {
       {"mse_loss", mse_loss_cases},
       {"embedding", embedding_cases},
       {"expand", expand_cases},
+      {"add_layer_norm", add_layer_norm_cases},
       {"dropout",
        [] {  // a fresh Generator(99) per call: the same mask on every evaluation
          return std::vector<OpCase>{

@@ -1,5 +1,6 @@
 // CPU kernels of the fused layer norm over the last dim: two passes per row forward (the sums,
-// then y), three per row backward (g = dy w, the sums, dx). The derivation of the backward,
+// then y), three per row backward (g = dy w, the sums, dx); add_layer_norm_forward adds the
+// residual first in the same row loop. The derivation of the backward,
 // from the forward formula to this code: docs/layer_norm.md.
 //
 //   x, y, dy, dx [rows, D] (all leading dims fold into rows), w, b, dw, db [D], mean, rstd [rows]
@@ -61,38 +62,62 @@ inline void row_sums(int64_t D, Terms terms, double* sum1, double* sum2) {
   *sum2 = tree(a2);
 }
 
+// One row: y [D] = layer_norm(x [D]), its mean and rstd.
+template <typename T>
+inline void layer_norm_row(const T* xr, const T* w, const T* b, T* yr, math_t<T>* mean,
+                           math_t<T>* rstd, int64_t D, double eps) {
+  using M = math_t<T>;
+  // mean and var from one pass over c_j = x_j - x_0: two independent sums in one loop, where
+  // sum-then-squares took two loops of one dependent chain each (a row is only D / W vectors
+  // long, so the chains' latency was the time). Shifted by x_0, the cancellation in var costs
+  // a relative (mean - x_0)^2 / var times double's epsilon:
+  //   mean = x_0 + S1 / D,   var = (S2 - S1^2 / D) / D,   S1 = sum c_j,   S2 = sum c_j^2
+  const double shift = double(M(xr[0]));
+  double s1, s2;
+  row_sums(D, [&](int64_t j) {
+    const double c = double(M(xr[j])) - shift;
+    return std::pair<double, double>(c, c * c);
+  }, &s1, &s2);
+  const double mu = shift + s1 / double(D);
+  const double var = std::max(0.0, (s2 - s1 * s1 / double(D)) / double(D));  // >= 0 in rounding
+  const double rs = 1.0 / std::sqrt(var + eps);
+  const M mu_t = M(mu), rs_t = M(rs);
+  *mean = mu_t;
+  *rstd = rs_t;
+  if (w && b) {
+#pragma omp simd
+    for (int64_t j = 0; j < D; ++j) yr[j] = T((M(xr[j]) - mu_t) * rs_t * M(w[j]) + M(b[j]));
+  } else {
+    for (int64_t j = 0; j < D; ++j)
+      yr[j] = T((M(xr[j]) - mu_t) * rs_t * (w ? M(w[j]) : M(1)) + (b ? M(b[j]) : M(0)));
+  }
+}
+
 template <typename T>
 void layer_norm_forward(Cpu, const T* x, const T* w, const T* b, T* y, math_t<T>* mean,
                         math_t<T>* rstd, int64_t rows, int64_t D, double eps) {
+#pragma omp parallel for schedule(static) if (rows * D >= kParallelThreshold)
+  for (int64_t r = 0; r < rows; ++r)
+    layer_norm_row(x + r * D, w, b, y + r * D, mean + r, rstd + r, D, eps);
+}
+
+// The residual add fused in (tensor/layer_norm.h add_layer_norm_forward): per row, h = x +
+// residual (rounded to T as add stores it), then the row's layer norm from h while it is in
+// cache. The same bits as add, then layer_norm_forward.
+//   x, residual, h, y [rows, D]
+template <typename T>
+void add_layer_norm_forward(Cpu, const T* x, const T* residual, const T* w, const T* b, T* h,
+                            T* y, math_t<T>* mean, math_t<T>* rstd, int64_t rows, int64_t D,
+                            double eps) {
   using M = math_t<T>;
 #pragma omp parallel for schedule(static) if (rows * D >= kParallelThreshold)
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * D;
-    T* yr = y + r * D;
-    // mean and var from one pass over c_j = x_j - x_0: two independent sums in one loop, where
-    // sum-then-squares took two loops of one dependent chain each (a row is only D / W vectors
-    // long, so the chains' latency was the time). Shifted by x_0, the cancellation in var costs
-    // a relative (mean - x_0)^2 / var times double's epsilon:
-    //   mean = x_0 + S1 / D,   var = (S2 - S1^2 / D) / D,   S1 = sum c_j,   S2 = sum c_j^2
-    const double shift = double(M(xr[0]));
-    double s1, s2;
-    row_sums(D, [&](int64_t j) {
-      const double c = double(M(xr[j])) - shift;
-      return std::pair<double, double>(c, c * c);
-    }, &s1, &s2);
-    const double mu = shift + s1 / double(D);
-    const double var = std::max(0.0, (s2 - s1 * s1 / double(D)) / double(D));  // >= 0 in rounding
-    const double rs = 1.0 / std::sqrt(var + eps);
-    const M mu_t = M(mu), rs_t = M(rs);
-    mean[r] = mu_t;
-    rstd[r] = rs_t;
-    if (w && b) {
+    const T* rr = residual + r * D;
+    T* hr = h + r * D;
 #pragma omp simd
-      for (int64_t j = 0; j < D; ++j) yr[j] = T((M(xr[j]) - mu_t) * rs_t * M(w[j]) + M(b[j]));
-    } else {
-      for (int64_t j = 0; j < D; ++j)
-        yr[j] = T((M(xr[j]) - mu_t) * rs_t * (w ? M(w[j]) : M(1)) + (b ? M(b[j]) : M(0)));
-    }
+    for (int64_t j = 0; j < D; ++j) hr[j] = T(M(xr[j]) + M(rr[j]));
+    layer_norm_row(hr, w, b, y + r * D, mean + r, rstd + r, D, eps);
   }
 }
 

@@ -8,10 +8,12 @@
 // tensor/cuda/device_errors.h, as the CPU's from tensor/cpu/device_errors.h) and then do
 // nothing when the error record holds a failure (this one, or an unread earlier one: the
 // results are thrown away with the error either way) but set the loss to NaN, so a training
-// loop that reads the loss stops at that step and reads the record (train/trainer.cpp). The forward's loss is one block: a warp per row, the row losses summed in
-// double across the warps by block_sum, in an order fixed by the sizes (the same bits on every
-// run). The backward is one thread per element; for bfloat16 logits it reads the float32
-// log-probabilities and writes bfloat16 dlogits (tensor/cross_entropy.h).
+// loop that reads the loss stops at that step and reads the record (train/trainer.cpp). Both
+// compute in T (float32 for float32 log-probabilities, double for float64). The forward's loss
+// is one block: a warp per row (each lane's strided partial sum, then the warp's shuffle tree),
+// each warp's rows added in order, the warps' totals by block_sum: an order fixed by the sizes,
+// the same bits on every run. The backward is one thread per element; for bfloat16 logits it
+// reads the float32 log-probabilities and writes bfloat16 dlogits (tensor/cross_entropy.h).
 #include <cmath>
 
 #include "tensor/cuda/cross_entropy.h"
@@ -35,28 +37,29 @@ __global__ void forward_loss(const T* log_probs, const int64_t* labels, T* loss,
     return;
   }
   const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp, warps = blockDim.x / kWarp;
-  double total = 0;  // this warp's rows, in lane 0
+  const T e = T(eps);
+  T total = 0;  // this warp's rows, in lane 0
   for (int64_t i = warp; i < N; i += warps) {
     const T* row = log_probs + i * C;
-    double sum = 0;
+    T sum = 0;
     if (eps != 0)
       for (int64_t c = lane; c < C; c += kWarp) sum += row[c];
     sum = warp_sum(sum);
-    if (lane == 0) total += -(1 - eps) * row[labels[i]] - eps * sum / double(C);
+    if (lane == 0) total += -(1 - e) * row[labels[i]] - e * sum / T(C);
   }
   total = block_sum(total);
-  if (threadIdx.x == 0) *loss = T(total / double(N));
+  if (threadIdx.x == 0) *loss = total / T(N);
 }
 
 template <typename T, typename D>
 __global__ void backward_elements(const T* grad_loss, const T* log_probs, const int64_t* labels,
-                                  D* dlogits, ErrorSlot check, int64_t N, int64_t C,
-                                  double on, double off) {
+                                  D* dlogits, ErrorSlot check, int64_t N, int64_t C, T on,
+                                  T off) {
   if (error_recorded(check)) return;
-  const double scale = double(*grad_loss) / double(N);
+  const T scale = *grad_loss / T(N);
   for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < N * C; k += int64_t(gridDim.x) * blockDim.x) {
     const int64_t i = k / C, c = k % C;
-    dlogits[k] = D(scale * (exp(double(log_probs[k])) - (c == labels[i] ? on : off)));
+    dlogits[k] = D(scale * (exp(log_probs[k]) - (c == labels[i] ? on : off)));
   }
 }
 
@@ -77,7 +80,8 @@ void cross_entropy_backward(Cuda, const T* grad_loss, const T* log_probs, const 
   if (N * C == 0) return;
   const double off = eps / double(C), on = 1 - eps + off;
   backward_elements<<<blocks_for(N * C), kThreads, 0, stream()>>>(grad_loss, log_probs, labels,
-                                                                  dlogits, check, N, C, on, off);
+                                                                  dlogits, check, N, C, T(on),
+                                                                  T(off));
   NEAT_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -3,16 +3,17 @@
 //   max:             values / indices [outer, inner] = max / first argmax over r (a NaN wins, the
 //                    first NaN over later ones, like torch.max)
 //   max_backward:    dx [outer, R, inner] = 0 except dx[o, indices[o, j], j] = grad [o, j]
-//   sum of squares:  *total += x[0]^2 + ... + x[n-1]^2, accumulated in double
-// Sums accumulate in M = math_t<T> (float32 for bfloat16, widened as read, rounded once when
-// stored, after the scale: mean's 1 / count, sum's 1). Every sum adds in an order fixed by the
+//   sum of squares:  *total += x[0]^2 + ... + x[n-1]^2 (total double, the sum in math_t<T>)
+// Sums accumulate in M = math_t<T> (float32 for float32 and bfloat16, widened as read, double
+// for float64; rounded once when stored, after the scale: mean's 1 / count, sum's 1). Every sum adds in an order fixed by the
 // sizes alone (no floating-point atomics), so the same input gives the same bits on every run:
 //   inner == 1:  one block per output (the row is contiguous), threads striding it, block_sum
 //   inner > 1:   one thread per output column, reading rows r in order (neighbouring threads
 //                read neighbouring columns: coalesced). With few columns the rows are cut into
 //                chunks, each summed by its own threads into a scratch buffer, and a second
 //                kernel adds the chunks in order.
-//   squares:     a fixed grid of blocks writes one partial sum each, one block adds them.
+//   squares:     a fixed grid of blocks writes one partial sum each (each thread's strided sum,
+//                then block_sum's fixed shuffle tree), one block adds them the same way.
 #include <algorithm>
 
 #include "tensor/cuda/reduce.h"
@@ -99,20 +100,22 @@ __global__ void scatter_max_grad(T* dx, const T* grad, const int64_t* indices, i
 
 // partial[block] = the sum of x^2 over the elements this block's threads visit.
 template <typename T>
-__global__ void sum_of_squares_partial(const T* x, int64_t n, double* partial) {
-  double s = 0;
+__global__ void sum_of_squares_partial(const T* x, int64_t n, math_t<T>* partial) {
+  using M = math_t<T>;
+  M s = 0;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    s += double(math_t<T>(x[i])) * double(math_t<T>(x[i]));
+    s += M(x[i]) * M(x[i]);
   s = block_sum(s);
   if (threadIdx.x == 0) partial[blockIdx.x] = s;
 }
 
 // One block: *total += partial[0] + ... + partial[count-1].
-__global__ void add_partials(const double* partial, int64_t count, double* total) {
-  double s = 0;
+template <typename M>
+__global__ void add_partials(const M* partial, int64_t count, double* total) {
+  M s = 0;
   for (int64_t i = threadIdx.x; i < count; i += blockDim.x) s += partial[i];
   s = block_sum(s);
-  if (threadIdx.x == 0) *total += s;
+  if (threadIdx.x == 0) *total += double(s);
 }
 
 }  // namespace
@@ -167,7 +170,7 @@ template <typename T>
 void add_sum_of_squares(Cuda, const T* x, int64_t n, double* total) {
   if (n == 0) return;
   const int64_t blocks = std::min<int64_t>(blocks_for(n), kSquaresBlocks);
-  Scratch<double> partial(blocks);
+  Scratch<math_t<T>> partial(blocks);
   sum_of_squares_partial<<<unsigned(blocks), kThreads, 0, stream()>>>(x, n, partial.data());
   NEAT_CUDA_CHECK(cudaGetLastError());
   add_partials<<<1, kThreads, 0, stream()>>>(partial.data(), blocks, total);

@@ -1,16 +1,17 @@
 // CUDA kernels of the fused RMS norm over the last dim (tensor/cuda/rms_norm.h), the math of
-// tensor/cpu/rms_norm.h (derivation: docs/llama.md), sums accumulated in double as there:
+// tensor/cpu/rms_norm.h (derivation: docs/llama.md):
 //   forward:   rstd = 1 / sqrt(sum_j x_j^2 / D + eps)      xhat_j = x_j rstd      y_j = xhat_j w_j
 //   backward:  g_j = dy_j w_j      dx_j = rstd (g_j - xhat_j mean_k(g_k xhat_k))
 //              dw_j = sum over rows of dy_j xhat_j
 // Forward and dx: one warp per row (as layer norm's), each lane striding the row, the row's sum
-// reduced across the warp; bfloat16 rows 8 values per 16-byte access, their sums in float32,
-// rstd float32. dw is a column sum over rows made without floating-point atomics
-// (the same bits on every run): a thread per (chunk, column) sums its chunk's rows into a
-// scratch buffer, and a second kernel adds the chunks of each column in order.
+// reduced across the warp; bfloat16 rows 8 values per 16-byte access. Sums accumulate in
+// math_t<T> (float32 for float32 and bfloat16 rows, double for float64) in an order fixed by D
+// alone (each lane's strided partial sum, then the warp's fixed shuffle tree:
+// tensor/cuda/warp_reduce.cuh), the same bits on every run. dw is a column sum over rows made
+// without floating-point atomics: a thread per (chunk, column) sums its chunk's rows in order
+// into a scratch buffer, and a second kernel adds the chunks of each column in order.
 #include <algorithm>
 #include <cmath>
-#include <type_traits>
 
 #include "tensor/cuda/rms_norm.h"
 #include "tensor/cuda/runtime.cuh"
@@ -25,34 +26,28 @@ namespace {
 // dw: at most kMaxChunks chunks of at least kMinChunkRows rows.
 constexpr int64_t kMaxChunks = 128, kMinChunkRows = 16;
 
-// The row kernels' sums: double for float32 and float64 rows (as the CPU's), float32 for 16-bit
-// rows.
-template <typename T>
-using acc_t = std::conditional_t<is_half_type<T>, float, double>;
-
 // W values per access (tensor/cuda/vector_access.cuh): 8 for bf16 rows that allow it.
 template <typename T, int W>
 __global__ void forward_rows(const T* x, const T* w, T* y, math_t<T>* rstd, int64_t rows,
                              int64_t D, double eps) {
   using M = math_t<T>;
-  using A = acc_t<T>;
   const int64_t r = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
   if (r >= rows) return;  // the whole warp leaves together
   const T* xr = x + r * D;
   T* yr = y + r * D;
   M v[W], wv[W];
-  A sq = 0;
+  M sq = 0;
   for (int64_t j = lane * W; j < D; j += kWarp * W) {
     load_widened<W>(xr + j, v);
-    for (int i = 0; i < W; ++i) sq += A(v[i]) * A(v[i]);
+    for (int i = 0; i < W; ++i) sq += v[i] * v[i];
   }
-  const A rs = A(1) / sqrt(warp_sum(sq) / A(D) + A(eps));
-  if (lane == 0) rstd[r] = M(rs);
+  const M rs = M(1) / sqrt(warp_sum(sq) / M(D) + M(eps));
+  if (lane == 0) rstd[r] = rs;
   for (int64_t j = lane * W; j < D; j += kWarp * W) {
     load_widened<W>(xr + j, v);
     load_widened<W>(w + j, wv);
-    for (int i = 0; i < W; ++i) v[i] = M(A(v[i]) * rs * A(wv[i]));
+    for (int i = 0; i < W; ++i) v[i] = v[i] * rs * wv[i];
     store_narrowed<W>(yr + j, v);
   }
 }
@@ -61,28 +56,27 @@ template <typename T, int W>
 __global__ void backward_rows(const T* dy, const T* x, const T* w, const math_t<T>* rstd, T* dx,
                               int64_t rows, int64_t D) {
   using M = math_t<T>;
-  using A = acc_t<T>;
   const int64_t r = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
   if (r >= rows) return;
   const T* dyr = dy + r * D;
   const T* xr = x + r * D;
-  const A rs = rstd[r];
+  const M rs = rstd[r];
   M dyv[W], xv[W], wv[W];
-  A sum_gx = 0;
+  M sum_gx = 0;
   for (int64_t j = lane * W; j < D; j += kWarp * W) {
     load_widened<W>(dyr + j, dyv);
     load_widened<W>(xr + j, xv);
     load_widened<W>(w + j, wv);
-    for (int i = 0; i < W; ++i) sum_gx += A(dyv[i]) * A(wv[i]) * xv[i] * rs;
+    for (int i = 0; i < W; ++i) sum_gx += dyv[i] * wv[i] * xv[i] * rs;
   }
-  const A mean_gx = warp_sum(sum_gx) / A(D);
+  const M mean_gx = warp_sum(sum_gx) / M(D);
   T* dxr = dx + r * D;
   for (int64_t j = lane * W; j < D; j += kWarp * W) {
     load_widened<W>(dyr + j, dyv);
     load_widened<W>(xr + j, xv);
     load_widened<W>(w + j, wv);
-    for (int i = 0; i < W; ++i) dyv[i] = M(rs * (A(dyv[i]) * A(wv[i]) - xv[i] * rs * mean_gx));
+    for (int i = 0; i < W; ++i) dyv[i] = rs * (dyv[i] * wv[i] - xv[i] * rs * mean_gx);
     store_narrowed<W>(dxr + j, dyv);
   }
 }
@@ -91,25 +85,24 @@ __global__ void backward_rows(const T* dy, const T* x, const T* w, const math_t<
 // and column j, the chunk's sum of dy_j xhat_j.
 template <typename T>
 __global__ void weight_partial_sums(const T* dy, const T* x, const math_t<T>* rstd,
-                                    double* partial, int64_t rows, int64_t D, int64_t chunks) {
+                                    math_t<T>* partial, int64_t rows, int64_t D, int64_t chunks) {
   using M = math_t<T>;
   const int64_t c = blockIdx.y;
   const int64_t r0 = rows * c / chunks, r1 = rows * (c + 1) / chunks;
   for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < D;
        j += int64_t(gridDim.x) * blockDim.x) {
-    double pw = 0;
-    for (int64_t r = r0; r < r1; ++r)
-      pw += double(M(dy[r * D + j])) * double(M(x[r * D + j])) * double(rstd[r]);
+    M pw = 0;
+    for (int64_t r = r0; r < r1; ++r) pw += M(dy[r * D + j]) * M(x[r * D + j]) * rstd[r];
     partial[c * D + j] = pw;
   }
 }
 
 // dw [D] = the chunks' partial sums added in chunk order.
 template <typename T>
-__global__ void weight_grad(const double* partial, T* dw, int64_t D, int64_t chunks) {
+__global__ void weight_grad(const math_t<T>* partial, T* dw, int64_t D, int64_t chunks) {
   for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < D;
        j += int64_t(gridDim.x) * blockDim.x) {
-    double sw = 0;
+    math_t<T> sw = 0;
     for (int64_t c = 0; c < chunks; ++c) sw += partial[c * D + j];
     dw[j] = T(sw);
   }
@@ -141,7 +134,7 @@ void rms_norm_backward(Cuda, const T* dy, const T* x, const T* w, const math_t<T
   }
   if (!dw) return;
   const int64_t chunks = std::max<int64_t>(1, std::min(kMaxChunks, rows / kMinChunkRows));
-  Scratch<double> partial(chunks * D);
+  Scratch<math_t<T>> partial(chunks * D);
   weight_partial_sums<<<dim3(blocks_for(D), unsigned(chunks)), kThreads, 0, stream()>>>(
       dy, x, rstd, partial.data(), rows, D, chunks);
   NEAT_CUDA_CHECK(cudaGetLastError());

@@ -2,6 +2,9 @@
 // tensor/cpu/softmax.h: one warp per row, each lane striding the row's n values (spaced `inner`
 // apart), the max and the sums reduced across the warp by shuffles. bfloat16 rows are read and
 // written 8 values per 16-byte access where contiguous, their max, sums and exps in float32.
+// Sums in math_t<T> (float32 for float32 and bfloat16, double for float64), in an order fixed by
+// n alone (each lane's strided partial sum, then warp_sum's fixed shuffle tree): the same bits
+// on every run.
 //   forward:   y_j = exp(x_j - m) / sum_k exp(x_k - m)   or   x_j - m - log sum_k exp(x_k - m)
 //   backward:  dx_j = y_j (dy_j - sum_k dy_k y_k)        or   dy_j - exp(y_j) sum_k dy_k
 #include <cmath>
