@@ -20,9 +20,10 @@ Tensor max_backward(const Tensor& grad_values, const Tensor& indices, const Shap
 // Argmax over the last dim of a [N, C] tensor, as int64 [N] (accuracy).
 Tensor argmax(const Tensor& x, int64_t dim);
 
-// sum over every tensor of sum_i x_i^2, accumulated in double: a float64 0-d tensor on their
-// (common) device. Tensors in order, each summed as one block: the squared global norm that
-// gradient clipping needs (train/optimizer.h).
+// sum over every tensor of sum_i x_i^2: a float64 0-d tensor on their (common) device. Tensors
+// in order, each summed as one block and the blocks' sums added in double (on the CPU every
+// square is added in double; on CUDA a tensor's own sum runs in its math type, float for
+// float32 and bf16). Clipping uses global_norm (tensor/grad_norm.h), its multi-tensor twin.
 Tensor squared_norm(const std::vector<Tensor>& tensors);
 
 // Expands a reduced tensor (keepdim or not) back over `shape` (backward of sum / mean).
