@@ -436,4 +436,18 @@ std::vector<OpCase> add_layer_norm_cases() {
            ref(true, true)}};
 }
 
+// A fresh Generator(99) per call: the same mask on every evaluation.
+std::vector<OpCase> dropout_cases() {
+  return {{"p 0.3, [4,7]",
+           {random64({4, 7}, 58)},
+           [](const Vars& v) {
+             Generator g(99);
+             return dropout(v[0], 0.3, true, g);
+           },
+           [](const Tensors& in) {
+             Generator g(99);
+             return mul(in[0], dropout_mask(in[0].shape(), 0.3, g, DType::Float64));
+           }}};
+}
+
 }  // namespace neat::test

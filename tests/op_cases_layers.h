@@ -18,5 +18,6 @@ std::vector<OpCase> mse_loss_cases();    // [5,3] and [7] against a plain sum
 std::vector<OpCase> embedding_cases();   // repeated ids, padding_idx none and unused
 std::vector<OpCase> expand_cases();      // ViT's class token over the batch, a leading dim
 std::vector<OpCase> add_layer_norm_cases();  // [sum | y] side by side, affine or not
+std::vector<OpCase> dropout_cases();          // a fixed mask: Generator(99) per call
 
 }  // namespace neat::test

@@ -19,7 +19,6 @@
 #include "nn/peft/lora.h"
 #include "nn/peft/neat_function.h"
 #include "nn/peft/neat_reference.h"
-#include "tensor/dropout.h"
 #include "tensor/scalar_math.h"
 #include "tensor/softmax.h"
 #include "tests/op_cases_layers.h"
@@ -545,20 +544,7 @@ const std::vector<OpEntry>& op_table() {
       {"embedding", embedding_cases},
       {"expand", expand_cases},
       {"add_layer_norm", add_layer_norm_cases},
-      {"dropout",
-       [] {  // a fresh Generator(99) per call: the same mask on every evaluation
-         return std::vector<OpCase>{
-             {"p 0.3, [4,7]",
-              {random64({4, 7}, 58)},
-              [](const Vars& v) {
-                Generator g(99);
-                return dropout(v[0], 0.3, true, g);
-              },
-              [](const Tensors& in) {
-                Generator g(99);
-                return mul(in[0], dropout_mask(in[0].shape(), 0.3, g, DType::Float64));
-              }}};
-       }},
+      {"dropout", dropout_cases},
       {"scaled_dot_product_attention", attention_cases},
       {"packed_multi_head_attention", packed_attention_cases},
       {"packed_multi_head_attention causal / grouped-query", causal_attention_cases},
